@@ -1,0 +1,400 @@
+"""The Alpha CPU: architectural state, memory access and the reference interpreter.
+
+Memory is reached through a ``MemoryPort`` (``lookup(va, access)`` returns the
+8 KiB page buffer or raises ``MemFault``). The CPU caches the answers per
+virtual page in three host-side dicts, ``rtlb``/``wtlb``/``xtlb``; whoever
+changes the mappings calls ``flush_tlb``. A page that holds translated code is
+kept out of ``wtlb`` so the first store to it invalidates the translation
+(alpha-machine.md §2: IMB and stores into code must flush decoded code).
+
+``step`` is the reference interpreter: decode, then one branch per row kind.
+``run`` executes whole translated blocks (``translate.py``) and falls back to
+``step`` for the tail of a budget, so budgets are exact.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Protocol
+
+from machine.alpha import fpu, isa
+from machine.alpha.alu import sextl
+from machine.alpha.constants import (
+    CPU_MODELS,
+    DEFAULT_CPU,
+    EXC_INE,
+    EXC_IOV,
+    EXC_SWC,
+    EXC_UNF,
+    FPCR_DNOD,
+    FPCR_DYN_SHIFT,
+    FPCR_DZED,
+    FPCR_INED,
+    FPCR_INVD,
+    FPCR_OVFD,
+    FPCR_UNFD,
+    M64,
+    PAGE_MASK,
+    PAGE_SHIFT,
+    PAL_IMB,
+    QUAL_I,
+    QUAL_S,
+    QUAL_U,
+    ROUND_DYNAMIC,
+    ROUND_NORMAL,
+)
+from machine.alpha.decode import Insn, decode
+from machine.alpha.semantics import function
+from machine.alpha.traps import (
+    ArithmeticTrap,
+    IllegalInstruction,
+    MemFault,
+    MemoryTrap,
+    Trap,
+    Unaligned,
+)
+
+READ, WRITE, EXEC = 0, 1, 2
+
+_UNPACK = {1: struct.Struct("<B").unpack_from, 2: struct.Struct("<H").unpack_from,
+           4: struct.Struct("<I").unpack_from, 8: struct.Struct("<Q").unpack_from}  # fmt: skip
+_PACK = {1: struct.Struct("<B").pack_into, 2: struct.Struct("<H").pack_into,
+         4: struct.Struct("<I").pack_into, 8: struct.Struct("<Q").pack_into}  # fmt: skip
+_MASK = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFF_FFFF, 8: M64}
+
+# Exception-summary bit -> FPCR status bit (Alpha ARM 4.7.8), and the
+# matching trap-disable bit.
+_EXC_TO_FPCR = {2: 52, 4: 53, 8: 54, 16: 55, 32: 56, 64: 57}
+_EXC_DISABLE = {2: FPCR_INVD, 4: FPCR_DZED, 8: FPCR_OVFD, 16: FPCR_UNFD, 32: FPCR_INED}
+
+# User-mode FPCR at reset: every IEEE trap disabled, dynamic rounding normal.
+# This is what Linux (and QEMU's linux-user) give a new process.
+DEFAULT_FPCR = (
+    FPCR_INVD | FPCR_DZED | FPCR_OVFD | FPCR_UNFD | FPCR_INED | FPCR_DNOD | (ROUND_NORMAL << FPCR_DYN_SHIFT)
+)
+
+
+class MemoryPort(Protocol):
+    def lookup(self, va: int, access: int) -> Any:
+        """The writable page buffer holding va, or raise MemFault."""
+        ...
+
+
+class PalPort(Protocol):
+    def call_pal(self, cpu: CPU, fn: int, pc: int) -> int:
+        """Run CALL_PAL fn issued at pc; return the next PC."""
+        ...
+
+
+class CPU:
+    """One Alpha CPU. Integer registers ``r`` and FP registers ``f`` hold
+    unsigned 64-bit ints; r[31] and f[31] always read 0."""
+
+    def __init__(self, memory: MemoryPort, pal: PalPort, model: str = DEFAULT_CPU) -> None:
+        if model not in CPU_MODELS:
+            raise ValueError(f"unknown CPU model {model!r} (known: {', '.join(CPU_MODELS)})")
+        self.model = model
+        self.implver, self.features = CPU_MODELS[model]
+        self.memory = memory
+        self.pal = pal
+        self.r = [0] * 32
+        self.f = [0] * 32
+        self.pc = 0
+        self.fpcr = DEFAULT_FPCR
+        self.unique = 0
+        self.intr_flag = 0
+        self.lock_addr = -1
+        self.lock_value = 0
+        self.icount = 0
+        self.cycles = 0
+        self.pcc_offset = 0  # RPCC bits 63:32, written by the OS
+        self.rtlb: dict[int, Any] = {}
+        self.wtlb: dict[int, Any] = {}
+        self.xtlb: dict[int, Any] = {}
+        self._translator: Any = None
+
+    # --- memory ---------------------------------------------------------------------
+
+    def flush_tlb(self) -> None:
+        self.rtlb.clear()
+        self.wtlb.clear()
+        self.xtlb.clear()
+        if self._translator is not None:
+            self._translator.flush()
+
+    def _page(self, tlb: dict[int, Any], va: int, access: int, pc: int) -> Any:
+        vpn = va >> PAGE_SHIFT
+        p = tlb.get(vpn)
+        if p is None:
+            try:
+                p = self.memory.lookup(va, access)
+            except MemFault as e:
+                raise MemoryTrap(pc, e.va, e.mmcsr, e.cause) from None
+            if access == WRITE and self._translator is not None:
+                self._translator.invalidate_page(vpn)
+            tlb[vpn] = p
+        return p
+
+    def load(self, va: int, width: int, pc: int) -> int:
+        """Aligned load; faults become traps at pc."""
+        return _UNPACK[width](self._page(self.rtlb, va, READ, pc), va & PAGE_MASK)[0]
+
+    def store(self, va: int, width: int, value: int, pc: int) -> None:
+        _PACK[width](self._page(self.wtlb, va, WRITE, pc), va & PAGE_MASK, value & _MASK[width])
+
+    def fetch(self, pc: int) -> int:
+        return _UNPACK[4](self._page(self.xtlb, pc, EXEC, pc), pc & PAGE_MASK)[0]
+
+    def load_bytes(self, va: int, n: int, pc: int) -> bytes:
+        return bytes(self.load(va + i, 1, pc) for i in range(n))
+
+    def store_bytes(self, va: int, data: bytes, pc: int) -> None:
+        for i, b in enumerate(data):
+            self.store(va + i, 1, b, pc)
+
+    # --- helpers shared with the translator ----------------------------------------
+
+    def read_pcc(self, extra: int = 0) -> int:
+        return ((self.pcc_offset & 0xFFFF_FFFF) << 32) | ((self.cycles + extra) & 0xFFFF_FFFF)
+
+    def fp_rounding(self, fn11: int) -> int:
+        rm = (fn11 >> 6) & 3
+        return (self.fpcr >> FPCR_DYN_SHIFT) & 3 if rm == ROUND_DYNAMIC else rm
+
+    def fp_exceptions(self, exc: int, fn11: int, regmask: int, pc: int) -> None:
+        """Merge exc into the FPCR; trap if an enabled, unignored exception
+        remains (QEMU fp_exc_raise semantics: /U enables UNF and IOV, /I INE)."""
+        for bit, pos in _EXC_TO_FPCR.items():
+            if exc & bit:
+                self.fpcr |= 1 << pos
+        ignore = 0
+        if not fn11 & QUAL_U:
+            ignore |= EXC_UNF | EXC_IOV
+        if not fn11 & QUAL_I:
+            ignore |= EXC_INE
+        live = exc & ~ignore
+        enabled = 0
+        for bit, dis in _EXC_DISABLE.items():
+            if not self.fpcr & dis:
+                enabled |= bit
+        if live & (enabled | EXC_IOV):
+            summary = live | (EXC_SWC if fn11 & QUAL_S else 0)
+            raise ArithmeticTrap(pc, summary, regmask)
+
+    def read_fpcr(self) -> int:
+        v = self.fpcr & ~(1 << 63)
+        if v & (0x3F << 52):
+            v |= 1 << 63  # SUM
+        return v
+
+    # --- the reference interpreter ---------------------------------------------------
+
+    def decode_at(self, pc: int) -> Insn:
+        word = self.fetch(pc)
+        ins = decode(word)
+        if ins is None:
+            raise IllegalInstruction(pc, word, "reserved or unimplemented encoding")
+        if ins.op.feature and not self.features & ins.op.feature:
+            raise IllegalInstruction(pc, word, f"{ins.op.name} needs an AMASK feature {self.model} lacks")
+        return ins
+
+    def step(self) -> None:
+        """Execute one instruction (the reference semantics)."""
+        pc = self.pc
+        ins = self.decode_at(pc)
+        nxt = self.execute(ins, pc)
+        self.icount += 1
+        self.cycles += isa.COST[ins.op.cost]
+        self.pc = nxt
+
+    def execute(self, ins: Insn, pc: int) -> int:  # noqa: C901 - one branch per kind
+        """Execute a decoded instruction at pc; return the next PC. Raises a
+        Trap before changing any state if the instruction faults."""
+        op = ins.op
+        kind = op.kind
+        r = self.r
+        ra, rb, rc = ins.ra, ins.rb, ins.rc
+        nxt = (pc + 4) & M64
+        if kind in ("alu", "cmov", "trapv"):
+            a = r[ra] if ra != 31 else 0
+            b = ins.lit if ins.is_lit else (r[rb] if rb != 31 else 0)
+            if kind == "cmov":
+                if function(op.sem, self.model)(a, b, 0, 0, 0) and rc != 31:
+                    r[rc] = b
+                return nxt
+            v = function(op.sem, self.model)(a, b, 0, 0, 0)
+            if kind == "trapv" and v is None:
+                raise ArithmeticTrap(pc, EXC_IOV, 1 << rc)
+            if rc != 31:
+                r[rc] = v
+            return nxt
+        if kind == "lda":
+            if ra != 31:
+                r[ra] = function(op.sem, self.model)(0, r[rb] if rb != 31 else 0, 0, ins.disp, 0)
+            return nxt
+        if kind in ("ld", "ldu", "ldl_l", "fld"):
+            if ra == 31:  # loads to r31/f31 are prefetches: no access, no fault
+                return nxt
+            va = ((r[rb] if rb != 31 else 0) + ins.disp) & M64
+            w = op.width
+            if kind == "ldu":
+                va &= ~7
+            elif va & (w - 1):
+                raise Unaligned(pc, va, op.opcode, ra)
+            v = self.load(va, w, pc)
+            val = function(op.sem, self.model)(0, 0, v, 0, 0)
+            if kind == "fld":
+                self.f[ra] = val
+            else:
+                r[ra] = val
+                if kind == "ldl_l":
+                    self.lock_addr, self.lock_value = va, v
+            return nxt
+        if kind in ("st", "stu", "stc", "fst"):
+            va = ((r[rb] if rb != 31 else 0) + ins.disp) & M64
+            w = op.width
+            if kind == "stu":
+                va &= ~7
+            elif va & (w - 1):
+                raise Unaligned(pc, va, op.opcode, ra)
+            if kind == "fst":
+                value = function(op.sem, self.model)(self.f[ra] if ra != 31 else 0, 0, 0, 0, 0)
+            else:
+                value = r[ra] if ra != 31 else 0
+            if kind == "stc":
+                # QEMU's model of LL/SC: succeed if the locked address still
+                # holds the value the locked load saw.
+                ok = va == self.lock_addr and self.load(va, w, pc) == self.lock_value
+                if ok:
+                    self.store(va, w, value, pc)
+                self.lock_addr = -1
+                if ra != 31:
+                    r[ra] = 1 if ok else 0
+                return nxt
+            self.store(va, w, value, pc)
+            return nxt
+        if kind == "br" or kind == "bcc" or kind == "fbcc":
+            if kind == "fbcc":
+                a = self.f[ra] if ra != 31 else 0
+            else:
+                a = r[ra] if ra != 31 else 0
+            if kind == "br" and ra != 31:
+                r[ra] = nxt
+            if function(op.sem, self.model)(a, 0, 0, 0, 0):
+                return (nxt + 4 * ins.disp) & M64
+            return nxt
+        if kind == "jmp":
+            target = (r[rb] if rb != 31 else 0) & ~3 & M64
+            if ra != 31:
+                r[ra] = nxt
+            return target
+        if kind == "pal":
+            self.pc = nxt
+            return self.call_pal(ins.fn, pc)
+        if kind == "nop":
+            return nxt
+        if kind == "rpcc":
+            if ra != 31:
+                r[ra] = self.read_pcc()
+            return nxt
+        if kind in ("rc", "rs"):
+            if ra != 31:
+                r[ra] = self.intr_flag
+            self.intr_flag = 1 if kind == "rs" else 0
+            return nxt
+        return self._execute_fp(ins, pc, nxt)
+
+    def _execute_fp(self, ins: Insn, pc: int, nxt: int) -> int:
+        op = ins.op
+        kind = op.kind
+        f = self.f
+        ra, rb, rc = ins.ra, ins.rb, ins.rc
+        fa = f[ra] if ra != 31 else 0
+        fb = f[rb] if rb != 31 else 0
+        if kind == "fp":
+            fn11 = ins.fn
+            if not fn11 & QUAL_S:
+                is_cmp = op.fpq == "cmp"
+                exc = 0
+                if ra != 31 and not op.zero_ra:
+                    exc |= fpu._input_exc(fa, is_cmp)
+                if rb != 31 and op.fpq != "cvtq":
+                    exc |= fpu._input_exc(fb, is_cmp)
+                if exc:
+                    raise ArithmeticTrap(pc, exc, 0)
+            rm = self.fp_rounding(fn11)
+            val, exc = function(op.sem, self.model)(fa, fb, 0, 0, rm)
+            if rc != 31:
+                f[rc] = val
+            if exc:
+                self.fp_exceptions(exc, fn11, 1 << (rc + 32), pc)
+            return nxt
+        if kind == "fpx":
+            if rc != 31:
+                f[rc] = function(op.sem, self.model)(fa, fb, 0, 0, 0)
+            return nxt
+        if kind == "cvtqlv":
+            if rc != 31:
+                f[rc] = fpu.cvtql(fb)
+            sb = fb - (1 << 64) if fb >> 63 else fb
+            if not -(1 << 31) <= sb < (1 << 31):
+                self.fp_exceptions(EXC_IOV, ins.fn, 1 << (rc + 32), pc)
+            return nxt
+        if kind == "fcmov":
+            if function(op.sem, self.model)(fa, 0, 0, 0, 0) and rc != 31:
+                f[rc] = fb
+            return nxt
+        if kind == "mt_fpcr":
+            self.fpcr = fa
+            return nxt
+        if kind == "mf_fpcr":
+            if ra != 31:
+                f[ra] = self.read_fpcr()
+            return nxt
+        if kind == "itof":
+            a = self.r[ra] if ra != 31 else 0
+            if rc != 31:
+                f[rc] = function(op.sem, self.model)(a, 0, 0, 0, 0)
+            return nxt
+        if kind == "ftoi":
+            if rc != 31:
+                self.r[rc] = function(op.sem, self.model)(fa, 0, 0, 0, 0)
+            return nxt
+        raise IllegalInstruction(pc, ins.word, f"no semantics for {op.name}")  # unreachable by table
+
+    def call_pal(self, fn: int, pc: int) -> int:
+        """CALL_PAL: IMB flushes translated code here; the rest is the PAL's."""
+        if fn == PAL_IMB and self._translator is not None:
+            self._translator.flush()
+        return self.pal.call_pal(self, fn, pc)
+
+    # --- running ----------------------------------------------------------------------
+
+    def enable_translation(self, on: bool = True) -> None:
+        if on and self._translator is None:
+            from machine.alpha.translate import Translator
+
+            self._translator = Translator(self)
+        elif not on:
+            self._translator = None
+            self.wtlb.clear()
+
+    def run(self, budget: int) -> int:
+        """Run up to ``budget`` instructions; return how many ran. Traps and
+        Halt propagate with pc, icount and cycles exact."""
+        if self._translator is None:
+            start = self.icount
+            try:
+                while self.icount - start < budget:
+                    self.step()
+            finally:
+                pass
+            return self.icount - start
+        return self._translator.run(budget)
+
+
+def sign_extend_l(v: int) -> int:
+    return sextl(v)
+
+
+__all__ = ["CPU", "DEFAULT_FPCR", "EXEC", "READ", "WRITE", "Trap"]

@@ -1,0 +1,84 @@
+"""Architectural exceptions the CPU raises to the PAL layer.
+
+The CPU never decides what a trap means to a program; it raises one of these
+with the PC of the instruction that caused it, and the PAL layer (a user-mode
+harness or the OSF/1 PAL with a kernel) delivers it (alpha-machine.md §3.3).
+"""
+
+from __future__ import annotations
+
+
+class MemFault(Exception):
+    """A translation failure from the memory system: MMCSR code and cause."""
+
+    def __init__(self, va: int, mmcsr: int, cause: int) -> None:
+        super().__init__(va, mmcsr, cause)
+        self.va = va
+        self.mmcsr = mmcsr
+        self.cause = cause
+
+
+class Trap(Exception):
+    """Base: ``pc`` is the address of the trapping instruction."""
+
+    kind = "trap"
+
+    def __init__(self, pc: int) -> None:
+        super().__init__(pc)
+        self.pc = pc
+
+
+class IllegalInstruction(Trap):
+    """OPCDEC: reserved, PAL-only or unimplemented opcode or function, or a
+    privileged CALL_PAL outside kernel mode."""
+
+    kind = "illegal instruction"
+
+    def __init__(self, pc: int, word: int, reason: str = "") -> None:
+        super().__init__(pc)
+        self.word = word
+        self.reason = reason
+
+
+class Unaligned(Trap):
+    """entUna: VA, opcode and Ra of a misaligned access."""
+
+    kind = "unaligned access"
+
+    def __init__(self, pc: int, va: int, opcode: int, ra: int) -> None:
+        super().__init__(pc)
+        self.va = va
+        self.opcode = opcode
+        self.ra = ra
+
+
+class MemoryTrap(Trap):
+    """entMM: faulting VA, MMCSR (0 TNV, 1 ACV, 2 FOR, 3 FOE, 4 FOW) and cause."""
+
+    kind = "memory fault"
+
+    def __init__(self, pc: int, va: int, mmcsr: int, cause: int) -> None:
+        super().__init__(pc)
+        self.va = va
+        self.mmcsr = mmcsr
+        self.cause = cause
+
+
+class ArithmeticTrap(Trap):
+    """entArith: exception summary and register write mask."""
+
+    kind = "arithmetic trap"
+
+    def __init__(self, pc: int, summary: int, mask: int) -> None:
+        super().__init__(pc)
+        self.summary = summary
+        self.mask = mask
+
+
+class Halt(Exception):
+    """The PAL layer stops the CPU (program exit, halt, budget)."""
+
+    def __init__(self, reason: str = "halt", status: int = 0) -> None:
+        super().__init__(reason, status)
+        self.reason = reason
+        self.status = status
