@@ -311,7 +311,7 @@ class Process:
         return len(data)
 
     def _brk(self, addr: int, *_: int) -> int:
-        if addr <= self.brk_start or addr >= STACK_TOP - STACK_SIZE:
+        if addr <= self.brk_start or addr >= MMAP_BASE:
             return self.brk
         new = (addr + PAGE_MASK) & ~PAGE_MASK
         old = (self.brk + PAGE_MASK) & ~PAGE_MASK

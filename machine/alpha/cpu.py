@@ -18,7 +18,6 @@ import struct
 from typing import Any, Protocol
 
 from machine.alpha import fpu, isa
-from machine.alpha.alu import sextl
 from machine.alpha.constants import (
     CPU_MODELS,
     DEFAULT_CPU,
@@ -108,6 +107,7 @@ class CPU:
         self.icount = 0
         self.cycles = 0
         self.pcc_offset = 0  # RPCC bits 63:32, written by the OS
+        self.iters = 0  # iterations a translated self-loop has completed
         self.rtlb: dict[int, Any] = {}
         self.wtlb: dict[int, Any] = {}
         self.xtlb: dict[int, Any] = {}
@@ -153,6 +153,20 @@ class CPU:
             self.store(va + i, 1, b, pc)
 
     # --- helpers shared with the translator ----------------------------------------
+
+    def slow_load(self, ins: Insn, va: int, pc: int) -> int:
+        """A load the translator's fast path could not do: misaligned or a
+        page not in the host cache. Returns the raw value or raises the trap."""
+        w = ins.op.width
+        if ins.op.kind != "ldu" and va & (w - 1):
+            raise Unaligned(pc, va, ins.op.opcode, ins.ra)
+        return self.load(va, w, pc)
+
+    def slow_store(self, ins: Insn, va: int, value: int, pc: int) -> None:
+        w = ins.op.width
+        if ins.op.kind != "stu" and va & (w - 1):
+            raise Unaligned(pc, va, ins.op.opcode, ins.ra)
+        self.store(va, w, value, pc)
 
     def read_pcc(self, extra: int = 0) -> int:
         return ((self.pcc_offset & 0xFFFF_FFFF) << 32) | ((self.cycles + extra) & 0xFFFF_FFFF)
@@ -202,6 +216,12 @@ class CPU:
         """Execute one instruction (the reference semantics)."""
         pc = self.pc
         ins = self.decode_at(pc)
+        if ins.op.kind == "pal":  # counted before the PAL runs: it may never return
+            self.icount += 1
+            self.cycles += isa.COST[ins.op.cost]
+            self.pc = (pc + 4) & M64
+            self.pc = self.call_pal(ins.fn, pc)
+            return
         nxt = self.execute(ins, pc)
         self.icount += 1
         self.cycles += isa.COST[ins.op.cost]
@@ -384,17 +404,10 @@ class CPU:
         Halt propagate with pc, icount and cycles exact."""
         if self._translator is None:
             start = self.icount
-            try:
-                while self.icount - start < budget:
-                    self.step()
-            finally:
-                pass
+            while self.icount - start < budget:
+                self.step()
             return self.icount - start
         return self._translator.run(budget)
-
-
-def sign_extend_l(v: int) -> int:
-    return sextl(v)
 
 
 __all__ = ["CPU", "DEFAULT_FPCR", "EXEC", "READ", "WRITE", "Trap"]

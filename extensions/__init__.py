@@ -1,0 +1,1 @@
+"""extensions layer (see ARCHITECTURE.md)."""

@@ -1,0 +1,1 @@
+"""kernel layer (see ARCHITECTURE.md)."""

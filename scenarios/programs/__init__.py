@@ -1,0 +1,1 @@
+"""The user programs: C sources, runtime and built ELFs."""

@@ -1,0 +1,1 @@
+"""SPIN Workbench: the Textual app, the shell and the `spinwb` command."""

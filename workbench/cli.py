@@ -1,0 +1,152 @@
+"""The `spinwb` command: subcommands for scripts and CI, the TUI without one."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from machine.alpha.constants import CPU_MODELS, DEFAULT_CPU
+
+
+def _run(args: argparse.Namespace) -> int:
+    from machine.elf import ElfError, read_elf
+    from machine.usermode import Process, default_streams
+
+    try:
+        image = read_elf(args.file)
+    except ElfError as e:
+        print(f"spinwb run: {e}", file=sys.stderr)
+        return 2
+    stdin, stdout, stderr = default_streams()
+    proc = Process(image, [args.file, *args.args], model=args.cpu, stdin=stdin, stdout=stdout,
+                   stderr=stderr, translate=not args.interpret)  # fmt: skip
+    t0 = time.perf_counter()
+    info = proc.run(args.max_instructions)
+    host = time.perf_counter() - t0
+    if info.message:
+        print(f"spinwb run: {info.message}", file=sys.stderr)
+    if args.stats:
+        n = proc.cpu.icount
+        stats = {"instructions": n, "cycles": proc.cpu.cycles, "host_seconds": round(host, 6),
+                 "mips": round(n / host / 1e6, 3) if host > 0 else 0.0}  # fmt: skip
+        print(json.dumps(stats), file=sys.stderr)
+    return info.status
+
+
+def _disasm(args: argparse.Namespace) -> int:
+    from machine.alpha.disasm import listing
+    from machine.elf import ElfError, read_elf
+
+    try:
+        image = read_elf(args.file)
+    except ElfError as e:
+        print(f"spinwb disasm: {e}", file=sys.stderr)
+        return 2
+    labels = image.labels()
+    names = sorted(labels.items())
+
+    def symbolize(addr: int) -> str | None:
+        import bisect
+
+        i = bisect.bisect_right(names, (addr, "\uffff")) - 1
+        if i < 0:
+            return None
+        base, name = names[i]
+        return name if base == addr else f"{name}+{addr - base:#x}"
+
+    print(f"\n{args.file}:     file format elf64-alpha\n")
+    sections = image.text_sections() or [None]
+    for sec in sections:
+        if sec is None:  # no section headers: disassemble executable segments
+            segs = [s for s in image.segments if s.flags & 1]
+            chunks = [(s.vaddr, s.data) for s in segs]
+            name = "(executable segments)"
+        else:
+            chunks = [(sec.addr, sec.data)]
+            name = sec.name
+        print(f"\nDisassembly of section {name}:")
+        for base, data in chunks:
+            words = [(base + i, int.from_bytes(data[i : i + 4], "little")) for i in range(0, len(data) - 3, 4)]
+            for line in listing(words, symbolic=args.objdump, labels=labels, symbolize=symbolize):
+                print(line)
+    return 0
+
+
+def _asm(args: argparse.Namespace) -> int:
+    from machine.alpha.asm import AsmError, assemble_file
+
+    try:
+        assemble_file(args.file, args.output)
+    except AsmError as e:
+        print(str(e), file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"spinwb asm: {args.file}: {e.strerror}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from workbench import bench
+
+    return bench.main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="spinwb", description="SPIN Workbench: the SPIN extensible kernel on an "
+                                "emulated DEC Alpha. With no command, opens the terminal workbench.")  # fmt: skip
+    sub = p.add_subparsers(dest="command")
+    r = sub.add_parser("run", help="run a static Alpha ELF program")
+    r.add_argument("file")
+    r.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the program")
+    r.add_argument("--cpu", choices=sorted(CPU_MODELS), default=DEFAULT_CPU,
+                   help=f"CPU model (default {DEFAULT_CPU}, the 21064); ev56 adds BWX, ev67 adds CIX/FIX/MVI")  # fmt: skip
+    r.add_argument("--stats", action="store_true", help="print a JSON line of counters on stderr at the end")
+    r.add_argument("--max-instructions", type=int, default=None, metavar="N", help="stop after N instructions")
+    r.add_argument("--interpret", action="store_true", help="use the reference interpreter, not the translator")
+    r.set_defaults(fn=_run)
+    d = sub.add_parser("disasm", help="disassemble an Alpha ELF, objdump style")
+    d.add_argument("file")
+    d.add_argument("--objdump", action="store_true", help="objdump's symbolic register names (v0, sp, ...)")
+    d.set_defaults(fn=_disasm)
+    a = sub.add_parser("asm", help="assemble GNU-as-syntax Alpha source into a static ELF")
+    a.add_argument("file")
+    a.add_argument("-o", "--output", default="a.out")
+    a.set_defaults(fn=_asm)
+    b = sub.add_parser("bench", help="print performance figures")
+    b.add_argument("what", choices=["cpu"])
+    b.add_argument("--json", action="store_true")
+    b.add_argument("--rounds", type=int, default=100, help="bench program rounds (100 = about 20M instructions)")
+    b.set_defaults(fn=_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        from workbench.app import run_app
+
+        return run_app()
+    # `spinwb run prog.elf --stats`: options after the file belong to us unless after `--`
+    if args.command == "run":
+        rest = list(args.args)
+        ours = [x for x in rest if x in ("--stats", "--interpret")]
+        if "--" in rest:
+            idx = rest.index("--")
+            ours = [x for x in rest[:idx] if x in ("--stats", "--interpret")]
+            rest = [x for x in rest[:idx] if x not in ours] + rest[idx + 1 :]
+        else:
+            rest = [x for x in rest if x not in ours]
+        for flag in ours:
+            setattr(args, flag[2:], True)
+        args.args = rest
+    try:
+        return args.fn(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
