@@ -176,9 +176,10 @@ def build_elf(entry: int, sections: list[Section], symbols: list[Symbol]) -> byt
     out = bytearray(_EHDR.size + phnum * _PHDR.size)
     offsets: dict[str, int] = {}
     phdrs = []
+    header = len(out)
     for s in alloc:
         if s.kind != SHT_NOBITS:
-            # keep file offset congruent to vaddr modulo the 64 KiB alignment
+            # file offset congruent to vaddr modulo the 64 KiB alignment, as ld does
             pad = (s.addr - len(out)) % 0x10000
             out += bytes(pad)
             offsets[s.name] = len(out)
@@ -187,7 +188,13 @@ def build_elf(entry: int, sections: list[Section], symbols: list[Symbol]) -> byt
             offsets[s.name] = len(out)
         flags = PF_R | (PF_W if s.flags & SHF_WRITE else 0) | (PF_X if s.flags & SHF_EXECINSTR else 0)
         filesz = 0 if s.kind == SHT_NOBITS else len(s.data)
-        phdrs.append(_PHDR.pack(PT_LOAD, flags, offsets[s.name], s.addr, s.addr, filesz, s.size, 0x10000))
+        off, vaddr, memsz = offsets[s.name], s.addr, s.size
+        if not phdrs and s.kind != SHT_NOBITS and off < 0x10000 and off >= header:
+            # Like GNU ld, the first segment also maps the ELF and program
+            # headers from file offset 0 (loaders such as QEMU expect it).
+            vaddr, filesz, memsz = s.addr - off, filesz + off, memsz + off
+            off = 0
+        phdrs.append(_PHDR.pack(PT_LOAD, flags, off, vaddr, vaddr, filesz, memsz, 0x10000))
     # string tables and symbols
     shstr = bytearray(b"\0")
     strtab = bytearray(b"\0")
@@ -203,7 +210,9 @@ def build_elf(entry: int, sections: list[Section], symbols: list[Symbol]) -> byt
     ordered = sorted(symbols, key=lambda s: s.bind != STB_LOCAL)
     nlocal = 1 + sum(1 for s in ordered if s.bind == STB_LOCAL)
     for s in ordered:
-        syms += _SYM.pack(add(strtab, s.name), (s.bind << 4) | s.kind, 0, sec_index.get(s.section, 0xFFF1), s.value, s.size)
+        syms += _SYM.pack(
+            add(strtab, s.name), (s.bind << 4) | s.kind, 0, sec_index.get(s.section, 0xFFF1), s.value, s.size
+        )
     while len(out) % 8:
         out.append(0)
     symoff = len(out)

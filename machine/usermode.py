@@ -181,6 +181,7 @@ class Process:
     stderr: BinaryIO | None = None
     translate: bool = True
     trace: Callable[[CPU], None] | None = None
+    stack_top: int = STACK_TOP
 
     def __post_init__(self) -> None:
         self.space = AddressSpace()
@@ -203,7 +204,7 @@ class Process:
             end = max(end, seg.vaddr + seg.memsz)
         self.brk_start = self.brk = (end + PAGE_MASK) & ~PAGE_MASK
         self.mmap_next = MMAP_BASE
-        self.space.map(STACK_TOP - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE, demand=True)
+        self.space.map(self.stack_top - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE, demand=True)
         sp = self._build_stack()
         cpu = self.cpu
         cpu.pc = self.image.entry
@@ -212,7 +213,7 @@ class Process:
 
     def _build_stack(self) -> int:
         """argc, argv[], NULL, envp[], NULL, auxv pairs, AT_NULL — as Linux lays it out."""
-        sp = STACK_TOP
+        sp = self.stack_top
         strings = []
         for s in [*self.argv, *self.env]:
             b = s.encode() + b"\0"

@@ -86,7 +86,11 @@ class Workbench(App[None]):
 
     def _refresh(self) -> None:
         self.query_one("#cpu", CpuPane).show(self.proc, self.before)
-        status = f"\n[b]{self.proc.exited.message or 'exited ' + str(self.proc.exited.status)}[/b]" if self.proc.exited else ""
+        status = (
+            f"\n[b]{self.proc.exited.message or 'exited ' + str(self.proc.exited.status)}[/b]"
+            if self.proc.exited
+            else ""
+        )
         self.query_one("#console", ConsolePane).update(self.out.getvalue().decode(errors="replace") + status)
 
     def _advance(self, n: int) -> None:

@@ -123,25 +123,58 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _take_run_options(args: argparse.Namespace) -> str | None:
+    """`spinwb run FILE [ARGS...] [--stats] [--max-instructions N]`: our options
+    may follow the program's arguments; everything after `--` is the program's."""
+    rest, prog = list(args.args), []
+    i = 0
+    while i < len(rest):
+        a = rest[i]
+        if a == "--":
+            prog += rest[i + 1 :]
+            break
+        name, eq, value = a.partition("=")
+        if name in ("--stats", "--interpret") and not eq:
+            setattr(args, name[2:], True)
+        elif name in ("--max-instructions", "--cpu"):
+            if not eq:
+                if i + 1 >= len(rest):
+                    return f"{name} needs a value"
+                value = rest[i + 1]
+                i += 1
+            if name == "--cpu":
+                if value not in CPU_MODELS:
+                    return f"unknown CPU model {value!r} (choose from {', '.join(sorted(CPU_MODELS))})"
+                args.cpu = value
+            else:
+                try:
+                    args.max_instructions = int(value, 0)
+                except ValueError:
+                    return f"--max-instructions needs a number, not {value!r}"
+        else:
+            prog.append(a)
+        i += 1
+    args.args = prog
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    after: list[str] = []
+    if argv[:1] == ["run"] and "--" in argv:  # argparse would swallow the `--`
+        cut = argv.index("--")
+        argv, after = argv[:cut], argv[cut + 1 :]
     args = build_parser().parse_args(argv)
     if args.command is None:
         from workbench.app import run_app
 
         return run_app()
-    # `spinwb run prog.elf --stats`: options after the file belong to us unless after `--`
     if args.command == "run":
-        rest = list(args.args)
-        ours = [x for x in rest if x in ("--stats", "--interpret")]
-        if "--" in rest:
-            idx = rest.index("--")
-            ours = [x for x in rest[:idx] if x in ("--stats", "--interpret")]
-            rest = [x for x in rest[:idx] if x not in ours] + rest[idx + 1 :]
-        else:
-            rest = [x for x in rest if x not in ours]
-        for flag in ours:
-            setattr(args, flag[2:], True)
-        args.args = rest
+        err = _take_run_options(args)
+        if err:
+            print(f"spinwb run: {err}", file=sys.stderr)
+            return 2
+        args.args += after
     try:
         return args.fn(args)
     except KeyboardInterrupt:

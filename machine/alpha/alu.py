@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from machine.alpha.constants import M64, SIGN64
 
-_BYTE_MASKS = tuple(
-    sum(0xFF << (8 * i) for i in range(8) if (k >> i) & 1) for k in range(256)
-)
+_BYTE_MASKS = tuple(sum(0xFF << (8 * i) for i in range(8) if (k >> i) & 1) for k in range(256))
 
 
 def sext(v: int, bits: int) -> int:
@@ -154,43 +152,43 @@ def _s(x: int, width: int) -> int:
 
 
 def minub8(a: int, b: int) -> int:
-    return _pack([min(x, y) for x, y in zip(_lanes(a, 8, 8), _lanes(b, 8, 8))], 8)
+    return _pack([min(x, y) for x, y in zip(_lanes(a, 8, 8), _lanes(b, 8, 8), strict=True)], 8)
 
 
 def maxub8(a: int, b: int) -> int:
-    return _pack([max(x, y) for x, y in zip(_lanes(a, 8, 8), _lanes(b, 8, 8))], 8)
+    return _pack([max(x, y) for x, y in zip(_lanes(a, 8, 8), _lanes(b, 8, 8), strict=True)], 8)
 
 
 def minuw4(a: int, b: int) -> int:
-    return _pack([min(x, y) for x, y in zip(_lanes(a, 16, 4), _lanes(b, 16, 4))], 16)
+    return _pack([min(x, y) for x, y in zip(_lanes(a, 16, 4), _lanes(b, 16, 4), strict=True)], 16)
 
 
 def maxuw4(a: int, b: int) -> int:
-    return _pack([max(x, y) for x, y in zip(_lanes(a, 16, 4), _lanes(b, 16, 4))], 16)
+    return _pack([max(x, y) for x, y in zip(_lanes(a, 16, 4), _lanes(b, 16, 4), strict=True)], 16)
 
 
 def minsb8(a: int, b: int) -> int:
     la, lb = _lanes(a, 8, 8), _lanes(b, 8, 8)
-    return _pack([x if _s(x, 8) < _s(y, 8) else y for x, y in zip(la, lb)], 8)
+    return _pack([x if _s(x, 8) < _s(y, 8) else y for x, y in zip(la, lb, strict=True)], 8)
 
 
 def maxsb8(a: int, b: int) -> int:
     la, lb = _lanes(a, 8, 8), _lanes(b, 8, 8)
-    return _pack([x if _s(x, 8) > _s(y, 8) else y for x, y in zip(la, lb)], 8)
+    return _pack([x if _s(x, 8) > _s(y, 8) else y for x, y in zip(la, lb, strict=True)], 8)
 
 
 def minsw4(a: int, b: int) -> int:
     la, lb = _lanes(a, 16, 4), _lanes(b, 16, 4)
-    return _pack([x if _s(x, 16) < _s(y, 16) else y for x, y in zip(la, lb)], 16)
+    return _pack([x if _s(x, 16) < _s(y, 16) else y for x, y in zip(la, lb, strict=True)], 16)
 
 
 def maxsw4(a: int, b: int) -> int:
     la, lb = _lanes(a, 16, 4), _lanes(b, 16, 4)
-    return _pack([x if _s(x, 16) > _s(y, 16) else y for x, y in zip(la, lb)], 16)
+    return _pack([x if _s(x, 16) > _s(y, 16) else y for x, y in zip(la, lb, strict=True)], 16)
 
 
 def perr(a: int, b: int) -> int:
-    return sum(abs(x - y) for x, y in zip(_lanes(a, 8, 8), _lanes(b, 8, 8)))
+    return sum(abs(x - y) for x, y in zip(_lanes(a, 8, 8), _lanes(b, 8, 8), strict=True))
 
 
 def pklb(b: int) -> int:

@@ -109,3 +109,13 @@ PAL_WRUNIQUE = 0x9F
 PAL_GENTRAP = 0xAA
 
 CLOCK_HZ = 133_000_000  # DEC 3000/400: 133 MHz 21064
+
+# OSF/1 CALL_PAL function names (alpha-machine.md §3.1) for the assembler.
+PAL_FUNCS = {
+    "halt": 0x00, "cflush": 0x01, "draina": 0x02, "cserve": 0x09, "swppal": 0x0A, "wripir": 0x0D,
+    "rdmces": 0x10, "wrmces": 0x11, "wrfen": 0x2B, "wrvptptr": 0x2D, "swpctx": 0x30, "wrval": 0x31,
+    "rdval": 0x32, "tbi": 0x33, "wrent": 0x34, "swpipl": 0x35, "rdps": 0x36, "wrkgp": 0x37,
+    "wrusp": 0x38, "wrperfmon": 0x39, "rdusp": 0x3A, "whami": 0x3C, "retsys": 0x3D, "wtint": 0x3E,
+    "rti": 0x3F, "bpt": 0x80, "bugchk": 0x81, "callsys": 0x83, "imb": 0x86, "rduniq": 0x9E,
+    "rdunique": 0x9E, "wruniq": 0x9F, "wrunique": 0x9F, "gentrap": 0xAA, "nphalt": 0xBE,
+}  # fmt: skip

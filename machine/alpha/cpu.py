@@ -68,9 +68,7 @@ _EXC_DISABLE = {2: FPCR_INVD, 4: FPCR_DZED, 8: FPCR_OVFD, 16: FPCR_UNFD, 32: FPC
 
 # User-mode FPCR at reset: every IEEE trap disabled, dynamic rounding normal.
 # This is what Linux (and QEMU's linux-user) give a new process.
-DEFAULT_FPCR = (
-    FPCR_INVD | FPCR_DZED | FPCR_OVFD | FPCR_UNFD | FPCR_INED | FPCR_DNOD | (ROUND_NORMAL << FPCR_DYN_SHIFT)
-)
+DEFAULT_FPCR = FPCR_INVD | FPCR_DZED | FPCR_OVFD | FPCR_UNFD | FPCR_INED | FPCR_DNOD | (ROUND_NORMAL << FPCR_DYN_SHIFT)
 
 
 class MemoryPort(Protocol):
@@ -108,6 +106,8 @@ class CPU:
         self.cycles = 0
         self.pcc_offset = 0  # RPCC bits 63:32, written by the OS
         self.iters = 0  # iterations a translated self-loop has completed
+        self.skipped = 0  # instructions (and cycles) if-converted branches skipped
+        self.skipc = 0
         self.rtlb: dict[int, Any] = {}
         self.wtlb: dict[int, Any] = {}
         self.xtlb: dict[int, Any] = {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from machine.alpha import isa
-from machine.alpha.isa import BRA, FBRA, FMEM, FOP, FTOI, ITOF, JMP, MEM, MFC, OPR, PAL, Op
+from machine.alpha.isa import BRA, FBRA, FMEM, FOP, FTOI, ITOF, JMP, MEM, MFC, OPR, Op
 
 _MEM: dict[int, Op] = {}
 _BRA: dict[int, Op] = {}

@@ -175,7 +175,11 @@ def arith(op: str, fmt: str, a: int, b: int, rmode: int) -> tuple[int, int]:
         elif op == "mul":
             r = x * y
         else:
-            r = math.nan if math.isinf(x) and math.isinf(y) else (x / y if not y == 0 else math.copysign(math.inf, x) * math.copysign(1.0, y))
+            r = (
+                math.nan
+                if math.isinf(x) and math.isinf(y)
+                else (x / y if not y == 0 else math.copysign(math.inf, x) * math.copysign(1.0, y))
+            )
         if math.isnan(r):
             return DEFAULT_NAN, EXC_INV
         return t_to_bits(r), 0

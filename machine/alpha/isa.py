@@ -163,27 +163,39 @@ def _opr(opcode: int, rows: str, kind: str = "alu", cost: str = "alu", **kw: obj
             _add(Op(name, opcode, OPR, int(fn, 16), expr.strip(), kind, cost, **kw))  # type: ignore[arg-type]
 
 
-_opr(0x10, """
+_opr(
+    0x10,
+    """
     addl 00 sextl(a + b); s4addl 02 sextl((a << 2) + b); subl 09 sextl(a - b);
     s4subl 0B sextl((a << 2) - b); cmpbge 0F cmpbge(a, b); s8addl 12 sextl((a << 3) + b);
     s8subl 1B sextl((a << 3) - b); cmpult 1D int(a < b); addq 20 (a + b) & M;
     s4addq 22 ((a << 2) + b) & M; subq 29 (a - b) & M; s4subq 2B ((a << 2) - b) & M;
     cmpeq 2D int(a == b); s8addq 32 ((a << 3) + b) & M; s8subq 3B ((a << 3) - b) & M;
     cmpule 3D int(a <= b); cmplt 4D cmplt(a, b); cmple 6D cmple(a, b)
-""")
-_opr(0x10, "addl/v 40 addlv(a, b); subl/v 49 sublv(a, b); addq/v 60 addqv(a, b); subq/v 69 subqv(a, b)",
-     kind="trapv")
-_opr(0x11, """
+""",
+)
+_opr(0x10, "addl/v 40 addlv(a, b); subl/v 49 sublv(a, b); addq/v 60 addqv(a, b); subq/v 69 subqv(a, b)", kind="trapv")
+_opr(
+    0x11,
+    """
     and 00 a & b; bic 08 a & ~b & M; bis 20 a | b; ornot 28 (a | ~b) & M; xor 40 a ^ b;
     eqv 48 (a ^ ~b) & M
-""")
-_opr(0x11, """
+""",
+)
+_opr(
+    0x11,
+    """
     cmovlbs 14 a & 1; cmovlbc 16 not a & 1; cmoveq 24 a == 0; cmovne 26 a != 0;
     cmovlt 44 a >> 63; cmovge 46 not a >> 63; cmovle 64 a == 0 or a >> 63;
     cmovgt 66 a != 0 and not a >> 63
-""", kind="cmov", cost="cmov")
+""",
+    kind="cmov",
+    cost="cmov",
+)
 _opr(0x11, "amask 61 b & ~AMASK_FEATURES & M; implver 6C IMPLVER", zero_ra=True)
-_opr(0x12, """
+_opr(
+    0x12,
+    """
     mskbl 02 mskl(a, b, 0x01); extbl 06 extl(a, b, 0x01); insbl 0B insl(a, b, 0x01);
     mskwl 12 mskl(a, b, 0x03); extwl 16 extl(a, b, 0x03); inswl 1B insl(a, b, 0x03);
     mskll 22 mskl(a, b, 0x0F); extll 26 extl(a, b, 0x0F); insll 2B insl(a, b, 0x0F);
@@ -192,24 +204,35 @@ _opr(0x12, """
     mskwh 52 mskh(a, b, 0x03); inswh 57 insh(a, b, 0x03); extwh 5A exth(a, b, 0x03);
     msklh 62 mskh(a, b, 0x0F); inslh 67 insh(a, b, 0x0F); extlh 6A exth(a, b, 0x0F);
     mskqh 72 mskh(a, b, 0xFF); insqh 77 insh(a, b, 0xFF); extqh 7A exth(a, b, 0xFF)
-""", cost="byte")
+""",
+    cost="byte",
+)
 _opr(0x12, "srl 34 a >> (b & 63); sll 39 (a << (b & 63)) & M; sra 3C sra(a, b)", cost="shift")
 _opr(0x13, "mull 00 sextl(a * b)", cost="mul32")
 _opr(0x13, "mulq 20 (a * b) & M; umulh 30 (a * b) >> 64", cost="mul64")
 _opr(0x13, "mull/v 40 mullv(a, b)", kind="trapv", cost="mul32")
 _opr(0x13, "mulq/v 60 mulqv(a, b)", kind="trapv", cost="mul64")
 _opr(0x1C, "sextb 00 sext(b, 8); sextw 01 sext(b, 16)", feature=AMASK_BWX, zero_ra=True)
-_opr(0x1C, "ctpop 30 b.bit_count(); ctlz 32 ctlz(b); cttz 33 cttz(b)",
-     feature=AMASK_CIX, zero_ra=True, no_lit=True)
+_opr(0x1C, "ctpop 30 b.bit_count(); ctlz 32 ctlz(b); cttz 33 cttz(b)", feature=AMASK_CIX, zero_ra=True, no_lit=True)
 _opr(0x1C, "perr 31 perr(a, b)", feature=AMASK_MVI, no_lit=True)
-_opr(0x1C, """
+_opr(
+    0x1C,
+    """
     unpkbw 34 unpkbw(b); unpkbl 35 unpkbl(b); pkwb 36 pkwb(b); pklb 37 pklb(b)
-""", feature=AMASK_MVI, zero_ra=True, no_lit=True)
-_opr(0x1C, """
+""",
+    feature=AMASK_MVI,
+    zero_ra=True,
+    no_lit=True,
+)
+_opr(
+    0x1C,
+    """
     minsb8 38 minsb8(a, b); minsw4 39 minsw4(a, b); minub8 3A minub8(a, b);
     minuw4 3B minuw4(a, b); maxub8 3C maxub8(a, b); maxuw4 3D maxuw4(a, b);
     maxsb8 3E maxsb8(a, b); maxsw4 3F maxsw4(a, b)
-""", feature=AMASK_MVI)
+""",
+    feature=AMASK_MVI,
+)
 _add(
     Op("ftoit", 0x1C, FTOI, 0x70, "a", "ftoi", "fmisc", AMASK_FIX, zero_rb=True, no_lit=True),
     Op("ftois", 0x1C, FTOI, 0x78, "sextl(s_to_mem(a))", "ftoi", "fmisc", AMASK_FIX, zero_rb=True, no_lit=True),
@@ -269,7 +292,8 @@ _add(
 BY_NAME: dict[str, Op] = {op.name: op for op in TABLE}
 
 # PAL function names objdump prints instead of call_pal.
-PAL_NAMES = {0x00: "halt", 0x02: "draina", 0x80: "bpt", 0x83: "callsys", 0x86: "imb"}
+PAL_NAMES = {0x00: "halt", 0x02: "draina", 0x80: "bpt", 0x81: "bugchk", 0x83: "callsys", 0x86: "imb",
+             0x9E: "rduniq", 0x9F: "wruniq", 0xAA: "gentrap"}  # fmt: skip
 
 # FP qualifier spelling (Alpha ARM 4.7.9): trap bits 10:8 and rounding bits 7:6.
 TRAP_SUFFIX = {"arith": {0: "", 1: "u", 5: "su", 7: "sui"},

@@ -65,7 +65,12 @@ class _Inline(ast.NodeTransformer):
             a, b = (ast.unparse(x) for x in node.args)
             src = f"(((({a}) ^ {1 << 63}) - {1 << 63}) >> (({b}) & 63)) & {M64}"
             return ast.parse(src, mode="eval").body
-        if isinstance(node.func, ast.Name) and len(node.args) == 2 and node.func.id == "zapnot" and isinstance(node.args[1], ast.Constant):
+        if (
+            isinstance(node.func, ast.Name)
+            and len(node.args) == 2
+            and node.func.id == "zapnot"
+            and isinstance(node.args[1], ast.Constant)
+        ):
             k = node.args[1].value & 0xFF
             bm = sum(0xFF << (8 * i) for i in range(8) if (k >> i) & 1)
             return ast.parse(f"({ast.unparse(node.args[0])}) & {bm}", mode="eval").body
@@ -83,55 +88,81 @@ def _expr(template: str, **names: str) -> str:
 
 
 class Block:
-    __slots__ = ("pc", "fn", "n", "cost", "prefix", "sync", "pal", "loop", "source")
+    __slots__ = ("pc", "fn", "n", "cost", "prefix", "sync", "pal", "loop", "skips", "source")
 
     def __init__(self, pc: int, fn: Any, n: int, prefix: list[int], sync: bool, pal: bool, loop: bool,
-                 source: str) -> None:  # fmt: skip
+                 skips: bool, source: str) -> None:  # fmt: skip
         self.pc = pc
         self.fn = fn
-        self.n = n
+        self.n = n  # instructions in the block, skipped ones included
         self.prefix = prefix  # cycles before instruction k
         self.cost = prefix[-1]
         self.sync = sync  # counters must be in the CPU while it runs
         self.pal = pal  # ends in CALL_PAL, which updates the counters itself
         self.loop = loop  # branches back to its own start: runs as a while loop
+        self.skips = skips  # has if-converted forward branches: publishes what it skipped
         self.source = source
 
 
 class _Emitter:
-    def __init__(self) -> None:
-        self.prologue: list[str] = []  # loads hoisted above a self-loop
+    def __init__(self, loop: bool, skips: bool) -> None:
+        self.prologue: list[str] = []  # loads hoisted to the top (above a self-loop)
         self.lines: list[str] = []
         self.loaded: set[int] = set()
         self.dirty: set[int] = set()
         self.forgotten = False  # after a call into the interpreter, loads stay in place
-        self.loop = False
+        self.loop = loop
+        self.skips = skips
+        self.depth = 1
+
+    def emit(self, line: str) -> None:
+        if line != "pass":
+            self.lines.append("    " * self.depth + line)
 
     def reg(self, n: int) -> str:
         if n == 31:
             return "0"
         if n not in self.loaded:
-            (self.lines if self.forgotten else self.prologue).append(f"    x{n} = r[{n}]")
+            load = f"x{n} = r[{n}]"
+            if self.forgotten:
+                self.emit(load)
+            else:
+                self.prologue.append("    " + load)
             self.loaded.add(n)
         return f"x{n}"
 
     def write(self, n: int, expr: str) -> None:
-        self.lines.append(f"    x{n} = {expr}")
+        self.emit(f"x{n} = {expr}")
         self.loaded.add(n)
         self.dirty.add(n)
 
-    def sync(self) -> str:
-        """Write-back before leaving the block or a slow path that may trap;
-        in a loop, also publish the iteration count for the trap handler."""
+    def sync(self, final: bool = False) -> str:
+        """Write-back before leaving the block or a slow path that may trap,
+        with the counters the run loop needs to count exactly."""
         parts = [f"r[{n}] = x{n}" for n in sorted(self.dirty)]
-        if self.loop:
+        if self.loop and not final:
             parts.append("cpu.iters = it")
+        if self.skips:
+            parts.append("cpu.skipped = sk; cpu.skipc = skc")
         return "; ".join(parts) or "pass"
 
     def forget(self) -> None:
         self.loaded.clear()
         self.dirty.clear()
         self.forgotten = True
+
+
+def _writes(ins: Insn) -> int | None:
+    """The integer register an inlined instruction writes, if any."""
+    kind = ins.op.kind
+    if kind in ("alu", "cmov", "trapv"):
+        return ins.rc
+    if kind in ("lda", "ld", "ldu"):
+        return ins.ra
+    return None
+
+
+MAX_SKIP = 8  # longest forward branch turned into an if
 
 
 class Translator:
@@ -165,21 +196,51 @@ class Translator:
 
     # --- translation -------------------------------------------------------------------
 
+    def _fetch_run(self, pc: int, page_end: int, limit: int) -> list[Insn] | None:
+        """Up to ``limit`` inlinable straight-line instructions from pc, or None."""
+        out = []
+        for k in range(limit):
+            a = pc + 4 * k
+            if a >= page_end:
+                return None
+            ins = decode(self.cpu.fetch(a))
+            if ins is None or (ins.op.feature and not self.cpu.features & ins.op.feature):
+                return None
+            if ins.op.kind not in _INLINE or ins.op.kind in _TERMINAL or ins.op.kind == "rpcc":
+                return None
+            out.append(ins)
+        return out
+
     def translate(self, pc: int) -> Block:
         cpu = self.cpu
         insns: list[Insn] = [cpu.decode_at(pc)]  # raises the trap for a bad first word
         page_end = (pc | PAGE_MASK) + 1
-        while insns[-1].op.kind not in _TERMINAL and len(insns) < MAX_BLOCK:
-            nxt = pc + 4 * len(insns)
-            if nxt >= page_end:
+        while len(insns) < MAX_BLOCK:
+            last = insns[-1]
+            here = pc + 4 * len(insns)
+            if last.op.kind == "bcc":
+                # if-convert a short forward branch over plain instructions
+                skip = last.disp
+                if not 0 < skip <= MAX_SKIP or len(insns) + skip >= MAX_BLOCK:
+                    break
+                body = self._fetch_run(here, page_end, skip)
+                if body is None:
+                    break
+                insns += body
+                continue
+            if last.op.kind in _TERMINAL:
                 break
-            ins = decode(cpu.fetch(nxt))
+            if here >= page_end:
+                break
+            ins = decode(cpu.fetch(here))
             if ins is None or (ins.op.feature and not cpu.features & ins.op.feature):
                 break
             insns.append(ins)
+        while insns[-1].op.kind == "bcc" and len(insns) > 1 and self._is_hammock(insns, len(insns) - 1):
+            insns.pop()  # a trailing forward branch whose body did not fit: end before it
         block = self._compile(pc, insns)
         self.blocks[pc] = block
-        if not (block.sync or block.loop):
+        if not (block.sync or block.loop or block.skips):
             self.plain[pc] = (block.fn, block.n, block.cost)
         vpn = pc >> PAGE_SHIFT
         self.pages.setdefault(vpn, []).append(pc)
@@ -187,30 +248,66 @@ class Translator:
         self.translated += 1
         return block
 
-    def _compile(self, pc0: int, insns: list[Insn]) -> Block:
-        e = _Emitter()
+    @staticmethod
+    def _is_hammock(insns: list[Insn], k: int) -> bool:
+        ins = insns[k]
+        return ins.op.kind == "bcc" and 0 < ins.disp and k + ins.disp < len(insns)
+
+    def _compile(self, pc0: int, insns: list[Insn]) -> Block:  # noqa: C901 - one branch per kind
         last = insns[-1]
-        e.loop = last.op.kind == "bcc" and pc0 + 4 * len(insns) + 4 * last.disp == pc0 and all(
-            i.op.kind in _INLINE and i.op.kind != "rpcc" for i in insns
+        n = len(insns)
+        loop = (
+            last.op.kind == "bcc"
+            and 4 * n + 4 * last.disp == 0
+            and all(i.op.kind in _INLINE and i.op.kind != "rpcc" for i in insns)
         )
+        hammocks = {k: k + insns[k].disp for k in range(n - 1) if self._is_hammock(insns, k)}
+        e = _Emitter(loop, bool(hammocks))
+        if loop:
+            # Any register the body writes is live in a local from the second
+            # iteration on, so it is loaded up front and every write-back
+            # (including a slow path's before a trap) stores it.
+            for ins in insns:
+                w = _writes(ins)
+                if w is not None and w != 31:
+                    e.reg(w)
+                    e.dirty.add(w)
         prefix = [0]
+        for ins in insns:
+            prefix.append(prefix[-1] + isa.COST[ins.op.cost])
         consts: list[Insn] = []
         sync = pal = False
         terminated = False
+        closes: dict[int, int] = {}  # instruction index -> how many ifs end before it
         for k, ins in enumerate(insns):
+            while closes.get(k, 0):
+                closes[k] -= 1
+                e.depth -= 1
             pc = pc0 + 4 * k
             nxt = (pc + 4) & M64
             op = ins.op
             kind = op.kind
             ra, rb, rc = ins.ra, ins.rb, ins.rc
+            if k in hammocks:
+                end = hammocks[k]
+                for j in range(k + 1, end + 1):  # registers the body writes must hold their old values
+                    w = _writes(insns[j])
+                    if w is not None:
+                        e.reg(w)
+                cond = _expr(op.sem, a=e.reg(ra))
+                e.emit(f"if {cond}: sk += {end - k}; skc += {prefix[end + 1] - prefix[k + 1]}")
+                e.emit("else:")
+                e.depth += 1
+                closes[end + 1] = closes.get(end + 1, 0) + 1
+                continue
             if kind not in _INLINE:
                 consts.append(ins)
-                e.lines.append(f"    {e.sync()}")
+                e.emit(e.sync())
                 if kind in _TERMINAL:  # fbcc: the interpreter picks the next PC
-                    e.lines.append(f"    return cpu.execute(I[{len(consts) - 1}], {pc})")
+                    e.emit(f"return cpu.execute(I[{len(consts) - 1}], {pc})")
                     terminated = True
                 else:
-                    e.lines.append(f"    cpu.execute(I[{len(consts) - 1}], {pc})")
+                    e.emit(f"cpu.execute(I[{len(consts) - 1}], {pc})")
                     e.forget()
             elif kind in ("alu", "cmov", "trapv"):
                 a = e.reg(ra)
@@ -221,97 +318,88 @@ class Translator:
                 elif kind == "cmov":
                     if rc != 31:
                         e.reg(rc)
-                        e.lines.append(f"    if {_expr(op.sem, a=a, b=b)}: x{rc} = {b}")
+                        e.emit(f"if {_expr(op.sem, a=a, b=b)}: x{rc} = {b}")
                         e.dirty.add(rc)
                 else:
-                    e.lines.append(f"    t = {_expr(op.sem, a=a, b=b)}")
-                    e.lines.append(f"    if t is None: {e.sync()}; raise ArithmeticTrap({pc}, 64, {1 << rc})")
+                    e.emit(f"t = {_expr(op.sem, a=a, b=b)}")
+                    e.emit(f"if t is None: {e.sync()}; raise ArithmeticTrap({pc}, 64, {1 << rc})")
                     if rc != 31:
                         e.write(rc, "t")
             elif kind == "lda":
                 if ra != 31:
                     e.write(ra, _expr(op.sem, b=e.reg(rb), d=str(ins.disp)))
             elif kind in ("ld", "ldu"):
-                if ra == 31:
-                    pass  # prefetch: no access, no fault
-                else:
+                if ra != 31:  # a load to r31 is a prefetch: no access, no fault
                     w = op.width
-                    addr = f"({e.reg(rb)} + {ins.disp}) & {M64 & ~7 if kind == 'ldu' else M64}"
-                    e.lines.append(f"    a = {addr}")
-                    e.lines.append("    p = rt.get(a >> 13)")
+                    e.emit(f"a = ({e.reg(rb)} + {ins.disp}) & {M64 & ~7 if kind == 'ldu' else M64}")
+                    e.emit("p = rt.get(a >> 13)")
                     check = "p is None" if (w == 1 or kind == "ldu") else f"p is None or a & {w - 1}"
                     consts.append(ins)
-                    e.lines.append(f"    if {check}: {e.sync()}; v = cpu.slow_load(I[{len(consts) - 1}], a, {pc})")
-                    e.lines.append(f"    else: v = {_LOAD[w]}(p, a & 8191)[0]")
+                    e.emit(f"if {check}: {e.sync()}; v = cpu.slow_load(I[{len(consts) - 1}], a, {pc})")
+                    e.emit(f"else: v = {_LOAD[w]}(p, a & 8191)[0]")
                     e.write(ra, _expr(op.sem, v="v"))
             elif kind in ("st", "stu"):
                 w = op.width
                 val = e.reg(ra)
                 if w < 8 and val != "0":
                     val = f"{val} & {_MASK[w]}"
-                addr = f"({e.reg(rb)} + {ins.disp}) & {M64 & ~7 if kind == 'stu' else M64}"
-                e.lines.append(f"    a = {addr}")
-                e.lines.append("    p = wt.get(a >> 13)")
+                e.emit(f"a = ({e.reg(rb)} + {ins.disp}) & {M64 & ~7 if kind == 'stu' else M64}")
+                e.emit("p = wt.get(a >> 13)")
                 check = "p is None" if (w == 1 or kind == "stu") else f"p is None or a & {w - 1}"
                 consts.append(ins)
-                e.lines.append(f"    if {check}: {e.sync()}; cpu.slow_store(I[{len(consts) - 1}], a, {val}, {pc})")
-                e.lines.append(f"    else: {_STORE[w]}(p, a & 8191, {val})")
+                e.emit(f"if {check}: {e.sync()}; cpu.slow_store(I[{len(consts) - 1}], a, {val}, {pc})")
+                e.emit(f"else: {_STORE[w]}(p, a & 8191, {val})")
             elif kind in ("br", "bcc"):
                 cond = _expr(op.sem, a=e.reg(ra))
                 target = (nxt + 4 * ins.disp) & M64
-                if e.loop:  # registers stay in locals until the loop exits
-                    e.lines.append(f"    if {cond} and it < lim: it += 1; continue")
-                    e.loop = False  # the write-back below must not publish `it`
-                    e.lines.append(f"    {e.sync()}")
-                    e.lines.append("    cpu.iters = it + 1")
-                    e.lines.append(f"    return {target} if {cond} else {nxt}")
-                    e.loop = True
-                    terminated = True
-                    prefix.append(prefix[-1] + isa.COST[op.cost])
-                    break
-                e.lines.append(f"    {e.sync()}")
-                if kind == "br":
+                if loop:  # registers stay in locals until the loop exits
+                    e.emit(f"if {cond} and it < lim: it += 1; continue")
+                    e.emit(e.sync(final=True))
+                    e.emit("cpu.iters = it + 1")
+                    e.emit(f"return {target} if {cond} else {nxt}")
+                elif kind == "br":
+                    e.emit(e.sync())
                     if ra != 31:
-                        e.lines.append(f"    r[{ra}] = {nxt}")
-                    e.lines.append(f"    return {target}")
+                        e.emit(f"r[{ra}] = {nxt}")
+                    e.emit(f"return {target}")
                 else:
-                    e.lines.append(f"    if {cond}: return {target}")
-                    e.lines.append(f"    return {nxt}")
+                    e.emit(e.sync())
+                    e.emit(f"if {cond}: return {target}")
+                    e.emit(f"return {nxt}")
                 terminated = True
             elif kind == "jmp":
-                e.lines.append(f"    t = {e.reg(rb)} & {M64 & ~3}")
-                e.lines.append(f"    {e.sync()}")
+                e.emit(f"t = {e.reg(rb)} & {M64 & ~3}")
+                e.emit(e.sync())
                 if ra != 31:
-                    e.lines.append(f"    r[{ra}] = {nxt}")
-                e.lines.append("    return t")
+                    e.emit(f"r[{ra}] = {nxt}")
+                e.emit("return t")
                 terminated = True
             elif kind == "pal":
                 sync = pal = True
-                e.lines.append(f"    {e.sync()}")
-                e.lines.append(f"    cpu.pc = {nxt}; cpu.icount += {len(insns)}; cpu.cycles += CYCLES")
-                e.lines.append(f"    return cpu.call_pal({ins.fn}, {pc})")
+                e.emit(e.sync())
+                e.emit(f"cpu.pc = {nxt}; cpu.icount += {n}; cpu.cycles += CYCLES")
+                e.emit(f"return cpu.call_pal({ins.fn}, {pc})")
                 terminated = True
             elif kind == "rpcc":
                 sync = True
                 if ra != 31:
-                    e.write(ra, f"cpu.read_pcc({prefix[-1]})")
+                    e.write(ra, f"cpu.read_pcc({prefix[k]})")
             # kind == "nop": barriers do nothing in a sequential machine
-            prefix.append(prefix[-1] + isa.COST[op.cost])
+        e.depth = 1
         if not terminated:
-            e.lines.append(f"    {e.sync()}")
-            e.lines.append(f"    return {(pc0 + 4 * len(insns)) & M64}")
-        body = [line for line in e.lines if line.strip() != "pass"]
-        if e.loop:
-            # registers live in locals across iterations; written back on exit
-            body = ["    it = 0", *e.prologue, "    while True:", *("    " + line for line in body)]
+            e.emit(e.sync())
+            e.emit(f"return {(pc0 + 4 * n) & M64}")
+        counters = ["    sk = 0; skc = 0"] if e.skips else []
+        if loop:
+            body = ["    it = 0", *counters, *e.prologue, "    while True:", *("    " + line for line in e.lines)]
             src = "def blk(r, rt, wt, lim):\n" + "\n".join(body) + "\n"
         else:
-            src = "def blk(r, rt, wt):\n" + "\n".join([*e.prologue, *body]) + "\n"
+            src = "def blk(r, rt, wt):\n" + "\n".join([*counters, *e.prologue, *e.lines]) + "\n"
         ns = dict(self.ns)
         ns["I"] = tuple(consts)
         ns["CYCLES"] = prefix[-1]
         exec(compile(src, f"<block {pc0:#x}>", "exec"), ns)  # noqa: S102 - our own generated code
-        return Block(pc0, ns["blk"], len(insns), prefix, sync, pal, e.loop, src)
+        return Block(pc0, ns["blk"], n, prefix, sync, pal, loop, e.skips, src)
 
     # --- running --------------------------------------------------------------------------
 
@@ -345,11 +433,17 @@ class Translator:
                 if icount + b.n > limit:
                     b = None
                     break
-                if b.loop:
-                    cpu.iters = 0
-                    pc = b.fn(r, rt, wt, (limit - icount) // b.n - 1)
-                    icount += b.n * cpu.iters
-                    cycles += b.cost * cpu.iters
+                if b.loop or b.skips:
+                    cpu.iters = 1
+                    cpu.skipped = cpu.skipc = 0
+                    if b.sync:
+                        cpu.icount, cpu.cycles = icount, cycles
+                    pc = b.fn(r, rt, wt, (limit - icount) // b.n - 1) if b.loop else b.fn(r, rt, wt)
+                    if b.pal:
+                        icount, cycles = cpu.icount - cpu.skipped, cpu.cycles - cpu.skipc
+                    else:
+                        icount += b.n * cpu.iters - cpu.skipped
+                        cycles += b.cost * cpu.iters - cpu.skipc
                     continue
                 if b.sync:
                     cpu.icount, cpu.cycles = icount, cycles
@@ -368,6 +462,9 @@ class Translator:
                 if b.loop:  # whole iterations before the trapping one
                     icount += b.n * cpu.iters
                     cycles += b.cost * cpu.iters
+                if b.skips:
+                    icount -= cpu.skipped
+                    cycles -= cpu.skipc
                 icount += k
                 cycles += b.prefix[k]
             cpu.icount, cpu.cycles, cpu.pc = icount, cycles, t.pc
@@ -376,6 +473,9 @@ class Translator:
             b = blocks.get(cur)
             if b is None or not b.pal:
                 cpu.icount, cpu.cycles = icount, cycles
+            elif b.skips:
+                cpu.icount -= cpu.skipped
+                cpu.cycles -= cpu.skipc
             raise
         cpu.icount, cpu.cycles, cpu.pc = icount, cycles, pc
         while cpu.icount < limit:  # exact tail of the budget

@@ -1,3 +1,4 @@
+	.file	"crt0.S"
 /* Process entry: the kernel (or the harness) leaves argc at 0(sp), argv at
    8(sp) and envp after argv's NULL, Linux-style. Set gp, call main, exit. */
 	.text

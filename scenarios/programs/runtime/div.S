@@ -1,3 +1,4 @@
+	.file	"div.S"
 /* Integer division helpers gcc calls on Alpha (no divide instruction).
    Convention (alpha-machine.md §6.3): dividend in $24, divisor in $25,
    result in $27, return through $23; every other register, $24 and $25
