@@ -69,11 +69,20 @@ _MMCSR_TEXT = {MMCSR_TNV: "not mapped", MMCSR_ACV: "access violation", MMCSR_FOR
                MMCSR_FOE: "fault on execute", MMCSR_FOW: "fault on write"}  # fmt: skip
 
 
+WORDS = PAGE_SIZE // 8
+_PAGE = struct.Struct(f"<{WORDS}Q")
+
+
+def page_bytes(page: list[int]) -> bytes:
+    """A page (1,024 little-endian quadwords, see cpu.py) as bytes."""
+    return _PAGE.pack(*page)
+
+
 class AddressSpace:
     """Pages of one process and their protections; a MemoryPort for the CPU."""
 
     def __init__(self) -> None:
-        self.pages: dict[int, bytearray] = {}
+        self.pages: dict[int, list[int]] = {}
         self.prot: dict[int, int] = {}
         self.demand: list[tuple[int, int, int]] = []  # [start, end) with prot: zero-filled on touch
 
@@ -84,7 +93,7 @@ class AddressSpace:
             self.demand.append((start, end, prot))
             return
         for vpn in range(start, end):
-            self.pages.setdefault(vpn, bytearray(PAGE_SIZE))
+            self.pages.setdefault(vpn, [0] * WORDS)
             self.prot[vpn] = prot
 
     def unmap(self, va: int, size: int) -> None:
@@ -107,7 +116,7 @@ class AddressSpace:
             return False
         return all(e <= start or s >= end for s, e, _ in self.demand)
 
-    def lookup(self, va: int, access: int) -> bytearray:
+    def lookup(self, va: int, access: int) -> list[int]:
         cause = (CAUSE_LOAD, 1, CAUSE_IFETCH)[access]
         if va >= USER_LIMIT:
             raise MemFault(va, MMCSR_ACV, cause)
@@ -116,7 +125,7 @@ class AddressSpace:
         if page is None:
             for s, e, p in self.demand:
                 if s <= vpn < e:
-                    page = self.pages[vpn] = bytearray(PAGE_SIZE)
+                    page = self.pages[vpn] = [0] * WORDS
                     self.prot[vpn] = p
                     break
             else:
@@ -127,38 +136,33 @@ class AddressSpace:
             raise MemFault(va, MMCSR_ACV, cause)
         return page
 
-    def write(self, va: int, data: bytes) -> None:
-        """Host-side copy into the address space (loader, read syscall)."""
-        for i in range(0, len(data)):
-            a = va + i
-            self.lookup(a, 0)[a & PAGE_MASK] = data[i]
-
     def write_bulk(self, va: int, data: bytes) -> None:
+        """Host-side copy into the address space (loader, read syscall),
+        ignoring write protection."""
         pos = 0
         while pos < len(data):
             a = va + pos
-            page = self._page_any(a)
+            vpn = a >> PAGE_SHIFT
+            if vpn not in self.pages:
+                self.lookup(a, 0)
+            page = self.pages[vpn]
             off = a & PAGE_MASK
             n = min(PAGE_SIZE - off, len(data) - pos)
-            page[off : off + n] = data[pos : pos + n]
+            raw = bytearray(page_bytes(page))
+            raw[off : off + n] = data[pos : pos + n]
+            page[:] = _PAGE.unpack(raw)
             pos += n
 
     def read_bulk(self, va: int, n: int) -> bytes:
+        """Host-side copy out of the address space; MemFault if unreadable."""
         out = bytearray()
         while len(out) < n:
             a = va + len(out)
             page = self.lookup(a, 0)
             off = a & PAGE_MASK
             k = min(PAGE_SIZE - off, n - len(out))
-            out += page[off : off + k]
+            out += page_bytes(page)[off : off + k]
         return bytes(out)
-
-    def _page_any(self, va: int) -> bytearray:
-        """Page for a kernel-side write, ignoring write protection."""
-        vpn = va >> PAGE_SHIFT
-        if vpn not in self.pages:
-            self.lookup(va, 0)
-        return self.pages[vpn]
 
 
 @dataclass

@@ -108,3 +108,32 @@ def test_errors_name_file_and_line(src: str, line: int, fragment: str) -> None:
         assemble(src, "lesson.s")
     assert str(e.value).startswith(f"lesson.s:{line}: ")
     assert fragment in str(e.value)
+
+
+class _NoPal:
+    def call_pal(self, cpu: object, fn: int, pc: int) -> int:
+        raise AssertionError("no PAL calls expected")
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300)
+@given(st.one_of(st.integers(-(1 << 63), (1 << 64) - 1),
+                 st.sampled_from([0x7FFF8000, 0x7FFFFFFF, 0x80000000, 0x7FFFFFFFFFFFFFFF, -0x8000, 0xFFFFFFFF7FFF8000])))  # fmt: skip
+def test_ldiq_builds_every_64_bit_constant(value: int) -> None:
+    """Run the instructions `ldiq` expands to on the reference interpreter."""
+    from machine.alpha.asm import Assembler
+    from machine.alpha.cpu import CPU
+    from machine.alpha.decode import decode
+    from machine.usermode import AddressSpace
+
+    words = Assembler()._build_constant(5, value)
+    assert 1 <= len(words) <= 6
+    cpu = CPU(AddressSpace(), _NoPal())
+    for w in words:
+        ins = decode(w)
+        assert ins is not None
+        cpu.execute(ins, 0)
+    assert cpu.r[5] == value & ((1 << 64) - 1)

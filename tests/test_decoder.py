@@ -62,7 +62,7 @@ def test_random_words_never_raise_python_exceptions() -> None:
         cpu.r = [rng.choice((0, 0x10000, 0x10008, 0x10003, rng.getrandbits(64))) for _ in range(31)] + [0]
         cpu.f = [rng.getrandbits(64) for _ in range(31)] + [0]
         cpu.fpcr = rng.getrandbits(64)
-        space.pages[0x10000 >> 13][0:4] = w.to_bytes(4, "little")
+        space.pages[0x10000 >> 13][0] = w  # the low half of the first quadword is the word at 0x10000
         cpu.pc = 0x10000
         try:
             cpu.step()

@@ -23,14 +23,15 @@ DEMO = Path(__file__).resolve().parent.parent / "scenarios" / "programs" / "bin"
 class CpuPane(Static):
     """Registers (changed ones highlighted) and the disassembly around PC."""
 
-    DEFAULT_CSS = "CpuPane { width: 2fr; border: round $accent; padding: 0 1; }"
+    DEFAULT_CSS = "CpuPane { width: 2fr; height: 1fr; border: round $accent; padding: 0 1; }"
 
     def show(self, proc: Process, before: list[int]) -> None:
         cpu = proc.cpu
         lines = [f"pc {cpu.pc:#018x}   instructions {cpu.icount:,}   cycles {cpu.cycles:,}", ""]
-        for row in range(0, 32, 4):
+        per_row = max(1, min(4, (self.size.width - 2) // 23))  # "  v0 0123456789abcdef" + gap
+        for row in range(0, 32, per_row):
             cells = []
-            for n in range(row, row + 4):
+            for n in range(row, min(32, row + per_row)):
                 v = cpu.r[n]
                 mark = "[reverse]" if v != before[n] else ""
                 end = "[/reverse]" if mark else ""
@@ -49,7 +50,7 @@ class CpuPane(Static):
 
 
 class ConsolePane(Static):
-    DEFAULT_CSS = "ConsolePane { width: 1fr; border: round $secondary; padding: 0 1; }"
+    DEFAULT_CSS = "ConsolePane { width: 1fr; height: 1fr; border: round $secondary; padding: 0 1; }"
 
 
 class Workbench(App[None]):
@@ -82,7 +83,10 @@ class Workbench(App[None]):
     def on_mount(self) -> None:
         self.query_one("#cpu", CpuPane).border_title = "CPU"
         self.query_one("#console", ConsolePane).border_title = "Console"
-        self._refresh()
+        self.call_after_refresh(self._refresh)  # pane sizes are known after the first layout
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._refresh)
 
     def _refresh(self) -> None:
         self.query_one("#cpu", CpuPane).show(self.proc, self.before)

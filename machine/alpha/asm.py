@@ -338,11 +338,10 @@ class Assembler:
             if len(ops) != 2:
                 raise self._err(no, f"{mnem} takes a register and a value")
             v = self.eval(ops[1], no, addr, order)
-            if v is not None and -0x8000 <= v < 0x8000:
-                return 4, "1"
-            if v is not None and -(1 << 31) <= v < (1 << 31) - 0x8000:
-                return 8, "2"
-            return 20, "5"
+            if v is None:
+                return 24, "6"  # a symbol not yet placed: reserve the longest sequence
+            n = len(self._build_constant(0, v))
+            return 4 * n, str(n)
         if mnem == "ldgp":
             return 8, ""
         return 4, ""
@@ -661,24 +660,40 @@ class Assembler:
         return self._jmp(m, ra, rb, hint)
 
     def _load_imm(self, rc: int, v: int, form: str, no: int) -> list[int]:
+        words = self._build_constant(rc, v)
+        if form == "6":  # size fixed in pass 1 before the value was known
+            words += [0x47FF041F] * (6 - len(words))  # nop
+        elif len(words) != int(form):
+            raise self._err(no, "internal: constant size changed between passes")
+        return words
+
+    def _build_constant(self, rc: int, v: int) -> list[int]:
+        """Shortest ldah/lda/sll sequence (at most six) that puts v in rc."""
         v = ((v + (1 << 63)) & M64) - (1 << 63)
-        if form == "1":
+        if -0x8000 <= v < 0x8000:
             return [self._mem("lda", rc, v, 31)]
-        lo = ((v & 0xFFFF) ^ 0x8000) - 0x8000
-        hi = (v - lo) >> 16
-        if form == "2":
-            return [self._mem("ldah", rc, hi, 31), self._mem("lda", rc, lo, rc)]
-        low32 = ((v & 0xFFFF_FFFF) ^ 0x8000_0000) - 0x8000_0000
-        high32 = (v - low32) >> 32
-        words = []
-        for part, base in ((high32, 31), (low32, rc)):
-            lo = ((part & 0xFFFF) ^ 0x8000) - 0x8000
-            hi = (part - lo) >> 16
-            if not -0x8000 <= hi < 0x8000:
-                raise self._err(no, f"constant {v:#x} cannot be built with ldah/lda; split it")
-            words += [self._mem("ldah", rc, hi, base), self._mem("lda", rc, lo, rc)]
-            if base == 31:
-                words.append(self._opr("sll", rc, 32, True, rc))
+        low = ((v & 0xFFFF_FFFF) ^ 0x8000_0000) - 0x8000_0000
+        high = (v - low) >> 32
+        words: list[int] = []
+        base = 31
+        if high:
+            lo = ((high & 0xFFFF) ^ 0x8000) - 0x8000
+            hi = ((((high - lo) >> 16) & 0xFFFF) ^ 0x8000) - 0x8000  # wrap: the error is shifted out
+            if hi:
+                words.append(self._mem("ldah", rc, hi, 31))
+            words.append(self._mem("lda", rc, lo, rc if hi else 31))
+            words.append(self._opr("sll", rc, 32, True, rc))
+            base = rc
+        lo = ((low & 0xFFFF) ^ 0x8000) - 0x8000
+        hi = (low - lo) >> 16
+        if hi == 0x8000:  # 0x7fff8000..0x7fffffff: ldah reaches only 0x7fff0000
+            words.append(self._mem("ldah", rc, 0x4000, base))
+            base, hi = rc, 0x4000
+        if hi:
+            words.append(self._mem("ldah", rc, hi, base))
+            base = rc
+        if lo or base != rc:
+            words.append(self._mem("lda", rc, lo, base))
         return words
 
 

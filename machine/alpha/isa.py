@@ -168,10 +168,10 @@ _opr(
     """
     addl 00 sextl(a + b); s4addl 02 sextl((a << 2) + b); subl 09 sextl(a - b);
     s4subl 0B sextl((a << 2) - b); cmpbge 0F cmpbge(a, b); s8addl 12 sextl((a << 3) + b);
-    s8subl 1B sextl((a << 3) - b); cmpult 1D int(a < b); addq 20 (a + b) & M;
+    s8subl 1B sextl((a << 3) - b); cmpult 1D 1 if a < b else 0; addq 20 (a + b) & M;
     s4addq 22 ((a << 2) + b) & M; subq 29 (a - b) & M; s4subq 2B ((a << 2) - b) & M;
-    cmpeq 2D int(a == b); s8addq 32 ((a << 3) + b) & M; s8subq 3B ((a << 3) - b) & M;
-    cmpule 3D int(a <= b); cmplt 4D cmplt(a, b); cmple 6D cmple(a, b)
+    cmpeq 2D 1 if a == b else 0; s8addq 32 ((a << 3) + b) & M; s8subq 3B ((a << 3) - b) & M;
+    cmpule 3D 1 if a <= b else 0; cmplt 4D cmplt(a, b); cmple 6D cmple(a, b)
 """,
 )
 _opr(0x10, "addl/v 40 addlv(a, b); subl/v 49 sublv(a, b); addq/v 60 addqv(a, b); subq/v 69 subqv(a, b)", kind="trapv")

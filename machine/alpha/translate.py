@@ -18,7 +18,6 @@ Blocks are keyed by virtual PC and remembered per page; ``invalidate_page``
 from __future__ import annotations
 
 import ast
-import struct
 from typing import Any
 
 from machine.alpha import isa
@@ -30,8 +29,14 @@ from machine.alpha.traps import ArithmeticTrap, Halt, IllegalInstruction, Trap, 
 MAX_BLOCK = 64
 _INLINE = {"alu", "cmov", "trapv", "lda", "ld", "ldu", "st", "stu", "br", "bcc", "jmp", "pal", "nop", "rpcc"}
 _TERMINAL = {"br", "bcc", "fbcc", "jmp", "pal"}
-_LOAD = {1: "U1", 2: "U2", 4: "U4", 8: "U8"}
-_STORE = {1: "P1", 2: "P2", 4: "P4", 8: "P8"}
+# Pages are lists of 64-bit words (see cpu.py): loads and stores by width.
+_LOAD = {
+    8: "p[(a & 8191) >> 3]",
+    4: "p[(a & 8191) >> 3] >> ((a & 4) << 3) & 4294967295",
+    2: "p[(a & 8191) >> 3] >> ((a & 6) << 3) & 65535",
+    1: "p[(a & 8191) >> 3] >> ((a & 7) << 3) & 255",
+}
+_STORE_SUB = "i = (a & 8191) >> 3; s = (a & 7) << 3; p[i] = p[i] & ~({mask} << s) | {val} << s"
 _MASK = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFF_FFFF, 8: M64}
 
 
@@ -42,8 +47,8 @@ _BYTE_OPS = {
     "exth": "(({a}) << ((64 - {s}) & 63)) & {bm}",
     "insl": "((({a}) & {bm}) << {s}) & {M}",
     "insh": "(({a}) & {bm}) >> (64 - {s})",
-    "mskl": "({a}) & ({M} ^ (({bm} << {s}) & {M}))",
-    "mskh": "({a}) & ({M} ^ (({bm} << {s}) >> 64))",
+    "mskl": "({a}) & ~({bm} << {s})",  # a >= 0, so & with a negative mask stays in range
+    "mskh": "({a}) & ~(({bm} << {s}) >> 64)",
 }
 
 
@@ -54,7 +59,9 @@ class _Inline(ast.NodeTransformer):
         self.generic_visit(node)
         if isinstance(node.func, ast.Name) and len(node.args) == 1 and node.func.id == "sextl":
             x = ast.unparse(node.args[0])
-            return ast.parse(f"((({x}) & 0xFFFFFFFF ^ 0x80000000) - 0x80000000) & {M64}", mode="eval").body
+            # a conditional is about twice as fast as xor-subtract-mask in CPython
+            return ast.parse(f"_s if (_s := ({x}) & 0xFFFFFFFF) < 0x80000000 else _s | 0xFFFFFFFF00000000",
+                             mode="eval").body  # fmt: skip
         if isinstance(node.func, ast.Name) and len(node.args) == 3 and node.func.id in _BYTE_OPS:
             a, b = (ast.unparse(x) for x in node.args[:2])
             m = ast.literal_eval(node.args[2])
@@ -77,14 +84,55 @@ class _Inline(ast.NodeTransformer):
         if isinstance(node.func, ast.Name) and len(node.args) == 2 and node.func.id in ("cmplt", "cmple"):
             a, b = (ast.unparse(x) for x in node.args)
             rel = "<" if node.func.id == "cmplt" else "<="
-            return ast.parse(f"int((({a}) ^ {1 << 63}) {rel} (({b}) ^ {1 << 63}))", mode="eval").body
+            return ast.parse(f"1 if (({a}) ^ {1 << 63}) {rel} (({b}) ^ {1 << 63}) else 0", mode="eval").body
+        return node
+
+
+class _Simplify(ast.NodeTransformer):
+    """Peephole rules for the forms instruction templates produce with $31
+    operands and zero displacements. Register locals (x0..x30) and loaded
+    values always hold 0 <= v < 2**64, so masking them with M is a no-op."""
+
+    @staticmethod
+    def _in_range(node: ast.AST) -> bool:
+        return isinstance(node, ast.Name) and (node.id[0] == "x" and node.id[1:].isdigit() or node.id == "v")
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        left, right, op = node.left, node.right, node.op
+        zero_l = isinstance(left, ast.Constant) and left.value == 0
+        zero_r = isinstance(right, ast.Constant) and right.value == 0
+        if isinstance(op, (ast.BitOr, ast.Add, ast.BitXor)) and zero_l:
+            return right
+        if isinstance(op, (ast.BitOr, ast.Add, ast.Sub, ast.BitXor, ast.LShift, ast.RShift)) and zero_r:
+            return left
+        if isinstance(op, ast.BitAnd) and (zero_l or zero_r):
+            return ast.Constant(0)
+        if isinstance(op, ast.BitAnd) and isinstance(right, ast.Name) and right.id == "M" and self._in_range(left):
+            return left
+        if (
+            isinstance(op, ast.BitAnd)
+            and isinstance(right, ast.Constant)
+            and right.value == M64
+            and self._in_range(left)
+        ):
+            return left
         return node
 
 
 def _expr(template: str, **names: str) -> str:
     src = substitute(template, **names)
-    tree = _Inline().visit(ast.parse(src, mode="eval"))
+    tree = _Simplify().visit(_Inline().visit(ast.parse(src, mode="eval")))
     return ast.unparse(tree).replace(" M", f" {M64}").replace("(M", f"({M64}")
+
+
+def _address(base: str, disp: int, mask: int) -> str:
+    """Effective-address expression (the base is a register local or 0)."""
+    if base == "0":
+        return str(disp & mask)
+    if disp == 0:
+        return base if mask == M64 else f"{base} & {mask}"
+    return f"({base} + {disp}) & {mask}"
 
 
 class Block:
@@ -172,13 +220,7 @@ class Translator:
         self.plain: dict[int, tuple[Any, int, int]] = {}  # pc -> (fn, n, cycles) for the common case
         self.pages: dict[int, list[int]] = {}
         self.ns = namespace(cpu.model)
-        self.ns.update(
-            cpu=cpu, Unaligned=Unaligned, ArithmeticTrap=ArithmeticTrap,
-            U1=struct.Struct("<B").unpack_from, U2=struct.Struct("<H").unpack_from,
-            U4=struct.Struct("<I").unpack_from, U8=struct.Struct("<Q").unpack_from,
-            P1=struct.Struct("<B").pack_into, P2=struct.Struct("<H").pack_into,
-            P4=struct.Struct("<I").pack_into, P8=struct.Struct("<Q").pack_into,
-        )  # fmt: skip
+        self.ns.update(cpu=cpu, Unaligned=Unaligned, ArithmeticTrap=ArithmeticTrap)
         self.translated = 0
 
     # --- cache maintenance ----------------------------------------------------------
@@ -331,24 +373,33 @@ class Translator:
             elif kind in ("ld", "ldu"):
                 if ra != 31:  # a load to r31 is a prefetch: no access, no fault
                     w = op.width
-                    e.emit(f"a = ({e.reg(rb)} + {ins.disp}) & {M64 & ~7 if kind == 'ldu' else M64}")
+                    e.emit(f"a = {_address(e.reg(rb), ins.disp, M64 & ~7 if kind == 'ldu' else M64)}")
                     e.emit("p = rt.get(a >> 13)")
                     check = "p is None" if (w == 1 or kind == "ldu") else f"p is None or a & {w - 1}"
                     consts.append(ins)
-                    e.emit(f"if {check}: {e.sync()}; v = cpu.slow_load(I[{len(consts) - 1}], a, {pc})")
-                    e.emit(f"else: v = {_LOAD[w]}(p, a & 8191)[0]")
-                    e.write(ra, _expr(op.sem, v="v"))
+                    # the value goes straight into the register when the template is just `v`
+                    dest = f"x{ra}" if op.sem == "v" else "v"
+                    e.emit(f"if {check}: {e.sync()}; {dest} = cpu.slow_load(I[{len(consts) - 1}], a, {pc})")
+                    e.emit(f"else: {dest} = {_LOAD[w]}")
+                    if dest == "v":
+                        e.write(ra, _expr(op.sem, v="v"))
+                    else:
+                        e.loaded.add(ra)
+                        e.dirty.add(ra)
             elif kind in ("st", "stu"):
                 w = op.width
                 val = e.reg(ra)
                 if w < 8 and val != "0":
                     val = f"{val} & {_MASK[w]}"
-                e.emit(f"a = ({e.reg(rb)} + {ins.disp}) & {M64 & ~7 if kind == 'stu' else M64}")
+                e.emit(f"a = {_address(e.reg(rb), ins.disp, M64 & ~7 if kind == 'stu' else M64)}")
                 e.emit("p = wt.get(a >> 13)")
                 check = "p is None" if (w == 1 or kind == "stu") else f"p is None or a & {w - 1}"
                 consts.append(ins)
                 e.emit(f"if {check}: {e.sync()}; cpu.slow_store(I[{len(consts) - 1}], a, {val}, {pc})")
-                e.emit(f"else: {_STORE[w]}(p, a & 8191, {val})")
+                if w == 8:
+                    e.emit(f"else: p[(a & 8191) >> 3] = {val}")
+                else:
+                    e.emit(f"else: {_STORE_SUB.format(mask=_MASK[w], val=f'({val})')}")
             elif kind in ("br", "bcc"):
                 cond = _expr(op.sem, a=e.reg(ra))
                 target = (nxt + 4 * ins.disp) & M64
