@@ -77,3 +77,17 @@ def run_qemu(path: Path, args: list[str], stdin: bytes = b"", cpu: str = "ev4") 
     p = subprocess.run([qemu, "-cpu", cpu, str(path), *args], input=stdin, capture_output=True, timeout=120)
     status = p.returncode if p.returncode >= 0 else 128 - p.returncode
     return Outcome(p.stdout, status)
+
+
+# Assembly snippets for small test programs: set gp; exit with $4 as status.
+ASM_START = """
+	.text
+	.globl	_start
+_start:	br	$29, 1f
+1:	ldgp	$29, 0($29)
+"""
+ASM_EXIT_WITH_R4 = """
+	mov	$4, $16
+	lda	$0, 1
+	callsys
+"""

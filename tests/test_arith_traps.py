@@ -10,23 +10,12 @@ from pathlib import Path
 import pytest
 
 from machine.alpha.asm import assemble_file
-from tests.conftest import require, run_ours
+from tests.conftest import ASM_EXIT_WITH_R4, ASM_START, require, run_ours
 
-START = """
-	.text
-	.globl	_start
-_start:	br	$29, 1f
-1:	ldgp	$29, 0($29)
-"""
-EXIT_WITH_4 = """
-	mov	$4, $16
-	lda	$0, 1
-	callsys
-"""
 CASES = {
     # ADDQ/V overflow traps; ADDQ does not
-    "addqv": "\tldiq $1, 0x7fffffffffffffff\n\taddq $1, 1, $4\n\taddq/v $1, 1, $4\n" + EXIT_WITH_4,
-    "mullv_ok": "\tlda $1, 300\n\tmull/v $1, $1, $4\n\tsrl $4, 8, $4\n" + EXIT_WITH_4,
+    "addqv": "\tldiq $1, 0x7fffffffffffffff\n\taddq $1, 1, $4\n\taddq/v $1, 1, $4\n" + ASM_EXIT_WITH_R4,
+    "mullv_ok": "\tlda $1, 300\n\tmull/v $1, $1, $4\n\tsrl $4, 8, $4\n" + ASM_EXIT_WITH_R4,
     # 1.0 / 0.0 with the default FPCR (traps disabled): +inf, no signal
     "fdiv_default": """
 	ldiq	$1, 0x3ff0000000000000
@@ -37,7 +26,7 @@ CASES = {
 	ldq	$4, -8($30)
 	srl	$4, 56, $4
 """
-    + EXIT_WITH_4,
+    + ASM_EXIT_WITH_R4,
     # the same after enabling the divide-by-zero trap (clearing FPCR<DZED>): SIGFPE
     "fdiv_enabled": """
 	mf_fpcr	$f3
@@ -54,7 +43,7 @@ CASES = {
 	divt/su	$f1, $f31, $f2
 	lda	$4, 7
 """
-    + EXIT_WITH_4,
+    + ASM_EXIT_WITH_R4,
     # a non-/S instruction traps on an infinite input whatever the FPCR says
     "inf_input": """
 	ldiq	$1, 0x7ff0000000000000
@@ -63,7 +52,7 @@ CASES = {
 	addt	$f1, $f1, $f2
 	lda	$4, 9
 """
-    + EXIT_WITH_4,
+    + ASM_EXIT_WITH_R4,
 }
 EXPECTED = {"addqv": 136, "mullv_ok": 351 & 0xFF, "fdiv_default": 0x7F, "fdiv_enabled": 136, "inf_input": 136}
 
@@ -72,7 +61,7 @@ EXPECTED = {"addqv": 136, "mullv_ok": 351 & 0xFF, "fdiv_default": 0x7F, "fdiv_en
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_arithmetic_traps_match_qemu(name: str, tmp_path: Path) -> None:
     src = tmp_path / f"{name}.s"
-    src.write_text(START + CASES[name])
+    src.write_text(ASM_START + CASES[name])
     elf = tmp_path / f"{name}.elf"
     assemble_file(src, elf)
     ours = run_ours(elf, [], cpu="ev67")

@@ -8,19 +8,7 @@ from pathlib import Path
 import pytest
 
 from machine.alpha.asm import assemble
-from tests.conftest import run_ours
-
-PROLOGUE = """
-	.text
-	.globl	_start
-_start:	br	$29, 1f
-1:	ldgp	$29, 0($29)
-"""
-EXIT = """
-	mov	$4, $16
-	lda	$0, 1
-	callsys
-"""
+from tests.conftest import ASM_EXIT_WITH_R4, ASM_START, run_ours
 
 PROGRAMS = {
     # a loop that walks a pointer off the end of .data: faults after many iterations
@@ -33,7 +21,7 @@ PROGRAMS = {
 	addq	$4, 1, $4
 	bne	$3, 2b
 """
-    + EXIT
+    + ASM_EXIT_WITH_R4
     + "\t.data\nbuf:\t.quad 1, 2, 3\n",
     # an if-converted forward branch whose body faults on the 5th iteration
     "fault_in_hammock": """
@@ -48,7 +36,7 @@ PROGRAMS = {
 3:	addq	$4, 3, $4
 	bne	$5, 2b
 """
-    + EXIT
+    + ASM_EXIT_WITH_R4
     + "\t.data\nbuf:\t.quad 1\n",
     # unaligned loads fixed up by the harness, inside a translated loop
     "unaligned_in_loop": """
@@ -64,7 +52,7 @@ PROGRAMS = {
 	bne	$5, 2b
 	srl	$4, 56, $4
 """
-    + EXIT
+    + ASM_EXIT_WITH_R4
     + "\t.data\nbuf:\t.quad 0x1122334455667788, 0x99aabbccddeeff00, 0x0123456789abcdef, 7, 8, 9\n",
     # self-modifying code in an RWX mmap page: run it, patch it (with and
     # without IMB), run it again; each run must see the current code
@@ -94,7 +82,7 @@ PROGRAMS = {
 	stl	$2, 0($9)
 	jsr	$26, ($9)		# 50
 """
-    + EXIT,
+    + ASM_EXIT_WITH_R4,
 }
 EXPECTED = {"fault_in_loop": 139, "fault_in_hammock": 139, "self_modify": 50, "unaligned_in_loop": None}
 
@@ -102,7 +90,7 @@ EXPECTED = {"fault_in_loop": 139, "fault_in_hammock": 139, "self_modify": 50, "u
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_translator_and_interpreter_agree_on_traps(name: str, tmp_path: Path) -> None:
     path = tmp_path / f"{name}.elf"
-    path.write_bytes(assemble(PROLOGUE + PROGRAMS[name], f"{name}.s"))
+    path.write_bytes(assemble(ASM_START + PROGRAMS[name], f"{name}.s"))
     fast = run_ours(path, [], translate=True)
     slow = run_ours(path, [], translate=False)
     assert (fast.status, fast.icount, fast.regs, fast.message) == (slow.status, slow.icount, slow.regs, slow.message)

@@ -6,18 +6,30 @@ import argparse
 import json
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from machine.alpha.constants import CPU_MODELS, DEFAULT_CPU
 
+if TYPE_CHECKING:
+    from machine.elf import ElfImage
 
-def _run(args: argparse.Namespace) -> int:
+
+def _read_image(command: str, path: str) -> ElfImage | None:
+    """The ELF at path, or None after one clear line on stderr."""
     from machine.elf import ElfError, read_elf
-    from machine.usermode import Process, default_streams
 
     try:
-        image = read_elf(args.file)
+        return read_elf(path)
     except ElfError as e:
-        print(f"spinwb run: {e}", file=sys.stderr)
+        print(f"spinwb {command}: {e}", file=sys.stderr)
+        return None
+
+
+def _run(args: argparse.Namespace) -> int:
+    from machine.usermode import Process, default_streams
+
+    image = _read_image("run", args.file)
+    if image is None:
         return 2
     stdin, stdout, stderr = default_streams()
     proc = Process(image, [args.file, *args.args], model=args.cpu, stdin=stdin, stdout=stdout,
@@ -37,12 +49,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def _disasm(args: argparse.Namespace) -> int:
     from machine.alpha.disasm import listing
-    from machine.elf import ElfError, read_elf
 
-    try:
-        image = read_elf(args.file)
-    except ElfError as e:
-        print(f"spinwb disasm: {e}", file=sys.stderr)
+    image = _read_image("disasm", args.file)
+    if image is None:
         return 2
     labels = image.labels()
     names = sorted(labels.items())

@@ -161,19 +161,24 @@ class CPU:
 
     # --- helpers shared with the translator ----------------------------------------
 
+    @staticmethod
+    def aligned(ins: Insn, va: int, pc: int) -> int:
+        """The address an access uses: LDQ_U/STQ_U clear bits 2:0, everything
+        else must be naturally aligned or raises the unaligned trap."""
+        op = ins.op
+        if op.kind in ("ldu", "stu"):
+            return va & ~7
+        if va & (op.width - 1):
+            raise Unaligned(pc, va, op.opcode, ins.ra)
+        return va
+
     def slow_load(self, ins: Insn, va: int, pc: int) -> int:
         """A load the translator's fast path could not do: misaligned or a
         page not in the host cache. Returns the raw value or raises the trap."""
-        w = ins.op.width
-        if ins.op.kind != "ldu" and va & (w - 1):
-            raise Unaligned(pc, va, ins.op.opcode, ins.ra)
-        return self.load(va, w, pc)
+        return self.load(self.aligned(ins, va, pc), ins.op.width, pc)
 
     def slow_store(self, ins: Insn, va: int, value: int, pc: int) -> None:
-        w = ins.op.width
-        if ins.op.kind != "stu" and va & (w - 1):
-            raise Unaligned(pc, va, ins.op.opcode, ins.ra)
-        self.store(va, w, value, pc)
+        self.store(self.aligned(ins, va, pc), ins.op.width, value, pc)
 
     def read_pcc(self, extra: int = 0) -> int:
         return ((self.pcc_offset & 0xFFFF_FFFF) << 32) | ((self.cycles + extra) & 0xFFFF_FFFF)
@@ -262,12 +267,8 @@ class CPU:
         if kind in ("ld", "ldu", "ldl_l", "fld"):
             if ra == 31:  # loads to r31/f31 are prefetches: no access, no fault
                 return nxt
-            va = ((r[rb] if rb != 31 else 0) + ins.disp) & M64
+            va = self.aligned(ins, ((r[rb] if rb != 31 else 0) + ins.disp) & M64, pc)
             w = op.width
-            if kind == "ldu":
-                va &= ~7
-            elif va & (w - 1):
-                raise Unaligned(pc, va, op.opcode, ra)
             v = self.load(va, w, pc)
             val = function(op.sem, self.model)(0, 0, v, 0, 0)
             if kind == "fld":
@@ -278,12 +279,8 @@ class CPU:
                     self.lock_addr, self.lock_value = va, v
             return nxt
         if kind in ("st", "stu", "stc", "fst"):
-            va = ((r[rb] if rb != 31 else 0) + ins.disp) & M64
+            va = self.aligned(ins, ((r[rb] if rb != 31 else 0) + ins.disp) & M64, pc)
             w = op.width
-            if kind == "stu":
-                va &= ~7
-            elif va & (w - 1):
-                raise Unaligned(pc, va, op.opcode, ra)
             if kind == "fst":
                 value = function(op.sem, self.model)(self.f[ra] if ra != 31 else 0, 0, 0, 0, 0)
             else:

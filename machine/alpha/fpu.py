@@ -15,6 +15,7 @@ arithmetic, which is slow but only reached by /C, /M, /D code.
 from __future__ import annotations
 
 import math
+import operator
 import struct
 from fractions import Fraction
 
@@ -155,6 +156,9 @@ def _nan_result(a: int, b: int | None) -> tuple[int, int]:
     return DEFAULT_NAN, EXC_INV
 
 
+_OPS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "div": operator.truediv}
+
+
 def arith(op: str, fmt: str, a: int, b: int, rmode: int) -> tuple[int, int]:
     """ADD/SUB/MUL/DIV in S or T format on register images."""
     if fmt == "S":
@@ -168,18 +172,12 @@ def arith(op: str, fmt: str, a: int, b: int, rmode: int) -> tuple[int, int]:
         return r, exc
     exc = 0
     if math.isinf(x) or math.isinf(y):
-        if op == "add":
-            r = x + y
-        elif op == "sub":
-            r = x - y
-        elif op == "mul":
-            r = x * y
+        if op != "div":
+            r = _OPS[op](x, y)
+        elif math.isinf(x) and math.isinf(y):
+            r = math.nan
         else:
-            r = (
-                math.nan
-                if math.isinf(x) and math.isinf(y)
-                else (x / y if not y == 0 else math.copysign(math.inf, x) * math.copysign(1.0, y))
-            )
+            r = x / y if y != 0 else math.copysign(math.inf, x) * math.copysign(1.0, y)
         if math.isnan(r):
             return DEFAULT_NAN, EXC_INV
         return t_to_bits(r), 0
@@ -188,15 +186,7 @@ def arith(op: str, fmt: str, a: int, b: int, rmode: int) -> tuple[int, int]:
             return DEFAULT_NAN, EXC_INV
         r = math.copysign(math.inf, x) * math.copysign(1.0, y)
         return t_to_bits(r), EXC_DZE
-    fx, fy = Fraction(x), Fraction(y)
-    if op == "add":
-        q = fx + fy
-    elif op == "sub":
-        q = fx - fy
-    elif op == "mul":
-        q = fx * fy
-    else:
-        q = fx / fy
+    q = _OPS[op](Fraction(x), Fraction(y))  # exact; rounded below
     if q == 0:
         # Sign of an exact zero sum: +0 except in round-down, or -0 * / with signs.
         if op in ("mul", "div"):
