@@ -3,7 +3,6 @@ arbitrary words."""
 
 from __future__ import annotations
 
-import io
 import random
 import re
 import subprocess
@@ -145,4 +144,3 @@ def test_out_of_range_words_still_decode_cleanly() -> None:
     assert decode(0x64000000) is None  # PAL-only 0x19
     assert decode(0x54000000) is None  # VAX FP is not emulated
     assert disasm_word(0x04000000) == ".long 0x4000000"
-    _ = io  # keep the import list honest for the helpers above

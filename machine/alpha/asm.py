@@ -47,8 +47,10 @@ class AsmError(Exception):
 
 
 _REGS = {n: i for i, n in enumerate(REG_NAMES)} | {k.lstrip("$"): v for k, v in REG_ALIASES.items()}
-_IGNORED = {".frame", ".prologue", ".mask", ".fmask", ".file", ".ident", ".type", ".size", ".section_note",
-            ".p2align_hint", ".arch", ".loc", ".cfi_startproc", ".cfi_endproc", ".usepv"}  # fmt: skip
+# Directives gcc and hand-written sources use that change nothing in our output.
+_IGNORED = {".frame", ".prologue", ".mask", ".fmask", ".file", ".ident", ".type", ".size", ".arch", ".loc",
+            ".usepv"}  # fmt: skip
+_SET_FLAGS = {"noat", "at", "noreorder", "reorder", "nomacro", "macro", "volatile", "novolatile"}
 
 
 def _reg(tok: str, fp: bool = False) -> int | None:
@@ -130,7 +132,10 @@ class Assembler:
     def _err(self, line: int, msg: str) -> AsmError:
         return AsmError(f"{self.path}:{line}: {msg}")
 
-    def eval(self, expr: str, line: int, here: int, order: int, *, required: bool = True) -> int | None:
+    def eval(self, expr: str, line: int, here: int, order: int, *, required: bool = True,
+             abs_only: bool = False) -> int | None:  # fmt: skip
+        """Value of expr at address here; None while unknown (pass 1). With
+        abs_only, anything that depends on where sections land is unknown."""
         st = self.st
         src = expr.strip()
         if not src:
@@ -154,6 +159,8 @@ class Assembler:
             return str(later[0])
 
         src = re.sub(r"(?<![\w$.])(\d+)([fb])\b", local, src)
+        if abs_only and (re.search(r"(?<![\w.])\.(?![\w])", src) or re.search(r"(?<![\w$.])\d+[fb]\b", expr)):
+            return None
         src = re.sub(r"(?<![\w.])\.(?![\w])", str(here), src)  # '.' is the current address
         src = src.replace("$", "_S_")  # symbols may not start with $ in Python
         try:
@@ -171,7 +178,7 @@ class Assembler:
                 return ord(node.value)
             if isinstance(node, ast.Name):
                 name = node.id.replace("_S_", "$")
-                if name in st.symbols:
+                if name in st.symbols and not (abs_only and st.sym_section.get(name) != "abs"):
                     return st.symbols[name]
                 unknown.append(name)
                 return 0
@@ -250,6 +257,9 @@ class Assembler:
                     st.sym_section[name] = sec
             if not line:
                 continue
+            m = re.fullmatch(r"([A-Za-z_.$][\w.$]*)\s*=\s*(.+)", line)
+            if m:  # GNU as `sym = expr` is `.set sym, expr`
+                line = f".set {m.group(1)}, {m.group(2)}"
             mnem, _, rest = line.partition(" ")
             if "\t" in mnem:
                 mnem, _, r2 = mnem.partition("\t")
@@ -260,13 +270,16 @@ class Assembler:
                 sec = mnem[1:]
                 continue
             if mnem == ".section":
-                name = ops[0].split(",")[0] if ops else ""
-                sec = {".text": "text", ".data": "data", ".rodata": "data", ".bss": "bss", ".sdata": "data",
-                       ".sbss": "bss"}.get(name, sec)  # fmt: skip
+                name = ops[0].split(",")[0].strip() if ops else ""
+                if name == ".note.GNU-stack":
+                    continue
+                known = {".text": "text", ".data": "data", ".rodata": "data", ".bss": "bss", ".sdata": "data",
+                         ".sbss": "bss"}  # fmt: skip
+                if name not in known:
+                    raise self._err(no, f"section '{name}' is not supported (use .text, .data, .rodata or .bss)")
+                sec = known[name]
                 continue
             size, form = self._size(no, mnem, ops, loc[sec], len(stmts), sec)
-            if mnem == ".set" and len(ops) == 2 and _reg(ops[0]) is None and ops[0] not in ("noat", "at"):
-                pass
             stmts.append(_Stmt(no, sec, loc[sec], size, mnem, ops, form))
             loc[sec] += size
         # place sections and relocate labels
@@ -284,6 +297,12 @@ class Assembler:
         for s in stmts:
             s.addr += self.bases[s.section]
         st.symbols.setdefault("_gp", self.bases["data"] + 0x8000)
+        for order, s in enumerate(stmts):  # .set values with the final addresses, in order
+            if s.mnem in (".set", ".equ") and s.ops and s.ops[0] not in _SET_FLAGS:
+                st.pass_no = 2
+                st.symbols[s.ops[0]] = self.eval(s.ops[1], s.line, s.addr, order)  # type: ignore[assignment]
+                st.sym_section[s.ops[0]] = "abs"
+                st.pass_no = 1
         # .set symbols are evaluated in order during pass 2, but also now for sizing-independent uses
         return stmts
 
@@ -325,7 +344,9 @@ class Assembler:
                     and len(ops) == 2
                     and ops[0] not in ("noat", "at", "noreorder", "reorder", "nomacro", "macro", "volatile")
                 ):
-                    v = self.eval(ops[1], no, addr, order)
+                    # only a constant is known now; values that depend on
+                    # addresses are set once the sections are placed
+                    v = self.eval(ops[1], no, addr, order, abs_only=True)
                     if v is not None:
                         st.symbols[ops[0]] = v
                         st.sym_section[ops[0]] = "abs"
