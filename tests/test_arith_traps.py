@@ -44,6 +44,16 @@ CASES = {
 	lda	$4, 7
 """
     + ASM_EXIT_WITH_R4,
+    # without /S there is no software completion: divide by zero traps even
+    # with the default FPCR, where divt/su above delivered +inf
+    "fdiv_no_s": """
+	ldiq	$1, 0x3ff0000000000000
+	stq	$1, -8($30)
+	ldt	$f1, -8($30)
+	divt	$f1, $f31, $f2
+	lda	$4, 5
+"""
+    + ASM_EXIT_WITH_R4,
     # a non-/S instruction traps on an infinite input whatever the FPCR says
     "inf_input": """
 	ldiq	$1, 0x7ff0000000000000
@@ -54,7 +64,14 @@ CASES = {
 """
     + ASM_EXIT_WITH_R4,
 }
-EXPECTED = {"addqv": 136, "mullv_ok": 351 & 0xFF, "fdiv_default": 0x7F, "fdiv_enabled": 136, "inf_input": 136}
+EXPECTED = {
+    "addqv": 136,
+    "mullv_ok": 351 & 0xFF,
+    "fdiv_default": 0x7F,
+    "fdiv_enabled": 136,
+    "fdiv_no_s": 136,
+    "inf_input": 136,
+}
 
 
 @pytest.mark.oracle

@@ -188,24 +188,30 @@ class CPU:
         return (self.fpcr >> FPCR_DYN_SHIFT) & 3 if rm == ROUND_DYNAMIC else rm
 
     def fp_exceptions(self, exc: int, fn11: int, regmask: int, pc: int) -> None:
-        """Merge exc into the FPCR; trap if an enabled, unignored exception
-        remains (QEMU fp_exc_raise semantics: /U enables UNF and IOV, /I INE)."""
-        for bit, pos in _EXC_TO_FPCR.items():
-            if exc & bit:
-                self.fpcr |= 1 << pos
+        """Record IEEE exceptions in the FPCR and trap as the 21064 with an
+        OSF/1-style completion handler does (QEMU helper_fp_exc_raise{,_s}).
+        /U enables underflow and integer overflow, /I inexact; the rest are
+        ignored. Without /S, every exception is recorded and any unignored one
+        traps whatever the FPCR says; with /S, only unignored ones are recorded
+        and they trap only if the FPCR enables them."""
         ignore = 0
         if not fn11 & QUAL_U:
             ignore |= EXC_UNF | EXC_IOV
         if not fn11 & QUAL_I:
             ignore |= EXC_INE
         live = exc & ~ignore
-        enabled = 0
-        for bit, dis in _EXC_DISABLE.items():
-            if not self.fpcr & dis:
-                enabled |= bit
-        if live & (enabled | EXC_IOV):
-            summary = live | (EXC_SWC if fn11 & QUAL_S else 0)
-            raise ArithmeticTrap(pc, summary, regmask)
+        software = bool(fn11 & QUAL_S)
+        for bit, pos in _EXC_TO_FPCR.items():
+            if (live if software else exc) & bit:
+                self.fpcr |= 1 << pos
+        if software:
+            enabled = EXC_IOV
+            for bit, dis in _EXC_DISABLE.items():
+                if not self.fpcr & dis:
+                    enabled |= bit
+            live &= enabled
+        if live:
+            raise ArithmeticTrap(pc, live | (EXC_SWC if software else 0), regmask)
 
     def read_fpcr(self) -> int:
         v = self.fpcr & ~(1 << 63)
