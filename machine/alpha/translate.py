@@ -217,7 +217,7 @@ class Translator:
     def __init__(self, cpu: Any) -> None:
         self.cpu = cpu
         self.blocks: dict[int, Block] = {}
-        self.plain: dict[int, tuple[Any, int, int]] = {}  # pc -> (fn, n, cycles) for the common case
+        self.plain: dict[int, tuple[Any, int, int, Block]] = {}  # pc -> (fn, n, cycles, block): the common case
         self.pages: dict[int, list[int]] = {}
         self.ns = namespace(cpu.model)
         self.ns.update(cpu=cpu, Unaligned=Unaligned, ArithmeticTrap=ArithmeticTrap)
@@ -283,7 +283,7 @@ class Translator:
         block = self._compile(pc, insns)
         self.blocks[pc] = block
         if not (block.sync or block.loop or block.skips):
-            self.plain[pc] = (block.fn, block.n, block.cost)
+            self.plain[pc] = (block.fn, block.n, block.cost, block)
         vpn = pc >> PAGE_SHIFT
         self.pages.setdefault(vpn, []).append(pc)
         cpu.wtlb.pop(vpn, None)  # the next store to this page must invalidate
@@ -462,21 +462,21 @@ class Translator:
         start = cpu.icount
         limit = start + budget
         icount, cycles, pc = cpu.icount, cpu.cycles, cpu.pc
+        # `b` is the block being run: a block can invalidate itself (a store
+        # into its own page), so the handlers below never look it up again.
         b: Block | None = None
-        cur = pc
         try:
             while True:
                 e = plain.get(pc)
                 if e is not None:  # the hot path: a plain block, no bookkeeping
-                    fn, n, c = e
+                    fn, n, c, b = e
                     if icount + n <= limit:
-                        cur = pc
                         pc = fn(r, rt, wt)
                         icount += n
                         cycles += c
                         continue
+                    b = None
                     break
-                cur = pc
                 b = blocks.get(pc)
                 if b is None:
                     cpu.pc = pc
@@ -507,7 +507,6 @@ class Translator:
                 icount += b.n
                 cycles += b.cost
         except Trap as t:
-            b = blocks.get(cur)
             if b is not None and b.pc <= t.pc < b.pc + 4 * b.n:
                 k = (t.pc - b.pc) >> 2
                 if b.loop:  # whole iterations before the trapping one
@@ -521,7 +520,6 @@ class Translator:
             cpu.icount, cpu.cycles, cpu.pc = icount, cycles, t.pc
             raise
         except BaseException:
-            b = blocks.get(cur)
             if b is None or not b.pal:
                 cpu.icount, cpu.cycles = icount, cycles
             elif b.skips:
