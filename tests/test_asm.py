@@ -76,6 +76,39 @@ def test_assembled_program_runs(tmp_path: Path) -> None:
     assert out.status == 1
 
 
+CALLS = """
+	.text
+	.globl	_start
+	.ent	_start
+_start:	br	$29, 1f
+1:	ldgp	$29, 0($29)
+	lda	$16, 20
+	jsr	$26, double		# gas-style call through $27
+	ldgp	$29, 0($26)
+	mov	$0, $16
+	jsr	triple			# ra defaults to $26
+	mov	$0, $16
+	lda	$0, 1
+	callsys
+	.end	_start
+	.ent	double
+double:	ldgp	$29, 0($27)
+	addq	$16, $16, $0
+	ret
+	.end	double
+	.ent	triple
+triple:	s4subq	$16, $16, $0		# 4x - x
+	ret	$31, ($26), 1
+	.end	triple
+"""
+
+
+def test_jsr_to_a_function_symbol(tmp_path: Path) -> None:
+    path = tmp_path / "calls.elf"
+    path.write_bytes(assemble(CALLS, "calls.s"))
+    assert run_ours(path, []).status == 120
+
+
 def test_assembled_program_runs_under_qemu(tmp_path: Path) -> None:
     from machine.alpha.asm import assemble_file
     from tests.conftest import require

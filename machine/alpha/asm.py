@@ -365,6 +365,12 @@ class Assembler:
             return 4 * n, str(n)
         if mnem == "ldgp":
             return 8, ""
+        if mnem == "jsr" and ops and not any("(" in o for o in ops):
+            # jsr [ra,] function: load the procedure value into $27 (pv), as
+            # gas does, so the callee's ldgp works; then jsr through it
+            v = self.eval(ops[-1], no, addr, order)
+            n = 6 if v is None else len(self._build_constant(27, v))
+            return 4 * (n + 1), str(n)
         return 4, ""
 
     def _strings(self, no: int, arg: str, zero: bool) -> bytes:
@@ -530,6 +536,12 @@ class Assembler:
             return [v]
         if m == "ret" and n == 0:
             return [self._jmp("ret", 31, 26, 1)]
+        if m == "jsr" and ops and not any("(" in o for o in ops):
+            ra = self._r(ops[0], no) if n == 2 else 26
+            target = self._imm(ops[-1], no, pc, order)
+            words = self._load_imm(27, target, form, no)
+            here = pc + 4 * len(words)
+            return [*words, self._jmp("jsr", ra, 27, (target - here - 4) >> 2)]
         if m in ("jmp", "jsr", "ret", "jsr_coroutine", "jcr"):
             return [self._jump(m if m != "jcr" else "jsr_coroutine", ops, no, pc, order)]
         if m in ("br", "bsr") and n == 1:
