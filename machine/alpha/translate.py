@@ -2,17 +2,25 @@
 
 A block is a straight run of instructions ending at a branch, jump or
 CALL_PAL, before an undecodable word, at a page end, or after ``MAX_BLOCK``
-instructions. Its Python source keeps registers in locals (``x5`` for $5)
-and writes them back at the exit, or just before a slow path that can trap,
-so a trap always sees exact architectural state. Integer operate, address,
-load/store and control instructions are generated from the table's templates
-with the memory fast path inlined (one dict probe on the host page cache);
+instructions. A short forward conditional branch over plain instructions
+does not end it: the skipped instructions become an ``if`` (counting what
+was skipped, so instruction counts stay exact), and a block whose final
+branch returns to its own start runs as a ``while`` loop bounded by the
+remaining budget, its registers kept in locals across iterations.
+
+The Python source keeps registers in locals (``x5`` for $5) and writes them
+back at the exit, or just before a slow path that can trap, so a trap always
+sees exact architectural state. Integer operate, address, load/store and
+control instructions are generated from the table's templates (with the
+hottest helpers inlined and a small peephole pass) and the memory fast path
+inlined (one dict probe on the host page cache, one list subscript);
 everything else calls ``CPU.execute`` for that one instruction, so the
 reference interpreter's semantics are the only ones.
 
-Blocks are keyed by virtual PC and remembered per page; ``invalidate_page``
-(the CPU calls it on the first store to a page after translation) and
-``flush`` (IMB, TLB flush) drop them.
+Blocks are keyed by virtual PC and remembered per virtual page (the user-mode
+harness has one address space; with the MMU they will be keyed by physical
+page); ``invalidate_page`` (the CPU calls it on the first store to a page
+after translation) and ``flush`` (IMB, TLB flush) drop them.
 """
 
 from __future__ import annotations
