@@ -119,3 +119,32 @@ PAL_FUNCS = {
     "rti": 0x3F, "bpt": 0x80, "bugchk": 0x81, "callsys": 0x83, "imb": 0x86, "rduniq": 0x9E,
     "rdunique": 0x9E, "wruniq": 0x9F, "wrunique": 0x9F, "gentrap": 0xAA, "nphalt": 0xBE,
 }  # fmt: skip
+
+# OSF/1 page-table entries (alpha-machine.md §4; Alpha ARM 14.3). OSF/1 PTEs
+# have only KRE/URE/KWE/UWE protection bits, not VMS's eight.
+PTE_V = 1 << 0
+PTE_FOR = 1 << 1
+PTE_FOW = 1 << 2
+PTE_FOE = 1 << 3
+PTE_ASM = 1 << 4
+PTE_GH_SHIFT = 5  # granularity hint, bits 6:5 (ignored: every page is 8 KiB)
+PTE_KRE = 1 << 8
+PTE_URE = 1 << 9
+PTE_KWE = 1 << 12
+PTE_UWE = 1 << 13
+PTE_SOFT_SHIFT = 16  # bits 31:16 belong to software
+PTE_PFN_SHIFT = 32
+
+VA_BITS = 43  # implemented virtual address bits; 63:43 must copy bit 42
+KSEG_BASE = 0xFFFF_FC00_0000_0000  # superpage: VA<42:41> = 2 maps PA = VA<40:0>
+KSEG_SIZE = 1 << 41
+
+MODE_KERNEL = 0
+MODE_USER = 1
+
+# 21064 translation buffers (DECchip 21064 Hardware Reference Manual §2.3):
+# an 8-entry instruction TB (plus 4 large-page entries, not modeled since
+# granularity hints are ignored) and a 32-entry data TB, both with ASNs.
+ITB_ENTRIES = 8
+DTB_ENTRIES = 32
+MAX_ASN = 63

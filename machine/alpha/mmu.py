@@ -1,0 +1,237 @@
+"""The OSF/1 memory-management unit: three-level page walk and 21064 TBs.
+
+``translate`` is a pure function of physical memory, PTBR, VA, access and
+mode: it returns a ``Translation`` holding either a physical address or a
+fault kind (MMCSR code), never raising; only the caller turns a fault into a
+trap. Checks follow QEMU's get_physical_address order (alpha-machine.md §4):
+VA sign extension, the KSEG superpage (kernel only), then per level: invalid
+-> TNV, an L1/L2 entry without KRE -> ACV; at L3: invalid -> TNV, no
+permission for the mode (KRE/KWE shifted by mode) -> ACV, then FOE/FOW/FOR.
+
+``MMU`` puts a 21064-style ITB and DTB in front of the walk. Entries are
+tagged with the ASN, or global when the PTE has ASM; TBIA, TBIAP and TBIS
+invalidate as the PALcode's tbi does. A stale translation is therefore
+possible exactly when the OS changes a PTE and does not invalidate, as on
+the real machine.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from machine.alpha.constants import (
+    CAUSE_IFETCH,
+    CAUSE_LOAD,
+    CAUSE_STORE,
+    DTB_ENTRIES,
+    ITB_ENTRIES,
+    KSEG_SIZE,
+    MMCSR_ACV,
+    MMCSR_FOE,
+    MMCSR_FOR,
+    MMCSR_FOW,
+    MMCSR_TNV,
+    MODE_KERNEL,
+    PAGE_MASK,
+    PAGE_SHIFT,
+    PTE_ASM,
+    PTE_KRE,
+    PTE_KWE,
+    PTE_PFN_SHIFT,
+    PTE_V,
+)
+from machine.alpha.traps import MemFault
+
+READ, WRITE, EXEC = 0, 1, 2  # access kinds, as the CPU names them
+_R, _W, _X = 1, 2, 4
+_NEED = (_R, _W, _X)
+_CAUSE = (CAUSE_LOAD, CAUSE_STORE, CAUSE_IFETCH)
+_FO_FAULT = {_X: MMCSR_FOE, _W: MMCSR_FOW, _R: MMCSR_FOR}
+
+ReadQ = Callable[[int], int]
+
+
+@dataclass(frozen=True, slots=True)
+class Translation:
+    """The outcome of a walk: ``pa`` or ``fault`` (an MMCSR code), and the
+    page-table entries read on the way (level, PTE address, PTE) for display."""
+
+    va: int
+    pa: int | None = None
+    fault: int | None = None
+    pte: int = 0
+    steps: tuple[tuple[int, int, int], ...] = ()
+
+
+def check(pte: int, access: int, mode: int) -> int | None:
+    """Permission and fault-on checks of a valid level-3 PTE: None if the
+    access is allowed, else ACV, FOE, FOW or FOR."""
+    prot = 0
+    if pte & (PTE_KRE << mode):
+        prot |= _R | _X
+    if pte & (PTE_KWE << mode):
+        prot |= _W
+    need = _NEED[access]
+    if not prot & need:
+        return MMCSR_ACV
+    prot &= ~(pte >> 1)  # FOR clears read, FOW write, FOE execute
+    if not prot & need:
+        return _FO_FAULT[need]
+    return None
+
+
+def translate(read_q: ReadQ, ptbr: int, va: int, access: int, mode: int) -> Translation:
+    """Walk the OSF/1 page table rooted at frame ``ptbr`` for one access."""
+    top = va >> 42
+    if top not in (0, (1 << 22) - 1):  # bits 63:43 must equal bit 42
+        return Translation(va, fault=MMCSR_ACV)
+    if va >> 41 == (1 << 23) - 2:  # KSEG: VA<63:41> = 1...10
+        if mode != MODE_KERNEL:
+            return Translation(va, fault=MMCSR_ACV)
+        return Translation(va, pa=va & (KSEG_SIZE - 1))
+    table = ptbr << PAGE_SHIFT
+    steps = []
+    for level, shift in ((1, 33), (2, 23)):
+        addr = table + ((va >> shift) & 0x3FF) * 8
+        pte = read_q(addr)
+        steps.append((level, addr, pte))
+        if not pte & PTE_V:
+            return Translation(va, fault=MMCSR_TNV, pte=pte, steps=tuple(steps))
+        if not pte & PTE_KRE:
+            return Translation(va, fault=MMCSR_ACV, pte=pte, steps=tuple(steps))
+        table = (pte >> PTE_PFN_SHIFT) << PAGE_SHIFT
+    addr = table + ((va >> 13) & 0x3FF) * 8
+    pte = read_q(addr)
+    steps.append((3, addr, pte))
+    if not pte & PTE_V:
+        return Translation(va, fault=MMCSR_TNV, pte=pte, steps=tuple(steps))
+    fault = check(pte, access, mode)
+    if fault is not None:
+        return Translation(va, fault=fault, pte=pte, steps=tuple(steps))
+    pa = ((pte >> PTE_PFN_SHIFT) << PAGE_SHIFT) | (va & PAGE_MASK)
+    return Translation(va, pa=pa, pte=pte, steps=tuple(steps))
+
+
+class TLB:
+    """One translation buffer: FIFO replacement, entries keyed by (VPN, ASN)
+    or (VPN, None) for ASM (global) pages, holding the level-3 PTE."""
+
+    def __init__(self, name: str, size: int) -> None:
+        self.name = name
+        self.size = size
+        self.entries: OrderedDict[tuple[int, int | None], int] = OrderedDict()
+        self.hits = self.misses = self.fills = 0
+
+    def lookup(self, vpn: int, asn: int) -> int | None:
+        pte = self.entries.get((vpn, asn))
+        if pte is None:
+            pte = self.entries.get((vpn, None))
+        if pte is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return pte
+
+    def fill(self, vpn: int, asn: int, pte: int) -> None:
+        key = (vpn, None if pte & PTE_ASM else asn)
+        self.entries.pop(key, None)
+        while len(self.entries) >= self.size:
+            self.entries.popitem(last=False)
+        self.entries[key] = pte
+        self.fills += 1
+
+    def invalidate_all(self) -> None:
+        self.entries.clear()
+
+    def invalidate_process(self) -> None:
+        """TBIAP: every entry that is not ASM."""
+        for key in [k for k in self.entries if k[1] is not None]:
+            del self.entries[key]
+
+    def invalidate(self, vpn: int) -> None:
+        """TBIS: the page, for every ASN."""
+        for key in [k for k in self.entries if k[0] == vpn]:
+            del self.entries[key]
+
+
+class MMU:
+    """Translation with the 21064's ITB and DTB in front of the page walk.
+
+    Also a MemoryPort for the CPU: ``lookup(va, access)`` returns the frame
+    holding va in the current mode, or raises MemFault. Whoever changes the
+    mode, PTBR, ASN or the TBs must also flush the CPU's host page caches."""
+
+    def __init__(self, memory: object) -> None:
+        self.memory = memory  # a machine.memory.PhysicalMemory
+        self.itb = TLB("ITB", ITB_ENTRIES)
+        self.dtb = TLB("DTB", DTB_ENTRIES)
+        self.ptbr = 0  # page frame number of the level-1 table
+        self.asn = 0
+        self.mode = MODE_KERNEL
+
+    def translate(self, va: int, access: int, mode: int | None = None) -> int:
+        """Physical address for the access, through the TBs; MemFault if not."""
+        mode = self.mode if mode is None else mode
+        va &= 0xFFFF_FFFF_FFFF_FFFF
+        if va >> 41 == (1 << 23) - 2 or va >> 42 not in (0, (1 << 22) - 1):
+            t = translate(self.memory.read_q, self.ptbr, va, access, mode)  # KSEG or malformed: no TB
+            if t.fault is not None:
+                raise MemFault(va, t.fault, _CAUSE[access])
+            assert t.pa is not None
+            return t.pa
+        tb = self.itb if access == EXEC else self.dtb
+        vpn = va >> PAGE_SHIFT
+        pte = tb.lookup(vpn, self.asn)
+        if pte is None:
+            t = translate(self.memory.read_q, self.ptbr, va, access, mode)
+            if t.fault is not None:
+                raise MemFault(va, t.fault, _CAUSE[access])
+            tb.fill(vpn, self.asn, t.pte)
+            pte = t.pte
+        else:
+            fault = check(pte, access, mode)
+            if fault is not None:
+                raise MemFault(va, fault, _CAUSE[access])
+        return ((pte >> PTE_PFN_SHIFT) << PAGE_SHIFT) | (va & PAGE_MASK)
+
+    def lookup(self, va: int, access: int) -> list[int]:
+        pa = self.translate(va, access)
+        return self.memory.frame(pa >> PAGE_SHIFT)
+
+    # --- the PALcode's tbi and swpctx (alpha-machine.md §3.1) ---------------------
+
+    def tbia(self) -> None:
+        self.itb.invalidate_all()
+        self.dtb.invalidate_all()
+
+    def tbiap(self) -> None:
+        self.itb.invalidate_process()
+        self.dtb.invalidate_process()
+
+    def tbis(self, va: int, itb: bool = True, dtb: bool = True) -> None:
+        vpn = (va & 0xFFFF_FFFF_FFFF_FFFF) >> PAGE_SHIFT
+        if itb:
+            self.itb.invalidate(vpn)
+        if dtb:
+            self.dtb.invalidate(vpn)
+
+    def tbi(self, code: int, va: int = 0) -> None:
+        """CALL_PAL tbi: -2 TBIA, -1 TBIAP, 1 TBISI, 2 TBISD, 3 TBIS."""
+        if code == -2:
+            self.tbia()
+        elif code == -1:
+            self.tbiap()
+        elif code in (1, 2, 3):
+            self.tbis(va, itb=code != 2, dtb=code != 1)
+
+    def switch_context(self, ptbr: int, asn: int) -> None:
+        """swpctx's MMU part: a new page table and ASN. Entries of other ASNs
+        stay in the TBs (they are tagged) and ASM entries stay valid."""
+        self.ptbr = ptbr
+        self.asn = asn
+
+    def walk(self, va: int, access: int = READ, mode: int | None = None) -> Translation:
+        """The page walk for display (the Page tables pane), bypassing the TBs."""
+        return translate(self.memory.read_q, self.ptbr, va, access, self.mode if mode is None else mode)
