@@ -9,6 +9,7 @@ uses. Device DMA and the loader use the byte-level helpers.
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 from machine.alpha.constants import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE
 
@@ -32,12 +33,17 @@ class PhysicalMemory:
         self.size = size
         self.nframes = size >> PAGE_SHIFT
         self.frames: dict[int, list[int]] = {}
+        self.io: dict[int, Any] = {}  # pfn -> a device's register page (machine.console.MmioPage)
 
     def frame(self, pfn: int) -> list[int]:
-        """The frame's quadwords; BusError past the end of memory."""
+        """The frame's quadwords (or a device's register page); BusError
+        where nothing answers."""
         f = self.frames.get(pfn)
         if f is None:
             if not 0 <= pfn < self.nframes:
+                dev = self.io.get(pfn)
+                if dev is not None:
+                    return dev
                 raise BusError(pfn << PAGE_SHIFT)
             f = self.frames[pfn] = [0] * WORDS
         return f

@@ -103,6 +103,18 @@ triple:	s4subq	$16, $16, $0		# 4x - x
 """
 
 
+def test_backward_label_in_lda_macro(tmp_path: Path) -> None:
+    """A label defined before its use still gets a full-size address load."""
+    src = (
+        '\t.data\nmsg:\t.ascii "ok\\n"\n\t.text\n\t.globl _start\n_start:\n\tlda $16, 1\n\tlda $17, msg\n'
+        "\tlda $18, 3\n\tlda $0, 4\n\tcallsys\n\tclr $16\n\tlda $0, 1\n\tcallsys\n"
+    )
+    path = tmp_path / "back.elf"
+    path.write_bytes(assemble(src, "back.s"))
+    out = run_ours(path, [])
+    assert (out.stdout, out.status) == (b"ok\n", 0)
+
+
 def test_jsr_to_a_function_symbol(tmp_path: Path) -> None:
     path = tmp_path / "calls.elf"
     path.write_bytes(assemble(CALLS, "calls.s"))

@@ -358,9 +358,9 @@ class Assembler:
                                                  and _reg(ops[1]) is None):  # fmt: skip
             if len(ops) != 2:
                 raise self._err(no, f"{mnem} takes a register and a value")
-            v = self.eval(ops[1], no, addr, order)
+            v = self.eval(ops[1], no, addr, order, abs_only=True)
             if v is None:
-                return 24, "6"  # a symbol not yet placed: reserve the longest sequence
+                return 24, "6"  # depends on where sections land: reserve the longest sequence
             n = len(self._build_constant(0, v))
             return 4 * n, str(n)
         if mnem == "ldgp":
@@ -368,7 +368,7 @@ class Assembler:
         if mnem == "jsr" and ops and not any("(" in o for o in ops):
             # jsr [ra,] function: load the procedure value into $27 (pv), as
             # gas does, so the callee's ldgp works; then jsr through it
-            v = self.eval(ops[-1], no, addr, order)
+            v = self.eval(ops[-1], no, addr, order, abs_only=True)
             n = 6 if v is None else len(self._build_constant(27, v))
             return 4 * (n + 1), str(n)
         return 4, ""

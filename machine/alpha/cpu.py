@@ -114,11 +114,17 @@ class CPU:
     # --- memory ---------------------------------------------------------------------
 
     def flush_tlb(self) -> None:
+        """Forget every cached translation and all translated code."""
+        self.flush_host_caches()
+        if self._translator is not None:
+            self._translator.flush()
+
+    def flush_host_caches(self) -> None:
+        """Forget cached page lookups (after a mode switch or a TB
+        invalidation); translated code stays, keyed by virtual address."""
         self.rtlb.clear()
         self.wtlb.clear()
         self.xtlb.clear()
-        if self._translator is not None:
-            self._translator.flush()
 
     def _page(self, tlb: dict[int, Any], va: int, access: int, pc: int) -> Any:
         vpn = va >> PAGE_SHIFT
@@ -409,15 +415,18 @@ class CPU:
             self._translator = None
             self.wtlb.clear()
 
-    def run(self, budget: int) -> int:
-        """Run up to ``budget`` instructions; return how many ran. Traps and
-        Halt propagate with pc, icount and cycles exact."""
+    def run(self, budget: int, cycle_limit: int | None = None) -> int:
+        """Run up to ``budget`` instructions, stopping before any block or
+        instruction that would start at or after ``cycle_limit`` cycles (the
+        machine's next device event); return how many ran. Traps and Halt
+        propagate with pc, icount and cycles exact."""
+        climit = (1 << 63) if cycle_limit is None else cycle_limit
         if self._translator is None:
             start = self.icount
-            while self.icount - start < budget:
+            while self.icount - start < budget and self.cycles < climit:
                 self.step()
             return self.icount - start
-        return self._translator.run(budget)
+        return self._translator.run(budget, climit)
 
 
 __all__ = ["CPU", "DEFAULT_FPCR", "EXEC", "READ", "WRITE", "Trap"]

@@ -462,7 +462,7 @@ class Translator:
 
     # --- running --------------------------------------------------------------------------
 
-    def run(self, budget: int) -> int:
+    def run(self, budget: int, climit: int = 1 << 63) -> int:
         cpu = self.cpu
         blocks = self.blocks
         plain = self.plain
@@ -478,7 +478,7 @@ class Translator:
                 e = plain.get(pc)
                 if e is not None:  # the hot path: a plain block, no bookkeeping
                     fn, n, c, b = e
-                    if icount + n <= limit:
+                    if icount + n <= limit and cycles + c <= climit:
                         pc = fn(r, rt, wt)
                         icount += n
                         cycles += c
@@ -489,7 +489,7 @@ class Translator:
                 if b is None:
                     cpu.pc = pc
                     b = self.translate(pc)
-                if icount + b.n > limit:
+                if icount + b.n > limit or cycles + b.cost > climit:
                     b = None
                     break
                 if b.loop or b.skips:
@@ -497,7 +497,11 @@ class Translator:
                     cpu.skipped = cpu.skipc = 0
                     if b.sync:
                         cpu.icount, cpu.cycles = icount, cycles
-                    pc = b.fn(r, rt, wt, (limit - icount) // b.n - 1) if b.loop else b.fn(r, rt, wt)
+                    if b.loop:
+                        iters = min((limit - icount) // b.n, (climit - cycles) // max(b.cost, 1))
+                        pc = b.fn(r, rt, wt, iters - 1)
+                    else:
+                        pc = b.fn(r, rt, wt)
                     if b.pal:
                         icount, cycles = cpu.icount - cpu.skipped, cpu.cycles - cpu.skipc
                     else:
@@ -535,7 +539,7 @@ class Translator:
                 cpu.cycles -= cpu.skipc
             raise
         cpu.icount, cpu.cycles, cpu.pc = icount, cycles, pc
-        while cpu.icount < limit:  # exact tail of the budget
+        while cpu.icount < limit and cpu.cycles < climit:  # the exact tail, one instruction at a time
             cpu.step()
         return cpu.icount - start
 

@@ -1,0 +1,353 @@
+"""OSF/1 PALcode, emulated in Python (alpha-machine.md §3; qemu-palcode pal.S).
+
+The PAL owns the processor status (PS: bit 3 user mode, bits 2:0 IPL), the
+kernel and user stack pointers, the six kernel entry points, the kernel gp,
+sysval and the current HWPCB. ``deliver`` turns a CPU trap into a kernel
+entry; ``call_pal`` runs CALL_PAL functions; ``interrupt`` enters entInt.
+
+An entry saves PS, switches to the kernel stack if coming from user mode,
+pushes the 48-byte frame (PS, PC, gp, a0, a1, a2), loads the kernel gp and
+the entry's a0..a2 and jumps to the handler. A handler is either guest code
+(the address given to wrent) or, for the SPIN kernel, a Python callable
+``handler(pal, entry)`` that finishes with ``pal.rti()`` or ``pal.retsys()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from machine.alpha.constants import (
+    IF_BPT,
+    IF_BUGCHK,
+    IF_GENTRAP,
+    IF_OPCDEC,
+    M64,
+    MODE_KERNEL,
+    MODE_USER,
+    PAL_FUNCS,
+)
+from machine.alpha.traps import (
+    ArithmeticTrap,
+    Halt,
+    IllegalInstruction,
+    MemFault,
+    MemoryTrap,
+    Trap,
+    Unaligned,
+)
+
+if TYPE_CHECKING:
+    from machine.alpha.cpu import CPU
+    from machine.alpha.mmu import MMU
+
+ENT_INT, ENT_ARITH, ENT_MM, ENT_IF, ENT_UNA, ENT_SYS = range(6)
+ENTRY_NAMES = ("entInt", "entArith", "entMM", "entIF", "entUna", "entSys")
+PS_USER = 8
+FRAME_SIZE = 48
+PAL_ENTRY_CYCLES = 40  # modeled cost of a PAL entry or return (virtual time only)
+
+# HWPCB offsets (alpha-machine.md §3.1).
+PCB_KSP, PCB_USP, PCB_PTBR, PCB_PCC, PCB_ASN, PCB_UNIQUE, PCB_FLAGS = 0, 8, 16, 24, 28, 32, 40
+
+Handler = int | Callable[["OsfPal", int], None]
+
+
+class DoubleFault(Halt):
+    """The PAL could not push a trap frame: the machine halts, as real PALcode
+    would with a kernel-stack-not-valid halt."""
+
+
+class OsfPal:
+    def __init__(self, cpu: CPU, mmu: MMU) -> None:
+        self.cpu = cpu
+        self.mmu = mmu
+        self.ps = 7  # kernel mode, IPL 7: how the console hands over the machine
+        self.ksp = 0
+        self.usp = 0
+        self.kgp = 0
+        self.sysval = 0
+        self.pcbb = 0
+        self.fen = 1
+        self.mces = 0
+        self.vptptr = 0
+        self.entries: list[Handler | None] = [None] * 6
+        self.pending: dict[int, tuple[int, int]] = {}  # IPL -> (type, vector)
+        self.idle = False  # set by wtint: the machine skips ahead to its next event
+        self.counts = [0] * 6  # entries taken, per entry point
+
+    # --- state helpers --------------------------------------------------------------
+
+    @property
+    def mode(self) -> int:
+        return MODE_USER if self.ps & PS_USER else MODE_KERNEL
+
+    @property
+    def ipl(self) -> int:
+        return self.ps & 7
+
+    def _set_ps(self, ps: int) -> None:
+        old_mode = self.mode
+        self.ps = ps & 0xF
+        if self.mode != old_mode:
+            self.mmu.mode = self.mode
+            self.cpu.flush_host_caches()  # the cached page lookups were for the other mode
+
+    def _push_frame(self, values: tuple[int, ...]) -> None:
+        sp = (self.cpu.r[30] - FRAME_SIZE) & M64
+        try:
+            for i, v in enumerate(values):
+                pa = self.mmu.translate(sp + 8 * i, 1, MODE_KERNEL)
+                self.mmu.memory.write_q(pa, v)
+        except MemFault as e:
+            raise DoubleFault(f"kernel stack not valid: cannot push a trap frame at {e.va:#x}") from None
+        self.cpu.r[30] = sp
+
+    def _pop_frame(self) -> list[int]:
+        sp = self.cpu.r[30]
+        out = []
+        try:
+            for i in range(6):
+                out.append(self.mmu.memory.read_q(self.mmu.translate(sp + 8 * i, 0, MODE_KERNEL)))
+        except MemFault as e:
+            raise DoubleFault(f"kernel stack not valid: cannot pop the trap frame at {e.va:#x}") from None
+        return out
+
+    # --- entering the kernel ------------------------------------------------------------
+
+    def enter(self, entry: int, a0: int, a1: int, a2: int, pc: int, new_ipl: int | None = None) -> None:
+        """Kernel entry with the OSF/1 frame (alpha-machine.md §3.3)."""
+        cpu = self.cpu
+        r = cpu.r
+        old_ps = self.ps
+        if old_ps & PS_USER:
+            self.usp = r[30]
+            r[30] = self.ksp
+        self._set_ps((old_ps & 7) if new_ipl is None else new_ipl)
+        self._push_frame((old_ps, pc & M64, r[29], r[16], r[17], r[18]))
+        r[29] = self.kgp
+        r[16], r[17], r[18] = a0 & M64, a1 & M64, a2 & M64
+        cpu.cycles += PAL_ENTRY_CYCLES
+        self.counts[entry] += 1
+        handler = self.entries[entry]
+        if handler is None:
+            raise Halt(f"{ENTRY_NAMES[entry]} taken with no handler installed (wrent)", 1)
+        if isinstance(handler, int):
+            cpu.pc = handler
+        else:
+            cpu.pc = (pc + 4) & M64  # a Python handler decides where execution resumes
+            handler(self, entry)
+
+    def deliver(self, trap: Trap) -> None:
+        """Turn a CPU trap into the matching kernel entry."""
+        nxt = (trap.pc + 4) & M64
+        if isinstance(trap, MemoryTrap):
+            self.enter(ENT_MM, trap.va, trap.mmcsr, trap.cause, trap.pc)
+        elif isinstance(trap, Unaligned):
+            self.enter(ENT_UNA, trap.va, trap.opcode, trap.ra, nxt)
+        elif isinstance(trap, ArithmeticTrap):
+            self.enter(ENT_ARITH, trap.summary, trap.mask, 0, nxt)
+        elif isinstance(trap, IllegalInstruction):
+            self.enter(ENT_IF, IF_OPCDEC, 0, 0, nxt)
+        else:
+            raise Halt(f"unexpected trap {trap.kind} at {trap.pc:#x}", 1)
+
+    def post_interrupt(self, ipl: int, kind: int, vector: int) -> None:
+        """A device or the clock requests an interrupt at ipl (taken when PS.IPL < ipl)."""
+        self.pending[ipl] = (kind, vector)
+
+    def take_interrupt(self) -> bool:
+        """Enter entInt for the highest pending interrupt above the IPL."""
+        if not self.pending:
+            return False
+        ipl = max(self.pending)
+        if ipl <= self.ipl:
+            return False
+        kind, vector = self.pending.pop(ipl)
+        self.enter(ENT_INT, kind, vector, 0, self.cpu.pc, new_ipl=ipl)
+        return True
+
+    # --- leaving the kernel ----------------------------------------------------------
+
+    def rti(self) -> None:
+        """Pop PS, PC, gp, a0, a1, a2; back to user mode switches stacks."""
+        cpu = self.cpu
+        ps, pc, gp, a0, a1, a2 = self._pop_frame()
+        r = cpu.r
+        r[30] = (r[30] + FRAME_SIZE) & M64
+        r[29], r[16], r[17], r[18] = gp, a0, a1, a2
+        if ps & PS_USER:
+            self.ksp = r[30]
+            r[30] = self.usp
+        cpu.lock_addr = -1
+        self._set_ps(ps)
+        cpu.pc = pc & ~3 & M64
+        cpu.cycles += PAL_ENTRY_CYCLES
+
+    def retsys(self) -> None:
+        """Return from a system call: PC and gp from the frame, user mode."""
+        cpu = self.cpu
+        _ps, pc, gp, *_ = self._pop_frame()
+        r = cpu.r
+        self.ksp = (r[30] + FRAME_SIZE) & M64
+        r[29] = gp
+        r[30] = self.usp
+        cpu.lock_addr = -1
+        self._set_ps(PS_USER)
+        cpu.pc = pc & ~3 & M64
+        cpu.cycles += PAL_ENTRY_CYCLES
+
+    # --- CALL_PAL -----------------------------------------------------------------------
+
+    def call_pal(self, cpu: CPU, fn: int, pc: int) -> int:
+        nxt = (pc + 4) & M64
+        r = cpu.r
+        if fn < 0x40:
+            if self.ps & PS_USER:
+                self.enter(ENT_IF, IF_OPCDEC, 0, 0, nxt)
+                return cpu.pc
+            op = _PRIVILEGED.get(fn)
+        elif 0x80 <= fn < 0xC0:
+            op = _UNPRIVILEGED.get(fn)
+        else:
+            op = None
+        if op is None:
+            self.enter(ENT_IF, IF_OPCDEC, 0, 0, nxt)
+            return cpu.pc
+        cpu.pc = nxt
+        result = op(self, r)
+        return cpu.pc if result is None else result
+
+    def _halt(self, r: list[int]) -> None:
+        raise Halt("halt", r[16] & 0xFF)
+
+    def _nop(self, r: list[int]) -> None:
+        return None
+
+    def _wrent(self, r: list[int]) -> None:
+        if r[17] < 6:
+            self.entries[r[17]] = r[16]
+
+    def _swpipl(self, r: list[int]) -> None:
+        old = self.ipl
+        self._set_ps((self.ps & ~7) | (r[16] & 7))
+        r[0] = old
+
+    def _rdps(self, r: list[int]) -> None:
+        r[0] = self.ps
+
+    def _wrkgp(self, r: list[int]) -> None:
+        self.kgp = r[16]
+
+    def _wrusp(self, r: list[int]) -> None:
+        self.usp = r[16]
+
+    def _rdusp(self, r: list[int]) -> None:
+        r[0] = self.usp
+
+    def _wrval(self, r: list[int]) -> None:
+        self.sysval = r[16]
+
+    def _rdval(self, r: list[int]) -> None:
+        r[0] = self.sysval
+
+    def _whami(self, r: list[int]) -> None:
+        r[0] = 0
+
+    def _rdmces(self, r: list[int]) -> None:
+        r[0] = self.mces
+
+    def _wrmces(self, r: list[int]) -> None:
+        self.mces = r[16] & 0x1F
+
+    def _wrfen(self, r: list[int]) -> None:
+        self.fen = r[16] & 1
+
+    def _wrvptptr(self, r: list[int]) -> None:
+        self.vptptr = r[16]
+
+    def _tbi(self, r: list[int]) -> None:
+        code = r[16] - (1 << 64) if r[16] >> 63 else r[16]
+        self.mmu.tbi(code, r[17])
+        self.cpu.flush_host_caches()  # the CPU's page cache must forget it too
+
+    def _swpctx(self, r: list[int]) -> None:
+        """Save KSP, USP, PCC, unique into the old HWPCB; load the new one."""
+        mem = self.mmu.memory
+        cpu = self.cpu
+        old = self.pcbb
+        if old:
+            mem.write_q(old + PCB_KSP, r[30])
+            mem.write_q(old + PCB_USP, self.usp)
+            pcc = mem.read_q(old + PCB_PCC)
+            mem.write_q(old + PCB_PCC, (pcc & ~0xFFFF_FFFF) | ((cpu.cycles + cpu.pcc_offset) & 0xFFFF_FFFF))
+            mem.write_q(old + PCB_UNIQUE, cpu.unique)
+        new = r[16]
+        r[30] = mem.read_q(new + PCB_KSP)
+        self.usp = mem.read_q(new + PCB_USP)
+        ptbr = mem.read_q(new + PCB_PTBR)
+        word = mem.read_q(new + PCB_PCC)
+        asn = (word >> 32) & 0xFFFF_FFFF
+        cpu.pcc_offset = ((word & 0xFFFF_FFFF) - cpu.cycles) & 0xFFFF_FFFF
+        cpu.unique = mem.read_q(new + PCB_UNIQUE)
+        self.fen = mem.read_q(new + PCB_FLAGS) & 1
+        self.pcbb = new
+        r[0] = old
+        self.mmu.switch_context(ptbr, asn)
+        cpu.flush_tlb()  # translated code is keyed by virtual address: another space, other code
+
+    def _retsys(self, r: list[int]) -> int:
+        self.retsys()
+        return self.cpu.pc
+
+    def _rti(self, r: list[int]) -> int:
+        self.rti()
+        return self.cpu.pc
+
+    def _wtint(self, r: list[int]) -> None:
+        r[0] = 0
+        self.idle = True
+
+    def _bpt(self, r: list[int]) -> int:
+        self.enter(ENT_IF, IF_BPT, 0, 0, self.cpu.pc)
+        return self.cpu.pc
+
+    def _bugchk(self, r: list[int]) -> int:
+        self.enter(ENT_IF, IF_BUGCHK, 0, 0, self.cpu.pc)
+        return self.cpu.pc
+
+    def _gentrap(self, r: list[int]) -> int:
+        self.enter(ENT_IF, IF_GENTRAP, 0, 0, self.cpu.pc)
+        return self.cpu.pc
+
+    def _callsys(self, r: list[int]) -> int:
+        if not self.ps & PS_USER:  # a system call from the kernel is a bug check (qemu-palcode)
+            self.enter(ENT_IF, IF_BUGCHK, 0, 0, self.cpu.pc)
+        else:
+            self.enter(ENT_SYS, r[16], r[17], r[18], self.cpu.pc)
+        return self.cpu.pc
+
+    def _imb(self, r: list[int]) -> None:
+        return None  # the CPU already flushed translated code
+
+    def _rduniq(self, r: list[int]) -> None:
+        r[0] = self.cpu.unique
+
+    def _wruniq(self, r: list[int]) -> None:
+        self.cpu.unique = r[16]
+
+
+_P = PAL_FUNCS
+_PRIVILEGED: dict[int, Callable[[OsfPal, list[int]], int | None]] = {
+    _P["halt"]: OsfPal._halt, _P["cflush"]: OsfPal._nop, _P["draina"]: OsfPal._nop, _P["cserve"]: OsfPal._nop,
+    _P["wripir"]: OsfPal._nop, _P["rdmces"]: OsfPal._rdmces, _P["wrmces"]: OsfPal._wrmces, _P["wrfen"]: OsfPal._wrfen,
+    _P["wrvptptr"]: OsfPal._wrvptptr, _P["swpctx"]: OsfPal._swpctx, _P["wrval"]: OsfPal._wrval,
+    _P["rdval"]: OsfPal._rdval, _P["tbi"]: OsfPal._tbi, _P["wrent"]: OsfPal._wrent, _P["swpipl"]: OsfPal._swpipl,
+    _P["rdps"]: OsfPal._rdps, _P["wrkgp"]: OsfPal._wrkgp, _P["wrusp"]: OsfPal._wrusp,
+    _P["wrperfmon"]: OsfPal._nop, _P["rdusp"]: OsfPal._rdusp, _P["whami"]: OsfPal._whami,
+    _P["retsys"]: OsfPal._retsys, _P["wtint"]: OsfPal._wtint, _P["rti"]: OsfPal._rti,
+}  # fmt: skip
+_UNPRIVILEGED: dict[int, Callable[[OsfPal, list[int]], int | None]] = {
+    _P["bpt"]: OsfPal._bpt, _P["bugchk"]: OsfPal._bugchk, _P["callsys"]: OsfPal._callsys, _P["imb"]: OsfPal._imb,
+    _P["rduniq"]: OsfPal._rduniq, _P["wruniq"]: OsfPal._wruniq, _P["gentrap"]: OsfPal._gentrap,
+}  # fmt: skip

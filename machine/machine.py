@@ -1,0 +1,121 @@
+"""The DEC 3000/400 workstation: memory, MMU, CPU, PALcode, clock, console.
+
+Time is virtual: the CPU's cycle counter at 133 MHz. The interval timer
+interrupts at 1024 Hz (entInt type 1, IPL 5); tick n falls at cycle
+floor(n * 133e6 / 1024). ``run`` executes in slices that end exactly at the
+next timer event, so interrupts arrive at the same cycle on every run and a
+run's state hash depends only on its inputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Callable
+
+from machine.alpha.constants import CLOCK_HZ, DEFAULT_CPU, KSEG_BASE, KSEG_SIZE, PAGE_SHIFT
+from machine.alpha.cpu import CPU
+from machine.alpha.mmu import MMU
+from machine.alpha.pal import OsfPal
+from machine.alpha.traps import Halt, Trap
+from machine.console import CONSOLE_PA, Console
+from machine.elf import ElfImage
+from machine.memory import DEFAULT_SIZE, BusError, PhysicalMemory
+
+TIMER_HZ = 1024
+CLOCK_IPL = 5
+CLOCK_INT = 1  # entInt a0 for the interval clock
+CLOCK_VECTOR = 0x600
+
+
+class Machine:
+    def __init__(self, memory_size: int = DEFAULT_SIZE, model: str = DEFAULT_CPU,
+                 console_out: Callable[[bytes], None] | None = None, translate: bool = True) -> None:  # fmt: skip
+        self.memory = PhysicalMemory(memory_size)
+        self.console = Console(console_out)
+        self.memory.io[CONSOLE_PA >> PAGE_SHIFT] = self.console.page
+        self.mmu = MMU(self.memory)
+        self.cpu = CPU(self.mmu, None, model)  # type: ignore[arg-type]
+        self.pal = OsfPal(self.cpu, self.mmu)
+        self.cpu.pal = self.pal
+        self.cpu.enable_translation(translate)
+        self.ticks = 0  # interval-timer interrupts raised so far
+        self.halt_reason: str | None = None
+
+    # --- loading ---------------------------------------------------------------------
+
+    def load_kernel(self, image: ElfImage, stack_top: int = KSEG_BASE + 0x20_0000) -> None:
+        """Copy a kernel image linked at KSEG addresses into physical memory
+        and start it in kernel mode at IPL 7, as the console firmware would."""
+        for seg in image.segments:
+            if not KSEG_BASE <= seg.vaddr < KSEG_BASE + KSEG_SIZE:
+                raise ValueError(f"segment at {seg.vaddr:#x} is not in KSEG; link the kernel at {KSEG_BASE:#x}+")
+            pa = seg.vaddr - KSEG_BASE
+            self.memory.write(pa, seg.data + bytes(seg.memsz - len(seg.data)))
+        cpu = self.cpu
+        cpu.pc = cpu.r[27] = image.entry
+        cpu.r[30] = stack_top
+
+    # --- time ------------------------------------------------------------------------
+
+    def tick_cycle(self, n: int) -> int:
+        """The cycle at which interval-timer tick n (from 1) is raised."""
+        return n * CLOCK_HZ // TIMER_HZ
+
+    def _raise_due_events(self) -> None:
+        while self.cpu.cycles >= self.tick_cycle(self.ticks + 1):
+            self.ticks += 1
+            self.pal.post_interrupt(CLOCK_IPL, CLOCK_INT, CLOCK_VECTOR)
+
+    # --- running ---------------------------------------------------------------------
+
+    def run(self, max_instructions: int | None = None, until_cycle: int | None = None) -> str:
+        """Run until halt, a budget, or a cycle; return why it stopped."""
+        cpu, pal = self.cpu, self.pal
+        limit = cpu.icount + (max_instructions if max_instructions is not None else 1 << 62)
+        stop_at = until_cycle if until_cycle is not None else 1 << 62
+        while True:
+            if self.halt_reason is not None:
+                return self.halt_reason
+            try:
+                self._raise_due_events()
+                if pal.take_interrupt():
+                    continue
+                if cpu.icount >= limit:
+                    return "budget"
+                if cpu.cycles >= stop_at:
+                    return "cycle"
+                next_event = min(self.tick_cycle(self.ticks + 1), stop_at)
+                if pal.idle:  # wtint: nothing to do until the next event
+                    pal.idle = False
+                    cpu.cycles = max(cpu.cycles, next_event)
+                    continue
+                try:
+                    cpu.run(limit - cpu.icount, next_event)
+                except Trap as t:
+                    pal.deliver(t)
+            except Halt as h:
+                self.halt_reason = h.reason
+            except BusError as e:  # nothing answers at that physical address
+                self.halt_reason = f"machine check: {e} (pc {cpu.pc:#x})"
+
+    # --- state -----------------------------------------------------------------------
+
+    def state_hash(self) -> str:
+        """sha256 over registers, PAL and MMU state, clock and the memory in use."""
+        h = hashlib.sha256()
+        cpu, pal, mmu = self.cpu, self.pal, self.mmu
+        h.update(struct.pack("<65Q", cpu.pc, *cpu.r, *cpu.f))
+        h.update(struct.pack("<6Q", cpu.fpcr, cpu.unique, cpu.icount, cpu.cycles, cpu.pcc_offset & (2**64 - 1),
+                             self.ticks))  # fmt: skip
+        h.update(struct.pack("<8Q", pal.ps, pal.ksp, pal.usp, pal.kgp, pal.sysval, pal.pcbb, mmu.ptbr, mmu.asn))
+        h.update(repr(sorted(pal.pending.items())).encode())
+        h.update(repr([e if isinstance(e, int) else None for e in pal.entries]).encode())
+        for tb in (mmu.itb, mmu.dtb):
+            h.update(repr(list(tb.entries.items())).encode())
+        for pfn in sorted(self.memory.frames):
+            frame = self.memory.frames[pfn]
+            if any(frame):
+                h.update(struct.pack("<Q1024Q", pfn, *frame))
+        h.update(bytes(self.console.output))
+        return h.hexdigest()
