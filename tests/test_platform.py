@@ -219,3 +219,44 @@ def test_entry_frame_and_rti_round_trip() -> None:
     assert frames == [[8, 0x4000, 0xAAAA, 1, 2, 3]]  # PS, PC, gp, a0, a1, a2
     assert (pal.ps, cpu.pc, r[30], r[29], r[16], r[17], r[18]) == (8, 0x4000, 0x7000, 0xAAAA, 1, 2, 3)
     assert pal.ksp == KSEG_BASE + 0x10_0000  # the kernel stack is back where it was
+
+
+def test_save_restore_continues_to_the_same_final_state(tmp_path: Path) -> None:
+    """Save at instruction N, restore into a new machine, continue: the final
+    state hash equals that of a run never interrupted."""
+    from machine import state
+
+    straight = boot(SMOKE)
+    straight.run(max_instructions=2_000_000)
+    for n in (1, 500, 30_000, 64_000):
+        m = boot(SMOKE)
+        m.run(max_instructions=n)
+        path = tmp_path / f"at{n}.state"
+        state.save(m, path)
+        back = state.load(path)
+        assert back.state_hash() == m.state_hash()
+        back.run(max_instructions=2_000_000)
+        assert back.state_hash() == straight.state_hash(), n
+        assert back.console.output == straight.console.output
+
+
+@pytest.mark.parametrize(
+    ("mangle", "message"),
+    [
+        (lambda b: b"hello world\n", "not a SPIN Workbench state file"),
+        (lambda b: b.replace(b"SPINWB-STATE 1", b"SPINWB-STATE 9", 1), "version 9"),
+        (lambda b: b[: len(b) // 2], "corrupted or truncated"),
+        (lambda b: b[:-40] + bytes(40), "corrupted or truncated"),
+    ],
+)
+def test_bad_state_files_are_rejected_clearly(tmp_path: Path, mangle, message: str) -> None:  # noqa: ANN001
+    from machine import state
+
+    m = boot(SMOKE)
+    m.run(max_instructions=1000)
+    path = tmp_path / "bad.state"
+    path.write_bytes(mangle(state.snapshot(m)))
+    with pytest.raises(state.StateFileError) as e:
+        state.load(path)
+    assert message in str(e.value)
+    assert m.run(max_instructions=2_000_000) == "halt"  # the machine it came from is unharmed
