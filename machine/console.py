@@ -42,6 +42,12 @@ class Console:
     def feed(self, data: bytes) -> None:
         self.input.extend(data)
 
+    def send(self, data: bytes) -> None:
+        """Output from the host side (a Python kernel writing to the console)."""
+        self.output += data
+        if self._out is not None:
+            self._out(data)
+
     def _read(self, index: int) -> int:
         if index == RXSTAT:
             return 1 if self.input else 0
@@ -51,9 +57,6 @@ class Console:
 
     def _write(self, index: int, value: int) -> None:
         if index == TX:
-            b = bytes([value & 0xFF])
-            self.output += b
-            if self._out is not None:
-                self._out(b)
+            self.send(bytes([value & 0xFF]))
         elif index == RXPOP and self.input:
             self.input.popleft()

@@ -38,6 +38,7 @@ class Machine:
         self.cpu = CPU(self.mmu, None, model)  # type: ignore[arg-type]
         self.pal = OsfPal(self.cpu, self.mmu)
         self.cpu.pal = self.pal
+        self.mmu.attach(self.cpu)
         self.cpu.enable_translation(translate)
         self.ticks = 0  # interval-timer interrupts raised so far
         self.halt_reason: str | None = None

@@ -165,6 +165,34 @@ class AddressSpace:
         return bytes(out)
 
 
+def build_initial_stack(write: Callable[[int, bytes], None], top: int, argv: list[str], env: list[str],
+                        image: ElfImage) -> int:  # fmt: skip
+    """Lay out argc, argv[], NULL, envp[], NULL and the auxv pairs below
+    ``top`` as Linux does, through ``write(va, data)``; return the new sp."""
+    sp = top
+    strings = []
+    for s in [*argv, *env]:
+        b = s.encode() + b"\0"
+        sp -= len(b)
+        write(sp, b)
+        strings.append(sp)
+    sp -= 16
+    random_at = sp
+    write(random_at, bytes(range(16)))  # AT_RANDOM: fixed, for determinism
+    sp &= ~15
+    argp = strings[: len(argv)]
+    envp = strings[len(argv) :]
+    auxv = [(3, image.phdr_vaddr), (4, 56), (5, image.phnum), (6, PAGE_SIZE), (9, image.entry),
+            (11, 0), (12, 0), (13, 0), (14, 0), (25, random_at), (0, 0)]  # fmt: skip
+    words = [len(argp), *argp, 0, *envp, 0]
+    for k, v in auxv:
+        words += [k, v]
+    sp -= 8 * len(words)
+    sp &= ~15
+    write(sp, struct.pack(f"<{len(words)}Q", *words))
+    return sp
+
+
 @dataclass
 class ExitInfo:
     status: int  # what a shell would report: exit code, or 128 + signal
@@ -216,30 +244,7 @@ class Process:
         cpu.r[30] = sp
 
     def _build_stack(self) -> int:
-        """argc, argv[], NULL, envp[], NULL, auxv pairs, AT_NULL — as Linux lays it out."""
-        sp = self.stack_top
-        strings = []
-        for s in [*self.argv, *self.env]:
-            b = s.encode() + b"\0"
-            sp -= len(b)
-            self.space.write_bulk(sp, b)
-            strings.append(sp)
-        sp -= 16
-        random_at = sp
-        self.space.write_bulk(random_at, bytes(range(16)))  # AT_RANDOM: fixed, for determinism
-        sp &= ~15
-        argp = strings[: len(self.argv)]
-        envp = strings[len(self.argv) :]
-        phdr = self.image.phdr_vaddr
-        auxv = [(3, phdr), (4, 56), (5, self.image.phnum), (6, PAGE_SIZE), (9, self.image.entry),
-                (11, 0), (12, 0), (13, 0), (14, 0), (25, random_at), (0, 0)]  # fmt: skip
-        words = [len(argp), *argp, 0, *envp, 0]
-        for k, v in auxv:
-            words += [k, v]
-        sp -= 8 * len(words)
-        sp &= ~15
-        self.space.write_bulk(sp, struct.pack(f"<{len(words)}Q", *words))
-        return sp
+        return build_initial_stack(self.space.write_bulk, self.stack_top, self.argv, self.env, self.image)
 
     # --- PAL: what QEMU linux-user does for each CALL_PAL -------------------------------
 

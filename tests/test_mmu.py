@@ -328,3 +328,20 @@ def test_cpu_runs_user_code_through_the_mmu(translated: bool) -> None:
     with pytest.raises(MemoryTrap) as e:
         cpu.run(10)
     assert (e.value.mmcsr, e.value.cause) == (MMCSR_ACV, 1)
+
+
+def test_cpu_host_cache_follows_tb_evictions() -> None:
+    """33 data pages through a 32-entry DTB: touching the first page again is
+    a modeled miss even though the CPU had cached it."""
+    from machine.alpha.cpu import CPU
+
+    mmu, pt, mem = _mmu()
+    pages = [0x1_0000_0000 + i * 8192 for i in range(33)]
+    for i, va in enumerate(pages):
+        pt.map(va, 500 + i, USER_RW)
+    cpu = CPU(mmu, _HaltPal())
+    mmu.attach(cpu)
+    for va in [*pages, pages[0]]:
+        cpu.load(va, 8, 0)
+    assert (mmu.dtb.misses, mmu.dtb.fills) == (34, 34)
+    assert len(cpu.rtlb) <= 32

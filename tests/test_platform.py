@@ -260,3 +260,20 @@ def test_bad_state_files_are_rejected_clearly(tmp_path: Path, mangle, message: s
         state.load(path)
     assert message in str(e.value)
     assert m.run(max_instructions=2_000_000) == "halt"  # the machine it came from is unharmed
+
+
+@pytest.mark.parametrize("name", ["hello", "divide", "bytes", "switch"])
+def test_paged_run_matches_the_user_mode_harness(name: str) -> None:
+    """The same program through page tables, TBs, user mode and timer
+    interrupts prints and counts exactly what the unmapped harness does."""
+    from machine.elf import read_elf
+    from machine.paged import boot_program
+    from tests.conftest import elf, run_ours
+
+    path = elf(name, "ev4")
+    flat = run_ours(path, [])
+    m = boot_program(read_elf(path), [str(path)])
+    assert m.run(max_instructions=50_000_000) == f"exit {flat.status}"
+    assert bytes(m.console.output) == flat.stdout
+    assert m.cpu.icount == flat.icount
+    assert m.mmu.dtb.fills == m.mmu.dtb.misses and m.mmu.itb.misses >= 1

@@ -125,7 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("-o", "--output", default="a.out")
     a.set_defaults(fn=_asm)
     b = sub.add_parser("bench", help="print performance figures")
-    b.add_argument("what", choices=["cpu"])
+    b.add_argument(
+        "what", choices=["cpu", "mmu"], help="cpu: translator vs interpreter vs qemu; mmu: paged vs unmapped"
+    )
     b.add_argument("--json", action="store_true")
     b.add_argument("--rounds", type=int, default=100, help="bench program rounds (100 = about 20M instructions)")
     b.set_defaults(fn=_bench)

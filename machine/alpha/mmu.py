@@ -123,6 +123,7 @@ class TLB:
         self.size = size
         self.entries: OrderedDict[tuple[int, int | None], int] = OrderedDict()
         self.hits = self.misses = self.fills = 0
+        self.evicted: Callable[[int], None] | None = None  # told the VPN of each entry pushed out
 
     def lookup(self, vpn: int, asn: int) -> int | None:
         pte = self.entries.get((vpn, asn))
@@ -138,7 +139,9 @@ class TLB:
         key = (vpn, None if pte & PTE_ASM else asn)
         self.entries.pop(key, None)
         while len(self.entries) >= self.size:
-            self.entries.popitem(last=False)
+            (old_vpn, _), _ = self.entries.popitem(last=False)
+            if self.evicted is not None:
+                self.evicted(old_vpn)
         self.entries[key] = pte
         self.fills += 1
 
@@ -161,7 +164,16 @@ class MMU:
 
     Also a MemoryPort for the CPU: ``lookup(va, access)`` returns the frame
     holding va in the current mode, or raises MemFault. Whoever changes the
-    mode, PTBR, ASN or the TBs must also flush the CPU's host page caches."""
+    mode, PTBR, ASN or the TBs must also flush the CPU's host page caches.
+
+    ``attach(cpu)`` keeps the CPU's host page caches a subset of the TBs (an
+    evicted TB entry leaves them too), so every modeled TB miss reaches the
+    MMU: misses and fills are exact. A hit served by the CPU's host cache is
+    not counted (that would cost a Python call per access); ``hits`` counts
+    the hits seen by the MMU. Misses do not yet cost virtual time: charging
+    them where they happen, inside translated blocks, needs the run loop to
+    take dynamic costs, and charging at slice ends would make timing depend
+    on how a run was sliced."""
 
     def __init__(self, memory: object) -> None:
         self.memory = memory  # a machine.memory.PhysicalMemory
@@ -170,6 +182,19 @@ class MMU:
         self.ptbr = 0  # page frame number of the level-1 table
         self.asn = 0
         self.mode = MODE_KERNEL
+
+    def attach(self, cpu: object) -> None:
+        """Make TB evictions drop the page from the CPU's host caches."""
+
+        def drop_i(vpn: int) -> None:
+            cpu.xtlb.pop(vpn, None)  # type: ignore[attr-defined]
+
+        def drop_d(vpn: int) -> None:
+            cpu.rtlb.pop(vpn, None)  # type: ignore[attr-defined]
+            cpu.wtlb.pop(vpn, None)  # type: ignore[attr-defined]
+
+        self.itb.evicted = drop_i
+        self.dtb.evicted = drop_d
 
     def translate(self, va: int, access: int, mode: int | None = None) -> int:
         """Physical address for the access, through the TBs; MemFault if not."""
