@@ -10,6 +10,7 @@ run's state hash depends only on its inputs.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import struct
 from collections.abc import Callable
 
@@ -19,6 +20,7 @@ from machine.alpha.mmu import MMU
 from machine.alpha.pal import OsfPal
 from machine.alpha.traps import Halt, Trap
 from machine.console import CONSOLE_PA, Console
+from machine.disk import DISK_PA, Disk
 from machine.elf import ElfImage
 from machine.memory import DEFAULT_SIZE, BusError, PhysicalMemory
 
@@ -42,6 +44,25 @@ class Machine:
         self.cpu.enable_translation(translate)
         self.ticks = 0  # interval-timer interrupts raised so far
         self.halt_reason: str | None = None
+        self.events: list[tuple[int, int, str, tuple[int, ...]]] = []  # (cycle, order, event, args): a heap
+        self._event_order = 0
+        self.disk: Disk | None = None
+
+    def attach_disk(self, image: bytes | bytearray | str) -> Disk:
+        """Connect a disk backed by an image (bytes or a file's path)."""
+        self.disk = Disk(self, image)
+        self.memory.io[DISK_PA >> PAGE_SHIFT] = self.disk.page
+        return self.disk
+
+    def schedule(self, cycle: int, event: str, *args: int) -> None:
+        """At virtual time ``cycle`` (ties in order), call ``self.event_<event>(*args)``.
+        Events are plain data so a saved machine keeps its transfers in flight."""
+        self._event_order += 1
+        heapq.heappush(self.events, (cycle, self._event_order, event, args))
+
+    def event_disk_done(self, cmd: int, block: int, count: int, pa: int) -> None:
+        assert self.disk is not None
+        self.disk.finish(cmd, block, count, pa)
 
     # --- loading ---------------------------------------------------------------------
 
@@ -67,6 +88,13 @@ class Machine:
         while self.cpu.cycles >= self.tick_cycle(self.ticks + 1):
             self.ticks += 1
             self.pal.post_interrupt(CLOCK_IPL, CLOCK_INT, CLOCK_VECTOR)
+        while self.events and self.events[0][0] <= self.cpu.cycles:
+            _, _, event, args = heapq.heappop(self.events)
+            getattr(self, f"event_{event}")(*args)
+
+    def next_event(self) -> int:
+        nxt = self.tick_cycle(self.ticks + 1)
+        return min(nxt, self.events[0][0]) if self.events else nxt
 
     # --- running ---------------------------------------------------------------------
 
@@ -86,10 +114,11 @@ class Machine:
                     return "budget"
                 if cpu.cycles >= stop_at:
                     return "cycle"
-                next_event = min(self.tick_cycle(self.ticks + 1), stop_at)
+                next_event = min(self.next_event(), stop_at)
                 if pal.idle:  # wtint: nothing to do until the next event
-                    pal.idle = False
                     cpu.cycles = max(cpu.cycles, next_event)
+                    if next_event >= self.next_event():
+                        pal.idle = False  # woken by an event, not by the end of this run
                     continue
                 try:
                     cpu.run(limit - cpu.icount, next_event)
@@ -119,4 +148,8 @@ class Machine:
             if any(frame):
                 h.update(struct.pack("<Q1024Q", pfn, *frame))
         h.update(bytes(self.console.output))
+        h.update(repr(self.events).encode())
+        if self.disk is not None:
+            h.update(repr((self.disk.regs, self.disk.cylinder, self.disk.completed)).encode())
+            h.update(hashlib.sha256(self.disk.data).digest())
         return h.hexdigest()

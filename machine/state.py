@@ -46,6 +46,11 @@ def snapshot(m: Machine) -> bytes:
                         for tb in (mmu.itb, mmu.dtb)]},
         "machine": {"ticks": m.ticks, "halt_reason": m.halt_reason},
         "console": {"output": m.console.output.hex(), "input": bytes(m.console.input).hex()},
+        "events": [[c, o, e, list(a)] for c, o, e, a in m.events],
+        "event_order": m._event_order,
+        "disk": None if m.disk is None else {"regs": m.disk.regs, "cylinder": m.disk.cylinder,
+                                              "completed": m.disk.completed,
+                                              "data": zlib.compress(bytes(m.disk.data), 6).hex()},
     }  # fmt: skip
     frames = b"".join(_FRAME.pack(pfn, *f) for pfn, f in sorted(m.memory.frames.items()) if any(f))
     body = json.dumps(header, separators=(",", ":")).encode() + b"\n" + zlib.compress(frames, 6)
@@ -94,6 +99,11 @@ def restore(data: bytes, name: str = "<state>") -> Machine:
         m.halt_reason = h["machine"]["halt_reason"]
         m.console.output = bytearray.fromhex(h["console"]["output"])
         m.console.feed(bytes.fromhex(h["console"]["input"]))
+        m.events = [(c, o, e, tuple(a)) for c, o, e, a in h["events"]]
+        m._event_order = h["event_order"]
+        if h["disk"] is not None:
+            d = m.attach_disk(zlib.decompress(bytes.fromhex(h["disk"]["data"])))
+            d.regs, d.cylinder, d.completed = h["disk"]["regs"], h["disk"]["cylinder"], h["disk"]["completed"]
         if len(frames) % _FRAME.size:
             raise ValueError("memory image is not whole frames")
         for off in range(0, len(frames), _FRAME.size):

@@ -1,0 +1,147 @@
+"""A SCSI-like disk: 512-byte blocks, an image file, DMA, a completion interrupt.
+
+Registers (quadwords) on one page of I/O space:
+
+    +0x00 BLOCK    first block of the transfer
+    +0x08 COUNT    number of blocks
+    +0x10 DMA      physical address of the buffer
+    +0x18 CMD      write 1 = read (disk to memory), 2 = write (memory to disk)
+    +0x20 STATUS   0 idle, 1 busy, 2 done, 3 error
+    +0x28 ERROR    why: 1 block out of range, 2 DMA outside memory, 3 busy, 4 bad count, 5 bad command
+    +0x30 ACK      write: clear a done or error status
+    +0x38 NBLOCKS  read: the disk's size in blocks
+
+Timing, in virtual time: a seek that grows with the square root of the
+cylinder distance, the rotational delay until the first sector comes under
+the head (the platter turns with virtual time), and the transfer at the
+media rate. Figures are an RZ26-class 1990s disk: 5400 rpm, 2 ms track to
+track, 16 ms full stroke, 3.3 MB/s. The transfer's DMA happens when it
+completes, and then the device interrupts (entInt type 3, IPL 3).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from machine.alpha.constants import CLOCK_HZ
+from machine.console import MmioPage
+
+if TYPE_CHECKING:
+    from machine.machine import Machine
+
+BLOCK = 512
+DISK_PA = 0x1_0000_2000
+DISK_IPL = 3
+DEVICE_INT = 3  # entInt a0 for a device
+DISK_VECTOR = 0x800
+R_BLOCK, R_COUNT, R_DMA, R_CMD, R_STATUS, R_ERROR, R_ACK, R_NBLOCKS = range(8)
+IDLE, BUSY, DONE, ERROR = 0, 1, 2, 3
+E_RANGE, E_DMA, E_BUSY, E_COUNT, E_CMD = 1, 2, 3, 4, 5
+CMD_READ, CMD_WRITE = 1, 2
+
+RPM = 5400
+SECTORS_PER_TRACK = 64
+TRACKS_PER_CYLINDER = 8
+TRACK_TO_TRACK_S = 0.002
+FULL_STROKE_S = 0.016
+MEDIA_BYTES_PER_S = 3_300_000
+
+
+class DiskImageError(Exception):
+    """The image file cannot back a disk; the message says why."""
+
+
+class Disk:
+    def __init__(self, machine: Machine, image: bytes | bytearray | str | Path) -> None:
+        if isinstance(image, (str, Path)):
+            try:
+                data = Path(image).read_bytes()
+            except OSError as e:
+                raise DiskImageError(f"{image}: cannot read disk image: {e.strerror}") from None
+            name = str(image)
+        else:
+            data, name = bytes(image), "<image>"
+        if not data or len(data) % BLOCK:
+            raise DiskImageError(f"{name}: disk image is {len(data)} bytes, not a positive multiple of {BLOCK}")
+        self.machine = machine
+        self.data = bytearray(data)
+        self.nblocks = len(data) // BLOCK
+        self.regs = [0] * 8
+        self.regs[R_NBLOCKS] = self.nblocks
+        self.cylinder = 0
+        self.page = MmioPage(self._read, self._write)
+        self.completed = 0
+        self.on_complete: Callable[[int], None] | None = None
+
+    # --- timing ----------------------------------------------------------------
+
+    def service_cycles(self, block: int, count: int, now: int) -> int:
+        """Seek + rotational delay + transfer, in CPU cycles from ``now``."""
+        per_cyl = SECTORS_PER_TRACK * TRACKS_PER_CYLINDER
+        cyl = block // per_cyl
+        ncyl = max(1, self.nblocks // per_cyl)
+        distance = abs(cyl - self.cylinder)
+        seek = (
+            0.0 if distance == 0 else TRACK_TO_TRACK_S + (FULL_STROKE_S - TRACK_TO_TRACK_S) * math.sqrt(distance / ncyl)
+        )
+        rev_cycles = CLOCK_HZ * 60 // RPM
+        arrive = now + int(seek * CLOCK_HZ)
+        angle = (block % SECTORS_PER_TRACK) * rev_cycles // SECTORS_PER_TRACK
+        rotation = (angle - arrive % rev_cycles) % rev_cycles
+        transfer = count * BLOCK * CLOCK_HZ // MEDIA_BYTES_PER_S
+        self.cylinder = cyl
+        return arrive - now + rotation + transfer
+
+    # --- registers -----------------------------------------------------------------
+
+    def _read(self, index: int) -> int:
+        return self.regs[index] if 0 <= index < 8 else 0
+
+    def _fail(self, code: int) -> None:
+        self.regs[R_STATUS] = ERROR
+        self.regs[R_ERROR] = code
+        self.machine.pal.post_interrupt(DISK_IPL, DEVICE_INT, DISK_VECTOR)
+
+    def _write(self, index: int, value: int) -> None:
+        if index in (R_BLOCK, R_COUNT, R_DMA):
+            self.regs[index] = value
+        elif index == R_ACK:
+            self.regs[R_STATUS], self.regs[R_ERROR] = IDLE, 0
+        elif index == R_CMD:
+            self._start(value & 0xFF)
+
+    def _start(self, cmd: int) -> None:
+        regs = self.regs
+        if regs[R_STATUS] == BUSY:
+            regs[R_ERROR] = E_BUSY  # the transfer under way goes on
+            return
+        block, count, pa = regs[R_BLOCK], regs[R_COUNT], regs[R_DMA]
+        if cmd not in (CMD_READ, CMD_WRITE):
+            return self._fail(E_CMD)
+        if not 0 < count <= 256:
+            return self._fail(E_COUNT)
+        if block + count > self.nblocks:
+            return self._fail(E_RANGE)
+        if pa % 8 or pa + count * BLOCK > self.machine.memory.size:
+            return self._fail(E_DMA)
+        regs[R_STATUS], regs[R_ERROR] = BUSY, 0
+        now = self.machine.cpu.cycles
+        self.machine.schedule(now + self.service_cycles(block, count, now), "disk_done", cmd, block, count, pa)
+
+    def finish(self, cmd: int, block: int, count: int, pa: int) -> None:
+        """The transfer completes: DMA, status, interrupt."""
+        mem = self.machine.memory
+        lo, hi = block * BLOCK, (block + count) * BLOCK
+        if cmd == CMD_READ:
+            mem.write(pa, bytes(self.data[lo:hi]))
+            self.machine.cpu.flush_tlb()  # DMA may have overwritten translated code
+        else:
+            self.data[lo:hi] = mem.read(pa, hi - lo)
+        self.regs[R_STATUS] = DONE
+        self.completed += 1
+        self.machine.pal.post_interrupt(DISK_IPL, DEVICE_INT, DISK_VECTOR)
+        if self.on_complete is not None:
+            self.on_complete(self.completed)
