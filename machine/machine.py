@@ -23,6 +23,7 @@ from machine.console import CONSOLE_PA, Console
 from machine.disk import DISK_PA, Disk
 from machine.elf import ElfImage
 from machine.memory import DEFAULT_SIZE, BusError, PhysicalMemory
+from machine.nic import NIC, NIC_PA
 
 TIMER_HZ = 1024
 CLOCK_IPL = 5
@@ -47,12 +48,27 @@ class Machine:
         self.events: list[tuple[int, int, str, tuple[int, ...]]] = []  # (cycle, order, event, args): a heap
         self._event_order = 0
         self.disk: Disk | None = None
+        self.nic: NIC | None = None
 
     def attach_disk(self, image: bytes | bytearray | str) -> Disk:
         """Connect a disk backed by an image (bytes or a file's path)."""
         self.disk = Disk(self, image)
         self.memory.io[DISK_PA >> PAGE_SHIFT] = self.disk.page
         return self.disk
+
+    def attach_nic(self, mac: int) -> NIC:
+        """Install the Ethernet card with station address ``mac``."""
+        self.nic = NIC(self, mac)
+        self.memory.io[NIC_PA >> PAGE_SHIFT] = self.nic.page
+        return self.nic
+
+    def event_nic_tx_done(self) -> None:
+        assert self.nic is not None
+        self.nic.tx_done()
+
+    def event_nic_rx(self, frame_id: int) -> None:
+        assert self.nic is not None and self.nic.wire is not None
+        self.nic.receive(self.nic.wire.take(frame_id))
 
     def schedule(self, cycle: int, event: str, *args: int) -> None:
         """At virtual time ``cycle`` (ties in order), call ``self.event_<event>(*args)``.
@@ -149,6 +165,8 @@ class Machine:
                 h.update(struct.pack("<Q1024Q", pfn, *frame))
         h.update(bytes(self.console.output))
         h.update(repr(self.events).encode())
+        if self.nic is not None:
+            h.update(repr((self.nic.regs, self.nic.sent, self.nic.received)).encode())
         if self.disk is not None:
             h.update(repr((self.disk.regs, self.disk.cylinder, self.disk.completed)).encode())
             h.update(hashlib.sha256(self.disk.data).digest())

@@ -31,7 +31,7 @@ def require(tool: str) -> str:
     """Path of an external tool, or skip (fail under CI) if it is missing."""
     path = shutil.which(tool)
     if path is None:
-        msg = f"{tool} is not installed (Debian: qemu-user / binutils-alpha-linux-gnu / gcc-alpha-linux-gnu)"
+        msg = f"{tool} is not installed (Debian: qemu-user, binutils-alpha-linux-gnu, gcc-alpha-linux-gnu, tshark)"
         if IN_CI:
             pytest.fail(f"oracle missing under CI: {msg}")
         pytest.skip(msg)
