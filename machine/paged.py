@@ -79,12 +79,16 @@ def boot_program(image: ElfImage, argv: list[str], model: str = "ev4", memory_si
 
 
 def _read_user(pal: OsfPal, va: int, n: int) -> bytes | None:
+    """n bytes of user memory as the user could read them, a page at a time;
+    None if any of it is not readable (the caller answers EFAULT)."""
     out = bytearray()
-    for i in range(n):
-        t = pal.mmu.walk(va + i, 0, 1)
+    while len(out) < n:
+        a = va + len(out)
+        t = pal.mmu.walk(a, 0, 1)
         if t.pa is None:
             return None
-        out += pal.mmu.memory.read(t.pa, 1)
+        k = min(PAGE_SIZE - (a & PAGE_MASK), n - len(out))
+        out += pal.mmu.memory.read(t.pa, k)
     return bytes(out)
 
 

@@ -37,9 +37,10 @@ from machine.alpha.constants import (
     PAL_RDUNIQUE,
     PAL_WRUNIQUE,
 )
-from machine.alpha.cpu import CPU, EXEC, WRITE
+from machine.alpha.cpu import CPU
 from machine.alpha.decode import decode
 from machine.alpha.disasm import disasm_word
+from machine.alpha.semantics import function
 from machine.alpha.traps import (
     ArithmeticTrap,
     Halt,
@@ -317,7 +318,7 @@ class Process:
             return -EFAULT
         data = self.stdin.read1(count) if hasattr(self.stdin, "read1") else self.stdin.read(count)
         self.space.write_bulk(buf, data)
-        self.cpu.flush_tlb()
+        self.cpu.forget_pages(buf, len(data))  # the input may land on translated code
         return len(data)
 
     def _brk(self, addr: int, *_: int) -> int:
@@ -329,7 +330,7 @@ class Process:
             self.space.map(old, new - old, PROT_READ | PROT_WRITE, demand=True)
         elif new < old:
             self.space.unmap(new, old - new)
-            self.cpu.flush_tlb()
+            self.cpu.forget_pages(new, old - new)
         self.brk = addr
         return addr
 
@@ -348,7 +349,7 @@ class Process:
             if addr & PAGE_MASK or addr + size > USER_LIMIT:
                 return -EINVAL
             self.space.unmap(addr, size)
-            self.cpu.flush_tlb()
+            self.cpu.forget_pages(addr, size)
             base = addr
         else:
             base = self.mmap_next
@@ -361,8 +362,9 @@ class Process:
     def _munmap(self, addr: int, length: int, *_: int) -> int:
         if addr & PAGE_MASK or length == 0:
             return -EINVAL
-        self.space.unmap(addr, (length + PAGE_MASK) & ~PAGE_MASK)
-        self.cpu.flush_tlb()
+        size = (length + PAGE_MASK) & ~PAGE_MASK
+        self.space.unmap(addr, size)
+        self.cpu.forget_pages(addr, size)
         return 0
 
     _SYSCALLS: ClassVar[dict[int, Callable[..., int]]] = {
@@ -408,8 +410,6 @@ class Process:
         try:
             if op.kind in ("ld", "fld"):
                 raw = int.from_bytes(cpu.load_bytes(u.va, op.width, u.pc), "little")
-                from machine.alpha.semantics import function
-
                 val = function(op.sem, cpu.model)(0, 0, raw, 0, 0)
                 if op.kind == "fld":
                     cpu.f[ins.ra] = val
@@ -417,8 +417,6 @@ class Process:
                     cpu.r[ins.ra] = val
             else:
                 if op.kind == "fst":
-                    from machine.alpha.semantics import function
-
                     value = function(op.sem, cpu.model)(cpu.f[ins.ra] if ins.ra != 31 else 0, 0, 0, 0, 0)
                 else:
                     value = cpu.r[ins.ra] if ins.ra != 31 else 0
@@ -466,4 +464,4 @@ def default_streams() -> tuple[BinaryIO, BinaryIO, BinaryIO]:
     return sys.stdin.buffer, sys.stdout.buffer, sys.stderr.buffer
 
 
-__all__ = ["AddressSpace", "ExitInfo", "Process", "WRITE", "EXEC"]
+__all__ = ["AddressSpace", "ExitInfo", "Process", "build_initial_stack"]

@@ -30,40 +30,12 @@ from machine.alpha.constants import (
 from machine.alpha.mmu import EXEC, MMU, READ, WRITE, translate
 from machine.alpha.traps import MemFault
 from machine.memory import BusError, PhysicalMemory
+from machine.pagetable import FrameAllocator, PageTable
 
-TABLE_BITS = PTE_V | PTE_KRE | PTE_KWE  # how an OS marks L1/L2 entries
 
-
-class PageTables:
-    """Builds OSF/1 page tables in physical memory, allocating frames upward."""
-
-    def __init__(self, mem: PhysicalMemory, first_free: int = 16) -> None:
-        self.mem = mem
-        self.next = first_free
-        self.root = self.alloc()
-
-    def alloc(self) -> int:
-        pfn = self.next
-        self.next += 1
-        return pfn
-
-    def entry_addr(self, va: int, level: int, table: int) -> int:
-        shift = {1: 33, 2: 23, 3: 13}[level]
-        return (table << 13) + ((va >> shift) & 0x3FF) * 8
-
-    def map(self, va: int, pfn: int, bits: int) -> int:
-        """Map va's page to pfn with PTE bits; returns the L3 PTE's address."""
-        table = self.root
-        for level in (1, 2):
-            addr = self.entry_addr(va, level, table)
-            pte = self.mem.read_q(addr)
-            if not pte & PTE_V:
-                pte = (self.alloc() << 32) | TABLE_BITS
-                self.mem.write_q(addr, pte)
-            table = pte >> 32
-        addr = self.entry_addr(va, 3, table)
-        self.mem.write_q(addr, (pfn << 32) | bits)
-        return addr
+def page_tables(mem: PhysicalMemory, first_free: int = 16) -> PageTable:
+    """A page table for the tests, its frames allocated upward from first_free."""
+    return PageTable(mem, FrameAllocator(mem, first_free))
 
 
 def expected(bits: int, access: int, mode: int) -> int | None:
@@ -89,7 +61,7 @@ FO = [PTE_FOR, PTE_FOW, PTE_FOE]
 
 def test_every_permission_and_fault_on_combination() -> None:
     mem = PhysicalMemory(4 << 20)
-    pt = PageTables(mem)
+    pt = page_tables(mem)
     va = 0x1_2000_4000
     cases = 0
     for prot in itertools.product((0, 1), repeat=4):
@@ -109,7 +81,7 @@ def test_every_permission_and_fault_on_combination() -> None:
 
 def test_fault_at_each_level() -> None:
     mem = PhysicalMemory(4 << 20)
-    pt = PageTables(mem)
+    pt = page_tables(mem)
     va = 0x2_0000_6000
     t = translate(mem.read_q, pt.root, va, READ, MODE_USER)
     assert (t.fault, len(t.steps)) == (MMCSR_TNV, 1)  # empty L1
@@ -140,9 +112,9 @@ def test_kseg_is_the_kernel_superpage() -> None:
         assert translate(mem.read_q, 0, KSEG_BASE + 0x12345, access, MODE_USER).fault == MMCSR_ACV
 
 
-def _mmu() -> tuple[MMU, PageTables, PhysicalMemory]:
+def _mmu() -> tuple[MMU, PageTable, PhysicalMemory]:
     mem = PhysicalMemory(8 << 20)
-    pt = PageTables(mem)
+    pt = page_tables(mem)
     mmu = MMU(mem)
     mmu.switch_context(pt.root, 1)
     mmu.mode = MODE_USER
@@ -187,8 +159,8 @@ def test_tbisd_and_tbisi_touch_one_buffer() -> None:
 
 def test_asn_tags_keep_address_spaces_apart() -> None:
     mem = PhysicalMemory(8 << 20)
-    a = PageTables(mem, first_free=16)
-    b = PageTables(mem, first_free=64)
+    a = page_tables(mem, first_free=16)
+    b = page_tables(mem, first_free=64)
     va = 0x4000_0000
     a.map(va, 500, USER_RW)
     b.map(va, 600, USER_RW)
@@ -206,8 +178,8 @@ def test_asn_tags_keep_address_spaces_apart() -> None:
 
 def test_asm_entries_are_shared_and_survive_tbiap() -> None:
     mem = PhysicalMemory(8 << 20)
-    a = PageTables(mem, first_free=16)
-    b = PageTables(mem, first_free=64)
+    a = page_tables(mem, first_free=16)
+    b = page_tables(mem, first_free=64)
     va = 0x7000_0000
     a.map(va, 700, USER_RW | PTE_ASM)
     b.map(va, 700, USER_RW | PTE_ASM)

@@ -149,10 +149,6 @@ def test_kernel_stack_not_valid_halts_the_machine() -> None:
     assert why.startswith("kernel stack not valid")
 
 
-def test_smoke_source_is_in_the_repository() -> None:
-    assert Path(PROGRAMS / "baremetal" / "smoke.s").stat().st_size > 1000
-
-
 def _pal_machine() -> tuple[Machine, list[tuple[int, int, int, int]]]:
     """A machine whose kernel stack is in KSEG and whose entries are Python
     handlers that record (entry, a0, a1, a2) and return with rti."""

@@ -19,6 +19,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from machine.alpha import isa
 from machine.alpha.constants import M64, PAL_FUNCS, REG_ALIASES, REG_NAMES
@@ -132,10 +133,12 @@ class Assembler:
     def _err(self, line: int, msg: str) -> AsmError:
         return AsmError(f"{self.path}:{line}: {msg}")
 
-    def eval(self, expr: str, line: int, here: int, order: int, *, required: bool = True,
+    def eval(self, expr: str, line: int, here: int, order: int, *, required: bool | Literal["final"] = True,
              abs_only: bool = False) -> int | None:  # fmt: skip
-        """Value of expr at address here; None while unknown (pass 1). With
-        abs_only, anything that depends on where sections land is unknown."""
+        """Value of expr at address here; None while unknown in pass 1 (or
+        whenever ``required`` is false). ``required="final"`` demands every
+        symbol even in pass 1; with ``abs_only``, anything that depends on
+        where sections land counts as unknown."""
         st = self.st
         src = expr.strip()
         if not src:
@@ -153,7 +156,7 @@ class Assembler:
                 return str(prior[-1])
             later = [a for (o, a) in ((c[1], c[2]) for c in cands) if o > order]
             if not later:
-                if st.pass_no == 1:
+                if st.pass_no == 1 and required != "final":
                     return "0"
                 raise self._err(line, f"no later local label '{n}:' for '{n}f'")
             return str(later[0])
@@ -198,7 +201,7 @@ class Assembler:
 
         val = ev(tree)
         if unknown:
-            if st.pass_no == 1 or not required:
+            if not required or (st.pass_no == 1 and required != "final"):
                 return None
             raise self._err(line, f"undefined symbol '{unknown[0]}'")
         return val
@@ -299,10 +302,10 @@ class Assembler:
         st.symbols.setdefault("_gp", self.bases["data"] + 0x8000)
         for order, s in enumerate(stmts):  # .set values with the final addresses, in order
             if s.mnem in (".set", ".equ") and s.ops and s.ops[0] not in _SET_FLAGS:
-                st.pass_no = 2
-                st.symbols[s.ops[0]] = self.eval(s.ops[1], s.line, s.addr, order)  # type: ignore[assignment]
+                v = self.eval(s.ops[1], s.line, s.addr, order, required="final")
+                assert v is not None
+                st.symbols[s.ops[0]] = v
                 st.sym_section[s.ops[0]] = "abs"
-                st.pass_no = 1
         # .set symbols are evaluated in order during pass 2, but also now for sizing-independent uses
         return stmts
 

@@ -119,6 +119,21 @@ class CPU:
         if self._translator is not None:
             self._translator.flush()
 
+    def forget_pages(self, va: int, size: int) -> None:
+        """Forget the pages covering [va, va + size): their cached lookups and
+        their translated code, after the mapping or the contents changed
+        behind the CPU's back (an unmap, a host-side write such as read())."""
+        first, end = va >> PAGE_SHIFT, (va + size + PAGE_MASK) >> PAGE_SHIFT
+        if end - first > 4096:
+            self.flush_tlb()
+            return
+        for vpn in range(first, end):
+            self.rtlb.pop(vpn, None)
+            self.wtlb.pop(vpn, None)
+            self.xtlb.pop(vpn, None)
+            if self._translator is not None:
+                self._translator.invalidate_page(vpn)
+
     def flush_host_caches(self) -> None:
         """Forget cached page lookups (after a mode switch or a TB
         invalidation); translated code stays, keyed by virtual address."""
