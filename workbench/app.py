@@ -27,7 +27,7 @@ class CpuPane(Static):
 
     def show(self, proc: Process, before: list[int]) -> None:
         cpu = proc.cpu
-        lines = [f"pc {cpu.pc:#018x}   instructions {cpu.icount:,}   cycles {cpu.cycles:,}", ""]
+        lines = [f"pc {cpu.pc:#018x}", f"instructions {cpu.icount:,}   cycles {cpu.cycles:,}", ""]
         per_row = max(1, min(4, (self.size.width - 2) // 23))  # "  v0 0123456789abcdef" + gap
         for row in range(0, 32, per_row):
             cells = []
