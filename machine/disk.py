@@ -136,8 +136,7 @@ class Disk:
         mem = self.machine.memory
         lo, hi = block * BLOCK, (block + count) * BLOCK
         if cmd == CMD_READ:
-            mem.write(pa, bytes(self.data[lo:hi]))
-            self.machine.cpu.flush_tlb()  # DMA may have overwritten translated code
+            mem.write(pa, bytes(self.data[lo:hi]))  # the memory tells the CPU which frames changed
         else:
             self.data[lo:hi] = mem.read(pa, hi - lo)
         self.regs[R_STATUS] = DONE

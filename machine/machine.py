@@ -14,11 +14,12 @@ import heapq
 import struct
 from collections.abc import Callable
 
-from machine.alpha.constants import CLOCK_HZ, DEFAULT_CPU, KSEG_BASE, KSEG_SIZE, PAGE_SHIFT
-from machine.alpha.cpu import CPU
+from machine.alpha.constants import CLOCK_HZ, DEFAULT_CPU, KSEG_BASE, KSEG_SIZE, M64, PAGE_SHIFT, PAGE_SIZE
+from machine.alpha.cpu import CPU, READ, WRITE, Watch
+from machine.alpha.disasm import disasm_word
 from machine.alpha.mmu import MMU
 from machine.alpha.pal import OsfPal
-from machine.alpha.traps import Halt, Trap
+from machine.alpha.traps import Halt, Trap, WatchHit
 from machine.console import CONSOLE_PA, Console
 from machine.disk import DISK_PA, Disk
 from machine.elf import ElfImage
@@ -43,12 +44,18 @@ class Machine:
         self.cpu.pal = self.pal
         self.mmu.attach(self.cpu)
         self.cpu.enable_translation(translate)
+        self.cpu.exit_after_pal = True  # interrupts are looked at right after every CALL_PAL
         self.ticks = 0  # interval-timer interrupts raised so far
         self.halt_reason: str | None = None
         self.events: list[tuple[int, int, str, tuple[int, ...]]] = []  # (cycle, order, event, args): a heap
         self._event_order = 0
         self.disk: Disk | None = None
         self.nic: NIC | None = None
+        self.watches: dict[int, Watch] = {}
+        self._watch_number = 0
+        self.stop_detail = ""  # why the last run stopped at a breakpoint or watchpoint, in words
+        self._pending_stop: str | None = None  # a device wrote a watched physical address
+        self.memory.on_write = self._memory_written
 
     def attach_disk(self, image: bytes | bytearray | str) -> Disk:
         """Connect a disk backed by an image (bytes or a file's path)."""
@@ -112,16 +119,140 @@ class Machine:
         nxt = self.tick_cycle(self.ticks + 1)
         return min(nxt, self.events[0][0]) if self.events else nxt
 
+    # --- breakpoints and watchpoints --------------------------------------------------
+
+    @property
+    def breakpoints(self) -> frozenset[int]:
+        return frozenset(self.cpu.stops)
+
+    def add_breakpoint(self, pc: int) -> None:
+        """Stop ``run`` before the instruction at pc executes."""
+        if pc & 3:
+            raise ValueError(f"breakpoint address {pc:#x} is not a multiple of 4")
+        self.cpu.stops.add(pc)
+        self.cpu.flush_tlb()  # translated blocks must be split at the new stop
+
+    def remove_breakpoint(self, pc: int) -> None:
+        if pc not in self.cpu.stops:
+            raise ValueError(f"no breakpoint at {pc:#x}")
+        self.cpu.stops.discard(pc)
+        self.cpu.flush_tlb()
+
+    def add_watch(self, addr: int, size: int = 8, access: str = "w", physical: bool = False) -> Watch:
+        """Stop ``run`` after an instruction reads or writes (``access`` "r",
+        "w" or "rw") any of ``size`` bytes at ``addr``, a virtual address in
+        whatever address space is current, or a physical one; device DMA into
+        a physical watch stops it too."""
+        if access not in ("r", "w", "rw"):
+            raise ValueError(f"watch access {access!r}: use 'r', 'w' or 'rw'")
+        if not 0 < size <= PAGE_SIZE:
+            raise ValueError(f"watch size {size}: give 1 to {PAGE_SIZE} bytes")
+        if physical and not 0 <= addr <= addr + size <= self.memory.size:
+            raise ValueError(f"physical watch at {addr:#x}: this machine has {self.memory.size:#x} bytes of memory")
+        self._watch_number += 1
+        w = Watch(self._watch_number, addr & M64, size, access, physical)
+        cpu = self.cpu
+        for pn in range(addr >> PAGE_SHIFT, ((addr + size - 1) >> PAGE_SHIFT) + 1):
+            if physical:
+                cpu.watch_frames.setdefault(id(self.memory.frame(pn)), []).append((w, pn))
+            else:
+                cpu.watch_pages.setdefault(pn & (M64 >> PAGE_SHIFT), []).append(w)
+        cpu.flush_host_caches()  # watched pages must leave the host caches
+        self.watches[w.number] = w
+        return w
+
+    def remove_watch(self, number: int) -> None:
+        w = self.watches.pop(number, None)
+        if w is None:
+            raise ValueError(f"no watchpoint {number}")
+        cpu = self.cpu
+        for table in (cpu.watch_pages, cpu.watch_frames):
+            for key in list(table):
+                kept = [e for e in table[key] if (e[0] if isinstance(e, tuple) else e) is not w]
+                if kept:
+                    table[key] = kept  # type: ignore[assignment]
+                else:
+                    del table[key]
+
+    def _peek(self, w: Watch) -> int | None:
+        """The watched bytes' value (up to 8 of them), or None if unmapped."""
+        n = min(w.size, 8)
+        pa = w.addr
+        if not w.physical:
+            t = self.mmu.walk(w.addr)
+            if t.pa is None:
+                return None
+            pa = t.pa
+        try:
+            return int.from_bytes(self.memory.read(pa, n), "little")
+        except BusError:
+            return None
+
+    def _watch_stop(self, hit: WatchHit) -> str:
+        """Finish the access that hit (watchpoints report after it, like
+        gdb's), then describe it."""
+        w = hit.watch
+        assert isinstance(w, Watch)
+        cpu = self.cpu
+        old = self._peek(w)
+        word = cpu.fetch(hit.pc)
+        cpu.watch_suppress = True
+        try:
+            cpu.step()
+        except Trap as t:
+            self.pal.deliver(t)
+        finally:
+            cpu.watch_suppress = False
+        new = self._peek(w)
+        verb = "read" if hit.access == READ else "wrote"
+        change = ""
+        if old is not None and new is not None:
+            change = f"; value {old:#x}" if old == new else f"; {old:#x} -> {new:#x}"
+        text = disasm_word(word, hit.pc, symbolic=True).replace("\t", " ")
+        self.stop_detail = f"{w.describe()}: `{text}` at pc {hit.pc:#x} {verb} {hit.width} bytes at {hit.va:#x}{change}"
+        return "watchpoint"
+
+    def _memory_written(self, frame: list[int], pa: int, n: int) -> None:
+        self.cpu.frame_written(frame)
+        for w, _ in self.cpu.watch_frames.get(id(frame), ()):
+            if w.hits(pa, n, WRITE) and self._pending_stop is None:
+                self._pending_stop = f"{w.describe()}: a device or the host wrote {n} bytes at physical {pa:#x}"
+
     # --- running ---------------------------------------------------------------------
 
+    def step(self) -> str:
+        """Execute one instruction (or take one pending interrupt and execute
+        the first instruction of its handler), ignoring a breakpoint at pc."""
+        return self.run(max_instructions=1)
+
+    def _advance(self, budget: int, next_event: int, step_over: bool) -> str | None:
+        cpu = self.cpu
+        try:
+            if step_over:
+                cpu.step()
+            else:
+                cpu.run(budget, next_event)
+        except WatchHit as hit:
+            return self._watch_stop(hit)
+        except Trap as t:
+            self.pal.deliver(t)
+        return None
+
     def run(self, max_instructions: int | None = None, until_cycle: int | None = None) -> str:
-        """Run until halt, a budget, or a cycle; return why it stopped."""
+        """Run until halt, a budget, a cycle, a breakpoint or a watchpoint;
+        return why it stopped ("budget", "cycle", "breakpoint", "watchpoint"
+        or the halt reason). A breakpoint at the PC it starts from does not
+        stop it again; ``stop_detail`` says which one stopped it."""
         cpu, pal = self.cpu, self.pal
         limit = cpu.icount + (max_instructions if max_instructions is not None else 1 << 62)
         stop_at = until_cycle if until_cycle is not None else 1 << 62
+        resume = (cpu.pc, cpu.icount)
         while True:
             if self.halt_reason is not None:
                 return self.halt_reason
+            if self._pending_stop is not None:
+                self.stop_detail, self._pending_stop = self._pending_stop, None
+                return "watchpoint"
             try:
                 self._raise_due_events()
                 if pal.take_interrupt():
@@ -136,10 +267,13 @@ class Machine:
                     if next_event >= self.next_event():
                         pal.idle = False  # woken by an event, not by the end of this run
                     continue
-                try:
-                    cpu.run(limit - cpu.icount, next_event)
-                except Trap as t:
-                    pal.deliver(t)
+                at_stop = bool(cpu.stops) and cpu.pc in cpu.stops
+                if at_stop and (cpu.pc, cpu.icount) != resume:
+                    self.stop_detail = f"breakpoint at {cpu.pc:#x}"
+                    return "breakpoint"
+                why = self._advance(limit - cpu.icount, next_event, at_stop)
+                if why is not None:
+                    return why
             except Halt as h:
                 self.halt_reason = h.reason
             except BusError as e:  # nothing answers at that physical address

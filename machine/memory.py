@@ -9,6 +9,7 @@ uses. Device DMA and the loader use the byte-level helpers.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from machine.alpha.constants import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE
@@ -34,6 +35,9 @@ class PhysicalMemory:
         self.nframes = size >> PAGE_SHIFT
         self.frames: dict[int, list[int]] = {}
         self.io: dict[int, Any] = {}  # pfn -> a device's register page (machine.console.MmioPage)
+        # Told of every write made through this object (DMA, loaders, a Python
+        # kernel), not of CPU stores: (frame, physical address, length).
+        self.on_write: Callable[[list[int], int, int], None] | None = None
 
     def frame(self, pfn: int) -> list[int]:
         """The frame's quadwords (or a device's register page); BusError
@@ -53,7 +57,10 @@ class PhysicalMemory:
         return self.frame(pa >> PAGE_SHIFT)[(pa & PAGE_MASK) >> 3]
 
     def write_q(self, pa: int, value: int) -> None:
-        self.frame(pa >> PAGE_SHIFT)[(pa & PAGE_MASK) >> 3] = value & 0xFFFF_FFFF_FFFF_FFFF
+        f = self.frame(pa >> PAGE_SHIFT)
+        f[(pa & PAGE_MASK) >> 3] = value & 0xFFFF_FFFF_FFFF_FFFF
+        if self.on_write is not None:
+            self.on_write(f, pa, 8)
 
     def read(self, pa: int, n: int) -> bytes:
         out = bytearray()
@@ -74,4 +81,6 @@ class PhysicalMemory:
             raw = bytearray(_FRAME.pack(*f))
             raw[off : off + k] = data[pos : pos + k]
             f[:] = _FRAME.unpack(raw)
+            if self.on_write is not None:
+                self.on_write(f, a, k)
             pos += k

@@ -82,6 +82,8 @@ def page_bytes(page: list[int]) -> bytes:
 class AddressSpace:
     """Pages of one process and their protections; a MemoryPort for the CPU."""
 
+    missed = False  # no TB here: lookups never miss
+
     def __init__(self) -> None:
         self.pages: dict[int, list[int]] = {}
         self.prot: dict[int, int] = {}

@@ -56,7 +56,7 @@ def machine_with_disk(image: bytes) -> tuple[Machine, list[tuple[int, int, int]]
         pal.rti()
 
     m.pal.entries[ENT_INT] = on_int
-    m.run(max_instructions=10)  # into the idle loop at IPL 0
+    m.run(until_cycle=1000)  # into the idle loop at IPL 0
     return m, seen
 
 

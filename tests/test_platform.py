@@ -240,7 +240,7 @@ def test_save_restore_continues_to_the_same_final_state(tmp_path: Path) -> None:
     ("mangle", "message"),
     [
         (lambda b: b"hello world\n", "not a SPIN Workbench state file"),
-        (lambda b: b.replace(b"SPINWB-STATE 1", b"SPINWB-STATE 9", 1), "version 9"),
+        (lambda b: b.replace(b"SPINWB-STATE 2", b"SPINWB-STATE 9", 1), "version 9"),
         (lambda b: b[: len(b) // 2], "corrupted or truncated"),
         (lambda b: b[:-40] + bytes(40), "corrupted or truncated"),
     ],
@@ -273,3 +273,35 @@ def test_paged_run_matches_the_user_mode_harness(name: str) -> None:
     assert bytes(m.console.output) == flat.stdout
     assert m.cpu.icount == flat.icount
     assert m.mmu.dtb.fills == m.mmu.dtb.misses and m.mmu.itb.misses >= 1
+
+
+def _resealed(data: bytes, edit) -> bytes:  # noqa: ANN001
+    """A state file whose body was edited and whose checksum was recomputed:
+    well-formed, but not a state this workbench can use."""
+    import hashlib
+
+    magic, digest, body = data.split(b"\n", 2)
+    body = edit(body)
+    return magic + b"\n" + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda b: b.replace(b'"pc":', b'"qc":', 1), "the machine does not fit this workbench: it has no 'pc' field"),
+        (lambda b: b.replace(b'"memory_size":8388608', b'"memory_size":8192', 1),
+         "the machine does not fit this workbench: its memory reaches 0x"),
+        (lambda b: b.replace(b'"model":"ev4"', b'"model":"ev9"', 1), "unknown CPU model 'ev9'"),
+        (lambda b: b.replace(b"machine\n", b"toaster\n", 1), "unknown kind of state 'toaster'"),
+    ],
+)  # fmt: skip
+def test_mismatched_state_files_name_what_does_not_fit(tmp_path: Path, edit, message: str) -> None:  # noqa: ANN001
+    from machine import state
+
+    m = boot(SMOKE)
+    m.run(max_instructions=1000)
+    path = tmp_path / "odd.state"
+    path.write_bytes(_resealed(state.snapshot(m), edit))
+    with pytest.raises(state.StateFileError) as e:
+        state.load(path)
+    assert str(e.value).startswith(f"{path}: ") and message in str(e.value)

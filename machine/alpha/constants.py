@@ -109,6 +109,10 @@ PAL_WRUNIQUE = 0x9F
 PAL_GENTRAP = 0xAA
 
 CLOCK_HZ = 133_000_000  # DEC 3000/400: 133 MHz 21064
+# A TB miss on the 21064 traps to PALcode, which walks the three-level table
+# (three loads that usually hit the board cache) and refills the TB: about
+# 30 cycles. A modeled figure; it moves virtual time only.
+TB_MISS_CYCLES = 30
 
 # OSF/1 CALL_PAL function names (alpha-machine.md §3.1) for the assembler.
 PAL_FUNCS = {

@@ -17,6 +17,7 @@ kept out of ``wtlb`` so the first store to it invalidates the translation
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from machine.alpha import fpu, isa
@@ -43,6 +44,7 @@ from machine.alpha.constants import (
     QUAL_U,
     ROUND_DYNAMIC,
     ROUND_NORMAL,
+    TB_MISS_CYCLES,
 )
 from machine.alpha.decode import Insn, decode
 from machine.alpha.semantics import function
@@ -51,8 +53,10 @@ from machine.alpha.traps import (
     IllegalInstruction,
     MemFault,
     MemoryTrap,
+    TbMiss,
     Trap,
     Unaligned,
+    WatchHit,
 )
 
 READ, WRITE, EXEC = 0, 1, 2
@@ -70,9 +74,32 @@ DEFAULT_FPCR = FPCR_INVD | FPCR_DZED | FPCR_OVFD | FPCR_UNFD | FPCR_INED | FPCR_
 
 
 class MemoryPort(Protocol):
+    missed: bool  # set by lookup when it refilled a TB (a modeled miss)
+
     def lookup(self, va: int, access: int) -> Any:
         """The writable page buffer holding va, or raise MemFault."""
         ...
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A watchpoint: ``size`` bytes at ``addr`` (virtual, or physical if
+    ``physical``), on reads, writes or both (``access`` "r", "w" or "rw")."""
+
+    number: int
+    addr: int
+    size: int
+    access: str
+    physical: bool
+
+    def hits(self, a: int, width: int, access: int) -> bool:
+        kind = "r" if access == READ else "w"
+        return kind in self.access and a < self.addr + self.size and self.addr < a + width
+
+    def describe(self) -> str:
+        space = "physical" if self.physical else "virtual"
+        what = {"r": "reads of", "w": "writes to", "rw": "accesses to"}[self.access]
+        return f"watchpoint {self.number}: {what} {self.size} bytes at {space} {self.addr:#x}"
 
 
 class PalPort(Protocol):
@@ -110,6 +137,16 @@ class CPU:
         self.wtlb: dict[int, Any] = {}
         self.xtlb: dict[int, Any] = {}
         self._translator: Any = None
+        self.tb_trap = False  # inside run(): a TB miss restarts the instruction (TbMiss)
+        self.stops: set[int] = set()  # breakpoint PCs: run() returns before executing one
+        self.watch_pages: dict[int, list[Watch]] = {}  # vpn -> watches on virtual addresses
+        self.watch_frames: dict[int, list[tuple[Watch, int]]] = {}  # id(frame) -> (watch, pfn)
+        self.watch_suppress = False  # stepping over the access that hit a watchpoint
+        # With a machine around the CPU, run() returns after every CALL_PAL: the
+        # PAL may have lowered the IPL or idled, and the machine must look at
+        # its interrupts at that exact instruction, however the run was sliced.
+        self.exit_after_pal = False
+        self.leave = False  # set by call_pal when exit_after_pal: run() returns
 
     # --- memory ---------------------------------------------------------------------
 
@@ -132,35 +169,72 @@ class CPU:
             self.wtlb.pop(vpn, None)
             self.xtlb.pop(vpn, None)
             if self._translator is not None:
-                self._translator.invalidate_page(vpn)
+                self._translator.invalidate_vpn(vpn)
 
     def flush_host_caches(self) -> None:
-        """Forget cached page lookups (after a mode switch or a TB
-        invalidation); translated code stays, keyed by virtual address."""
+        """Forget cached page lookups (after a mode switch, a TB invalidation
+        or a context switch). Translated code is kept, keyed by virtual page
+        and physical frame, but parked until its page is looked up again
+        through the TB with the new mode's permissions."""
         self.rtlb.clear()
         self.wtlb.clear()
         self.xtlb.clear()
+        if self._translator is not None:
+            self._translator.park_all()
 
-    def _page(self, tlb: dict[int, Any], va: int, access: int, pc: int) -> Any:
+    def forget_exec(self, vpn: int) -> None:
+        """The ITB dropped vpn: its code must be looked up again before it runs."""
+        self.xtlb.pop(vpn, None)
+        if self._translator is not None:
+            self._translator.park(vpn)
+
+    def frame_written(self, frame: Any) -> None:
+        """Something other than a CPU store changed a frame (DMA, the loader,
+        a Python kernel): translated code from it is stale."""
+        if self._translator is not None:
+            self._translator.written(frame)
+
+    def _page(self, tlb: dict[int, Any], va: int, access: int, pc: int, width: int = 1) -> Any:
         vpn = va >> PAGE_SHIFT
         p = tlb.get(vpn)
         if p is None:
+            mem = self.memory
             try:
-                p = self.memory.lookup(va, access)
+                p = mem.lookup(va, access)
             except MemFault as e:
                 raise MemoryTrap(pc, e.va, e.mmcsr, e.cause) from None
+            if mem.missed:
+                mem.missed = False
+                if self.tb_trap:  # executing: charge the refill where it happens, then restart
+                    raise TbMiss(pc)
+                self.cycles += TB_MISS_CYCLES
             if access == WRITE and self._translator is not None:
-                self._translator.invalidate_page(vpn)
+                self._translator.written(p)
+            if (self.watch_pages or self.watch_frames) and access != EXEC:
+                if vpn in self.watch_pages or id(p) in self.watch_frames:
+                    self._check_watch(vpn, p, va, width, access, pc)
+                    return p  # never cached: every access to a watched page comes here
             tlb[vpn] = p
         return p
 
+    def _check_watch(self, vpn: int, frame: Any, va: int, width: int, access: int, pc: int) -> None:
+        if self.watch_suppress or not self.tb_trap:  # only instructions stop at a watchpoint, not the PAL
+            return
+        off = va & PAGE_MASK
+        for w in self.watch_pages.get(vpn, ()):
+            if w.hits(va, width, access):
+                raise WatchHit(pc, va, width, access, w)
+        for w, pfn in self.watch_frames.get(id(frame), ()):
+            if w.hits((pfn << PAGE_SHIFT) | off, width, access):
+                raise WatchHit(pc, va, width, access, w)
+
     def load(self, va: int, width: int, pc: int) -> int:
         """Naturally aligned load of width bytes; faults become traps at pc."""
-        word = self._page(self.rtlb, va, READ, pc)[(va & PAGE_MASK) >> 3]
+        word = self._page(self.rtlb, va, READ, pc, width)[(va & PAGE_MASK) >> 3]
         return word if width == 8 else (word >> ((va & 7) << 3)) & _MASK[width]
 
     def store(self, va: int, width: int, value: int, pc: int) -> None:
-        page = self._page(self.wtlb, va, WRITE, pc)
+        page = self._page(self.wtlb, va, WRITE, pc, width)
         i = (va & PAGE_MASK) >> 3
         if width == 8:
             page[i] = value & M64
@@ -252,7 +326,19 @@ class CPU:
         return ins
 
     def step(self) -> None:
-        """Execute one instruction (the reference semantics)."""
+        """Execute one instruction (the reference semantics). A TB miss costs
+        its refill and restarts the instruction, as the PALcode's would."""
+        prev, self.tb_trap = self.tb_trap, True
+        try:
+            while True:
+                try:
+                    return self._step()
+                except TbMiss:
+                    self.cycles += TB_MISS_CYCLES
+        finally:
+            self.tb_trap = prev
+
+    def _step(self) -> None:
         pc = self.pc
         ins = self.decode_at(pc)
         if ins.op.kind == "pal":  # counted before the PAL runs: it may never return
@@ -417,7 +503,12 @@ class CPU:
         """CALL_PAL: IMB flushes translated code here; the rest is the PAL's."""
         if fn == PAL_IMB and self._translator is not None:
             self._translator.flush()
-        return self.pal.call_pal(self, fn, pc)
+        prev, self.tb_trap = self.tb_trap, False  # the PAL's own accesses are charged, never restarted
+        self.leave = self.exit_after_pal
+        try:
+            return self.pal.call_pal(self, fn, pc)
+        finally:
+            self.tb_trap = prev
 
     # --- running ----------------------------------------------------------------------
 
@@ -433,15 +524,23 @@ class CPU:
     def run(self, budget: int, cycle_limit: int | None = None) -> int:
         """Run up to ``budget`` instructions, stopping before any block or
         instruction that would start at or after ``cycle_limit`` cycles (the
-        machine's next device event); return how many ran. Traps and Halt
+        machine's next device event), or before a PC in ``stops`` (a
+        breakpoint), or after a CALL_PAL if ``exit_after_pal``; return how
+        many ran. Traps and Halt
         propagate with pc, icount and cycles exact."""
         climit = (1 << 63) if cycle_limit is None else cycle_limit
-        if self._translator is None:
-            start = self.icount
-            while self.icount - start < budget and self.cycles < climit:
-                self.step()
-            return self.icount - start
-        return self._translator.run(budget, climit)
+        if self._translator is not None:
+            return self._translator.run(budget, climit)
+        start = self.icount
+        stops = self.stops
+        self.leave = False
+        while self.icount - start < budget and self.cycles < climit:
+            if stops and self.pc in stops:
+                break
+            self.step()
+            if self.leave:
+                break
+        return self.icount - start
 
 
-__all__ = ["CPU", "DEFAULT_FPCR", "EXEC", "READ", "WRITE", "Trap"]
+__all__ = ["CPU", "DEFAULT_FPCR", "EXEC", "READ", "WRITE", "Trap", "Watch"]

@@ -170,10 +170,8 @@ class MMU:
     evicted TB entry leaves them too), so every modeled TB miss reaches the
     MMU: misses and fills are exact. A hit served by the CPU's host cache is
     not counted (that would cost a Python call per access); ``hits`` counts
-    the hits seen by the MMU. Misses do not yet cost virtual time: charging
-    them where they happen, inside translated blocks, needs the run loop to
-    take dynamic costs, and charging at slice ends would make timing depend
-    on how a run was sliced."""
+    the hits seen by the MMU. Each miss costs ``TB_MISS_CYCLES`` of virtual time,
+    charged by the CPU at the instruction that missed (see ``TbMiss``)."""
 
     def __init__(self, memory: object) -> None:
         self.memory = memory  # a machine.memory.PhysicalMemory
@@ -182,12 +180,13 @@ class MMU:
         self.ptbr = 0  # page frame number of the level-1 table
         self.asn = 0
         self.mode = MODE_KERNEL
+        self.missed = False  # set when a lookup refilled a TB; the CPU clears it
 
     def attach(self, cpu: object) -> None:
         """Make TB evictions drop the page from the CPU's host caches."""
 
         def drop_i(vpn: int) -> None:
-            cpu.xtlb.pop(vpn, None)  # type: ignore[attr-defined]
+            cpu.forget_exec(vpn)  # type: ignore[attr-defined]
 
         def drop_d(vpn: int) -> None:
             cpu.rtlb.pop(vpn, None)  # type: ignore[attr-defined]
@@ -214,6 +213,7 @@ class MMU:
             if t.fault is not None:
                 raise MemFault(va, t.fault, _CAUSE[access])
             tb.fill(vpn, self.asn, t.pte)
+            self.missed = True  # the CPU charges the refill (TB_MISS_CYCLES) and restarts the access
             pte = t.pte
         else:
             fault = check(pte, access, mode)
@@ -222,6 +222,7 @@ class MMU:
         return ((pte >> PTE_PFN_SHIFT) << PAGE_SHIFT) | (va & PAGE_MASK)
 
     def lookup(self, va: int, access: int) -> list[int]:
+        self.missed = False
         pa = self.translate(va, access)
         return self.memory.frame(pa >> PAGE_SHIFT)
 

@@ -294,7 +294,7 @@ class OsfPal:
         self.pcbb = new
         r[0] = old
         self.mmu.switch_context(ptbr, asn)
-        cpu.flush_tlb()  # translated code is keyed by virtual address: another space, other code
+        cpu.flush_host_caches()  # another space: its pages must be looked up again (code is kept per frame)
 
     def _retsys(self, r: list[int]) -> int:
         self.retsys()

@@ -17,10 +17,10 @@ inlined (one dict probe on the host page cache, one list subscript);
 everything else calls ``CPU.execute`` for that one instruction, so the
 reference interpreter's semantics are the only ones.
 
-Blocks are keyed by virtual PC and remembered per virtual page (the user-mode
-harness has one address space; with the MMU they will be keyed by physical
-page); ``invalidate_page`` (the CPU calls it on the first store to a page
-after translation) and ``flush`` (IMB, TLB flush) drop them.
+Blocks are keyed by virtual PC and physical frame (see ``Translator``); a
+store into a frame holding code, a host write to it, or IMB drops them.
+Breakpoint PCs (``CPU.stops``) always start a block, and the run loop
+returns before one.
 """
 
 from __future__ import annotations
@@ -29,12 +29,13 @@ import ast
 from typing import Any
 
 from machine.alpha import isa
-from machine.alpha.constants import M64, PAGE_MASK, PAGE_SHIFT
+from machine.alpha.constants import M64, PAGE_MASK, PAGE_SHIFT, TB_MISS_CYCLES
 from machine.alpha.decode import Insn, decode
 from machine.alpha.semantics import namespace, substitute
-from machine.alpha.traps import ArithmeticTrap, Halt, IllegalInstruction, Trap, Unaligned
+from machine.alpha.traps import ArithmeticTrap, Halt, IllegalInstruction, TbMiss, Trap, Unaligned
 
 MAX_BLOCK = 64
+_EXEC = 2  # machine.alpha.cpu.EXEC (not imported: cpu imports this module)
 _INLINE = {"alu", "cmov", "trapv", "lda", "ld", "ldu", "st", "stu", "br", "bcc", "jmp", "pal", "nop", "rpcc"}
 _TERMINAL = {"br", "bcc", "fbcc", "jmp", "pal"}
 # Pages are lists of 64-bit words (see cpu.py): loads and stores by width.
@@ -222,11 +223,30 @@ MAX_SKIP = 8  # longest forward branch turned into an if
 
 
 class Translator:
+    """Blocks for the code the CPU runs, keyed by virtual PC and physical frame.
+
+    A block's code embeds its own virtual addresses, so it is valid for one
+    (virtual page, physical frame) pair; ``code`` holds every such set. Only
+    the blocks of pages the CPU has looked up for execution (present in its
+    ``xtlb``: ITB-resident, permission-checked in the current mode) are
+    *published* in ``blocks``/``plain``, where the run loop finds them with one
+    dict probe. A mode switch, TB invalidation or context switch parks them
+    all; the next lookup of a page through the ITB publishes its blocks again
+    if the frame is the same. So code survives context switches, two address
+    spaces can run different code at the same address, and a page the current
+    mode may not execute never runs. A frame that holds translated code is
+    kept out of the CPU's ``wtlb``, so the first store to it (through any
+    mapping) reaches ``written`` and drops its blocks; DMA and host writes
+    report through ``CPU.frame_written``.
+    """
+
     def __init__(self, cpu: Any) -> None:
         self.cpu = cpu
-        self.blocks: dict[int, Block] = {}
+        self.blocks: dict[int, Block] = {}  # published: pc -> block
         self.plain: dict[int, tuple[Any, int, int, Block]] = {}  # pc -> (fn, n, cycles, block): the common case
-        self.pages: dict[int, list[int]] = {}
+        self.active: dict[int, int] = {}  # vpn -> id(frame) whose blocks are published
+        self.code: dict[tuple[int, int], dict[int, Block]] = {}  # (vpn, id(frame)) -> pc -> block
+        self.frames: dict[int, tuple[Any, set[int]]] = {}  # id(frame) -> (frame, vpns with code from it)
         self.ns = namespace(cpu.model)
         self.ns.update(cpu=cpu, Unaligned=Unaligned, ArithmeticTrap=ArithmeticTrap)
         self.translated = 0
@@ -234,24 +254,81 @@ class Translator:
     # --- cache maintenance ----------------------------------------------------------
 
     def flush(self) -> None:
+        """Drop every block (IMB)."""
+        self.park_all()
+        self.code.clear()
+        self.frames.clear()
+
+    def park_all(self) -> None:
         self.blocks.clear()
         self.plain.clear()
-        self.pages.clear()
-        self.cpu.wtlb.clear()
+        self.active.clear()
 
-    def invalidate_page(self, vpn: int) -> None:
-        for pc in self.pages.pop(vpn, ()):
-            self.blocks.pop(pc, None)
-            self.plain.pop(pc, None)
+    def park(self, vpn: int) -> None:
+        fid = self.active.pop(vpn, None)
+        if fid is not None:
+            for pc in self.code.get((vpn, fid), ()):
+                self.blocks.pop(pc, None)
+                self.plain.pop(pc, None)
+
+    def _publish(self, b: Block) -> None:
+        self.blocks[b.pc] = b
+        if not (b.sync or b.loop or b.skips):
+            self.plain[b.pc] = (b.fn, b.n, b.cost, b)
+
+    def activate(self, vpn: int, frame: Any) -> None:
+        """Publish the blocks translated from ``frame`` at ``vpn``."""
+        fid = id(frame)
+        cur = self.active.get(vpn)
+        if cur == fid:
+            return
+        if cur is not None:
+            self.park(vpn)
+        self.active[vpn] = fid
+        for b in self.code.get((vpn, fid), {}).values():
+            self._publish(b)
+
+    def _drop(self, vpn: int, fid: int) -> None:
+        for pc in self.code.pop((vpn, fid), ()):
+            if self.active.get(vpn) == fid:
+                self.blocks.pop(pc, None)
+                self.plain.pop(pc, None)
+
+    def written(self, frame: Any) -> None:
+        """``frame`` changed: drop every block translated from it."""
+        entry = self.frames.pop(id(frame), None)
+        if entry is not None:
+            for vpn in entry[1]:
+                self._drop(vpn, id(frame))
+
+    def invalidate_vpn(self, vpn: int) -> None:
+        """Drop every block at virtual page vpn, whatever frame it came from."""
+        for fid, (_, vpns) in list(self.frames.items()):
+            if vpn in vpns:
+                vpns.discard(vpn)
+                self._drop(vpn, fid)
+                if not vpns:
+                    del self.frames[fid]
+        self.park(vpn)
+
+    def lookup(self, pc: int) -> Block:
+        """The block at pc, looking its page up through the ITB (which may
+        fault or miss) and publishing the page's blocks."""
+        cpu = self.cpu
+        frame = cpu._page(cpu.xtlb, pc, _EXEC, pc)
+        self.activate(pc >> PAGE_SHIFT, frame)
+        b = self.blocks.get(pc)
+        return b if b is not None else self.translate(pc)
 
     # --- translation -------------------------------------------------------------------
 
     def _fetch_run(self, pc: int, page_end: int, limit: int) -> list[Insn] | None:
         """Up to ``limit`` inlinable straight-line instructions from pc, or None."""
         out = []
+        stops = self.cpu.stops
         for k in range(limit):
             a = pc + 4 * k
-            if a >= page_end:
+            if a >= page_end or a in stops:
                 return None
             ins = decode(self.cpu.fetch(a))
             if ins is None or (ins.op.feature and not self.cpu.features & ins.op.feature):
@@ -263,7 +340,10 @@ class Translator:
 
     def translate(self, pc: int) -> Block:
         cpu = self.cpu
+        stops = cpu.stops
         insns: list[Insn] = [cpu.decode_at(pc)]  # raises the trap for a bad first word
+        vpn = pc >> PAGE_SHIFT
+        frame = cpu.xtlb[vpn]
         page_end = (pc | PAGE_MASK) + 1
         while len(insns) < MAX_BLOCK:
             last = insns[-1]
@@ -271,7 +351,7 @@ class Translator:
             if last.op.kind == "bcc":
                 # if-convert a short forward branch over plain instructions
                 skip = last.disp
-                if not 0 < skip <= MAX_SKIP or len(insns) + skip >= MAX_BLOCK:
+                if not 0 < skip <= MAX_SKIP or len(insns) + skip >= MAX_BLOCK or here + 4 * skip in stops:
                     break
                 body = self._fetch_run(here, page_end, skip)
                 if body is None:
@@ -280,7 +360,7 @@ class Translator:
                 continue
             if last.op.kind in _TERMINAL:
                 break
-            if here >= page_end:
+            if here >= page_end or here in stops:  # a breakpoint starts its own block
                 break
             ins = decode(cpu.fetch(here))
             if ins is None or (ins.op.feature and not cpu.features & ins.op.feature):
@@ -289,12 +369,15 @@ class Translator:
         while insns[-1].op.kind == "bcc" and len(insns) > 1 and self._is_hammock(insns, len(insns) - 1):
             insns.pop()  # a trailing forward branch whose body did not fit: end before it
         block = self._compile(pc, insns)
-        self.blocks[pc] = block
-        if not (block.sync or block.loop or block.skips):
-            self.plain[pc] = (block.fn, block.n, block.cost, block)
-        vpn = pc >> PAGE_SHIFT
-        self.pages.setdefault(vpn, []).append(pc)
-        cpu.wtlb.pop(vpn, None)  # the next store to this page must invalidate
+        fid = id(frame)
+        self.activate(vpn, frame)
+        self.code.setdefault((vpn, fid), {})[pc] = block
+        self._publish(block)
+        if fid not in self.frames:  # a frame newly holding code: its next store must come to written()
+            self.frames[fid] = (frame, set())
+            for v in [v for v, f in cpu.wtlb.items() if f is frame]:
+                del cpu.wtlb[v]
+        self.frames[fid][1].add(vpn)
         self.translated += 1
         return block
 
@@ -464,15 +547,41 @@ class Translator:
 
     def run(self, budget: int, climit: int = 1 << 63) -> int:
         cpu = self.cpu
-        blocks = self.blocks
-        plain = self.plain
-        r, rt, wt = cpu.r, cpu.rtlb, cpu.wtlb
         start = cpu.icount
         limit = start + budget
+        prev, cpu.tb_trap = cpu.tb_trap, True
+        try:
+            while True:
+                try:
+                    stopped = self._run(limit, climit)
+                    break
+                except TbMiss:  # state is exact at the missing instruction: charge the refill, restart it
+                    cpu.cycles += TB_MISS_CYCLES
+            stops = cpu.stops
+            while not stopped and cpu.icount < limit and cpu.cycles < climit:  # the exact tail
+                if stops and cpu.pc in stops:
+                    break
+                cpu.step()
+                if cpu.leave:
+                    break
+        finally:
+            cpu.tb_trap = prev
+        return cpu.icount - start
+
+    def _run(self, limit: int, climit: int) -> bool:
+        """Run whole blocks while they fit; True if stopped at a breakpoint
+        or after a CALL_PAL that asks the run to end (``cpu.leave``)."""
+        cpu = self.cpu
+        blocks = self.blocks
+        plain = self.plain
+        stops = cpu.stops
+        r, rt, wt = cpu.r, cpu.rtlb, cpu.wtlb
         icount, cycles, pc = cpu.icount, cpu.cycles, cpu.pc
+        cpu.leave = False
         # `b` is the block being run: a block can invalidate itself (a store
         # into its own page), so the handlers below never look it up again.
         b: Block | None = None
+        stopped = False
         try:
             while True:
                 e = plain.get(pc)
@@ -485,10 +594,14 @@ class Translator:
                         continue
                     b = None
                     break
+                b = None
+                if stops and pc in stops:
+                    stopped = True
+                    break
                 b = blocks.get(pc)
                 if b is None:
-                    cpu.pc = pc
-                    b = self.translate(pc)
+                    cpu.pc, cpu.icount, cpu.cycles = pc, icount, cycles
+                    b = self.lookup(pc)
                 if icount + b.n > limit or cycles + b.cost > climit:
                     b = None
                     break
@@ -504,6 +617,9 @@ class Translator:
                         pc = b.fn(r, rt, wt)
                     if b.pal:
                         icount, cycles = cpu.icount - cpu.skipped, cpu.cycles - cpu.skipc
+                        if cpu.leave:
+                            stopped = True
+                            break
                     else:
                         icount += b.n * cpu.iters - cpu.skipped
                         cycles += b.cost * cpu.iters - cpu.skipc
@@ -513,13 +629,18 @@ class Translator:
                     pc = b.fn(r, rt, wt)
                     if b.pal:
                         icount, cycles = cpu.icount, cpu.cycles
+                        if cpu.leave:
+                            stopped = True
+                            break
                         continue
                 else:
                     pc = b.fn(r, rt, wt)
                 icount += b.n
                 cycles += b.cost
         except Trap as t:
-            if b is not None and b.pc <= t.pc < b.pc + 4 * b.n:
+            if b is None:  # raised by the lookup, before any block of this round ran
+                icount, cycles = cpu.icount, cpu.cycles
+            elif b.pc <= t.pc < b.pc + 4 * b.n:
                 k = (t.pc - b.pc) >> 2
                 if b.loop:  # whole iterations before the trapping one
                     icount += b.n * cpu.iters
@@ -539,9 +660,7 @@ class Translator:
                 cpu.cycles -= cpu.skipc
             raise
         cpu.icount, cpu.cycles, cpu.pc = icount, cycles, pc
-        while cpu.icount < limit and cpu.cycles < climit:  # the exact tail, one instruction at a time
-            cpu.step()
-        return cpu.icount - start
+        return stopped
 
 
 __all__ = ["Block", "Halt", "IllegalInstruction", "Translator"]

@@ -75,6 +75,29 @@ class ArithmeticTrap(Trap):
         self.mask = mask
 
 
+class TbMiss(Trap):
+    """A translation-buffer miss was just refilled. On the 21064 a TB miss
+    enters PALcode, which walks the page table and restarts the instruction;
+    the CPU raises this (before the instruction changes anything) so the run
+    loop can charge that refill in virtual time exactly where it happens, then
+    restart the instruction, which now hits."""
+
+    kind = "TB miss"
+
+
+class WatchHit(Trap):
+    """An access touches a watched address; raised before the access."""
+
+    kind = "watchpoint"
+
+    def __init__(self, pc: int, va: int, width: int, access: int, watch: object) -> None:
+        super().__init__(pc)
+        self.va = va
+        self.width = width
+        self.access = access
+        self.watch = watch
+
+
 class Halt(Exception):
     """The PAL layer stops the CPU (program exit, halt, budget)."""
 
