@@ -199,7 +199,9 @@ def test_state_files_say_which_kind_they_hold(tmp_path: Path) -> None:
     world, a, _, _ = two_on_a_wire()
     state.save(world, tmp_path / "world.state")
     state.save(a, tmp_path / "one.state")
-    with pytest.raises(state.StateFileError, match="holds a world of 2 machines, not one machine; load it with load_world"):
+    with pytest.raises(
+        state.StateFileError, match="holds a world of 2 machines, not one machine; load it with load_world"
+    ):
         state.load(tmp_path / "world.state")
     one = state.load_world(tmp_path / "one.state")  # a machine file opens as a world of one
     assert len(one.machines) == 1 and one.machines[0].state_hash() == a.state_hash()
