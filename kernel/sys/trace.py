@@ -1,0 +1,132 @@
+"""Typed trace records in a bounded ring buffer.
+
+The panes, scenario checks and exports read the kernel only through
+inspection calls and these records (ARCHITECTURE.md, "Observability"). A
+record is a frozen dataclass with a sequence number; ``Trace.since(seq)``
+gives a pane what is new without copying the whole ring.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+DEFAULT_CAPACITY = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    seq: int = field(default=0, compare=False)
+
+    kind = "record"
+
+
+@dataclass(frozen=True, slots=True)
+class Install(Record):
+    event: str = ""
+    binding: int = 0
+    owner: str = ""
+    options: str = ""
+    kind = "install"
+
+
+@dataclass(frozen=True, slots=True)
+class Uninstall(Record):
+    event: str = ""
+    binding: int = 0
+    owner: str = ""
+    reason: str = ""
+    kind = "uninstall"
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatch(Record):
+    """One raise: each binding's guard result (None where the guard was not
+    evaluated, e.g. after a Cancel), the handlers that ran and their fuel."""
+
+    event: str = ""
+    guards: tuple[tuple[int, bool | None], ...] = ()
+    handlers: tuple[int, ...] = ()
+    fuel: tuple[int, ...] = ()
+    default: bool = False
+    kind = "dispatch"
+
+
+@dataclass(frozen=True, slots=True)
+class Abort(Record):
+    """A handler ran out of fuel (exceeded its time bound) and was aborted."""
+
+    event: str = ""
+    binding: int = 0
+    owner: str = ""
+    fuel: int = 0
+    kind = "abort"
+
+
+@dataclass(frozen=True, slots=True)
+class Fault(Record):
+    """A handler or guard raised; the kernel caught it."""
+
+    event: str = ""
+    binding: int = 0
+    owner: str = ""
+    error: str = ""
+    kind = "fault"
+
+
+@dataclass(frozen=True, slots=True)
+class Denied(Record):
+    """An authorizer or the linker refused something."""
+
+    what: str = ""
+    who: str = ""
+    reason: str = ""
+    kind = "denied"
+
+
+@dataclass(frozen=True, slots=True)
+class Replug(Record):
+    slot: str = ""
+    old: str = ""
+    new: str = ""
+    parked: int = 0  # callers held in the tank while it happened
+    reason: str = ""
+    kind = "replug"
+
+
+@dataclass(frozen=True, slots=True)
+class Link(Record):
+    extension: str = ""
+    domain: str = ""
+    imports: tuple[str, ...] = ()
+    kind = "link"
+
+
+class Trace:
+    """A bounded ring of records. ``enabled`` turns on per-dispatch records,
+    which cost time on every raise; the rarer records are always kept."""
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        self.ring: deque[Record] = deque(maxlen=capacity)
+        self._seq = itertools.count(1)
+        self.enabled = False
+        self.listeners: list = []  # called with each record (the dispatcher regenerates on enable)
+
+    def add(self, record: Record) -> Record:
+        object.__setattr__(record, "seq", next(self._seq))
+        self.ring.append(record)
+        return record
+
+    def since(self, seq: int) -> list[Record]:
+        return [r for r in self.ring if r.seq > seq]
+
+    def of(self, kind: type[Record]) -> list[Record]:
+        return [r for r in self.ring if isinstance(r, kind)]
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(list(self.ring))
+
+    def __len__(self) -> int:
+        return len(self.ring)
