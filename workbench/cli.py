@@ -126,12 +126,26 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(fn=_asm)
     b = sub.add_parser("bench", help="print performance figures")
     b.add_argument(
-        "what", choices=["cpu", "mmu"], help="cpu: translator vs interpreter vs qemu; mmu: paged vs unmapped"
+        "what",
+        choices=["cpu", "mmu", "dispatch"],
+        help="cpu: translator vs interpreter vs qemu; mmu: paged vs unmapped; dispatch: event raise costs",
     )
     b.add_argument("--json", action="store_true")
     b.add_argument("--rounds", type=int, default=100, help="bench program rounds (100 = about 20M instructions)")
     b.set_defaults(fn=_bench)
+    e = sub.add_parser("ext", help="extensions: check one with the verifier")
+    esub = e.add_subparsers(dest="ext_command", required=True)
+    ec = esub.add_parser("check", help="verify extension files; exit 0 accepted, 1 rejected, 2 unreadable")
+    ec.add_argument("files", nargs="+", metavar="FILE.py")
+    ec.add_argument("--trusted", action="store_true", help="allow SpinTrusted interfaces too")
+    ec.set_defaults(fn=_ext_check)
     return p
+
+
+def _ext_check(args: argparse.Namespace) -> int:
+    from workbench import extcheck
+
+    return extcheck.run(args)
 
 
 def _take_run_options(args: argparse.Namespace) -> str | None:

@@ -1,0 +1,82 @@
+"""Interfaces: what a kernel module exports, and the read-only views of
+them that extensions get.
+
+Kernel code holds the ``Interface`` itself and raises an event by calling
+its attribute (the slot the dispatcher patches). An extension holds a
+``Facade``: attribute reads only, events come back as ``EventRef`` (callable
+to raise, and the identity ``Dispatcher.InstallHandler`` wants), and the
+facade's one slot is out of the verifier's reach.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+class Interface:
+    """A named set of procedures and events (a Modula-3 interface)."""
+
+    def __init__(self, name: str, doc: str = "", **members: Any) -> None:
+        self.__name__ = name
+        self.__doc__ = doc
+        for k, v in members.items():
+            setattr(self, k, v)
+
+    def names(self) -> list[str]:
+        return sorted(k for k in vars(self) if not k.startswith("_"))
+
+    def __repr__(self) -> str:
+        return f"<interface {self.__name__}>"
+
+
+class EventRef:
+    """An event as an extension sees it: raise it by calling it."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self, event: Any) -> None:
+        object.__setattr__(self, "_event", event)
+
+    def __call__(self, *args: Any) -> Any:
+        ev = self._event
+        return getattr(ev.interface, ev.attr)(*args)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("events are read-only")
+
+    def __repr__(self) -> str:
+        return f"<event {self._event.name}>"
+
+
+class Facade:
+    """A read-only view of an interface, for one importer."""
+
+    __slots__ = ("_iface", "_events")
+
+    def __init__(self, iface: object, events: dict[str, Any]) -> None:
+        object.__setattr__(self, "_iface", iface)
+        object.__setattr__(self, "_events", events)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        iface = object.__getattribute__(self, "_iface")
+        iname = getattr(iface, "__name__", type(iface).__name__)
+        ev = object.__getattribute__(self, "_events").get(f"{iname}.{name}")
+        if ev is not None:
+            return EventRef(ev)
+        try:
+            return getattr(iface, name)
+        except AttributeError:
+            raise AttributeError(f"interface {iname} has no {name!r}") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("interfaces are read-only")
+
+    def __repr__(self) -> str:
+        iface = object.__getattribute__(self, "_iface")
+        return f"<interface {getattr(iface, '__name__', type(iface).__name__)}>"
+
+
+Export = Interface | Callable[[Any], object]  # an interface, or a factory making one per importer

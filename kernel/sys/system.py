@@ -1,0 +1,138 @@
+"""The extension machinery assembled: one trace, one dispatcher, the name
+server with SpinPublic and SpinTrusted, and loading and unloading of
+extensions. The kernel (kernel/boot.py) registers its interfaces here; the
+workbench and the scenarios load extensions through ``load``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kernel.sys import capability
+from kernel.sys.dispatcher import CANCEL, FIRST, LAST, Dispatcher, Option
+from kernel.sys.domain import Domain
+from kernel.sys.errors import SpinError
+from kernel.sys.interface import EventRef, Facade, Interface
+from kernel.sys.linker import Extension, link, run_bounded, verify_or_raise
+from kernel.sys.nameserver import NameServer
+from kernel.sys.strand import Scheduler
+from kernel.sys.trace import Denied, Link, Trace
+
+# What the full kernel exports to every extension (spin-reference.md §2),
+# and the privileged set only trusted installers may use.
+SPIN_PUBLIC = ("Dispatcher", "Console", "Clock", "Domain", "NameServer", "Strand", "Sched", "Thread", "PhysAddr",
+               "VirtAddr", "Translation", "Trap", "Ether", "IP", "ICMP", "UDP", "TCP", "Replug")  # fmt: skip
+SPIN_TRUSTED = ("DispatcherPrivate", "Sal", "SpinLock", "Stitcher")
+TRUSTED_IMPORTERS = ("kernel", "root")
+
+
+class ExtensionDispatcher:
+    """The Dispatcher interface as one extension sees it: every binding it
+    creates is untrusted (fuel-bounded, contained) and owned by it, and the
+    binding comes back as a handle it cannot open."""
+
+    __name__ = "Dispatcher"
+
+    def __init__(self, system: ExtensionSystem, ext: Extension) -> None:
+        self._s = system
+        self._ext = ext
+
+    def _event(self, event: Any) -> Any:
+        if not isinstance(event, EventRef):
+            raise SpinError(f"{self._ext.name}: {event!r} is not an event (pass e.g. UDP.PacketArrived)")
+        return object.__getattribute__(event, "_event")
+
+    def InstallHandler(self, event: Any, handler: Any, guard: Any = None, *, closure: Any = None,  # noqa: N802
+                       guard_closure: Any = None, first: bool = False, last: bool = False, cancel: bool = False,
+                       asynchronous: bool = False, bound: int | None = None, key: Any = None) -> capability.Handle:  # fmt: skip
+        ev = self._event(event)
+        opts = (FIRST if first else Option.NONE) | (LAST if last else Option.NONE) | (CANCEL if cancel else Option.NONE)
+        ext = self._ext
+        try:
+            b = self._s.dispatcher.install_handler(
+                ev, handler, guard, handler_closure=closure, guard_closure=guard_closure, options=opts, key=key,
+                owner=ext.name, creator=ext, trusted=False, namespace=ext.namespace, bound=bound,
+                asynchronous=asynchronous)  # fmt: skip
+        except SpinError as e:
+            self._s.trace.add(Denied(what=f"install on {ev.name}", who=ext.name, reason=str(e)))
+            raise
+        ext.bindings.append(b)
+        return capability.wrap(b, "binding")
+
+    def Uninstall(self, handle: Any) -> None:  # noqa: N802
+        b = capability.unwrap(handle, "binding", "Dispatcher.Uninstall")
+        self._s.dispatcher.uninstall(b)
+
+    def ImposeGuard(self, handle: Any, guard: Any, closure: Any = None) -> None:  # noqa: N802
+        b = capability.unwrap(handle, "binding", "Dispatcher.ImposeGuard")
+        self._s.dispatcher.impose_guard(b, guard, by=self._ext, closure=closure)
+
+
+class ExtensionSystem:
+    def __init__(self, sched: Scheduler | None = None) -> None:
+        self.trace = Trace()
+        self.sched = sched if sched is not None else Scheduler()
+        self.dispatcher = Dispatcher(self.trace, spawn=self.sched.spawn)
+        self.names = NameServer()
+        self.console: list[str] = []
+        self.extensions: dict[str, Extension] = {}
+        self.public = Domain.create_from_module("SpinPublic", {})
+        self.trusted = Domain.create_from_module("SpinTrusted", {})
+        self.public.exports["Dispatcher"] = lambda ext: ExtensionDispatcher(self, ext)
+        self.public.exports["Console"] = Interface("Console", "the kernel console", Print=self._print)
+        self.names.export("/svc/domains/SpinPublic", self.public)
+        self.names.export("/svc/domains/SpinTrusted", self.trusted,
+                          authorizer=lambda importer, path: importer in TRUSTED_IMPORTERS)  # fmt: skip
+
+    def _print(self, *args: Any) -> None:
+        self.console.append(" ".join(str(a) for a in args))
+
+    def export(self, iface: Interface, trusted: bool = False) -> None:
+        """A kernel module offers an interface to extensions."""
+        (self.trusted if trusted else self.public).exports[iface.__name__] = iface
+
+    def _bind(self, name: str, export: Any, ext: Extension) -> Any:
+        obj = export(ext) if callable(export) and not isinstance(export, Interface) else export
+        return Facade(obj, self.dispatcher.events)
+
+    def load(self, source: str, filename: str, name: str | None = None, domains: tuple[str, ...] = ("SpinPublic",),
+             importer: str = "user") -> Extension:  # fmt: skip
+        """Verify, link and initialize an extension. Any refusal raises a
+        SpinError whose message names the extension and the reason; then
+        nothing of the extension stays installed."""
+        name = name or Path(filename).stem
+        try:
+            if name in self.extensions:
+                raise SpinError(f"an extension named {name} is already loaded; unload it first")
+            v = verify_or_raise(source, filename, name)
+            doms = [self.names.lookup(f"/svc/domains/{d}", importer) for d in domains]
+            ext = link(v, name, doms, self._bind, self.console.append)
+            init = ext.namespace.get("init")
+            if v.has_init and callable(init):
+                try:
+                    run_bounded(ext, init, "init()")
+                except SpinError:
+                    self.unload(ext)
+                    raise
+        except SpinError as e:
+            self.trace.add(Denied(what=f"load {name}", who=importer, reason=str(e).splitlines()[0]))
+            raise
+        self.extensions[name] = ext
+        self.trace.add(Link(extension=name, domain=", ".join(domains), imports=tuple(n for n, _ in v.imports)))
+        return ext
+
+    def load_file(self, path: str | Path, **kw: Any) -> Extension:
+        p = Path(path)
+        try:
+            source = p.read_text()
+        except (OSError, UnicodeDecodeError) as e:
+            raise SpinError(f"{p}: cannot read the extension: {e}") from None
+        return self.load(source, str(p), **kw)
+
+    def unload(self, ext: Extension) -> None:
+        for b in ext.bindings:
+            self.dispatcher.uninstall(b, "extension unloaded")
+        ext.bindings.clear()
+        ext.loaded = False
+        self.extensions.pop(ext.name, None)

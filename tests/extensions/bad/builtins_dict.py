@@ -1,0 +1,3 @@
+def init():
+    b = __builtins__
+    return b

@@ -1,0 +1,5 @@
+def init():
+    try:
+        init()
+    except:
+        pass

@@ -1,0 +1,7 @@
+def init():
+    while True:
+        try:
+            while True:
+                pass
+        except BaseException:
+            pass

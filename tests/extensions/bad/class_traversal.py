@@ -1,0 +1,5 @@
+from spin import Console
+
+def init():
+    base = ().__class__.__base__
+    Console.Print(base)

@@ -1,0 +1,6 @@
+from spin import Console
+
+
+@Console.Print
+def init():
+    pass

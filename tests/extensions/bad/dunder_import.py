@@ -1,0 +1,3 @@
+def init():
+    os = __import__("os")
+    return os

@@ -1,0 +1,4 @@
+from spin import Console
+
+def init():
+    return Console._iface

@@ -1,0 +1,2 @@
+def init():
+    return object.__new__(int)

@@ -1,0 +1,5 @@
+def init():
+    try:
+        1 / 0
+    except ZeroDivisionError as e:
+        return e.tb.tb_frame

@@ -1,0 +1,5 @@
+from spin import Dispatcher
+
+def init():
+    d = getattr(Dispatcher, "_s")
+    return d

@@ -1,0 +1,3 @@
+def init():
+    global kernel_state
+    kernel_state = 1

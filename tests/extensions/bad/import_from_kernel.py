@@ -1,0 +1,4 @@
+from kernel.sys import dispatcher
+
+def init():
+    return dispatcher

@@ -1,0 +1,4 @@
+import os
+
+def init():
+    return os.getcwd()

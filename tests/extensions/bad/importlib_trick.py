@@ -1,0 +1,4 @@
+import importlib as spin
+
+def init():
+    return spin

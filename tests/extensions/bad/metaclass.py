@@ -1,0 +1,2 @@
+class Evil(metaclass=print):
+    pass

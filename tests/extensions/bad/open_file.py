@@ -1,0 +1,2 @@
+def init():
+    return open("/etc/passwd").read()

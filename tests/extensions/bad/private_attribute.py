@@ -1,0 +1,5 @@
+from spin import Dispatcher
+
+def init():
+    kernel = Dispatcher._s
+    return kernel

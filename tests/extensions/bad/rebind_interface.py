@@ -1,0 +1,5 @@
+from spin import Console
+
+def hijack():
+    global Console
+    Console = None

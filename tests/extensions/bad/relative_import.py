@@ -1,0 +1,4 @@
+from . import secrets
+
+def init():
+    return secrets

@@ -1,0 +1,3 @@
+def init():
+    _spin_fuel = iter(range(10 ** 9))
+    return _spin_fuel

@@ -1,0 +1,4 @@
+from spin import *
+
+def init():
+    pass

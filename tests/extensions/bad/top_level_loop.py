@@ -1,0 +1,4 @@
+from spin import Console
+
+while True:
+    Console.Print("spin")

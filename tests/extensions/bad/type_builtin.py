@@ -1,0 +1,3 @@
+def init():
+    t = type(init)
+    return t

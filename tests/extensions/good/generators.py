@@ -1,0 +1,9 @@
+"""A legitimate extension: generators."""
+def evens(limit):
+    for i in range(limit):
+        if i % 2 == 0:
+            yield i
+
+
+def init():
+    return list(evens(10))
