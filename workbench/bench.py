@@ -66,6 +66,10 @@ def bench_mmu(rounds: int) -> dict[str, object]:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.what == "dispatch":
+        from workbench import bench_dispatch
+
+        return bench_dispatch.main(args.json)
     res = bench_mmu(args.rounds) if args.what == "mmu" else bench_cpu(args.rounds)
     if args.json:
         print(json.dumps(res))

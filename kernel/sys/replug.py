@@ -33,7 +33,7 @@ from kernel.sys.trace import Replug, Trace
 
 
 def _name(fn: object) -> str:
-    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    return getattr(fn, "__name__", None) or repr(fn)
 
 
 class Slot:
