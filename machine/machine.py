@@ -165,26 +165,23 @@ class Machine:
         w = self.watches.pop(number, None)
         if w is None:
             raise ValueError(f"no watchpoint {number}")
-        cpu = self.cpu
-        for table in (cpu.watch_pages, cpu.watch_frames):
-            for key in list(table):
-                kept = [e for e in table[key] if (e[0] if isinstance(e, tuple) else e) is not w]
-                if kept:
-                    table[key] = kept  # type: ignore[assignment]
-                else:
-                    del table[key]
+        pages, frames = self.cpu.watch_pages, self.cpu.watch_frames
+        for vpn, ws in list(pages.items()):
+            pages[vpn] = [x for x in ws if x is not w]
+        for fid, entries in list(frames.items()):
+            frames[fid] = [x for x in entries if x[0] is not w]
+        for table in (pages, frames):
+            for key in [k for k, v in table.items() if not v]:
+                del table[key]  # an unwatched page is cached again
 
-    def _peek(self, w: Watch) -> int | None:
-        """The watched bytes' value (up to 8 of them), or None if unmapped."""
-        n = min(w.size, 8)
-        pa = w.addr
-        if not w.physical:
-            t = self.mmu.walk(w.addr)
-            if t.pa is None:
-                return None
-            pa = t.pa
+    def _peek(self, addr: int, n: int, physical: bool = False) -> int | None:
+        """n bytes at addr as a little-endian int, read beside the machine
+        (no TB, no cycles), or None if unmapped."""
+        pa: int | None = addr
+        if not physical:
+            pa = self.mmu.walk(addr).pa
         try:
-            return int.from_bytes(self.memory.read(pa, n), "little")
+            return None if pa is None else int.from_bytes(self.memory.read(pa, n), "little")
         except BusError:
             return None
 
@@ -194,8 +191,8 @@ class Machine:
         w = hit.watch
         assert isinstance(w, Watch)
         cpu = self.cpu
-        old = self._peek(w)
-        word = cpu.fetch(hit.pc)
+        old = self._peek(w.addr, min(w.size, 8), w.physical)
+        word = self._peek(hit.pc, 4) or 0
         cpu.watch_suppress = True
         try:
             cpu.step()
@@ -203,7 +200,7 @@ class Machine:
             self.pal.deliver(t)
         finally:
             cpu.watch_suppress = False
-        new = self._peek(w)
+        new = self._peek(w.addr, min(w.size, 8), w.physical)
         verb = "read" if hit.access == READ else "wrote"
         change = ""
         if old is not None and new is not None:

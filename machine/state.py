@@ -131,8 +131,10 @@ def restore(data: bytes, name: str = "<state>") -> Machine:
     """A new machine in the saved state."""
     kind, body = _open(data, name)
     if kind == b"world":
-        n = body.partition(b"\n")[0]
-        count = json.loads(n).get("machines", "?") if n.startswith(b"{") else "?"
+        try:
+            count = json.loads(body.partition(b"\n")[0])["machines"]
+        except (ValueError, KeyError, TypeError):
+            count = "?"
         raise StateFileError(f"{name}: holds a world of {count} machines, not one machine; load it with "
                              f"load_world")  # fmt: skip
     return _restore_machine(body, name, "the machine")

@@ -119,3 +119,16 @@ def test_bad_debug_requests_say_what_is_wrong(call, message: str) -> None:  # no
     with pytest.raises(ValueError, match=message):
         call(m)
     assert m.run(max_instructions=50_000_000) == "exit 0"
+
+
+def test_a_removed_watch_no_longer_stops_the_run() -> None:
+    m, sym = booted("sieve", model="ev56")
+    target = sym["composite"]
+    gone = m.add_watch(m.mmu.walk(target + 4).pa, 1, "w", physical=True)  # composite[4]: written first
+    kept = m.add_watch(target + 6, 1, "w")  # composite[6]: written next
+    m.remove_watch(gone.number)
+    assert m.run(max_instructions=50_000_000) == "watchpoint"
+    assert m.stop_detail.startswith(f"watchpoint {kept.number}:") and f"at {target + 6:#x}" in m.stop_detail
+    m.remove_watch(kept.number)
+    assert not m.cpu.watch_pages and not m.cpu.watch_frames
+    assert m.run(max_instructions=50_000_000) == "exit 0"

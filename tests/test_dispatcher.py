@@ -156,7 +156,7 @@ def test_authorizer_denies_or_attaches_a_guard(interpret: bool) -> None:
 def test_asynchronous_handlers_never_block_the_raiser() -> None:
     sched = Scheduler()
     d, ev, log = setup(False)
-    d.spawn = sched.spawn
+    d.spawn = sched.fork
     gate: list = []
 
     def slow(p: int) -> None:
@@ -277,8 +277,9 @@ def test_binding_types_are_checked() -> None:
         d.create(ev, lambda p: None, handler_closure=1)
 
 
-def test_tracing_records_guards_and_handlers() -> None:
-    d, ev, log = setup(False)
+@engines
+def test_tracing_records_guards_and_handlers(interpret: bool) -> None:
+    d, ev, log = setup(interpret)
     b = d.install_handler(ev, rec(log, "h"), lambda p: p > 0)
     d.set_tracing(True)
     ev(-1)

@@ -33,9 +33,10 @@ from __future__ import annotations
 import enum
 import functools
 import inspect
+import itertools
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kernel.sys import fuel
@@ -72,25 +73,37 @@ class FieldEquals:
         return f"arg{self.arg}{'' if self.field is None else '.' + self.field} == {self.value!r}"
 
 
+def _bind(fn: Callable[..., Any], closure: Any) -> Callable[..., Any]:
+    """A guard or handler as the dispatcher calls it: the closure, if any, first."""
+    return fn if closure is None else functools.partial(fn, closure)
+
+
 @dataclass
 class ImposedGuard:
+    """A guard imposed on a binding; with a post-guard it is tested just
+    before the handler, and the post-guard runs after it (spin-reference.md §1, item 9)."""
+
     guard: Callable[..., bool]
     closure: Any = None
     post_guard: Callable[..., Any] | None = None
     post_closure: Any = None
     imposer: str = ""
+    check: Callable[..., bool] = field(init=False, repr=False)
+    after: Callable[..., Any] | None = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.check = _bind(self.guard, self.closure)
+        self.after = None if self.post_guard is None else _bind(self.post_guard, self.post_closure)
 
 
 class Binding:
     """Event, guard, handler, closures and options (spin-reference.md §1)."""
 
-    _ids = iter(range(1, 1 << 62))
-
-    def __init__(self, event: Event, handler: Callable[..., Any], guard: Callable[..., bool] | None,
+    def __init__(self, ident: int, event: Event, handler: Callable[..., Any], guard: Callable[..., bool] | None,
                  guard_closure: Any, handler_closure: Any, options: Option, owner: str, creator: object,
                  trusted: bool, namespace: dict[str, Any] | None, bound: int | None, asynchronous: bool,
                  intrinsic: bool = False) -> None:  # fmt: skip
-        self.id = next(Binding._ids)
+        self.id = ident  # numbered by its dispatcher, so a replayed kernel numbers them alike
         self.event = event
         self.handler = handler
         self.guard = guard
@@ -113,11 +126,11 @@ class Binding:
         self.call_handler: Callable[..., Any] | None = None  # set at publication (contained if untrusted)
 
     @property
-    def has_closure(self) -> bool:
-        return self.handler_closure is not None
+    def option_names(self) -> str:
+        return self.options.name or "-"
 
     def describe(self) -> str:
-        opts = "|".join(o.name for o in Option if o and o in self.options and o.name) or "-"  # type: ignore[union-attr]
+        opts = self.option_names
         g = "-" if self.guard is None else getattr(self.guard, "describe", lambda: _name(self.guard))()
         return f"#{self.id} {self.owner}: guard {g}, handler {_name(self.handler)}, options {opts}"
 
@@ -177,7 +190,7 @@ class Event:
         self.default_handler: Callable[..., Any] | None = None
         self.default_result: Any = _NO_DEFAULT
         self.last_dispatch: Dispatch | None = None
-        self.original = Binding(self, intrinsic, None, None, None, Option.NONE, _name(authority), authority,
+        self.original = Binding(next(dispatcher.ids), self, intrinsic, None, None, None, Option.NONE, _name(authority), authority,
                                 True, None, None, False, intrinsic=True)  # fmt: skip
         self.original.installed = True
         self.bindings: tuple[Binding, ...] = (self.original,)
@@ -202,6 +215,7 @@ class Dispatcher:
         self.spawn = spawn
         self.default_bound = default_bound
         self.events: dict[str, Event] = {}
+        self.ids = itertools.count(1)  # binding numbers
         self.lock = threading.RLock()
         self.interpret = False  # True: publish the table-walking interpreter instead of generated code
         self.reports: list[str] = []  # one line per contained fault or abort, for the console
@@ -249,7 +263,7 @@ class Dispatcher:
             raise IllegalAsynchEvent(f"{event.name} returns a result: its handlers cannot be asynchronous")
         if FIRST in options and LAST in options:
             raise BindingTypeError(f"{event.name}: a binding cannot be both First and Last")
-        b = Binding(event, handler, guard, guard_closure, handler_closure, options, owner, creator, trusted,
+        b = Binding(next(self.ids), event, handler, guard, guard_closure, handler_closure, options, owner, creator, trusted,
                     namespace, bound, asynchronous)  # fmt: skip
         auth = event.authorizer
         if auth is not None:
@@ -271,7 +285,7 @@ class Dispatcher:
             ev = b.event
             ev.bindings = _insert(ev.bindings, b)
             b.installed = True
-            self.trace.add(Install(event=ev.name, binding=b.id, owner=b.owner, options=str(b.options.name or "")))
+            self.trace.add(Install(event=ev.name, binding=b.id, owner=b.owner, options=b.option_names))
             self._publish(ev)
 
     def uninstall(self, b: Binding | None, reason: str = "uninstalled") -> None:
@@ -299,7 +313,7 @@ class Dispatcher:
             ev.bindings = _insert(tuple(x for x in ev.bindings if x is not remove), add)
             remove.installed, add.installed = False, True
             self.trace.add(Uninstall(event=ev.name, binding=remove.id, owner=remove.owner, reason="swapped"))
-            self.trace.add(Install(event=ev.name, binding=add.id, owner=add.owner, options=str(add.options.name or "")))
+            self.trace.add(Install(event=ev.name, binding=add.id, owner=add.owner, options=add.option_names))
             self._publish(ev)
 
     def get_handlers(self, event: Event) -> tuple[Binding, ...] | None:
@@ -422,7 +436,7 @@ class Dispatcher:
             return None
         if not b.trusted:
             return self._contain(b, fn, closure, guard)
-        return fn if closure is None else functools.partial(fn, closure)
+        return _bind(fn, closure)
 
     # --- publication -----------------------------------------------------------------------
 
@@ -438,7 +452,7 @@ class Dispatcher:
         if plain and len(bs) == 1 and bs[0].guard is None and not bs[0].imposed and bs[0].trusted \
                 and not bs[0].asynchronous:  # fmt: skip
             b = bs[0]
-            fn = b.handler if b.handler_closure is None else functools.partial(b.handler, b.handler_closure)
+            fn = b.call_handler
             ev.path = "intrinsic: a plain call" if b.intrinsic else "one handler: called directly"
             ev.source = ""
         elif self.interpret:
@@ -457,33 +471,37 @@ class Dispatcher:
         0): the semantics the generated code must match, and the baseline
         the benchmark compares code generation with."""
         selected = []
+        guards: list[tuple[int, bool | None]] = []
         for b in bs:
-            if b.imposed and not all(g.guard(*((g.closure,) if g.closure is not None else ()), *args)
-                                     for g in b.imposed if g.post_guard is None):  # fmt: skip
-                continue
+            ok = all(g.check(*args) for g in b.imposed if g.after is None)
             g = b.call_guard
-            if g is not None and not g(*args):
-                continue
-            selected.append(b)
-            if CANCEL in b.options:
-                break
-        return _run_handlers(self, ev, selected, args)
+            ok = ok and (g is None or bool(g(*args)))
+            guards.append((b.id, ok))
+            if ok:
+                selected.append(b)
+                if CANCEL in b.options:
+                    guards += [(x.id, None) for x in bs[len(guards) :]]  # not evaluated after a Cancel
+                    break
+        return _run_handlers(self, ev, selected, args, tuple(guards))
 
 
 _FAULTED = object()
 
 
-def _run_handlers(d: Dispatcher, ev: Event, selected: list[Binding], args: tuple[Any, ...]) -> Any:
+def _run_handlers(d: Dispatcher, ev: Event, selected: list[Binding], args: tuple[Any, ...],
+                  guards: tuple[tuple[int, bool | None], ...]) -> Any:  # fmt: skip
     ran = 0
+    ran_ids = []
     acc = ev.default_result if ev.default_result is not _NO_DEFAULT else None
     last = None
     for i, b in enumerate(selected):
         if ev.done_arg is not None and args[ev.done_arg].done:
             break
-        posts = [g for g in b.imposed if g.post_guard is not None]
-        if posts and not all(g.guard(*((g.closure,) if g.closure is not None else ()), *args) for g in posts):
+        posts = [g for g in b.imposed if g.after is not None]
+        if not all(g.check(*args) for g in posts):
             continue
         b.calls += 1
+        ran_ids.append(b.id)
         if b.asynchronous:
             _spawn(d, b, args)
             ran += 1
@@ -492,7 +510,7 @@ def _run_handlers(d: Dispatcher, ev: Event, selected: list[Binding], args: tuple
         assert h is not None
         r = h(*args)
         for g in posts:
-            g.post_guard(*((g.post_closure,) if g.post_closure is not None else ()), *args)  # type: ignore[misc]
+            g.after(*args)  # type: ignore[misc]
         if r is _FAULTED:
             continue
         ran += 1
@@ -501,6 +519,9 @@ def _run_handlers(d: Dispatcher, ev: Event, selected: list[Binding], args: tuple
             acc = ev.result_handler(*rc, acc, r, i == len(selected) - 1)  # last: no later binding was selected
         else:
             last = r
+    if d.trace.enabled:
+        ev.last_dispatch = d.trace.add(Dispatch(event=ev.name, guards=guards, handlers=tuple(ran_ids),
+                                                default=ran == 0))  # fmt: skip
     if ran == 0:
         if ev.default_handler is not None:
             return ev.default_handler(*args)
@@ -580,7 +601,7 @@ def _generate(d: Dispatcher, ev: Event, bs: tuple[Binding, ...]) -> tuple[Callab
     # guard pass
     if any(CANCEL in b.options for b in bs):  # guards after a Cancel may never be evaluated
         for k in range(len(bs)):
-            emit(f"{ind}s{k} = False")
+            emit(f"{ind}s{k} = None")  # not evaluated
         for k in groups:
             emit(f"{ind}sel{k} = ()")
     selected_vars: list[tuple[int, str]] = []  # (binding index or -group start, variable)
@@ -603,10 +624,9 @@ def _generate(d: Dispatcher, ev: Event, bs: tuple[Binding, ...]) -> tuple[Callab
         b = bs[k]
         tests = []
         for gi, g in enumerate(b.imposed):
-            if g.post_guard is not None:
-                continue
-            ns[f"ig{k}_{gi}"] = g.guard if g.closure is None else functools.partial(g.guard, g.closure)
-            tests.append(f"ig{k}_{gi}({args})")
+            if g.after is None:
+                ns[f"ig{k}_{gi}"] = g.check
+                tests.append(f"ig{k}_{gi}({args})")
         gfn = b.call_guard
         if gfn is not None:
             ns[f"g{k}"] = gfn
@@ -625,8 +645,7 @@ def _generate(d: Dispatcher, ev: Event, bs: tuple[Binding, ...]) -> tuple[Callab
     emit(f"{ind}ran = 0")
     fold = ev.result_handler is not None
     if fold:
-        ns["RH"] = ev.result_handler if ev.result_closure is None else functools.partial(ev.result_handler,
-                                                                                           ev.result_closure)  # fmt: skip
+        ns["RH"] = _bind(ev.result_handler, ev.result_closure)  # type: ignore[arg-type]
     emit(f"{ind}res = acc = {'DEFAULT' if ev.default_result is not _NO_DEFAULT else 'None'}")
     ns["DEFAULT"] = ev.default_result
     if tracing:
@@ -637,13 +656,11 @@ def _generate(d: Dispatcher, ev: Event, bs: tuple[Binding, ...]) -> tuple[Callab
         if ev.done_arg is not None:
             emit(f"{pad}if not a{ev.done_arg}.done:")
             pad += ind
-        posts = [(gi, g) for gi, g in enumerate(b.imposed) if g.post_guard is not None]
+        posts = [(gi, g) for gi, g in enumerate(b.imposed) if g.after is not None]
         if posts:
-            conds = []
             for gi, g in posts:
-                ns[f"pg{k}_{gi}"] = g.guard if g.closure is None else functools.partial(g.guard, g.closure)
-                conds.append(f"pg{k}_{gi}({args})")
-            emit(f"{pad}if {' and '.join(conds)}:")
+                ns[f"pg{k}_{gi}"], ns[f"post{k}_{gi}"] = g.check, g.after
+            emit(f"{pad}if {' and '.join(f'pg{k}_{gi}({args})' for gi, _ in posts)}:")
             pad += ind
         emit(f"{pad}B{k}.calls += 1")
         if tracing:
@@ -654,9 +671,7 @@ def _generate(d: Dispatcher, ev: Event, bs: tuple[Binding, ...]) -> tuple[Callab
         else:
             ns[f"h{k}"] = b.call_handler
             emit(f"{pad}r = h{k}({args})")
-            for gi, g in posts:
-                pg = g.post_guard if g.post_closure is None else functools.partial(g.post_guard, g.post_closure)  # type: ignore[arg-type]
-                ns[f"post{k}_{gi}"] = pg
+            for gi, _ in posts:
                 emit(f"{pad}post{k}_{gi}({args})")
             if not b.trusted:
                 emit(f"{pad}if r is not _FAULTED:")

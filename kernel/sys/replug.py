@@ -93,9 +93,8 @@ class Slot:
         """Replace the slot's function; False if a concurrent replugger
         already installed ``new`` while this one waited for the lock."""
         sched = self.sched
-        if self.holder is not None:  # step 1: someone else is replugging this slot
-            me = self._strand("replug")
-            self.lock_waiters.append(me)
+        while self.holder is not None:  # step 1: someone else is replugging this slot
+            self.lock_waiters.append(self._strand("replug"))
             sched.block()  # type: ignore[union-attr]
             if self.fn is new:
                 return False
@@ -109,8 +108,6 @@ class Slot:
             if self.blocked:  # someone inside waits for I/O: sleep until the last one leaves
                 self.waiter = me_or_none
                 sched.block()  # type: ignore[union-attr]
-                if self.inside > 0 and self.blocked:
-                    continue
             else:
                 self.spins += 1
                 sched.yield_()  # type: ignore[union-attr]

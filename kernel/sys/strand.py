@@ -24,10 +24,8 @@ READY, RUNNING, BLOCKED, DONE = "ready", "running", "blocked", "done"
 
 
 class Strand:
-    _ids = iter(range(1, 1 << 62))
-
     def __init__(self, sched: Scheduler, fn: Callable[..., Any], args: tuple[Any, ...], name: str) -> None:
-        self.id = next(Strand._ids)
+        self.id = len(sched.strands) + 1  # numbered by its scheduler: a replay numbers them alike
         self.sched = sched
         self.fn = fn
         self.args = args
@@ -68,10 +66,6 @@ class Scheduler:
         self.strands.append(s)
         self.ready.append(s)
         return s
-
-    def spawn(self, fn: Callable[..., Any], *args: Any, name: str = "async") -> Strand:
-        """The dispatcher's hook for asynchronous handlers: a new strand."""
-        return self.fork(fn, *args, name=name)
 
     def run(self, max_switches: int | None = None) -> int:
         """Hand the baton round the ready strands until none is ready (or

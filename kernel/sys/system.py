@@ -73,7 +73,7 @@ class ExtensionSystem:
     def __init__(self, sched: Scheduler | None = None) -> None:
         self.trace = Trace()
         self.sched = sched if sched is not None else Scheduler()
-        self.dispatcher = Dispatcher(self.trace, spawn=self.sched.spawn)
+        self.dispatcher = Dispatcher(self.trace, spawn=self.sched.fork)
         self.names = NameServer()
         self.console: list[str] = []
         self.extensions: dict[str, Extension] = {}
@@ -93,7 +93,7 @@ class ExtensionSystem:
         (self.trusted if trusted else self.public).exports[iface.__name__] = iface
 
     def _bind(self, name: str, export: Any, ext: Extension) -> Any:
-        obj = export(ext) if callable(export) and not isinstance(export, Interface) else export
+        obj = export(ext) if callable(export) else export  # a factory makes a per-extension view
         return Facade(obj, self.dispatcher.events)
 
     def load(self, source: str, filename: str, name: str | None = None, domains: tuple[str, ...] = ("SpinPublic",),

@@ -112,7 +112,6 @@ class Trace:
         self.ring: deque[Record] = deque(maxlen=capacity)
         self._seq = itertools.count(1)
         self.enabled = False
-        self.listeners: list = []  # called with each record (the dispatcher regenerates on enable)
 
     def add(self, record: Record) -> Record:
         object.__setattr__(record, "seq", next(self._seq))

@@ -278,20 +278,12 @@ class _Instrument(ast.NodeTransformer):
             return [body[0], check, *body[1:]]
         return [check, *body]
 
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+    def _entry_or_back_edge(self, node: ast.FunctionDef | ast.While | ast.For) -> ast.AST:
         self.generic_visit(node)
         node.body = self._prepend(node.body)
         return node
 
-    def visit_While(self, node: ast.While) -> ast.AST:
-        self.generic_visit(node)
-        node.body = self._prepend(node.body)
-        return node
-
-    def visit_For(self, node: ast.For) -> ast.AST:
-        self.generic_visit(node)
-        node.body = self._prepend(node.body)
-        return node
+    visit_FunctionDef = visit_While = visit_For = _entry_or_back_edge  # noqa: N815
 
     def visit_comprehension(self, node: ast.comprehension) -> ast.AST:
         self.generic_visit(node)

@@ -326,17 +326,29 @@ class CPU:
         return ins
 
     def step(self) -> None:
-        """Execute one instruction (the reference semantics). A TB miss costs
-        its refill and restarts the instruction, as the PALcode's would."""
+        """Execute one instruction (the reference semantics)."""
         prev, self.tb_trap = self.tb_trap, True
         try:
-            while True:
-                try:
-                    return self._step()
-                except TbMiss:
-                    self.cycles += TB_MISS_CYCLES
+            self.interpret(self.icount + 1, 1 << 63, stops=False)
         finally:
             self.tb_trap = prev
+
+    def interpret(self, limit: int, climit: int, stops: bool = True) -> None:
+        """The reference interpreter's loop, until icount reaches ``limit``,
+        cycles reach ``climit``, a breakpoint (if ``stops``) or a CALL_PAL
+        that ends the run. A TB miss costs its refill and restarts the
+        instruction, as the PALcode's would. Callers set ``tb_trap``."""
+        stop_pcs = self.stops if stops else ()
+        while self.icount < limit and self.cycles < climit:
+            if stop_pcs and self.pc in stop_pcs:
+                break
+            try:
+                self._step()
+            except TbMiss:
+                self.cycles += TB_MISS_CYCLES
+                continue
+            if self.leave:
+                break
 
     def _step(self) -> None:
         pc = self.pc
@@ -526,20 +538,18 @@ class CPU:
         instruction that would start at or after ``cycle_limit`` cycles (the
         machine's next device event), or before a PC in ``stops`` (a
         breakpoint), or after a CALL_PAL if ``exit_after_pal``; return how
-        many ran. Traps and Halt
-        propagate with pc, icount and cycles exact."""
+        many ran. Traps and Halt propagate with pc, icount and cycles exact."""
         climit = (1 << 63) if cycle_limit is None else cycle_limit
-        if self._translator is not None:
-            return self._translator.run(budget, climit)
         start = self.icount
-        stops = self.stops
         self.leave = False
-        while self.icount - start < budget and self.cycles < climit:
-            if stops and self.pc in stops:
-                break
-            self.step()
-            if self.leave:
-                break
+        prev, self.tb_trap = self.tb_trap, True
+        try:
+            if self._translator is not None:
+                self._translator.run(start + budget, climit)
+            else:
+                self.interpret(start + budget, climit)
+        finally:
+            self.tb_trap = prev
         return self.icount - start
 
 

@@ -545,28 +545,19 @@ class Translator:
 
     # --- running --------------------------------------------------------------------------
 
-    def run(self, budget: int, climit: int = 1 << 63) -> int:
+    def run(self, limit: int, climit: int = 1 << 63) -> None:
+        """Run until icount reaches ``limit`` (exactly: whole blocks while
+        they fit, then the interpreter for the tail), cycles reach ``climit``,
+        a breakpoint or a CALL_PAL that ends the run. CPU.run sets up."""
         cpu = self.cpu
-        start = cpu.icount
-        limit = start + budget
-        prev, cpu.tb_trap = cpu.tb_trap, True
-        try:
-            while True:
-                try:
-                    stopped = self._run(limit, climit)
-                    break
-                except TbMiss:  # state is exact at the missing instruction: charge the refill, restart it
-                    cpu.cycles += TB_MISS_CYCLES
-            stops = cpu.stops
-            while not stopped and cpu.icount < limit and cpu.cycles < climit:  # the exact tail
-                if stops and cpu.pc in stops:
-                    break
-                cpu.step()
-                if cpu.leave:
-                    break
-        finally:
-            cpu.tb_trap = prev
-        return cpu.icount - start
+        while True:
+            try:
+                stopped = self._run(limit, climit)
+                break
+            except TbMiss:  # state is exact at the missing instruction: charge the refill, restart it
+                cpu.cycles += TB_MISS_CYCLES
+        if not stopped:
+            cpu.interpret(limit, climit)
 
     def _run(self, limit: int, climit: int) -> bool:
         """Run whole blocks while they fit; True if stopped at a breakpoint
@@ -577,7 +568,6 @@ class Translator:
         stops = cpu.stops
         r, rt, wt = cpu.r, cpu.rtlb, cpu.wtlb
         icount, cycles, pc = cpu.icount, cpu.cycles, cpu.pc
-        cpu.leave = False
         # `b` is the block being run: a block can invalidate itself (a store
         # into its own page), so the handlers below never look it up again.
         b: Block | None = None
