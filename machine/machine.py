@@ -115,6 +115,16 @@ class Machine:
             _, _, event, args = heapq.heappop(self.events)
             getattr(self, f"event_{event}")(*args)
 
+    def wait_for_device(self) -> bool:
+        """Polled I/O (boot firmware, a kernel before interrupts): move
+        virtual time to the next device event and let it happen. False if
+        no event is pending."""
+        if not self.events:
+            return False
+        self.cpu.cycles = max(self.cpu.cycles, self.events[0][0])
+        self._raise_due_events()
+        return True
+
     def next_event(self) -> int:
         nxt = self.tick_cycle(self.ticks + 1)
         return min(nxt, self.events[0][0]) if self.events else nxt

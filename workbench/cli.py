@@ -26,11 +26,51 @@ def _read_image(command: str, path: str) -> ElfImage | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from machine.usermode import Process, default_streams
-
     image = _read_image("run", args.file)
     if image is None:
         return 2
+    if args.harness:
+        return _run_harness(args, image)
+    from kernel.boot import boot
+    from kernel.fs.format import FsFormatError
+    from machine.disk import DiskImageError
+
+    def out(data: bytes) -> None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+    try:
+        k = boot(init=image, argv=[args.file, *args.args], halt_when_done=True, model=args.cpu, console_out=out,
+                 translate=not args.interpret, disk_image=args.disk)  # fmt: skip
+    except (DiskImageError, FsFormatError) as e:
+        print(f"spinwb run: {e}", file=sys.stderr)
+        return 2
+    stdin = sys.stdin.buffer
+    k.console_input = stdin.read1 if hasattr(stdin, "read1") else stdin.read  # type: ignore[union-attr]
+    t0 = time.perf_counter()
+    why = k.run(args.max_instructions)
+    host = time.perf_counter() - t0
+    status = k.exit_status if k.exit_status is not None else 0
+    if why == "budget":
+        status, k.exit_message = 124, f"stopped after {k.machine.cpu.icount} instructions (--max-instructions)"
+    elif why != "all processes exited":
+        status, k.exit_message = 125, f"the machine stopped: {why}"
+    if k.exit_message:
+        print(f"spinwb run: {k.exit_message}", file=sys.stderr)
+    if args.stats:
+        cpu = k.machine.cpu
+        stats = {"instructions": cpu.icount, "cycles": cpu.cycles, "host_seconds": round(host, 6),
+                 "mips": round(cpu.icount / host / 1e6, 3) if host > 0 else 0.0, "syscalls": k.syscalls,
+                 "faults": k.faults, "switches": k.sched.switches, "crossings": k.sal.crossings,
+                 "ticks": k.ticks}  # fmt: skip
+        print(json.dumps(stats), file=sys.stderr)
+    return status
+
+
+def _run_harness(args: argparse.Namespace, image: ElfImage) -> int:
+    """The CPU issue's one-process harness (no kernel), kept for comparison."""
+    from machine.usermode import Process, default_streams
+
     stdin, stdout, stderr = default_streams()
     proc = Process(image, [args.file, *args.args], model=args.cpu, stdin=stdin, stdout=stdout,
                    stderr=stderr, translate=not args.interpret)  # fmt: skip
@@ -115,7 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--stats", action="store_true", help="print a JSON line of counters on stderr at the end")
     r.add_argument("--max-instructions", type=int, default=None, metavar="N", help="stop after N instructions")
     r.add_argument("--interpret", action="store_true", help="use the reference interpreter, not the translator")
+    r.add_argument("--disk", metavar="IMAGE", help="attach a disk with an extent file system (see spinwb mkfs)")
+    r.add_argument("--harness", action="store_true",
+                   help="run without the kernel, in the one-process harness (for comparison)")  # fmt: skip
     r.set_defaults(fn=_run)
+    f = sub.add_parser("mkfs", help="build an extent file-system image from host files")
+    f.add_argument("output", metavar="IMAGE")
+    f.add_argument("files", nargs="+", metavar="[NAME=]PATH")
+    f.set_defaults(fn=_mkfs)
     d = sub.add_parser("disasm", help="disassemble an Alpha ELF, objdump style")
     d.add_argument("file")
     d.add_argument("--objdump", action="store_true", help="objdump's symbolic register names (v0, sp, ...)")
@@ -142,6 +189,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _mkfs(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from kernel.fs.format import FsFormatError, image_from_paths, read_image
+
+    try:
+        image = image_from_paths(args.files)
+    except FsFormatError as e:
+        print(f"spinwb mkfs: {e}", file=sys.stderr)
+        return 2
+    Path(args.output).write_bytes(image)
+    entries = read_image(image)
+    print(f"{args.output}: {len(image) // 512} blocks, {len(entries)} files")
+    for e in entries:
+        print(f"  /{e.name:<24} {e.size:>9} bytes  blocks {e.block}..{e.block + e.nblocks - 1}  {e.mode:o}")
+    return 0
+
+
 def _ext_check(args: argparse.Namespace) -> int:
     from workbench import extcheck
 
@@ -159,15 +224,17 @@ def _take_run_options(args: argparse.Namespace) -> str | None:
             prog += rest[i + 1 :]
             break
         name, eq, value = a.partition("=")
-        if name in ("--stats", "--interpret") and not eq:
+        if name in ("--stats", "--interpret", "--harness") and not eq:
             setattr(args, name[2:], True)
-        elif name in ("--max-instructions", "--cpu"):
+        elif name in ("--max-instructions", "--cpu", "--disk"):
             if not eq:
                 if i + 1 >= len(rest):
                     return f"{name} needs a value"
                 value = rest[i + 1]
                 i += 1
-            if name == "--cpu":
+            if name == "--disk":
+                args.disk = value
+            elif name == "--cpu":
                 if value not in CPU_MODELS:
                     return f"unknown CPU model {value!r} (choose from {', '.join(sorted(CPU_MODELS))})"
                 args.cpu = value

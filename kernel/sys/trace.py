@@ -104,6 +104,72 @@ class Link(Record):
     kind = "link"
 
 
+@dataclass(frozen=True, slots=True)
+class Switch(Record):
+    """A context switch, at virtual time ``cycle``; ``reason`` is why the
+    old strand stopped: "clock" (quantum spent), "block", "yield", "exit",
+    "preempt" (a higher priority woke), "idle"."""
+
+    cycle: int = 0
+    old: int = 0
+    new: int = 0
+    old_name: str = ""
+    new_name: str = ""
+    reason: str = ""
+    kind = "switch"
+
+
+@dataclass(frozen=True, slots=True)
+class Syscall(Record):
+    cycle: int = 0
+    strand: int = 0
+    pid: int = 0
+    number: int = 0
+    name: str = ""
+    result: int = 0  # >= 0, or -errno
+    kind = "syscall"
+
+
+@dataclass(frozen=True, slots=True)
+class MemFault(Record):
+    """A fault event raised from entMM (or by a copyin/copyout) and who fixed it."""
+
+    cycle: int = 0
+    strand: int = 0
+    event: str = ""
+    address: int = 0
+    access: str = ""
+    pc: int = 0
+    done: bool = False
+    kind = "memfault"
+
+
+@dataclass(frozen=True, slots=True)
+class Exit(Record):
+    cycle: int = 0
+    pid: int = 0
+    name: str = ""
+    status: int = 0
+    message: str = ""
+    kind = "exit"
+
+
+@dataclass(frozen=True, slots=True)
+class Signal(Record):
+    cycle: int = 0
+    pid: int = 0
+    signal: int = 0
+    action: str = ""  # "handler", "terminate", "ignore"
+    kind = "signal"
+
+
+@dataclass(frozen=True, slots=True)
+class Boot(Record):
+    step: str = ""
+    detail: str = ""
+    kind = "boot"
+
+
 class Trace:
     """A bounded ring of records. ``enabled`` turns on per-dispatch records,
     which cost time on every raise; the rarer records are always kept."""

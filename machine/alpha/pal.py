@@ -75,6 +75,7 @@ class OsfPal:
         self.pending: dict[int, tuple[int, int]] = {}  # IPL -> (type, vector)
         self.idle = False  # set by wtint: the machine skips ahead to its next event
         self.counts = [0] * 6  # entries taken, per entry point
+        self.last_trap: Trap | None = None  # the trap ``deliver`` last turned into an entry, for reports
 
     # --- state helpers --------------------------------------------------------------
 
@@ -140,6 +141,7 @@ class OsfPal:
 
     def deliver(self, trap: Trap) -> None:
         """Turn a CPU trap into the matching kernel entry."""
+        self.last_trap = trap
         nxt = (trap.pc + 4) & M64
         if isinstance(trap, MemoryTrap):
             self.enter(ENT_MM, trap.va, trap.mmcsr, trap.cause, trap.pc)
@@ -272,9 +274,14 @@ class OsfPal:
         self.cpu.flush_host_caches()  # the CPU's page cache must forget it too
 
     def _swpctx(self, r: list[int]) -> None:
-        """Save KSP, USP, PCC, unique into the old HWPCB; load the new one."""
+        r[0] = self.swpctx(r[16])
+
+    def swpctx(self, new: int) -> int:
+        """Save KSP, USP, PCC, unique into the old HWPCB; load the new one
+        (at physical address ``new``); return the old HWPCB's address."""
         mem = self.mmu.memory
         cpu = self.cpu
+        r = cpu.r
         old = self.pcbb
         if old:
             mem.write_q(old + PCB_KSP, r[30])
@@ -282,7 +289,6 @@ class OsfPal:
             pcc = mem.read_q(old + PCB_PCC)
             mem.write_q(old + PCB_PCC, (pcc & ~0xFFFF_FFFF) | ((cpu.cycles + cpu.pcc_offset) & 0xFFFF_FFFF))
             mem.write_q(old + PCB_UNIQUE, cpu.unique)
-        new = r[16]
         r[30] = mem.read_q(new + PCB_KSP)
         self.usp = mem.read_q(new + PCB_USP)
         ptbr = mem.read_q(new + PCB_PTBR)
@@ -292,9 +298,9 @@ class OsfPal:
         cpu.unique = mem.read_q(new + PCB_UNIQUE)
         self.fen = mem.read_q(new + PCB_FLAGS) & 1
         self.pcbb = new
-        r[0] = old
         self.mmu.switch_context(ptbr, asn)
         cpu.flush_host_caches()  # another space: its pages must be looked up again (code is kept per frame)
+        return old
 
     def _retsys(self, r: list[int]) -> int:
         self.retsys()

@@ -1,0 +1,134 @@
+"""Bringing a machine up, one step a line (the boot tour lesson shows them).
+
+``boot`` takes a machine as the console firmware leaves it (kernel mode, IPL
+7) and builds SPIN on it: physical memory under PhysAddr, the PAL entry
+points as Python handlers, the extension machinery with SpinPublic and
+SpinTrusted, the core services and their events, the console, the file
+system on the disk, the UNIX personality, the idle strand and init.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from kernel.core import sched as sched_mod
+from kernel.core.physaddr import PhysAddr
+from kernel.core.sal import PAGE_SIZE, kseg
+from kernel.core.translation import Translation
+from kernel.core.trap import _enosys, _ignore
+from kernel.fs.extentfs import ExtentFS
+from kernel.kernel import Kernel
+from kernel.sys.interface import Interface
+from kernel.sys.trace import Boot
+from kernel.unix.personality import Unix
+from machine.alpha.constants import DEFAULT_CPU
+from machine.elf import ElfImage
+from machine.machine import Machine
+
+KERNEL_FRAMES = 64  # 512 KiB below PhysAddr: the boot stack and the idle loop
+BOOT_STACK_TOP = 0x4_0000
+IDLE_CODE = 0x4_0000
+
+
+def boot(machine: Machine | None = None, *, init: ElfImage | None = None, argv: list[str] | None = None,
+         disk_image: bytes | str | None = None, halt_when_done: bool = False, model: str = DEFAULT_CPU,
+         memory: int = 64 << 20, console_out: Callable[[bytes], None] | None = None,
+         translate: bool = True, unix: bool = True) -> Kernel:  # fmt: skip
+    """A booted kernel; with ``init``, pid 1 runs it. ``halt_when_done``
+    stops the machine when the last process exits (``spinwb run``)."""
+    m = machine if machine is not None else Machine(memory, model, console_out=console_out, translate=translate)
+    k = Kernel(m)
+    k.halt_when_done = halt_when_done
+
+    def step(name: str, detail: str) -> None:
+        k.boot_log.append(f"{name:<12} {detail}")
+        k.trace.add(Boot(step=name, detail=detail))
+
+    step("machine", f"DEC 3000/400, {m.cpu.model}, {m.memory.size >> 20} MiB, {m.memory.nframes} frames of 8 KiB")
+    k.sal.boot_processor(kseg(BOOT_STACK_TOP))
+    k.phys = PhysAddr(k.sal, KERNEL_FRAMES, m.memory.nframes)
+    step("PhysAddr", f"frames {KERNEL_FRAMES:#x}..{m.memory.nframes - 1:#x} ({k.phys.nfree} free); "
+                     f"{KERNEL_FRAMES} kept for the boot stack and the idle loop")  # fmt: skip
+    k.sal.install_entries(k.on_trap, k.on_interrupt)
+    step("PAL", "entInt entArith entMM entIF entUna entSys -> Python handlers (kernel/kernel.py)")
+    step("dispatcher", "events, name server, SpinPublic and SpinTrusted at /svc/domains")
+    k.translation = Translation(k.sal, k.phys)
+    _define_services(k)
+    step("services", "Strand Sched PhysAddr VirtAddr Translation Trap exported to SpinPublic; "
+                     f"{len(k.dispatcher.events)} events")  # fmt: skip
+    step("console", "serial console: fds 0, 1 and 2 of every process")
+    if disk_image is not None:
+        m.attach_disk(disk_image)
+    if m.disk is not None:
+        k.fs = ExtentFS(k)
+        step("disk", f"{m.disk.nblocks} blocks; {k.fs.mount()}")
+    if unix:
+        Unix(k)
+        step("unix", f"UNIX personality: {len(k.personality.table)} system calls on Trap.SystemCall, "
+                     "address spaces on the fault events")  # fmt: skip
+    idle = k.sched.new_strand("idle", "idle", sched_mod.MIN_PRIORITY)
+    idle.kstack = k.phys.Allocate("kstack idle", ("pinned", "zeroed"))
+    idle_space = k.translation.Create("kernel")
+    idle.space = None
+    idle.pcb = k.sal.new_pcb(idle.kstack.pfn, idle_space.root, 0)
+    idle.ctx = k.sal.idle_context(IDLE_CODE, kseg((idle.kstack.pfn << 13) + PAGE_SIZE - 64))
+    k.sched.idle = idle
+    k.sched.release_strand = k.release_strand
+    if init is not None:
+        if k.personality is None:
+            raise ValueError("an init program needs the UNIX personality")
+        p = k.personality.spawn(init, argv or ["init"])
+        step("init", f"pid {p.pid} runs {' '.join(p.argv)}")
+    step("clock", f"1024 Hz, quantum {sched_mod.QUANTUM_TICKS} ticks; the idle strand waits in wtint")
+    k.sal.first_switch(idle.pcb)
+    k.sched.current = idle
+    idle.state = sched_mod.RUNNING
+    k.sched.need_resched = "boot"
+    k.sal.load(idle.ctx)
+    k.leave(count=False)
+    return k
+
+
+def _define_services(k: Kernel) -> None:
+    """The core interfaces, their events, and what extensions may see."""
+    d, sched, phys, tr = k.dispatcher, k.sched, k.phys, k.translation
+    assert phys is not None and tr is not None
+
+    strand = Interface("Strand", "strands: Block, Unblock, Checkpoint and Resume are events (SOSP'95 Fig. 4)")
+    for name in ("Block", "Unblock", "Checkpoint", "Resume"):
+        d.define(strand, name, getattr(sched, f"_{name.lower()}"), sched)
+    sched.Block = lambda v: strand.Block(v)
+    sched.Unblock = lambda v: strand.Unblock(v)
+    sched.Checkpoint = lambda v: strand.Checkpoint(v)
+    sched.Resume = lambda v: strand.Resume(v)
+
+    sch = Interface("Sched", "the global scheduler; Choose picks among an application scheduler's strands",
+                    GetPriority=lambda v: v.priority)  # fmt: skip
+    d.define(sch, "Choose", sched._choose, sched, result=True)
+    sched.Choose = lambda g, ready: sch.Choose(g, ready)
+
+    pa = Interface("PhysAddr", "physical frames", Allocate=phys.Allocate, Deallocate=phys.Deallocate)
+    d.define(pa, "Reclaim", phys._reclaim_intrinsic, phys, result=True)
+    phys.Reclaim = lambda f: pa.Reclaim(f)
+
+    va = Interface("VirtAddr", "virtual address ranges", Allocate=k.virt.Allocate, Deallocate=k.virt.Deallocate)
+    trans = Interface("Translation", "address spaces and their fault events (done protocol)",
+                      Protect=tr.Protect, ExamineMapping=tr.ExamineMapping)  # fmt: skip
+    for name in ("PageNotPresent", "BadAddress", "ProtectionFault"):
+        d.define(trans, name, _ignore, tr, done_arg=1)
+
+    trap = Interface("Trap", "system calls and processor traps as events")
+    ev = d.define(trap, "SystemCall", _enosys, k)
+    d.uninstall(ev.original, "the kernel uninstalls it at boot; the default handler answers ENOSYS")
+    d.install_default_handler(ev, _enosys, k)
+    for name in ("Arithmetic", "IllegalInstruction", "Breakpoint", "Unaligned"):
+        d.define(trap, name, _ignore, k, done_arg=1)
+
+    clock = Interface("Clock", "virtual time", Now=lambda: k.sal.now, Ticks=lambda: k.ticks)
+    for iface in (strand, sch, pa, va, trans, trap, clock):
+        k.ifaces[iface.__name__] = iface
+        k.system.export(iface)
+
+
+__all__: list[Any] = ["boot"]

@@ -1,0 +1,39 @@
+"""What kernel work costs in virtual time: modeled cycles at 133 MHz.
+
+User instructions charge cycles per the CPU's table (machine/alpha/isa.py)
+and a PAL entry or return charges PAL_ENTRY_CYCLES (machine/alpha/pal.py).
+The kernel is Python, so each kernel path charges a modeled figure declared
+here, and only here (ARCHITECTURE.md, "Cost accounting"). The figures are
+estimates for a 21064 running compiled Modula-3 -- a few hundred
+instructions for a trap's bookkeeping, a memory-bound loop for a page copy
+-- chosen so SPIN's own paths land near the paper's SPIN column (SOSP'95
+Tables 2-4). Everything printed from them is labeled *modeled*.
+"""
+
+from __future__ import annotations
+
+CLOCK_MHZ = 133
+
+TRAP_ENTRY = 120  # save the rest of the state, find the strand, decode the trap
+SYSCALL_DISPATCH = 60  # Trap.SystemCall's dispatch to the personality's handler
+EVENT_RAISE = 30  # one raise with a handler (OSDI'96 Table 1: 0.23 µs inlined)
+FAULT_DECODE = 200  # classify an MMU fault, find the map and the region
+CONTEXT_SWITCH = 400  # Checkpoint + Resume of a user strand, swpctx included
+KERNEL_SWITCH = 250  # a switch between kernel threads (no address space change)
+STRAND_CREATE = 1800  # a strand and its kernel stack
+PTE_WRITE = 25  # one page-table entry and its TB invalidation
+PAGE_ZERO = 1100  # clear 8 KiB (a store-bound loop)
+PAGE_COPY = 2200  # copy 8 KiB
+FRAME_ALLOC = 60
+BYTE_COPY_PER_8 = 1  # copyin/copyout, per quadword
+SIGNAL_DELIVER = 900  # build a signal frame on the user stack and redirect the strand
+SIGNAL_RETURN = 500  # sigreturn: restore the interrupted context from the frame
+PROCESS_CREATE = 6000  # fork's bookkeeping, besides the page tables it copies
+EXEC_SETUP = 4000  # exec's bookkeeping, besides loading
+FILE_OP = 300  # open/close/lseek bookkeeping
+CLOCK_TICK = 80  # the clock interrupt's bookkeeping
+
+
+def micros(cycles: float) -> float:
+    """Modeled microseconds at 133 MHz."""
+    return cycles / CLOCK_MHZ

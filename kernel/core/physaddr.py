@@ -1,0 +1,111 @@
+"""PhysAddr: physical frames as kernel objects (SOSP'95 §4.1, Fig. 3;
+spin-reference.md §4).
+
+``Allocate(tag, attrs)`` hands out a frame; ``Deallocate`` returns it (and is
+idempotent, as in 33.1). When no frame is free the service picks the oldest
+frame allocated with the ``reclaimable`` attribute (FIFO, as SPIN's
+reclamation was) and raises ``PhysAddr.Reclaim(candidate)``: a handler may
+*nominate* another reclaimable frame instead. The frame's owner is told
+through its ``on_reclaim`` callback and the frame is reused.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from kernel.core import costs
+from kernel.core.sal import Sal
+from kernel.sys.errors import SpinError
+
+FREE, ACTIVE, PINNED = "free", "active", "pinned"
+ATTRS = ("pinned", "reclaimable", "zeroed")
+
+
+class OutOfFrames(SpinError):
+    """No free frame, and nothing the Reclaim event could give up."""
+
+
+class Frame:
+    """A PhysAddr.T: one 8 KiB frame with a tag naming its user."""
+
+    __slots__ = ("pfn", "tag", "state", "reclaimable", "on_reclaim", "refs")
+
+    def __init__(self, pfn: int) -> None:
+        self.pfn = pfn
+        self.tag = ""
+        self.state = FREE
+        self.reclaimable = False
+        self.on_reclaim: Callable[[Frame], None] | None = None
+        self.refs = 0  # address spaces mapping it (copy-on-write sharing)
+
+    def __repr__(self) -> str:
+        return f"<frame {self.pfn:#x} {self.tag} {self.state}>"
+
+
+class PhysAddr:
+    """The frames from ``first`` to the end of memory."""
+
+    def __init__(self, sal: Sal, first: int, last: int) -> None:
+        self.sal = sal
+        self.frames = {pfn: Frame(pfn) for pfn in range(first, last)}
+        self.free = list(range(last - 1, first - 1, -1))  # pop() gives the lowest frame first
+        self.reclaimable: OrderedDict[int, Frame] = OrderedDict()  # FIFO of reclaim candidates
+        self.reclaims = 0
+        self.Reclaim: Callable[[Frame], Any] = self._reclaim_intrinsic  # made an event at boot
+
+    @staticmethod
+    def _reclaim_intrinsic(candidate: Frame) -> Frame:
+        return candidate
+
+    def Allocate(self, tag: str = "", attrs: tuple[str, ...] = ()) -> Frame:  # noqa: N802 - SPIN's name
+        for a in attrs:
+            if a not in ATTRS:
+                raise SpinError(f"PhysAddr.Allocate: unknown attribute {a!r} (use {', '.join(ATTRS)})")
+        if not self.free:
+            self._reclaim()
+        f = self.frames[self.free.pop()]
+        f.tag = tag
+        f.state = PINNED if "pinned" in attrs else ACTIVE
+        f.reclaimable = "reclaimable" in attrs
+        f.refs = 0
+        if f.reclaimable:
+            self.reclaimable[f.pfn] = f
+        self.sal.charge(costs.FRAME_ALLOC)
+        if "zeroed" in attrs:
+            self.sal.zero_frame(f.pfn)
+            self.sal.charge(costs.PAGE_ZERO)
+        return f
+
+    def alloc_zeroed_pfn(self, tag: str) -> int:
+        """A zeroed, pinned frame's number (page tables, kernel stacks)."""
+        return self.Allocate(tag, ("pinned", "zeroed")).pfn
+
+    def Deallocate(self, f: Frame) -> None:  # noqa: N802
+        if f.state == FREE:
+            return
+        f.state = FREE
+        f.tag = ""
+        f.on_reclaim = None
+        self.reclaimable.pop(f.pfn, None)
+        self.free.append(f.pfn)
+
+    def _reclaim(self) -> None:
+        if not self.reclaimable:
+            raise OutOfFrames("out of physical memory: no free frame and none reclaimable")
+        candidate = next(iter(self.reclaimable.values()))
+        chosen = self.Reclaim(candidate)
+        if not isinstance(chosen, Frame) or chosen.pfn not in self.reclaimable:
+            chosen = candidate  # a nomination must be a reclaimable frame
+        self.reclaims += 1
+        if chosen.on_reclaim is not None:
+            chosen.on_reclaim(chosen)
+        self.Deallocate(chosen)
+
+    @property
+    def nfree(self) -> int:
+        return len(self.free)
+
+    def in_use(self) -> int:
+        return len(self.frames) - len(self.free)

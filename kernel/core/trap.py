@@ -1,0 +1,75 @@
+"""Traps as events (SOSP'95 §4.3; spin-reference.md §1 "kernel authorizers").
+
+``Trap.SystemCall(strand, state)`` is raised from entSys for every system
+call. Its intrinsic handler is uninstalled at boot and a default handler
+answers ENOSYS, so a call nobody claims fails cleanly. Handlers read
+``state.v0`` and ``state.a0``..``state.a5`` and set ``state.result`` (a value,
+or -errno). A handler that must wait sets ``state.result = RESTART`` after
+blocking the strand: the call runs again when the strand is woken.
+
+Arithmetic, illegal-instruction, breakpoint and unaligned traps are events
+too, with the fault protocol's ``done`` flag: a handler that deals with the
+trap (signals the process, fixes the access) sets it; if nobody does, the
+kernel ends the strand with a one-line report.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ENOSYS = 78
+RESTART = object()  # a handler blocked the strand; the call is re-executed on wake-up
+NORESULT = object()  # the handler set the registers itself (sigreturn) or the strand is gone
+
+
+class SyscallState:
+    """A system call as handlers see it: the number and arguments are
+    read-only; ``result`` is what the caller gets back."""
+
+    __slots__ = ("_ctx", "_strand", "result")
+
+    def __init__(self, ctx: Any, strand: Any) -> None:
+        self._ctx = ctx
+        self._strand = strand
+        self.result: Any = None
+
+    v0 = property(lambda self: self._ctx.r[0])
+    a0 = property(lambda self: self._ctx.r[16])
+    a1 = property(lambda self: self._ctx.r[17])
+    a2 = property(lambda self: self._ctx.r[18])
+    a3 = property(lambda self: self._ctx.r[19])
+    a4 = property(lambda self: self._ctx.r[20])
+    a5 = property(lambda self: self._ctx.r[21])
+    map = property(lambda self: self._strand._s.space.handle)  # the caller's Translation, as a handle
+    pid = property(lambda self: self._strand._s.pid)
+
+    def __repr__(self) -> str:
+        return f"<syscall {self.v0} result={self.result!r}>"
+
+
+class TrapState:
+    """An arithmetic, illegal-instruction, breakpoint or unaligned trap."""
+
+    __slots__ = ("_info", "_strand", "done")
+
+    def __init__(self, info: Any, strand: Any) -> None:
+        self._info = info
+        self._strand = strand
+        self.done = False
+
+    pc = property(lambda self: self._info.pc)
+    address = property(lambda self: self._info.address)
+    code = property(lambda self: self._info.code)
+    text = property(lambda self: self._info.text)
+    what = property(lambda self: self._info.what)
+
+    def __repr__(self) -> str:
+        return f"<{self._info.what} trap at {self._info.pc:#x} done={self.done}>"
+
+
+def _ignore(strand: Any, state: Any) -> None:
+    """Intrinsic handler of the trap events: do nothing, leave ``done`` unset."""
+
+
+def _enosys(strand: Any, state: SyscallState) -> None:
+    state.result = -ENOSYS

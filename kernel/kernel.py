@@ -1,0 +1,321 @@
+"""The kernel of one machine: its services, and what happens at each entry.
+
+Every trap follows one path (SOSP'95 §4): save the strand's registers, raise
+the event the trap stands for -- ``Trap.SystemCall``, a Translation fault
+event, or another ``Trap.*`` event -- let the scheduler choose who runs next,
+and return through ``rti``. Interrupts take a shorter path: the clock ticks
+the scheduler, devices finish I/O, and the interrupted strand resumes unless
+a switch is due. Nothing here knows the Alpha; that is kernel/core/sal.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from kernel.core import costs
+from kernel.core.physaddr import PhysAddr
+from kernel.core.sal import (
+    BAD_ADDRESS,
+    NOT_PRESENT,
+    PAGE_SIZE,
+    PROTECTION,
+    Sal,
+    TrapInfo,
+)
+from kernel.core.sched import DONE, RUNNING, Scheduler, Strand
+from kernel.core.translation import FaultState, Translation, VirtAddr
+from kernel.core.trap import NORESULT, RESTART, SyscallState, TrapState
+from kernel.sys.interface import Interface
+from kernel.sys.system import ExtensionSystem
+from kernel.sys.trace import MemFault, Syscall
+from machine.alpha.traps import Halt
+from machine.machine import Machine
+
+PAGE_MASK = PAGE_SIZE - 1
+GENTRAP_TEXT = {
+    -1: "integer overflow",
+    -2: "integer divide by zero",
+    -3: "floating overflow",
+    -4: "floating divide by zero",
+    -5: "floating underflow",
+    -6: "floating invalid operation",
+    -7: "floating inexact",
+}  # fmt: skip  (Linux/Alpha's gentrap codes)
+
+
+class KernelPanic(Halt):
+    """The kernel itself faulted: the machine stops with the reason."""
+
+
+class Kernel:
+    def __init__(self, machine: Machine) -> None:
+        self.machine = machine
+        self.sal = Sal(machine)
+        self.system = ExtensionSystem()
+        self.trace = self.system.trace
+        self.dispatcher = self.system.dispatcher
+        self.sched = Scheduler(self.sal, self.trace)
+        self.phys: PhysAddr | None = None
+        self.translation: Translation | None = None
+        self.virt = VirtAddr()
+        self.ifaces: dict[str, Interface] = {}
+        self.boot_log: list[str] = []
+        self.ticks = 0
+        self.syscalls = 0
+        self.faults = 0
+        self.halt_when_done = False  # stop the machine when no user strand is left
+        self.exit_status: int | None = None
+        self.console_input: Callable[[int], bytes] | None = None  # host source for the tty (spinwb run)
+        self.console_eof = False
+        self.console_waiters: list[Strand] = []
+        self.reports: list[str] = []  # one line per strand the kernel ended, for the console and the CLI
+        self.personality: Any = None
+        self.fs: Any = None
+        self.syscall_names: dict[int, str] = {}
+        self.on_unhandled: Callable[[Strand, str, TrapInfo | None, str], None] = self.end_strand
+        self.exit_message = ""
+
+    # --- events ----------------------------------------------------------------------
+
+    def event(self, name: str) -> Any:
+        return self.dispatcher.event(name)
+
+    def raise_event(self, iface: str, name: str, *args: Any) -> Any:
+        return getattr(self.ifaces[iface], name)(*args)
+
+    # --- entries ---------------------------------------------------------------------
+
+    def on_trap(self, info: TrapInfo) -> None:
+        s = self.sched.current
+        sal = self.sal
+        sal.charge(costs.TRAP_ENTRY)
+        if s is None or s.kind != "user":
+            raise KernelPanic(f"kernel panic: {info.what} in kernel mode at pc {info.pc:#x}: {info.text}", 2)
+        sal.save(s.ctx)
+        if info.what == "syscall":
+            self._syscall(s)
+        elif info.what == "fault":
+            self._fault(s, info)
+        else:
+            self._trap(s, info)
+        self.leave(count=True)
+
+    def on_interrupt(self, kind: int, vector: int) -> None:
+        sal = self.sal
+        if sal.is_clock(kind):
+            self.ticks += 1
+            sal.charge(costs.CLOCK_TICK)
+            self.sched.tick()
+            if self.console_waiters and (self.machine.console.input or self.console_eof):
+                for s in self.console_waiters:
+                    self.sched.wake(s)
+                self.console_waiters.clear()
+        elif self.fs is not None:
+            self.fs.interrupt(vector)
+        cur = self.sched.current
+        if self.sched.need_resched or cur is None or cur.state != RUNNING:
+            if cur is not None:
+                sal.save(cur.ctx)
+            self.leave(count=False)
+        else:
+            sal.resume(count=False)
+
+    def leave(self, count: bool) -> None:
+        sched = self.sched
+        while True:
+            nxt = sched.choose_next()
+            if self.personality is None or nxt.kind != "user" or self.personality.before_resume(nxt):
+                break
+        sched.reap()
+        if self.translation is not None:
+            self.translation.current = nxt.space
+        if self.halt_when_done and not self.user_strands():
+            raise Halt("all processes exited", self.exit_status or 0)
+        self.sal.load(nxt.ctx)
+        self.sal.resume(count=count)
+
+    def new_user_strand(self, name: str, space: Any, priority: int, owner: str) -> Strand:
+        """A strand for user code: a kernel-stack page holding its HWPCB."""
+        assert self.phys is not None
+        s = self.sched.new_strand(name, "user", priority, owner)
+        s.kstack = self.phys.Allocate(f"kstack {s.id}", ("pinned", "zeroed"))
+        s.space = space
+        s.pcb = self.sal.new_pcb(s.kstack.pfn, space.root, space.asn)
+        return s
+
+    def release_strand(self, s: Strand) -> None:
+        if s.kstack is not None and self.phys is not None:
+            self.phys.Deallocate(s.kstack)
+            s.kstack = None
+
+    def user_strands(self) -> list[Strand]:
+        return [s for s in self.sched.strands.values() if s.kind == "user" and s.state != DONE]
+
+    # --- system calls ----------------------------------------------------------------
+
+    def _syscall(self, s: Strand) -> None:
+        state = SyscallState(s.ctx, s.view)
+        self.sal.charge(costs.SYSCALL_DISPATCH)
+        self.syscalls += 1
+        number = s.ctx.syscall_number
+        self.ifaces["Trap"].SystemCall(s.view, state)
+        result = state.result
+        if result is RESTART:
+            s.ctx.restart()
+            return
+        if result is NORESULT or s.state == DONE:
+            return
+        if not isinstance(result, int) or isinstance(result, bool):
+            self.reports.append(f"system call {number}: a handler set result {result!r}; the caller gets ENOSYS")
+            result = -78
+        s.ctx.set_result(result)
+        self.trace.add(Syscall(cycle=self.sal.now, strand=s.id, pid=s.pid, number=number,
+                               name=self.syscall_names.get(number, str(number)), result=result))  # fmt: skip
+
+    # --- memory faults ---------------------------------------------------------------
+
+    def fault_event(self, s: Strand, address: int, kind: int, pc: int, event: str, in_kernel: bool) -> bool:
+        """Raise the fault event for a strand's access; True if a handler fixed it."""
+        state = FaultState(address, kind, pc, s.space, s.view, event, in_kernel)
+        self.sal.charge(costs.FAULT_DECODE)
+        self.faults += 1
+        getattr(self.ifaces["Translation"], event)(s.view, state)
+        self.trace.add(MemFault(cycle=self.sal.now, strand=s.id, event=f"Translation.{event}", address=address,
+                                access=state.kind, pc=pc, done=state.done))  # fmt: skip
+        return bool(state.done)
+
+    def _fault(self, s: Strand, info: TrapInfo) -> None:
+        if s.space is None:
+            self.on_unhandled(s, "SIGSEGV", info, info.text)
+            return
+        if not self.fault_event(s, info.address, info.kind, info.pc, info.event, False):
+            if s.state != DONE:
+                self.on_unhandled(s, "SIGSEGV", info, info.text)
+
+    def _trap(self, s: Strand, info: TrapInfo) -> None:
+        name = {"arith": "Arithmetic", "illegal": "IllegalInstruction", "unaligned": "Unaligned",
+                "breakpoint": "Breakpoint", "gentrap": "Breakpoint"}[info.what]  # fmt: skip
+        state = TrapState(info, s.view)
+        getattr(self.ifaces["Trap"], name)(s.view, state)
+        if not state.done and s.state != DONE:
+            sig = {"arith": "SIGFPE", "illegal": "SIGILL", "unaligned": "SIGBUS"}.get(info.what, "SIGTRAP")
+            text = info.text
+            if info.what == "gentrap":
+                what = GENTRAP_TEXT.get(info.code)
+                sig = "SIGFPE" if what else "SIGTRAP"
+                text = f"{what} (gentrap {info.code})" if what else f"gentrap {info.code}"
+            self.on_unhandled(s, sig, info, text)
+
+    def end_strand(self, s: Strand, signal: str, info: TrapInfo | None, text: str) -> None:
+        """What the kernel does without a personality: report and end the strand."""
+        where = ""
+        if info is not None:
+            where = f", pc {info.pc:#x}: {self.sal.disassemble(self.sal.peek_word(info.pc), info.pc)}"
+        self.report(f"strand {s.id} ({s.name}) ended: {signal}: {text}{where}")
+        self.sched.end(s)
+
+    def report(self, line: str) -> None:
+        """A line for the kernel's log (the workbench shows it; ``spinwb run``
+        prints the process's own on stderr). Never on the console, which is
+        the programs' standard output."""
+        self.reports.append(line)
+
+    # --- user memory -----------------------------------------------------------------
+
+    def user_pa(self, s: Strand, va: int, write: bool) -> int | None:
+        """Where a user access would land, faulting pages in the way the
+        program's own access would (demand zero, copy-on-write); None if the
+        address is bad for this strand (the call then fails with EFAULT)."""
+        if s.space is None:
+            return None
+        pa, mmcsr = self.sal.user_pa(s.space.root, va, write)
+        if pa is not None:
+            return pa
+        event = self.sal.fault_event(mmcsr or 0)
+        if event == BAD_ADDRESS:
+            return None
+        if not self.fault_event(s, va, 1 if write else 0, s.ctx.pc, event, True):
+            return None
+        pa, _ = self.sal.user_pa(s.space.root, va, write)
+        return pa
+
+    def copyin(self, s: Strand, va: int, n: int) -> bytes | None:
+        out = bytearray()
+        while len(out) < n:
+            a = (va + len(out)) & (2**64 - 1)
+            pa = self.user_pa(s, a, False)
+            if pa is None:
+                return None
+            k = min(PAGE_SIZE - (a & PAGE_MASK), n - len(out))
+            out += self.sal.read_phys(pa, k)
+        self.sal.charge(costs.BYTE_COPY_PER_8 * (n // 8))
+        return bytes(out)
+
+    def copyout(self, s: Strand, va: int, data: bytes) -> bool:
+        pos = 0
+        while pos < len(data):
+            a = (va + pos) & (2**64 - 1)
+            pa = self.user_pa(s, a, True)
+            if pa is None:
+                return False
+            k = min(PAGE_SIZE - (a & PAGE_MASK), len(data) - pos)
+            self.sal.write_phys(pa, data[pos : pos + k])
+            pos += k
+        self.sal.charge(costs.BYTE_COPY_PER_8 * (len(data) // 8))
+        return True
+
+    def copyin_string(self, s: Strand, va: int, limit: int = 4096) -> str | None:
+        out = bytearray()
+        while len(out) < limit:
+            chunk = self.copyin(s, va + len(out), min(64, PAGE_SIZE - ((va + len(out)) & PAGE_MASK)))
+            if chunk is None:
+                return None
+            z = chunk.find(b"\0")
+            if z >= 0:
+                out += chunk[:z]
+                return out.decode("latin-1")
+            out += chunk
+        return None
+
+    # --- console ---------------------------------------------------------------------
+
+    def console_write(self, data: bytes) -> None:
+        self.machine.console.send(data)
+
+    def console_read(self, n: int) -> bytes | None:
+        """Up to n bytes of console input; b"" at end of input; None if the
+        caller must wait for more."""
+        con = self.machine.console
+        if not con.input and self.console_input is not None and not self.console_eof:
+            data = self.console_input(n)
+            if data:
+                con.feed(data)
+            else:
+                self.console_eof = True
+        if con.input:
+            k = min(n, len(con.input))
+            return bytes(con.input.popleft() for _ in range(k))
+        if self.console_eof or self.console_input is not None:
+            return b""
+        return None
+
+    # --- running and inspection ------------------------------------------------------
+
+    def run(self, max_instructions: int | None = None, until_cycle: int | None = None) -> str:
+        return self.machine.run(max_instructions, until_cycle)
+
+    def state_hash(self) -> str:
+        """The machine's hash plus the kernel's own state: strands, their
+        saved registers, the run queue, processes."""
+        h = hashlib.sha256(self.machine.state_hash().encode())
+        for s in sorted(self.sched.strands.values(), key=lambda s: s.id):
+            h.update(repr((s.id, s.name, s.kind, s.state, s.priority, s.pc_hash(), s.cycles, s.wake_at)).encode())
+        h.update(repr([getattr(e, "id", 0) for e in self.sched.runq]).encode())
+        if self.personality is not None:
+            h.update(self.personality.state_repr().encode())
+        return h.hexdigest()
+
+
+__all__ = ["NOT_PRESENT", "PROTECTION", "Kernel", "KernelPanic"]

@@ -1,0 +1,183 @@
+"""UNIX address-space semantics on SPIN's memory services (SOSP'95 §4.1).
+
+SPIN's kernel knows frames (PhysAddr), ranges (VirtAddr) and mappings
+(Translation); what a UNIX process means by its address space -- regions
+with protections, demand-zero pages, a heap that grows with brk, mmap and
+munmap, copy-on-write after fork -- is an extension built from those and
+from the fault events. ``fix`` is that extension's fault handler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kernel.core import costs
+from kernel.core.physaddr import Frame, PhysAddr
+from kernel.core.sal import EXECUTE, KIND_EXECUTE, KIND_WRITE, PAGE_SIZE, READ, WRITE
+from kernel.core.translation import COW, Space, Translation
+
+PAGE_SHIFT = 13
+USER_LIMIT = 1 << 42
+
+
+@dataclass
+class Region:
+    start: int  # vpn
+    end: int  # vpn, exclusive
+    prot: int
+    kind: str  # "text", "data", "heap", "stack", "mmap"
+
+
+class AddressSpace:
+    def __init__(self, tr: Translation, phys: PhysAddr, name: str) -> None:
+        self.tr = tr
+        self.phys = phys
+        self.space: Space = tr.Create(name)
+        self.regions: list[Region] = []
+        self.brk_start = self.brk = 0
+        self.mmap_next = 0x200_0000_0000
+        self.cow_breaks = 0
+        self.zero_fills = 0
+
+    # --- regions ---------------------------------------------------------------------
+
+    def region_at(self, va: int) -> Region | None:
+        vpn = va >> PAGE_SHIFT
+        for r in self.regions:
+            if r.start <= vpn < r.end:
+                return r
+        return None
+
+    def _split(self, vpn: int) -> None:
+        for i, r in enumerate(self.regions):
+            if r.start < vpn < r.end:
+                self.regions[i : i + 1] = [Region(r.start, vpn, r.prot, r.kind), Region(vpn, r.end, r.prot, r.kind)]
+                return
+
+    def add_region(self, va: int, size: int, prot: int, kind: str) -> None:
+        start, end = va >> PAGE_SHIFT, (va + size + PAGE_SIZE - 1) >> PAGE_SHIFT
+        self.remove_range(start << PAGE_SHIFT, (end - start) << PAGE_SHIFT)
+        self.regions.append(Region(start, end, prot, kind))
+        self.regions.sort(key=lambda r: r.start)
+
+    def remove_range(self, va: int, size: int) -> None:
+        start, end = va >> PAGE_SHIFT, (va + size + PAGE_SIZE - 1) >> PAGE_SHIFT
+        self._split(start)
+        self._split(end)
+        self.regions = [r for r in self.regions if r.end <= start or r.start >= end]
+        for vpn in [v for v in self.space.mapped if start <= v < end]:
+            self._drop(vpn)
+
+    def is_free(self, va: int, size: int) -> bool:
+        start, end = va >> PAGE_SHIFT, (va + size + PAGE_SIZE - 1) >> PAGE_SHIFT
+        return all(r.end <= start or r.start >= end for r in self.regions)
+
+    def protect(self, va: int, size: int, prot: int) -> bool:
+        """mprotect: False if part of the range is not mapped (ENOMEM)."""
+        start, end = va >> PAGE_SHIFT, (va + size + PAGE_SIZE - 1) >> PAGE_SHIFT
+        covered = sum(min(r.end, end) - max(r.start, start) for r in self.regions if r.start < end and r.end > start)
+        if covered != end - start:
+            return False
+        self._split(start)
+        self._split(end)
+        for r in self.regions:
+            if start <= r.start and r.end <= end:
+                r.prot = prot
+        for vpn in [v for v in self.space.mapped if start <= v < end]:
+            self._map_page(vpn, self.space.mapped[vpn], prot)
+        return True
+
+    def _map_page(self, vpn: int, pfn: int, prot: int) -> None:
+        """Map with the region's protection, minus write while shared copy-on-write."""
+        va = vpn << PAGE_SHIFT
+        soft = self.tr.soft_bits(self.space, va) if vpn in self.space.mapped else 0
+        if soft & COW:
+            prot &= ~WRITE
+        self.tr.AddMapping(self.space, pfn, va, prot, soft)
+
+    def _drop(self, vpn: int) -> None:
+        pfn = self.tr.RemoveMapping(self.space, vpn << PAGE_SHIFT)
+        if pfn is not None:
+            self._unref(self.phys.frames[pfn])
+
+    def _unref(self, f: Frame) -> None:
+        f.refs -= 1
+        if f.refs <= 0:
+            self.phys.Deallocate(f)
+
+    # --- the fault handler -----------------------------------------------------------
+
+    def fix(self, va: int, kind: int, event: str) -> bool:
+        """Demand-zero a page, or break copy-on-write; False if the access
+        is one the process is not allowed (then it gets SIGSEGV)."""
+        r = self.region_at(va)
+        if r is None:
+            return False
+        need = {KIND_EXECUTE: EXECUTE, KIND_WRITE: WRITE}.get(kind, READ)
+        if not r.prot & need:
+            return False
+        vpn = va >> PAGE_SHIFT
+        pfn = self.space.mapped.get(vpn)
+        if pfn is None:
+            f = self.phys.Allocate("anon", ("zeroed",))
+            f.refs = 1
+            self.tr.AddMapping(self.space, f, vpn << PAGE_SHIFT, r.prot)
+            self.zero_fills += 1
+            return True
+        if kind == KIND_WRITE and self.tr.soft_bits(self.space, va) & COW:
+            f = self.phys.frames[pfn]
+            if f.refs > 1:
+                new = self.phys.Allocate("anon")
+                self.tr.sal.copy_frame(pfn, new.pfn)
+                self.tr.sal.charge(costs.PAGE_COPY)
+                new.refs = 1
+                f.refs -= 1
+                pfn = new.pfn
+            self.tr.AddMapping(self.space, pfn, vpn << PAGE_SHIFT, r.prot, 0)
+            self.cow_breaks += 1
+            return True
+        return False
+
+    # --- fork, loading, teardown -----------------------------------------------------
+
+    def fork(self, name: str) -> AddressSpace:
+        """A copy that shares every frame copy-on-write (SOSP'95 §4.1)."""
+        child = AddressSpace(self.tr, self.phys, name)
+        child.regions = [Region(r.start, r.end, r.prot, r.kind) for r in self.regions]
+        child.brk_start, child.brk, child.mmap_next = self.brk_start, self.brk, self.mmap_next
+        for vpn, pfn in sorted(self.space.mapped.items()):
+            r = self.region_at(vpn << PAGE_SHIFT)
+            prot = r.prot if r is not None else READ
+            f = self.phys.frames[pfn]
+            f.refs += 1
+            soft = COW if prot & WRITE else 0
+            self.tr.AddMapping(self.space, pfn, vpn << PAGE_SHIFT, prot & ~WRITE if soft else prot, soft)
+            self.tr.AddMapping(child.space, pfn, vpn << PAGE_SHIFT, prot & ~WRITE if soft else prot, soft)
+        return child
+
+    def poke(self, va: int, data: bytes) -> None:
+        """The loader's write: pages appear as needed, protections ignored."""
+        pos = 0
+        while pos < len(data):
+            a = va + pos
+            vpn = a >> PAGE_SHIFT
+            pfn = self.space.mapped.get(vpn)
+            if pfn is None:
+                r = self.region_at(a)
+                f = self.phys.Allocate("anon", ("zeroed",))
+                f.refs = 1
+                self.tr.AddMapping(self.space, f, vpn << PAGE_SHIFT, r.prot if r else READ)
+                pfn = f.pfn
+            off = a & (PAGE_SIZE - 1)
+            k = min(PAGE_SIZE - off, len(data) - pos)
+            self.tr.sal.write_phys((pfn << PAGE_SHIFT) + off, data[pos : pos + k])
+            pos += k
+
+    def destroy(self) -> None:
+        for vpn in list(self.space.mapped):
+            self._drop(vpn)
+        self.tr.Destroy(self.space)
+        self.regions = []
+
+    def pages(self) -> int:
+        return len(self.space.mapped)

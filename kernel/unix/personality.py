@@ -1,0 +1,617 @@
+"""The UNIX personality: Linux/Alpha system calls as a kernel extension.
+
+SPIN ran UNIX programs through a personality built from its core services
+(SOSP'95 §4). This one installs, through the dispatcher like any extension:
+
+- a handler on ``Trap.SystemCall`` guarded by "v0 is one of mine" (the
+  Linux/Alpha numbers of alpha-machine.md §3.2);
+- the address-space handler on ``Translation.PageNotPresent`` and
+  ``Translation.ProtectionFault``, installed First: demand-zero pages and
+  copy-on-write (SOSP'95 §4.1);
+- a handler on the fault and trap events that turns an unfixed fault into a
+  signal when the process has a handler for it;
+- the unaligned-access fix-up on ``Trap.Unaligned``, as OSF/1 and Linux did.
+
+A fault nobody fixes ends the process with the report a shell would print.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any
+
+from kernel.core import costs
+from kernel.core.sal import EXECUTE, KIND_WRITE, READ, WRITE, TrapInfo
+from kernel.core.sched import BLOCKED, DONE, Strand
+from kernel.core.translation import FaultState
+from kernel.core.trap import NORESULT, RESTART, SyscallState, TrapState
+from kernel.fs.extentfs import DiskIOError
+from kernel.sys.dispatcher import FIRST
+from kernel.sys.trace import Exit, Signal
+from kernel.unix.addrspace import AddressSpace
+from kernel.unix.process import (
+    FRAME_SIZE,
+    IGNORED_BY_DEFAULT,
+    NSIG,
+    SIG_DFL,
+    SIG_IGN,
+    SIGBUS,
+    SIGFPE,
+    SIGILL,
+    SIGINFO_SIZE,
+    SIGKILL,
+    SIGNAL_NAMES,
+    SIGNAL_NUMBERS,
+    SIGSEGV,
+    SIGTRAP,
+    OpenFile,
+    Process,
+    SigAction,
+    build_sigframe,
+    load_image,
+    parse_sigcontext,
+)
+from machine.elf import ElfError, ElfImage, parse_elf
+
+# errno values of Linux/Alpha (asm/errno.h: Alpha keeps OSF/1's numbers above 34)
+EPERM, ENOENT, ESRCH, EIO, E2BIG, ENOEXEC, EBADF, ECHILD = 1, 2, 3, 5, 7, 8, 9, 10
+ENOMEM, EFAULT, EINVAL, EMFILE, ESPIPE, EROFS, EAGAIN, ENAMETOOLONG, ENODEV, ENOSYS = (
+    12,
+    14,
+    22,
+    24,
+    29,
+    30,
+    35,
+    63,
+    19,
+    78,
+)
+
+SYSCALLS = {1: "exit", 2: "fork", 3: "read", 4: "write", 6: "close", 7: "wait4", 17: "brk", 19: "lseek",
+            20: "getxpid", 37: "kill", 45: "open", 59: "execve", 71: "mmap", 73: "munmap", 74: "mprotect",
+            103: "sigreturn", 334: "sched_yield", 340: "nanosleep", 351: "rt_sigreturn", 352: "rt_sigaction",
+            365: "wait4", 405: "exit_group"}  # fmt: skip
+MAX_PROCESSES = 64
+MAX_FDS = 64
+MAX_IO = 1 << 20  # bytes per read or write call
+MAX_ARGS = 256
+MAP_FIXED, MAP_ANONYMOUS = 0x100, 0x10
+WNOHANG = 1
+M64 = (1 << 64) - 1
+PAGE = 8192
+USER_LIMIT = 1 << 42
+TTY_NAMES = ("/dev/tty", "/dev/console")
+
+
+def _signed(v: int) -> int:
+    return v - (1 << 64) if v >> 63 else v
+
+
+class Unix:
+    def __init__(self, kernel: Any) -> None:
+        self.k = kernel
+        self.procs: dict[int, Process] = {}
+        self.next_pid = 1
+        self.refused_forks = 0
+        self.table: dict[int, Callable[[Process, SyscallState], Any]] = {
+            n: getattr(self, f"sys_{name}") for n, name in SYSCALLS.items()
+        }
+        kernel.syscall_names.update(SYSCALLS)
+        d, ev = kernel.dispatcher, kernel.event
+        own = "UnixPersonality"
+        d.install_handler(ev("Trap.SystemCall"), self._syscall, self._mine, owner=own)
+        for name in ("PageNotPresent", "ProtectionFault"):
+            d.install_handler(ev(f"Translation.{name}"), self._vm_fault, options=FIRST, owner=own)
+        for name in ("PageNotPresent", "ProtectionFault", "BadAddress"):
+            d.install_handler(ev(f"Translation.{name}"), self._fault_signal, self._user_fault, owner=own)
+        d.install_handler(ev("Trap.Unaligned"), self._unaligned, options=FIRST, owner=own)
+        for name in ("Arithmetic", "IllegalInstruction", "Breakpoint", "Unaligned"):
+            d.install_handler(ev(f"Trap.{name}"), self._trap_signal, owner=own)
+        kernel.on_unhandled = self._unhandled
+        kernel.personality = self
+
+    # --- processes -------------------------------------------------------------------
+
+    def live(self) -> list[Process]:
+        return [p for p in self.procs.values() if p.state == "running"]
+
+    def of(self, s: Strand) -> Process:
+        p = s.process
+        assert isinstance(p, Process)
+        return p
+
+    def spawn(self, image: ElfImage, argv: list[str], name: str = "", priority: int = 1000) -> Process:
+        """A new process running image (init, and `spinwb run`)."""
+        k = self.k
+        pid = self._pid()
+        aspace = AddressSpace(k.translation, k.phys, f"pid {pid}")
+        entry, sp = load_image(aspace, image, argv, [])
+        s = k.new_user_strand(name or argv[0].rsplit("/", 1)[-1], aspace.space, priority, f"pid {pid}")
+        s.ctx = k.sal.user_context(entry, sp)
+        p = Process(pid, 0, s.name, s, aspace, list(argv))
+        p.fds = {0: OpenFile("tty"), 1: OpenFile("tty", writable=True), 2: OpenFile("tty", writable=True)}
+        self._attach(p)
+        k.sched.make_ready(s)
+        return p
+
+    def _pid(self) -> int:
+        pid = self.next_pid
+        self.next_pid += 1
+        return pid
+
+    def _attach(self, p: Process) -> None:
+        p.strand.process = p
+        p.strand.pid = p.pid
+        self.procs[p.pid] = p
+        parent = self.procs.get(p.ppid)
+        if parent is not None:
+            parent.children.append(p.pid)
+
+    def exit(self, p: Process, code: int, status: int, message: str = "") -> None:
+        if p.state != "running":
+            return
+        k = self.k
+        p.state, p.status, p.exit_code, p.message = "zombie", status, code, message
+        p.fds.clear()
+        p.aspace.destroy()
+        k.sched.end(p.strand)
+        k.trace.add(Exit(cycle=k.sal.now, pid=p.pid, name=p.name, status=code, message=message))
+        if message:
+            k.reports.append(f"pid {p.pid} ({p.name}): {message}")
+        if p.pid == 1:
+            k.exit_status = code
+            k.exit_message = message
+        for c in p.children:
+            child = self.procs.get(c)
+            if child is not None:
+                child.ppid = 1 if 1 in self.procs and p.pid != 1 else 0
+                if child.ppid == 1:
+                    self.procs[1].children.append(c)
+                elif child.state == "zombie":
+                    self.procs.pop(c, None)
+        parent = self.procs.get(p.ppid)
+        if parent is None or parent.state != "running":
+            self.procs.pop(p.pid, None)  # nobody will wait for it
+            return
+        ps = parent.strand
+        if ps.state == BLOCKED and ps.blocked_on == "wait":
+            k.sched.wake(ps)
+
+    def _unhandled(self, s: Strand, signal: str, info: TrapInfo | None, text: str) -> None:
+        p = s.process
+        if not isinstance(p, Process):
+            self.k._end_strand(s, signal, info, text)
+            return
+        where = ""
+        if info is not None:
+            sal = self.k.sal
+            where = f", pc {info.pc:#x}: {sal.disassemble(self._word(s, info.pc), info.pc)}"
+        sig = SIGNAL_NUMBERS.get(signal, SIGSEGV)
+        self.exit(p, 128 + sig, sig, f"{signal}: {text}{where}")
+
+    def _word(self, s: Strand, pc: int) -> int | None:
+        pa, _ = self.k.sal.user_pa(s.space.root, pc, False) if s.space is not None else (None, None)
+        if pa is None:
+            return None
+        raw = self.k.sal.read_phys(pa & ~3, 4)
+        return int.from_bytes(raw, "little")
+
+    def state_repr(self) -> str:
+        return repr([(p.pid, p.ppid, p.state, p.status, sorted(p.fds), p.pending, p.aspace.brk)
+                     for p in sorted(self.procs.values(), key=lambda p: p.pid)])  # fmt: skip
+
+    # --- signals ---------------------------------------------------------------------
+
+    def post(self, p: Process, sig: int) -> None:
+        p.pending.append(sig)
+        s = p.strand
+        if s.state == BLOCKED and s.blocked_on in ("sleep", "wait", "console"):
+            if s in self.k.console_waiters:
+                self.k.console_waiters.remove(s)
+            self.k.sched.wake(s)
+
+    def before_resume(self, s: Strand) -> bool:
+        """Deliver pending signals as the strand returns to user mode; False
+        if that ended the process."""
+        p = s.process
+        if not isinstance(p, Process) or not p.pending:
+            return True
+        while p.pending and p.state == "running":
+            sig = p.pending.pop(0)
+            act = p.actions.get(sig, SigAction())
+            if sig == SIGKILL or (act.handler == SIG_DFL and sig not in IGNORED_BY_DEFAULT):
+                self.exit(p, 128 + sig, sig, f"{SIGNAL_NAMES.get(sig, sig)}: killed by signal {sig}")
+                return False
+            if act.handler == SIG_IGN or act.handler == SIG_DFL:
+                continue
+            if not self.deliver(p, sig, 0, 0):
+                return False
+        return p.state == "running"
+
+    def deliver(self, p: Process, sig: int, addr: int, code: int) -> bool:
+        """Push a signal frame and send the strand to its handler (Linux/Alpha
+        rt frames: a0 = signal, a1 = &siginfo, a2 = &ucontext, ra = restorer)."""
+        k, s = self.k, p.strand
+        ctx = s.ctx
+        act = p.actions[sig]
+        sp = (ctx.r[30] - FRAME_SIZE) & ~31 & M64
+        frame = build_sigframe(sig, addr, code, ctx.pc, ctx.r, ctx.f, ctx.fpcr, 0)
+        if not k.copyout(s, sp, frame):
+            self.exit(p, 128 + SIGSEGV, SIGSEGV, f"SIGSEGV: cannot push a frame for signal {sig} at {sp:#x}")
+            return False
+        ctx.r[16], ctx.r[17], ctx.r[18] = sig, sp, sp + SIGINFO_SIZE
+        ctx.r[26], ctx.r[27], ctx.r[30] = act.restorer, act.handler, sp
+        ctx.pc = act.handler
+        p.in_handler += 1
+        k.sal.charge(costs.SIGNAL_DELIVER)
+        k.trace.add(Signal(cycle=k.sal.now, pid=p.pid, signal=sig, action="handler"))
+        return True
+
+    # --- event handlers --------------------------------------------------------------
+
+    def _mine(self, strand: Any, state: SyscallState) -> bool:
+        return state.v0 in self.table
+
+    def _syscall(self, strand: Any, state: SyscallState) -> None:
+        p = strand._s.process
+        if not isinstance(p, Process):
+            state.result = -ENOSYS
+            return
+        state.result = self.table[state.v0](p, state)
+
+    def _vm_fault(self, strand: Any, state: FaultState) -> None:
+        if state.done:
+            return
+        p = strand._s.process
+        if isinstance(p, Process) and state._space is p.aspace.space:
+            state.done = p.aspace.fix(state.address, state._kind, state.event)
+
+    @staticmethod
+    def _user_fault(strand: Any, state: FaultState) -> bool:
+        return not state.in_kernel
+
+    def _fault_signal(self, strand: Any, state: FaultState) -> None:
+        if state.done:
+            return
+        p = strand._s.process
+        if isinstance(p, Process) and p.actions.get(SIGSEGV, SigAction()).handler > SIG_IGN:
+            state.done = self.deliver(p, SIGSEGV, state.address, 1 if state.event == "PageNotPresent" else 2)
+
+    def _trap_signal(self, strand: Any, state: TrapState) -> None:
+        if state.done:
+            return
+        p = strand._s.process
+        sig = {"arith": SIGFPE, "illegal": SIGILL, "unaligned": SIGBUS}.get(state.what, SIGTRAP)
+        if state.what == "gentrap" and -7 <= state.code <= -1:
+            sig = SIGFPE
+        if isinstance(p, Process) and p.actions.get(sig, SigAction()).handler > SIG_IGN:
+            state.done = self.deliver(p, sig, state.pc, 0)
+
+    def _unaligned(self, strand: Any, state: TrapState) -> None:
+        if state.done:
+            return
+        s = strand._s
+        k = self.k
+        word = self._word(s, state.pc)
+        if word is None:
+            return
+        state.done = k.sal.emulate_unaligned(s.ctx, word, lambda va, n: k.copyin(s, va, n),
+                                             lambda va, data: k.copyout(s, va, data), state.address, k.sal.model)  # fmt: skip
+
+    # --- system calls ----------------------------------------------------------------
+
+    def sys_exit(self, p: Process, st: SyscallState) -> Any:
+        code = st.a0 & 0xFF
+        self.exit(p, code, code << 8)
+        return NORESULT
+
+    sys_exit_group = sys_exit
+
+    def sys_getxpid(self, p: Process, st: SyscallState) -> int:
+        p.strand.ctx.r[20] = p.ppid
+        return p.pid
+
+    def sys_write(self, p: Process, st: SyscallState) -> int:
+        fd, buf, n = st.a0, st.a1, st.a2
+        f = p.fds.get(fd)
+        if f is None or not f.writable:
+            return -EBADF
+        if n > MAX_IO:
+            n = MAX_IO
+        data = self.k.copyin(p.strand, buf, n)
+        if data is None:
+            return -EFAULT
+        self.k.console_write(data)
+        return n
+
+    def sys_read(self, p: Process, st: SyscallState) -> Any:
+        fd, buf, n = st.a0, st.a1, min(st.a2, MAX_IO)
+        f = p.fds.get(fd)
+        if f is None or not f.readable:
+            return -EBADF
+        k, s = self.k, p.strand
+        if n == 0:
+            return 0
+        for va in range(buf & ~(PAGE - 1), buf + n, PAGE):  # check the buffer before consuming input
+            if k.user_pa(s, max(va, buf), True) is None:
+                return -EFAULT
+        if f.kind == "tty":
+            data = k.console_read(n)
+            if data is None:
+                k.console_waiters.append(s)
+                k.sched.block_strand(s, "console")
+                return RESTART
+        else:
+            try:
+                data = k.fs.read(f.entry, f.offset, n, s)
+            except DiskIOError:
+                return -EIO
+            if data is None:
+                return RESTART
+            f.offset += len(data)
+        if not k.copyout(s, buf, data):
+            return -EFAULT
+        return len(data)
+
+    def sys_open(self, p: Process, st: SyscallState) -> int:
+        path = self.k.copyin_string(p.strand, st.a0)
+        if path is None:
+            return -EFAULT
+        if st.a1 & 3:
+            return -EROFS
+        if path in TTY_NAMES:
+            f = OpenFile("tty")
+        else:
+            e = self.k.fs.lookup(path) if self.k.fs is not None else None
+            if e is None:
+                return -ENOENT
+            f = OpenFile("file", e)
+        fd = next((i for i in range(MAX_FDS) if i not in p.fds), None)
+        if fd is None:
+            return -EMFILE
+        p.fds[fd] = f
+        self.k.sal.charge(costs.FILE_OP)
+        return fd
+
+    def sys_close(self, p: Process, st: SyscallState) -> int:
+        return 0 if p.fds.pop(st.a0, None) is not None else -EBADF
+
+    def sys_lseek(self, p: Process, st: SyscallState) -> int:
+        f = p.fds.get(st.a0)
+        if f is None:
+            return -EBADF
+        if f.kind != "file":
+            return -ESPIPE
+        off, whence = _signed(st.a1), st.a2
+        base = {0: 0, 1: f.offset, 2: f.entry.size}.get(whence)
+        if base is None or base + off < 0:
+            return -EINVAL
+        f.offset = base + off
+        return f.offset
+
+    def sys_brk(self, p: Process, st: SyscallState) -> int:
+        a = p.aspace
+        addr = st.a0
+        if addr <= a.brk_start or addr >= 0x200_0000_0000:
+            return a.brk
+        new, old = (addr + PAGE - 1) & ~(PAGE - 1), (a.brk + PAGE - 1) & ~(PAGE - 1)
+        if new > old:
+            if not a.is_free(old, new - old):
+                return a.brk
+            a.add_region(old, new - old, READ | WRITE, "heap")
+        elif new < old:
+            a.remove_range(new, old - new)
+        a.brk = addr
+        return addr
+
+    def sys_mmap(self, p: Process, st: SyscallState) -> int:
+        addr, length, prot, flags = st.a0, st.a1, st.a2, st.a3
+        if not flags & MAP_ANONYMOUS:
+            return -ENODEV  # file mappings are not offered by this personality
+        if length == 0 or length > 1 << 36 or prot & ~(READ | WRITE | EXECUTE):
+            return -EINVAL
+        size = (length + PAGE - 1) & ~(PAGE - 1)
+        a = p.aspace
+        if flags & MAP_FIXED:
+            if addr & (PAGE - 1) or addr + size > USER_LIMIT:
+                return -EINVAL
+            base = addr
+        else:
+            base = a.mmap_next
+            while not a.is_free(base, size):
+                base += size
+            if base + size > USER_LIMIT:
+                return -ENOMEM
+            a.mmap_next = base + size
+        a.add_region(base, size, prot, "mmap")
+        return base
+
+    def sys_munmap(self, p: Process, st: SyscallState) -> int:
+        addr, length = st.a0, st.a1
+        if addr & (PAGE - 1) or length == 0 or length > 1 << 40 or addr + length > USER_LIMIT:
+            return -EINVAL
+        p.aspace.remove_range(addr, length)
+        return 0
+
+    def sys_mprotect(self, p: Process, st: SyscallState) -> int:
+        addr, length, prot = st.a0, st.a1, st.a2
+        if addr & (PAGE - 1) or prot & ~(READ | WRITE | EXECUTE) or length > 1 << 40 or addr + length > USER_LIMIT:
+            return -EINVAL
+        if length == 0:
+            return 0
+        return 0 if p.aspace.protect(addr, length, prot) else -ENOMEM
+
+    def sys_fork(self, p: Process, st: SyscallState) -> int:
+        k = self.k
+        if len(self.live()) >= MAX_PROCESSES:
+            self.refused_forks += 1
+            return -EAGAIN
+        pid = self._pid()
+        aspace = p.aspace.fork(f"pid {pid}")
+        s = k.new_user_strand(p.name, aspace.space, p.strand.priority, f"pid {pid}")
+        s.ctx = p.strand.ctx.copy()
+        s.ctx.set_result(0)
+        s.ctx.r[20] = 1  # OSF/1's fork: a4 = 1 in the child
+        k.sal.set_pcb_unique(s.pcb, k.sal.cpu.unique)
+        child = Process(pid, p.pid, p.name, s, aspace, list(p.argv))
+        child.fds = {fd: OpenFile(f.kind, f.entry, f.offset, f.readable, f.writable) for fd, f in p.fds.items()}
+        child.actions = {n: SigAction(a.handler, a.flags, a.mask, a.restorer) for n, a in p.actions.items()}
+        self._attach(child)
+        k.sched.make_ready(s)
+        k.sal.charge(costs.PROCESS_CREATE)
+        p.strand.ctx.r[20] = 0
+        return pid
+
+    def sys_wait4(self, p: Process, st: SyscallState) -> Any:
+        want, status_at, options = _signed(st.a0), st.a1, st.a2
+        kids = [self.procs[c] for c in p.children if c in self.procs]
+        if want > 0:
+            kids = [c for c in kids if c.pid == want]
+        if not kids:
+            return -ECHILD
+        done = next((c for c in kids if c.state == "zombie"), None)
+        if done is None:
+            if options & WNOHANG:
+                return 0
+            self.k.sched.block_strand(p.strand, "wait")
+            return RESTART
+        if status_at and not self.k.copyout(p.strand, status_at, struct.pack("<i", done.status)):
+            return -EFAULT
+        self.procs.pop(done.pid, None)
+        p.children.remove(done.pid)
+        return done.pid
+
+    def sys_kill(self, p: Process, st: SyscallState) -> int:
+        pid, sig = _signed(st.a0), st.a1
+        if not 0 <= sig < NSIG:
+            return -EINVAL
+        target = self.procs.get(pid)
+        if target is None or target.state != "running":
+            return -ESRCH
+        if sig:
+            self.post(target, sig)
+            if target is p:
+                self.k.sched.need_resched = self.k.sched.need_resched or "signal"
+        return 0
+
+    def sys_rt_sigaction(self, p: Process, st: SyscallState) -> int:
+        sig, act_at, old_at, restorer = st.a0, st.a1, st.a2, st.a4
+        if not 0 < sig < NSIG:
+            return -EINVAL
+        old = p.actions.get(sig, SigAction())
+        if old_at and not self.k.copyout(p.strand, old_at, struct.pack("<QQi4x", old.handler, old.mask, old.flags)):
+            return -EFAULT
+        if act_at:
+            raw = self.k.copyin(p.strand, act_at, 20)
+            if raw is None:
+                return -EFAULT
+            handler, mask, flags = struct.unpack("<QQi", raw)
+            if sig == SIGKILL:
+                return -EINVAL
+            p.actions[sig] = SigAction(handler, flags, mask, restorer)
+        return 0
+
+    def sys_rt_sigreturn(self, p: Process, st: SyscallState) -> Any:
+        raw = self.k.copyin(p.strand, st.a0, FRAME_SIZE)
+        if raw is None:
+            self.exit(p, 128 + SIGSEGV, SIGSEGV, f"SIGSEGV: sigreturn with a bad frame at {st.a0:#x}")
+            return NORESULT
+        pc, regs, fregs, fpcr, _ = parse_sigcontext(raw)
+        ctx = p.strand.ctx
+        ctx.pc, ctx.r[:], ctx.f[:], ctx.fpcr = pc & ~3, regs, fregs, fpcr
+        ctx.r[31] = 0
+        p.in_handler = max(0, p.in_handler - 1)
+        self.k.sal.charge(costs.SIGNAL_RETURN)
+        return NORESULT
+
+    sys_sigreturn = sys_rt_sigreturn
+
+    def sys_sched_yield(self, p: Process, st: SyscallState) -> int:
+        if self.k.sched.ready_count():
+            self.k.sched.need_resched = self.k.sched.need_resched or "yield"
+        return 0
+
+    def sys_nanosleep(self, p: Process, st: SyscallState) -> Any:
+        k = self.k
+        if p.sleep_deadline is not None:
+            if k.sal.now >= p.sleep_deadline:
+                p.sleep_deadline = None
+                return 0
+            k.sched.sleep_until(p.strand, p.sleep_deadline)
+            return RESTART
+        raw = k.copyin(p.strand, st.a0, 16)
+        if raw is None:
+            return -EFAULT
+        sec, nsec = struct.unpack("<qq", raw)
+        if sec < 0 or not 0 <= nsec < 1_000_000_000 or sec > 1 << 32:
+            return -EINVAL
+        p.sleep_deadline = k.sal.now + sec * 133_000_000 + nsec * 133 // 1000
+        k.sched.sleep_until(p.strand, p.sleep_deadline)
+        return RESTART
+
+    def sys_execve(self, p: Process, st: SyscallState) -> Any:
+        k, s = self.k, p.strand
+        path = k.copyin_string(s, st.a0)
+        if path is None:
+            return -EFAULT
+        argv = self._strings(s, st.a1)
+        if argv is None:
+            return -EFAULT
+        if isinstance(argv, int):
+            return argv
+        e = k.fs.lookup(path) if k.fs is not None else None
+        if e is None:
+            return -ENOENT
+        try:
+            data = k.fs.read(e, 0, e.size, s)
+        except DiskIOError:
+            return -EIO
+        if data is None:
+            return RESTART
+        try:
+            image = parse_elf(data, path)
+        except ElfError as err:
+            k.reports.append(f"pid {p.pid}: execve {path}: {err}")
+            return -ENOEXEC
+        aspace = AddressSpace(k.translation, k.phys, f"pid {p.pid}")
+        try:
+            entry, sp = load_image(aspace, image, argv or [path], [])
+        except Exception as err:  # noqa: BLE001 - a bad image fails the call, never the kernel
+            aspace.destroy()
+            k.reports.append(f"pid {p.pid}: execve {path}: cannot load: {err}")
+            return -ENOEXEC
+        old = p.aspace
+        p.aspace = aspace
+        s.space = aspace.space
+        k.sal.set_pcb_space(s.pcb, aspace.space.root, aspace.space.asn)
+        k.translation.current = aspace.space
+        old.destroy()
+        s.ctx = k.sal.user_context(entry, sp)
+        p.name = s.name = path.rsplit("/", 1)[-1]
+        p.argv = argv or [path]
+        p.actions = {n: a for n, a in p.actions.items() if a.handler == SIG_IGN}
+        k.sal.charge(costs.EXEC_SETUP)
+        return 0
+
+    def _strings(self, s: Strand, at: int) -> list[str] | int | None:
+        """A NULL-terminated array of string pointers from user memory."""
+        if at == 0:
+            return []
+        out: list[str] = []
+        for i in range(MAX_ARGS + 1):
+            raw = self.k.copyin(s, at + 8 * i, 8)
+            if raw is None:
+                return None
+            ptr = int.from_bytes(raw, "little")
+            if ptr == 0:
+                return out
+            text = self.k.copyin_string(s, ptr)
+            if text is None:
+                return None
+            out.append(text)
+        return -E2BIG
+
+
+__all__ = ["DONE", "KIND_WRITE", "SYSCALLS", "Unix"]

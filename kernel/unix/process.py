@@ -1,0 +1,127 @@
+"""UNIX processes: a strand, an address space, files, signals, a parent.
+
+Loading an ELF and building the initial stack reuse the machine's loader
+facts (machine/elf.py, machine/usermode.py's stack layout, which is Linux's);
+the frames and mappings come from SPIN's memory services.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+from kernel.core.sal import EXECUTE, READ, WRITE
+from kernel.core.sched import Strand
+from kernel.unix.addrspace import AddressSpace
+from machine.elf import PF_W, PF_X, ElfImage
+from machine.usermode import build_initial_stack
+
+STACK_TOP = 0x1_2000_0000  # Linux/Alpha puts the stack just below the text base
+STACK_SIZE = 8 << 20
+MMAP_BASE = 0x200_0000_0000
+PAGE = 8192
+
+SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT = 1, 2, 3, 4, 5, 6
+SIGFPE, SIGKILL, SIGBUS, SIGSEGV, SIGTERM, SIGCHLD, SIGUSR1 = 8, 9, 10, 11, 15, 20, 30
+SIGNAL_NAMES = {SIGHUP: "SIGHUP", SIGINT: "SIGINT", SIGQUIT: "SIGQUIT", SIGILL: "SIGILL", SIGTRAP: "SIGTRAP",
+                SIGABRT: "SIGABRT", SIGFPE: "SIGFPE", SIGKILL: "SIGKILL", SIGBUS: "SIGBUS", SIGSEGV: "SIGSEGV",
+                SIGTERM: "SIGTERM", SIGCHLD: "SIGCHLD", SIGUSR1: "SIGUSR1"}  # fmt: skip
+SIGNAL_NUMBERS = {v: k for k, v in SIGNAL_NAMES.items()}
+NSIG = 64
+SIG_DFL, SIG_IGN = 0, 1
+IGNORED_BY_DEFAULT = {SIGCHLD}
+
+
+@dataclass
+class OpenFile:
+    kind: str  # "tty" or "file"
+    entry: Any = None  # a kernel.fs.format.Entry
+    offset: int = 0
+    readable: bool = True
+    writable: bool = False
+
+
+@dataclass
+class SigAction:
+    handler: int = SIG_DFL
+    flags: int = 0
+    mask: int = 0
+    restorer: int = 0
+
+
+@dataclass
+class Process:
+    pid: int
+    ppid: int
+    name: str
+    strand: Strand
+    aspace: AddressSpace
+    argv: list[str] = field(default_factory=list)
+    fds: dict[int, OpenFile] = field(default_factory=dict)
+    actions: dict[int, SigAction] = field(default_factory=dict)
+    pending: list[int] = field(default_factory=list)
+    state: str = "running"  # "running", "zombie", "reaped"
+    status: int = 0  # the wait status (Linux encoding)
+    exit_code: int = 0  # what a shell reports: code, or 128 + signal
+    message: str = ""
+    children: list[int] = field(default_factory=list)
+    sleep_deadline: int | None = None
+    in_handler: int = 0  # signal frames not yet returned from
+
+    def __repr__(self) -> str:
+        return f"<process {self.pid} {self.name} {self.state}>"
+
+
+def segment_prot(flags: int) -> int:
+    return READ | (WRITE if flags & PF_W else 0) | (EXECUTE if flags & PF_X else 0)
+
+
+def load_image(aspace: AddressSpace, image: ElfImage, argv: list[str], env: list[str]) -> tuple[int, int]:
+    """Map an ELF's segments and a demand-zero stack; (entry, sp)."""
+    end = 0
+    for seg in image.segments:
+        base = seg.vaddr & ~(PAGE - 1)
+        aspace.add_region(base, seg.vaddr + seg.memsz - base, segment_prot(seg.flags),
+                          "text" if seg.flags & PF_X else "data")  # fmt: skip
+        aspace.poke(seg.vaddr, seg.data)
+        end = max(end, seg.vaddr + seg.memsz)
+    aspace.brk_start = aspace.brk = (end + PAGE - 1) & ~(PAGE - 1)
+    aspace.mmap_next = MMAP_BASE
+    aspace.add_region(STACK_TOP - STACK_SIZE, STACK_SIZE, READ | WRITE, "stack")
+    sp = build_initial_stack(aspace.poke, STACK_TOP, argv, env, image)
+    return image.entry, sp
+
+
+# --- the rt signal frame (Linux/Alpha: struct rt_sigframe = siginfo, ucontext, retcode) ----
+
+SIGINFO_SIZE = 128
+UC_MCONTEXT = 48  # uc_flags, uc_link, uc_osf_sigmask, uc_stack (24 bytes)
+SC_PC, SC_PS, SC_REGS, SC_FPREGS, SC_FPCR = 16, 24, 32, 296, 552
+SIGCONTEXT_SIZE = 648
+FRAME_SIZE = SIGINFO_SIZE + UC_MCONTEXT + SIGCONTEXT_SIZE + 8 + 12
+
+
+def build_sigframe(sig: int, addr: int, code: int, pc: int, regs: list[int], fregs: list[int], fpcr: int,
+                   mask: int) -> bytes:  # fmt: skip
+    """The bytes of a signal frame: siginfo (signo, errno, code, si_addr) and
+    a ucontext whose sigcontext holds the interrupted registers."""
+    info = struct.pack("<iiiiQ", sig, 0, code, 0, addr).ljust(SIGINFO_SIZE, b"\0")
+    sc = bytearray(SIGCONTEXT_SIZE)
+    struct.pack_into("<QQQQ", sc, 0, 0, mask, pc, 8)
+    struct.pack_into("<32Q", sc, SC_REGS, *regs)
+    struct.pack_into("<32Q", sc, SC_FPREGS, *fregs)
+    struct.pack_into("<Q", sc, SC_FPCR, fpcr)
+    uc = bytearray(UC_MCONTEXT) + sc + struct.pack("<Q", mask)
+    return info + bytes(uc) + bytes(12)
+
+
+def parse_sigcontext(frame: bytes) -> tuple[int, list[int], list[int], int, int]:
+    """(pc, regs, fregs, fpcr, mask) from a signal frame's bytes."""
+    base = SIGINFO_SIZE + UC_MCONTEXT
+    mask = struct.unpack_from("<Q", frame, base + 8)[0]
+    pc = struct.unpack_from("<Q", frame, base + SC_PC)[0]
+    regs = list(struct.unpack_from("<32Q", frame, base + SC_REGS))
+    fregs = list(struct.unpack_from("<32Q", frame, base + SC_FPREGS))
+    fpcr = struct.unpack_from("<Q", frame, base + SC_FPCR)[0]
+    return pc, regs, fregs, fpcr, mask
