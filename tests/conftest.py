@@ -72,6 +72,41 @@ def run_ours(path: Path, args: list[str], stdin: bytes = b"", cpu: str = "ev4", 
     return Outcome(out.getvalue(), info.status, info.message, proc.cpu.icount, tuple(proc.cpu.r))
 
 
+KERNEL_PROGRAMS = ("init", "forkcow", "preempt", "nullderef", "efault", "sigsegv", "exec", "forkbomb")
+
+
+def disk_with(*names: str, extra: dict[str, bytes] | None = None) -> bytes:
+    """A file-system image holding built programs (by name) and extra files."""
+    from kernel.fs.format import build_image
+
+    files = {n: (BIN / (f"{n}.elf" if n in KERNEL_PROGRAMS else f"{n}-ev4.elf")).read_bytes() for n in names}
+    files.update(extra or {})
+    return build_image(files)
+
+
+@dataclass
+class KernelRun:
+    stdout: bytes
+    status: int
+    message: str
+    why: str
+    kernel: object
+
+
+def run_kernel(path: Path, args: list[str], stdin: bytes = b"", cpu: str = "ev4", disk: bytes | None = None,
+               max_instructions: int | None = 100_000_000, translate: bool = True) -> KernelRun:  # fmt: skip
+    """Boot the kernel with the program as init, as `spinwb run` does."""
+    from kernel.boot import boot
+    from machine.elf import read_elf
+
+    out = bytearray()
+    k = boot(init=read_elf(path), argv=[str(path), *args], halt_when_done=True, model=cpu, console_out=out.extend,
+             disk_image=disk, translate=translate)  # fmt: skip
+    k.console_input = io.BytesIO(stdin).read
+    why = k.run(max_instructions)
+    return KernelRun(bytes(out), k.exit_status if k.exit_status is not None else -1, k.exit_message, why, k)
+
+
 def run_qemu(path: Path, args: list[str], stdin: bytes = b"", cpu: str = "ev4") -> Outcome:
     qemu = require("qemu-alpha")
     p = subprocess.run([qemu, "-cpu", cpu, str(path), *args], input=stdin, capture_output=True, timeout=120)

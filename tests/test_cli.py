@@ -70,8 +70,16 @@ def test_stats_is_the_last_stderr_line_as_json() -> None:
     p = spinwb("run", str(elf("hello", "ev4")), "--stats")
     assert p.returncode == 0
     stats = json.loads(p.stderr.decode().strip().splitlines()[-1])
-    assert set(stats) == {"instructions", "cycles", "host_seconds", "mips"}
+    assert set(stats) == {"instructions", "cycles", "host_seconds", "mips", "syscalls", "faults", "switches",
+                          "crossings", "ticks"}  # fmt: skip
     assert stats["instructions"] > 100_000 and stats["cycles"] >= stats["instructions"]
+    # hello makes 9 writes and exit_group; each call is two crossings except the exit
+    assert stats["syscalls"] == 10 and stats["crossings"] == 2 * stats["syscalls"] - 1
+    harness = json.loads(
+        spinwb("run", str(elf("hello", "ev4")), "--stats", "--harness").stderr.decode().splitlines()[-1]
+    )
+    assert set(harness) == {"instructions", "cycles", "host_seconds", "mips"}
+    assert harness["instructions"] == stats["instructions"], "the kernel adds no user instructions"
 
 
 def test_fault_reports_one_line_and_128_plus_signal() -> None:

@@ -3,7 +3,7 @@ same stdout, same exit status (including the faulting programs)."""
 
 import pytest
 
-from tests.conftest import CORPUS, CPUS, RUN_ARGS, RUN_STDIN, elf, require, run_ours, run_qemu
+from tests.conftest import CORPUS, CPUS, RUN_ARGS, RUN_STDIN, elf, require, run_kernel, run_ours, run_qemu
 
 EXPECTED_STATUS = {"fault": 139, "divzero": 136, "illegal": 132}
 
@@ -23,6 +23,10 @@ def test_same_as_qemu(name: str, cpu: str) -> None:
     assert ours.status == EXPECTED_STATUS.get(name, ours.status)
     if name in EXPECTED_STATUS:
         assert ours.message, "a fatal fault must be reported in one line"
+    booted = run_kernel(path, args, stdin, cpu)  # the same program as a process of the SPIN kernel
+    assert booted.stdout == theirs.stdout
+    assert booted.status == theirs.status
+    assert booted.message == ours.message, "the kernel reports a fault as the harness does"
 
 
 def test_fault_report_names_kind_pc_address_and_instruction() -> None:
