@@ -85,8 +85,7 @@ def boot(machine: Machine | None = None, *, init: ElfImage | None = None, argv: 
     k.sched.current = idle
     idle.state = sched_mod.RUNNING
     k.sched.need_resched = "boot"
-    k.sal.load(idle.ctx)
-    k.leave(count=False)
+    k.leave(count=False)  # the first switch: to init, or to the idle loop
     return k
 
 

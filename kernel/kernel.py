@@ -30,19 +30,10 @@ from kernel.core.trap import NORESULT, RESTART, SyscallState, TrapState
 from kernel.sys.interface import Interface
 from kernel.sys.system import ExtensionSystem
 from kernel.sys.trace import MemFault, Syscall
-from machine.alpha.traps import Halt
+from machine.alpha.traps import GENTRAP_TEXT, Halt
 from machine.machine import Machine
 
 PAGE_MASK = PAGE_SIZE - 1
-GENTRAP_TEXT = {
-    -1: "integer overflow",
-    -2: "integer divide by zero",
-    -3: "floating overflow",
-    -4: "floating divide by zero",
-    -5: "floating underflow",
-    -6: "floating invalid operation",
-    -7: "floating inexact",
-}  # fmt: skip  (Linux/Alpha's gentrap codes)
 
 
 class KernelPanic(Halt):
@@ -81,9 +72,6 @@ class Kernel:
 
     def event(self, name: str) -> Any:
         return self.dispatcher.event(name)
-
-    def raise_event(self, iface: str, name: str, *args: Any) -> Any:
-        return getattr(self.ifaces[iface], name)(*args)
 
     # --- entries ---------------------------------------------------------------------
 

@@ -22,9 +22,6 @@ from machine.alpha.constants import (
     CAUSE_LOAD,
     M64,
     MMCSR_ACV,
-    MMCSR_FOE,
-    MMCSR_FOR,
-    MMCSR_FOW,
     MMCSR_TNV,
     PAGE_MASK,
     PAGE_SHIFT,
@@ -42,6 +39,8 @@ from machine.alpha.decode import decode
 from machine.alpha.disasm import disasm_word
 from machine.alpha.semantics import function
 from machine.alpha.traps import (
+    GENTRAP_TEXT,
+    MMCSR_TEXT,
     ArithmeticTrap,
     Halt,
     IllegalInstruction,
@@ -49,6 +48,7 @@ from machine.alpha.traps import (
     MemoryTrap,
     Trap,
     Unaligned,
+    arith_text,
 )
 from machine.elf import PF_W, PF_X, ElfImage
 
@@ -66,8 +66,6 @@ MAP_PRIVATE, MAP_ANONYMOUS, MAP_FIXED = 0x02, 0x10, 0x100  # Alpha values
 
 SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGSEGV = 4, 5, 10, 8, 11
 SIGNAL_NAMES = {SIGILL: "SIGILL", SIGTRAP: "SIGTRAP", SIGBUS: "SIGBUS", SIGFPE: "SIGFPE", SIGSEGV: "SIGSEGV"}
-_MMCSR_TEXT = {MMCSR_TNV: "not mapped", MMCSR_ACV: "access violation", MMCSR_FOR: "fault on read",
-               MMCSR_FOE: "fault on execute", MMCSR_FOW: "fault on write"}  # fmt: skip
 
 
 WORDS = PAGE_SIZE // 8
@@ -268,9 +266,7 @@ class Process:
             raise _Signal(SIGTRAP, pc, f"breakpoint trap (call_pal {fn:#x})")
         if fn == PAL_GENTRAP:
             code = cpu.r[16] - (1 << 64) if cpu.r[16] >> 63 else cpu.r[16]
-            what = {-1: "integer overflow", -2: "integer divide by zero", -3: "floating overflow",
-                    -4: "floating divide by zero", -5: "floating underflow", -6: "floating invalid operation",
-                    -7: "floating inexact"}.get(code)  # fmt: skip
+            what = GENTRAP_TEXT.get(code)
             if what:
                 raise _Signal(SIGFPE, pc, f"{what} (gentrap {code})")
             raise _Signal(SIGTRAP, pc, f"gentrap {code}")
@@ -435,13 +431,11 @@ class Process:
     def _classify(self, t: Trap) -> tuple[int, int, str]:
         if isinstance(t, MemoryTrap):
             access = {CAUSE_IFETCH: "instruction fetch", CAUSE_LOAD: "load"}.get(t.cause, "store")
-            return SIGSEGV, t.pc, f"segmentation fault: {access} at address {t.va:#x} ({_MMCSR_TEXT[t.mmcsr]})"
+            return SIGSEGV, t.pc, f"segmentation fault: {access} at address {t.va:#x} ({MMCSR_TEXT[t.mmcsr]})"
         if isinstance(t, IllegalInstruction):
             return SIGILL, t.pc, f"illegal instruction {t.word:#010x}" + (f" ({t.reason})" if t.reason else "")
         if isinstance(t, ArithmeticTrap):
-            bits = [n for b, n in ((2, "invalid"), (4, "divide by zero"), (8, "overflow"), (16, "underflow"),
-                                   (32, "inexact"), (64, "integer overflow")) if t.summary & b]  # fmt: skip
-            return SIGFPE, t.pc, "arithmetic trap: " + (", ".join(bits) or f"summary {t.summary:#x}")
+            return SIGFPE, t.pc, arith_text(t.summary)
         return SIGSEGV, t.pc, t.kind
 
     def _die(self, signo: int, pc: int, text: str) -> ExitInfo:

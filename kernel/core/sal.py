@@ -69,7 +69,7 @@ from machine.alpha.pal import (
     OsfPal,
 )
 from machine.alpha.semantics import function
-from machine.alpha.traps import IllegalInstruction
+from machine.alpha.traps import MMCSR_TEXT, IllegalInstruction, arith_text
 from machine.disk import (
     CMD_READ,
     DISK_IPL,
@@ -97,8 +97,6 @@ KIND_NAMES = {KIND_EXECUTE: "execute", KIND_READ: "read", KIND_WRITE: "write"}
 NOT_PRESENT, BAD_ADDRESS, PROTECTION = "PageNotPresent", "BadAddress", "ProtectionFault"
 _MMCSR_EVENT = {MMCSR_TNV: NOT_PRESENT, MMCSR_ACV: BAD_ADDRESS, MMCSR_FOR: PROTECTION, MMCSR_FOW: PROTECTION,
                 MMCSR_FOE: PROTECTION}  # fmt: skip
-MMCSR_TEXT = {MMCSR_TNV: "not mapped", MMCSR_ACV: "access violation", MMCSR_FOR: "fault on read",
-              MMCSR_FOE: "fault on execute", MMCSR_FOW: "fault on write"}  # fmt: skip
 
 USER_LIMIT = 1 << 42  # user VA space: 0 .. 0x3FF_FFFF_FFFF (alpha-machine.md §4)
 PS_USER = 8
@@ -202,9 +200,10 @@ class Sal:
             if ent == ENT_INT:
                 on_interrupt(r[A0], r[A0 + 1])
                 return
-            if self._frame_ps() & PS_USER:
+            frame = self._frame()
+            if frame[0] & PS_USER:
                 self.crossings += 1
-            on_trap(self._decode_entry(ent))
+            on_trap(self._decode_entry(ent, frame))
 
         for ent in (ENT_INT, ENT_ARITH, ENT_MM, ENT_IF, ENT_UNA, ENT_SYS):
             pal.entries[ent] = entry
@@ -219,10 +218,10 @@ class Sal:
     def _frame_ps(self) -> int:
         return self._frame()[0]
 
-    def _decode_entry(self, ent: int) -> TrapInfo:
+    def _decode_entry(self, ent: int, frame: list[int]) -> TrapInfo:
         r = self.cpu.r
         a0, a1, a2 = r[A0], r[A0 + 1], r[A0 + 2]
-        frame_pc = self._frame()[1]
+        frame_pc = frame[1]
         if ent == ENT_SYS:
             return TrapInfo("syscall", (frame_pc - 4) & M64)
         if ent == ENT_MM:
@@ -234,9 +233,7 @@ class Sal:
         if ent == ENT_UNA:
             return TrapInfo("unaligned", pc, a0, code=a1, text=f"unaligned access at address {a0:#x}")
         if ent == ENT_ARITH:
-            bits = [n for b, n in ((2, "invalid"), (4, "divide by zero"), (8, "overflow"), (16, "underflow"),
-                                   (32, "inexact"), (64, "integer overflow")) if a0 & b]  # fmt: skip
-            return TrapInfo("arith", pc, code=a0, text="arithmetic trap: " + (", ".join(bits) or f"summary {a0:#x}"))
+            return TrapInfo("arith", pc, code=a0, text=arith_text(a0))
         if ent == ENT_IF:
             if a0 == IF_OPCDEC:
                 t = self.pal.last_trap
@@ -250,7 +247,7 @@ class Sal:
                     return TrapInfo("illegal", pc, text=f"illegal instruction: {priv}call_pal {fn:#x} in user mode")
                 return TrapInfo("illegal", pc, text=f"illegal instruction {word or 0:#010x}")
             if a0 == IF_GENTRAP:
-                code = self._frame()[3]  # the user's a0: the PAL loaded the entry's own a0
+                code = frame[3]  # the user's a0: the PAL loaded the entry's own a0
                 code = code - (1 << 64) if code >> 63 else code
                 return TrapInfo("gentrap", pc, code=code)
             if a0 in (IF_BPT, IF_BUGCHK):
@@ -294,7 +291,7 @@ class Sal:
             self.crossings += 1
         self.pal.rti()
 
-    def new_pcb(self, kstack_pfn: int, root: int, asn: int, idle: bool = False) -> int:
+    def new_pcb(self, kstack_pfn: int, root: int, asn: int) -> int:
         """Write an HWPCB at the start of a strand's kernel-stack frame; its
         KSP points at a trap frame at the top of the page. Returns the
         HWPCB's physical address."""
@@ -307,7 +304,6 @@ class Sal:
         mem.write_q(pcb + PCB_PCC, asn << 32)
         mem.write_q(pcb + PCB_UNIQUE, 0)
         mem.write_q(pcb + PCB_FLAGS, FP_ENABLE)
-        del idle
         return pcb
 
     def set_pcb_space(self, pcb: int, root: int, asn: int) -> None:
@@ -318,9 +314,6 @@ class Sal:
         if self.pal.pcbb == pcb:
             self.mmu.switch_context(root, asn)
             self.cpu.flush_host_caches()
-
-    def pcb_unique(self, pcb: int) -> int:
-        return self.memory.read_q(pcb + PCB_UNIQUE)
 
     def set_pcb_unique(self, pcb: int, value: int) -> None:
         self.memory.write_q(pcb + PCB_UNIQUE, value)
@@ -380,10 +373,6 @@ class Sal:
     def pte_pfn(pte: int) -> int:
         return pte >> PTE_PFN_SHIFT
 
-    @staticmethod
-    def pte_valid(pte: int) -> bool:
-        return bool(pte & PTE_V)
-
     def new_table(self, alloc: Callable[[], int]) -> PageTable:
         return PageTable(self.memory, _Frames(alloc))  # type: ignore[arg-type]
 
@@ -410,12 +399,11 @@ class Sal:
                         out.append(l2 >> PTE_PFN_SHIFT)
         return out
 
-    def invalidate(self, va: int, current: bool) -> None:
-        """A PTE changed: drop the page from the TBs (every ASN: tbis) and, if
-        the space is the current one, from the CPU's host caches."""
+    def invalidate(self, va: int) -> None:
+        """A PTE changed: drop the page from the TBs (tbis: every ASN) and
+        from the CPU's host caches."""
         self.mmu.tbis(va)
         self.cpu.forget_pages(va & ~PAGE_MASK, PAGE_SIZE)
-        del current
 
     def invalidate_asn(self) -> None:
         """ASNs wrapped: forget every process translation (tbiap)."""
@@ -535,5 +523,5 @@ class _Frames:
     def __init__(self, alloc: Callable[[], int]) -> None:
         self.alloc = alloc
 
-    def release(self, pfn: int) -> None:  # pragma: no cover - tables are freed by the kernel
-        raise NotImplementedError
+    def release(self, pfn: int) -> None:
+        """Unused: the kernel frees a space's tables itself (Translation.Destroy)."""

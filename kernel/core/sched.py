@@ -380,10 +380,6 @@ class Scheduler:
         self.kernel_running = s
         self._switch_start = self.sal.now
 
-    @property
-    def running(self) -> Strand | None:
-        return self.kernel_running
-
     def yield_(self) -> None:
         """A kernel strand lets others run (replug and the sync primitives use this)."""
         s = self.kernel_running

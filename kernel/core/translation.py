@@ -129,7 +129,7 @@ class Translation:
         if sp.destroyed:
             return
         for vpn in list(sp.mapped):
-            self.sal.invalidate(vpn << 13, sp is self.current)
+            self.sal.invalidate(vpn << 13)
         for pfn in self.sal.tables_of(sp.table):
             self.phys.Deallocate(self.phys.frames[pfn])
         sp.mapped.clear()
@@ -146,7 +146,7 @@ class Translation:
         self.sal.write_pte(sp.table, va, self.sal.pte(pfn, parse_prot(prot), soft))
         vpn = va >> 13
         if vpn in sp.mapped:
-            self.sal.invalidate(va, sp is self.current)
+            self.sal.invalidate(va)
         sp.mapped[vpn] = pfn
         self.sal.charge(costs.PTE_WRITE)
 
@@ -157,7 +157,7 @@ class Translation:
         if pfn is None:
             return None
         self.sal.write_pte(sp.table, va, 0)
-        self.sal.invalidate(va, sp is self.current)
+        self.sal.invalidate(va)
         self.sal.charge(costs.PTE_WRITE)
         return pfn
 
@@ -186,7 +186,7 @@ class Translation:
                 continue
             keep = self.soft_bits(sp, vpn << 13) if soft is None else soft
             self.sal.write_pte(sp.table, vpn << 13, self.sal.pte(pfn, bits, keep))
-            self.sal.invalidate(vpn << 13, sp is self.current)
+            self.sal.invalidate(vpn << 13)
             self.sal.charge(costs.PTE_WRITE)
             n += 1
         return n

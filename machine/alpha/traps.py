@@ -105,3 +105,24 @@ class Halt(Exception):
         super().__init__(reason, status)
         self.reason = reason
         self.status = status
+
+
+# How a report names each trap (one table for the harness and the kernel).
+MMCSR_TEXT = {0: "not mapped", 1: "access violation", 2: "fault on read", 3: "fault on execute", 4: "fault on write"}
+GENTRAP_TEXT = {
+    -1: "integer overflow",
+    -2: "integer divide by zero",
+    -3: "floating overflow",
+    -4: "floating divide by zero",
+    -5: "floating underflow",
+    -6: "floating invalid operation",
+    -7: "floating inexact",
+}  # fmt: skip  (Linux/Alpha's gentrap codes)
+_ARITH_BITS = ((2, "invalid"), (4, "divide by zero"), (8, "overflow"), (16, "underflow"), (32, "inexact"),
+               (64, "integer overflow"))  # fmt: skip
+
+
+def arith_text(summary: int) -> str:
+    """An arithmetic trap's exception summary in words."""
+    bits = [n for b, n in _ARITH_BITS if summary & b]
+    return "arithmetic trap: " + (", ".join(bits) or f"summary {summary:#x}")
