@@ -124,7 +124,8 @@ def _define_services(k: Kernel) -> None:
     for name in ("Arithmetic", "IllegalInstruction", "Breakpoint", "Unaligned"):
         d.define(trap, name, _ignore, k, done_arg=1)
 
-    clock = Interface("Clock", "virtual time", Now=lambda: k.sal.now, Ticks=lambda: k.ticks)
+    clock = Interface("Clock", "virtual time and the boundary-crossing count (for measuring)",
+                      Now=lambda: k.sal.now, Ticks=lambda: k.ticks, Crossings=lambda: k.sal.crossings)  # fmt: skip
     for iface in (strand, sch, pa, va, trans, trap, clock):
         k.ifaces[iface.__name__] = iface
         k.system.export(iface)

@@ -47,6 +47,7 @@ class Kernel:
         self.system = ExtensionSystem()
         self.trace = self.system.trace
         self.dispatcher = self.system.dispatcher
+        self.dispatcher.charge = lambda used: self.sal.charge(costs.EXT_CALL + costs.EXT_FUEL * used)
         self.sched = Scheduler(self.sal, self.trace)
         self.phys: PhysAddr | None = None
         self.translation: Translation | None = None
@@ -166,7 +167,7 @@ class Kernel:
 
     def fault_event(self, s: Strand, address: int, kind: int, pc: int, event: str, in_kernel: bool) -> bool:
         """Raise the fault event for a strand's access; True if a handler fixed it."""
-        state = FaultState(address, kind, pc, s.space, s.view, event, in_kernel)
+        state = FaultState(address, kind, pc, s.space, s.view, event, in_kernel, self.sal.trap_cycle)
         self.sal.charge(costs.FAULT_DECODE)
         self.faults += 1
         getattr(self.ifaces["Translation"], event)(s.view, state)

@@ -70,6 +70,10 @@ def main(args: argparse.Namespace) -> int:
         from workbench import bench_dispatch
 
         return bench_dispatch.main(args.json)
+    if args.what == "vm":
+        from workbench import bench_vm
+
+        return bench_vm.main(args.json, args.ops)
     res = bench_mmu(args.rounds) if args.what == "mmu" else bench_cpu(args.rounds)
     if args.json:
         print(json.dumps(res))

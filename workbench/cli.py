@@ -45,6 +45,14 @@ def _run(args: argparse.Namespace) -> int:
     except (DiskImageError, FsFormatError) as e:
         print(f"spinwb run: {e}", file=sys.stderr)
         return 2
+    from kernel.sys.errors import SpinError
+
+    for path in args.ext:
+        try:
+            k.system.load_file(path)
+        except SpinError as e:
+            print(f"spinwb run: extension refused: {e}", file=sys.stderr)
+            return 2
     stdin = sys.stdin.buffer
     k.console_input = stdin.read1 if hasattr(stdin, "read1") else stdin.read  # type: ignore[union-attr]
     t0 = time.perf_counter()
@@ -153,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--cpu", choices=sorted(CPU_MODELS), default=DEFAULT_CPU,
                    help=f"CPU model (default {DEFAULT_CPU}, the 21064); ev56 adds BWX, ev67 adds CIX/FIX/MVI")  # fmt: skip
     r.add_argument("--stats", action="store_true", help="print a JSON line of counters on stderr at the end")
+    r.add_argument("--ext", action="append", default=[], metavar="FILE",
+                   help="load an extension into the booted kernel before the program starts (repeatable)")  # fmt: skip
     r.add_argument("--max-instructions", type=int, default=None, metavar="N", help="stop after N instructions")
     r.add_argument("--interpret", action="store_true", help="use the reference interpreter, not the translator")
     r.add_argument("--disk", metavar="IMAGE", help="attach a disk with an extent file system (see spinwb mkfs)")
@@ -174,9 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="print performance figures")
     b.add_argument(
         "what",
-        choices=["cpu", "mmu", "dispatch"],
-        help="cpu: translator vs interpreter vs qemu; mmu: paged vs unmapped; dispatch: event raise costs",
+        choices=["cpu", "mmu", "dispatch", "vm"],
+        help="cpu: translator vs interpreter vs qemu; mmu: paged vs unmapped; dispatch: event raise costs; "
+        "vm: SOSP'95 Table 4 the UNIX way and the SPIN way",
     )
+    b.add_argument("--ops", type=int, default=200, help="vm, threads: operations of each kind per run")
     b.add_argument("--json", action="store_true")
     b.add_argument("--rounds", type=int, default=100, help="bench program rounds (100 = about 20M instructions)")
     b.set_defaults(fn=_bench)

@@ -32,6 +32,10 @@ PROCESS_CREATE = 6000  # fork's bookkeeping, besides the page tables it copies
 EXEC_SETUP = 4000  # exec's bookkeeping, besides loading
 FILE_OP = 300  # open/close/lseek bookkeeping
 CLOCK_TICK = 80  # the clock interrupt's bookkeeping
+EXT_CALL = 20  # a protected in-kernel call into an extension's handler or guard (SOSP'95 Table 2: 0.13 µs)
+EXT_FUEL = 12  # per fuel check the extension used: a function entry or a loop back-edge of compiled code
+REGION_OP = 1500  # a UNIX map operation: find the map entries, clip them at the range, update, merge
+VM_PAGE = 120  # the UNIX VM's per-page work under a map operation: page lookup and the pmap layer
 
 
 def micros(cycles: float) -> float:

@@ -60,6 +60,7 @@ from machine.alpha.pal import (
     ENT_SYS,
     ENT_UNA,
     FRAME_SIZE,
+    PAL_ENTRY_CYCLES,
     PCB_FLAGS,
     PCB_KSP,
     PCB_PCC,
@@ -174,6 +175,7 @@ class Sal:
         self.memory = machine.memory
         self.mmu = machine.mmu
         self.crossings = 0  # user -> kernel entries plus kernel -> user returns
+        self.trap_cycle = 0  # when the last trap was taken, before the PAL entry's cost
 
     # --- time ------------------------------------------------------------------------
 
@@ -200,6 +202,7 @@ class Sal:
             if ent == ENT_INT:
                 on_interrupt(r[A0], r[A0 + 1])
                 return
+            self.trap_cycle = self.cpu.cycles - PAL_ENTRY_CYCLES
             frame = self._frame()
             if frame[0] & PS_USER:
                 self.crossings += 1

@@ -72,12 +72,13 @@ class FaultState:
     """What a fault handler gets: the address, the kind, the map, ``done``.
     Read-only except ``done``, so an extension cannot rewrite the fault."""
 
-    __slots__ = ("_address", "_kind", "_pc", "_space", "_strand", "_event", "_in_kernel", "done")
+    __slots__ = ("_address", "_kind", "_pc", "_space", "_strand", "_event", "_in_kernel", "_time", "done")
 
     def __init__(self, address: int, kind: int, pc: int, space: Space, strand: Any, event: str,
-                 in_kernel: bool = False) -> None:  # fmt: skip
+                 in_kernel: bool = False, time: int = 0) -> None:  # fmt: skip
         self._address, self._kind, self._pc = address, kind, pc
         self._space, self._strand, self._event, self._in_kernel = space, strand, event, in_kernel
+        self._time = time
         self.done = False
 
     address = property(lambda self: self._address)
@@ -86,6 +87,7 @@ class FaultState:
     map = property(lambda self: self._space.handle)
     event = property(lambda self: self._event)
     in_kernel = property(lambda self: self._in_kernel)  # a copyin/copyout touched it, not an instruction
+    time = property(lambda self: self._time)  # virtual cycles when the trap was taken (Clock.Now's scale)
 
     def __repr__(self) -> str:
         return f"<{self._event} {self.kind} at {self._address:#x} done={self.done}>"

@@ -73,6 +73,10 @@ class FieldEquals:
         return f"arg{self.arg}{'' if self.field is None else '.' + self.field} == {self.value!r}"
 
 
+def _free(used: int) -> None:
+    """Untrusted code costs nothing without a kernel's clock."""
+
+
 def _bind(fn: Callable[..., Any], closure: Any) -> Callable[..., Any]:
     """A guard or handler as the dispatcher calls it: the closure, if any, first."""
     return fn if closure is None else functools.partial(fn, closure)
@@ -219,6 +223,8 @@ class Dispatcher:
         self.lock = threading.RLock()
         self.interpret = False  # True: publish the table-walking interpreter instead of generated code
         self.reports: list[str] = []  # one line per contained fault or abort, for the console
+        # what running untrusted code costs in virtual time, given the fuel it used (the kernel sets it)
+        self.charge: Callable[[int], None] = _free
 
     # --- events ------------------------------------------------------------------------
 
@@ -412,6 +418,7 @@ class Dispatcher:
         bound = b.bound if b.bound is not None else (b.event.bound or self.default_bound)
         fault = self._fault
         with_closure = closure is not None
+        d = self
 
         def contained(*args: Any) -> Any:
             old = fuel.grant(ns, bound)
@@ -423,8 +430,10 @@ class Dispatcher:
                 fault(b, e, fuel.used(ns, bound))
                 return False if guard else _FAULTED
             finally:
-                b.fuel_used += fuel.used(ns, bound)
+                n = fuel.used(ns, bound)
+                b.fuel_used += n
                 fuel.restore(ns, old)
+                d.charge(n)
 
         contained.__name__ = contained.__qualname__ = f"contained({_name(fn)})"
         return contained

@@ -83,9 +83,24 @@ class AddressSpace:
         for r in self.regions:
             if start <= r.start and r.end <= end:
                 r.prot = prot
-        for vpn in [v for v in self.space.mapped if start <= v < end]:
+        self._merge()
+        pages = [v for v in self.space.mapped if start <= v < end]
+        for vpn in pages:
             self._map_page(vpn, self.space.mapped[vpn], prot)
+        # the generality SOSP'95 §5.2 blames: a map operation, then per-page VM work under it
+        self.tr.sal.charge(costs.REGION_OP + costs.VM_PAGE * len(pages))
         return True
+
+    def _merge(self) -> None:
+        """Join neighbouring regions that are alike again (as vm_map_simplify
+        does), so protecting and unprotecting in a loop does not grow the map."""
+        out: list[Region] = []
+        for r in self.regions:
+            if out and out[-1].end == r.start and out[-1].prot == r.prot and out[-1].kind == r.kind:
+                out[-1] = Region(out[-1].start, r.end, r.prot, r.kind)
+            else:
+                out.append(r)
+        self.regions = out
 
     def _map_page(self, vpn: int, pfn: int, prot: int) -> None:
         """Map with the region's protection, minus write while shared copy-on-write."""
