@@ -66,7 +66,7 @@ def boot(machine: Machine | None = None, *, init: ElfImage | None = None, argv: 
     if unix:
         Unix(k)
         step("unix", f"UNIX personality: {len(k.personality.table)} system calls on Trap.SystemCall, "
-                     "address spaces on the fault events")  # fmt: skip
+                     "address spaces on the fault events; Mach thread calls and C-Threads")  # fmt: skip
     idle = k.sched.new_strand("idle", "idle", sched_mod.MIN_PRIORITY)
     idle.kstack = k.phys.Allocate("kstack idle", ("pinned", "zeroed"))
     idle_space = k.translation.Create("kernel")

@@ -70,6 +70,10 @@ def main(args: argparse.Namespace) -> int:
         from workbench import bench_dispatch
 
         return bench_dispatch.main(args.json)
+    if args.what == "threads":
+        from workbench import bench_threads
+
+        return bench_threads.main(args.json, args.ops)
     if args.what == "vm":
         from workbench import bench_vm
 

@@ -15,19 +15,14 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from kernel.boot import boot
 from kernel.core.costs import CLOCK_MHZ, micros
-from kernel.kernel import Kernel
-from machine.elf import read_elf
+from workbench.measured import measured_run
 
 ROOT = Path(__file__).resolve().parent.parent
-PROGRAMS = ROOT / "scenarios" / "programs" / "bin"
 VM_EXTENSION = ROOT / "extensions" / "vm_app.py"
-PROBE = 0x7FFF  # measure.h's SYS_probe
 
 # SOSP'95 Table 4, microseconds: DEC OSF/1, Mach, SPIN (None: no such facility)
 PAPER: dict[str, tuple[int | None, int | None, int]] = {
@@ -55,29 +50,9 @@ class Cell:
     host_micros: float
 
 
-def install_probe(k: Kernel) -> None:
-    """The crossing counter as a system call, for the measuring programs only."""
-
-    def mine(strand: object, state: object) -> bool:
-        return getattr(state, "v0", None) == PROBE
-
-    def answer(strand: object, state: object) -> None:
-        state.result = k.sal.crossings  # type: ignore[attr-defined]
-
-    k.dispatcher.install_handler(k.event("Trap.SystemCall"), answer, mine, owner="spinwb bench")
-
-
 def run_program(program: str, op: str, n: int, spin: bool) -> tuple[bytes, float, int | None]:
     """Boot, run one measuring program to its end; its stdout, host seconds, exit status."""
-    out = bytearray()
-    image = read_elf(PROGRAMS / f"{program}.elf")
-    k = boot(init=image, argv=[program, op, str(n)], halt_when_done=True, console_out=out.extend)
-    install_probe(k)
-    if spin:
-        k.system.load_file(VM_EXTENSION)
-    t0 = time.perf_counter()  # host-time ok: a benchmark
-    k.run(2_000_000_000)
-    return bytes(out), time.perf_counter() - t0, k.exit_status  # host-time ok: a benchmark
+    return measured_run(program, [op, str(n)], [VM_EXTENSION] if spin else [])
 
 
 def measure(program: str, op: str, n: int, spin: bool) -> Cell | None:

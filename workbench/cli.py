@@ -184,9 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="print performance figures")
     b.add_argument(
         "what",
-        choices=["cpu", "mmu", "dispatch", "vm"],
+        choices=["cpu", "mmu", "dispatch", "vm", "threads"],
         help="cpu: translator vs interpreter vs qemu; mmu: paged vs unmapped; dispatch: event raise costs; "
-        "vm: SOSP'95 Table 4 the UNIX way and the SPIN way",
+        "vm: SOSP'95 Table 4 the UNIX way and the SPIN way; threads: Table 3, kernel and user threads",
     )
     b.add_argument("--ops", type=int, default=200, help="vm, threads: operations of each kind per run")
     b.add_argument("--json", action="store_true")

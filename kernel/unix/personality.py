@@ -30,6 +30,8 @@ from kernel.fs.extentfs import DiskIOError
 from kernel.sys.dispatcher import FIRST
 from kernel.sys.trace import Exit, Signal
 from kernel.unix.addrspace import AddressSpace
+from kernel.unix.cthreads import CThreads
+from kernel.unix.machthreads import MachThreads
 from kernel.unix.process import (
     FRAME_SIZE,
     IGNORED_BY_DEFAULT,
@@ -80,6 +82,11 @@ MAX_ARGS = 256
 MAP_FIXED, MAP_ANONYMOUS = 0x100, 0x10
 WNOHANG = 1
 M64 = (1 << 64) - 1
+
+
+def _caller(st: SyscallState) -> Strand:
+    """The strand that made the call: the main one or one of its threads."""
+    return st._strand._s  # type: ignore[no-any-return]
 PAGE = 8192
 USER_LIMIT = 1 << 42
 TTY_NAMES = ("/dev/tty", "/dev/console")
@@ -110,6 +117,9 @@ class Unix:
         for name in ("Arithmetic", "IllegalInstruction", "Breakpoint", "Unaligned"):
             d.install_handler(ev(f"Trap.{name}"), self._trap_signal, owner=own)
         kernel.on_unhandled = self._unhandled
+        self.mach = MachThreads(self)  # layered C-Threads' kernel interface
+        self.cthreads = CThreads(self)  # integrated C-Threads
+        self.exit_hooks: list[Callable[[int], None]] = [self.mach.forget, self.cthreads.forget]
         kernel.personality = self
 
     # --- processes -------------------------------------------------------------------
@@ -155,6 +165,9 @@ class Unix:
         k = self.k
         p.state, p.status, p.exit_code, p.message = "zombie", status, code, message
         p.fds.clear()
+        self.end_threads(p)
+        for hook in self.exit_hooks:
+            hook(p.pid)
         p.aspace.destroy()
         k.sched.end(p.strand)
         k.trace.add(Exit(cycle=k.sal.now, pid=p.pid, name=p.name, status=code, message=message))
@@ -198,6 +211,41 @@ class Unix:
         raw = self.k.sal.read_phys(pa & ~3, 4)
         return int.from_bytes(raw, "little")
 
+    # --- threads (the two C-Threads packages build on these) --------------------------
+
+    def new_thread(self, p: Process, pc: int, sp: int, args: tuple[int, ...], ready: bool) -> Strand:
+        """Another strand in p's address space, starting at pc with a0.. = args
+        (pv = pc, so the function's prologue finds its gp)."""
+        k = self.k
+        s = k.new_user_strand(f"{p.name}.{len(p.threads) + 1}", p.aspace.space, p.strand.priority, f"pid {p.pid}")
+        s.ctx = k.sal.user_context(pc, sp)
+        for i, v in enumerate(args[:6]):
+            s.ctx.r[16 + i] = v & M64
+        k.sal.set_pcb_unique(s.pcb, k.sal.cpu.unique)
+        s.process, s.pid = p, p.pid
+        p.threads.append(s)
+        if ready:
+            k.sched.make_ready(s)
+        else:
+            s.state = BLOCKED
+            s.blocked_on = "suspended"
+        return s
+
+    def end_thread(self, p: Process, s: Strand) -> None:
+        """One thread is done; the main one's end is the process's."""
+        if s is p.strand:
+            self.exit(p, 0, 0)
+            return
+        if s in p.threads:
+            p.threads.remove(s)
+        self.k.sched.end(s)
+
+    def end_threads(self, p: Process) -> None:
+        for s in p.threads:
+            if s.state != DONE:
+                self.k.sched.end(s)
+        p.threads.clear()
+
     def state_repr(self) -> str:
         return repr([(p.pid, p.ppid, p.state, p.status, sorted(p.fds), p.pending, p.aspace.brk)
                      for p in sorted(self.procs.values(), key=lambda p: p.pid)])  # fmt: skip
@@ -216,8 +264,8 @@ class Unix:
         """Deliver pending signals as the strand returns to user mode; False
         if that ended the process."""
         p = s.process
-        if not isinstance(p, Process) or not p.pending:
-            return True
+        if not isinstance(p, Process) or not p.pending or s is not p.strand:
+            return True  # signals go to the main thread
         while p.pending and p.state == "running":
             sig = p.pending.pop(0)
             act = p.actions.get(sig, SigAction())
@@ -276,7 +324,9 @@ class Unix:
         if state.done:
             return
         p = strand._s.process
-        if isinstance(p, Process) and p.actions.get(SIGSEGV, SigAction()).handler > SIG_IGN:
+        if not isinstance(p, Process) or strand._s is not p.strand:
+            return  # a thread's fault ends the process, with a report
+        if p.actions.get(SIGSEGV, SigAction()).handler > SIG_IGN:
             state.done = self.deliver(p, SIGSEGV, state.address, 1 if state.event == "PageNotPresent" else 2)
 
     def _trap_signal(self, strand: Any, state: TrapState) -> None:
@@ -286,7 +336,7 @@ class Unix:
         sig = {"arith": SIGFPE, "illegal": SIGILL, "unaligned": SIGBUS}.get(state.what, SIGTRAP)
         if state.what == "gentrap" and -7 <= state.code <= -1:
             sig = SIGFPE
-        if isinstance(p, Process) and p.actions.get(sig, SigAction()).handler > SIG_IGN:
+        if isinstance(p, Process) and strand._s is p.strand and p.actions.get(sig, SigAction()).handler > SIG_IGN:
             state.done = self.deliver(p, sig, state.pc, 0)
 
     def _unaligned(self, strand: Any, state: TrapState) -> None:
@@ -310,7 +360,7 @@ class Unix:
     sys_exit_group = sys_exit
 
     def sys_getxpid(self, p: Process, st: SyscallState) -> int:
-        p.strand.ctx.r[20] = p.ppid
+        _caller(st).ctx.r[20] = p.ppid
         return p.pid
 
     def sys_write(self, p: Process, st: SyscallState) -> int:
@@ -320,7 +370,7 @@ class Unix:
             return -EBADF
         if n > MAX_IO:
             n = MAX_IO
-        data = self.k.copyin(p.strand, buf, n)
+        data = self.k.copyin(_caller(st), buf, n)
         if data is None:
             return -EFAULT
         self.k.console_write(data)
@@ -331,7 +381,7 @@ class Unix:
         f = p.fds.get(fd)
         if f is None or not f.readable:
             return -EBADF
-        k, s = self.k, p.strand
+        k, s = self.k, _caller(st)
         if n == 0:
             return 0
         for va in range(buf & ~(PAGE - 1), buf + n, PAGE):  # check the buffer before consuming input
@@ -356,7 +406,7 @@ class Unix:
         return len(data)
 
     def sys_open(self, p: Process, st: SyscallState) -> int:
-        path = self.k.copyin_string(p.strand, st.a0)
+        path = self.k.copyin_string(_caller(st), st.a0)
         if path is None:
             return -EFAULT
         if st.a1 & 3:
@@ -450,8 +500,8 @@ class Unix:
             return -EAGAIN
         pid = self._pid()
         aspace = p.aspace.fork(f"pid {pid}")
-        s = k.new_user_strand(p.name, aspace.space, p.strand.priority, f"pid {pid}")
-        s.ctx = p.strand.ctx.copy()
+        s = k.new_user_strand(p.name, aspace.space, _caller(st).priority, f"pid {pid}")
+        s.ctx = _caller(st).ctx.copy()
         s.ctx.set_result(0)
         s.ctx.r[20] = 1  # OSF/1's fork: a4 = 1 in the child
         k.sal.set_pcb_unique(s.pcb, k.sal.cpu.unique)
@@ -461,7 +511,7 @@ class Unix:
         self._attach(child)
         k.sched.make_ready(s)
         k.sal.charge(costs.PROCESS_CREATE)
-        p.strand.ctx.r[20] = 0
+        _caller(st).ctx.r[20] = 0
         return pid
 
     def sys_wait4(self, p: Process, st: SyscallState) -> Any:
@@ -475,9 +525,9 @@ class Unix:
         if done is None:
             if options & WNOHANG:
                 return 0
-            self.k.sched.block_strand(p.strand, "wait")
+            self.k.sched.block_strand(_caller(st), "wait")
             return RESTART
-        if status_at and not self.k.copyout(p.strand, status_at, struct.pack("<i", done.status)):
+        if status_at and not self.k.copyout(_caller(st), status_at, struct.pack("<i", done.status)):
             return -EFAULT
         self.procs.pop(done.pid, None)
         p.children.remove(done.pid)
@@ -501,10 +551,10 @@ class Unix:
         if not 0 < sig < NSIG:
             return -EINVAL
         old = p.actions.get(sig, SigAction())
-        if old_at and not self.k.copyout(p.strand, old_at, struct.pack("<QQi4x", old.handler, old.mask, old.flags)):
+        if old_at and not self.k.copyout(_caller(st), old_at, struct.pack("<QQi4x", old.handler, old.mask, old.flags)):
             return -EFAULT
         if act_at:
-            raw = self.k.copyin(p.strand, act_at, 20)
+            raw = self.k.copyin(_caller(st), act_at, 20)
             if raw is None:
                 return -EFAULT
             handler, mask, flags = struct.unpack("<QQi", raw)
@@ -514,12 +564,12 @@ class Unix:
         return 0
 
     def sys_rt_sigreturn(self, p: Process, st: SyscallState) -> Any:
-        raw = self.k.copyin(p.strand, st.a0, FRAME_SIZE)
+        raw = self.k.copyin(_caller(st), st.a0, FRAME_SIZE)
         if raw is None:
             self.exit(p, 128 + SIGSEGV, SIGSEGV, f"SIGSEGV: sigreturn with a bad frame at {st.a0:#x}")
             return NORESULT
         pc, regs, fregs, fpcr, _ = parse_sigcontext(raw)
-        ctx = p.strand.ctx
+        ctx = _caller(st).ctx
         ctx.pc, ctx.r[:], ctx.f[:], ctx.fpcr = pc & ~3, regs, fregs, fpcr
         ctx.r[31] = 0
         p.in_handler = max(0, p.in_handler - 1)
@@ -539,20 +589,22 @@ class Unix:
             if k.sal.now >= p.sleep_deadline:
                 p.sleep_deadline = None
                 return 0
-            k.sched.sleep_until(p.strand, p.sleep_deadline)
+            k.sched.sleep_until(_caller(st), p.sleep_deadline)
             return RESTART
-        raw = k.copyin(p.strand, st.a0, 16)
+        raw = k.copyin(_caller(st), st.a0, 16)
         if raw is None:
             return -EFAULT
         sec, nsec = struct.unpack("<qq", raw)
         if sec < 0 or not 0 <= nsec < 1_000_000_000 or sec > 1 << 32:
             return -EINVAL
         p.sleep_deadline = k.sal.now + sec * 133_000_000 + nsec * 133 // 1000
-        k.sched.sleep_until(p.strand, p.sleep_deadline)
+        k.sched.sleep_until(_caller(st), p.sleep_deadline)
         return RESTART
 
     def sys_execve(self, p: Process, st: SyscallState) -> Any:
         k, s = self.k, p.strand
+        if _caller(st) is not s:
+            return -EINVAL  # only the main thread may exec (the others would have to go first)
         path = k.copyin_string(s, st.a0)
         if path is None:
             return -EFAULT

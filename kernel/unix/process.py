@@ -68,6 +68,7 @@ class Process:
     children: list[int] = field(default_factory=list)
     sleep_deadline: int | None = None
     in_handler: int = 0  # signal frames not yet returned from
+    threads: list[Strand] = field(default_factory=list)  # strands besides the main one, sharing the space
 
     def __repr__(self) -> str:
         return f"<process {self.pid} {self.name} {self.state}>"
