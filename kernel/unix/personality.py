@@ -87,6 +87,8 @@ M64 = (1 << 64) - 1
 def _caller(st: SyscallState) -> Strand:
     """The strand that made the call: the main one or one of its threads."""
     return st._strand._s  # type: ignore[no-any-return]
+
+
 PAGE = 8192
 USER_LIMIT = 1 << 42
 TTY_NAMES = ("/dev/tty", "/dev/console")
