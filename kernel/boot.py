@@ -103,7 +103,8 @@ def _define_services(k: Kernel) -> None:
     sched.Resume = lambda v: strand.Resume(v)
 
     sch = Interface("Sched", "the global scheduler; Choose picks among an application scheduler's strands",
-                    GetPriority=lambda v: v.priority)  # fmt: skip
+                    GetPriority=lambda v: v.priority, NewGroup=sched.new_group_view,
+                    Adopt=sched.adopt_view)  # fmt: skip
     d.define(sch, "Choose", sched._choose, sched, result=True)
     sched.Choose = lambda g, ready: sch.Choose(g, ready)
 

@@ -7,7 +7,8 @@ Registers (quadwords) on one page of I/O space:
     +0x10 DMA      physical address of the buffer
     +0x18 CMD      write 1 = read (disk to memory), 2 = write (memory to disk)
     +0x20 STATUS   0 idle, 1 busy, 2 done, 3 error
-    +0x28 ERROR    why: 1 block out of range, 2 DMA outside memory, 3 busy, 4 bad count, 5 bad command
+    +0x28 ERROR    why: 1 block out of range, 2 DMA outside memory, 3 busy, 4 bad count, 5 bad command,
+                   6 media error (a block in ``bad_blocks``: how a lesson injects a disk error)
     +0x30 ACK      write: clear a done or error status
     +0x38 NBLOCKS  read: the disk's size in blocks
 
@@ -39,7 +40,7 @@ DEVICE_INT = 3  # entInt a0 for a device
 DISK_VECTOR = 0x800
 R_BLOCK, R_COUNT, R_DMA, R_CMD, R_STATUS, R_ERROR, R_ACK, R_NBLOCKS = range(8)
 IDLE, BUSY, DONE, ERROR = 0, 1, 2, 3
-E_RANGE, E_DMA, E_BUSY, E_COUNT, E_CMD = 1, 2, 3, 4, 5
+E_RANGE, E_DMA, E_BUSY, E_COUNT, E_CMD, E_MEDIA = 1, 2, 3, 4, 5, 6
 CMD_READ, CMD_WRITE = 1, 2
 
 RPM = 5400
@@ -74,6 +75,7 @@ class Disk:
         self.cylinder = 0
         self.page = MmioPage(self._read, self._write)
         self.completed = 0
+        self.bad_blocks: set[int] = set()  # reads touching these fail with a media error
         self.on_complete: Callable[[int], None] | None = None
 
     # --- timing ----------------------------------------------------------------
@@ -135,6 +137,9 @@ class Disk:
         """The transfer completes: DMA, status, interrupt."""
         mem = self.machine.memory
         lo, hi = block * BLOCK, (block + count) * BLOCK
+        if cmd == CMD_READ and any(block <= b < block + count for b in self.bad_blocks):
+            self.completed += 1
+            return self._fail(E_MEDIA)
         if cmd == CMD_READ:
             mem.write(pa, bytes(self.data[lo:hi]))  # the memory tells the CPU which frames changed
         else:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO, ClassVar
 
-from machine.alpha import isa
+from machine.alpha import isa, unaligned
 from machine.alpha.constants import (
     CAUSE_IFETCH,
     CAUSE_LOAD,
@@ -35,9 +35,7 @@ from machine.alpha.constants import (
     PAL_WRUNIQUE,
 )
 from machine.alpha.cpu import CPU
-from machine.alpha.decode import decode
 from machine.alpha.disasm import disasm_word
-from machine.alpha.semantics import function
 from machine.alpha.traps import (
     GENTRAP_TEXT,
     MMCSR_TEXT,
@@ -399,34 +397,20 @@ class Process:
     def _fix_unaligned(self, u: Unaligned) -> None:
         """Emulate a misaligned load or store, as Linux's do_entUna does."""
         cpu = self.cpu
-        ins = decode(cpu.fetch(u.pc))
-        assert ins is not None
-        op = ins.op
-        if op.kind not in ("ld", "st", "fld", "fst"):
-            self.exited = self._die(SIGBUS, u.pc, f"unaligned {op.name} at address {u.va:#x}")
-            return
         try:
-            if op.kind in ("ld", "fld"):
-                raw = int.from_bytes(cpu.load_bytes(u.va, op.width, u.pc), "little")
-                val = function(op.sem, cpu.model)(0, 0, raw, 0, 0)
-                if op.kind == "fld":
-                    cpu.f[ins.ra] = val
-                elif ins.ra != 31:
-                    cpu.r[ins.ra] = val
-            else:
-                if op.kind == "fst":
-                    value = function(op.sem, cpu.model)(cpu.f[ins.ra] if ins.ra != 31 else 0, 0, 0, 0, 0)
-                else:
-                    value = cpu.r[ins.ra] if ins.ra != 31 else 0
-                data = (value & ((1 << (8 * op.width)) - 1)).to_bytes(op.width, "little")
-                cpu.store_bytes(u.va, data, u.pc)
+            cost = unaligned.emulate(cpu.fetch(u.pc), cpu.r, cpu.f, u.va, cpu.model,
+                                     lambda va, n: cpu.load_bytes(va, n, u.pc),
+                                     lambda va, data: cpu.store_bytes(va, data, u.pc))  # fmt: skip
+        except unaligned.NotLoadStore as e:
+            self.exited = self._die(SIGBUS, u.pc, str(e))
+            return
         except MemoryTrap as t:
             self.exited = self._die(*self._classify(t))
             return
         self.unaligned_fixups += 1
         cpu.pc = (u.pc + 4) & M64
         cpu.icount += 1
-        cpu.cycles += isa.COST[op.cost] + isa.COST["pal"]
+        cpu.cycles += cost + isa.COST["pal"]
 
     def _classify(self, t: Trap) -> tuple[int, int, str]:
         if isinstance(t, MemoryTrap):

@@ -72,7 +72,7 @@ def run_ours(path: Path, args: list[str], stdin: bytes = b"", cpu: str = "ev4", 
     return Outcome(out.getvalue(), info.status, info.message, proc.cpu.icount, tuple(proc.cpu.r))
 
 
-KERNEL_PROGRAMS = ("init", "forkcow", "preempt", "nullderef", "efault", "sigsegv", "exec", "forkbomb")
+KERNEL_PROGRAMS = tuple(p.stem for p in sorted((ROOT / "scenarios" / "programs" / "kernel").glob("*.c")))
 
 
 def disk_with(*names: str, extra: dict[str, bytes] | None = None) -> bytes:

@@ -128,3 +128,19 @@ def test_program_arguments_after_double_dash_are_not_ours() -> None:
     p = spinwb("run", str(elf("hello", "ev4")), "--", "--stats")
     assert b"argv[1]=--stats" in p.stdout
     assert not p.stderr
+
+
+def test_run_ext_loads_an_extension_and_a_bad_one_is_refused_in_one_line(tmp_path: Path) -> None:
+    """--ext: with the lottery loaded, lottery_join succeeds (no complaint
+    from the children); a file the verifier rejects stops before the program
+    with exit 2 and the verifier's FILE:LINE diagnostic."""
+    prog = "scenarios/programs/bin/lottery.elf"
+    ok = spinwb("run", "--ext", "extensions/lottery.py", prog, "2000")
+    assert ok.returncode == 0 and b"lottery_join: errno" not in ok.stdout and ok.stdout.endswith(b"all done\n")
+    without = spinwb("run", prog, "2000")
+    assert without.stdout.count(b"lottery_join: errno 78") == 2
+    bad = tmp_path / "bad.py"
+    bad.write_text("import os\n")
+    refused = spinwb("run", "--ext", str(bad), prog, "2000")
+    assert refused.returncode == 2 and refused.stdout == b""
+    assert f"{bad}:1:" in refused.stderr.decode() and "Traceback" not in refused.stderr.decode()

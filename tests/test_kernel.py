@@ -162,7 +162,9 @@ def _fuzz_program(seed: int, n: int) -> bytes:
     """A program that makes n system calls with seeded garbage in v0, a0..a5,
     then writes "survived" and exits 0."""
     rng = random.Random(seed)
-    numbers = [3, 4, 6, 7, 17, 19, 20, 45, 71, 73, 74, 334, 340, 352, 365, *range(500, 520), 0, 999, 1 << 40]
+    # UNIX calls, unknown numbers, and the Mach and C-Threads calls that neither block nor start code
+    numbers = [3, 4, 6, 7, 17, 19, 20, 45, 71, 73, 74, 334, 340, 352, 365, *range(500, 520), 0, 999, 1 << 40,
+               0x7200, 0x7201, 0x7204, 0x7205, 0x7206, 0x7302, 0x7304, 0x7305]  # fmt: skip
     values = [
         0,
         1,
@@ -237,3 +239,47 @@ def test_ten_thousand_garbage_system_calls_never_harm_the_kernel(tmp_path) -> No
     assert r.status == 0
     assert r.kernel.syscalls >= n + 1
     assert not r.kernel.sched.failures
+
+
+def test_lottery_scheduler_extension_divides_its_own_share_by_tickets() -> None:
+    """extensions/lottery.py, loaded at run time: A (3 tickets) runs about
+    three times as long as B (1 ticket); C, outside the lottery, keeps about
+    half the processor, as much as the whole group. The same run twice makes
+    the same draws (seeded)."""
+
+    def run() -> tuple[float, float, float, int]:
+        k = boot(init=read_elf(kprog("lottery")), argv=["lottery", str(10**9)])
+        ext = k.system.load_file(ROOT / "extensions" / "lottery.py")
+        k.sched.quantum_ticks = 1
+        k.run(12_000_000)
+        tickets = ext.namespace["tickets"]
+        a, b = (k.sched.strands[s] for s in sorted(tickets, key=lambda s: -tickets[s]))
+        c = next(s for s in k.user_strands() if s.pid not in (1, a.pid, b.pid))
+        return a.cycles, b.cycles, c.cycles, ext.namespace["draws"][0]
+
+    a, b, c, draws = run()
+    assert draws > 40
+    assert 2.0 < a / b < 4.5, (a, b)
+    assert 0.6 < c / (a + b) < 1.6, (a, b, c)
+    assert run() == (a, b, c, draws)
+
+
+def test_a_disk_media_error_is_eio_and_the_kernel_goes_on() -> None:
+    """A bad block under one file: its read fails with EIO (5) after the good
+    chunk before it; the next file on the same disk reads whole; the process
+    exits normally and the kernel stays up."""
+    from kernel.boot import boot as boot_kernel
+
+    good = bytes(range(256)) * 40  # 10 KiB
+    bad = bytes(200 for _ in range(20_000))
+    out = bytearray()
+    k = boot_kernel(init=read_elf(kprog("readfile")), argv=["readfile", "/bad", "/good"], halt_when_done=True,
+                    console_out=out.extend, disk_image=disk_with(extra={"bad": bad, "good": good}))  # fmt: skip
+    entry = k.fs.lookup("/bad")
+    k.machine.disk.bad_blocks.add(entry.block + 16)  # in the second 8 KiB chunk
+    k.run(50_000_000)
+    assert out.decode().splitlines() == [
+        "/bad: read failed, errno 5 after 8192 bytes",
+        f"/good: {len(good)} bytes, sum {sum(good)}",
+    ]
+    assert k.exit_status == 1 and k.fs.errors == 1

@@ -6,8 +6,12 @@ The kernel is Python, so each kernel path charges a modeled figure declared
 here, and only here (ARCHITECTURE.md, "Cost accounting"). The figures are
 estimates for a 21064 running compiled Modula-3 -- a few hundred
 instructions for a trap's bookkeeping, a memory-bound loop for a page copy
--- chosen so SPIN's own paths land near the paper's SPIN column (SOSP'95
-Tables 2-4). Everything printed from them is labeled *modeled*.
+-- for the work each path really does here. They are leaner than SPIN's
+measured paths (which ran on OSF/1's pmap and Mach's VM code): our SPIN
+figures land below the paper's SPIN column, by 2-6x on Table 4. What the
+model is for is the comparison on one machine -- the same costs charged
+to the UNIX way and the SPIN way, so the difference is the work and the
+crossings each way does. Everything printed from them is labeled *modeled*.
 """
 
 from __future__ import annotations

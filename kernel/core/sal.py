@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from machine.alpha import isa
+from machine.alpha import unaligned
 from machine.alpha.constants import (
     CAUSE_IFETCH,
     CAUSE_LOAD,
@@ -49,7 +49,6 @@ from machine.alpha.constants import (
     PTE_V,
 )
 from machine.alpha.cpu import DEFAULT_FPCR
-from machine.alpha.decode import decode
 from machine.alpha.disasm import disasm_word
 from machine.alpha.mmu import translate
 from machine.alpha.pal import (
@@ -69,7 +68,6 @@ from machine.alpha.pal import (
     PCB_USP,
     OsfPal,
 )
-from machine.alpha.semantics import function
 from machine.alpha.traps import MMCSR_TEXT, IllegalInstruction, arith_text
 from machine.disk import (
     CMD_READ,
@@ -492,32 +490,30 @@ class Sal:
         """Perform the misaligned load or store ``word`` on ctx through the
         strand's address space; False if it is not a load or store or the
         memory is not accessible (then the caller signals)."""
-        ins = decode(word)
-        if ins is None or ins.op.kind not in ("ld", "st", "fld", "fst"):
+
+        def rd(a: int, n: int) -> bytes:
+            data = read(a, n)
+            if data is None:
+                raise _Inaccessible
+            return data
+
+        def wr(a: int, data: bytes) -> None:
+            if not write(a, data):
+                raise _Inaccessible
+
+        try:
+            self.cpu.cycles += unaligned.emulate(word, ctx.r, ctx.f, va, model, rd, wr)
+        except (unaligned.NotLoadStore, _Inaccessible):
             return False
-        op = ins.op
-        if op.kind in ("ld", "fld"):
-            raw = read(va, op.width)
-            if raw is None:
-                return False
-            val = function(op.sem, model)(0, 0, int.from_bytes(raw, "little"), 0, 0)
-            if op.kind == "fld":
-                ctx.f[ins.ra] = val
-            elif ins.ra != 31:
-                ctx.r[ins.ra] = val
-        else:
-            if op.kind == "fst":
-                value = function(op.sem, model)(ctx.f[ins.ra] if ins.ra != 31 else 0, 0, 0, 0, 0)
-            else:
-                value = ctx.r[ins.ra] if ins.ra != 31 else 0
-            if not write(va, (value & ((1 << (8 * op.width)) - 1)).to_bytes(op.width, "little")):
-                return False
-        self.cpu.cycles += isa.COST[op.cost]
         return True
 
     @property
     def model(self) -> str:
         return self.cpu.model
+
+
+class _Inaccessible(Exception):
+    """copyin/copyout could not reach the misaligned operand."""
 
 
 class _Frames:

@@ -31,6 +31,7 @@ from typing import Any
 from kernel.core import costs
 from kernel.core.physaddr import Frame
 from kernel.core.sal import Context, Sal
+from kernel.sys.errors import SpinError
 from kernel.sys.trace import Switch, Trace
 
 READY, RUNNING, BLOCKED, DONE = "ready", "running", "blocked", "done"
@@ -132,6 +133,7 @@ class Scheduler:
         self.kernel_running: Strand | None = None  # a kernel strand holding the baton
         self.idle: Strand | None = None
         self.need_resched = ""
+        self.quantum_ticks = QUANTUM_TICKS  # a lesson may shorten it to see more decisions
         self.quantum = QUANTUM_TICKS
         self.sleepers: list[tuple[int, int, Strand]] = []
         self.switches = 0
@@ -290,7 +292,7 @@ class Scheduler:
             if any(e.priority >= cur.priority for e in self.runq):
                 self.need_resched = self.need_resched or "clock"
             else:
-                self.quantum = QUANTUM_TICKS
+                self.quantum = self.quantum_ticks
 
     # --- switching -----------------------------------------------------------------------
 
@@ -317,7 +319,7 @@ class Scheduler:
                 continue
             self._switch(cur, nxt)
             self.need_resched = ""
-            self.quantum = QUANTUM_TICKS
+            self.quantum = self.quantum_ticks
             return nxt
 
     def _switch(self, old: Strand | None, new: Strand) -> None:
@@ -400,7 +402,7 @@ class Scheduler:
     def checkpoint(self) -> None:
         """A preemption point in long kernel work: yield if the quantum is spent."""
         s = self.kernel_running
-        if s is not None and self.sal.now - self._switch_start > QUANTUM_TICKS * 133_000_000 // 1024:
+        if s is not None and self.sal.now - self._switch_start > self.quantum_ticks * 133_000_000 // 1024:
             self.yield_()
 
     def sleep(self, cycles: int) -> None:
@@ -417,6 +419,20 @@ class Scheduler:
         g = Group(len(self.groups) + 1, name, priority)
         self.groups[g.id] = g
         return g
+
+    def new_group_view(self, name: str, priority: int = DEFAULT_PRIORITY) -> GroupView:
+        """Sched.NewGroup for extensions: an application scheduler's place in the run queue."""
+        if not isinstance(name, str) or not isinstance(priority, int) or not MIN_PRIORITY < priority <= MAX_PRIORITY:
+            raise SpinError(f"Sched.NewGroup({name!r}, {priority!r}): give a name and a priority 0..{MAX_PRIORITY}")
+        return self.new_group(name, priority).view
+
+    def adopt_view(self, g: GroupView, s: StrandView) -> None:
+        """Sched.Adopt for extensions: put a user strand under the group's scheduler."""
+        if not isinstance(g, GroupView) or not isinstance(s, StrandView):
+            raise SpinError("Sched.Adopt(group, strand): a group from Sched.NewGroup and a strand an event passed you")
+        if s._s.kind != "user" or s._s.state == DONE:
+            raise SpinError(f"Sched.Adopt: strand {s._s.id} is not a live user strand")
+        self.adopt(g._g, s._s)
 
     def adopt(self, g: Group, s: Strand) -> None:
         """Move a strand under an application-specific scheduler."""
