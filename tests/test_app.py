@@ -1,27 +1,63 @@
-"""The workbench's key bindings, driven through Textual's Pilot."""
+"""The workbench's key bindings, driven through Textual's Pilot, on a booted
+kernel (the demo world: init runs programs from the disk)."""
 
 from __future__ import annotations
 
 import asyncio
+import io
+
+from rich.console import Console
 
 from workbench.app import Workbench
 
 
-def test_step_run_and_reset_keys() -> None:
+def pane_text(app: Workbench, pane: str) -> str:
+    """What a pane shows, as plain text (its content through rich)."""
+    console = Console(width=120, record=True, file=io.StringIO())
+    console.print(app.query_one(f"#{pane}").content)
+    return console.export_text()
+
+
+def test_step_run_pause_and_reset_keys() -> None:
     async def go() -> None:
         app = Workbench()
-        async with app.run_test(size=(100, 30)) as pilot:
+        async with app.run_test(size=(120, 36)) as pilot:
+            cpu = app.world.kernel.machine.cpu
             await pilot.press("s")
-            assert app.proc.cpu.icount == 1
+            assert cpu.icount == 1
             await pilot.press("s", "n")
-            assert app.proc.cpu.icount == 10_002
-            await pilot.pause()
-            console = str(app.query_one("#console").render())
-            assert "hello from alpha" in console
+            assert cpu.icount == 10_002
+            await pilot.press("space")  # runs in slices on a timer; keys stay live
+            assert app.runner is not None
+            for _ in range(400):
+                await pilot.pause(0.05)
+                if "init: /forkcow exited with 0" in app.world.console_text():
+                    break
+            await pilot.press("space")
+            assert app.runner is None
+            paused_at = cpu.icount
+            await pilot.pause(0.2)
+            assert cpu.icount == paused_at, "paused means paused"
+            assert "child: page[0]=101" in app.world.console_text()
+            strands = pane_text(app, "strands")
+            assert "init" in strands and "idle" in strands
             await pilot.press("r")
-            assert app.proc.cpu.icount == 0
-            await pilot.press("n", "n", "n", "n", "n", "n", "n", "n", "n", "n", "n", "n", "n")
-            assert app.proc.exited is not None and app.proc.exited.status == 0
+            assert cpu is not app.world.kernel.machine.cpu and app.world.kernel.machine.cpu.icount == 0
+            assert app.world.console_text() == ""
             await pilot.press("q")
+
+    asyncio.run(go())
+
+
+def test_the_running_strand_is_marked_and_switches_are_listed() -> None:
+    async def go() -> None:
+        app = Workbench()
+        async with app.run_test(size=(120, 36)) as pilot:
+            await pilot.press(*["n"] * 40)
+            await pilot.pause()
+            rows = app.world.strands()
+            assert sum(r.running for r in rows) == 1
+            text = pane_text(app, "strands")
+            assert "▶" in text and "switches:" in text and "→" in text
 
     asyncio.run(go())
