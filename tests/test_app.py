@@ -61,3 +61,23 @@ def test_the_running_strand_is_marked_and_switches_are_listed() -> None:
             assert "▶" in text and "switches:" in text and "→" in text
 
     asyncio.run(go())
+
+
+def test_the_demo_world_runs_to_its_end_in_bounded_slices() -> None:
+    """Slices are capped in virtual time too: once only the idle loop is left
+    a slice is a few clock ticks, not millions of idle iterations (the TUI
+    froze on that). When the last process exits the world says so and stays
+    stopped."""
+    from workbench.app import SLICE_CYCLES
+    from workbench.world import World
+
+    w = World()
+    for _ in range(200):
+        before = w.kernel.sal.now
+        why = w.step(2_000_000, SLICE_CYCLES)
+        assert w.kernel.sal.now - before <= SLICE_CYCLES + 200_000  # one event past the cap at most
+        if w.stopped:
+            break
+    assert why == w.stopped == "all processes exited"
+    assert w.console_text().endswith("init: /nullderef exited with 0\n")
+    assert w.step(1000) == "all processes exited"

@@ -7,6 +7,7 @@ import pytest
 
 from tests.conftest import ROOT
 from workbench import bench_vm
+from workbench.measured import parse_tally
 
 OPS = ["fault", "trap", "prot1", "prot100", "unprot100", "appel1", "appel2"]
 # crossings per operation: (UNIX way, SPIN way)
@@ -16,10 +17,9 @@ CROSSINGS = {"fault": (6, 2), "trap": (2, 1), "prot1": (2, 2), "prot100": (2, 2)
 
 def _cell(program: str, op: str, spin: bool) -> tuple[int, float, float]:
     out, _, status = bench_vm.run_program(program, op, 20, spin)
-    m = bench_vm._LINE.search(out)
-    assert m is not None and status == 0, (program, op, status, out)
-    ops = int(m[2])
-    return ops, int(m[3]) / ops, int(m[4]) / ops
+    t = parse_tally(out)
+    assert t is not None and status == 0, (program, op, status, out)
+    return t.ops, t.cycles / t.ops, t.crossings / t.ops
 
 
 @pytest.mark.parametrize("op", OPS)
@@ -60,5 +60,5 @@ def test_vm_extension_keeps_other_processes_faults_out() -> None:
     running beside the extension still gets its SIGSEGVs (its faults never
     reach vm_app)."""
     out, _, status = bench_vm.run_program("vm_unix", "fault", 10, True)
-    m = bench_vm._LINE.search(out)
-    assert status == 0 and m is not None and int(m[4]) == 60
+    t = parse_tally(out)
+    assert status == 0 and t is not None and t.crossings == 60

@@ -10,7 +10,9 @@ live; each slice ends with one repaint from the world's snapshots.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 from rich.console import Group
 from rich.table import Table
@@ -23,10 +25,11 @@ from textual.widgets import Footer, Header, Static
 
 from machine.alpha.constants import REG_NAMES
 from machine.alpha.disasm import disasm_word
-from workbench.world import World
+from workbench.world import StrandRow, World
 
 TICK = 0.05  # seconds between slices: at most 20 repaints a second
 SLICE_SECONDS = 0.035  # host time a slice aims for, so a key waits at most about one slice
+SLICE_CYCLES = 133_000_000 // 20  # and at most 50 ms of virtual time: idle, a slice is clock ticks
 
 
 class StrandsPane(Static):
@@ -34,28 +37,26 @@ class StrandsPane(Static):
 
     DEFAULT_CSS = "StrandsPane { height: 1fr; border: round $accent; padding: 0 1; }"
 
+    # (title, justify, the cell, narrowest pane that shows the column)
+    COLUMNS: ClassVar[list[tuple[str, str, Callable[[StrandRow], str], int]]] = [
+        ("", "left", lambda r: "▶" if r.running else "", 0),
+        ("id", "right", lambda r: str(r.id), 0),
+        ("name", "left", lambda r: r.name, 0),
+        ("owner", "left", lambda r: r.owner, 62),
+        ("state", "left", lambda r: r.state, 0),
+        ("sched", "left", lambda r: r.scheduler, 62),
+        ("pri", "right", lambda r: str(r.priority), 40),
+        ("cpu µs", "right", lambda r: f"{r.cpu_micros:,.0f}", 0),
+    ]
+
     def show(self, world: World) -> None:
-        wide = self.size.width >= 62  # owner and scheduler columns only where they fit
+        cols = [c for c in self.COLUMNS if self.size.width >= c[3]]
         t = Table(box=None, padding=(0, 1), expand=True, show_edge=False)
-        roomy = self.size.width >= 40
-        cols = [("", "left"), ("id", "right"), ("name", "left"), ("state", "left"), ("pri", "right"),
-                ("cpu µs", "right")]  # fmt: skip
-        if not roomy:
-            del cols[4]
-        if wide:
-            cols[3:3] = [("owner", "left")]
-            cols[5:5] = [("sched", "left")]
-        for col, just in cols:
-            t.add_column(col, justify=just, no_wrap=True)  # type: ignore[arg-type]
+        for title, just, _, _ in cols:
+            t.add_column(title, justify=just, no_wrap=True)  # type: ignore[arg-type]
         for r in world.strands():
             style = "bold reverse" if r.running else ("dim" if r.state == "done" else "")
-            cells = ["▶" if r.running else "", str(r.id), r.name, r.state, str(r.priority), f"{r.cpu_micros:,.0f}"]
-            if not roomy:
-                del cells[4]
-            if wide:
-                cells[3:3] = [r.owner]
-                cells[5:5] = [r.scheduler]
-            t.add_row(*cells, style=style)
+            t.add_row(*(cell(r) for _, _, cell, _ in cols), style=style)
         lines = [f"{s.old}→{s.new} {s.reason}" for s in world.switches(6)]
         self.update(Group(t, Text("switches: " + (", ".join(lines) if lines else "none yet"), style="italic")))
 
@@ -137,16 +138,16 @@ class Workbench(App[None]):
         console.update(Text(tail) + Text.from_markup(status))
         self.sub_title = ("running" if self.runner else "paused") + (f" — {w.stopped}" if w.stopped else "")
 
-    def _advance(self, n: int) -> None:
+    def _advance(self, n: int, max_cycles: int | None = None) -> None:
         self.before = self.world.cpu().regs
-        self.world.step(n)
+        self.world.step(n, max_cycles)
         if self.world.stopped:
             self._stop_runner()
         self._refresh()
 
     def _run_slice(self) -> None:
         t0 = time.perf_counter()
-        self._advance(self.slice)
+        self._advance(self.slice, SLICE_CYCLES)
         dt = max(time.perf_counter() - t0, 1e-4)
         self.slice = int(min(2_000_000, max(5_000, self.slice * SLICE_SECONDS / dt)))
 

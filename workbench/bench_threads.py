@@ -14,28 +14,19 @@ loop.
 from __future__ import annotations
 
 import json
-import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from kernel.boot import boot
 from kernel.core import sync
 from kernel.core.costs import CLOCK_MHZ, micros
-from workbench.measured import measured_run
+from workbench import measured
+from workbench.measured import Cell
 
 # SOSP'95 Table 3, µs: OSF/1 kernel, user; Mach kernel, user; SPIN kernel, user layered, user integrated
 PAPER = {"forkjoin": (198, 1230, 101, 338, 22, 262, 111), "pingpong": (21, 264, 71, 115, 17, 159, 85)}
 LABELS = {"forkjoin": "Fork-Join", "pingpong": "Ping-Pong"}
-_LINE = re.compile(rb"^(\w+) ops=(\d+) cycles=(\d+) crossings=(-?\d+)$", re.M)
-
-
-@dataclass
-class Cell:
-    cycles: float
-    micros: float
-    crossings: float
-    host_micros: float
 
 
 def kernel_threads(op: str, n: int) -> Cell:
@@ -92,13 +83,9 @@ def kernel_threads(op: str, n: int) -> Cell:
 
 
 def user_threads(program: str, op: str, n: int) -> Cell:
-    out, host, status = measured_run(program, [op, str(n)], [])
-    m = _LINE.search(out)
-    if m is None or status != 0:
-        raise RuntimeError(f"{program} {op}: exit {status}, output {out.decode(errors='replace')!r}")
-    _, host0, _ = measured_run(program, [op, "0"], [])
-    ops, cycles, crossings = int(m[2]), int(m[3]), int(m[4])
-    return Cell(cycles / ops, micros(cycles / ops), crossings / ops, max(0.0, host - host0) / n * 1e6)
+    cell = measured.measure(program, op, n, [])
+    assert cell is not None
+    return cell
 
 
 def bench_threads(n: int = 200) -> dict[str, dict[str, Cell]]:

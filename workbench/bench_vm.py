@@ -14,12 +14,12 @@ is run with 0 iterations too and that is subtracted).
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
-from kernel.core.costs import CLOCK_MHZ, micros
-from workbench.measured import measured_run
+from kernel.core.costs import CLOCK_MHZ
+from workbench import measured
+from workbench.measured import Cell, measured_run
 
 ROOT = Path(__file__).resolve().parent.parent
 VM_EXTENSION = ROOT / "extensions" / "vm_app.py"
@@ -37,17 +37,6 @@ PAPER: dict[str, tuple[int | None, int | None, int]] = {
 }
 LABELS = {"dirty": "Dirty", "fault": "Fault", "trap": "Trap", "prot1": "Prot1", "prot100": "Prot100",
           "unprot100": "Unprot100", "appel1": "Appel1", "appel2": "Appel2"}  # fmt: skip
-_LINE = re.compile(rb"^(\w+) ops=(\d+) cycles=(\d+) crossings=(-?\d+)$", re.M)
-
-
-@dataclass
-class Cell:
-    """One operation one way: per-operation figures."""
-
-    cycles: float
-    micros: float
-    crossings: float
-    host_micros: float
 
 
 def run_program(program: str, op: str, n: int, spin: bool) -> tuple[bytes, float, int | None]:
@@ -56,17 +45,7 @@ def run_program(program: str, op: str, n: int, spin: bool) -> tuple[bytes, float
 
 
 def measure(program: str, op: str, n: int, spin: bool) -> Cell | None:
-    """Per-operation figures, or None where the way has no such operation."""
-    out, host, status = run_program(program, op, n, spin)
-    m = _LINE.search(out)
-    if m is None:
-        if b"n/a" in out:
-            return None
-        raise RuntimeError(f"{program} {op}: exit {status}, output {out.decode(errors='replace')!r}")
-    _, host0, _ = run_program(program, op, 0, spin)
-    ops, cycles, crossings = int(m[2]), int(m[3]), int(m[4])
-    per = cycles / ops
-    return Cell(per, micros(per), crossings / ops, max(0.0, host - host0) / n * 1e6)
+    return measured.measure(program, op, n, [VM_EXTENSION] if spin else [])
 
 
 def bench_vm(n: int = 200) -> dict[str, dict[str, Cell | None]]:

@@ -17,6 +17,7 @@ from kernel.fs.format import build_image
 from kernel.kernel import Kernel
 from kernel.sys.trace import Switch
 from machine.alpha.constants import CLOCK_HZ, MODE_USER
+from machine.alpha.traps import Trap
 from machine.elf import read_elf
 
 BIN = Path(__file__).resolve().parent.parent / "scenarios" / "programs" / "bin"
@@ -67,13 +68,18 @@ class World:
 
     # --- driving ---------------------------------------------------------------------
 
-    def step(self, n: int) -> str:
-        """Run up to n instructions; why it stopped ("budget" unless something ended)."""
+    def step(self, n: int, max_cycles: int | None = None) -> str:
+        """Run up to n instructions and at most ``max_cycles`` of virtual time
+        (an idle machine runs few instructions but many clock ticks); why it
+        stopped: "budget", "cycle", or what ended the run."""
         if self.stopped:
             return self.stopped
-        why = self.kernel.run(n)
-        if why != "budget":
+        k = self.kernel
+        why = k.run(n, None if max_cycles is None else k.sal.now + max_cycles)
+        if why not in ("budget", "cycle"):
             self.stopped = why
+        elif not k.user_strands():
+            self.stopped = why = "all processes exited"
         return why
 
     # --- what panes read ---------------------------------------------------------------
@@ -104,5 +110,5 @@ class World:
         """The instruction word at va as the CPU would fetch it now, or None."""
         try:
             return self.kernel.machine.cpu.fetch(va)
-        except Exception:  # noqa: BLE001 - an unmapped or bad address is shown as "--"
+        except Trap:  # not mapped, or not executable in this mode: the pane shows "--"
             return None

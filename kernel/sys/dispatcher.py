@@ -223,7 +223,8 @@ class Dispatcher:
         self.lock = threading.RLock()
         self.interpret = False  # True: publish the table-walking interpreter instead of generated code
         self.reports: list[str] = []  # one line per contained fault or abort, for the console
-        # what running untrusted code costs in virtual time, given the fuel it used (the kernel sets it)
+        # what running untrusted code costs in virtual time, given the fuel it used (the kernel sets
+        # it before any binding exists: each contained handler binds it once)
         self.charge: Callable[[int], None] = _free
 
     # --- events ------------------------------------------------------------------------
@@ -418,7 +419,7 @@ class Dispatcher:
         bound = b.bound if b.bound is not None else (b.event.bound or self.default_bound)
         fault = self._fault
         with_closure = closure is not None
-        d = self
+        charge = self.charge
 
         def contained(*args: Any) -> Any:
             old = fuel.grant(ns, bound)
@@ -433,7 +434,7 @@ class Dispatcher:
                 n = fuel.used(ns, bound)
                 b.fuel_used += n
                 fuel.restore(ns, old)
-                d.charge(n)
+                charge(n)
 
         contained.__name__ = contained.__qualname__ = f"contained({_name(fn)})"
         return contained

@@ -26,10 +26,11 @@ from typing import Any
 from kernel.core import costs
 from kernel.core.sched import BLOCKED, Strand
 from kernel.core.trap import NORESULT, SyscallState
+from kernel.unix.callblock import CallBlock
 
 BASE = 0x7300
-NAMES = ["cthread_fork", "cthread_exit", "cthread_join", "condition_wait", "condition_signal", "cthread_yield"]
-EINVAL, ESRCH, EFAULT, EDEADLK, EAGAIN = 22, 3, 14, 11, 35
+NAMES = ("cthread_fork", "cthread_exit", "cthread_join", "condition_wait", "condition_signal", "cthread_yield")
+ESRCH, EFAULT, EDEADLK, EAGAIN = 3, 14, 11, 35
 MAX_THREADS = 256
 
 
@@ -49,28 +50,12 @@ class Package:
     conditions: dict[int, deque[Strand]] = field(default_factory=dict)
 
 
-class CThreads:
+class CThreads(CallBlock[Package]):
+    BASE = BASE
+    NAMES = NAMES
+
     def __init__(self, unix: Any) -> None:
-        self.unix = unix
-        self.k = unix.k
-        self.packages: dict[int, Package] = {}
-        for i, n in enumerate(NAMES):
-            self.k.syscall_names[BASE + i] = n
-        self.k.dispatcher.install_handler(self.k.event("Trap.SystemCall"), self._call, self._mine,
-                                          owner="CThreads")  # fmt: skip
-
-    @staticmethod
-    def _mine(strand: Any, state: SyscallState) -> bool:
-        return BASE <= state.v0 < BASE + len(NAMES)
-
-    def _call(self, strand: Any, state: SyscallState) -> None:
-        s = strand._s
-        p = s.process
-        if p is None:
-            state.result = -EINVAL
-            return
-        pkg = self.packages.setdefault(p.pid, Package())
-        state.result = getattr(self, NAMES[state.v0 - BASE])(p, s, pkg, state)
+        super().__init__(unix, Package)
 
     def cthread_fork(self, p: Any, s: Strand, pkg: Package, st: SyscallState) -> int:
         if len(pkg.threads) >= MAX_THREADS:  # live, or exited and not yet joined
@@ -127,6 +112,3 @@ class CThreads:
         if self.k.sched.ready_count():
             self.k.sched.need_resched = self.k.sched.need_resched or "yield"
         return 0
-
-    def forget(self, pid: int) -> None:
-        self.packages.pop(pid, None)

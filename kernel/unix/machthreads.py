@@ -29,10 +29,11 @@ from typing import Any
 from kernel.core import costs
 from kernel.core.sched import BLOCKED, DONE, Strand
 from kernel.core.trap import NORESULT, SyscallState
+from kernel.unix.callblock import CallBlock
 
 BASE = 0x7200
-NAMES = ["thread_create", "thread_set_state", "thread_resume", "thread_terminate", "thread_self",
-         "port_allocate", "msg_send", "msg_receive"]  # fmt: skip
+NAMES = ("thread_create", "thread_set_state", "thread_resume", "thread_terminate", "thread_self",
+         "port_allocate", "msg_send", "msg_receive")  # fmt: skip
 EINVAL, ESRCH = 22, 3
 MAX_PORTS = 4096
 
@@ -58,29 +59,13 @@ class Task:
         return n
 
 
-class MachThreads:
+class MachThreads(CallBlock[Task]):
+    BASE = BASE
+    NAMES = NAMES
+    COST = costs.PORT_OP
+
     def __init__(self, unix: Any) -> None:
-        self.unix = unix
-        self.k = unix.k
-        self.tasks: dict[int, Task] = {}
-        for i, n in enumerate(NAMES):
-            self.k.syscall_names[BASE + i] = n
-        self.k.dispatcher.install_handler(self.k.event("Trap.SystemCall"), self._call, self._mine,
-                                          owner="MachThreads")  # fmt: skip
-
-    @staticmethod
-    def _mine(strand: Any, state: SyscallState) -> bool:
-        return BASE <= state.v0 < BASE + len(NAMES)
-
-    def _call(self, strand: Any, state: SyscallState) -> None:
-        s = strand._s
-        p = s.process
-        if p is None:
-            state.result = -EINVAL
-            return
-        self.k.sal.charge(costs.PORT_OP)
-        task = self.tasks.setdefault(p.pid, Task())
-        state.result = getattr(self, NAMES[state.v0 - BASE])(p, s, task, state)
+        super().__init__(unix, Task)
 
     def _thread(self, task: Task, name: int, s: Strand) -> Strand | None:
         if name == 0:
@@ -152,6 +137,3 @@ class MachThreads:
         port.receivers.append(s)
         self.k.sched.block_strand(s, "thread")
         return 0  # what the call returns once a sender wakes it
-
-    def forget(self, pid: int) -> None:
-        self.tasks.pop(pid, None)

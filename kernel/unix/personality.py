@@ -82,16 +82,14 @@ MAX_ARGS = 256
 MAP_FIXED, MAP_ANONYMOUS = 0x100, 0x10
 WNOHANG = 1
 M64 = (1 << 64) - 1
+PAGE = 8192
+USER_LIMIT = 1 << 42
+TTY_NAMES = ("/dev/tty", "/dev/console")
 
 
 def _caller(st: SyscallState) -> Strand:
     """The strand that made the call: the main one or one of its threads."""
     return st._strand._s  # type: ignore[no-any-return]
-
-
-PAGE = 8192
-USER_LIMIT = 1 << 42
-TTY_NAMES = ("/dev/tty", "/dev/console")
 
 
 def _signed(v: int) -> int:
@@ -119,9 +117,9 @@ class Unix:
         for name in ("Arithmetic", "IllegalInstruction", "Breakpoint", "Unaligned"):
             d.install_handler(ev(f"Trap.{name}"), self._trap_signal, owner=own)
         kernel.on_unhandled = self._unhandled
+        self.exit_hooks: list[Callable[[int], None]] = []  # each called with the pid of a process that exits
         self.mach = MachThreads(self)  # layered C-Threads' kernel interface
         self.cthreads = CThreads(self)  # integrated C-Threads
-        self.exit_hooks: list[Callable[[int], None]] = [self.mach.forget, self.cthreads.forget]
         kernel.personality = self
 
     # --- processes -------------------------------------------------------------------
