@@ -19,6 +19,9 @@ from kernel.core.translation import Translation
 from kernel.core.trap import _enosys, _ignore
 from kernel.fs.extentfs import ExtentFS
 from kernel.kernel import Kernel
+from kernel.net import packet as P
+from kernel.net.sockets import Sockets
+from kernel.net.stack import NetStack
 from kernel.sys.interface import Interface
 from kernel.sys.trace import Boot
 from kernel.unix.personality import Unix
@@ -34,9 +37,11 @@ IDLE_CODE = 0x4_0000
 def boot(machine: Machine | None = None, *, init: ElfImage | None = None, argv: list[str] | None = None,
          disk_image: bytes | str | None = None, halt_when_done: bool = False, model: str = DEFAULT_CPU,
          memory: int = 64 << 20, console_out: Callable[[bytes], None] | None = None,
-         translate: bool = True, unix: bool = True) -> Kernel:  # fmt: skip
+         translate: bool = True, unix: bool = True, address: str | None = None, netmask: str = "255.255.255.0",
+         gateway: str | None = None) -> Kernel:  # fmt: skip
     """A booted kernel; with ``init``, pid 1 runs it. ``halt_when_done``
-    stops the machine when the last process exits (``spinwb run``)."""
+    stops the machine when the last process exits (``spinwb run``). With an
+    Ethernet card and an ``address``, the network stack comes up too."""
     m = machine if machine is not None else Machine(memory, model, console_out=console_out, translate=translate)
     k = Kernel(m)
     k.halt_when_done = halt_when_done
@@ -62,11 +67,20 @@ def boot(machine: Machine | None = None, *, init: ElfImage | None = None, argv: 
         m.attach_disk(disk_image)
     if m.disk is not None:
         k.fs = ExtentFS(k)
+        k.devices.append(k.fs.interrupt)
         step("disk", f"{m.disk.nblocks} blocks; {k.fs.mount()}")
     if unix:
         Unix(k)
         step("unix", f"UNIX personality: {len(k.personality.table)} system calls on Trap.SystemCall, "
                      "address spaces on the fault events; Mach thread calls and C-Threads")  # fmt: skip
+    if address is not None:
+        if m.nic is None:
+            raise ValueError("a network address needs an Ethernet card (machine.attach_nic)")
+        net = NetStack(k, address, netmask, gateway)
+        if k.personality is not None:
+            Sockets(k.personality, net)
+        step("net", f"Lance {P.mac_str(net.mac)}, {address}/{netmask}: Ether IP ICMP UDP TCP events; "
+                    f"network thread is strand {net.thread.id}" + ("; sockets" if k.personality else ""))  # fmt: skip
     idle = k.sched.new_strand("idle", "idle", sched_mod.MIN_PRIORITY)
     idle.kstack = k.phys.Allocate("kstack idle", ("pinned", "zeroed"))
     idle_space = k.translation.Create("kernel")

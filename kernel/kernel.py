@@ -68,6 +68,9 @@ class Kernel:
         self.syscall_names: dict[int, str] = {}
         self.on_unhandled: Callable[[Strand, str, TrapInfo | None, str], None] = self.end_strand
         self.exit_message = ""
+        self.devices: list[Callable[[int], bool]] = []  # interrupt handlers: each says whether the vector was its
+        self.tick_hooks: list[Callable[[], None]] = []  # called on every clock tick (the network's timers)
+        self.net: Any = None  # the network stack (kernel/net/stack.py), on a machine with a card and an address
 
     # --- events ----------------------------------------------------------------------
 
@@ -97,12 +100,16 @@ class Kernel:
             self.ticks += 1
             sal.charge(costs.CLOCK_TICK)
             self.sched.tick()
+            for hook in self.tick_hooks:
+                hook()
             if self.console_waiters and (self.machine.console.input or self.console_eof):
                 for s in self.console_waiters:
                     self.sched.wake(s)
                 self.console_waiters.clear()
-        elif self.fs is not None:
-            self.fs.interrupt(vector)
+        else:
+            for device in self.devices:
+                if device(vector):
+                    break
         cur = self.sched.current
         if self.sched.need_resched or cur is None or cur.state != RUNNING:
             if cur is not None:

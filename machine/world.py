@@ -1,9 +1,14 @@
 """Several machines on one virtual time line, joined by wires.
 
-Machines run in turn in quanta no longer than the shortest wire latency, so
-a frame sent during a quantum always arrives after every machine has reached
-that quantum's end: no machine ever receives a frame in its past, and a world
-is as deterministic as each of its machines.
+Machines run in turn in rounds that end no later than the earliest moment
+any machine could next act plus the shortest wire latency, so a frame sent
+during a round always arrives after every machine has reached the round's
+end: no machine ever receives a frame in its past, and a world is as
+deterministic as each of its machines. A machine waiting in ``wtint`` can
+act no earlier than its next event (a clock tick, a disk transfer, a frame
+already on the wire to it), so while every machine waits, rounds stretch
+from one event to the next instead of crawling a latency at a time --
+conservative parallel simulation's lookahead (Chandy and Misra).
 """
 
 from __future__ import annotations
@@ -36,10 +41,21 @@ class World:
     def quantum(self) -> int:
         return min([w.latency for w in self.wires] + [DEFAULT_QUANTUM])
 
+    @staticmethod
+    def _next_action(m: Machine) -> int:
+        """The earliest cycle at which ``m`` could send a frame."""
+        if m.halt_reason is not None:
+            return 1 << 62
+        if m.pal.idle and not m.pal.pending:
+            return max(m.cpu.cycles, m.next_event())
+        return m.cpu.cycles
+
     def run(self, until_cycle: int) -> None:
         """Advance every machine to ``until_cycle`` (halted ones stay put)."""
+        q = max(1, self.quantum)
         while self.now < until_cycle:
-            end = min(self.now + max(1, self.quantum), until_cycle)
+            horizon = min(self._next_action(m) for m in self.machines) if self.machines else self.now
+            end = min(max(self.now, horizon) + q, until_cycle)
             for m in self.machines:
                 if m.halt_reason is None:
                     m.run(until_cycle=end)

@@ -483,6 +483,14 @@ class Sal:
     def is_disk(self, vector: int) -> bool:
         return vector == DISK_VECTOR
 
+    # --- device registers (machine/nic.py's card; the driver knows their meaning) ------
+
+    def io_read(self, pa: int) -> int:
+        return self.memory.read_q(pa)
+
+    def io_write(self, pa: int, value: int) -> None:
+        self.memory.write_q(pa, value)
+
     # --- unaligned access fix-up (what OSF/1's and Linux's entUna handlers do) --------
 
     def emulate_unaligned(self, ctx: Context, word: int, read: Callable[[int, int], bytes | None],

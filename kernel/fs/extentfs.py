@@ -134,13 +134,15 @@ class ExtentFS:
         nb = min(BLOCKS_PER_CHUNK, e.nblocks - c * BLOCKS_PER_CHUNK)
         self.k.sal.disk_start(e.block + c * BLOCKS_PER_CHUNK, nb, f.pfn << 13)
 
-    def interrupt(self, vector: int) -> None:
-        """The disk finished a transfer."""
-        if not self.k.sal.is_disk(vector) or self.busy is None:
-            return
+    def interrupt(self, vector: int) -> bool:
+        """The disk finished a transfer; False if the interrupt was not the disk's."""
+        if not self.k.sal.is_disk(vector):
+            return False
+        if self.busy is None:
+            return True
         done, err = self.k.sal.disk_done()
         if not done:
-            return
+            return True
         name, c, f = self.busy
         self.busy = None
         if err:
@@ -152,3 +154,4 @@ class ExtentFS:
         for s in self.waiters.pop((name, c), []):
             self.k.sched.wake(s)  # a failed read is tried again (and fails again, with EIO, if it must)
         self._start()
+        return True

@@ -531,7 +531,7 @@ def _run_handlers(d: Dispatcher, ev: Event, selected: list[Binding], args: tuple
             last = r
     if d.trace.enabled:
         ev.last_dispatch = d.trace.add(Dispatch(event=ev.name, guards=guards, handlers=tuple(ran_ids),
-                                                default=ran == 0))  # fmt: skip
+                                                default=ran == 0, subject=getattr(args[0], "id", 0) if args else 0))  # fmt: skip
     if ran == 0:
         if ev.default_handler is not None:
             return ev.default_handler(*args)
@@ -590,7 +590,7 @@ def _groups(bs: tuple[Binding, ...]) -> list[tuple[int, int]]:
 def _index_key(b: Binding) -> tuple[int, str | None] | None:
     g = b.guard
     if isinstance(g, FieldEquals) and b.guard_closure is None and not b.imposed and CANCEL not in b.options \
-            and not b.asynchronous and b.trusted:  # fmt: skip
+            and not b.asynchronous:  # fmt: skip
         return (g.arg, g.field)
     return None
 
@@ -706,7 +706,11 @@ def _generate(d: Dispatcher, ev: Event, bs: tuple[Binding, ...]) -> tuple[Callab
             emit(f"{ind}{ind}b.calls += 1")
             if tracing:
                 emit(f"{ind}{ind}ran_ids.append(b.id)")
-            emit(f"{ind}{ind}res = r = H{start}[m]({args})")
+            emit(f"{ind}{ind}r = H{start}[m]({args})")
+            if not all(bs[m].trusted for m in range(start, groups[start])):
+                emit(f"{ind}{ind}if r is _FAULTED:")
+                emit(f"{ind}{ind}{ind}continue")
+            emit(f"{ind}{ind}res = r")
             emit(f"{ind}{ind}ran += 1")
             if fold:
                 later = [v for m2, v in selected_vars if (m2 if m2 >= 0 else -m2 - 1) > start]
@@ -720,8 +724,9 @@ def _generate(d: Dispatcher, ev: Event, bs: tuple[Binding, ...]) -> tuple[Callab
             call(k, bs[k], ind + ind)
     if tracing:
         guards = ", ".join(f"({bs[k].id}, {v})" for k, v in selected_vars if k >= 0)
+        subject = "getattr(a0, 'id', 0)" if n else "0"
         emit(f"{ind}ev.last_dispatch = d.trace.add(Dispatch(event={ev.name!r}, guards=({guards}{',' if guards else ''}), "
-             f"handlers=tuple(ran_ids), default=ran == 0))")  # fmt: skip
+             f"handlers=tuple(ran_ids), default=ran == 0, subject={subject}))")  # fmt: skip
     emit(f"{ind}if ran == 0:")
     if ev.default_handler is not None:
         ns["DH"] = ev.default_handler

@@ -120,6 +120,7 @@ class Unix:
         self.exit_hooks: list[Callable[[int], None]] = []  # each called with the pid of a process that exits
         self.mach = MachThreads(self)  # layered C-Threads' kernel interface
         self.cthreads = CThreads(self)  # integrated C-Threads
+        self.sockets: Any = None  # kernel/net/sockets.py, when the machine has a network
         kernel.personality = self
 
     # --- processes -------------------------------------------------------------------
@@ -164,6 +165,8 @@ class Unix:
             return
         k = self.k
         p.state, p.status, p.exit_code, p.message = "zombie", status, code, message
+        for f in p.fds.values():
+            self._release(f)
         p.fds.clear()
         self.end_threads(p)
         for hook in self.exit_hooks:
@@ -368,6 +371,8 @@ class Unix:
         f = p.fds.get(fd)
         if f is None or not f.writable:
             return -EBADF
+        if f.kind == "socket":
+            return self.sockets.send(p, _caller(st), f.entry, buf, n)  # type: ignore[no-any-return]
         if n > MAX_IO:
             n = MAX_IO
         data = self.k.copyin(_caller(st), buf, n)
@@ -384,6 +389,8 @@ class Unix:
         k, s = self.k, _caller(st)
         if n == 0:
             return 0
+        if f.kind == "socket":
+            return self.sockets.recv(p, s, f.entry, buf, n)
         for va in range(buf & ~(PAGE - 1), buf + n, PAGE):  # check the buffer before consuming input
             if k.user_pa(s, max(va, buf), True) is None:
                 return -EFAULT
@@ -426,7 +433,15 @@ class Unix:
         return fd
 
     def sys_close(self, p: Process, st: SyscallState) -> int:
-        return 0 if p.fds.pop(st.a0, None) is not None else -EBADF
+        f = p.fds.pop(st.a0, None)
+        if f is None:
+            return -EBADF
+        self._release(f)
+        return 0
+
+    def _release(self, f: OpenFile) -> None:
+        if f.kind == "socket" and self.sockets is not None:
+            self.sockets.release(f.entry)
 
     def sys_lseek(self, p: Process, st: SyscallState) -> int:
         f = p.fds.get(st.a0)
@@ -507,6 +522,9 @@ class Unix:
         k.sal.set_pcb_unique(s.pcb, k.sal.cpu.unique)
         child = Process(pid, p.pid, p.name, s, aspace, list(p.argv))
         child.fds = {fd: OpenFile(f.kind, f.entry, f.offset, f.readable, f.writable) for fd, f in p.fds.items()}
+        for f in child.fds.values():
+            if f.kind == "socket":
+                f.entry.refs += 1
         child.actions = {n: SigAction(a.handler, a.flags, a.mask, a.restorer) for n, a in p.actions.items()}
         self._attach(child)
         k.sched.make_ready(s)

@@ -35,7 +35,7 @@ IGNORED_BY_DEFAULT = {SIGCHLD}
 
 @dataclass
 class OpenFile:
-    kind: str  # "tty" or "file"
+    kind: str  # "tty", "file" or "socket"
     entry: Any = None  # a kernel.fs.format.Entry
     offset: int = 0
     readable: bool = True
