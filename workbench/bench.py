@@ -70,6 +70,10 @@ def main(args: argparse.Namespace) -> int:
         from workbench import bench_dispatch
 
         return bench_dispatch.main(args.json)
+    if args.what == "net":
+        from workbench import bench_net
+
+        return bench_net.main(args.json, args.ops)
     if args.what == "threads":
         from workbench import bench_threads
 

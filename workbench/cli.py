@@ -184,11 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="print performance figures")
     b.add_argument(
         "what",
-        choices=["cpu", "mmu", "dispatch", "vm", "threads"],
+        choices=["cpu", "mmu", "dispatch", "vm", "threads", "net"],
         help="cpu: translator vs interpreter vs qemu; mmu: paged vs unmapped; dispatch: event raise costs; "
-        "vm: SOSP'95 Table 4 the UNIX way and the SPIN way; threads: Table 3, kernel and user threads",
+        "vm: SOSP'95 Table 4 the UNIX way and the SPIN way; threads: Table 3, kernel and user threads; "
+        "net: §5.5's guard experiment and Tables 5 and 6 on emulated machines joined by a wire",
     )
-    b.add_argument("--ops", type=int, default=200, help="vm, threads: operations of each kind per run")
+    b.add_argument("--ops", type=int, default=200, help="vm, threads, net: operations of each kind per run")
     b.add_argument("--json", action="store_true")
     b.add_argument("--rounds", type=int, default=100, help="bench program rounds (100 = about 20M instructions)")
     b.set_defaults(fn=_bench)

@@ -55,8 +55,8 @@ def micros(cycles: float) -> float:
 # tuned for latency and that other drivers brought the same trip to 337 µs. Everything else on the
 # network paths -- crossings, copies, switches, the socket layer -- is charged with the figures above
 # and below, the same for both ways of writing an endpoint, so Table 5's and 6's differences are work.
-LANCE_RX = 9000  # the receive interrupt: ring walk, status checks, buffer hand-back, per frame
-LANCE_TX = 11000  # load the transmit buffer (the DEC 3000 Lance's sparse buffer RAM) and start the card
+LANCE_RX = 11000  # the receive interrupt: ring walk, status checks, buffer hand-back, per frame
+LANCE_TX = 14400  # load the transmit buffer (the DEC 3000 Lance's sparse buffer RAM) and start the card
 LANCE_BYTE = 1  # per byte moved through the Lance's buffer memory (16 bits per 32-bit word)
 NET_LAYER = 400  # one protocol layer's input or output bookkeeping (header checks, demux, counters)
 CHECKSUM_PER_8 = 1  # Internet checksum, per quadword summed

@@ -31,7 +31,13 @@ UNREACH_PORT = 3
 
 
 class Malformed(Exception):
-    """A frame the stack cannot accept; the message says why."""
+    """A frame the stack cannot accept: ``kind`` names the check that failed
+    (the drop counters use it), ``detail`` gives this frame's numbers."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind = kind
+        self.detail = detail
 
 
 # --- addresses ---------------------------------------------------------------------------
@@ -179,7 +185,7 @@ class IcmpMessage(NamedTuple):
 
 def parse_ether(pid: int, data: bytes) -> EtherFrame:
     if len(data) < ETH_HLEN:
-        raise Malformed(f"runt frame: {len(data)} bytes, an Ethernet header needs {ETH_HLEN}")
+        raise Malformed("runt frame", f"{len(data)} bytes, an Ethernet header needs {ETH_HLEN}")
     dst = int.from_bytes(data[0:6], "big")
     src = int.from_bytes(data[6:12], "big")
     return EtherFrame(pid, data, dst, src, (data[12] << 8) | data[13])
@@ -188,10 +194,10 @@ def parse_ether(pid: int, data: bytes) -> EtherFrame:
 def parse_arp(f: EtherFrame) -> ArpPacket:
     d = f.data
     if len(d) < ETH_HLEN + 28:
-        raise Malformed(f"ARP: {len(d) - ETH_HLEN} bytes, need 28")
+        raise Malformed("truncated", f"{len(d) - ETH_HLEN} bytes, ARP needs 28")
     htype, ptype, hlen, plen, op = struct.unpack_from("!HHBBH", d, ETH_HLEN)
     if (htype, ptype, hlen, plen) != (1, ETH_IP, 6, 4) or op not in (1, 2):
-        raise Malformed(f"ARP: not Ethernet/IPv4 (htype {htype}, ptype {ptype:#x}, op {op})")
+        raise Malformed("not Ethernet/IPv4", f"htype {htype}, ptype {ptype:#x}, op {op}")
     o = ETH_HLEN + 8
     return ArpPacket(f.id, op, int.from_bytes(d[o : o + 6], "big"), ip_ntoa(d[o + 6 : o + 10]),
                      int.from_bytes(d[o + 10 : o + 16], "big"), ip_ntoa(d[o + 16 : o + 20]))  # fmt: skip
@@ -201,18 +207,18 @@ def parse_ip(f: EtherFrame) -> IpPacket:
     d, o = f.data, ETH_HLEN
     avail = len(d) - o
     if avail < IP_HLEN:
-        raise Malformed(f"IP: {avail} bytes, a header needs {IP_HLEN}")
+        raise Malformed("truncated header", f"{avail} bytes, a header needs {IP_HLEN}")
     vihl = d[o]
     version, ihl = vihl >> 4, vihl & 15
     if version != 4:
-        raise Malformed(f"IP: version {version}")
+        raise Malformed("not version 4", f"version {version}")
     if ihl < 5 or 4 * ihl > avail:
-        raise Malformed(f"IP: header length {4 * ihl} bytes (of {avail})")
+        raise Malformed("bad header length", f"{4 * ihl} bytes of {avail}")
     length, ident, frag, ttl, proto = struct.unpack_from("!HHHBB", d, o + 2)
     if length < 4 * ihl or length > avail:
-        raise Malformed(f"IP: total length {length}, but the header is {4 * ihl} and the frame carries {avail}")
+        raise Malformed("bad total length", f"{length}, but the header is {4 * ihl} and the frame carries {avail}")
     if ones_sum(memoryview(d)[o : o + 4 * ihl]) != 0xFFFF:
-        raise Malformed("IP: bad header checksum")
+        raise Malformed("bad header checksum")
     fragment = bool(frag & 0x2000) or (frag & 0x1FFF) != 0
     return IpPacket(f.id, d, o, version, ihl, length, ident, fragment, ttl, proto, ip_ntoa(d[o + 12 : o + 16]),
                     ip_ntoa(d[o + 16 : o + 20]))  # fmt: skip
@@ -226,30 +232,30 @@ def _pseudo(p: IpPacket) -> bytes:
 def parse_udp(p: IpPacket) -> UdpDatagram:
     body = p.payload
     if len(body) < UDP_HLEN:
-        raise Malformed(f"UDP: {len(body)} bytes, a header needs {UDP_HLEN}")
+        raise Malformed("truncated header", f"{len(body)} bytes, a header needs {UDP_HLEN}")
     sport, dport, length, csum = struct.unpack_from("!HHHH", body)
     if length < UDP_HLEN or length > len(body):
-        raise Malformed(f"UDP: length field {length}, datagram carries {len(body)}")
+        raise Malformed("bad length", f"length field {length}, the datagram carries {len(body)}")
     body = body[:length]
     if csum:
         pseudo = pseudo_header(
             p.data[p.offset + 12 : p.offset + 16], p.data[p.offset + 16 : p.offset + 20], PROTO_UDP, length
         )
         if (ones_sum(pseudo) + ones_sum(body)) % 0xFFFF != 0:
-            raise Malformed("UDP: bad checksum")
+            raise Malformed("bad checksum")
     return UdpDatagram(p.id, p.src, p.dst, sport, dport, body[UDP_HLEN:], p)
 
 
 def parse_tcp(p: IpPacket) -> TcpSegment:
     body = p.payload
     if len(body) < TCP_HLEN:
-        raise Malformed(f"TCP: {len(body)} bytes, a header needs {TCP_HLEN}")
+        raise Malformed("truncated header", f"{len(body)} bytes, a header needs {TCP_HLEN}")
     sport, dport, seq, ack, off, flags, window = struct.unpack_from("!HHIIBBH", body)
     hlen = 4 * (off >> 4)
     if hlen < TCP_HLEN or hlen > len(body):
-        raise Malformed(f"TCP: header length {hlen} (of {len(body)})")
+        raise Malformed("bad data offset", f"header length {hlen} of {len(body)}")
     if (ones_sum(_pseudo(p)) + ones_sum(body)) % 0xFFFF != 0:
-        raise Malformed("TCP: bad checksum")
+        raise Malformed("bad checksum")
     mss = 0
     i = TCP_HLEN
     while i < hlen:  # options: only MSS matters here
@@ -260,7 +266,7 @@ def parse_tcp(p: IpPacket) -> TcpSegment:
             i += 1
             continue
         if i + 1 >= hlen or body[i + 1] < 2 or i + body[i + 1] > hlen:
-            raise Malformed("TCP: bad option length")
+            raise Malformed("bad option length")
         if kind == 2 and body[i + 1] == 4:
             mss = (body[i + 2] << 8) | body[i + 3]
         i += body[i + 1]
@@ -270,9 +276,9 @@ def parse_tcp(p: IpPacket) -> TcpSegment:
 def parse_icmp(p: IpPacket) -> IcmpMessage:
     body = p.payload
     if len(body) < ICMP_HLEN:
-        raise Malformed(f"ICMP: {len(body)} bytes, a header needs {ICMP_HLEN}")
+        raise Malformed("truncated header", f"{len(body)} bytes, a header needs {ICMP_HLEN}")
     if ones_sum(body) != 0xFFFF:
-        raise Malformed("ICMP: bad checksum")
+        raise Malformed("bad checksum")
     typ, code, _, ident, seqno = struct.unpack_from("!BBHHH", body)
     return IcmpMessage(p.id, p.src, p.dst, typ, code, ident, seqno, body[ICMP_HLEN:], p)
 

@@ -28,10 +28,10 @@ from kernel.core import costs
 from kernel.core.sched import BLOCKED
 from kernel.net import packet as P
 from kernel.net.driver import Lance
-from kernel.sys.dispatcher import FieldEquals
+from kernel.sys.dispatcher import LAST, FieldEquals
 from kernel.sys.errors import SpinError
 from kernel.sys.interface import Interface
-from kernel.sys.trace import PacketCopy, PacketDrop, PacketIn, PacketOut
+from kernel.sys.trace import Dispatch, PacketCopy, PacketDrop, PacketIn, PacketOut
 
 if TYPE_CHECKING:
     from kernel.kernel import Kernel
@@ -43,6 +43,20 @@ ARP_RETRY_US = 50_000  # virtual: SPIN's and OSF/1's were a second; a lesson sho
 ARP_NEGATIVE_US = 1_000_000  # how long a host that did not answer stays unreachable
 ARP_PENDING_LIMIT = 32  # packets held per unresolved host
 _TIMERS = object()  # a work item: some timers are due
+NET_INTERFACES = ("Ether.", "IP.", "ICMP.", "UDP.", "TCP.")
+PACKET_RECORDS = (PacketIn, PacketOut, PacketDrop, PacketCopy)
+
+
+def packet_path(trace: Any, pid: int) -> list[Any]:
+    """One packet's records in order: in or out, each network event it was
+    raised on (the Dispatch: guard results, handlers), copies, the drop."""
+    out = []
+    for r in trace:
+        if isinstance(r, PACKET_RECORDS) and r.packet == pid:
+            out.append(r)
+        elif isinstance(r, Dispatch) and r.subject == pid and r.event.startswith(NET_INTERFACES):
+            out.append(r)
+    return out
 
 
 class Timer:
@@ -83,6 +97,7 @@ class NetStack:
         self.arp_tries: dict[str, int] = {}
         self.unreachable_hooks: list[Callable[[str], None]] = []
         self.ping_replies: list[tuple[int, str, int, int]] = []  # (cycle, from, ident, seq)
+        self.protocols: set[int] = set()
         self.driver = Lance(k, self._frame_arrived)
         self.mac = self.driver.mac
         self._define()
@@ -113,16 +128,21 @@ class NetStack:
         self.ev_ip_in = d.define(ip, "PacketArrived", self._no_ip_handler, self)
         self.ev_ip_out = d.define(ip, "PacketSend", self._ip_send, self)
         self.ev_icmp_in = d.define(icmp, "PacketArrived", self._icmp_input, self)
-        for ev in (self.ev_ether_in, self.ev_ip_in):  # intrinsic -> default: "nobody wanted it"
-            intrinsic = ev.original.handler
-            d.uninstall(ev.original, "the stack's layers install guarded bindings; the intrinsic counts drops")
-            d.install_default_handler(ev, intrinsic, self)
+        self.unclaimed(self.ev_ether_in, lambda f: f.type not in (P.ETH_IP, P.ETH_ARP))
+        self.unclaimed(self.ev_ip_in, lambda p: p.proto not in self.protocols or p.fragment or p.ihl != 5)
         d.install_handler(self.ev_ether_in, self._ip_input, FieldEquals(0, "type", P.ETH_IP), owner="Ether")
         d.install_handler(self.ev_ether_in, self._arp_input, FieldEquals(0, "type", P.ETH_ARP), owner="Ether")
         self.install_protocol(P.PROTO_ICMP, self._icmp_from_ip, "IP")
         self.ether, self.ip, self.icmp = ether, ip, icmp
         for iface in (ether, ip, icmp):
             self.export(iface.__name__, iface)
+
+    def unclaimed(self, ev: Any, guard: Callable[[Any], bool]) -> None:
+        """Make ev's intrinsic handler the drop-and-count for packets no layer
+        above claims: guarded, and Last, so watchers elsewhere in the list
+        (a monitor) do not hide a drop."""
+        ev.original.guard = guard
+        self.k.dispatcher.reinstall_original(ev, LAST)
 
     def export(self, name: str, iface: Any) -> None:
         self.k.ifaces[name] = iface
@@ -134,10 +154,16 @@ class NetStack:
     def now(self) -> int:
         return self.sal.now
 
-    def drop(self, pid: int, layer: str, reason: str) -> None:
+    def drop(self, pid: int, layer: str, reason: str, detail: str = "") -> None:
+        """Count a dropped packet under ``layer: reason`` (a fixed phrase); the
+        trace record also gets this packet's ``detail``."""
         self.counters[f"{layer}: {reason}"] += 1
         self.counters["dropped"] += 1
-        self.k.trace.add(PacketDrop(cycle=self.now, packet=pid, layer=layer, reason=reason))
+        why = f"{reason} ({detail})" if detail else reason
+        self.k.trace.add(PacketDrop(cycle=self.now, packet=pid, layer=layer, reason=why))
+
+    def malformed(self, pid: int, layer: str, e: P.Malformed) -> None:
+        self.drop(pid, layer, e.kind, e.detail)
 
     def copy(self, pid: int, nbytes: int, where: str) -> None:
         self.counters["copies"] += 1
@@ -195,11 +221,15 @@ class NetStack:
             f = P.parse_ether(pid, data)
         except P.Malformed as e:
             self.k.trace.add(PacketIn(cycle=self.now, packet=pid, length=len(data), summary="(malformed)"))
-            self.drop(pid, "Ether", str(e))
+            self.malformed(pid, "Ether", e)
             return
         self.k.trace.add(PacketIn(cycle=self.now, packet=pid, length=len(data), summary=self._describe(f)))
         self.sal.charge(costs.NET_LAYER)
-        self.ether.PacketArrived(f)
+        try:
+            self.ether.PacketArrived(f)
+        except Exception as e:  # noqa: BLE001 - a kernel bug on one packet must not take the network down
+            self.drop(pid, "stack", "internal error", f"{type(e).__name__}: {e}")
+            self.k.report(f"network: packet {pid} raised {type(e).__name__}: {e}; dropped")
 
     def _describe(self, f: P.EtherFrame) -> str:
         """One line for the trace and the Packets pane (best effort on bad frames)."""
@@ -231,7 +261,7 @@ class NetStack:
     # --- Ether ------------------------------------------------------------------------------
 
     def _no_ether_handler(self, f: P.EtherFrame) -> None:
-        self.drop(f.id, "Ether", f"no handler for ethertype {f.type:#06x}")
+        self.drop(f.id, "Ether", "no handler for the ethertype", f"{f.type:#06x}")
 
     def _ether_send(self, f: P.EtherFrame) -> None:
         """Ether.PacketSend's intrinsic handler: to the driver."""
@@ -250,7 +280,7 @@ class NetStack:
         try:
             a = P.parse_arp(f)
         except P.Malformed as e:
-            self.drop(f.id, "ARP", str(e))
+            self.malformed(f.id, "ARP", e)
             return
         self.sal.charge(costs.NET_LAYER)
         if a.target == self.address or a.sender in self.arp_cache or a.sender in self.arp_pending:
@@ -274,7 +304,7 @@ class NetStack:
             self.arp_tries.pop(host, None)
             self.arp_failed[host] = self.now + ARP_NEGATIVE_US * costs.CLOCK_MHZ
             for pid, _ in self.arp_pending.pop(host, []):
-                self.drop(pid, "IP", f"host {host} unreachable: no ARP reply")
+                self.drop(pid, "IP", "host unreachable: no ARP reply", host)
             for hook in self.unreachable_hooks:
                 hook(host)
             return
@@ -290,11 +320,11 @@ class NetStack:
         try:
             p = P.parse_ip(f)
         except P.Malformed as e:
-            self.drop(f.id, "IP", str(e))
+            self.malformed(f.id, "IP", e)
             return
         self.sal.charge(costs.NET_LAYER + costs.CHECKSUM_PER_8 * (4 * p.ihl // 8))
         if p.dst != self.address and p.dst != "255.255.255.255":
-            self.drop(f.id, "IP", f"not for this host ({p.dst})")
+            self.drop(f.id, "IP", "not for this host", p.dst)
             return
         self.counters["ip in"] += 1
         self.ip.PacketArrived(p)
@@ -305,10 +335,11 @@ class NetStack:
         elif p.ihl != 5:
             self.drop(p.id, "IP", "IP options (header length is not 20)")
         else:
-            self.drop(p.id, "IP", f"no handler for protocol {p.proto}")
+            self.drop(p.id, "IP", "no handler for the protocol", str(p.proto))
 
     def install_protocol(self, proto: int, handler: Callable[[P.IpPacket], None], owner: str) -> None:
         """A transport's binding on IP.PacketArrived, guarded as SPIN's were."""
+        self.protocols.add(proto)
         self.k.dispatcher.install_handler(self.ev_ip_in, handler, _ip_guard, guard_closure=proto, owner=owner)
 
     # --- IP output ---------------------------------------------------------------------------------
@@ -351,7 +382,7 @@ class NetStack:
             return
         hop, _ = self.route(p.dst)
         if hop is None:
-            self.drop(p.id, "IP", f"no route to {p.dst}")
+            self.drop(p.id, "IP", "no route", p.dst)
             return
         mac = self.arp_cache.get(hop)
         if mac is not None:
@@ -359,7 +390,7 @@ class NetStack:
             return
         q = self.arp_pending.setdefault(hop, [])
         if len(q) >= ARP_PENDING_LIMIT:
-            self.drop(p.id, "IP", f"ARP queue for {hop} full")
+            self.drop(p.id, "IP", "ARP queue full", hop)
             return
         q.append((p.id, p.data))
         if hop not in self.arp_tries:
@@ -381,7 +412,7 @@ class NetStack:
         try:
             m = P.parse_icmp(p)
         except P.Malformed as e:
-            self.drop(p.id, "ICMP", str(e))
+            self.malformed(p.id, "ICMP", e)
             return
         self.sal.charge(costs.NET_LAYER)
         self.icmp.PacketArrived(m)

@@ -247,7 +247,7 @@ class Tcp:
         try:
             seg = P.parse_tcp(p)
         except P.Malformed as e:
-            self.stack.drop(p.id, "TCP", str(e))
+            self.stack.malformed(p.id, "TCP", e)
             return
         self.stack.sal.charge(costs.NET_LAYER + costs.CHECKSUM_PER_8 * (len(seg.payload) // 8 + 3))
         self.stack.counters["tcp in"] += 1
@@ -261,7 +261,7 @@ class Tcp:
             if lst is not None and seg.flags & (SYN | ACK | RST) == SYN:
                 self._passive_open(lst, seg)
                 return
-            self.stack.drop(seg.id, "TCP", f"no connection for port {seg.dst_port}")
+            self.stack.drop(seg.id, "TCP", "no connection on the port", str(seg.dst_port))
             if not seg.flags & RST:
                 self._reset(seg)
             return
@@ -273,7 +273,7 @@ class Tcp:
 
     def _passive_open(self, lst: Tcb, seg: P.TcpSegment) -> None:
         if len(lst.pending) + len(lst.accept_queue) >= lst.backlog:
-            self.stack.drop(seg.id, "TCP", f"port {lst.lport}: listen backlog of {lst.backlog} full")
+            self.stack.drop(seg.id, "TCP", "listen backlog full", f"port {lst.lport}, backlog {lst.backlog}")
             return
         t = Tcb(self, lst.lport, lst.owner)
         t.raddr, t.rport = seg.src, seg.src_port

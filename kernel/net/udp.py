@@ -58,7 +58,7 @@ class UdpEndpoint:
         n = len(d.payload)
         if self.queued + n > RCVBUF:
             self.dropped += 1
-            self.udp.stack.drop(d.id, "UDP", f"port {self.port}: receive buffer full")
+            self.udp.stack.drop(d.id, "UDP", "receive buffer full", f"port {self.port}")
             return
         self.queue.append((d.src, d.src_port, bytes(d.payload), d.id))  # the mbuf, queued (not a copy in SPIN)
         self.queued += n
@@ -90,9 +90,8 @@ class Udp:
                                Send=self.send_view)  # fmt: skip
         self.ev_in = d.define(self.iface, "PacketArrived", self._no_port, self)
         self.ev_out = d.define(self.iface, "PacketSend", self._send, self)
-        d.uninstall(self.ev_in.original, "ports install guarded bindings; the intrinsic answers port unreachable")
-        d.install_default_handler(self.ev_in, self._no_port, self)
         self.ports: dict[int, UdpEndpoint] = {}
+        stack.unclaimed(self.ev_in, self._unclaimed)
         self._next_ephemeral = EPHEMERAL.start
         stack.install_protocol(P.PROTO_UDP, self._input, "IP")
         k.ifaces["UDP"] = self.iface
@@ -106,14 +105,18 @@ class Udp:
         try:
             dg = P.parse_udp(p)
         except P.Malformed as e:
-            self.stack.drop(p.id, "UDP", str(e))
+            self.stack.malformed(p.id, "UDP", e)
             return
         self.stack.sal.charge(costs.NET_LAYER + costs.CHECKSUM_PER_8 * (len(dg.payload) // 8 + 2))
         self.stack.counters["udp in"] += 1
         self.iface.PacketArrived(dg)
 
+    def _unclaimed(self, d: P.UdpDatagram) -> bool:
+        ep = self.ports.get(d.dst_port)
+        return ep is None or ep.binding is None or not ep.binding.installed
+
     def _no_port(self, d: P.UdpDatagram) -> None:
-        self.stack.drop(d.id, "UDP", f"no endpoint on port {d.dst_port}")
+        self.stack.drop(d.id, "UDP", "no endpoint on the port", str(d.dst_port))
         if d.dst != "255.255.255.255":
             self.stack.port_unreachable(d.ip)
 

@@ -1,0 +1,166 @@
+"""In-kernel endpoints as kernel threads: the trusted clients and servers
+the benchmarks and lessons run on a host (SPIN's own tests ran in the
+kernel the same way). Each function is a kernel strand's body; it blocks
+on an endpoint's waiters and is woken by the network thread.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kernel.net import tcp as T
+from kernel.net.udp import UdpEndpoint
+
+if TYPE_CHECKING:
+    from kernel.kernel import Kernel
+
+
+def wait(k: Kernel, waiters: list[Any], why: str) -> None:
+    me = k.sched.kernel_running
+    assert me is not None, "only a kernel strand can wait"
+    waiters.append(me)
+    me.blocked_on = why
+    k.sched.block()
+
+
+def udp_rtt_client(k: Kernel, dst: str, port: int, n: int, size: int, out: dict[str, Any], lport: int = 4000) -> None:
+    """n round trips of ``size`` bytes; ``out`` gets the cycles of each and
+    whether every answer matched."""
+    ep = k.net.udp.bind(lport, "rtt client")
+    assert isinstance(ep, UdpEndpoint), f"port {lport}: {ep}"
+    out["rtts"], out["ok"] = [], True
+    for i in range(n):
+        data = bytes((i + j) & 0xFF for j in range(size))
+        t0 = k.sal.now
+        err = k.net.udp.send(lport, dst, port, data)
+        if err:
+            out["ok"], out["error"] = False, err
+            break
+        while not ep.queue:
+            wait(k, ep.waiters, "udp rtt")
+        _, _, got, _ = ep.take()  # type: ignore[misc]
+        out["rtts"].append(k.sal.now - t0)
+        out["ok"] = out["ok"] and got == data
+    ep.close()
+    out["done"] = True
+
+
+def udp_blast(k: Kernel, dst: str, port: int, n: int, size: int, out: dict[str, Any]) -> None:
+    """Send n datagrams back to back (the driver queues; the wire paces)."""
+    data = bytes(i & 0xFF for i in range(size))
+    for _ in range(n):
+        k.net.udp.send(4001, dst, port, data)
+    out["done"] = True
+
+
+def udp_sink(k: Kernel, port: int, n: int, out: dict[str, Any]) -> None:
+    """Count n datagrams: the bytes after the first and the cycles from the first to the last."""
+    ep = k.net.udp.bind(port, "sink")
+    assert isinstance(ep, UdpEndpoint)
+    first = last = got = 0
+    for i in range(n):
+        while not ep.queue:
+            wait(k, ep.waiters, "udp sink")
+        _, _, data, _ = ep.take()  # type: ignore[misc]
+        last = k.sal.now
+        if i == 0:
+            first = last
+        else:
+            got += len(data)
+    out.update(bytes=got, cycles=last - first, done=True)
+    ep.close()
+
+
+def tcp_echo_server(k: Kernel, port: int, out: dict[str, Any]) -> None:
+    """Accept connections one after another and echo what they send."""
+    lst = k.net.tcp.listen(port, 4, "echo server")
+    assert isinstance(lst, T.Tcb), f"port {port}: {lst}"
+    while True:
+        c = lst.accept()
+        if c is None:
+            wait(k, lst.waiters, "accept")
+            continue
+        while True:
+            data = c.recv(65536)
+            if data is None:
+                wait(k, c.waiters, "recv")
+                continue
+            if not data:
+                break
+            c.send(data)
+        c.close()
+        out["served"] = out.get("served", 0) + 1
+
+
+def tcp_rtt_client(k: Kernel, dst: str, port: int, n: int, size: int, out: dict[str, Any]) -> None:
+    """Connect, then n ping-pongs of ``size`` bytes, then close."""
+    c = k.net.tcp.connect(dst, port, "rtt client")
+    out["rtts"], out["ok"] = [], False
+    if isinstance(c, int):
+        out["error"], out["done"] = c, True
+        return
+    while c.state == T.SYN_SENT:
+        wait(k, c.waiters, "connect")
+    if c.state != T.ESTABLISHED:
+        out["error"], out["done"] = -(c.error or T.ECONNREFUSED), True
+        return
+    ok = True
+    for i in range(n):
+        data = bytes((i + j) & 0xFF for j in range(size))
+        t0 = k.sal.now
+        c.send(data)
+        got = b""
+        while len(got) < size:
+            more = c.recv(size - len(got))
+            if more is None:
+                wait(k, c.waiters, "recv")
+                continue
+            if not more:
+                break
+            got += more
+        out["rtts"].append(k.sal.now - t0)
+        ok = ok and got == data
+    c.close()
+    out["ok"], out["done"] = ok, True
+
+
+def tcp_transfer(k: Kernel, dst: str, port: int, data: bytes, out: dict[str, Any]) -> None:
+    """Send ``data`` over one connection and close it."""
+    c = k.net.tcp.connect(dst, port, "sender")
+    if isinstance(c, int):
+        out["error"], out["done"] = c, True
+        return
+    while c.state == T.SYN_SENT:
+        wait(k, c.waiters, "connect")
+    out["start"] = k.sal.now
+    off = 0
+    while off < len(data):
+        n = c.send(data[off : off + 8192])
+        if n < 0:
+            out["error"] = n
+            break
+        if n == 0:
+            wait(k, c.waiters, "send")
+        off += max(n, 0)
+    c.close()
+    out["sent"], out["done"] = off, True
+
+
+def tcp_receive(k: Kernel, port: int, out: dict[str, Any]) -> None:
+    """Accept one connection and read it to the end into ``out["data"]``."""
+    lst = k.net.tcp.listen(port, 4, "receiver")
+    assert isinstance(lst, T.Tcb)
+    while (c := lst.accept()) is None:
+        wait(k, lst.waiters, "accept")
+    got = bytearray()
+    while True:
+        d = c.recv(65536)
+        if d is None:
+            wait(k, c.waiters, "recv")
+            continue
+        if not d:
+            break
+        got += d
+    c.close()
+    lst.close()
+    out["data"], out["end"], out["done"] = bytes(got), k.sal.now, True
