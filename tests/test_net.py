@@ -372,3 +372,37 @@ def test_an_extension_on_the_send_path_refuses_forged_sources() -> None:
     assert guard.namespace["refused"] == 1
     assert b.net.counters["udp in"] == 1  # only the honest one reached the wire
     assert a.system.console[-1] == "anti_spoof: refused a packet from 10.0.0.77 to 10.0.0.2"
+
+
+def test_spinwb_net_runs_programs_and_extensions_on_hosts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from workbench.cli import main
+
+    pcap = tmp_path / "run.pcap"
+    rtt = BIN / "udp_rtt.elf"
+    assert (
+        main(["net", "--ext", "2:extensions/udp_echo.py", "--run", f"1:{rtt} 10.0.0.2 7 3", "--pcap", str(pcap)]) == 0
+    )
+    out, err = capsys.readouterr()
+    assert "10.0.0.2   [kernel] udp_echo: echoing UDP port 7" in out and "10.0.0.1   rtt ops=3 " in out
+    assert f"frames written to {pcap}" in err and pcap.stat().st_size > 24
+    assert main(["net", "--run", "3:x.elf"]) == 2
+    assert "HOST a number from 1 to 2" in capsys.readouterr().err
+    assert main(["net", "--ext", "1:nothere.py"]) == 2
+    assert "host 1: extension refused" in capsys.readouterr().err
+
+
+def test_a_full_listen_backlog_drops_further_syns() -> None:
+    net = Network(2)
+    a, b = net.hosts
+    lst = b.net.tcp.listen(5001, 1, "test")
+    first = a.net.tcp.connect("10.0.0.2", 5001, "test")
+    net.run_us(5_000)
+    second = a.net.tcp.connect("10.0.0.2", 5001, "test")
+    net.run_us(5_000)
+    assert not isinstance(lst, int) and len(lst.accept_queue) == 1  # nobody accepted the first
+    assert b.net.counters["TCP: listen backlog full"] >= 1
+    assert not isinstance(first, int) and first.state == "ESTABLISHED"
+    assert not isinstance(second, int) and second.state == "SYN_SENT"  # it will retry its SYN
+    assert lst.accept() is not None
+    net.run_us(300_000)
+    assert second.state == "ESTABLISHED"  # a retransmitted SYN found room
