@@ -9,7 +9,8 @@ from tests.conftest import ROOT
 
 
 @pytest.mark.parametrize("package", ["machine", "kernel", "extensions", "scenarios", "machine.usermode",
-                                     "machine.alpha.translate", "machine.alpha.asm", "kernel.sys.system"])  # fmt: skip
+                                     "machine.alpha.translate", "machine.alpha.asm", "kernel.sys.system",
+                                     "kernel.net.stack", "kernel.net.topology", "scenarios.engine"])  # fmt: skip
 def test_core_does_not_import_ui(package: str) -> None:
     code = (f"import sys, importlib; importlib.import_module({package!r}); "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'prompt_toolkit', 'workbench')]; "

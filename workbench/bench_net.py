@@ -29,11 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from kernel.core.costs import CLOCK_MHZ
+from kernel.core.probe import install_probe
 from kernel.kernel import Kernel
 from kernel.net import endpoints as E
 from kernel.net.topology import Network
 from machine.elf import read_elf
-from workbench.measured import PROGRAMS, install_probe, parse_tally
+from workbench.measured import PROGRAMS, parse_tally
 
 ROOT = Path(__file__).resolve().parent.parent
 EXT = ROOT / "extensions"

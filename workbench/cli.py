@@ -193,9 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true")
     b.add_argument("--rounds", type=int, default=100, help="bench program rounds (100 = about 20M instructions)")
     b.set_defaults(fn=_bench)
-    from workbench import netrun
+    from workbench import netrun, scenario_cli
 
     netrun.add_parser(sub)
+    scenario_cli.add_parser(sub)
     e = sub.add_parser("ext", help="extensions: check one with the verifier")
     esub = e.add_subparsers(dest="ext_command", required=True)
     ec = esub.add_parser("check", help="verify extension files; exit 0 accepted, 1 rejected, 2 unreadable")

@@ -11,11 +11,10 @@ from typing import NamedTuple
 
 from kernel.boot import boot
 from kernel.core.costs import micros
-from kernel.kernel import Kernel
+from kernel.core.probe import install_probe
 from machine.elf import read_elf
 
 PROGRAMS = Path(__file__).resolve().parent.parent / "scenarios" / "programs" / "bin"
-PROBE = 0x7FFF  # measure.h's SYS_probe
 _TALLY = re.compile(rb"^(\w+) ops=(\d+) cycles=(\d+) crossings=(-?\d+)$", re.M)
 
 
@@ -41,20 +40,6 @@ class Cell:
 def parse_tally(out: bytes) -> Tally | None:
     m = _TALLY.search(out)
     return None if m is None else Tally(m[1].decode(), int(m[2]), int(m[3]), int(m[4]))
-
-
-def install_probe(k: Kernel) -> None:
-    """For the measuring programs only: a0 = 0 answers the count of
-    user/kernel boundary crossings, a0 = 1 the machine's cycle count."""
-
-    def mine(strand: object, state: object) -> bool:
-        return getattr(state, "v0", None) == PROBE
-
-    def answer(strand: object, state: object) -> None:
-        which = state.a0  # type: ignore[attr-defined]
-        state.result = k.sal.now if which == 1 else k.sal.crossings  # type: ignore[attr-defined]
-
-    k.dispatcher.install_handler(k.event("Trap.SystemCall"), answer, mine, owner="spinwb bench")
 
 
 def measured_run(program: str, args: list[str], extensions: list[Path]) -> tuple[bytes, float, int | None]:

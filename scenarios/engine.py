@@ -1,0 +1,278 @@
+"""The scenario engine: lessons as Python modules of steps.
+
+A scenario file makes a ``Lesson`` and decorates one function per step::
+
+    lesson = Lesson("cow_fork", "Copy-on-write fork", summary="...")
+
+    @lesson.step("Fork", narration="The parent writes ... *after* the fork.")
+    def fork(run):
+        k = run.boot(init="forkcow")
+        run.run_until_exit(k)
+        run.check("the child saw the parent's old value", b"child: 1" in run.console(k))
+        run.ask("How many pages did the fork copy?", lambda: str(copies))
+
+A step's function is its action; ``run.check`` records a check against live
+state (with the file and line it was written on) and ``run.ask`` a question
+whose answer is computed from the run, shown on request (OSTEP's ``-c``).
+The same engine drives ``spinwb scenario run --headless`` and the
+workbench's Scenario pane: ``Runner.next()`` does one step. Everything is
+seeded from ``run.seed``, so a run replays exactly.
+
+An error in a step -- an exception in its action, or a scenario file that
+does not load -- becomes a ``ScenarioError`` naming FILE:LINE and the step;
+the engine and whatever shows it keep running.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kernel.boot import boot
+from kernel.kernel import Kernel
+from kernel.net.topology import Network
+from kernel.sys.errors import SpinError
+from machine.elf import read_elf
+
+LESSONS = Path(__file__).resolve().parent / "lessons"
+PROGRAMS = Path(__file__).resolve().parent / "programs" / "bin"
+EXTENSIONS = Path(__file__).resolve().parent.parent / "extensions"
+CLOCK_MHZ = 133
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot load or a step that failed to run: where and why."""
+
+    def __init__(self, where: str, message: str, step: int | None = None) -> None:
+        self.where = where
+        self.step = step
+        self.message = message
+        at = f" (step {step})" if step is not None else ""
+        super().__init__(f"{where}: {message}{at}")
+
+
+@dataclass
+class Check:
+    text: str
+    ok: bool
+    detail: str = ""
+    where: str = ""
+
+
+@dataclass
+class Question:
+    text: str
+    answer: str
+
+
+@dataclass
+class StepResult:
+    number: int
+    title: str
+    narration: str
+    checks: list[Check] = field(default_factory=list)
+    questions: list[Question] = field(default_factory=list)
+    error: str = ""  # FILE:LINE: what went wrong, if the action raised
+
+    @property
+    def passed(self) -> bool:
+        return not self.error and all(c.ok for c in self.checks)
+
+
+@dataclass
+class Step:
+    title: str
+    narration: str
+    action: Callable[[Run], None]
+
+
+class Lesson:
+    def __init__(self, name: str, title: str, summary: str = "") -> None:
+        self.name = name
+        self.title = title
+        self.summary = summary
+        self.steps: list[Step] = []
+        self.file = ""
+
+    def step(self, title: str, narration: str = "") -> Callable[[Callable[[Run], None]], Callable[[Run], None]]:
+        def add(fn: Callable[[Run], None]) -> Callable[[Run], None]:
+            self.steps.append(Step(title, narration.strip(), fn))
+            return fn
+
+        return add
+
+
+class Run:
+    """What a step's action works with: the seed, the machines, checks and questions."""
+
+    def __init__(self, lesson: Lesson, seed: int) -> None:
+        self.lesson = lesson
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.kernel: Kernel | None = None
+        self.net: Network | None = None
+        self.state: dict[str, Any] = {}  # what one step leaves for the next
+        self.result: StepResult | None = None
+
+    # --- building worlds -------------------------------------------------------------
+
+    def boot(self, init: str | None = None, argv: list[str] | None = None, **kw: Any) -> Kernel:
+        """A fresh workstation; with ``init``, pid 1 runs that program from
+        scenarios/programs/bin."""
+        image = read_elf(PROGRAMS / f"{init}.elf") if init else None
+        self.kernel = boot(init=image, argv=argv or ([init] if init else None), **kw)
+        return self.kernel
+
+    def network(self, hosts: int, programs: dict[int, tuple[str, list[str]]] | None = None, loss: float = 0.0,
+                **kw: Any) -> Network:  # fmt: skip
+        """``hosts`` workstations 10.0.0.1.. on one wire; the wire's loss is
+        seeded from the run's seed."""
+        images = {i: (read_elf(PROGRAMS / f"{p}.elf"), [p, *args]) for i, (p, args) in (programs or {}).items()}
+        self.net = Network(hosts, programs=images, loss=loss, seed=self.rng.randrange(1 << 30), **kw)
+        return self.net
+
+    def load(self, k: Kernel, extension: str, **settings: Any) -> Any:
+        """Load extensions/NAME.py (or a path) on a kernel, with settings."""
+        path = Path(extension) if extension.endswith(".py") else EXTENSIONS / f"{extension}.py"
+        return k.system.load_file(path, settings=settings or None)
+
+    def try_load(self, k: Kernel, source: str, filename: str) -> str:
+        """Load extension source that is meant to be refused: the refusal ('' if it loaded)."""
+        try:
+            k.system.load(source, filename)
+        except SpinError as e:
+            return str(e)
+        return ""
+
+    # --- running ------------------------------------------------------------------------
+
+    def run_until_exit(self, k: Kernel, max_instructions: int = 200_000_000) -> str:
+        k.halt_when_done = True
+        return k.run(max_instructions)
+
+    def console(self, k: Kernel) -> str:
+        return bytes(k.machine.console.output).decode(errors="replace")
+
+    def us(self, cycles: float) -> float:
+        return cycles / CLOCK_MHZ
+
+    # --- checks and questions -------------------------------------------------------------
+
+    def check(self, text: str, ok: object, detail: str = "") -> bool:
+        """Record a check; the FILE:LINE of the call goes with it."""
+        f = sys._getframe(1)
+        where = f"{_short(f.f_code.co_filename)}:{f.f_lineno}"
+        assert self.result is not None
+        self.result.checks.append(Check(text, bool(ok), detail, where))
+        return bool(ok)
+
+    def ask(self, question: str, answer: object) -> None:
+        """A question whose answer the run computed (shown on request)."""
+        assert self.result is not None
+        value = answer() if callable(answer) else answer
+        self.result.questions.append(Question(question, str(value)))
+
+
+def _short(path: str) -> str:
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(p)
+
+
+class Runner:
+    """Steps through one lesson: ``next()`` runs the next step and returns
+    its result; ``results`` holds the steps done so far."""
+
+    def __init__(self, lesson: Lesson, seed: int = 0) -> None:
+        self.lesson = lesson
+        self.seed = seed
+        self.run = Run(lesson, seed)
+        self.results: list[StepResult] = []
+
+    @property
+    def done(self) -> bool:
+        return len(self.results) >= len(self.lesson.steps)
+
+    @property
+    def position(self) -> str:
+        """What a student pastes into a help request."""
+        return f"scenario {self.lesson.name} seed {self.seed} step {len(self.results)}/{len(self.lesson.steps)}"
+
+    def next(self) -> StepResult:
+        if self.done:
+            raise IndexError(f"{self.lesson.name}: all {len(self.lesson.steps)} steps are done")
+        n = len(self.results) + 1
+        step = self.lesson.steps[n - 1]
+        res = StepResult(n, step.title, step.narration)
+        self.run.result = res
+        try:
+            step.action(self.run)
+        except Exception as e:  # noqa: BLE001 - a lesson's bug is reported, never lost
+            res.error = f"{_where(e, self.lesson.file)}: {type(e).__name__}: {e}"
+        self.results.append(res)
+        return res
+
+    def run_all(self) -> list[StepResult]:
+        while not self.done:
+            self.next()
+        return self.results
+
+    @property
+    def passed(self) -> bool:
+        return self.done and all(r.passed for r in self.results)
+
+
+def _where(e: BaseException, file: str) -> str:
+    """FILE:LINE of the deepest frame in the scenario file (else the deepest frame)."""
+    frames = traceback.extract_tb(e.__traceback__)
+    mine = [f for f in frames if Path(f.filename).resolve() == Path(file).resolve()] if file else []
+    f = (mine or frames)[-1] if (mine or frames) else None
+    return f"{_short(f.filename)}:{f.lineno}" if f else _short(file)
+
+
+# --- finding and loading scenarios ----------------------------------------------------------
+
+
+def available() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(LESSONS.glob("*.py")) if not p.name.startswith("_")}
+
+
+def load(name_or_path: str) -> Lesson:
+    """A lesson by name (scenarios/lessons/NAME.py) or by file path."""
+    path = Path(name_or_path)
+    if not (path.suffix == ".py" and path.exists()):
+        found = available().get(name_or_path)
+        if found is None:
+            raise ScenarioError(name_or_path, f"no such scenario (try one of: {', '.join(available())})")
+        path = found
+    try:
+        source = path.read_text()
+        code = compile(source, str(path), "exec")
+    except SyntaxError as e:
+        raise ScenarioError(f"{_short(str(path))}:{e.lineno}", f"syntax error: {e.msg}") from None
+    except OSError as e:
+        raise ScenarioError(_short(str(path)), f"cannot read: {e.strerror}") from None
+    spec = importlib.util.spec_from_loader(f"scenario_{path.stem}", loader=None)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    module.__file__ = str(path)
+    try:
+        exec(code, module.__dict__)  # noqa: S102 - scenario files are the instructor's own code
+    except Exception as e:  # noqa: BLE001
+        raise ScenarioError(_where(e, str(path)), f"{type(e).__name__}: {e}") from None
+    lessons = [v for v in module.__dict__.values() if isinstance(v, Lesson)]
+    if len(lessons) != 1:
+        raise ScenarioError(_short(str(path)), f"defines {len(lessons)} Lesson objects; a scenario file defines one")
+    lesson = lessons[0]
+    lesson.file = str(path)
+    if not lesson.steps:
+        raise ScenarioError(_short(str(path)), "the lesson has no steps (decorate functions with @lesson.step)")
+    return lesson
