@@ -18,8 +18,8 @@ LESSONS = sorted(engine.available())
 
 
 def test_there_are_lessons_for_the_issue() -> None:
-    assert {"boot_tour", "cow_fork", "page_faults", "app_scheduler", "extension_safety", "guarded_dispatch",
-            "udp_forwarding"} <= set(LESSONS)  # fmt: skip
+    assert {"boot_tour", "syscall_paths", "extension_safety", "page_faults", "cow_fork", "app_scheduler",
+            "guarded_dispatch", "udp_forwarding", "replugging"} <= set(LESSONS)  # fmt: skip
 
 
 @pytest.mark.parametrize("name", LESSONS)
