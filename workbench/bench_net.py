@@ -202,6 +202,7 @@ def main(as_json: bool, n: int = 200) -> int:
               f"{f'{k.crossings:.0f}/{s.crossings:.0f}':>15}{f'{k.copies:.0f}/{s.copies:.0f}':>12}")  # fmt: skip
     print("  crossings: user/kernel boundary crossings per round trip on both hosts (per datagram at the")
     print("  receiver for bandwidth); copies: copies of packet data (copyin, copyout, handlers' copies).")
+    print("  A call that had to wait runs again when woken (kernel/core/trap.py, RESTART): its trap counts twice.")
     print()
     print("SOSP'95 Table 6: round trip through a forwarder, 16 bytes; modeled µs")
     print(f"  {'':<6}{'in-kernel node':>15}{'user splicer':>14}{'paper SPIN':>12}{'paper OSF/1':>13}"
