@@ -14,10 +14,11 @@ import pytest
 
 from kernel.net import endpoints as E
 from kernel.net import packet as P
+from kernel.net.records import PacketCopy, PacketIn
 from kernel.net.stack import packet_path
 from kernel.net.topology import Network
 from kernel.sys.errors import SpinError
-from kernel.sys.trace import Dispatch, PacketCopy, PacketIn
+from kernel.sys.trace import Dispatch
 from machine.elf import read_elf
 from tests.conftest import BIN, ROOT, require
 
@@ -227,7 +228,7 @@ def test_forwarding_nodes_keep_tcp_end_to_end(tmp_path: Path) -> None:
     pcap = tmp_path / "forward.pcap"
     net = Network(3, pcap=pcap)
     c, f, s = net.hosts
-    ext = f.system.load_file(EXT / "tcp_forward.py", settings={"PORT": 5001, "TARGET": "10.0.0.3"})
+    ext = f.system.load_file(EXT / "forward.py", settings={"PROTO": "tcp", "PORT": 5001, "TARGET": "10.0.0.3"})
     data = pattern(200_000, seed=5)
     rx: dict[str, Any] = {}
     tx: dict[str, Any] = {}
@@ -246,7 +247,7 @@ def test_forwarding_nodes_keep_tcp_end_to_end(tmp_path: Path) -> None:
 def test_udp_forwarding_across_three_machines() -> None:
     net = Network(3)
     c, f, s = net.hosts
-    f.system.load_file(EXT / "udp_forward.py", settings={"PORT": 7000, "TARGET": "10.0.0.3"})
+    f.system.load_file(EXT / "forward.py", settings={"PORT": 7000, "TARGET": "10.0.0.3"})
     s.system.load_file(EXT / "udp_echo.py", settings={"PORT": 7000})
     out: dict[str, Any] = {}
     c.sched.fork(E.udp_rtt_client, c, "10.0.0.2", 7000, 5, 16, out, name="client")

@@ -8,7 +8,7 @@ workstations joined by a 10 Mb/s wire.
   (1472-byte payloads: 1514-byte frames), in-kernel endpoint vs user-level
   socket on the same machines;
 - Table 6: the round trip through a forwarding host, the in-kernel
-  forwarding node (extensions/udp_forward.py, tcp_forward.py) vs a
+  forwarding node (extensions/forward.py) vs a
   user-level splicer (udp_splice, tcp_splice).
 
 Modeled figures are virtual time at 133 MHz: the wire's, the emulated
@@ -155,7 +155,7 @@ def forward(proto: str, user: bool, n: int) -> Figure:
     net = _network(3, progs)
     c, f, s = net.hosts
     if not user:
-        f.system.load_file(EXT / f"{proto}_forward.py", settings={"PORT": port, "TARGET": "10.0.0.3"})
+        f.system.load_file(EXT / "forward.py", settings={"PROTO": proto, "PORT": port, "TARGET": "10.0.0.3"})
     if proto == "udp":
         s.system.load_file(EXT / "udp_echo.py", settings={"PORT": port})
     else:

@@ -54,20 +54,20 @@ def main(args: argparse.Namespace) -> int:
         except SpinError as e:
             print(f"spinwb net: host {i + 1}: extension refused: {e}", file=sys.stderr)
             return 2
-    printed = [0] * n
+    printed = [0] * n  # console bytes already shown, per host
+    said = [0] * n  # kernel console lines (extensions' Console.Print) already shown, per host
 
     def flush() -> None:
         for i, k in enumerate(net.hosts):
             out = bytes(k.machine.console.output)
-            lines = out[printed[i] :].splitlines(keepends=True)
-            for line in lines:
+            for line in out[printed[i] :].splitlines(keepends=True):
                 if not line.endswith(b"\n"):
                     break
                 sys.stdout.write(f"{net.addresses[i]:<10} {line.decode(errors='replace')}")
                 printed[i] += len(line)
-            for text in k.system.console[len(getattr(k, "_printed_console", [])) :]:
+            for text in k.system.console[said[i] :]:
                 sys.stdout.write(f"{net.addresses[i]:<10} [kernel] {text}\n")
-            k._printed_console = list(k.system.console)  # type: ignore[attr-defined]
+            said[i] = len(k.system.console)
 
     def done() -> bool:
         flush()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kernel.net import tcp as T
+from kernel.net.errno import ECONNREFUSED
 from kernel.net.udp import UdpEndpoint
 
 if TYPE_CHECKING:
@@ -71,22 +72,36 @@ def udp_sink(k: Kernel, port: int, n: int, out: dict[str, Any]) -> None:
     ep.close()
 
 
+def _connect(k: Kernel, dst: str, port: int, owner: str) -> T.Tcb | int:
+    """An established connection, or -errno."""
+    c = k.net.tcp.connect(dst, port, owner)
+    if isinstance(c, int):
+        return c
+    while c.state == T.SYN_SENT:
+        wait(k, c.waiters, "connect")
+    return c if c.state == T.ESTABLISHED else -(c.error or ECONNREFUSED)
+
+
+def _recv(k: Kernel, c: T.Tcb, n: int) -> bytes:
+    """Up to n bytes, waiting for them; b"" at the end of the stream."""
+    while (data := c.recv(n)) is None:
+        wait(k, c.waiters, "recv")
+    return data
+
+
+def _accept(k: Kernel, lst: T.Tcb) -> T.Tcb:
+    while (c := lst.accept()) is None:
+        wait(k, lst.waiters, "accept")
+    return c
+
+
 def tcp_echo_server(k: Kernel, port: int, out: dict[str, Any]) -> None:
     """Accept connections one after another and echo what they send."""
     lst = k.net.tcp.listen(port, 4, "echo server")
     assert isinstance(lst, T.Tcb), f"port {port}: {lst}"
     while True:
-        c = lst.accept()
-        if c is None:
-            wait(k, lst.waiters, "accept")
-            continue
-        while True:
-            data = c.recv(65536)
-            if data is None:
-                wait(k, c.waiters, "recv")
-                continue
-            if not data:
-                break
+        c = _accept(k, lst)
+        while data := _recv(k, c, 65536):
             c.send(data)
         c.close()
         out["served"] = out.get("served", 0) + 1
@@ -94,15 +109,10 @@ def tcp_echo_server(k: Kernel, port: int, out: dict[str, Any]) -> None:
 
 def tcp_rtt_client(k: Kernel, dst: str, port: int, n: int, size: int, out: dict[str, Any]) -> None:
     """Connect, then n ping-pongs of ``size`` bytes, then close."""
-    c = k.net.tcp.connect(dst, port, "rtt client")
     out["rtts"], out["ok"] = [], False
+    c = _connect(k, dst, port, "rtt client")
     if isinstance(c, int):
         out["error"], out["done"] = c, True
-        return
-    while c.state == T.SYN_SENT:
-        wait(k, c.waiters, "connect")
-    if c.state != T.ESTABLISHED:
-        out["error"], out["done"] = -(c.error or T.ECONNREFUSED), True
         return
     ok = True
     for i in range(n):
@@ -110,13 +120,7 @@ def tcp_rtt_client(k: Kernel, dst: str, port: int, n: int, size: int, out: dict[
         t0 = k.sal.now
         c.send(data)
         got = b""
-        while len(got) < size:
-            more = c.recv(size - len(got))
-            if more is None:
-                wait(k, c.waiters, "recv")
-                continue
-            if not more:
-                break
+        while len(got) < size and (more := _recv(k, c, size - len(got))):
             got += more
         out["rtts"].append(k.sal.now - t0)
         ok = ok and got == data
@@ -126,12 +130,10 @@ def tcp_rtt_client(k: Kernel, dst: str, port: int, n: int, size: int, out: dict[
 
 def tcp_transfer(k: Kernel, dst: str, port: int, data: bytes, out: dict[str, Any]) -> None:
     """Send ``data`` over one connection and close it."""
-    c = k.net.tcp.connect(dst, port, "sender")
+    c = _connect(k, dst, port, "sender")
     if isinstance(c, int):
         out["error"], out["done"] = c, True
         return
-    while c.state == T.SYN_SENT:
-        wait(k, c.waiters, "connect")
     out["start"] = k.sal.now
     off = 0
     while off < len(data):
@@ -141,7 +143,7 @@ def tcp_transfer(k: Kernel, dst: str, port: int, data: bytes, out: dict[str, Any
             break
         if n == 0:
             wait(k, c.waiters, "send")
-        off += max(n, 0)
+        off += n
     c.close()
     out["sent"], out["done"] = off, True
 
@@ -150,16 +152,9 @@ def tcp_receive(k: Kernel, port: int, out: dict[str, Any]) -> None:
     """Accept one connection and read it to the end into ``out["data"]``."""
     lst = k.net.tcp.listen(port, 4, "receiver")
     assert isinstance(lst, T.Tcb)
-    while (c := lst.accept()) is None:
-        wait(k, lst.waiters, "accept")
+    c = _accept(k, lst)
     got = bytearray()
-    while True:
-        d = c.recv(65536)
-        if d is None:
-            wait(k, c.waiters, "recv")
-            continue
-        if not d:
-            break
+    while d := _recv(k, c, 65536):
         got += d
     c.close()
     lst.close()

@@ -341,3 +341,32 @@ def rewrite_transport(p: IpPacket, src: str, dst: str) -> bytes:
         c = 0xFFFF
     body[where : where + 2] = struct.pack("!H", c)
     return bytes(body)
+
+
+def describe(data: bytes) -> str:
+    """One line for the trace and the Packets pane (best effort on bad frames)."""
+    try:
+        f = parse_ether(0, data)
+        if f.type == ETH_ARP:
+            a = parse_arp(f)
+            return f"ARP {'who-has' if a.op == 1 else 'reply'} {a.target} tell {a.sender}"
+        if f.type != ETH_IP:
+            return f.summary()
+        p = parse_ip(f)
+        proto = PROTO_NAMES.get(p.proto, f"proto {p.proto}")
+        if p.fragment:
+            return f"IP {p.src} > {p.dst} {proto} fragment"
+        if p.proto == PROTO_UDP:
+            u = parse_udp(p)
+            return f"UDP {p.src}:{u.src_port} > {p.dst}:{u.dst_port} len {len(u.payload)}"
+        if p.proto == PROTO_TCP:
+            t = parse_tcp(p)
+            return (f"TCP {p.src}:{t.src_port} > {p.dst}:{t.dst_port} [{t.flag_text}] seq {t.seq} ack {t.ack} "
+                    f"win {t.window} len {len(t.payload)}")  # fmt: skip
+        if p.proto == PROTO_ICMP:
+            m = parse_icmp(p)
+            what = {0: "echo reply", 8: "echo request", 3: "unreachable"}.get(m.type, f"type {m.type}")
+            return f"ICMP {p.src} > {p.dst} {what} id {m.ident} seq {m.seqno}"
+        return f"IP {p.src} > {p.dst} {proto}"
+    except Malformed as e:
+        return f"malformed: {e}"

@@ -21,7 +21,26 @@ from kernel.core import costs
 from kernel.core.trap import RESTART, SyscallState
 from kernel.net import packet as P
 from kernel.net import tcp as T
+from kernel.net.errno import (
+    EADDRINUSE,
+    EADDRNOTAVAIL,
+    EAFNOSUPPORT,
+    EBADF,
+    ECONNREFUSED,
+    EDESTADDRREQ,
+    EFAULT,
+    EINVAL,
+    EISCONN,
+    EMFILE,
+    EMSGSIZE,
+    ENOTCONN,
+    ENOTSOCK,
+    EOPNOTSUPP,
+    EPIPE,
+    EPROTONOSUPPORT,
+)
 from kernel.net.udp import MAX_DATAGRAM, UdpEndpoint
+from kernel.unix.personality import caller
 from kernel.unix.process import OpenFile, Process
 
 if TYPE_CHECKING:
@@ -29,8 +48,6 @@ if TYPE_CHECKING:
     from kernel.net.stack import NetStack
 
 AF_INET, SOCK_STREAM, SOCK_DGRAM = 2, 1, 2
-EBADF, EFAULT, EINVAL, EMFILE, ENOTSOCK, EDESTADDRREQ, EOPNOTSUPP = 9, 14, 22, 24, 38, 39, 45
-EAFNOSUPPORT, EADDRINUSE, ENOTCONN, EISCONN, EPIPE, EPROTONOSUPPORT = 47, 48, 57, 56, 32, 43
 SOCKADDR_LEN = 16
 MAX_IO = 64 * 1024
 NAMES = {97: "socket", 98: "connect", 99: "accept", 101: "send", 102: "recv", 104: "bind", 106: "listen",
@@ -152,12 +169,12 @@ class Sockets:
         sock = self._sock(p, st.a0)
         if isinstance(sock, int):
             return sock
-        a = self._addr_in(self.unix_caller(st), st.a1, st.a2)
+        a = self._addr_in(caller(st), st.a1, st.a2)
         if isinstance(a, int):
             return a
         addr, port = a
         if addr not in ("0.0.0.0", self.net.address):
-            return -49  # EADDRNOTAVAIL
+            return -EADDRNOTAVAIL
         if sock.port:
             return -EINVAL
         if sock.stream:
@@ -192,7 +209,7 @@ class Sockets:
         lst = sock.tcb
         if lst is None or lst.state != T.LISTEN:
             return -EINVAL
-        s = self.unix_caller(st)
+        s = caller(st)
         c = lst.accept()
         if c is None:
             return self._wait(lst.waiters, s, f"accept port {lst.lport}")
@@ -211,7 +228,7 @@ class Sockets:
         sock = self._sock(p, st.a0)
         if isinstance(sock, int):
             return sock
-        s = self.unix_caller(st)
+        s = caller(st)
         if sock.tcb is not None and sock.connecting:  # woken: see how the handshake went
             t = sock.tcb
             if t.state == T.SYN_SENT:
@@ -220,7 +237,7 @@ class Sockets:
             if t.error:
                 sock.tcb = None
                 return -t.error
-            return 0 if t.state != T.CLOSED else -T.ECONNREFUSED
+            return 0 if t.state != T.CLOSED else -ECONNREFUSED
         a = self._addr_in(s, st.a1, st.a2)
         if isinstance(a, int):
             return a
@@ -250,7 +267,7 @@ class Sockets:
         sock = self._sock(p, fd)
         if isinstance(sock, int):
             return sock
-        return self.send(p, self.unix_caller(st), sock, buf, n, to, tolen)
+        return self.send(p, caller(st), sock, buf, n, to, tolen)
 
     def send(self, p: Process, s: Strand, sock: Socket, buf: int, n: int, to: int = 0, tolen: int = 0) -> Any:
         k, net = self.k, self.net
@@ -284,7 +301,7 @@ class Sockets:
             err, sock.udp.error = sock.udp.error, 0
             return -err
         if n > MAX_DATAGRAM:
-            return -40  # EMSGSIZE
+            return -EMSGSIZE
         if not sock.port:
             err = self._bind_udp(sock, 0, f"pid {p.pid}")
             if err:
@@ -308,7 +325,7 @@ class Sockets:
         sock = self._sock(p, fd)
         if isinstance(sock, int):
             return sock
-        return self.recv(p, self.unix_caller(st), sock, buf, n, frm, lenp)
+        return self.recv(p, caller(st), sock, buf, n, frm, lenp)
 
     def recv(self, p: Process, s: Strand, sock: Socket, buf: int, n: int, frm: int = 0, lenp: int = 0) -> Any:
         k, net = self.k, self.net
@@ -353,7 +370,3 @@ class Sockets:
         if st.a1 in (1, 2):
             sock.tcb.close()
         return 0
-
-    @staticmethod
-    def unix_caller(st: SyscallState) -> Strand:
-        return st._strand._s  # type: ignore[no-any-return]

@@ -28,23 +28,24 @@ from kernel.core import costs
 from kernel.core.sched import BLOCKED
 from kernel.net import packet as P
 from kernel.net.driver import Lance
+from kernel.net.errno import EHOSTUNREACH, ENETUNREACH
+from kernel.net.records import PacketCopy, PacketDrop, PacketFrame, PacketIn, PacketOut
 from kernel.sys.dispatcher import LAST, FieldEquals
 from kernel.sys.errors import SpinError
 from kernel.sys.interface import Interface
-from kernel.sys.trace import Dispatch, PacketCopy, PacketDrop, PacketIn, PacketOut
+from kernel.sys.trace import Dispatch
 
 if TYPE_CHECKING:
     from kernel.kernel import Kernel
 
 NET_PRIORITY = 5000  # above every user strand: protocol processing is not starved by programs
-ENETUNREACH, EHOSTUNREACH, ENOBUFS = 51, 65, 55  # Linux/Alpha (OSF/1) errno numbers
 ARP_TRIES = 3
 ARP_RETRY_US = 50_000  # virtual: SPIN's and OSF/1's were a second; a lesson should not wait that long
 ARP_NEGATIVE_US = 1_000_000  # how long a host that did not answer stays unreachable
 ARP_PENDING_LIMIT = 32  # packets held per unresolved host
 _TIMERS = object()  # a work item: some timers are due
 NET_INTERFACES = ("Ether.", "IP.", "ICMP.", "UDP.", "TCP.")
-PACKET_RECORDS = (PacketIn, PacketOut, PacketDrop, PacketCopy)
+PACKET_RECORDS = (PacketFrame, PacketDrop, PacketCopy)
 
 
 def packet_path(trace: Any, pid: int) -> list[Any]:
@@ -107,7 +108,6 @@ class NetStack:
         self.udp = Udp(self)
         self.tcp = Tcp(self)
         self.thread = k.sched.fork(self._thread_main, name="netisr", priority=NET_PRIORITY)
-        self.thread.blocked_on = ""
         k.devices.append(self.driver.interrupt)
         k.tick_hooks.append(self._tick)
         k.net = self
@@ -220,43 +220,16 @@ class NetStack:
         try:
             f = P.parse_ether(pid, data)
         except P.Malformed as e:
-            self.k.trace.add(PacketIn(cycle=self.now, packet=pid, length=len(data), summary="(malformed)"))
+            self.k.trace.add(PacketIn(cycle=self.now, packet=pid, frame=data))
             self.malformed(pid, "Ether", e)
             return
-        self.k.trace.add(PacketIn(cycle=self.now, packet=pid, length=len(data), summary=self._describe(f)))
+        self.k.trace.add(PacketIn(cycle=self.now, packet=pid, frame=data))
         self.sal.charge(costs.NET_LAYER)
         try:
             self.ether.PacketArrived(f)
         except Exception as e:  # noqa: BLE001 - a kernel bug on one packet must not take the network down
             self.drop(pid, "stack", "internal error", f"{type(e).__name__}: {e}")
             self.k.report(f"network: packet {pid} raised {type(e).__name__}: {e}; dropped")
-
-    def _describe(self, f: P.EtherFrame) -> str:
-        """One line for the trace and the Packets pane (best effort on bad frames)."""
-        try:
-            if f.type == P.ETH_ARP:
-                a = P.parse_arp(f)
-                return f"ARP {'who-has' if a.op == 1 else 'reply'} {a.target} tell {a.sender}"
-            if f.type != P.ETH_IP:
-                return f.summary()
-            p = P.parse_ip(f)
-            proto = P.PROTO_NAMES.get(p.proto, f"proto {p.proto}")
-            if p.fragment:
-                return f"IP {p.src} > {p.dst} {proto} fragment"
-            if p.proto == P.PROTO_UDP:
-                u = P.parse_udp(p)
-                return f"UDP {p.src}:{u.src_port} > {p.dst}:{u.dst_port} len {len(u.payload)}"
-            if p.proto == P.PROTO_TCP:
-                t = P.parse_tcp(p)
-                return (f"TCP {p.src}:{t.src_port} > {p.dst}:{t.dst_port} [{t.flag_text}] seq {t.seq} ack {t.ack} "
-                        f"win {t.window} len {len(t.payload)}")  # fmt: skip
-            if p.proto == P.PROTO_ICMP:
-                m = P.parse_icmp(p)
-                what = {0: "echo reply", 8: "echo request", 3: "unreachable"}.get(m.type, f"type {m.type}")
-                return f"ICMP {p.src} > {p.dst} {what} id {m.ident} seq {m.seqno}"
-            return f"IP {p.src} > {p.dst} {proto}"
-        except P.Malformed as e:
-            return f"malformed: {e}"
 
     # --- Ether ------------------------------------------------------------------------------
 
@@ -265,7 +238,7 @@ class NetStack:
 
     def _ether_send(self, f: P.EtherFrame) -> None:
         """Ether.PacketSend's intrinsic handler: to the driver."""
-        self.k.trace.add(PacketOut(cycle=self.now, packet=f.id, length=len(f.data), summary=self._describe(f)))
+        self.k.trace.add(PacketOut(cycle=self.now, packet=f.id, frame=f.data))
         self.counters["frames out"] += 1
         if not self.driver.transmit(f.data):
             self.drop(f.id, "Ether", "transmit queue full")
@@ -336,6 +309,18 @@ class NetStack:
             self.drop(p.id, "IP", "IP options (header length is not 20)")
         else:
             self.drop(p.id, "IP", "no handler for the protocol", str(p.proto))
+
+    def up(self, p: P.IpPacket, layer: str, parse: Callable[[P.IpPacket], Any], iface: Any) -> None:
+        """IP -> a transport: check the packet with ``parse`` (lengths and
+        checksum), charge the layer's work, raise ``iface.PacketArrived``."""
+        try:
+            x = parse(p)
+        except P.Malformed as e:
+            self.malformed(p.id, layer, e)
+            return
+        self.sal.charge(costs.NET_LAYER + costs.CHECKSUM_PER_8 * ((len(p.payload) + 12) // 8))  # + pseudo-header
+        self.counters[f"{layer.lower()} in"] += 1
+        iface.PacketArrived(x)
 
     def install_protocol(self, proto: int, handler: Callable[[P.IpPacket], None], owner: str) -> None:
         """A transport's binding on IP.PacketArrived, guarded as SPIN's were."""
@@ -409,13 +394,7 @@ class NetStack:
             self.counters["icmp unreachable received"] += 1
 
     def _icmp_from_ip(self, p: P.IpPacket) -> None:
-        try:
-            m = P.parse_icmp(p)
-        except P.Malformed as e:
-            self.malformed(p.id, "ICMP", e)
-            return
-        self.sal.charge(costs.NET_LAYER)
-        self.icmp.PacketArrived(m)
+        self.up(p, "ICMP", P.parse_icmp, self.icmp)
 
     def ping(self, dst: str, seqno: int, ident: int = 0x5350, size: int = 56) -> int:
         """Send one echo request; replies land in ``ping_replies``."""

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from kernel.core import costs
 from kernel.net import packet as P
+from kernel.net.errno import EADDRINUSE, ECONNREFUSED, ECONNRESET, EHOSTUNREACH, EINVAL, EPHEMERAL, EPIPE, ETIMEDOUT
 from kernel.net.packet import ACK, FIN, PSH, RST, SYN
 from kernel.sys.interface import Interface
 
@@ -37,7 +38,6 @@ FIN_WAIT_1, FIN_WAIT_2, CLOSE_WAIT, CLOSING, LAST_ACK, TIME_WAIT = (
     "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT")  # fmt: skip
 SENDING = (ESTABLISHED, CLOSE_WAIT, FIN_WAIT_1, CLOSING, LAST_ACK)
 RECEIVING = (ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2)
-ECONNREFUSED, ECONNRESET, ETIMEDOUT, EADDRINUSE, EHOSTUNREACH, EINVAL = 61, 54, 60, 48, 65, 22
 MSS = 1460
 RCVBUF = 32 * 1024
 SNDBUF = 32 * 1024
@@ -47,7 +47,6 @@ RTO_MIN, RTO_INITIAL, RTO_MAX = 20_000 * US, 200_000 * US, 2_000_000 * US
 MSL = 100_000 * US
 MAX_RETRIES = 12
 M32 = 0xFFFF_FFFF
-EPHEMERAL = range(49152, 65536)
 
 
 def seq_lt(a: int, b: int) -> bool:
@@ -106,7 +105,7 @@ class Tcb:
         if self.error:
             return -self.error
         if self.state not in (ESTABLISHED, CLOSE_WAIT) or self.fin_queued:
-            return -32  # EPIPE
+            return -EPIPE
         n = min(len(data), SNDBUF - len(self.sndbuf))
         if n:
             self.sndbuf += data[:n]
@@ -244,14 +243,7 @@ class Tcp:
 
     def _input(self, p: P.IpPacket) -> None:
         """IP -> TCP: check the segment, then raise TCP.PacketArrived."""
-        try:
-            seg = P.parse_tcp(p)
-        except P.Malformed as e:
-            self.stack.malformed(p.id, "TCP", e)
-            return
-        self.stack.sal.charge(costs.NET_LAYER + costs.CHECKSUM_PER_8 * (len(seg.payload) // 8 + 3))
-        self.stack.counters["tcp in"] += 1
-        self.iface.PacketArrived(seg)
+        self.stack.up(p, "TCP", P.parse_tcp, self.iface)
 
     def _input_segment(self, seg: P.TcpSegment) -> None:
         """TCP.PacketArrived's intrinsic handler: the engine."""

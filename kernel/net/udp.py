@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from kernel.core import costs
 from kernel.net import packet as P
+from kernel.net.errno import EADDRINUSE, EHOSTUNREACH, EINVAL, EMSGSIZE, EPHEMERAL
 from kernel.sys import capability
 from kernel.sys.dispatcher import Binding, FieldEquals
 from kernel.sys.errors import SpinError
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
     from kernel.core.sched import Strand
     from kernel.net.stack import NetStack
 
-EADDRINUSE, EMSGSIZE, EINVAL = 48, 40, 22
-EPHEMERAL = range(49152, 65536)
 RCVBUF = 64 * 1024
 MAX_DATAGRAM = 1472  # one Ethernet frame: this stack does not fragment
 
@@ -102,14 +101,7 @@ class Udp:
 
     def _input(self, p: P.IpPacket) -> None:
         """IP -> UDP: check the datagram, then raise UDP.PacketArrived."""
-        try:
-            dg = P.parse_udp(p)
-        except P.Malformed as e:
-            self.stack.malformed(p.id, "UDP", e)
-            return
-        self.stack.sal.charge(costs.NET_LAYER + costs.CHECKSUM_PER_8 * (len(dg.payload) // 8 + 2))
-        self.stack.counters["udp in"] += 1
-        self.iface.PacketArrived(dg)
+        self.stack.up(p, "UDP", P.parse_udp, self.iface)
 
     def _unclaimed(self, d: P.UdpDatagram) -> bool:
         ep = self.ports.get(d.dst_port)
@@ -163,7 +155,7 @@ class Udp:
         """ARP gave up on a host: endpoints hear it on their next call."""
         for ep in self.ports.values():
             if ep.on_datagram is None:
-                ep.error = 65  # EHOSTUNREACH
+                ep.error = EHOSTUNREACH
                 ep.wake()
 
     # --- output ---------------------------------------------------------------------------

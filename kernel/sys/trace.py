@@ -51,7 +51,7 @@ class Dispatch(Record):
     handlers: tuple[int, ...] = ()
     fuel: tuple[int, ...] = ()
     default: bool = False
-    subject: int = 0  # the first argument's id: the packet a network event carried, the strand of a trap
+    subject: int = 0  # the first argument's id: the packet a network event carried (kernel/net/records.py)
     kind = "dispatch"
 
 
@@ -162,50 +162,6 @@ class Signal(Record):
     signal: int = 0
     action: str = ""  # "handler", "terminate", "ignore"
     kind = "signal"
-
-
-@dataclass(frozen=True, slots=True)
-class PacketIn(Record):
-    """A frame the driver handed to the network thread; ``packet`` is its id
-    in this kernel's trace (the Dispatch records of its events carry it)."""
-
-    cycle: int = 0
-    packet: int = 0
-    length: int = 0
-    summary: str = ""
-    kind = "packet"
-
-
-@dataclass(frozen=True, slots=True)
-class PacketOut(Record):
-    cycle: int = 0
-    packet: int = 0
-    length: int = 0
-    summary: str = ""
-    kind = "packet"
-
-
-@dataclass(frozen=True, slots=True)
-class PacketDrop(Record):
-    """The stack dropped a packet: where, and why (also counted)."""
-
-    cycle: int = 0
-    packet: int = 0
-    layer: str = ""
-    reason: str = ""
-    kind = "packet"
-
-
-@dataclass(frozen=True, slots=True)
-class PacketCopy(Record):
-    """Bytes of a packet copied: into a handler's own buffer, across the
-    user/kernel boundary, or into a forwarded packet."""
-
-    cycle: int = 0
-    packet: int = 0
-    nbytes: int = 0
-    where: str = ""
-    kind = "packet"
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,7 +87,7 @@ USER_LIMIT = 1 << 42
 TTY_NAMES = ("/dev/tty", "/dev/console")
 
 
-def _caller(st: SyscallState) -> Strand:
+def caller(st: SyscallState) -> Strand:
     """The strand that made the call: the main one or one of its threads."""
     return st._strand._s  # type: ignore[no-any-return]
 
@@ -363,7 +363,7 @@ class Unix:
     sys_exit_group = sys_exit
 
     def sys_getxpid(self, p: Process, st: SyscallState) -> int:
-        _caller(st).ctx.r[20] = p.ppid
+        caller(st).ctx.r[20] = p.ppid
         return p.pid
 
     def sys_write(self, p: Process, st: SyscallState) -> int:
@@ -372,10 +372,10 @@ class Unix:
         if f is None or not f.writable:
             return -EBADF
         if f.kind == "socket":
-            return self.sockets.send(p, _caller(st), f.entry, buf, n)  # type: ignore[no-any-return]
+            return self.sockets.send(p, caller(st), f.entry, buf, n)  # type: ignore[no-any-return]
         if n > MAX_IO:
             n = MAX_IO
-        data = self.k.copyin(_caller(st), buf, n)
+        data = self.k.copyin(caller(st), buf, n)
         if data is None:
             return -EFAULT
         self.k.console_write(data)
@@ -386,7 +386,7 @@ class Unix:
         f = p.fds.get(fd)
         if f is None or not f.readable:
             return -EBADF
-        k, s = self.k, _caller(st)
+        k, s = self.k, caller(st)
         if n == 0:
             return 0
         if f.kind == "socket":
@@ -413,7 +413,7 @@ class Unix:
         return len(data)
 
     def sys_open(self, p: Process, st: SyscallState) -> int:
-        path = self.k.copyin_string(_caller(st), st.a0)
+        path = self.k.copyin_string(caller(st), st.a0)
         if path is None:
             return -EFAULT
         if st.a1 & 3:
@@ -515,8 +515,8 @@ class Unix:
             return -EAGAIN
         pid = self._pid()
         aspace = p.aspace.fork(f"pid {pid}")
-        s = k.new_user_strand(p.name, aspace.space, _caller(st).priority, f"pid {pid}")
-        s.ctx = _caller(st).ctx.copy()
+        s = k.new_user_strand(p.name, aspace.space, caller(st).priority, f"pid {pid}")
+        s.ctx = caller(st).ctx.copy()
         s.ctx.set_result(0)
         s.ctx.r[20] = 1  # OSF/1's fork: a4 = 1 in the child
         k.sal.set_pcb_unique(s.pcb, k.sal.cpu.unique)
@@ -529,7 +529,7 @@ class Unix:
         self._attach(child)
         k.sched.make_ready(s)
         k.sal.charge(costs.PROCESS_CREATE)
-        _caller(st).ctx.r[20] = 0
+        caller(st).ctx.r[20] = 0
         return pid
 
     def sys_wait4(self, p: Process, st: SyscallState) -> Any:
@@ -543,9 +543,9 @@ class Unix:
         if done is None:
             if options & WNOHANG:
                 return 0
-            self.k.sched.block_strand(_caller(st), "wait")
+            self.k.sched.block_strand(caller(st), "wait")
             return RESTART
-        if status_at and not self.k.copyout(_caller(st), status_at, struct.pack("<i", done.status)):
+        if status_at and not self.k.copyout(caller(st), status_at, struct.pack("<i", done.status)):
             return -EFAULT
         self.procs.pop(done.pid, None)
         p.children.remove(done.pid)
@@ -569,10 +569,10 @@ class Unix:
         if not 0 < sig < NSIG:
             return -EINVAL
         old = p.actions.get(sig, SigAction())
-        if old_at and not self.k.copyout(_caller(st), old_at, struct.pack("<QQi4x", old.handler, old.mask, old.flags)):
+        if old_at and not self.k.copyout(caller(st), old_at, struct.pack("<QQi4x", old.handler, old.mask, old.flags)):
             return -EFAULT
         if act_at:
-            raw = self.k.copyin(_caller(st), act_at, 20)
+            raw = self.k.copyin(caller(st), act_at, 20)
             if raw is None:
                 return -EFAULT
             handler, mask, flags = struct.unpack("<QQi", raw)
@@ -582,12 +582,12 @@ class Unix:
         return 0
 
     def sys_rt_sigreturn(self, p: Process, st: SyscallState) -> Any:
-        raw = self.k.copyin(_caller(st), st.a0, FRAME_SIZE)
+        raw = self.k.copyin(caller(st), st.a0, FRAME_SIZE)
         if raw is None:
             self.exit(p, 128 + SIGSEGV, SIGSEGV, f"SIGSEGV: sigreturn with a bad frame at {st.a0:#x}")
             return NORESULT
         pc, regs, fregs, fpcr, _ = parse_sigcontext(raw)
-        ctx = _caller(st).ctx
+        ctx = caller(st).ctx
         ctx.pc, ctx.r[:], ctx.f[:], ctx.fpcr = pc & ~3, regs, fregs, fpcr
         ctx.r[31] = 0
         p.in_handler = max(0, p.in_handler - 1)
@@ -607,21 +607,21 @@ class Unix:
             if k.sal.now >= p.sleep_deadline:
                 p.sleep_deadline = None
                 return 0
-            k.sched.sleep_until(_caller(st), p.sleep_deadline)
+            k.sched.sleep_until(caller(st), p.sleep_deadline)
             return RESTART
-        raw = k.copyin(_caller(st), st.a0, 16)
+        raw = k.copyin(caller(st), st.a0, 16)
         if raw is None:
             return -EFAULT
         sec, nsec = struct.unpack("<qq", raw)
         if sec < 0 or not 0 <= nsec < 1_000_000_000 or sec > 1 << 32:
             return -EINVAL
         p.sleep_deadline = k.sal.now + sec * 133_000_000 + nsec * 133 // 1000
-        k.sched.sleep_until(_caller(st), p.sleep_deadline)
+        k.sched.sleep_until(caller(st), p.sleep_deadline)
         return RESTART
 
     def sys_execve(self, p: Process, st: SyscallState) -> Any:
         k, s = self.k, p.strand
-        if _caller(st) is not s:
+        if caller(st) is not s:
             return -EINVAL  # only the main thread may exec (the others would have to go first)
         path = k.copyin_string(s, st.a0)
         if path is None:

@@ -24,14 +24,14 @@ def trips(run, net, client):
     narration="""
 Three workstations: a client (10.0.0.1), a forwarder (10.0.0.2) and a server
 (10.0.0.3) running the **udp_echo** extension on port 7000. The forwarder loads
-**udp_forward**: two First, Cancel bindings on `UDP.PacketArrived`, one sending
+**forward**: two First, Cancel bindings on `UDP.PacketArrived`, one sending
 datagrams for port 7000 on to the server, one sending the answers back.
 """,
 )
 def kernel_node(run):
     net = run.network(3)
     c, f, s = net.hosts
-    run.load(f, "udp_forward", PORT=7000, TARGET="10.0.0.3")
+    run.load(f, "forward", PROTO="udp", PORT=7000, TARGET="10.0.0.3")
     run.load(s, "udp_echo", PORT=7000)
     ok, us = trips(run, net, c)
     run.state["kernel"] = us
