@@ -184,7 +184,7 @@ class Machine:
             for key in [k for k, v in table.items() if not v]:
                 del table[key]  # an unwatched page is cached again
 
-    def _peek(self, addr: int, n: int, physical: bool = False) -> int | None:
+    def peek(self, addr: int, n: int, physical: bool = False) -> int | None:
         """n bytes at addr as a little-endian int, read beside the machine
         (no TB, no cycles), or None if unmapped."""
         pa: int | None = addr
@@ -201,8 +201,8 @@ class Machine:
         w = hit.watch
         assert isinstance(w, Watch)
         cpu = self.cpu
-        old = self._peek(w.addr, min(w.size, 8), w.physical)
-        word = self._peek(hit.pc, 4) or 0
+        old = self.peek(w.addr, min(w.size, 8), w.physical)
+        word = self.peek(hit.pc, 4) or 0
         cpu.watch_suppress = True
         try:
             cpu.step()
@@ -210,7 +210,7 @@ class Machine:
             self.pal.deliver(t)
         finally:
             cpu.watch_suppress = False
-        new = self._peek(w.addr, min(w.size, 8), w.physical)
+        new = self.peek(w.addr, min(w.size, 8), w.physical)
         verb = "read" if hit.access == READ else "wrote"
         change = ""
         if old is not None and new is not None:

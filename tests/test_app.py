@@ -9,6 +9,7 @@ import io
 from rich.console import Console
 
 from workbench.app import Workbench
+from workbench.world import World
 
 
 def pane_text(app: Workbench, pane: str) -> str:
@@ -81,3 +82,16 @@ def test_the_demo_world_runs_to_its_end_in_bounded_slices() -> None:
     assert why == w.stopped == "all processes exited"
     assert w.console_text().endswith("init: /nullderef exited with 0\n")
     assert w.step(1000) == "all processes exited"
+
+
+def test_looking_at_the_world_does_not_change_it() -> None:
+    """The panes read snapshots: rendering the CPU pane's disassembly must not
+    fill a TB or charge a cycle, or a run watched in the workbench would
+    differ from the same run headless."""
+    w = World()  # fresh, as the workbench first shows it: nothing in the TBs yet
+    before = w.kernel.state_hash()
+    w.cpu()
+    w.strands()
+    for va in range(w.kernel.machine.cpu.pc - 32, w.kernel.machine.cpu.pc + 32, 4):
+        w.fetch_word(va)
+    assert w.kernel.state_hash() == before

@@ -17,7 +17,6 @@ from kernel.fs.format import build_image
 from kernel.kernel import Kernel
 from kernel.sys.trace import Switch
 from machine.alpha.constants import CLOCK_HZ, MODE_USER
-from machine.alpha.traps import Trap
 from machine.elf import read_elf
 
 BIN = Path(__file__).resolve().parent.parent / "scenarios" / "programs" / "bin"
@@ -107,8 +106,6 @@ class World:
         return self.console.decode(errors="replace")
 
     def fetch_word(self, va: int) -> int | None:
-        """The instruction word at va as the CPU would fetch it now, or None."""
-        try:
-            return self.kernel.machine.cpu.fetch(va)
-        except Trap:  # not mapped, or not executable in this mode: the pane shows "--"
-            return None
+        """The instruction word at va, read beside the machine (no TB fill, no
+        cycles: looking must not change what is looked at), or None if unmapped."""
+        return self.kernel.machine.peek(va & ~3, 4)
