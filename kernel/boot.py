@@ -38,13 +38,18 @@ def boot(machine: Machine | None = None, *, init: ElfImage | None = None, argv: 
          disk_image: bytes | str | None = None, halt_when_done: bool = False, model: str = DEFAULT_CPU,
          memory: int = 64 << 20, console_out: Callable[[bytes], None] | None = None,
          translate: bool = True, unix: bool = True, address: str | None = None, netmask: str = "255.255.255.0",
-         gateway: str | None = None) -> Kernel:  # fmt: skip
+         gateway: str | None = None, trace: bool = False) -> Kernel:  # fmt: skip
     """A booted kernel; with ``init``, pid 1 runs it. ``halt_when_done``
     stops the machine when the last process exits (``spinwb run``). With an
-    Ethernet card and an ``address``, the network stack comes up too."""
+    Ethernet card and an ``address``, the network stack comes up too.
+    ``trace`` turns on per-dispatch trace records from the start (the
+    workbench's Events and Packets panes read them; virtual time is the same
+    either way)."""
     m = machine if machine is not None else Machine(memory, model, console_out=console_out, translate=translate)
     k = Kernel(m)
     k.halt_when_done = halt_when_done
+    if trace:
+        k.dispatcher.set_tracing(True)
 
     def step(name: str, detail: str) -> None:
         k.boot_log.append(f"{name:<12} {detail}")

@@ -71,6 +71,7 @@ class Kernel:
         self.devices: list[Callable[[int], bool]] = []  # interrupt handlers: each says whether the vector was its
         self.tick_hooks: list[Callable[[], None]] = []  # called on every clock tick (the network's timers)
         self.net: Any = None  # the network stack (kernel/net/stack.py), on a machine with a card and an address
+        self.entry_watch: Callable[[str], None] | None = None  # told of every kernel entry (the workbench's stepping)
 
     # --- events ----------------------------------------------------------------------
 
@@ -80,6 +81,8 @@ class Kernel:
     # --- entries ---------------------------------------------------------------------
 
     def on_trap(self, info: TrapInfo) -> None:
+        if self.entry_watch is not None:
+            self.entry_watch(f"kernel entry: {info.what} at pc {info.pc:#x}")
         s = self.sched.current
         sal = self.sal
         sal.charge(costs.TRAP_ENTRY)
@@ -96,6 +99,10 @@ class Kernel:
 
     def on_interrupt(self, kind: int, vector: int) -> None:
         sal = self.sal
+        if self.entry_watch is not None:
+            self.entry_watch(
+                "kernel entry: clock interrupt" if sal.is_clock(kind) else f"kernel entry: device interrupt {vector:#x}"
+            )
         if sal.is_clock(kind):
             self.ticks += 1
             sal.charge(costs.CLOCK_TICK)

@@ -54,7 +54,7 @@ class Machine:
         self.watches: dict[int, Watch] = {}
         self._watch_number = 0
         self.stop_detail = ""  # why the last run stopped at a breakpoint or watchpoint, in words
-        self._pending_stop: str | None = None  # a device wrote a watched physical address
+        self._pending_stop: tuple[str, str] | None = None  # (why, detail): a device wrote a watched address, ...
         self.memory.on_write = self._memory_written
 
     def attach_disk(self, image: bytes | bytearray | str) -> Disk:
@@ -223,7 +223,17 @@ class Machine:
         self.cpu.frame_written(frame)
         for w, _ in self.cpu.watch_frames.get(id(frame), ()):
             if w.hits(pa, n, WRITE) and self._pending_stop is None:
-                self._pending_stop = f"{w.describe()}: a device or the host wrote {n} bytes at physical {pa:#x}"
+                self._pending_stop = (
+                    "watchpoint",
+                    f"{w.describe()}: a device or the host wrote {n} bytes at physical {pa:#x}",
+                )
+
+    def request_stop(self, detail: str) -> None:
+        """Stop the current run at the next instruction boundary, returning
+        "stop" (the workbench's breakpoints on OS events: the kernel code
+        that noticed the event finishes first)."""
+        if self._pending_stop is None:
+            self._pending_stop = ("stop", detail)
 
     # --- running ---------------------------------------------------------------------
 
@@ -258,8 +268,8 @@ class Machine:
             if self.halt_reason is not None:
                 return self.halt_reason
             if self._pending_stop is not None:
-                self.stop_detail, self._pending_stop = self._pending_stop, None
-                return "watchpoint"
+                (why, self.stop_detail), self._pending_stop = self._pending_stop, None
+                return why
             try:
                 self._raise_due_events()
                 if pal.take_interrupt():

@@ -50,13 +50,21 @@ class World:
             return max(m.cpu.cycles, m.next_event())
         return m.cpu.cycles
 
-    def run(self, until_cycle: int) -> None:
-        """Advance every machine to ``until_cycle`` (halted ones stay put)."""
+    def run(self, until_cycle: int) -> tuple[Machine, str] | None:
+        """Advance every machine to ``until_cycle`` (halted ones stay put).
+        A machine that stops early (a breakpoint, a watchpoint, a requested
+        stop) ends the call with (that machine, why) and the round is left
+        unfinished: the next call repeats it, and machines already at its end
+        wait. Frames sent during the round still arrive after it, so the
+        result is the same as a run that never stopped."""
         q = max(1, self.quantum)
         while self.now < until_cycle:
             horizon = min(self._next_action(m) for m in self.machines) if self.machines else self.now
             end = min(max(self.now, horizon) + q, until_cycle)
             for m in self.machines:
-                if m.halt_reason is None:
-                    m.run(until_cycle=end)
+                if m.halt_reason is None and m.cpu.cycles < end:
+                    why = m.run(until_cycle=end)
+                    if why in ("stop", "breakpoint", "watchpoint"):
+                        return m, why
             self.now = end
+        return None

@@ -111,9 +111,10 @@ class Lesson:
 class Run:
     """What a step's action works with: the seed, the machines, checks and questions."""
 
-    def __init__(self, lesson: Lesson, seed: int) -> None:
+    def __init__(self, lesson: Lesson, seed: int, trace: bool = False) -> None:
         self.lesson = lesson
         self.seed = seed
+        self.trace = trace  # per-dispatch records on every kernel booted (the workbench's panes read them)
         self.rng = random.Random(seed)
         self.kernel: Kernel | None = None
         self.net: Network | None = None
@@ -126,7 +127,7 @@ class Run:
         """A fresh workstation; with ``init``, pid 1 runs that program from
         scenarios/programs/bin."""
         image = read_elf(PROGRAMS / f"{init}.elf") if init else None
-        self.kernel = boot(init=image, argv=argv or ([init] if init else None), **kw)
+        self.kernel = boot(init=image, argv=argv or ([init] if init else None), trace=self.trace, **kw)
         return self.kernel
 
     def network(self, hosts: int, programs: dict[int, tuple[str, list[str]]] | None = None, loss: float = 0.0,
@@ -134,7 +135,7 @@ class Run:
         """``hosts`` workstations 10.0.0.1.. on one wire; the wire's loss is
         seeded from the run's seed."""
         images = {i: (read_elf(PROGRAMS / f"{p}.elf"), [p, *args]) for i, (p, args) in (programs or {}).items()}
-        self.net = Network(hosts, programs=images, loss=loss, seed=self.rng.randrange(1 << 30), **kw)
+        self.net = Network(hosts, programs=images, loss=loss, seed=self.rng.randrange(1 << 30), trace=self.trace, **kw)
         return self.net
 
     def load(self, k: Kernel, extension: str, **settings: Any) -> Any:
@@ -191,10 +192,10 @@ class Runner:
     """Steps through one lesson: ``next()`` runs the next step and returns
     its result; ``results`` holds the steps done so far."""
 
-    def __init__(self, lesson: Lesson, seed: int = 0) -> None:
+    def __init__(self, lesson: Lesson, seed: int = 0, trace: bool = False) -> None:
         self.lesson = lesson
         self.seed = seed
-        self.run = Run(lesson, seed)
+        self.run = Run(lesson, seed, trace)
         self.results: list[StepResult] = []
 
     @property

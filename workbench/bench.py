@@ -78,6 +78,10 @@ def main(args: argparse.Namespace) -> int:
         from workbench import bench_threads
 
         return bench_threads.main(args.json, args.ops)
+    if args.what == "ui":
+        from workbench import bench_ui
+
+        return bench_ui.main(args.json, min(args.ops, 200))
     if args.what == "vm":
         from workbench import bench_vm
 

@@ -151,6 +151,18 @@ def _bench(args: argparse.Namespace) -> int:
     return bench.main(args)
 
 
+def _shell(args: argparse.Namespace) -> int:
+    from workbench.shell import run_shell
+
+    return run_shell(args.scenario, args.seed)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from workbench.serve import serve
+
+    return serve(args.host, args.port, args.scenario, args.seed)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="spinwb", description="SPIN Workbench: the SPIN extensible kernel on an "
                                 "emulated DEC Alpha. With no command, opens the terminal workbench.")  # fmt: skip
@@ -184,12 +196,15 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="print performance figures")
     b.add_argument(
         "what",
-        choices=["cpu", "mmu", "dispatch", "vm", "threads", "net"],
+        choices=["cpu", "mmu", "dispatch", "vm", "threads", "net", "ui"],
         help="cpu: translator vs interpreter vs qemu; mmu: paged vs unmapped; dispatch: event raise costs; "
         "vm: SOSP'95 Table 4 the UNIX way and the SPIN way; threads: Table 3, kernel and user threads; "
-        "net: §5.5's guard experiment and Tables 5 and 6 on emulated machines joined by a wire",
+        "net: §5.5's guard experiment and Tables 5 and 6 on emulated machines joined by a wire; "
+        "ui: the workbench's input-to-repaint latency while the machine runs",
     )
-    b.add_argument("--ops", type=int, default=200, help="vm, threads, net: operations of each kind per run")
+    b.add_argument(
+        "--ops", type=int, default=200, help="vm, threads, net: operations of each kind per run; ui: key presses"
+    )
     b.add_argument("--json", action="store_true")
     b.add_argument("--rounds", type=int, default=100, help="bench program rounds (100 = about 20M instructions)")
     b.set_defaults(fn=_bench)
@@ -197,6 +212,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     netrun.add_parser(sub)
     scenario_cli.add_parser(sub)
+    sh = sub.add_parser("shell", help="the workbench's commands at a prompt (history, completion, tables)")
+    sh.add_argument("--scenario", metavar="NAME|FILE", help="open a lesson (then: scenario step)")
+    sh.add_argument("--seed", type=int, default=0)
+    sh.set_defaults(fn=_shell)
+    sv = sub.add_parser("serve", help="serve the workbench to browsers (textual-serve), one workbench per browser")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--host", default="localhost", help="the address to listen on (0.0.0.0 for a classroom)")
+    sv.add_argument("--scenario", metavar="NAME|FILE", help="open this lesson in every browser")
+    sv.add_argument("--seed", type=int, default=0)
+    sv.set_defaults(fn=_serve)
     e = sub.add_parser("ext", help="extensions: check one with the verifier")
     esub = e.add_subparsers(dest="ext_command", required=True)
     ec = esub.add_parser("check", help="verify extension files; exit 0 accepted, 1 rejected, 2 unreadable")

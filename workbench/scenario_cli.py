@@ -31,7 +31,9 @@ def _run(args: argparse.Namespace) -> int:
         print(f"spinwb scenario: {e}", file=sys.stderr)
         return 2
     if not args.headless:
-        print("spinwb scenario: the workbench's Scenario pane is not built yet; running headless", file=sys.stderr)
+        from workbench.app import run_app
+
+        return run_app(scenario=args.name, seed=args.seed)
     runner = engine.Runner(lesson, args.seed)
     if not args.json:
         print(f"scenario {lesson.name} (seed {args.seed}): {lesson.title}")

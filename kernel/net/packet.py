@@ -370,3 +370,19 @@ def describe(data: bytes) -> str:
         return f"IP {p.src} > {p.dst} {proto}"
     except Malformed as e:
         return f"malformed: {e}"
+
+
+def ports(data: bytes) -> tuple[int, int] | None:
+    """A UDP or TCP frame's (source, destination) ports; None for anything
+    else, malformed frames included (the workbench's packet breakpoints)."""
+    try:
+        f = parse_ether(0, data)
+        if f.type != ETH_IP:
+            return None
+        p = parse_ip(f)
+        if p.fragment or p.proto not in (PROTO_UDP, PROTO_TCP):
+            return None
+        t = parse_udp(p) if p.proto == PROTO_UDP else parse_tcp(p)
+        return t.src_port, t.dst_port
+    except Malformed:
+        return None

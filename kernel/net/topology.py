@@ -29,7 +29,7 @@ class Network:
 
     def __init__(self, n: int = 2, *, programs: dict[int, tuple[ElfImage, list[str]]] | None = None,
                  loss: float = 0.0, seed: int = 0, pcap: str | Path | None = None, latency_cycles: int = 665,
-                 memory: int = 32 << 20, subnet: str = "10.0.0") -> None:  # fmt: skip
+                 memory: int = 32 << 20, subnet: str = "10.0.0", trace: bool = False) -> None:  # fmt: skip
         self.world = World()
         self.tap = Tap(pcap) if pcap is not None else None
         self.wire = Wire(latency_cycles, loss=loss, seed=seed, tap=self.tap)
@@ -41,7 +41,7 @@ class Network:
             m = Machine(memory)
             m.attach_nic(BASE_MAC | (i + 1))
             image, argv = programs.get(i, (None, None))
-            k = boot(m, init=image, argv=argv, address=host_address(i, subnet))
+            k = boot(m, init=image, argv=argv, address=host_address(i, subnet), trace=trace)
             self.world.add(m)
             self.hosts.append(k)
             self.addresses.append(host_address(i, subnet))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 DEFAULT_CAPACITY = 10_000
@@ -179,10 +179,13 @@ class Trace:
         self.ring: deque[Record] = deque(maxlen=capacity)
         self._seq = itertools.count(1)
         self.enabled = False
+        self.watch: Callable[[Record], None] | None = None  # the workbench's breakpoints see every record
 
     def add(self, record: Record) -> Record:
         object.__setattr__(record, "seq", next(self._seq))
         self.ring.append(record)
+        if self.watch is not None:
+            self.watch(record)
         return record
 
     def since(self, seq: int) -> list[Record]:

@@ -1,0 +1,171 @@
+"""The world the workbench drives: breakpoints on OS events, stepping to the
+next kernel entry or dispatch, step back and snapshots (a replayed log)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from workbench import views
+from workbench.world import BIN, World, WorldError, parse_breakpoint
+
+
+def test_step_to_the_next_kernel_entry_and_dispatch() -> None:
+    w = World()
+    said = w.step_to("entry")
+    assert said.startswith("kernel entry: ")
+    said = w.step_to("dispatch")
+    assert said.startswith("breakpoint dispatch any: Dispatch ") and "guards" in said
+    assert w.breakpoints == [], "the temporary breakpoint is gone"
+    assert w.kernel.entry_watch is None
+
+
+def test_a_fault_breakpoint_stops_at_the_faulting_access_and_the_world_goes_on() -> None:
+    """nullderef reads address 0: the run stops on its MemFault record, with
+    the address in the message; the machine is not halted and runs on to the end."""
+    w = World()
+    w.add_break("fault 0x0")
+    for _ in range(400):
+        why = w.step(200_000, 133_000_000 // 20)
+        if why == "stop":
+            break
+    assert why == "stop"
+    assert "breakpoint fault 0x0: MemFault" in w.last_stop and "address=0x0" in w.last_stop
+    assert not w.stopped
+    w.remove_break("fault 0x0")
+    for _ in range(400):
+        if w.step(2_000_000, 133_000_000 // 20) != "cycle" and w.stopped:
+            break
+    assert w.stopped == "all processes exited"
+    assert "nullderef" in w.console_text()
+
+
+def test_switch_and_install_breakpoints() -> None:
+    w = World()
+    w.add_break("switch 1")  # the idle strand
+    while w.step(100_000, 133_000_000 // 20) != "stop":
+        pass
+    assert "breakpoint switch 1: Switch " in w.last_stop and "→1" in w.last_stop
+    assert w.strands()[0].running  # strand 1, idle, is the one running now
+    w.remove_break("switch 1")
+    w.add_break("install Trap.SystemCall")
+    w.load("syscall_counter")
+    assert w.log[-1][0] == "load"
+    why = w.step(1)
+    assert why == "stop" and "breakpoint install Trap.SystemCall: Install" in w.last_stop
+
+
+def test_bad_breakpoints_say_what_a_good_one_looks_like() -> None:
+    with pytest.raises(WorldError, match="break fault 0x0"):
+        parse_breakpoint("fault here")
+    with pytest.raises(WorldError, match="Breakpoints are"):
+        parse_breakpoint("watch 3")
+    w = World()
+    with pytest.raises(WorldError, match="no breakpoint"):
+        w.remove_break("switch 4")
+    assert w.log == [], "a refused action is not logged"
+
+
+def test_packet_breakpoint_on_a_network_scenario() -> None:
+    """udp_forwarding's first step builds three machines; a breakpoint on port
+    7000 then stops the world on a datagram of the lesson's echo service."""
+    w = World(scenario="udp_forwarding")
+    w.scenario_step()
+    assert len(w.kernels) == 3 and w.host_name == "10.0.0.1"
+    w.kernels[0].net.udp.send(4000, "10.0.0.2", 7000, b"again")  # sent now, before the breakpoint is set
+    w.add_break("packet 7000")
+    why = w.step(133_000_000 // 10)
+    assert why == "stop", w.last_stop
+    # the first record after: the forwarder receiving it (its send was before the breakpoint)
+    assert "breakpoint packet 7000: PacketIn" in w.last_stop and "10.0.0.1:4000 > 10.0.0.2:7000 len 5" in w.last_stop
+    at = w.net.now
+    w.remove_break("packet 7000")
+    w.step(133_000)
+    assert w.net.now == at + 133_000, "after a stop the world goes on from where it stopped"
+
+
+def test_step_back_replays_to_the_same_state() -> None:
+    w = World()
+    w.step(30_000)
+    w.step_to("dispatch")
+    before = (w.hashes(), w.kernel.machine.cpu.icount, len(w.log))
+    w.step(5_000)
+    assert w.hashes() != before[0]
+    said = w.back()
+    assert "stepped back over a step of 5,000 instructions" in said
+    assert (w.hashes(), w.kernel.machine.cpu.icount, len(w.log)) == before
+    with pytest.raises(WorldError, match="nothing to step back over"):
+        World().back()
+
+
+def test_snapshots_in_memory_and_on_disk(tmp_path: Path) -> None:
+    w = World()
+    w.step(20_000)
+    w.mark()
+    at = w.hashes()
+    w.step(20_000)
+    w.restore_mark()
+    assert w.hashes() == at
+    f = tmp_path / "snap.json"
+    w.step(7_777)
+    w.add_break("fault 0x0")
+    w.save(f)
+    again = World.open(f)
+    assert again.hashes() == w.hashes() and [str(b) for b in again.breakpoints] == ["fault 0x0"]
+
+
+def test_a_snapshot_from_another_version_or_not_a_snapshot_is_refused(tmp_path: Path) -> None:
+    w = World()
+    w.step(1_000)
+    f = tmp_path / "snap.json"
+    w.save(f)
+    doc = json.loads(f.read_text())
+    doc["spinwb"] = "0.0.1"
+    f.write_text(json.dumps(doc))
+    with pytest.raises(WorldError, match=r"saved by spinwb 0\.0\.1 .* this is spinwb"):
+        World.open(f)
+    doc["spinwb"] = json.loads((tmp_path / "snap.json").read_text())["spinwb"]
+    w.save(f)
+    doc = json.loads(f.read_text())
+    doc["log"][0][1] = 999  # a different step: the replay cannot match the recorded hashes
+    f.write_text(json.dumps(doc))
+    with pytest.raises(WorldError, match="state differs"):
+        World.open(f)
+    f.write_text("hello")
+    with pytest.raises(WorldError, match="not a workbench snapshot"):
+        World.open(f)
+    with pytest.raises(WorldError, match="cannot read"):
+        World.open(tmp_path / "missing.json")
+
+
+def test_views_read_without_changing_the_world() -> None:
+    """Every pane's view, read on a world mid-run, leaves its state hash alone."""
+    w = World(BIN / "forkcow.elf", ["forkcow"])
+    w.step(4_000)
+    before = w.hashes()
+    k = w.kernel
+    views.domains(k)
+    views.events(k)
+    for e in views.events(k):
+        views.bindings(k, e.name)
+    for sp in views.spaces(k):
+        for m in views.mappings(k, sp.id):
+            views.walk(k, sp.id, m.va)
+    views.tbs(k)
+    [views.record_text(r) for r in k.trace]
+    assert w.hashes() == before
+
+
+def test_the_page_walk_decodes_each_level() -> None:
+    w = World(BIN / "forkcow.elf", ["forkcow"])
+    w.step(4_000)
+    sp = [s for s in views.spaces(w.kernel) if s.pages][-1]
+    m = views.mappings(w.kernel, sp.id)[0]
+    steps, outcome = views.walk(w.kernel, sp.id, m.va)
+    assert [s.level for s in steps] == [1, 2, 3]
+    assert steps[0].bits.startswith("V KRE KWE") and "URE" not in steps[0].bits  # upper levels: kernel only
+    assert "URE" in steps[2].bits and f"pfn {m.pfn:#x}" in steps[2].bits
+    assert outcome.endswith("(user read allowed)")
+    assert views.pte_bits(0) == "invalid pfn 0x0"

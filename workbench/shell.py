@@ -1,0 +1,86 @@
+"""`spinwb shell`: the workbench's commands at a prompt-toolkit prompt.
+
+History (kept in ~/.spinwb_history, or in memory when the home directory
+is not writable), completion of commands, event names, extension names
+and strand ids from the live world, and rich tables. The commands are
+the TUI's (workbench/commands.py). Reading from a pipe works too: one
+command per line, no prompt, exit 1 if any command was refused.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
+from prompt_toolkit.history import FileHistory, InMemoryHistory
+from rich.console import Console
+
+from scenarios import engine
+from workbench.commands import Reply, complete, execute
+from workbench.world import World
+
+
+class WorldCompleter(Completer):
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def get_completions(self, document: Document, event: CompleteEvent) -> Iterable[Completion]:
+        text = document.text_before_cursor
+        prefix = "" if text.endswith(" ") or not text else text.split()[-1]
+        for word in complete(self.world, text):
+            yield Completion(word, start_position=-len(prefix))
+
+
+def _show(console: Console, reply: Reply) -> None:
+    if reply.body == "":
+        return
+    if reply.error:
+        console.print(f"[bold red]error:[/] {reply.body}", highlight=False)
+    else:
+        console.print(reply.body, highlight=False)
+
+
+def run_shell(scenario: str | None = None, seed: int = 0, history: Path | None = None) -> int:
+    console = Console()
+    try:
+        world = World(scenario=scenario, seed=seed)
+    except engine.ScenarioError as e:
+        console.print(f"[bold red]error:[/] {e}", highlight=False)
+        return 2
+    if not sys.stdin.isatty():  # a script of commands
+        refused = False
+        for line in sys.stdin:
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            console.print(f"> {line.rstrip()}", style="dim", highlight=False)
+            reply = execute(world, line)
+            _show(console, reply)
+            refused |= reply.error
+            if reply.quit:
+                break
+        return 1 if refused else 0
+    path = history if history is not None else Path.home() / ".spinwb_history"
+    try:
+        path.touch()
+        hist: FileHistory | InMemoryHistory = FileHistory(str(path))
+    except OSError:
+        hist = InMemoryHistory()
+    session: PromptSession[str] = PromptSession(
+        history=hist, completer=WorldCompleter(world), complete_while_typing=True
+    )
+    console.print(f"SPIN Workbench shell — {world.position}. `help` lists the commands; tab completes; ctrl-d leaves.")
+    while True:
+        try:
+            line = session.prompt(f"spinwb [{world.host_name}]> ")
+        except KeyboardInterrupt:
+            continue
+        except EOFError:
+            return 0
+        reply = execute(world, line)
+        _show(console, reply)
+        if reply.quit:
+            return 0
