@@ -72,12 +72,22 @@ class Question:
 
 
 @dataclass
+class Exhibit:
+    """A table a step shows: a moment of the run the narration points at."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
 class StepResult:
     number: int
     title: str
     narration: str
     checks: list[Check] = field(default_factory=list)
     questions: list[Question] = field(default_factory=list)
+    exhibits: list[Exhibit] = field(default_factory=list)
     error: str = ""  # FILE:LINE: what went wrong, if the action raised
 
     @property
@@ -172,6 +182,12 @@ class Run:
         assert self.result is not None
         self.result.checks.append(Check(text, bool(ok), detail, where))
         return bool(ok)
+
+    def exhibit(self, title: str, columns: list[str], rows: list[list[object]]) -> None:
+        """Show a table with the step (the Scenario pane and headless output):
+        a moment of the run worth looking at, captured when it happened."""
+        assert self.result is not None
+        self.result.exhibits.append(Exhibit(title, list(columns), [[str(c) for c in r] for r in rows]))
 
     def ask(self, question: str, answer: object) -> None:
         """A question whose answer the run computed (shown on request)."""

@@ -19,6 +19,7 @@ from typing import ClassVar
 
 from rich.console import RenderableType
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -147,7 +148,7 @@ class Workbench(App[None]):
         self.dirty = False  # a repaint was asked for during a slice
         self.slice = 20_000  # instructions per slice while running, adapted to the host's speed
         self.busy = ""  # a long action in a worker: panes wait, keys that change the world are refused
-        self.message = ""
+        self.message = self.world.last_stop  # a world handed over stopped at a breakpoint says so
         self.register_theme(HIGH_CONTRAST)
         self.theme = THEMES[0]
         self.repaints = 0  # for `spinwb bench ui`: how many repaints, and when the last one ended
@@ -175,12 +176,13 @@ class Workbench(App[None]):
     def on_unmount(self) -> None:
         self.running = False  # the machine's worker thread ends after its slice
 
-    def on_resize(self) -> None:
-        self._check_size()
+    def on_resize(self, event: events.Resize) -> None:
+        self._check_size(event.size.width, event.size.height)
         self.call_after_refresh(self.refresh_panes)
 
-    def _check_size(self) -> None:
-        w, h = self.size
+    def _check_size(self, w: int | None = None, h: int | None = None) -> None:
+        if w is None or h is None:
+            w, h = self.size
         small = w < MIN_SIZE[0] or h < MIN_SIZE[1]
         self.screen.set_class(small, "too-small")
         if small:
@@ -230,7 +232,7 @@ class Workbench(App[None]):
     def say(self, message: str, error: bool = False) -> None:
         self.message = message.splitlines()[0] if message else ""
         if error:
-            self.notify(message, severity="error", timeout=6)
+            self.notify(message, severity="error", timeout=6, markup=False)
         self.refresh_panes()
 
     # --- driving ------------------------------------------------------------------------
@@ -436,8 +438,8 @@ class Workbench(App[None]):
             return
         self._stop_runner()
         reply = execute(self.world, line)
-        if isinstance(reply.body, str) and "\n" not in reply.body and len(reply.body) < 200:
-            self.say(reply.body, reply.error)
+        if reply.error or (isinstance(reply.body, str) and "\n" not in reply.body and len(reply.body) < 200):
+            self.say(str(reply.body), reply.error)
         else:
             self.push_screen(OutputScreen(reply.body))
             self.refresh_panes()

@@ -53,7 +53,9 @@ def main(as_json: bool, presses: int = 40) -> int:
     if as_json:
         print(json.dumps(res))
         return 0
-    print(f"spinwb bench ui — {res['presses']} key presses (switching panes) while a CPU-bound program (bench-ev4) runs flat out")
+    print(
+        f"spinwb bench ui — {res['presses']} key presses (switching panes) while a CPU-bound program (bench-ev4) runs flat out"
+    )
     print(
         f"  input to repaint: median {res['median_ms']} ms, 95th percentile {res['p95_ms']} ms, max {res['max_ms']} ms"
     )

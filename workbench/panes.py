@@ -344,7 +344,11 @@ class CpuPane(Pane):
     def show(self, world: World) -> None:
         self.begin(world)
         cpu = world.cpu()
-        lines = [Text(f"pc {cpu.pc:#018x}  {cpu.mode} mode, IPL {cpu.ipl}", style=self.mark("mode", cpu.mode)),
+        head = Text("pc ")
+        head.append(f"{cpu.pc:#018x}", style=self.mark("pc", cpu.pc))
+        head.append("  ")
+        head.append(f"{cpu.mode} mode, IPL {cpu.ipl}", style=self.mark("mode", (cpu.mode, cpu.ipl)))
+        lines = [head,
                  Text(f"instructions {cpu.icount:,}   cycles {cpu.cycles:,}"), Text("")]  # fmt: skip
         per_row = max(1, min(4, (self.size.width + 2) // 23))  # "  v0 0123456789abcdef" + gap
         for row in range(0, 32, per_row):
@@ -441,6 +445,12 @@ class ScenarioPane(Pane):
                 if not c.ok:
                     line.append(f" ({c.where})" + (f" — {c.detail}" if c.detail else ""))
                 parts.append(line)
+            for ex in res.exhibits:
+                t = _table(*((c, "left") for c in ex.columns))
+                t.title, t.title_justify, t.title_style = ex.title, "left", "italic"
+                for row in ex.rows:
+                    t.add_row(*row)
+                parts.append(t)
             if res.error:
                 parts.append(Text(f"  [ERROR] {res.error}", style="bold red"))
             for q in res.questions:

@@ -61,6 +61,11 @@ def _print_step(res: engine.StepResult, total: int, answers: bool) -> None:
         mark = "ok  " if c.ok else "FAIL"
         detail = f" -- {' | '.join(c.detail.splitlines())}" if c.detail and not c.ok else ""
         print(f"  [{mark}] {c.text}{detail}" + (f" ({c.where})" if not c.ok else ""))
+    for ex in res.exhibits:
+        print(f"  {ex.title}:")
+        widths = [max(len(x) for x in col) for col in zip(ex.columns, *ex.rows, strict=True)]
+        for row in [ex.columns, *ex.rows]:
+            print("    " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     if res.error:
         print(f"  [ERROR] {res.error}")
     for q in res.questions:

@@ -7,6 +7,7 @@ steps never move the projector's machine.
 from __future__ import annotations
 
 import shlex
+import socket
 import sys
 
 
@@ -19,6 +20,13 @@ def serve(host: str, port: int, scenario: str | None = None, seed: int = 0) -> i
     args = [sys.executable, "-m", "workbench.cli"]
     if scenario is not None:
         args += ["scenario", "run", scenario, "--seed", str(seed)]
+    with socket.socket() as probe:  # say so plainly, before aiohttp's traceback would
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            print(f"spinwb serve: port {port} is in use on {host} ({e.strerror}); try --port", file=sys.stderr)
+            return 2
     print(f"spinwb serve: http://{host}:{port}/ (ctrl-c stops)", flush=True)
     Server(shlex.join(args), host=host, port=port, title="SPIN Workbench").serve()
     return 0

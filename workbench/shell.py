@@ -39,9 +39,9 @@ def _show(console: Console, reply: Reply) -> None:
     if reply.body == "":
         return
     if reply.error:
-        console.print(f"[bold red]error:[/] {reply.body}", highlight=False)
+        console.print("error:", reply.body, style="bold red", highlight=False, markup=False)
     else:
-        console.print(reply.body, highlight=False)
+        console.print(reply.body, highlight=False, markup=False)  # "[ok]" is text here, not a style
 
 
 def run_shell(scenario: str | None = None, seed: int = 0, history: Path | None = None) -> int:
@@ -49,14 +49,14 @@ def run_shell(scenario: str | None = None, seed: int = 0, history: Path | None =
     try:
         world = World(scenario=scenario, seed=seed)
     except engine.ScenarioError as e:
-        console.print(f"[bold red]error:[/] {e}", highlight=False)
+        console.print(f"error: {e}", style="bold red", highlight=False, markup=False)
         return 2
     if not sys.stdin.isatty():  # a script of commands
         refused = False
         for line in sys.stdin:
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
-            console.print(f"> {line.rstrip()}", style="dim", highlight=False)
+            console.print(f"> {line.rstrip()}", style="dim", highlight=False, markup=False)
             reply = execute(world, line)
             _show(console, reply)
             refused |= reply.error

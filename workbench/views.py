@@ -274,18 +274,24 @@ def path(k: Kernel, packet: int) -> list[str]:
     lines = []
     recs = packet_path(k.trace, packet)
     # A Dispatch record is written when its raise returns, so a nest of raises
-    # (Ether raising IP raising UDP) is recorded innermost first: put each run
-    # of them back in the order the packet went through.
+    # (Ether raising IP raising UDP) is recorded innermost first, after the
+    # copies and drops its handlers made: put each nest back in the order the
+    # packet went through it, followed by what happened inside.
     ordered: list[Record] = []
     run: list[Record] = []
+    inside: list[Record] = []
     for r in [*recs, None]:
         if isinstance(r, Dispatch):
             run.append(r)
             continue
-        ordered += run[::-1]
-        run = []
-        if r is not None:
+        if run:
+            ordered += run[::-1] + inside
+            run, inside = [], []
+        if isinstance(r, (PacketCopy, PacketDrop)):
+            inside.append(r)
+        elif r is not None:
             ordered.append(r)
+    ordered += inside
     for r in ordered:
         if isinstance(r, PacketFrame):
             lines.append(f"{'arrived' if isinstance(r, PacketIn) else 'sent'}: {r.summary}")

@@ -24,6 +24,33 @@ def versioned(k, sched, log):
     return read
 
 
+def in_progress(sched, slot, log):
+    """Who is where, at a moment when a replug waits for callers inside."""
+    inside = {}
+    for what, k, c in log:
+        if what == "in":
+            inside[c] = k
+        else:
+            inside.pop(c, None)
+    rows = []
+    for s in sched.strands:
+        if s.name == "replugger":
+            where = f"replugging: the slot points at the tank; waits for {slot.inside} inside to leave"
+        elif s in slot.tank:
+            where = "parked in the holding tank"
+        elif int(s.name[6:]) in inside:
+            where = f"inside read_v{inside[int(s.name[6:])]}"
+        else:
+            where = "between calls"
+        rows.append([s.name, s.state, where])
+    return (
+        f"a replug in progress, after {sched.switches} switches: inside counter {slot.inside}, "
+        f"{len(slot.tank)} in the tank",
+        ["strand", "state", "where"],
+        rows,
+    )
+
+
 @lesson.step(
     "Callers inside, a replugger waiting",
     narration="""
@@ -56,7 +83,13 @@ def concurrent(run):
     for c in range(CALLERS):
         sched.fork(caller, c, name=f"caller{c}")
     sched.fork(replugger, name="replugger")
-    sched.run()
+    moment = None
+    while sched.ready:  # one switch at a time, to catch a replug in progress
+        sched.run(max_switches=1)
+        if moment is None and slot.replugging and slot.inside and slot.tank:
+            moment = in_progress(sched, slot, log)
+    if moment is not None:
+        run.exhibit(*moment)
     run.check("no strand failed", not sched.failures, "; ".join(sched.failures))
     run.check("every caller made every call", all(len(results.get(c, [])) == CALLS for c in range(CALLERS)))
     inside, torn = {}, 0

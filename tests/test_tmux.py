@@ -1,0 +1,109 @@
+"""`spinwb` as a user meets it: launched in a real terminal (tmux), its
+titled panes on screen, the footer's keys pressed, their effects read back
+from the screen. Runs when tmux is installed, and always under CI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+TMUX = shutil.which("tmux")
+if TMUX is None:
+    if os.environ.get("CI") == "true":
+        raise RuntimeError("tmux is required under CI=true (.ci/run installs it)")
+    pytest.skip("tmux is not installed", allow_module_level=True)
+
+PANES = ["Strands", "Domains", "Events", "Page tables", "Packets", "Console", "CPU", "Trace", "Scenario"]
+
+
+class Tmux:
+    def __init__(self, command: list[str], width: int = 100, height: int = 30) -> None:
+        self.name = f"spinwb-{uuid.uuid4().hex[:8]}"
+        subprocess.run([TMUX, "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
+                        " ".join(command)], check=True, env=dict(os.environ, TERM="xterm-256color"))  # fmt: skip
+
+    def screen(self) -> str:
+        p = subprocess.run([TMUX, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)
+        return p.stdout
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run([TMUX, "send-keys", "-t", self.name, *keys], check=True)
+
+    def wait_for(self, text: str, timeout: float = 60) -> str:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            s = self.screen()
+            if text in s:
+                return s
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} never appeared; the screen:\n{self.screen()}")
+
+    def alive(self) -> bool:
+        return subprocess.run([TMUX, "has-session", "-t", self.name], capture_output=True).returncode == 0
+
+    def close(self) -> None:
+        subprocess.run([TMUX, "kill-session", "-t", self.name], capture_output=True)
+
+
+def test_spinwb_in_a_terminal() -> None:
+    t = Tmux([sys.executable, "-m", "workbench.cli"])
+    try:
+        t.wait_for("demo icount 0 actions 0")
+        s = t.wait_for("q Quit")
+        for title in PANES:
+            assert title in s, title
+        for key in ("space Run", "s Step", "e Entry", "d Dispatch", "g Lesson", "b Back", "r Reset", "? Help",
+                    "q Quit"):  # fmt: skip
+            assert key in s, key
+        t.keys("s")
+        t.wait_for("demo icount 1 actions 1")
+        t.keys("n")
+        t.wait_for("demo icount 10001 actions 2")
+        t.keys("e")
+        t.wait_for("kernel entry: ")
+        t.keys("d")
+        t.wait_for("breakpoint dispatch any: Dispatch")
+        t.keys("b")
+        t.wait_for("stepped back over a step to the next dispatch")
+        t.keys("7")
+        t.wait_for("╭─ CPU")
+        s = t.wait_for("=> ")
+        assert "demo icount 36283 actions 3" in s and "instructions 36,283" in s and "user mode, IPL 0" in s, s
+        t.keys("?")
+        t.wait_for("SPIN Workbench — keys")
+        t.keys("Escape")
+        time.sleep(0.5)  # an Escape followed at once by a key reads as Alt+key
+        t.keys("space")
+        t.wait_for("running")
+        t.keys("space")
+        t.wait_for("paused")
+        t.keys("r")
+        t.wait_for("demo icount 0 actions 0")
+        t.keys("g")
+        t.wait_for("no scenario is open")
+        t.keys("q")
+        end = time.monotonic() + 20
+        while t.alive() and time.monotonic() < end:
+            time.sleep(0.2)
+        assert not t.alive(), "q quits"
+    finally:
+        t.close()
+
+
+def test_a_lesson_in_a_terminal_and_a_terminal_too_small() -> None:
+    t = Tmux([sys.executable, "-m", "workbench.cli", "scenario", "run", "boot_tour"], 70, 20)
+    try:
+        t.wait_for("at least 80×24; this one is 70×20")
+        subprocess.run([TMUX, "resize-window", "-t", t.name, "-x", "100", "-y", "30"], check=True)
+        t.wait_for("scenario boot_tour seed 0 step 0/")
+        t.keys("g")
+        s = t.wait_for("step 1/")
+        assert "✓ 1." in s and "[ok]" in s
+    finally:
+        t.close()
