@@ -288,6 +288,29 @@ def test_a_scenario_step_that_fails_is_reported_and_the_workbench_goes_on(tmp_pa
     drive(app, body)
 
 
+def test_opening_a_scenario_with_a_syntax_error_keeps_the_workbench(tmp_path: Path) -> None:
+    f = tmp_path / "typo.py"
+    f.write_text(
+        "from scenarios.engine import Lesson\nlesson = Lesson('typo', 'Typo')\n\n@lesson.step('x'\ndef x(run): pass\n"
+    )
+    app = Workbench()
+
+    async def body(pilot: Pilot[None]) -> None:
+        await pilot.press("n")
+        app.run_command(f"scenario open {f}")
+        await pilot.pause()
+        assert "typo.py:4: syntax error" in status(app)
+        assert app.world.runner is None and app.world.kernel.machine.cpu.icount == 10_000, "nothing lost"
+        app.run_command("scenario open boot_tour")
+        await pilot.pause()
+        assert "opened scenario boot_tour seed 0 step 0/" in status(app)
+        await pilot.press("g")
+        await settle(app, pilot)
+        assert app.world.runner is not None and len(app.world.runner.results) == 1
+
+    drive(app, body)
+
+
 def test_the_demo_world_runs_to_its_end_in_bounded_slices() -> None:
     """Slices are capped in virtual time too: once only the idle loop is left
     a slice is a few clock ticks, not millions of idle iterations. When the

@@ -152,6 +152,16 @@ def _back(world: World, args: list[str]) -> str:
 
 
 def _scenario(world: World, args: list[str]) -> RenderableType:
+    if args[:1] == ["open"]:
+        if len(args) != 2:
+            raise Usage
+        try:
+            new = World(scenario=args[1])
+        except engine.ScenarioError as e:
+            raise WorldError(str(e)) from None
+        world.__dict__.update(new.__dict__)  # the caller's world becomes the lesson's
+        world._watch_all()
+        return f"opened {new.position}"
     r = world.runner
     if r is None:
         raise WorldError("no scenario is open: start with `spinwb shell --scenario NAME` "
@@ -271,7 +281,7 @@ COMMANDS: dict[str, tuple[Callable[[World, list[str]], RenderableType], str]] = 
     "break": (_break, "break [list] | break KIND ARG | break del KIND ARG — KIND: " + ", ".join(BREAK_KINDS)),
     "snapshot": (_snapshot, "snapshot take|restore|save FILE|load FILE — remember or replay a position"),
     "back": (_back, "back — step back: replay every action but the last from a fresh boot"),
-    "scenario": (_scenario, "scenario [status]|step|answers — the open lesson"),
+    "scenario": (_scenario, "scenario [status]|step|answers|open NAME|FILE — the lesson"),
     "host": (_host, "host [N] — which machine the commands look at, of several"),
     "reset": (_reset, "reset — boot again"),
     "help": (_help, "help [CMD] — the commands"),
@@ -341,7 +351,9 @@ def complete(world: World, text: str) -> list[str]:
     elif cmd == "snapshot" and n == 2:
         options = ["take", "restore", "save", "load"]
     elif cmd == "scenario" and n == 2:
-        options = ["status", "step", "answers"]
+        options = ["status", "step", "answers", "open"]
+    elif cmd == "scenario" and n == 3 and words[1] == "open":
+        options = list(engine.available())
     elif cmd == "host" and n == 2:
         options = [str(i) for i in range(len(world.kernels))]
     elif cmd == "help" and n == 2:
