@@ -57,6 +57,15 @@ def test_commands_drive_the_world() -> None:
     assert "syscall_counter" in text(execute(w, "inspect domains").body)
 
 
+def test_run_on_an_idle_machine_ends_after_ten_virtual_seconds() -> None:
+    """Before a lesson's first step the world is an idle workstation: no
+    instruction budget is ever reached, so `run` stops on virtual time."""
+    w = World(scenario="boot_tour")
+    r = execute(w, "run 1000000")
+    assert not r.error and str(r.body).startswith("at pc ")
+    assert 10 * 133_000_000 <= w.now < 11 * 133_000_000
+
+
 def test_completion_offers_commands_events_extensions_and_strand_ids() -> None:
     w = World()
     assert complete(w, "sn") == ["snapshot"]

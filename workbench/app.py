@@ -333,13 +333,13 @@ class Workbench(App[None]):
         if not self._refuse_if_busy():
             self._stop_runner()
             self.message = ""
-            self._advance(1 if self.world.net is None else 133)
+            self._advance(133 if self.world.networked else 1)
 
     def action_run_some(self) -> None:
         if not self._refuse_if_busy():
             self._stop_runner()
             self.message = ""
-            self._advance(10_000 if self.world.net is None else 133_000)
+            self._advance(133_000 if self.world.networked else 10_000)
 
     def action_to(self, what: str) -> None:
         self._long(f"running to the next {'kernel entry' if what == 'entry' else 'dispatch'}",

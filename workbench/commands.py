@@ -20,9 +20,10 @@ from typing import Any
 from rich.console import RenderableType
 from rich.table import Table
 
+from machine.alpha.constants import CLOCK_HZ
 from scenarios import engine
 from workbench import views
-from workbench.world import BREAK_KINDS, World, WorldError
+from workbench.world import BREAK_KINDS, World, WorldError, break_kinds_text
 
 
 @dataclass
@@ -30,6 +31,9 @@ class Reply:
     body: RenderableType
     error: bool = False
     quit: bool = False
+
+
+RUN_CYCLES = 10 * CLOCK_HZ  # `run` stops after 10 s of virtual time: an idle machine would never reach N
 
 
 class Usage(Exception):
@@ -98,15 +102,13 @@ def _run(world: World, args: list[str]) -> str:
         n = int(args[0].replace(",", "").replace("_", "")) if args else 50_000_000
     except ValueError:
         raise Usage from None
-    done = 0
-    why = ""
-    while done < n:  # in slices, each bounded in virtual time: an idle machine is ticks, not spins
-        chunk = min(n - done, 1_000_000)
-        before = world.kernel.machine.cpu.icount
-        why = world.step(chunk, 133_000_000 // 10)
-        done += max(chunk if world.net is not None else world.kernel.machine.cpu.icount - before, 1)
-        if why not in ("budget", "cycle"):
+    start, began = world.kernel.machine.cpu.icount, world.now
+    why = "budget"
+    while why in ("budget", "cycle"):  # slices bounded in virtual time: an idle machine is ticks, not spins
+        left = n - (world.kernel.machine.cpu.icount - start)
+        if left <= 0 or world.now - began >= RUN_CYCLES:
             break
+        why = world.step(min(left, 1_000_000), CLOCK_HZ // 10)
     return _where(world, why)
 
 
@@ -123,7 +125,7 @@ def _where(world: World, why: str) -> str:
 def _break(world: World, args: list[str]) -> RenderableType:
     if not args or args == ["list"]:
         if not world.breakpoints:
-            return "no breakpoints. Set one: " + "; ".join(BREAK_KINDS.values())
+            return "no breakpoints. They stop on " + break_kinds_text()
         return _table("breakpoints", ["kind", "argument"], [[b.kind, b.arg] for b in world.breakpoints])
     if args[0] in ("del", "delete", "clear"):
         return world.remove_break(" ".join(args[1:]))
@@ -140,9 +142,7 @@ def _snapshot(world: World, args: list[str]) -> str:
     if args[0] == "save" and len(args) == 2:
         return world.save(args[1])
     if args[0] == "load" and len(args) == 2:
-        new = World.open(args[1])
-        world.__dict__.update(new.__dict__)  # the caller's world becomes the restored one
-        world._watch_all()
+        world.adopt(World.open(args[1]))
         return f"restored {args[1]}: {world.position}"
     raise Usage
 
@@ -156,12 +156,10 @@ def _scenario(world: World, args: list[str]) -> RenderableType:
         if len(args) != 2:
             raise Usage
         try:
-            new = World(scenario=args[1])
+            world.adopt(World(scenario=args[1]))
         except engine.ScenarioError as e:
             raise WorldError(str(e)) from None
-        world.__dict__.update(new.__dict__)  # the caller's world becomes the lesson's
-        world._watch_all()
-        return f"opened {new.position}"
+        return f"opened {world.position}"
     r = world.runner
     if r is None:
         raise WorldError("no scenario is open: start with `spinwb shell --scenario NAME` "
@@ -224,7 +222,7 @@ def _inspect(world: World, args: list[str]) -> RenderableType:
         return _table(f"{rest[0]}: bindings in dispatch order", ["#", "owner", "guard", "handler", "closure",
                       "options", "calls", "fuel", "last guard", "faulted"],
                       [[b.id, b.owner, b.guard, b.handler, b.closure, b.options, b.calls, b.fuel,
-                        {True: "passed", False: "rejected", None: "-"}[b.last_guard], b.faulted]
+                        views.GUARD_RESULT[b.last_guard], b.faulted]
                        for b in views.bindings(k, rest[0])])  # fmt: skip
     if what == "spaces":
         return _table("address spaces", ["id", "name", "asn", "L1 frame", "pages", "running"],
@@ -277,7 +275,11 @@ COMMANDS: dict[str, tuple[Callable[[World, list[str]], RenderableType], str]] = 
     "raise": (_raise, "raise EVENT [ARGS...] — raise an event with literal arguments, as kernel code would"),
     "inspect": (_inspect, "inspect " + "|".join(INSPECT) + " — tables of what the panes show"),
     "step": (_step, "step [N] | step entry | step dispatch — N instructions, or to the next kernel entry or dispatch"),
-    "run": (_run, "run [N] — run up to N instructions (default 50,000,000), stopping at a breakpoint or the end"),
+    "run": (
+        _run,
+        "run [N] — run up to N instructions (default 50,000,000) or 10 virtual seconds, stopping at a "
+        "breakpoint or the end",
+    ),
     "break": (_break, "break [list] | break KIND ARG | break del KIND ARG — KIND: " + ", ".join(BREAK_KINDS)),
     "snapshot": (_snapshot, "snapshot take|restore|save FILE|load FILE — remember or replay a position"),
     "back": (_back, "back — step back: replay every action but the last from a fresh boot"),

@@ -26,7 +26,6 @@ from workbench import views
 from workbench.world import StrandRow, World
 
 CHANGED = "reverse"
-_LAST = {True: "passed", False: "rejected", None: "-"}
 
 
 class Pane(Static):
@@ -196,13 +195,13 @@ class EventsPane(ListPane):
             for r in binds:
                 st = self.mark(("b", r.id), (r.calls, r.fuel, r.last_guard, r.faulted))
                 b.add_row(str(r.id), r.owner, r.guard, r.handler, r.closure, r.options, f"{r.calls:,}", f"{r.fuel:,}",
-                          _LAST[r.last_guard], r.faulted, style=CHANGED if self.is_new(("b", r.id)) else st)  # fmt: skip
+                          views.GUARD_RESULT[r.last_guard], r.faulted, style=CHANGED if self.is_new(("b", r.id)) else st)  # fmt: skip
         else:  # narrow: one binding per line
             b = Text()
             for r in binds:
                 st = self.mark(("b", r.id), (r.calls, r.fuel, r.last_guard, r.faulted))
                 line = (f"#{r.id} {r.owner}: guard {r.guard}, handler {r.handler}, {r.options}, closure {r.closure}; "
-                        f"calls {r.calls:,} fuel {r.fuel:,}; last guard {_LAST[r.last_guard]}"
+                        f"calls {r.calls:,} fuel {r.fuel:,}; last guard {views.GUARD_RESULT[r.last_guard]}"
                         + (f"; FAULTED {r.faulted}" if r.faulted else ""))  # fmt: skip
                 b.append(line + "\n", style=CHANGED if self.is_new(("b", r.id)) else st)
         head = Text(f"{sel.name}: {sel.path}", style="bold")
@@ -390,8 +389,14 @@ class TracePane(ListPane):
     def show(self, world: World) -> None:
         self.begin(world)
         k = world.kernel
-        self._kinds = views.record_kinds(k)
-        recs = [r for r in k.trace if not self.kind or type(r).__name__ == self.kind]
+        recs = []
+        kinds = set()
+        for r in k.trace:  # one pass: the types on offer, and the records that pass the filter
+            name = type(r).__name__
+            kinds.add(name)
+            if not self.kind or name == self.kind:
+                recs.append(r)
+        self._kinds = sorted(kinds)
         room = max(1, self.size.height - 3)
         out = Text(f"filter (f): {self.kind or 'all'} — {len(recs):,} records; types: {' '.join(self._kinds)}\n",
                    style="bold")  # fmt: skip

@@ -34,6 +34,7 @@ from machine.alpha.constants import (
     PTE_V,
 )
 from machine.alpha.mmu import READ, translate
+from machine.alpha.traps import MMCSR_TEXT
 
 # --- Domains -------------------------------------------------------------------------------
 
@@ -98,6 +99,9 @@ def _name(fn: Any) -> str:
     if callable(describe):
         return str(describe())
     return str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__)
+
+
+GUARD_RESULT = {True: "passed", False: "rejected", None: "-"}  # a binding's guard in one dispatch
 
 
 def _guards_text(d: Dispatch | None) -> str:
@@ -193,21 +197,12 @@ def _space(k: Kernel, space_id: int) -> Any:
     return None if t is None else t.spaces.get(space_id)
 
 
-def _read_q(k: Kernel) -> Any:
-    mem = k.machine.memory
-
-    def read_q(pa: int) -> int:
-        return int.from_bytes(mem.read(pa, 8), "little")
-
-    return read_q
-
-
 def mappings(k: Kernel, space_id: int, limit: int = 400) -> list[MappingRow]:
     sp = _space(k, space_id)
     if sp is None:
         return []
     rows = []
-    read_q = _read_q(k)
+    read_q = k.machine.memory.read_q
     for vpn in sorted(sp.mapped)[:limit]:
         va = vpn << PAGE_SHIFT
         w = translate(read_q, sp.root, va, READ, MODE_USER)
@@ -220,16 +215,13 @@ def walk(k: Kernel, space_id: int, va: int) -> tuple[list[WalkStep], str]:
     sp = _space(k, space_id)
     if sp is None:
         return [], f"no address space {space_id}"
-    w = translate(_read_q(k), sp.root, va, READ, MODE_USER)
+    w = translate(k.machine.memory.read_q, sp.root, va, READ, MODE_USER)
     steps = [WalkStep(level, addr, pte, pte_bits(pte)) for level, addr, pte in w.steps]
     if w.pa is not None:
         outcome = f"{va:#x} -> physical {w.pa:#x} (user read allowed)"
     else:
-        outcome = f"{va:#x}: a user read faults ({_FAULTS.get(w.fault or 0, w.fault)})"
+        outcome = f"{va:#x}: a user read faults ({MMCSR_TEXT.get(w.fault or 0, w.fault)})"
     return steps, outcome
-
-
-_FAULTS = {0: "TNV: not valid", 1: "ACV: access violation", 2: "FOR", 4: "FOE", 8: "FOW"}
 
 
 def tbs(k: Kernel, recent: int = 8) -> list[TbRow]:
@@ -314,10 +306,6 @@ def packet_ports(r: Record) -> tuple[int, int] | None:
 
 
 # --- Trace -----------------------------------------------------------------------------------
-
-
-def record_kinds(k: Kernel) -> list[str]:
-    return sorted({type(r).__name__ for r in k.trace})
 
 
 def record_text(r: Record) -> str:

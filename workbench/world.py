@@ -71,13 +71,18 @@ class CpuView:
 
 # --- breakpoints on OS events ------------------------------------------------------------------
 
+# kind: (what stops the run, its argument, an example)
 BREAK_KINDS = {
-    "install": "a handler installed on an event: break install UDP.PacketArrived",
-    "fault": "a memory fault at an address: break fault 0x0 (or: break fault any)",
-    "switch": "a context switch to a strand: break switch 3",
-    "packet": "a packet in or out with a UDP/TCP port: break packet 7",
-    "dispatch": "a raise of an event (any event: break dispatch any)",
+    "install": ("a handler installed on an event", "an event name or any", "break install UDP.PacketArrived"),
+    "fault": ("a memory fault at an address", "an address or any", "break fault 0x0"),
+    "switch": ("a context switch to a strand", "a strand id", "break switch 3"),
+    "packet": ("a packet in or out with a UDP/TCP port", "a port number", "break packet 7"),
+    "dispatch": ("a raise of an event", "an event name or any", "break dispatch any"),
 }
+
+
+def break_kinds_text() -> str:
+    return "; ".join(f"{what} ({example})" for what, _, example in BREAK_KINDS.values())
 
 
 @dataclass(frozen=True)
@@ -108,8 +113,7 @@ def parse_breakpoint(text: str) -> Breakpoint:
     """``KIND ARG`` as typed; a WorldError says what a good one looks like."""
     parts = text.split()
     if len(parts) != 2 or parts[0] not in BREAK_KINDS:
-        kinds = "; ".join(BREAK_KINDS.values())
-        raise WorldError(f"not a breakpoint: {text!r}. Breakpoints are {kinds}")
+        raise WorldError(f"not a breakpoint: {text!r}. Breakpoints stop on {break_kinds_text()}")
     kind, arg = parts
     try:
         if kind == "fault" and arg != "any":
@@ -118,8 +122,8 @@ def parse_breakpoint(text: str) -> Breakpoint:
             if not 0 <= int(arg) < 65536:
                 raise ValueError
     except ValueError:
-        raise WorldError(f"break {kind}: {arg!r} is not {BREAK_KINDS[kind].split(': ')[0]}'s argument "
-                         f"(e.g. {BREAK_KINDS[kind].split(': ')[1]})") from None  # fmt: skip
+        _, wants, example = BREAK_KINDS[kind]
+        raise WorldError(f"break {kind}: {arg!r} is not {wants} (e.g. {example})") from None
     return Breakpoint(kind, arg)
 
 
@@ -174,10 +178,24 @@ class World:
         return self.kernels[self.focus]
 
     @property
+    def networked(self) -> bool:
+        """Several machines on a wire: steps are in virtual time, for all of them."""
+        return self.net is not None and self.kernels == self.net.hosts
+
+    @property
+    def now(self) -> int:
+        """Virtual time (cycles) of the world."""
+        return self.net.now if self.net is not None and self.networked else self.kernel.sal.now
+
+    @property
     def host_name(self) -> str:
-        if self.net is not None and self.kernels == self.net.hosts:
-            return self.net.addresses[self.focus]
-        return "workstation"
+        return self.net.addresses[self.focus] if self.net is not None and self.networked else "workstation"
+
+    def adopt(self, other: World) -> None:
+        """Become ``other`` (a snapshot opened, a lesson opened): whoever holds
+        this world sees the new one; the breakpoints watch for it."""
+        self.__dict__.update(other.__dict__)
+        self._watch_all()
 
     def next_host(self) -> str:
         """Look at the next machine (a view change, not an action)."""
@@ -233,7 +251,7 @@ class World:
     def _step(self, n: int, max_cycles: int | None) -> str:
         if self.stopped:
             return self.stopped
-        if self.net is not None and self.kernels == self.net.hosts:
+        if self.net is not None and self.networked:
             end = self.net.now + min(max(n, 1), max_cycles if max_cycles is not None else 1 << 62)
             hit = self.net.world.run(end)
             if hit is not None:
