@@ -33,7 +33,7 @@ from workbench.commands import execute
 from workbench.panes import PANES, ListPane, PageTablesPane, Pane, ScenarioPane, TracePane
 from workbench.world import World, WorldError
 
-TICK = 0.05  # seconds between slices: at most 20 repaints a second
+TICK = 0.05  # seconds between repaints while running: at most 20 a second
 SLICE_SECONDS = 0.035  # host time a slice aims for, so a key waits at most about one slice
 SLICE_CYCLES = 133_000_000 // 20  # and at most 50 ms of virtual time: idle, a slice is clock ticks
 MIN_SIZE = (80, 24)
@@ -151,8 +151,7 @@ class Workbench(App[None]):
         self.message = self.world.last_stop  # a world handed over stopped at a breakpoint says so
         self.register_theme(HIGH_CONTRAST)
         self.theme = THEMES[0]
-        self.repaints = 0  # for `spinwb bench ui`: how many repaints, and when the last one ended
-        self.painted = 0.0
+        self.painted = 0.0  # host time the last repaint ended (`spinwb bench ui`)
 
     # --- layout -------------------------------------------------------------------------
 
@@ -217,7 +216,6 @@ class Workbench(App[None]):
                 self.active_pane().show(self.world)
             except Exception as e:  # noqa: BLE001 - a view's bug shows in the status bar, the app goes on
                 self.message = f"could not draw the pane: {type(e).__name__}: {e}"
-            self.repaints += 1
             self.painted = time.perf_counter()
         w = self.world
         state = self.busy or ("running" if self.runner else "paused")
