@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kernel.core import costs
-from kernel.core.physaddr import PhysAddr
+from kernel.core.physaddr import OutOfFrames, PhysAddr
 from kernel.core.sal import (
     BAD_ADDRESS,
     NOT_PRESENT,
@@ -89,13 +89,27 @@ class Kernel:
         if s is None or s.kind != "user":
             raise KernelPanic(f"kernel panic: {info.what} in kernel mode at pc {info.pc:#x}: {info.text}", 2)
         sal.save(s.ctx)
-        if info.what == "syscall":
-            self._syscall(s)
-        elif info.what == "fault":
-            self._fault(s, info)
-        else:
-            self._trap(s, info)
+        try:
+            if info.what == "syscall":
+                self._syscall(s)
+            elif info.what == "fault":
+                self._fault(s, info)
+            else:
+                self._trap(s, info)
+        except OutOfFrames:
+            self._out_of_memory(s, info)
         self.leave(count=True)
+
+    def _out_of_memory(self, s: Strand, info: TrapInfo) -> None:
+        """The last line of the OOM policy: some path took a frame for this
+        strand and let OutOfFrames out (the personality's own paths catch it
+        first). The strand's process dies as out of memory; the kernel goes on."""
+        p = getattr(s, "process", None)
+        if self.personality is not None and p is not None:
+            self.personality.oom_kill(p, info.address if info.what == "fault" else None)
+        elif s.state != DONE:
+            self.report(f"strand {s.id} ({s.name}) ended: out of memory during {info.what} at pc {info.pc:#x}")
+            self.sched.end(s)
 
     def on_interrupt(self, kind: int, vector: int) -> None:
         sal = self.sal
@@ -140,10 +154,13 @@ class Kernel:
         self.sal.resume(count=count)
 
     def new_user_strand(self, name: str, space: Any, priority: int, owner: str) -> Strand:
-        """A strand for user code: a kernel-stack page holding its HWPCB."""
+        """A strand for user code: a kernel-stack page holding its HWPCB. The
+        page is taken first, so OutOfFrames leaves no strand half-made."""
         assert self.phys is not None
+        kstack = self.phys.Allocate("kstack", ("pinned", "zeroed"))
         s = self.sched.new_strand(name, "user", priority, owner)
-        s.kstack = self.phys.Allocate(f"kstack {s.id}", ("pinned", "zeroed"))
+        kstack.tag = f"kstack {s.id}"
+        s.kstack = kstack
         s.space = space
         s.pcb = self.sal.new_pcb(s.kstack.pfn, space.root, space.asn)
         return s
@@ -231,7 +248,7 @@ class Kernel:
         """Where a user access would land, faulting pages in the way the
         program's own access would (demand zero, copy-on-write); None if the
         address is bad for this strand (the call then fails with EFAULT)."""
-        if s.space is None:
+        if s.space is None or s.state == DONE:
             return None
         pa, mmcsr = self.sal.user_pa(s.space.root, va, write)
         if pa is not None:
@@ -239,8 +256,8 @@ class Kernel:
         event = self.sal.fault_event(mmcsr or 0)
         if event == BAD_ADDRESS:
             return None
-        if not self.fault_event(s, va, 1 if write else 0, s.ctx.pc, event, True):
-            return None
+        if not self.fault_event(s, va, 1 if write else 0, s.ctx.pc, event, True) or s.state == DONE:
+            return None  # unfixable, or fixing it ended the strand (out of memory): its page tables are gone
         pa, _ = self.sal.user_pa(s.space.root, va, write)
         return pa
 

@@ -6,7 +6,10 @@ idempotent, as in 33.1). When no frame is free the service picks the oldest
 frame allocated with the ``reclaimable`` attribute (FIFO, as SPIN's
 reclamation was) and raises ``PhysAddr.Reclaim(candidate)``: a handler may
 *nominate* another reclaimable frame instead. The frame's owner is told
-through its ``on_reclaim`` callback and the frame is reused.
+through its ``on_reclaim`` callback and the frame is reused. With nothing
+to reclaim, Allocate raises OutOfFrames; a kernel path taking a frame on a
+process's behalf turns that into an errno or kills the process that asked
+(kernel/unix/personality.py), never into a kernel crash.
 """
 
 from __future__ import annotations

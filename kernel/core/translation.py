@@ -140,7 +140,8 @@ class Translation:
         self.spaces.pop(sp.id, None)
 
     def AddMapping(self, ctx: Any, frame: Frame | int, va: int, prot: int | str, soft: int = 0) -> None:  # noqa: N802
-        """Map the page at va to frame with prot (overwrites, as 33.1 does)."""
+        """Map the page at va to frame with prot (overwrites, as 33.1 does).
+        A new page-table page may be needed: OutOfFrames then, with nothing mapped."""
         sp = self._space(ctx, "AddMapping")
         pfn = frame.pfn if isinstance(frame, Frame) else frame
         if va >> 42:

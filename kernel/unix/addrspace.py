@@ -12,9 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kernel.core import costs
-from kernel.core.physaddr import Frame, PhysAddr
+from kernel.core.physaddr import Frame, OutOfFrames, PhysAddr
 from kernel.core.sal import EXECUTE, KIND_EXECUTE, KIND_WRITE, PAGE_SIZE, READ, WRITE
 from kernel.core.translation import COW, Space, Translation
+
+# Every frame taken on a process's behalf below may raise OutOfFrames (a page,
+# or a page-table page under AddMapping). Each path leaves the space as it was
+# before the attempt, so the caller can fail the call (fork, execve: ENOMEM) or
+# kill the process that asked (a fault: personality.py's OOM policy).
 
 PAGE_SHIFT = 13
 USER_LIMIT = 1 << 42
@@ -134,9 +139,7 @@ class AddressSpace:
         vpn = va >> PAGE_SHIFT
         pfn = self.space.mapped.get(vpn)
         if pfn is None:
-            f = self.phys.Allocate("anon", ("zeroed",))
-            f.refs = 1
-            self.tr.AddMapping(self.space, f, vpn << PAGE_SHIFT, r.prot)
+            self._zero_page(vpn, r.prot)
             self.zero_fills += 1
             return True
         if kind == KIND_WRITE and self.tr.soft_bits(self.space, va) & COW:
@@ -145,29 +148,53 @@ class AddressSpace:
                 new = self.phys.Allocate("anon")
                 self.tr.sal.copy_frame(pfn, new.pfn)
                 self.tr.sal.charge(costs.PAGE_COPY)
+                try:
+                    self.tr.AddMapping(self.space, new, vpn << PAGE_SHIFT, r.prot, 0)
+                except OutOfFrames:  # the PTE exists, so this cannot happen; keep the books right if it does
+                    self.phys.Deallocate(new)
+                    raise
                 new.refs = 1
                 f.refs -= 1
-                pfn = new.pfn
-            self.tr.AddMapping(self.space, pfn, vpn << PAGE_SHIFT, r.prot, 0)
+            else:
+                self.tr.AddMapping(self.space, pfn, vpn << PAGE_SHIFT, r.prot, 0)
             self.cow_breaks += 1
             return True
         return False
 
+    def _zero_page(self, vpn: int, prot: int) -> int:
+        """Map a fresh zeroed frame at vpn; its number. If the page table
+        cannot grow to hold it, the frame goes back and OutOfFrames rises."""
+        f = self.phys.Allocate("anon", ("zeroed",))
+        try:
+            self.tr.AddMapping(self.space, f, vpn << PAGE_SHIFT, prot)
+        except OutOfFrames:
+            self.phys.Deallocate(f)
+            raise
+        f.refs = 1
+        return f.pfn
+
     # --- fork, loading, teardown -----------------------------------------------------
 
     def fork(self, name: str) -> AddressSpace:
-        """A copy that shares every frame copy-on-write (SOSP'95 §4.1)."""
+        """A copy that shares every frame copy-on-write (SOSP'95 §4.1). The
+        child's page tables take frames: if they run out, the half-made child
+        is torn down and OutOfFrames rises (fork fails with ENOMEM). The
+        parent's pages stay copy-on-write then, which costs it only a fault
+        that finds the frame unshared."""
         child = AddressSpace(self.tr, self.phys, name)
         child.regions = [Region(r.start, r.end, r.prot, r.kind) for r in self.regions]
         child.brk_start, child.brk, child.mmap_next = self.brk_start, self.brk, self.mmap_next
-        for vpn, pfn in sorted(self.space.mapped.items()):
-            r = self.region_at(vpn << PAGE_SHIFT)
-            prot = r.prot if r is not None else READ
-            f = self.phys.frames[pfn]
-            f.refs += 1
-            soft = COW if prot & WRITE else 0
-            self.tr.AddMapping(self.space, pfn, vpn << PAGE_SHIFT, prot & ~WRITE if soft else prot, soft)
-            self.tr.AddMapping(child.space, pfn, vpn << PAGE_SHIFT, prot & ~WRITE if soft else prot, soft)
+        try:
+            for vpn, pfn in sorted(self.space.mapped.items()):
+                r = self.region_at(vpn << PAGE_SHIFT)
+                prot = r.prot if r is not None else READ
+                soft = COW if prot & WRITE else 0
+                self.tr.AddMapping(self.space, pfn, vpn << PAGE_SHIFT, prot & ~WRITE if soft else prot, soft)
+                self.tr.AddMapping(child.space, pfn, vpn << PAGE_SHIFT, prot & ~WRITE if soft else prot, soft)
+                self.phys.frames[pfn].refs += 1  # only once the child maps it, so teardown gives back what it took
+        except OutOfFrames:
+            child.destroy()
+            raise
         return child
 
     def poke(self, va: int, data: bytes) -> None:
@@ -179,10 +206,7 @@ class AddressSpace:
             pfn = self.space.mapped.get(vpn)
             if pfn is None:
                 r = self.region_at(a)
-                f = self.phys.Allocate("anon", ("zeroed",))
-                f.refs = 1
-                self.tr.AddMapping(self.space, f, vpn << PAGE_SHIFT, r.prot if r else READ)
-                pfn = f.pfn
+                pfn = self._zero_page(vpn, r.prot if r else READ)
             off = a & (PAGE_SIZE - 1)
             k = min(PAGE_SIZE - off, len(data) - pos)
             self.tr.sal.write_phys((pfn << PAGE_SHIFT) + off, data[pos : pos + k])

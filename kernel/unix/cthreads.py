@@ -24,13 +24,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kernel.core import costs
+from kernel.core.physaddr import OutOfFrames
 from kernel.core.sched import BLOCKED, Strand
 from kernel.core.trap import NORESULT, SyscallState
 from kernel.unix.callblock import CallBlock
 
 BASE = 0x7300
 NAMES = ("cthread_fork", "cthread_exit", "cthread_join", "condition_wait", "condition_signal", "cthread_yield")
-ESRCH, EFAULT, EDEADLK, EAGAIN = 3, 14, 11, 35
+ESRCH, EFAULT, EDEADLK, EAGAIN, ENOMEM = 3, 14, 11, 35, 12
 MAX_THREADS = 256
 
 
@@ -60,7 +61,10 @@ class CThreads(CallBlock[Package]):
     def cthread_fork(self, p: Any, s: Strand, pkg: Package, st: SyscallState) -> int:
         if len(pkg.threads) >= MAX_THREADS:  # live, or exited and not yet joined
             return -EAGAIN
-        t = self.unix.new_thread(p, st.a0, st.a1, (st.a2, st.a3), ready=True)
+        try:
+            t = self.unix.new_thread(p, st.a0, st.a1, (st.a2, st.a3), ready=True)
+        except OutOfFrames:
+            return -ENOMEM  # no frame for its kernel stack (clone(2) answers ENOMEM)
         pkg.threads[t.id] = CThread(t)
         return t.id
 

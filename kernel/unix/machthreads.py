@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kernel.core import costs
+from kernel.core.physaddr import OutOfFrames
 from kernel.core.sched import BLOCKED, DONE, Strand
 from kernel.core.trap import NORESULT, SyscallState
 from kernel.unix.callblock import CallBlock
@@ -34,7 +35,7 @@ from kernel.unix.callblock import CallBlock
 BASE = 0x7200
 NAMES = ("thread_create", "thread_set_state", "thread_resume", "thread_terminate", "thread_self",
          "port_allocate", "msg_send", "msg_receive")  # fmt: skip
-EINVAL, ESRCH = 22, 3
+EINVAL, ESRCH, ENOMEM = 22, 3, 12
 MAX_PORTS = 4096
 
 
@@ -76,7 +77,10 @@ class MachThreads(CallBlock[Task]):
     def thread_create(self, p: Any, s: Strand, task: Task, st: SyscallState) -> int:
         if len(task.ports) >= MAX_PORTS:
             return -EINVAL
-        t = self.unix.new_thread(p, 0, 0, (), ready=False)
+        try:
+            t = self.unix.new_thread(p, 0, 0, (), ready=False)
+        except OutOfFrames:
+            return -ENOMEM  # no frame for its kernel stack (clone(2) answers ENOMEM)
         return task.name(Port(thread=t))
 
     def thread_set_state(self, p: Any, s: Strand, task: Task, st: SyscallState) -> int:

@@ -13,6 +13,11 @@ SPIN ran UNIX programs through a personality built from its core services
 - the unaligned-access fix-up on ``Trap.Unaligned``, as OSF/1 and Linux did.
 
 A fault nobody fixes ends the process with the report a shell would print.
+
+Running out of physical memory never stops the kernel. A fault that needs a
+frame when none is left kills the process that asked, with one line as
+Linux's OOM killer prints (mm/oom_kill.c); fork answers ENOMEM and execve
+ENOMEM (fork(2), execve(2)), leaving the caller as it was.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kernel.core import costs
+from kernel.core.physaddr import OutOfFrames
 from kernel.core.sal import EXECUTE, KIND_WRITE, READ, WRITE, TrapInfo
 from kernel.core.sched import BLOCKED, DONE, Strand
 from kernel.core.translation import FaultState
@@ -51,13 +57,14 @@ from kernel.unix.process import (
     Process,
     SigAction,
     build_sigframe,
+    check_image,
     load_image,
     parse_sigcontext,
 )
 from machine.elf import ElfError, ElfImage, parse_elf
 
 # errno values of Linux/Alpha (asm/errno.h: Alpha keeps OSF/1's numbers above 34)
-EPERM, ENOENT, ESRCH, EIO, E2BIG, ENOEXEC, EBADF, ECHILD = 1, 2, 3, 5, 7, 8, 9, 10
+EPERM, ENOENT, ESRCH, EIO, E2BIG, ENOEXEC, EBADF, ECHILD, EACCES = 1, 2, 3, 5, 7, 8, 9, 10, 13
 ENOMEM, EFAULT, EINVAL, EMFILE, ESPIPE, EROFS, EAGAIN, ENAMETOOLONG, ENODEV, ENOSYS = (
     12,
     14,
@@ -102,6 +109,7 @@ class Unix:
         self.procs: dict[int, Process] = {}
         self.next_pid = 1
         self.refused_forks = 0
+        self.oom_kills = 0
         self.table: dict[int, Callable[[Process, SyscallState], Any]] = {
             n: getattr(self, f"sys_{name}") for n, name in SYSCALLS.items()
         }
@@ -134,12 +142,20 @@ class Unix:
         return p
 
     def spawn(self, image: ElfImage, argv: list[str], name: str = "", priority: int = 1000) -> Process:
-        """A new process running image (init, and `spinwb run`)."""
+        """A new process running image (init, and `spinwb run`). An image
+        that does not fit raises OutOfFrames, or ElfError for one that cannot
+        be loaded (see ``check_image``), with nothing left half-made."""
         k = self.k
-        pid = self._pid()
+        check_image(image, argv[0] if argv else "<image>")
+        pid = self.next_pid
         aspace = AddressSpace(k.translation, k.phys, f"pid {pid}")
-        entry, sp = load_image(aspace, image, argv, [])
-        s = k.new_user_strand(name or argv[0].rsplit("/", 1)[-1], aspace.space, priority, f"pid {pid}")
+        try:
+            entry, sp = load_image(aspace, image, argv, [])
+            s = k.new_user_strand(name or argv[0].rsplit("/", 1)[-1], aspace.space, priority, f"pid {pid}")
+        except OutOfFrames:
+            aspace.destroy()
+            raise OutOfFrames(f"cannot start {argv[0] if argv else 'a process'}: out of physical memory") from None
+        self._pid()
         s.ctx = k.sal.user_context(entry, sp)
         p = Process(pid, 0, s.name, s, aspace, list(argv))
         p.fds = {0: OpenFile("tty"), 1: OpenFile("tty", writable=True), 2: OpenFile("tty", writable=True)}
@@ -195,10 +211,24 @@ class Unix:
         if ps.state == BLOCKED and ps.blocked_on == "wait":
             k.sched.wake(ps)
 
+    def oom_kill(self, p: Process, va: int | None) -> None:
+        """No frame for p's page at va: p dies of SIGKILL with the line
+        Linux's OOM killer would print (mm/oom_kill.c). Linux picks its victim
+        by size; here it is the process that asked, which is deterministic
+        and in the usual case the one filling memory. Its frames come back
+        at once, so every other process goes on."""
+        if p.state != "running":
+            return
+        self.oom_kills += 1
+        held = p.aspace.pages()
+        asking = "asking for memory" if va is None else f"asking for a page at {va:#x}"
+        self.exit(p, 128 + SIGKILL, SIGKILL,
+                  f"out of memory: killed process {p.pid} ({p.name}), {asking} (it held {held} pages)")  # fmt: skip
+
     def _unhandled(self, s: Strand, signal: str, info: TrapInfo | None, text: str) -> None:
         p = s.process
         if not isinstance(p, Process):
-            self.k._end_strand(s, signal, info, text)
+            self.k.end_strand(s, signal, info, text)
             return
         where = ""
         if info is not None:
@@ -219,7 +249,7 @@ class Unix:
     def new_thread(self, p: Process, pc: int, sp: int, args: tuple[int, ...], ready: bool) -> Strand:
         """Another strand in p's address space, starting at pc with a0.. = args
         (pv = pc, so the function's prologue finds its gp)."""
-        k = self.k
+        k = self.k  # OutOfFrames here (no kernel stack) leaves nothing made; the callers answer ENOMEM
         s = k.new_user_strand(f"{p.name}.{len(p.threads) + 1}", p.aspace.space, p.strand.priority, f"pid {p.pid}")
         s.ctx = k.sal.user_context(pc, sp)
         for i, v in enumerate(args[:6]):
@@ -317,7 +347,11 @@ class Unix:
             return
         p = strand._s.process
         if isinstance(p, Process) and state._space is p.aspace.space:
-            state.done = p.aspace.fix(state.address, state._kind, state.event)
+            try:
+                state.done = p.aspace.fix(state.address, state._kind, state.event)
+            except OutOfFrames:
+                self.oom_kill(p, state.address)
+                state.done = True  # settled: the process that asked is gone, so no later handler acts on it
 
     @staticmethod
     def _user_fault(strand: Any, state: FaultState) -> bool:
@@ -405,6 +439,8 @@ class Unix:
                 data = k.fs.read(f.entry, f.offset, n, s)
             except DiskIOError:
                 return -EIO
+            except OutOfFrames:
+                return -ENOMEM  # no frame for the buffer cache, as filemap_read answers
             if data is None:
                 return RESTART
             f.offset += len(data)
@@ -513,9 +549,17 @@ class Unix:
         if len(self.live()) >= MAX_PROCESSES:
             self.refused_forks += 1
             return -EAGAIN
-        pid = self._pid()
-        aspace = p.aspace.fork(f"pid {pid}")
-        s = k.new_user_strand(p.name, aspace.space, caller(st).priority, f"pid {pid}")
+        pid = self.next_pid
+        try:
+            aspace = p.aspace.fork(f"pid {pid}")
+        except OutOfFrames:
+            return -ENOMEM  # fork(2): "failed to allocate the necessary kernel structures because memory is tight"
+        try:
+            s = k.new_user_strand(p.name, aspace.space, caller(st).priority, f"pid {pid}")
+        except OutOfFrames:
+            aspace.destroy()
+            return -ENOMEM
+        self._pid()
         s.ctx = caller(st).ctx.copy()
         s.ctx.set_result(0)
         s.ctx.r[20] = 1  # OSF/1's fork: a4 = 1 in the child
@@ -631,23 +675,42 @@ class Unix:
             return -EFAULT
         if isinstance(argv, int):
             return argv
+        if path in TTY_NAMES or (path and not path.strip("/")):
+            return -EACCES  # execve(2): "the file ... is not a regular file" (a device, the root directory)
         e = k.fs.lookup(path) if k.fs is not None else None
         if e is None:
             return -ENOENT
+        phys = k.phys
+        if e.size > (phys.nfree + len(phys.reclaimable)) * PAGE:  # it could never be all in the cache at once
+            k.reports.append(f"pid {p.pid}: execve {path}: {e.size} bytes do not fit in memory")
+            return -ENOMEM
         try:
             data = k.fs.read(e, 0, e.size, s)
         except DiskIOError:
             return -EIO
+        except OutOfFrames:
+            return -ENOMEM
         if data is None:
             return RESTART
         try:
             image = parse_elf(data, path)
-        except ElfError as err:
+            check_image(image, path)
+        except (ElfError, ValueError, IndexError, struct.error) as err:  # the parser's own, or a slip in it
             k.reports.append(f"pid {p.pid}: execve {path}: {err}")
             return -ENOEXEC
-        aspace = AddressSpace(k.translation, k.phys, f"pid {p.pid}")
+        # The old image stays until the new one is wholly built, so any failure
+        # here returns to a caller that is just as it was (Linux's point of no
+        # return, begin_new_exec, comes after the same work).
+        try:
+            aspace = AddressSpace(k.translation, k.phys, f"pid {p.pid}")
+        except OutOfFrames:
+            return -ENOMEM
         try:
             entry, sp = load_image(aspace, image, argv or [path], [])
+        except OutOfFrames:
+            aspace.destroy()
+            k.reports.append(f"pid {p.pid}: execve {path}: out of memory loading it")
+            return -ENOMEM  # execve(2): "insufficient kernel memory was available"
         except Exception as err:  # noqa: BLE001 - a bad image fails the call, never the kernel
             aspace.destroy()
             k.reports.append(f"pid {p.pid}: execve {path}: cannot load: {err}")

@@ -13,14 +13,15 @@ from typing import Any
 
 from kernel.core.sal import EXECUTE, READ, WRITE
 from kernel.core.sched import Strand
-from kernel.unix.addrspace import AddressSpace
-from machine.elf import PF_W, PF_X, ElfImage
+from kernel.unix.addrspace import USER_LIMIT, AddressSpace
+from machine.elf import PF_W, PF_X, ElfError, ElfImage
 from machine.usermode import build_initial_stack
 
 STACK_TOP = 0x1_2000_0000  # Linux/Alpha puts the stack just below the text base
 STACK_SIZE = 8 << 20
 MMAP_BASE = 0x200_0000_0000
 PAGE = 8192
+MAX_PHNUM = 65536 // 56  # binfmt_elf.c (load_elf_phdrs): program headers past 64 KiB are ENOEXEC
 
 SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT = 1, 2, 3, 4, 5, 6
 SIGFPE, SIGKILL, SIGBUS, SIGSEGV, SIGTERM, SIGCHLD, SIGUSR1 = 8, 9, 10, 11, 15, 20, 30
@@ -76,6 +77,25 @@ class Process:
 
 def segment_prot(flags: int) -> int:
     return READ | (WRITE if flags & PF_W else 0) | (EXECUTE if flags & PF_X else 0)
+
+
+def check_image(image: ElfImage, name: str) -> None:
+    """Refuse, with ElfError, an image this address-space layout cannot hold:
+    too many program headers, a segment reaching 2^42 (user space ends
+    there) or one over the stack. Checked before anything is built, so the
+    caller of execve keeps running (Linux would get as far as its point of
+    no return and then kill it)."""
+    if image.phnum > MAX_PHNUM:
+        raise ElfError(f"{name}: {image.phnum} program headers (at most {MAX_PHNUM})")
+    stack = STACK_TOP - STACK_SIZE
+    for seg in image.segments:
+        end = seg.vaddr + seg.memsz
+        if end > USER_LIMIT:
+            raise ElfError(f"{name}: segment at {seg.vaddr:#x} (size {seg.memsz:#x}) reaches past 2^42, "
+                           "the end of user space")  # fmt: skip
+        if seg.vaddr < STACK_TOP and end > stack:
+            raise ElfError(f"{name}: segment at {seg.vaddr:#x} (size {seg.memsz:#x}) overlaps the stack "
+                           f"at {stack:#x}..{STACK_TOP:#x}")  # fmt: skip
 
 
 def load_image(aspace: AddressSpace, image: ElfImage, argv: list[str], env: list[str]) -> tuple[int, int]:
