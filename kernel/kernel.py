@@ -48,6 +48,7 @@ class Kernel:
         self.trace = self.system.trace
         self.dispatcher = self.system.dispatcher
         self.dispatcher.charge = lambda used: self.sal.charge(costs.EXT_CALL + costs.EXT_FUEL * used)
+        self.dispatcher.clock, self.dispatcher.cost = machine.cpu, (costs.EXT_CALL, costs.EXT_FUEL)  # the same, inline
         self.sched = Scheduler(self.sal, self.trace)
         self.phys: PhysAddr | None = None
         self.translation: Translation | None = None

@@ -176,7 +176,9 @@ def test_asynchronous_handlers_never_block_the_raiser() -> None:
 
 
 def _ext_namespace() -> dict[str, Any]:
-    return {fuel.FUEL_NAME: iter(range(fuel.UNBOUNDED, 0, -1)), fuel.OUT_NAME: fuel.out}
+    ns: dict[str, Any] = {}
+    fuel.Meter(ns)  # installs _spin_fuel (empty between calls) and _spin_out
+    return ns
 
 
 @engines

@@ -15,19 +15,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kernel.sys import fuel
+from kernel.sys import fuel, sandbox
 from kernel.sys.domain import Domain, resolve
 from kernel.sys.errors import LinkError, SpinError
+from kernel.sys.language import INIT_FUEL, QUOTA_BYTES, QUOTA_FUEL
 from kernel.sys.verifier import Diagnostic, Verified, check, instrument
 
-INIT_FUEL = 1_000_000
-RANGE_LIMIT = 10_000_000
-SAFE_BUILTINS = (
-    "abs all any bool bytes bytearray chr dict divmod enumerate filter float frozenset int isinstance iter "
-    "len list map max min next ord pow repr reversed round set slice sorted str sum tuple zip "
-    "Exception ValueError KeyError IndexError TypeError RuntimeError ZeroDivisionError ArithmeticError "
-    "LookupError AssertionError StopIteration NotImplementedError OverflowError True False None"
-).split()
+#: What the instrumentation calls, by the reserved names it uses.
+HELPERS = {
+    "_spin_next": next, "_spin_add": sandbox.add, "_spin_iadd": sandbox.iadd, "_spin_mul": sandbox.mul,
+    "_spin_pow": sandbox.pow_, "_spin_lshift": sandbox.lshift, "_spin_mod": sandbox.mod, "_spin_fmt": sandbox.fmt,
+    "_spin_joined": sandbox.joined, "_spin_method": sandbox.call_method, "_spin_setslice": sandbox.setslice,
+    "_spin_slice": builtins.slice,
+}  # fmt: skip
 
 
 class ExtensionRejected(SpinError):
@@ -40,13 +40,6 @@ class ExtensionRejected(SpinError):
         self.diagnostics = diagnostics
 
 
-def _capped_range(*args: int) -> range:
-    r = range(*args)
-    if len(r) > RANGE_LIMIT:
-        raise ValueError(f"range of {len(r)} items: extensions may iterate at most {RANGE_LIMIT:,} at once")
-    return r
-
-
 @dataclass
 class Extension:
     name: str
@@ -55,18 +48,28 @@ class Extension:
     namespace: dict[str, Any]
     bindings: list[Any] = field(default_factory=list)  # dispatcher bindings it installed
     loaded: bool = True
+    rights: frozenset[str] = frozenset()  # what its installer may do (kernel/sys/system.py RIGHTS)
+    clients: set[int] = field(default_factory=set)  # the processes it was loaded for (UNIX pids)
+    meter: fuel.Meter = field(init=False, repr=False)
+    footprint: tuple[int, int] = (0, 0)  # (bytes, objects) at the last measure
+    clock: Any = None  # the kernel's CPU, when the dispatcher charges its cycles (see Dispatcher.clock)
+    measure_every: int = 0  # cycles: QUOTA_FUEL checks at the cheapest a check is charged
 
+    def __post_init__(self) -> None:
+        self.meter = fuel.Meter(self.namespace)
 
-def safe_builtins(log: Callable[[str], None]) -> dict[str, Any]:
-    table = {name: getattr(builtins, name) for name in SAFE_BUILTINS}
-    table["range"] = _capped_range
-    table["__build_class__"] = builtins.__build_class__  # what a `class` statement calls; not nameable by extensions
-
-    def print_(*args: Any, sep: str = " ", end: str = "") -> None:
-        log(sep.join(str(a) for a in args) + end)
-
-    table["print"] = print_
-    return table
+    def measure(self) -> None:
+        """Raise QuotaExceeded if the extension keeps too much. The dispatcher
+        calls it once QUOTA_FUEL has been spent since the last measure."""
+        self.meter.since = 0
+        if self.clock is not None:
+            self.meter.due = self.clock.cycles + self.measure_every
+        ns = self.namespace
+        roots = [v for k, v in ns.items() if not k.startswith("_spin") and k != "__builtins__"]
+        size, count, problem = sandbox.footprint(roots, QUOTA_BYTES)
+        self.footprint = (size, count)
+        if problem:
+            raise fuel.QuotaExceeded(f"{self.name} {problem} (quota {QUOTA_BYTES >> 20} MiB)")
 
 
 def verify_or_raise(source: str, filename: str, name: str) -> Verified:
@@ -77,7 +80,8 @@ def verify_or_raise(source: str, filename: str, name: str) -> Verified:
 
 
 def link(v: Verified, name: str, domains: list[Domain], bind: Callable[[str, Any, Extension], Any],
-         log: Callable[[str], None]) -> Extension:  # fmt: skip
+         log: Callable[[str], None], rights: frozenset[str] = frozenset(), clock: Any = None,
+         per_fuel: int = 0) -> Extension:  # fmt: skip
     """Resolve ``v``'s imports against ``domains`` in order, build its
     namespace (``bind(name, export, ext)`` turns an export into what the
     extension sees) and run its top level. Raises LinkError naming every
@@ -91,9 +95,10 @@ def link(v: Verified, name: str, domains: list[Domain], bind: Callable[[str, Any
         what = ", ".join(f"`{n}` (line {target.imports[n]})" for n in missing)
         raise LinkError(f"{v.filename}: cannot link extension {name}: no domain it may use "
                         f"({', '.join(d.name for d in domains)}) exports {what}; they export: {', '.join(offered)}")  # fmt: skip
-    ns: dict[str, Any] = {"__builtins__": safe_builtins(log), "__name__": name, "_spin_next": next,
-                          fuel.OUT_NAME: fuel.out}  # fmt: skip
-    ext = Extension(name, v.filename, target, ns)
+    ns: dict[str, Any] = {"__name__": name, **HELPERS}
+    ext = Extension(name, v.filename, target, ns, rights=rights, clock=clock,
+                    measure_every=QUOTA_FUEL * max(per_fuel, 1))  # fmt: skip
+    ns["__builtins__"] = sandbox.builtins_for(ext.meter, log)
     for iname, (export, _) in target.bound.items():
         ns[iname] = bind(iname, export, ext)
     code = compile(instrument(v), v.filename, "exec")
@@ -102,15 +107,25 @@ def link(v: Verified, name: str, domains: list[Domain], bind: Callable[[str, Any
 
 
 def run_bounded(ext: Extension, fn: Callable[[], Any], what: str) -> Any:
-    """Run extension code under INIT_FUEL; any failure becomes a LinkError."""
-    old = fuel.grant(ext.namespace, INIT_FUEL)
+    """Run extension code under INIT_FUEL, then measure what it keeps; any
+    failure becomes a LinkError."""
+    m = ext.meter
+    outer = m.start(INIT_FUEL)
     try:
-        return fn()
+        r = fn()
+        if outer:
+            ext.measure()
+        return r
     except fuel.FuelExhausted:
         raise LinkError(f"{ext.filename}: {ext.name}: {what} ran out of fuel ({INIT_FUEL:,} checks)") from None
+    except fuel.QuotaExceeded as e:
+        raise LinkError(f"{ext.filename}: {ext.name}: {what} stopped: {e}") from None
     except SpinError as e:
         raise LinkError(f"{ext.filename}: {ext.name}: {what} failed: {e}") from None
+    except RecursionError:
+        raise LinkError(f"{ext.filename}: {ext.name}: {what} recursed too deeply") from None
     except Exception as e:  # noqa: BLE001 - the extension's own failure, reported
         raise LinkError(f"{ext.filename}: {ext.name}: {what} raised {type(e).__name__}: {e}") from None
     finally:
-        fuel.restore(ext.namespace, old)
+        if outer:
+            m.stop()

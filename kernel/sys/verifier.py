@@ -1,68 +1,56 @@
-"""The verifier for the extension language: a Python subset that cannot reach
-past the interfaces it imports (ARCHITECTURE.md, "the safe extension
-language"; SPIN relied on Modula-3's type safety, SOSP'95 §3.1).
+"""The verifier for SPIN Python, the language of extensions (ARCHITECTURE.md,
+"the safe extension language"; SPIN relied on Modula-3's type safety,
+SOSP'95 §3.1).
 
-``check(source, filename)`` parses one extension file and applies the rules
-below; each diagnostic reads ``FILE:LINE:COL: rule-name: what is wrong --
-how to fix it``. ``instrument`` then adds fuel checks (``kernel/sys/fuel.py``)
-at every function entry, loop back-edge and comprehension step, so the
-dispatcher can bound a handler.
+``check(source, filename)`` parses one extension file and accepts it only
+if every node is one ``kernel/sys/language.py`` lists: an allowlist, so
+syntax nobody vetted is refused by default. Each diagnostic reads
+``FILE:LINE:COL: rule: what is wrong — how to fix it``. ``instrument`` then
+rewrites the accepted tree for the runtime (kernel/sys/fuel.py and
+kernel/sys/sandbox.py): fuel checks at every function entry (lambdas too),
+loop back-edge and comprehension step, and the operators that can build far
+more than their inputs routed through size checks.
 
-What the rules close, and why:
+Beyond the allowlist, the rules close:
 
-- imports: only ``from spin import Name, ...`` -- the linker binds each name
-  to an interface the installing domain can resolve, so nothing else exists;
+- imports: only ``from spin import Name, ...`` at the top level -- the linker
+  binds each name to an interface the installing domain can resolve;
 - dunder names and ``_`` attributes: the ways from any object to its class,
   its module's globals, the interpreter (``().__class__.__base__...``);
-- builtins that reflect or escape (``getattr``, ``eval``, ``type``, ``vars``,
-  ``open``, ``__import__``...): also missing at run time, checked here to
-  give a message instead of a NameError;
-- ``str.format``/``format_map``: format strings traverse attributes
-  (``"{0.__globals__}"``) where no AST rule can see them;
-- frame, traceback, generator and code-object attributes (``gi_frame``,
-  ``tb_frame``, ``f_globals``...): the way from an exception or a generator
-  back into the kernel's frames;
+- builtins that reflect or escape (``getattr``, ``eval``, ``type``...): also
+  missing at run time, named here to give a message instead of a NameError;
+- ``str.format``/``format_map`` and computed f-string format specs: format
+  strings traverse attributes and pick widths no rule can see;
+- frame, traceback, generator and code-object attributes;
 - ``except:`` and ``BaseException``: an extension must not swallow the
   dispatcher's abort;
-- writes to imported interfaces, ``global`` rebinding of imports, names
-  starting with ``_spin`` (the instrumentation's own);
+- writes to imported interfaces, names starting with ``_spin``;
 - decorators, metaclasses and class bases, dunder methods other than
-  ``__init__`` (the kernel must never call extension code implicitly, e.g.
-  ``__eq__`` inside a kernel dict), ``async``.
+  ``__init__`` (the kernel must never call extension code implicitly).
 
-What it does not stop (the dispatcher's fuel and the kernel's checks do, or
-nobody does): memory exhaustion by huge allocations; a C-level builtin over a
-huge iterable (``range`` is capped at run time for that reason).
+The walk is iterative and nesting is capped, so a hostile file cannot make
+the verifier itself overflow its stack.
 """
 
 from __future__ import annotations
 
 import ast
+import copy
+import re
 from dataclasses import dataclass
 
-FORBIDDEN_BUILTINS = {
-    "getattr": "reflection reaches any attribute", "setattr": "reflection writes any attribute",
-    "delattr": "reflection deletes attributes", "hasattr": "reflection probes attributes",
-    "eval": "runs unverified code", "exec": "runs unverified code", "compile": "makes unverified code",
-    "open": "extensions have no files; use the kernel's interfaces", "input": "there is no terminal in the kernel",
-    "globals": "exposes the namespace the linker built", "locals": "exposes frames", "vars": "exposes namespaces",
-    "dir": "reflection", "type": "reaches classes and metaclasses", "object": "reaches the root class",
-    "super": "reaches the class hierarchy", "classmethod": "class machinery", "staticmethod": "class machinery",
-    "property": "class machinery", "memoryview": "raw memory", "breakpoint": "starts a debugger in the kernel",
-    "help": "imports modules", "id": "leaks addresses", "__import__": "imports any module",
-    "exit": "would stop the kernel", "quit": "would stop the kernel", "copyright": "-", "credits": "-",
-    "license": "-", "issubclass": "reflection", "format": "format specs reach __format__",
-    "BaseException": "an extension must not catch the dispatcher's abort",
-    "GeneratorExit": "generator machinery", "SystemExit": "would stop the kernel",
-    "KeyboardInterrupt": "belongs to the host",
+from kernel.sys import language as L
+
+FORBIDDEN_BUILTINS = L.REFUSED_BUILTINS
+INTERNAL_ATTRS = L.INTERNAL_ATTRS
+RESERVED = L.RESERVED
+_ALLOWED = frozenset(L.STATEMENTS) | frozenset(L.EXPRESSIONS) | L.GLUE
+_RULE_OF_REFUSED = {
+    ast.Match: "pattern-matching", ast.With: "with-statement", ast.Yield: "generator", ast.YieldFrom: "generator",
+    ast.Import: "import", ast.AsyncFunctionDef: "async", ast.Await: "async", ast.AsyncFor: "async",
+    ast.AsyncWith: "async", ast.MatMult: "operator",
 }  # fmt: skip
-INTERNAL_ATTRS = {
-    "gi_frame", "gi_code", "gi_yieldfrom", "gi_running", "cr_frame", "cr_code", "cr_await", "cr_origin",
-    "ag_frame", "ag_code", "ag_await", "f_back", "f_globals", "f_locals", "f_builtins", "f_code", "f_trace",
-    "f_lasti", "tb_frame", "tb_next", "tb_lasti", "co_code", "co_consts", "co_names", "func_globals",
-    "func_code", "mro", "format", "format_map", "with_traceback",
-}  # fmt: skip
-RESERVED = "_spin"
+_SPEC = re.compile(r"^(?:.?[<>=^])?[-+ ]?z?#?0?(\d*)[,_]?(?:\.(\d+))?[bcdeEfFgGnosxX%]?$")
 
 
 @dataclass(frozen=True)
@@ -89,6 +77,20 @@ class Verified:
     has_init: bool
 
 
+def _depth(tree: ast.AST) -> tuple[int, ast.AST]:
+    """The deepest nesting in ``tree`` and a node there, without recursion."""
+    deepest, where = 0, tree
+    stack = [(tree, 0)]
+    while stack:
+        node, d = stack.pop()
+        if d > deepest:
+            deepest, where = d, node
+            if d > L.NESTING_MAX:
+                break
+        stack.extend((c, d + 1) for c in ast.iter_child_nodes(node))
+    return deepest, where
+
+
 class _Checker(ast.NodeVisitor):
     def __init__(self, filename: str) -> None:
         self.filename = filename
@@ -103,6 +105,26 @@ class _Checker(ast.NodeVisitor):
             col = node.end_col_offset - len(node.attr)  # point at the attribute, not the expression's start
         line = node.end_lineno if isinstance(node, ast.Attribute) and node.end_lineno else getattr(node, "lineno", 1)
         self.out.append(Diagnostic(self.filename, line, col + 1, rule, message, fix))
+
+    # --- the allowlist ----------------------------------------------------------------------
+
+    def visit(self, node: ast.AST) -> None:
+        t = type(node)
+        if t not in _ALLOWED:
+            if t in L.REFUSED:
+                why, fix = L.REFUSED[t]
+                self.report(node, _RULE_OF_REFUSED.get(t, "refused-syntax"), f"{why}", fix)
+                if t is not ast.Import:
+                    return
+            else:
+                self.report(node, "unsupported-syntax", f"`{t.__name__}` is not part of SPIN Python",
+                            "see docs/extensions.md for the constructs extensions may use")  # fmt: skip
+                return
+        method = getattr(self, "visit_" + t.__name__, None)
+        if method is not None:
+            method(node)
+        else:
+            self.generic_visit(node)
 
     # --- module shape ---------------------------------------------------------------------
 
@@ -136,7 +158,14 @@ class _Checker(ast.NodeVisitor):
                 self.report(stmt, "top-level-statement",
                             f"`{type(stmt).__name__.lower()}` statement at the top level runs when the extension "
                             f"is linked", "put it in a function, or in `def init():`, which runs once after linking")  # fmt: skip
-        self.visit(tree)
+        for stmt in tree.body:
+            if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                continue  # reported above
+            self.visit(stmt)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        self.report(node, "import", "an import inside a function or class",
+                    "put `from spin import Name` at the top of the file")  # fmt: skip
 
     # --- names --------------------------------------------------------------------------------
 
@@ -169,8 +198,7 @@ class _Checker(ast.NodeVisitor):
                         "use only public attributes and the interfaces' procedures")  # fmt: skip
         elif a in INTERNAL_ATTRS:
             rule = "format-traversal" if a in ("format", "format_map") else "internals-attribute"
-            fix = ("use an f-string or `%` formatting" if rule == "format-traversal"
-                   else "frames, tracebacks, generators and code objects belong to the kernel")  # fmt: skip
+            fix = "use an f-string or `%` formatting" if rule == "format-traversal" else INTERNAL_ATTRS[a]
             self.report(node, rule, f"`.{a}` is not available to extensions", fix)
         if isinstance(node.ctx, (ast.Store, ast.Del)):
             base = node.value
@@ -185,22 +213,31 @@ class _Checker(ast.NodeVisitor):
         self._name_rules(node, node.arg, True)
         self.generic_visit(node)
 
+    def visit_keyword(self, node: ast.keyword) -> None:
+        if node.arg is not None:
+            self._name_rules(node, node.arg, True)
+        self.generic_visit(node)
+
+    def visit_alias(self, node: ast.alias) -> None:
+        self._name_rules(node, node.asname or node.name, True)
+
     # --- definitions ------------------------------------------------------------------------
 
-    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
-        if isinstance(node, ast.AsyncFunctionDef):
-            self.report(node, "async", "`async def` needs an event loop the kernel does not have",
-                        "write an ordinary function; asynchronous handlers are a dispatcher option")  # fmt: skip
-        if not isinstance(node, ast.Lambda):
+    def _function(self, node: ast.FunctionDef | ast.Lambda) -> None:
+        if isinstance(node, ast.FunctionDef):
             self._name_rules(node, node.name, True)
             for dec in node.decorator_list:
                 self.report(dec, "decorator", "decorators run arbitrary code when the extension is linked",
                             "call the function you wanted to wrap from your own function")  # fmt: skip
+            if node.returns is not None:
+                self.visit(node.returns)
         saved, self.class_depth = self.class_depth, 0
-        self.generic_visit(node)
+        self.visit(node.args)
+        for stmt in node.body if isinstance(node, ast.FunctionDef) else [node.body]:
+            self.visit(stmt)
         self.class_depth = saved
 
-    visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = _function  # noqa: N815
+    visit_FunctionDef = visit_Lambda = _function  # noqa: N815
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         self._name_rules(node, node.name, True)
@@ -237,20 +274,48 @@ class _Checker(ast.NodeVisitor):
             self._name_rules(node, node.name, True)
         self.generic_visit(node)
 
-    def visit_Await(self, node: ast.Await) -> None:
-        self.report(node, "async", "`await` needs an event loop the kernel does not have", "remove it")
-        self.generic_visit(node)
+    # --- formatting ---------------------------------------------------------------------------
 
-    def visit_JoinedStr(self, node: ast.JoinedStr) -> None:
-        self.generic_visit(node)  # f-strings: their expressions are checked like any other
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> None:
+        spec = node.format_spec
+        if spec is not None:
+            parts = spec.values if isinstance(spec, ast.JoinedStr) else [spec]
+            if not all(isinstance(p, ast.Constant) for p in parts):
+                self.report(node, "format-spec", "a computed format spec (`{x:{w}}`) can ask for any width",
+                            f"write the spec as a constant, e.g. `{{x:>8}}` (at most {L.FORMAT_WIDTH_MAX})")  # fmt: skip
+            else:
+                text = "".join(str(p.value) for p in parts if isinstance(p, ast.Constant))
+                m = _SPEC.match(text)
+                if m is None:
+                    self.report(node, "format-spec", f"format spec `{text}` is not a plain width and type",
+                                "use a spec such as `>8`, `08x` or `.3f`")  # fmt: skip
+                elif any(g and int(g) > L.FORMAT_WIDTH_MAX for g in m.groups()):
+                    self.report(node, "format-spec", f"format spec `{text}` asks for more than "
+                                                     f"{L.FORMAT_WIDTH_MAX} characters", "use a smaller width")  # fmt: skip
+        self.visit(node.value)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        pass
 
 
 def check(source: str, filename: str = "<extension>") -> Verified | list[Diagnostic]:
     """Verify one extension's source; the diagnostics, or what passed."""
+    if len(source) > L.SOURCE_MAX:
+        return [Diagnostic(filename, 1, 1, "too-large", f"the file has {len(source):,} characters",
+                           f"extensions are at most {L.SOURCE_MAX:,}; split it or remove data from it")]  # fmt: skip
     try:
         tree = ast.parse(source, filename)
     except SyntaxError as e:
         return [Diagnostic(filename, e.lineno or 1, e.offset or 1, "syntax-error", e.msg, "fix the Python syntax")]
+    except (RecursionError, MemoryError, ValueError) as e:
+        what = "nested too deeply for the parser" if not isinstance(e, ValueError) else str(e)
+        return [Diagnostic(filename, 1, 1, "too-deep" if not isinstance(e, ValueError) else "syntax-error", what,
+                           "simplify the expression")]  # fmt: skip
+    deepest, where = _depth(tree)
+    if deepest > L.NESTING_MAX:
+        return [Diagnostic(filename, getattr(where, "lineno", 1), getattr(where, "col_offset", 0) + 1, "too-deep",
+                           f"code nested more than {L.NESTING_MAX} levels deep",
+                           "split the expression with intermediate variables or functions")]  # fmt: skip
     c = _Checker(filename)
     c.check_module(tree)
     if c.out:
@@ -260,18 +325,52 @@ def check(source: str, filename: str = "<extension>") -> Verified | list[Diagnos
     return Verified(filename, tree, imports, has_init)
 
 
-# --- fuel instrumentation ----------------------------------------------------------------------
+# --- instrumentation ----------------------------------------------------------------------------
+
+
+def _name(n: str) -> ast.Name:
+    return ast.Name(n, ast.Load())
+
+
+def _call(fn: str, *args: ast.expr) -> ast.Call:
+    return ast.Call(_name(fn), list(args), [])
 
 
 def _check_expr() -> ast.expr:
     """``_spin_next(_spin_fuel, 0) or _spin_out()``: true while fuel lasts."""
-    return ast.BoolOp(ast.Or(), [
-        ast.Call(ast.Name("_spin_next", ast.Load()), [ast.Name("_spin_fuel", ast.Load()), ast.Constant(0)], []),
-        ast.Call(ast.Name("_spin_out", ast.Load()), [], []),
-    ])  # fmt: skip
+    return ast.BoolOp(ast.Or(), [_call("_spin_next", _name("_spin_fuel"), ast.Constant(0)), _call("_spin_out")])
+
+
+def _is_number(e: ast.expr) -> bool:
+    return isinstance(e, ast.Constant) and type(e.value) in (int, float) and abs(e.value) < 1 << 64
+
+
+_OP_HELPER = {ast.Add: "_spin_add", ast.Mult: "_spin_mul", ast.Pow: "_spin_pow", ast.LShift: "_spin_lshift",
+              ast.Mod: "_spin_mod"}  # fmt: skip
+_IOP_HELPER = {**_OP_HELPER, ast.Add: "_spin_iadd"}
+
+
+def _needs_check(op: ast.operator, left: ast.expr, right: ast.expr) -> bool:
+    """Could this operator build far more than its operands? Counters and
+    offsets (``n + 1``, ``x % 8``, ``v << 3``) stay plain Python."""
+    t = type(op)
+    if t not in _OP_HELPER:
+        return False
+    if _is_number(left) and _is_number(right):
+        return False
+    if t is ast.Add:
+        return not (_is_number(left) or _is_number(right))
+    if t is ast.Mod:
+        return not _is_number(right) or isinstance(left, ast.Constant) and isinstance(left.value, (str, bytes))
+    if t is ast.LShift:
+        return not (_is_number(right) and 0 <= right.value <= 64)  # type: ignore[attr-defined]
+    return True
 
 
 class _Instrument(ast.NodeTransformer):
+    def __init__(self) -> None:
+        self.temps = 0
+
     def _prepend(self, body: list[ast.stmt]) -> list[ast.stmt]:
         check = ast.Expr(_check_expr())
         if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
@@ -285,17 +384,86 @@ class _Instrument(ast.NodeTransformer):
 
     visit_FunctionDef = visit_While = visit_For = _entry_or_back_edge  # noqa: N815
 
+    def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
+        self.generic_visit(node)
+        node.body = ast.BoolOp(ast.And(), [_check_expr(), node.body])
+        return node
+
     def visit_comprehension(self, node: ast.comprehension) -> ast.AST:
         self.generic_visit(node)
         node.ifs = [_check_expr(), *node.ifs]
         return node
 
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        if _needs_check(node.op, node.left, node.right):
+            return ast.copy_location(_call(_OP_HELPER[type(node.op)], node.left, node.right), node)
+        return node
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
+        self.generic_visit(node)
+        node.value = _call("_spin_fmt", node.value)
+        return node
+
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> ast.AST:
+        self.generic_visit(node)
+        if any(isinstance(v, ast.FormattedValue) for v in node.values):
+            return ast.copy_location(_call("_spin_joined", node), node)
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        f = node.func
+        if isinstance(f, ast.Attribute) and f.attr in L.GROWING_METHODS:
+            call = ast.Call(_name("_spin_method"), [f.value, ast.Constant(f.attr), *node.args], node.keywords)
+            return ast.copy_location(call, node)
+        return node
+
+    def _temp(self) -> str:
+        self.temps += 1
+        return f"_spin_t{self.temps}"
+
+    def visit_Assign(self, node: ast.Assign) -> ast.AST | list[ast.stmt]:
+        self.generic_visit(node)
+        if len(node.targets) == 1:
+            t = node.targets[0]
+            if isinstance(t, ast.Subscript) and isinstance(t.slice, ast.Slice):
+                s = t.slice
+                key = _call("_spin_slice", *(x if x is not None else ast.Constant(None) for x in (s.lower, s.upper, s.step)))
+                return ast.copy_location(ast.Expr(_call("_spin_setslice", t.value, key, node.value)), node)
+        return node
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST | list[ast.stmt]:
+        self.generic_visit(node)
+        t, op, v = node.target, node.op, node.value
+        if not _needs_check(op, ast.Name("x"), v):
+            return node
+        helper = _IOP_HELPER[type(op)]
+        if isinstance(t, ast.Name):
+            load = ast.Name(t.id, ast.Load())
+            return ast.copy_location(ast.Assign([ast.Name(t.id, ast.Store())], _call(helper, load, v)), node)
+        out: list[ast.stmt] = []
+        obj = self._temp()
+        out.append(ast.Assign([ast.Name(obj, ast.Store())], t.value))  # type: ignore[union-attr]
+        if isinstance(t, ast.Attribute):
+            load: ast.expr = ast.Attribute(_name(obj), t.attr, ast.Load())
+            store: ast.expr = ast.Attribute(_name(obj), t.attr, ast.Store())
+        else:
+            assert isinstance(t, ast.Subscript)
+            key = self._temp()
+            s = t.slice
+            kexpr = (_call("_spin_slice", *(x if x is not None else ast.Constant(None) for x in (s.lower, s.upper, s.step)))
+                     if isinstance(s, ast.Slice) else s)  # fmt: skip
+            out.append(ast.Assign([ast.Name(key, ast.Store())], kexpr))
+            load = ast.Subscript(_name(obj), _name(key), ast.Load())
+            store = ast.Subscript(_name(obj), _name(key), ast.Store())
+        out.append(ast.Assign([store], _call(helper, load, v)))
+        return [ast.copy_location(s, node) for s in out]
+
 
 def instrument(v: Verified) -> ast.Module:
-    """A copy of the extension's tree with fuel checks added and its
-    ``from spin import`` lines removed."""
-    import copy
-
+    """A copy of the extension's tree with fuel checks and size checks added
+    and its ``from spin import`` lines removed."""
     tree = _Instrument().visit(copy.deepcopy(v.tree))
     # The linker binds the imported names itself; the import statements go.
     tree.body = [ast.copy_location(ast.Pass(), s) if isinstance(s, ast.ImportFrom) else s for s in tree.body]

@@ -1,4 +1,4 @@
-"""A legitimate extension: generators."""
+"""Generators outlive the handler that made them: refused (use a list or a generator expression)."""
 def evens(limit):
     for i in range(limit):
         if i % 2 == 0:
