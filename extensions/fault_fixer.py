@@ -1,6 +1,6 @@
 """Fix protection faults on one region, the "done" protocol in action.
 
-Fault events (Trap.ProtectionFault and friends) pass a `state` whose `done`
+Fault events (Translation.ProtectionFault and friends) pass a `state` whose `done`
 flag says whether some handler has already fixed the fault
 (spin-reference.md §4). Every handler checks it first and sets it when it
 fixes the fault; the kernel's own handler, installed Last, ends the thread
@@ -9,7 +9,7 @@ first write, the way an incremental checkpointer or a garbage collector's
 write barrier would (SOSP'95 §5.2, the Appel-Li benchmarks).
 """
 
-from spin import Console, Dispatcher, Translation, Trap
+from spin import Console, Dispatcher, Translation
 
 REGION = (0x200000000, 0x200100000)
 fixed = []
@@ -30,4 +30,4 @@ def unprotect(strand, state):
 
 
 def init():
-    Dispatcher.InstallHandler(Trap.ProtectionFault, unprotect, in_region, first=True)
+    Dispatcher.InstallHandler(Translation.ProtectionFault, unprotect, in_region, first=True)

@@ -14,6 +14,7 @@ from typing import Any
 
 from kernel.core import sched as sched_mod
 from kernel.core.physaddr import PhysAddr
+from kernel.core.physaddr_iface import ExtensionPhysAddr, FrameView, frame_of
 from kernel.core.sal import PAGE_SIZE, kseg
 from kernel.core.translation import Translation
 from kernel.core.trap import _enosys, _ignore
@@ -112,6 +113,7 @@ def _define_services(k: Kernel) -> None:
     """The core interfaces, their events, and what extensions may see."""
     d, sched, phys, tr = k.dispatcher, k.sched, k.phys, k.translation
     assert phys is not None and tr is not None
+    k.system.protect_kernel_events()  # every kernel event from here on starts with the kernel's authorizer
 
     strand = Interface("Strand", "strands: Block, Unblock, Checkpoint and Resume are events (SOSP'95 Fig. 4)")
     for name in ("Block", "Unblock", "Checkpoint", "Resume"):
@@ -129,7 +131,7 @@ def _define_services(k: Kernel) -> None:
 
     pa = Interface("PhysAddr", "physical frames", Allocate=phys.Allocate, Deallocate=phys.Deallocate)
     d.define(pa, "Reclaim", phys._reclaim_intrinsic, phys, result=True)
-    phys.Reclaim = lambda f: pa.Reclaim(f)
+    phys.Reclaim = lambda f: frame_of(pa.Reclaim(FrameView(f)))  # handlers see a view, never the Frame
 
     va = Interface("VirtAddr", "virtual address ranges", Allocate=k.virt.Allocate, Deallocate=k.virt.Deallocate)
     trans = Interface("Translation", "address spaces and their fault events (done protocol)",
@@ -149,6 +151,7 @@ def _define_services(k: Kernel) -> None:
     for iface in (strand, sch, pa, va, trans, trap, clock):
         k.ifaces[iface.__name__] = iface
         k.system.export(iface)
+    k.system.public.exports["PhysAddr"] = lambda ext: ExtensionPhysAddr(phys, ext)  # frames as handles
 
 
 __all__: list[Any] = ["boot"]

@@ -149,9 +149,10 @@ class Run:
         return self.net
 
     def load(self, k: Kernel, extension: str, **settings: Any) -> Any:
-        """Load extensions/NAME.py (or a path) on a kernel, with settings."""
+        """Load extensions/NAME.py (or a path) on a kernel, with settings, as
+        the machine's owner: a lesson is the instructor's (kernel/sys/authority.py)."""
         path = Path(extension) if extension.endswith(".py") else EXTENSIONS / f"{extension}.py"
-        return k.system.load_file(path, settings=settings or None)
+        return k.system.load_file(path, settings=settings or None, importer="root")
 
     def try_load(self, k: Kernel, source: str, filename: str) -> str:
         """Load extension source that is meant to be refused: the refusal ('' if it loaded)."""

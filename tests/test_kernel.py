@@ -148,7 +148,7 @@ def test_a_multiprocess_run_has_the_same_state_hash_twice() -> None:
 def test_syscall_counter_extension_sees_real_system_calls() -> None:
     out = bytearray()
     k = boot(init=read_elf(elf("hello", "ev4")), argv=["hello"], halt_when_done=True, console_out=out.extend)
-    ext = k.system.load_file(ROOT / "extensions" / "syscall_counter.py")
+    ext = k.system.load_file(ROOT / "extensions" / "syscall_counter.py", importer="root")
     k.run(10_000_000)
     counts = ext.namespace["counts"]
     assert counts.get(4, 0) == out.count(b"\n") or counts.get(4, 0) > 0
@@ -249,7 +249,7 @@ def test_lottery_scheduler_extension_divides_its_own_share_by_tickets() -> None:
 
     def run() -> tuple[float, float, float, int]:
         k = boot(init=read_elf(kprog("lottery")), argv=["lottery", str(10**9)])
-        ext = k.system.load_file(ROOT / "extensions" / "lottery.py")
+        ext = k.system.load_file(ROOT / "extensions" / "lottery.py", importer="root")
         k.sched.quantum_ticks = 1
         k.run(12_000_000)
         tickets = ext.namespace["tickets"]

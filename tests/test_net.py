@@ -65,7 +65,7 @@ def test_ping_between_two_machines(tmp_path: Path) -> None:
 def test_udp_echo_extension_answers_in_the_kernel(tmp_path: Path) -> None:
     net = Network(2, pcap=tmp_path / "udp.pcap")
     a, b = net.hosts
-    ext = b.system.load_file(EXT / "udp_echo.py")
+    ext = b.system.load_file(EXT / "udp_echo.py", importer="root")
     out: dict[str, Any] = {}
     a.sched.fork(E.udp_rtt_client, a, "10.0.0.2", 7, 10, 100, out, name="client")
     assert net.run_until(lambda: "done" in out, 1_000_000)
@@ -173,9 +173,9 @@ def test_bad_requests_get_errno_and_the_machines_run_on() -> None:
 def test_a_port_an_extension_claims_is_taken_for_everyone() -> None:
     net = Network(2)
     b = net.hosts[1]
-    b.system.load_file(EXT / "udp_echo.py")
+    b.system.load_file(EXT / "udp_echo.py", importer="root")
     with pytest.raises(SpinError, match="UDP.Listen: port 7 is in use"):
-        b.system.load_file(EXT / "udp_echo.py", name="second_echo")
+        b.system.load_file(EXT / "udp_echo.py", importer="root", name="second_echo")
     assert b.net.udp.bind(7, "pid 9") == -48
     b.system.unload(b.system.extensions["udp_echo"])
     assert not isinstance(b.net.udp.bind(7, "pid 9"), int)  # free again once the extension is gone
@@ -195,8 +195,8 @@ def init():
 def test_a_handler_that_throws_is_contained_and_the_packet_still_flows() -> None:
     net = Network(2)
     a, b = net.hosts
-    b.system.load_file(EXT / "udp_echo.py")
-    b.system.load(THROWS, "throws.py")
+    b.system.load_file(EXT / "udp_echo.py", importer="root")
+    b.system.load(THROWS, "throws.py", importer="root")
     out: dict[str, Any] = {}
     a.sched.fork(E.udp_rtt_client, a, "10.0.0.2", 7, 3, 16, out, name="client")
     assert net.run_until(lambda: "done" in out, 1_000_000)
@@ -228,7 +228,7 @@ def test_forwarding_nodes_keep_tcp_end_to_end(tmp_path: Path) -> None:
     pcap = tmp_path / "forward.pcap"
     net = Network(3, pcap=pcap)
     c, f, s = net.hosts
-    ext = f.system.load_file(EXT / "forward.py", settings={"PROTO": "tcp", "PORT": 5001, "TARGET": "10.0.0.3"})
+    ext = f.system.load_file(EXT / "forward.py", importer="root", settings={"PROTO": "tcp", "PORT": 5001, "TARGET": "10.0.0.3"})
     data = pattern(200_000, seed=5)
     rx: dict[str, Any] = {}
     tx: dict[str, Any] = {}
@@ -247,8 +247,8 @@ def test_forwarding_nodes_keep_tcp_end_to_end(tmp_path: Path) -> None:
 def test_udp_forwarding_across_three_machines() -> None:
     net = Network(3)
     c, f, s = net.hosts
-    f.system.load_file(EXT / "forward.py", settings={"PORT": 7000, "TARGET": "10.0.0.3"})
-    s.system.load_file(EXT / "udp_echo.py", settings={"PORT": 7000})
+    f.system.load_file(EXT / "forward.py", importer="root", settings={"PORT": 7000, "TARGET": "10.0.0.3"})
+    s.system.load_file(EXT / "udp_echo.py", importer="root", settings={"PORT": 7000})
     out: dict[str, Any] = {}
     c.sched.fork(E.udp_rtt_client, c, "10.0.0.2", 7000, 5, 16, out, name="client")
     assert net.run_until(lambda: "done" in out, 2_000_000)
@@ -259,17 +259,17 @@ def test_udp_forwarding_across_three_machines() -> None:
 def test_settings_must_name_a_constant_of_the_same_type() -> None:
     b = Network(1).hosts[0]
     with pytest.raises(SpinError, match="no top-level int constant named NOPE"):
-        b.system.load_file(EXT / "udp_echo.py", settings={"NOPE": 1})
+        b.system.load_file(EXT / "udp_echo.py", importer="root", settings={"NOPE": 1})
     with pytest.raises(SpinError, match="cannot set PORT='7'"):
-        b.system.load_file(EXT / "udp_echo.py", settings={"PORT": "7"})
+        b.system.load_file(EXT / "udp_echo.py", importer="root", settings={"PORT": "7"})
     assert "udp_echo" not in b.system.extensions and 7 not in b.net.udp.ports
 
 
 def test_the_flow_monitor_counts_without_taking() -> None:
     net = Network(2)
     a, b = net.hosts
-    mon = b.system.load_file(EXT / "flow_monitor.py")
-    b.system.load_file(EXT / "udp_echo.py")
+    mon = b.system.load_file(EXT / "flow_monitor.py", importer="root")
+    b.system.load_file(EXT / "udp_echo.py", importer="root")
     out: dict[str, Any] = {}
     a.sched.fork(E.udp_rtt_client, a, "10.0.0.2", 7, 4, 16, out, name="client")
     assert net.run_until(lambda: "done" in out, 1_000_000)
@@ -366,7 +366,7 @@ def test_ten_thousand_corrupted_frames_while_a_transfer_runs() -> None:
 def test_an_extension_on_the_send_path_refuses_forged_sources() -> None:
     net = Network(2)
     a, b = net.hosts
-    guard = a.system.load_file(EXT / "anti_spoof.py")
+    guard = a.system.load_file(EXT / "anti_spoof.py", importer="root")
     a.net.ip_send("10.0.0.2", P.PROTO_UDP, P.udp("10.0.0.77", "10.0.0.2", 5, 9, b"forged"), src="10.0.0.77")
     a.net.ip_send("10.0.0.2", P.PROTO_UDP, P.udp("10.0.0.1", "10.0.0.2", 5, 9, b"honest"), src="10.0.0.1")
     net.run_us(20_000)

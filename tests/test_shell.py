@@ -40,7 +40,7 @@ def test_unknown_commands_and_bad_arguments_get_a_message_not_a_traceback() -> N
 
 def test_commands_drive_the_world() -> None:
     w = World()
-    assert "loaded syscall_counter" in str(execute(w, "load syscall_counter").body)
+    assert "loaded syscall_counter" in str(execute(w, "load syscall_counter --root").body)
     assert execute(w, "break switch 1").body == "breakpoint set: switch 1"
     r = execute(w, "run")
     assert str(r.body).startswith("stopped: breakpoint switch 1: Switch ")

@@ -51,7 +51,7 @@ def test_switch_and_install_breakpoints() -> None:
     assert w.strands()[0].running  # strand 1, idle, is the one running now
     w.remove_break("switch 1")
     w.add_break("install Trap.SystemCall")
-    w.load("syscall_counter")
+    w.load("syscall_counter", importer="root")
     assert w.log[-1][0] == "load"
     why = w.step(1)
     assert why == "stop" and "breakpoint install Trap.SystemCall: Install" in w.last_stop

@@ -94,11 +94,11 @@ def guard_rtt(mode: str, n: int) -> Figure:
     """mode: none, false, true, false-indexed, true-indexed."""
     net = _network(2)
     a, b = net.hosts
-    b.system.load_file(EXT / "udp_echo.py")
+    b.system.load_file(EXT / "udp_echo.py", importer="root")
     if mode != "none":
         match, _, indexed = mode.partition("-")
         for k, port in ((a, 4000), (b, 7)):
-            k.system.load_file(EXT / "guard_load.py", settings={"MATCH": int(match == "true"),
+            k.system.load_file(EXT / "guard_load.py", importer="root", settings={"MATCH": int(match == "true"),
                                "INDEXED": int(bool(indexed)), "PORT": port})  # fmt: skip
     return _kernel_rtt(net, a, b.net.address, 7, n, f"guards {mode}")
 
@@ -108,7 +108,7 @@ def guard_rtt(mode: str, n: int) -> Figure:
 
 def latency_kernel(n: int) -> Figure:
     net = _network(2)
-    net.hosts[1].system.load_file(EXT / "udp_echo.py")
+    net.hosts[1].system.load_file(EXT / "udp_echo.py", importer="root")
     return _kernel_rtt(net, net.hosts[0], "10.0.0.2", 7, n, "in-kernel round trip")
 
 
@@ -155,9 +155,9 @@ def forward(proto: str, user: bool, n: int) -> Figure:
     net = _network(3, progs)
     c, f, s = net.hosts
     if not user:
-        f.system.load_file(EXT / "forward.py", settings={"PROTO": proto, "PORT": port, "TARGET": "10.0.0.3"})
+        f.system.load_file(EXT / "forward.py", importer="root", settings={"PROTO": proto, "PORT": port, "TARGET": "10.0.0.3"})
     if proto == "udp":
-        s.system.load_file(EXT / "udp_echo.py", settings={"PORT": port})
+        s.system.load_file(EXT / "udp_echo.py", importer="root", settings={"PORT": port})
     else:
         s.sched.fork(E.tcp_echo_server, s, port, {}, name="echo server")
     if user:

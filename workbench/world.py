@@ -336,17 +336,22 @@ class World:
         self.breakpoints.remove(bp)
         return f"breakpoint removed: {bp}"
 
-    def load(self, path: str, settings: dict[str, Any] | None = None) -> str:
-        """Load an extension on the machine in focus; a refusal is a WorldError
-        (the kernel keeps nothing of it) and is not logged."""
-        return self.apply(["load", self.focus, {"path": path, "settings": settings or {}}])
+    def load(self, path: str, settings: dict[str, Any] | None = None, importer: str = "user") -> str:
+        """Load an extension on the machine in focus, with a user's rights
+        unless ``importer`` is ``root`` (kernel/sys/authority.py); a refusal
+        is a WorldError (the kernel keeps nothing of it) and is not logged."""
+        what: dict[str, Any] = {"path": path, "settings": settings or {}}
+        if importer != "user":
+            what["importer"] = importer
+        return self.apply(["load", self.focus, what])
 
     def _load(self, host: int, what: dict[str, Any]) -> str:
         path = Path(what["path"])
         if not path.suffix and not path.exists():
             path = engine.EXTENSIONS / f"{path}.py"
         try:
-            ext = self.kernels[host].system.load_file(path, settings=what["settings"] or None)
+            ext = self.kernels[host].system.load_file(path, settings=what["settings"] or None,
+                                                      importer=what.get("importer", "user"))  # fmt: skip
         except SpinError as e:
             raise WorldError(str(e)) from None
         return f"loaded {ext.name} ({len(ext.bindings)} handlers installed)"

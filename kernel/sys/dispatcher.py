@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kernel.sys import fuel
-from kernel.sys.language import BOUND_MAX, CHECKPOINT, QUOTA_FUEL
 from kernel.sys.errors import AuthError, BindingTypeError, IllegalAsynchEvent, InvalidProcedure, NoHandlerInvoked
+from kernel.sys.language import BOUND_MAX, CHECKPOINT, QUOTA_FUEL
 from kernel.sys.trace import Abort, Dispatch, Fault, Install, Trace, Uninstall
 
 

@@ -45,14 +45,22 @@ class QuotaExceeded(BaseException):  # noqa: N818
 
 
 def _host_kib() -> int:
-    """The host process's peak resident size in KiB (Linux ru_maxrss)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    """The host process's resident size in KiB now (Linux /proc/self/statm;
+    elsewhere the peak, ru_maxrss, which misses growth below an old peak)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * (_PAGE >> 10)
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+_PAGE = resource.getpagesize()
 
 
 class Meter:
     """One extension's fuel: granted per call, spent by its checks."""
 
-    __slots__ = ("ns", "left", "granted", "kib0", "t0", "probe", "since", "due", "clock")
+    __slots__ = ("ns", "left", "granted", "kib0", "t0", "probe", "since", "due", "charged")
 
     def __init__(self, namespace: dict[str, Any]) -> None:
         self.ns = namespace
@@ -63,6 +71,7 @@ class Meter:
         self.probe = _host_kib
         self.since = 0  # fuel spent since the owner last measured what it keeps (the quota)
         self.due = 0  # or: the clock's cycle count at which to measure next
+        self.charged = 0  # fuel charged at once since the last checkpoint (it brings the next one)
         namespace[FUEL_NAME] = EMPTY
         namespace[OUT_NAME] = self.out
 
@@ -113,6 +122,10 @@ class Meter:
             raise FuelExhausted
         if n <= self.left:
             self.left -= n
+            self.charged += n
+            if self.charged >= CHECKPOINT:  # work charged in bulk is looked at as often as work counted
+                self.charged = 0
+                self.checkpoint()
             return
         self.left = 0
         self.ns[FUEL_NAME] = SPENT

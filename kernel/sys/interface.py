@@ -13,6 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from kernel.sys.authority import PRIVILEGED, may_raise
+from kernel.sys.errors import AuthError
+
 
 class Interface:
     """A named set of procedures and events (a Modula-3 interface)."""
@@ -31,15 +34,22 @@ class Interface:
 
 
 class EventRef:
-    """An event as an extension sees it: raise it by calling it."""
+    """An event as an extension sees it: raise it by calling it -- if the
+    event is raisable or the extension holds the raise right
+    (kernel/sys/authority.py): raising ``Trap.SystemCall`` with a state of
+    one's own making would act for another process."""
 
-    __slots__ = ("_event",)
+    __slots__ = ("_event", "_may_raise")
 
-    def __init__(self, event: Any) -> None:
+    def __init__(self, event: Any, may_raise: bool = True) -> None:
         object.__setattr__(self, "_event", event)
+        object.__setattr__(self, "_may_raise", may_raise)
 
     def __call__(self, *args: Any) -> Any:
         ev = self._event
+        if not self._may_raise:
+            raise AuthError(f"{ev.name} is the kernel's to raise: extensions loaded by a user may install "
+                            f"handlers on it but not raise it")  # fmt: skip
         return getattr(ev.interface, ev.attr)(*args)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -52,11 +62,12 @@ class EventRef:
 class Facade:
     """A read-only view of an interface, for one importer."""
 
-    __slots__ = ("_iface", "_events")
+    __slots__ = ("_iface", "_events", "_rights")
 
-    def __init__(self, iface: object, events: dict[str, Any]) -> None:
+    def __init__(self, iface: object, events: dict[str, Any], rights: frozenset[str] = PRIVILEGED) -> None:
         object.__setattr__(self, "_iface", iface)
         object.__setattr__(self, "_events", events)
+        object.__setattr__(self, "_rights", rights)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -65,7 +76,7 @@ class Facade:
         iname = getattr(iface, "__name__", type(iface).__name__)
         ev = object.__getattribute__(self, "_events").get(f"{iname}.{name}")
         if ev is not None:
-            return EventRef(ev)
+            return EventRef(ev, may_raise(ev, object.__getattribute__(self, "_rights")))
         try:
             return getattr(iface, name)
         except AttributeError:

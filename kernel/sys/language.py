@@ -115,7 +115,11 @@ INTERNAL_ATTRS["format"] = INTERNAL_ATTRS["format_map"] = "format strings traver
 
 #: Methods that can build far more than their inputs; the instrumentation routes calls
 #: to them through the sandbox, which checks the result's size first.
-GROWING_METHODS = frozenset({"join", "replace", "ljust", "rjust", "center", "zfill", "expandtabs", "extend"})
+GROWING_METHODS = frozenset({
+    "join", "replace", "ljust", "rjust", "center", "zfill", "expandtabs", "extend", "encode", "decode", "hex",
+    "translate", "to_bytes", "split", "rsplit", "splitlines", "upper", "lower", "casefold", "swapcase", "title",
+    "capitalize", "strip", "lstrip", "rstrip", "copy", "items", "keys", "values",
+})  # fmt: skip
 
 RESERVED = "_spin"  # names the instrumentation adds
 

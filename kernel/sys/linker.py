@@ -49,7 +49,9 @@ class Extension:
     bindings: list[Any] = field(default_factory=list)  # dispatcher bindings it installed
     loaded: bool = True
     rights: frozenset[str] = frozenset()  # what its installer may do (kernel/sys/system.py RIGHTS)
-    clients: set[int] = field(default_factory=set)  # the processes it was loaded for (UNIX pids)
+    clients: tuple[int, ...] = ()  # the processes it was loaded for (UNIX pids)
+    releases: list[Callable[[], None]] = field(default_factory=list)  # kernel resources to give back on unload
+    evict: Callable[[str], None] | None = None  # set by the loader: unload for going past a quota
     meter: fuel.Meter = field(init=False, repr=False)
     footprint: tuple[int, int] = (0, 0)  # (bytes, objects) at the last measure
     clock: Any = None  # the kernel's CPU, when the dispatcher charges its cycles (see Dispatcher.clock)
@@ -81,7 +83,7 @@ def verify_or_raise(source: str, filename: str, name: str) -> Verified:
 
 def link(v: Verified, name: str, domains: list[Domain], bind: Callable[[str, Any, Extension], Any],
          log: Callable[[str], None], rights: frozenset[str] = frozenset(), clock: Any = None,
-         per_fuel: int = 0) -> Extension:  # fmt: skip
+         per_fuel: int = 0, clients: tuple[int, ...] = ()) -> Extension:  # fmt: skip
     """Resolve ``v``'s imports against ``domains`` in order, build its
     namespace (``bind(name, export, ext)`` turns an export into what the
     extension sees) and run its top level. Raises LinkError naming every
@@ -96,9 +98,10 @@ def link(v: Verified, name: str, domains: list[Domain], bind: Callable[[str, Any
         raise LinkError(f"{v.filename}: cannot link extension {name}: no domain it may use "
                         f"({', '.join(d.name for d in domains)}) exports {what}; they export: {', '.join(offered)}")  # fmt: skip
     ns: dict[str, Any] = {"__name__": name, **HELPERS}
-    ext = Extension(name, v.filename, target, ns, rights=rights, clock=clock,
+    ext = Extension(name, v.filename, target, ns, rights=rights, clients=tuple(clients), clock=clock,
                     measure_every=QUOTA_FUEL * max(per_fuel, 1))  # fmt: skip
     ns["__builtins__"] = sandbox.builtins_for(ext.meter, log)
+    ns.update(sandbox.helpers_for(ext.meter))
     for iname, (export, _) in target.bound.items():
         ns[iname] = bind(iname, export, ext)
     code = compile(instrument(v), v.filename, "exec")

@@ -167,6 +167,47 @@ def setslice(obj: Any, key: slice, value: Any) -> None:
     obj[key] = value
 
 
+def _charge_for(charge: Callable[[int], None], r: Any) -> Any:
+    """Charge fuel for what an operation built: a check per PER_ITEM items
+    or per 4 KiB of text, so memory a loop builds brings its checkpoints
+    (and its end) nearer, as its iterations do."""
+    if isinstance(r, _TEXT):
+        charge(len(r) >> 12)
+    elif isinstance(r, (list, tuple, dict, set, frozenset)):
+        charge(len(r) // PER_ITEM)
+    return r
+
+
+def helpers_for(m: Meter) -> dict[str, Any]:
+    """The instrumentation's helpers that charge one extension's fuel."""
+    charge = m.charge
+
+    def method(obj: Any, name: str, *args: Any, **kw: Any) -> Any:
+        return _charge_for(charge, call_method(obj, name, *args, **kw))
+
+    def getslice(obj: Any, key: slice) -> Any:
+        return _charge_for(charge, obj[key])
+
+    def star(x: Any) -> Any:
+        if isinstance(x, (list, tuple, *_TEXT)) or hasattr(x, "__len__"):
+            n = len(x)
+            if n > SEQ_MAX:
+                raise _refuse("*unpacking", n, SEQ_MAX, "items")
+            charge(n // PER_ITEM)
+            return x
+        return _bounded_list(x, SEQ_MAX)
+
+    def charged(op: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any) -> Any:
+            return _charge_for(charge, op(*args))
+
+        return run
+
+    return {"_spin_method": method, "_spin_getslice": getslice, "_spin_star": star, "_spin_add": charged(add),
+            "_spin_iadd": charged(iadd), "_spin_mul": charged(mul), "_spin_mod": charged(mod),
+            "_spin_joined": charged(joined)}  # fmt: skip
+
+
 def call_method(obj: Any, name: str, *args: Any, **kw: Any) -> Any:
     """A call to one of GROWING_METHODS: the result's size checked first."""
     method = getattr(obj, name)
@@ -194,9 +235,19 @@ def call_method(obj: Any, name: str, *args: Any, **kw: Any) -> Any:
             total = n * max(tab, 1) if isinstance(tab, int) else n
             if total > STR_MAX:
                 raise _refuse("expandtabs", total, STR_MAX, "characters")
-    elif name == "extend" and isinstance(obj, list) and args:
-        items = _bounded_list(args[0], SEQ_MAX - len(obj))
+        if name in ("encode", "hex") and n * 4 > STR_MAX:
+            raise _refuse(name, n * 4, STR_MAX, "bytes")
+        if name == "translate" and args and isinstance(args[0], dict):
+            longest = max((len(v) for v in args[0].values() if isinstance(v, _TEXT)), default=1)
+            if n * longest > STR_MAX:
+                raise _refuse("translate", n * longest, STR_MAX, "characters")
+    elif name == "extend" and isinstance(obj, (list, bytearray)) and args:
+        items = _bounded_list(args[0], _cap(obj) - len(obj))
         return method(items)
+    elif name == "to_bytes" and isinstance(obj, int):
+        length = args[0] if args else kw.get("length", 1)
+        if isinstance(length, int) and length > STR_MAX:
+            raise _refuse("to_bytes", length, STR_MAX, "bytes")
     return method(*args, **kw)
 
 
@@ -345,7 +396,10 @@ def builtins_for(m: Meter, log: Callable[[str], None]) -> dict[str, Any]:
         return total
 
     def print_(*args: Any, sep: str = " ", end: str = "") -> None:
-        log(builtins.str(sep).join(a if isinstance(a, str) else str_(a) for a in args)[:REPR_MAX] + builtins.str(end)[:8])
+        log(
+            builtins.str(sep).join(a if isinstance(a, str) else str_(a) for a in args)[:REPR_MAX]
+            + builtins.str(end)[:8]
+        )
 
     def isinstance_(obj: Any, cls: Any) -> bool:
         return builtins.isinstance(obj, _real(cls))

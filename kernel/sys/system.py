@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kernel.sys import capability
+from kernel.sys import authority, capability
 from kernel.sys.dispatcher import CANCEL, FIRST, LAST, Dispatcher, FieldEquals, Option
 from kernel.sys.domain import Domain
 from kernel.sys.errors import SpinError
@@ -104,23 +104,36 @@ class ExtensionSystem:
 
     def _bind(self, name: str, export: Any, ext: Extension) -> Any:
         obj = export(ext) if callable(export) else export  # a factory makes a per-extension view
-        return Facade(obj, self.dispatcher.events)
+        return Facade(obj, self.dispatcher.events, ext.rights)
+
+    def protect_kernel_events(self) -> None:
+        """Every event defined from now on starts with the kernel's
+        authorizer (kernel/sys/authority.py): a booted kernel calls this
+        before it defines its services."""
+        self.dispatcher.default_authorizer = authority.kernel_event
 
     def load(self, source: str, filename: str, name: str | None = None, domains: tuple[str, ...] = ("SpinPublic",),
-             importer: str = "user", settings: dict[str, Any] | None = None) -> Extension:  # fmt: skip
+             importer: str = "user", settings: dict[str, Any] | None = None,
+             clients: tuple[int, ...] = ()) -> Extension:  # fmt: skip
         """Verify, link and initialize an extension. ``settings`` replace the
         values of the extension's own top-level constants before ``init``
         runs (a forwarder's target, an echo's port), each with a value of
-        the constant's type. Any refusal raises a SpinError whose message
-        names the extension and the reason; then nothing of the extension
-        stays installed."""
+        the constant's type. The importer decides its rights
+        (kernel/sys/authority.py: ``root`` and ``kernel`` hold them all,
+        anyone else none); ``clients`` are the processes (UNIX pids) it is
+        loaded for, whose system calls and faults a user's extension may
+        see, with their descendants. Any refusal raises a SpinError whose
+        message names the extension and the reason; then nothing of the
+        extension stays installed."""
         name = name or Path(filename).stem
         try:
             if name in self.extensions:
                 raise SpinError(f"an extension named {name} is already loaded; unload it first")
             v = verify_or_raise(source, filename, name)
             doms = [self.names.lookup(f"/svc/domains/{d}", importer) for d in domains]
-            ext = link(v, name, doms, self._bind, self.console.append)
+            d = self.dispatcher
+            ext = link(v, name, doms, self._bind, self.console.append, rights=authority.rights_of(importer),
+                       clock=d.clock, per_fuel=d.cost[1], clients=clients)  # fmt: skip
             for key, value in (settings or {}).items():
                 old = ext.namespace.get(key)
                 if key.startswith("_") or not isinstance(old, (int, str, float)) or type(old) is not type(value):
@@ -137,6 +150,7 @@ class ExtensionSystem:
         except SpinError as e:
             self.trace.add(Denied(what=f"load {name}", who=importer, reason=str(e).splitlines()[0]))
             raise
+        ext.evict = lambda reason, ext=ext: self.evict(ext, reason)
         self.extensions[name] = ext
         self.trace.add(Link(extension=name, domain=", ".join(domains), imports=tuple(n for n, _ in v.imports)))
         return ext
@@ -153,5 +167,20 @@ class ExtensionSystem:
         for b in ext.bindings:
             self.dispatcher.uninstall(b, "extension unloaded")
         ext.bindings.clear()
+        for release in ext.releases:
+            release()
+        ext.releases.clear()
         ext.loaded = False
         self.extensions.pop(ext.name, None)
+
+    def evict(self, ext: Extension, reason: str) -> None:
+        """An extension went past its quota: unload it and drop what it kept,
+        so its memory is the host's again."""
+        if not ext.loaded:
+            return
+        self.unload(ext)
+        keep = {k: v for k, v in ext.namespace.items() if k.startswith("_spin") or k.startswith("__")}
+        ext.namespace.clear()
+        ext.namespace.update(keep)
+        self.dispatcher.reports.append(f"{ext.name}: unloaded: {reason}")
+        self.trace.add(Denied(what=f"keep running {ext.name}", who="kernel", reason=reason))

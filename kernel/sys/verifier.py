@@ -419,6 +419,22 @@ class _Instrument(ast.NodeTransformer):
             return ast.copy_location(call, node)
         return node
 
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        self.generic_visit(node)
+        s = node.slice
+        if isinstance(node.ctx, ast.Load) and isinstance(s, ast.Slice):
+            key = _call(
+                "_spin_slice", *(x if x is not None else ast.Constant(None) for x in (s.lower, s.upper, s.step))
+            )
+            return ast.copy_location(_call("_spin_getslice", node.value, key), node)
+        return node
+
+    def visit_Starred(self, node: ast.Starred) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.ctx, ast.Load):
+            node.value = _call("_spin_star", node.value)
+        return node
+
     def _temp(self) -> str:
         self.temps += 1
         return f"_spin_t{self.temps}"
@@ -429,7 +445,9 @@ class _Instrument(ast.NodeTransformer):
             t = node.targets[0]
             if isinstance(t, ast.Subscript) and isinstance(t.slice, ast.Slice):
                 s = t.slice
-                key = _call("_spin_slice", *(x if x is not None else ast.Constant(None) for x in (s.lower, s.upper, s.step)))
+                key = _call(
+                    "_spin_slice", *(x if x is not None else ast.Constant(None) for x in (s.lower, s.upper, s.step))
+                )
                 return ast.copy_location(ast.Expr(_call("_spin_setslice", t.value, key, node.value)), node)
         return node
 

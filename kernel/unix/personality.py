@@ -35,6 +35,7 @@ from kernel.core.trap import NORESULT, RESTART, SyscallState, TrapState
 from kernel.fs.extentfs import DiskIOError
 from kernel.sys.dispatcher import FIRST
 from kernel.sys.trace import Exit, Signal
+from kernel.unix import authority as unix_authority
 from kernel.unix.addrspace import AddressSpace
 from kernel.unix.cthreads import CThreads
 from kernel.unix.machthreads import MachThreads
@@ -130,6 +131,7 @@ class Unix:
         self.cthreads = CThreads(self)  # integrated C-Threads
         self.sockets: Any = None  # kernel/net/sockets.py, when the machine has a network
         kernel.personality = self
+        unix_authority.install(self)  # a user's extension sees only its own processes' calls and faults
 
     # --- processes -------------------------------------------------------------------
 
@@ -331,6 +333,9 @@ class Unix:
         return True
 
     # --- event handlers --------------------------------------------------------------
+
+    def serves(self, clients: frozenset[int], strand: Any) -> bool:
+        return unix_authority.serves(self, clients, strand)
 
     def _mine(self, strand: Any, state: SyscallState) -> bool:
         return state.v0 in self.table

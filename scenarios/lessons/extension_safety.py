@@ -63,7 +63,7 @@ def runaway(run):
     net = run.network(2)
     a, b = net.hosts
     k = b
-    k.system.load(RUNAWAY, "runaway.py")
+    k.system.load(RUNAWAY, "runaway.py", importer="root")
     a.net.udp.send(4000, "10.0.0.2", 9, b"poke")
     net.run_us(20_000)
     aborts = k.trace.of(Abort)

@@ -65,7 +65,7 @@ def in_kernel(run):
     iface = Interface("Lesson", "a service an extension provides")
     k.dispatcher.define(iface, "Call", lambda x: None, iface)
     k.system.export(iface)
-    ext = k.system.load(CALLEE, "callee.py")
+    ext = k.system.load(CALLEE, "callee.py", importer="root")
     t0 = k.sal.now
     for i in range(N):
         iface.Call(i)

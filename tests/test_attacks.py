@@ -1,0 +1,417 @@
+"""The attack suite (issue 15): hostile extensions, each refused or contained
+by the specific rule or record, and the kernel still running after it.
+
+Four classes, as an attacker would try them: reaching the host through
+syntax or builtins the verifier must refuse (static); running past the fuel
+or building without bound (dynamic, each stopped with its reason); writing
+kernel objects handed over as capabilities; and acting on kernel events
+beyond a user's rights. Every dynamic attack runs as a guarded UDP handler
+on host 10.0.0.2 of a two-machine world, loaded with a user's rights; after
+each, a ping and a UDP datagram still get through.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kernel.net.topology import Network
+from kernel.sys.errors import SpinError
+from kernel.sys.trace import Abort, Fault
+from kernel.sys.verifier import check
+
+# --- 1. reaching past the interfaces: refused by the verifier, rule and line -------------------------
+
+STATIC: list[tuple[str, str, str]] = [
+    # (id, source, rule)
+    ("match-class-kwargs", "def f(x):\n    match x:\n        case object(__class__=c):\n            return c\n",
+     "pattern-matching"),
+    ("match-capture", "def f(x):\n    match x:\n        case y:\n            return y\n", "pattern-matching"),
+    ("match-mapping", "def f(x):\n    match x:\n        case {'a': v}:\n            return v\n", "pattern-matching"),
+    ("with", "def f(x):\n    with x as y:\n        return y\n", "with-statement"),
+    ("yield", "def f():\n    yield 1\n", "generator"),
+    ("yield-from", "def f():\n    yield from [1]\n", "generator"),
+    ("async-def", "async def f():\n    pass\n", "async"),
+    ("await-in-lambda", "def f(x):\n    return (lambda: x)()\nasync def g():\n    await f(1)\n", "async"),
+    ("dunder-import", "def f():\n    return __import__('os')\n", "dunder-name"),
+    ("getattr", "def f(x):\n    return getattr(x, 'y')\n", "forbidden-builtin"),
+    ("class-walk", "def f():\n    return ().__class__.__base__.__subclasses__()\n", "dunder-attribute"),
+    ("func-globals", "def f():\n    return f.__globals__\n", "dunder-attribute"),
+    ("gen-frame", "def f():\n    g = (x for x in [1])\n    return g.gi_frame.f_back\n", "internals-attribute"),
+    ("traceback", "def f():\n    try:\n        1 / 0\n    except Exception as e:\n        return e.__traceback__\n",
+     "dunder-attribute"),
+    ("tb-frame", "def f(tb):\n    return tb.tb_frame\n", "internals-attribute"),
+    ("str-format", "def f(x):\n    return '{0.__class__}'.format(x)\n", "format-traversal"),
+    ("format-map", "def f(x):\n    return '{a}'.format_map(x)\n", "format-traversal"),
+    ("computed-spec", "def f(x, w):\n    return f'{x:{w}}'\n", "format-spec"),
+    ("huge-width", "def f(x):\n    return f'{x:>1000000000}'\n", "format-spec"),
+    ("type", "def f(x):\n    return type(x)\n", "forbidden-builtin"),
+    ("vars", "def f():\n    return vars()\n", "forbidden-builtin"),
+    ("globals", "def f():\n    return globals()\n", "forbidden-builtin"),
+    ("locals", "def f():\n    return locals()\n", "forbidden-builtin"),
+    ("open", "def f():\n    return open('/etc/passwd')\n", "forbidden-builtin"),
+    ("eval", "def f():\n    return eval('1')\n", "forbidden-builtin"),
+    ("exec", "def f():\n    exec('x = 1')\n", "forbidden-builtin"),
+    ("compile", "def f():\n    return compile('1', 'x', 'eval')\n", "forbidden-builtin"),
+    ("breakpoint", "def f():\n    breakpoint()\n", "forbidden-builtin"),
+    ("id", "def f(x):\n    return id(x)\n", "forbidden-builtin"),
+    ("hash", "def f(x):\n    return hash(x)\n", "forbidden-builtin"),
+    ("memoryview", "def f(b):\n    return memoryview(b)\n", "forbidden-builtin"),
+    ("object", "def f():\n    return object\n", "forbidden-builtin"),
+    ("super", "class A:\n    def m(self):\n        return super()\n", "forbidden-builtin"),
+    ("base-exception", "def f():\n    try:\n        pass\n    except BaseException:\n        pass\n",
+     "forbidden-builtin"),
+    ("memory-error", "def f():\n    try:\n        pass\n    except MemoryError:\n        pass\n", "forbidden-builtin"),
+    ("bare-except", "def f():\n    try:\n        pass\n    except:\n        pass\n", "catch-all"),
+    ("import-os", "import os\n", "import"),
+    ("from-os", "from os import path\n", "import"),
+    ("star", "from spin import *\n", "star-import"),
+    ("relative", "from . import x\n", "import"),
+    ("nested-import", "def f():\n    from spin import Sal\n", "import"),
+    ("decorator", "def d(f):\n    return f\n@d\ndef g():\n    pass\n", "decorator"),
+    ("metaclass", "class A(metaclass=list):\n    pass\n", "class-base"),
+    ("class-base", "class A(Exception):\n    pass\n", "class-base"),
+    ("dunder-eq", "class A:\n    def __eq__(self, o):\n        return True\n", "dunder-name"),
+    ("dunder-del", "class A:\n    def __del__(self):\n        pass\n", "dunder-name"),
+    ("dunder-bool", "class A:\n    def __bool__(self):\n        return True\n", "dunder-name"),
+    ("dunder-hash", "class A:\n    def __hash__(self):\n        return 1\n", "dunder-name"),
+    ("fuel-reset", "def f():\n    _spin_fuel = iter(range(10**9))\n", "reserved-name"),
+    ("fuel-global", "_spin_out = 1\n", "reserved-name"),
+    ("lambda-import", "f = lambda: __import__('os')\n", "dunder-name"),
+    ("keyword-dunder", "def f(g):\n    return g(__class__=1)\n", "dunder-name"),
+    ("private", "def f(h):\n    return h._obj\n", "private-attribute"),
+    ("mro", "def f(x):\n    return x.mro\n", "internals-attribute"),
+    ("with-traceback", "def f(e):\n    return e.with_traceback\n", "internals-attribute"),
+    ("matmul", "def f(a, b):\n    return a @ b\n", "operator"),
+    ("rebind-interface", "from spin import Console\ndef f():\n    global Console\n    Console = 1\n",
+     "interface-write"),
+    ("write-interface", "from spin import Console\ndef f():\n    Console.Print = print\n", "interface-write"),
+    ("top-level-loop", "while True:\n    pass\n", "top-level-statement"),
+    ("deep-nesting", "x = " + "[" * 150 + "1" + "]" * 150 + "\n", "too-deep"),
+    ("deep-parens", "x = " + "(" * 250 + "1" + ")" * 250 + "\n", "syntax-error"),
+    ("deep-binop", "def f():\n    return 1" + " + 1" * 5000 + "\n", "too-deep"),
+    ("deep-not", "def f():\n    return " + "not " * 5000 + "1\n", "too-deep"),
+    ("huge-source", "X = '" + "a" * 300_000 + "'\n", "too-large"),
+    ("null-byte", "x = 1\0\n", "syntax-error"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("src", "rule"), [(s, r) for _, s, r in STATIC], ids=[i for i, _, _ in STATIC])
+def test_the_verifier_refuses_each_way_past_the_interfaces(src: str, rule: str) -> None:
+    result = check(src, "attack.py")
+    assert isinstance(result, list), "accepted"
+    assert rule in {d.rule for d in result}, [str(d) for d in result]
+    d = next(d for d in result if d.rule == rule)
+    assert str(d).startswith(f"attack.py:{d.line}:{d.col}: {rule}: ") and " — " in str(d)
+
+
+# --- the world every dynamic attack runs in ------------------------------------------------------
+
+
+class World:
+    """Two machines; host 2 runs the attack as a guarded UDP handler."""
+
+    def __init__(self) -> None:
+        self.net = Network(2)
+        self.a, self.b = self.net.hosts
+        self.ports = itertools.count(2000)
+        self.pings = itertools.count(1)
+
+    def attack(self, body: str, *, setup: str = "", importer: str = "user", calls: int = 1) -> tuple[Any, int]:
+        """Load ``handler`` (its body given) on a fresh port and send ``calls``
+        datagrams to it; the extension and its port."""
+        port = next(self.ports)
+        src = (f"from spin import UDP, Dispatcher, Console, PhysAddr, Trap, Strand\n{textwrap.dedent(setup)}\n"
+               f"def handler(p):\n{textwrap.indent(textwrap.dedent(body), '    ')}\n"
+               f"def init():\n    Dispatcher.InstallHandler(UDP.PacketArrived, handler, "
+               f"Dispatcher.FieldEquals('dst_port', {port}))\n")  # fmt: skip
+        ext = self.b.system.load(src, f"attack_{port}.py", importer=importer)
+        for _ in range(calls):
+            self.send(port)
+        return ext, port
+
+    def send(self, port: int) -> None:
+        before = sum(1 for r in self.b.trace.of(Abort)) + sum(1 for r in self.b.trace.of(Fault))
+        calls = self.b.net.udp.ev_in.bindings
+        del calls
+        assert self.a.net.udp.send(4000, "10.0.0.2", port, b"attack") == 0
+        self.net.run_until(lambda: False, 3_000)  # long enough for the datagram to arrive and be handled
+        del before
+
+    def alive(self) -> None:
+        """The kernel still runs: a ping is answered and an echo still echoes."""
+        seq = next(self.pings)
+        self.a.net.ping("10.0.0.2", seq)
+        assert self.net.run_until(lambda: any(r[3] == seq for r in self.a.net.ping_replies), 1_000_000)
+        assert self.b.machine.halt_reason is None and not self.b.sched.failures
+
+    def last_stop(self, ext: Any) -> str:
+        """The report line of the extension's last fault or abort."""
+        lines = [r for r in self.b.dispatcher.reports if r.startswith(f"{ext.name}:")]
+        assert lines, f"{ext.name} was neither aborted nor faulted: {self.b.dispatcher.reports[-3:]}"
+        return " / ".join(lines)
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return World()
+
+
+# --- 2. running outside the fuel, building without bound ----------------------------------------
+
+DYNAMIC: list[tuple[str, str, str, str]] = [
+    # (id, setup, handler body, what the report must say)
+    ("loop", "", "while True:\n    pass", "exceeded its bound of"),
+    ("lambda-recursion", "", "f = lambda n: f(n + 1)\nf(0)", "recursed too deeply"),
+    ("mutual-recursion", "def g(n):\n    return h2(n)\ndef h2(n):\n    return g(n)\n", "g(0)",
+     "recursed too deeply"),
+    ("finally-loop", "", "try:\n    while True:\n        pass\nfinally:\n    while True:\n        pass",
+     "exceeded its bound of"),
+    ("except-then-loop", "", "try:\n    while True:\n        pass\nexcept Exception:\n    pass\nwhile True:\n    pass",
+     "exceeded its bound of"),
+    ("comprehension", "", "[x for x in range(1000000) for y in range(1000000)]", "exceeded its bound of"),
+    ("genexp-any", "", "any(False for x in range(1000000) for y in range(1000000))", "exceeded its bound of"),
+    ("huge-range", "", "sum(range(10**12))", "range would make"),
+    ("iter-sentinel", "", "list(iter(int, 1))", "iter(callable, sentinel)"),
+    ("map-forever", "", "l = [1]\nfor x in map(lambda v: v, l):\n    l.append(x)", "exceeded its bound of"),
+    ("extend-zip-self", "", "l = [()]\nl.extend(zip(l))\nif len(l) != 2:\n    1 / 0", "NEVER"),
+    ("sorted-map", "", "sorted(map(lambda v: v, range(1000000)))", "exceeded its bound of"),
+    ("str-mul", "", "x = 'x' * 10**9", "* would make"),
+    ("list-mul", "", "x = [0] * 10**9", "* would make"),
+    ("bytes-mul", "", "x = b'x' * 10**9", "* would make"),
+    ("int-pow", "", "x = 10 ** 10 ** 9", "** would make"),
+    ("int-pow-builtin", "", "x = pow(10, 10**9)", "** would make"),
+    ("pow-mod-huge", "", "x = pow(3, 10**9000, 7)", "pow would make"),
+    ("shift", "", "x = 1 << 10**9", "<< would make"),
+    ("int-mul-loop", "", "x = 3\nwhile True:\n    x = x * x", "* would make"),
+    ("percent-width", "", "x = '%1000000000d' % 1", "width would make"),
+    ("percent-star", "", "x = '%*d' % (10**9, 1)", "`*` width"),
+    ("percent-var-fmt", "", "f = '%' + '1000000000' + 's'\nx = f % 'a'", "width would make"),
+    ("join", "", "x = ' '.join(['x' * 1000] * 100000)", "join would make"),
+    ("replace", "", "s = 'a' * 1000\nx = s.replace('a', 'b' * 10000)", "replace would make"),
+    ("replace-empty", "", "x = ('a' * 1000).replace('', 'b' * 10000)", "replace would make"),
+    ("ljust", "", "x = 'a'.ljust(10**9)", "ljust would make"),
+    ("zfill", "", "x = '1'.zfill(10**9)", "zfill would make"),
+    ("center", "", "x = 'a'.center(10**9)", "center would make"),
+    ("expandtabs", "", "x = ('\\t' * 1000).expandtabs(10**6)", "expandtabs would make"),
+    ("bytes-n", "", "x = bytes(10**9)", "bytes would make"),
+    ("bytearray-n", "", "x = bytearray(10**9)", "bytearray would make"),
+    ("sum-lists", "", "x = sum([[1]] * 100000, [])", "sum() adds numbers"),
+    ("doubling-add", "", "s = 'x'\nwhile True:\n    s = s + s", "+ would make"),
+    ("doubling-iadd", "", "l = [1]\nwhile True:\n    l += l", "+= would make"),
+    ("doubling-extend", "", "l = [1]\nwhile True:\n    l.extend(l)", "this operation would make"),
+    ("doubling-slice", "", "l = [1]\nwhile True:\n    l[:0] = l", "a slice assignment would make"),
+    ("doubling-fstring", "", "s = 'x' * 1000\nwhile True:\n    s = f'{s}{s}'", "this operation would make"),
+    ("doubling-star", "", "l = [1]\nwhile True:\n    l = [*l, *l]", "*unpacking would make"),
+    ("doubling-hex", "", "b = b'x'\nwhile True:\n    b = b.hex().encode()", "would make"),
+    ("split-bomb", "", "s = 'a ' * 500000\nkeep = []\nwhile True:\n    keep.append(s.split())",
+     "exceeded its bound of|the host grew by"),
+    ("slice-bomb", "", "s = 'a' * 1000000\nkeep = []\nwhile True:\n    keep.append(s[1:])",
+     "exceeded its bound of|the host grew by"),
+    ("to-bytes", "", "x = (1).to_bytes(10**9, 'big')", "to_bytes would make"),
+    ("translate", "", "x = ('a' * 1000).translate({97: 'b' * 100000})", "translate would make"),
+    ("str-of-refs", "", "big = ['y' * 100000] * 100000\nx = str(big) + repr(big) + f'{big}'\nif len(x) > 3 * 1000000:\n    1 / 0",
+     "would make"),
+    ("bad-bound", "", "Dispatcher.InstallHandler(UDP.PacketArrived, handler, lambda p: False, bound=-1)",
+     "a bound is a positive number"),
+    ("bool-bound", "", "Dispatcher.InstallHandler(UDP.PacketArrived, handler, lambda p: False, bound=True)",
+     "a bound is a positive number"),
+    ("raise-event", "", "UDP.PacketArrived(p)", "is the kernel's to raise"),
+    ("raise-syscall", "", "Trap.SystemCall(1, 2)", "is the kernel's to raise"),
+    ("raise-block", "", "Strand.Block(1)", "is the kernel's to raise"),
+    ("first-from-handler", "", "Dispatcher.InstallHandler(Trap.SystemCall, lambda s, st: None, first=True)",
+     "needs the right"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("setup", "body", "want"), [(s, b, w) for _, s, b, w in DYNAMIC],
+                         ids=[i for i, *_ in DYNAMIC])  # fmt: skip
+def test_a_hostile_handler_is_stopped_with_its_reason_and_the_kernel_runs_on(world: World, setup: str, body: str,
+                                                                             want: str) -> None:  # fmt: skip
+    ext, port = world.attack(body, setup=setup)
+    if "NEVER" in want:  # a bounded repr: the handler finds its str() short and does nothing wrong
+        assert not [r for r in world.b.dispatcher.reports if r.startswith(f"{ext.name}:")]
+    else:
+        line = world.last_stop(ext)
+        assert any(w in line for w in want.split("|")), line
+        assert "binding #" in line and "uninstalled" in line
+    world.alive()
+    world.b.system.unload(ext)
+
+
+def test_a_binding_cannot_raise_its_own_bound(world: World) -> None:
+    ext, _ = world.attack("pass", setup="")
+    (b,) = ext.bindings
+    assert world.b.dispatcher.bound_of(b) <= 100_000
+    src = ("from spin import UDP, Dispatcher\ndef h(p):\n    while True:\n        pass\n"
+           "def init():\n    Dispatcher.InstallHandler(UDP.PacketArrived, h, Dispatcher.FieldEquals('dst_port', 1999), "
+           "bound=10**12)\n")  # fmt: skip
+    big = world.b.system.load(src, "bigbound.py")
+    world.send(1999)
+    (abort,) = [a for a in world.b.trace.of(Abort) if a.owner == "bigbound"]
+    assert abort.fuel <= 100_000  # clamped to the event's bound, not the asked-for 10**12
+    world.alive()
+    world.b.system.unload(big)
+    world.b.system.unload(ext)
+
+
+def test_nesting_kept_across_calls_is_stopped_before_hash_can_crash_the_host(world: World) -> None:
+    """A tuple nested ~150,000 deep crashes CPython's hash() (SIGSEGV). Built a
+    little per call, the footprint measure stops it at QUOTA_DEPTH levels."""
+    ext, port = world.attack("global t\nfor i in range(5000):\n    t = (t,)\nd = {t: 1}", setup="t = ()\n", calls=1)
+    for _ in range(60):
+        if not ext.loaded:
+            break
+        world.send(port)
+    assert not ext.loaded, "the extension was never stopped"
+    assert any("nested more than" in r for r in world.b.dispatcher.reports)
+    assert "t" not in ext.namespace  # what it kept was dropped
+    world.alive()
+
+
+def test_memory_kept_across_calls_is_bounded_by_the_quota(world: World) -> None:
+    ext, port = world.attack("keep.append('k' * 1000000)", setup="keep = []\n")
+    for _ in range(40):
+        if not ext.loaded:
+            break
+        world.send(port)
+    assert not ext.loaded and any("keeps more than 16 MiB" in r for r in world.b.dispatcher.reports)
+    world.alive()
+
+
+def test_memory_grown_within_one_call_is_stopped_at_a_checkpoint(world: World) -> None:
+    ext, _ = world.attack("keep = []\nwhile True:\n    keep.append(b'x' * 1000000)")
+    assert "the host grew by" in world.last_stop(ext) or "keeps more than" in world.last_stop(ext)
+    world.alive()
+
+
+def test_init_is_bounded_too(world: World) -> None:
+    src = "from spin import Console\ndef init():\n    while True:\n        pass\n"
+    with pytest.raises(SpinError, match=r"init\(\) ran out of fuel"):
+        world.b.system.load(src, "runaway_init.py")
+    assert "runaway_init" not in world.b.system.extensions
+    world.alive()
+
+
+def test_code_run_outside_a_call_has_no_fuel(world: World) -> None:
+    """A function an extension leaves behind, called later by nobody's grant,
+    stops at its first check."""
+    ext, _ = world.attack("pass", setup="def later():\n    return 1\n")
+    with pytest.raises(BaseException) as e:
+        ext.namespace["later"]()
+    assert type(e.value).__name__ == "FuelExhausted"
+    world.b.system.unload(ext)
+
+
+# --- 3. capabilities that are only capabilities --------------------------------------------------
+
+CAPS: list[tuple[str, str, str]] = [
+    ("write-handle", "h = PhysAddr.Allocate('x')\nh.pfn = 0", "AttributeError"),
+    ("read-handle", "h = PhysAddr.Allocate('x')\nx = h.pfn", "AttributeError"),
+    ("forged-int", "PhysAddr.Deallocate(0x42)", "forged reference"),
+    ("forged-tuple", "PhysAddr.Deallocate((0x42,))", "forged reference"),
+    ("double-free", "h = PhysAddr.Allocate('x')\nPhysAddr.Deallocate(h)\nPhysAddr.Deallocate(h)", "revoked"),
+    ("wrong-kind", "b = Dispatcher.InstallHandler(UDP.PacketArrived, handler, lambda p: False)\n"
+                   "PhysAddr.Deallocate(b)", "expected a frame handle"),
+    ("forged-uninstall", "Dispatcher.Uninstall(7)", "forged reference"),
+    ("write-packet", "p.dst_port = 1", "AttributeError"),
+    ("event-as-name", "Dispatcher.InstallHandler('UDP.PacketArrived', handler, lambda p: True)", "is not an event"),
+    ("hoard-frames", "for i in range(300):\n    PhysAddr.Allocate('hoard')", "at most 256 frames"),
+    ("write-interface-member", "x = UDP.Send\nx.y = 1", "AttributeError"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("body", "want"), [(b, w) for _, b, w in CAPS], ids=[i for i, *_ in CAPS])
+def test_kernel_objects_reach_extensions_only_as_capabilities(world: World, body: str, want: str) -> None:
+    before = world.b.phys.nfree
+    ext, _ = world.attack(body)
+    assert want in world.last_stop(ext)
+    world.b.system.unload(ext)
+    assert world.b.phys.nfree == before  # unloading gave back every frame it held
+    world.alive()
+
+
+def test_a_reclaim_handler_sees_a_view_it_cannot_write(world: World) -> None:
+    from kernel.core.physaddr_iface import FrameView
+
+    f = world.b.phys.Allocate("victim", ("reclaimable",))
+    view = FrameView(f)
+    with pytest.raises(AttributeError):
+        view.pfn = 0  # type: ignore[misc]
+    assert view.pfn == f.pfn and view.tag == "victim"
+    world.b.phys.Deallocate(f)
+
+
+# --- 4. authority on events ----------------------------------------------------------------------
+
+AUTH: list[tuple[str, str, str]] = [
+    ("first-syscall", "Dispatcher.InstallHandler(Trap.SystemCall, h, lambda s, st: True, first=True)", "order"),
+    ("cancel-syscall", "Dispatcher.InstallHandler(Trap.SystemCall, h, lambda s, st: True, cancel=True)", "order"),
+    ("unguarded-syscall", "Dispatcher.InstallHandler(Trap.SystemCall, h)", "unguarded"),
+    ("first-ip-send", "Dispatcher.InstallHandler(IP.PacketSend, h1, lambda p: True, first=True, cancel=True)", "order"),
+    ("unguarded-udp", "Dispatcher.InstallHandler(UDP.PacketArrived, h1)", "unguarded"),
+    ("unguarded-block", "Dispatcher.InstallHandler(Strand.Block, h1)", "unguarded"),
+    ("first-fault", "Dispatcher.InstallHandler(Translation.ProtectionFault, h, lambda s, st: True, first=True)",
+     "order"),
+    ("raise-syscall-init", "Trap.SystemCall(1, 2)", "is the kernel's to raise"),
+    ("raise-block-init", "Strand.Block(1)", "is the kernel's to raise"),
+    ("raise-reclaim-init", "PhysAddr.Reclaim(1)", "is the kernel's to raise"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("call", "want"), [(c, w) for _, c, w in AUTH], ids=[i for i, *_ in AUTH])
+def test_a_users_extension_has_no_authority_over_kernel_events(world: World, call: str, want: str) -> None:
+    src = ("from spin import Dispatcher, Trap, IP, UDP, Strand, Translation, PhysAddr\n"
+           "def h(s, st):\n    st.result = 0\n"
+           "def h1(x):\n    pass\n"
+           f"def init():\n    {call}\n")  # fmt: skip
+    with pytest.raises(SpinError) as e:
+        world.b.system.load(src, "authority.py")
+    assert want in str(e.value)
+    assert "authority" not in world.b.system.extensions
+    world.alive()
+
+
+SWALLOW = """from spin import Dispatcher, Trap
+def swallow(strand, state):
+    state.result = 0
+def init():
+    Dispatcher.InstallHandler(Trap.SystemCall, swallow, lambda strand, state: state.v0 == 4, first=True, cancel=True)
+"""
+GUARDED = """from spin import Dispatcher, Trap
+seen = []
+def count(strand, state):
+    seen.append(state.pid)
+def init():
+    Dispatcher.InstallHandler(Trap.SystemCall, count, lambda strand, state: True)
+"""
+
+
+def test_a_users_system_call_handler_sees_only_its_own_processes(tmp_path: Path) -> None:
+    from kernel.boot import boot
+    from machine.elf import read_elf
+    from tests.conftest import BIN
+
+    out = bytearray()
+    k = boot(init=read_elf(BIN / "echo-ev4.elf"), argv=["echo", "still", "here"], console_out=out.extend,
+             halt_when_done=True)  # fmt: skip
+    k.console_input = io.BytesIO(b"abc\n").read
+    with pytest.raises(SpinError, match="order"):  # the swallow-every-write attack, as a user
+        k.system.load(SWALLOW, "swallow.py")
+    mine = k.system.load(GUARDED, "mine.py", clients=(999,))  # loaded for a process that is not running
+    k.run(max_instructions=50_000_000)
+    assert b"  1| abc" in out, out  # the program ran as it always does
+    assert mine.namespace["seen"] == []  # it never saw pid 1's calls
+    assert any(getattr(g.guard, "__name__", "").startswith("pid in [999]") for g in mine.bindings[0].imposed)
+
+
+def test_the_owner_may_do_what_a_user_may_not() -> None:
+    net = Network(2)
+    b = net.hosts[1]
+    ext = b.system.load(SWALLOW, "swallow.py", importer="root")
+    assert ext.bindings and "swallow" in b.system.extensions
