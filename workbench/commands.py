@@ -12,6 +12,7 @@ kinds.
 from __future__ import annotations
 
 import ast
+import os
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from machine.alpha.constants import CLOCK_HZ
 from scenarios import engine
 from workbench import views
 from workbench.world import BREAK_KINDS, World, WorldError, break_kinds_text
+
+CLASSROOM_ENV = "SPINWB_CLASSROOM"  # set by `spinwb serve` for the workbenches it runs: no --root loads
 
 
 @dataclass
@@ -63,7 +66,14 @@ def _load(world: World, args: list[str]) -> str:
     if not args:
         raise Usage
     settings: dict[str, Any] = {}
+    importer = "user"
     for a in args[1:]:
+        if a == "--root":
+            if os.environ.get(CLASSROOM_ENV):
+                raise WorldError("load --root: this workbench is served to a classroom; extensions load with a "
+                                 "user's rights here (see docs/extensions.md)")  # fmt: skip
+            importer = "root"
+            continue
         key, eq, value = a.partition("=")
         if not eq:
             raise WorldError(f"load: settings are KEY=VALUE, not {a!r}")
@@ -71,7 +81,7 @@ def _load(world: World, args: list[str]) -> str:
             settings[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             settings[key] = value
-    return world.load(args[0], settings)
+    return world.load(args[0], settings, importer)
 
 
 def _unload(world: World, args: list[str]) -> str:
@@ -270,7 +280,8 @@ INSPECT = ["strands", "domains", "events", "event", "spaces", "mappings", "walk"
            "cpu", "console"]  # fmt: skip
 
 COMMANDS: dict[str, tuple[Callable[[World, list[str]], RenderableType], str]] = {
-    "load": (_load, "load NAME|FILE.py [KEY=VALUE...] — verify, link and initialize an extension on this machine"),
+    "load": (_load, "load NAME|FILE.py [--root] [KEY=VALUE...] — verify, link and initialize an extension on this "
+                    "machine, with a user's rights (--root: the owner's; not when served to a classroom)"),
     "unload": (_unload, "unload NAME — uninstall an extension's handlers and unlink it"),
     "raise": (_raise, "raise EVENT [ARGS...] — raise an event with literal arguments, as kernel code would"),
     "inspect": (_inspect, "inspect " + "|".join(INSPECT) + " — tables of what the panes show"),

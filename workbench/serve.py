@@ -6,6 +6,7 @@ steps never move the projector's machine.
 
 from __future__ import annotations
 
+import os
 import shlex
 import socket
 import sys
@@ -27,6 +28,7 @@ def serve(host: str, port: int, scenario: str | None = None, seed: int = 0) -> i
         except OSError as e:
             print(f"spinwb serve: port {port} is in use on {host} ({e.strerror}); try --port", file=sys.stderr)
             return 2
+    os.environ["SPINWB_CLASSROOM"] = "1"  # each browser's workbench loads extensions with a user's rights only
     print(f"spinwb serve: http://{host}:{port}/ (ctrl-c stops)", flush=True)
     Server(shlex.join(args), host=host, port=port, title="SPIN Workbench").serve()
     return 0
