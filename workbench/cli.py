@@ -49,7 +49,7 @@ def _run(args: argparse.Namespace) -> int:
 
     for path in args.ext:
         try:
-            k.system.load_file(path)
+            k.system.load_file(path, importer="root")  # the owner at the command line
         except SpinError as e:
             print(f"spinwb run: extension refused: {e}", file=sys.stderr)
             return 2

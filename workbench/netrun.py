@@ -50,7 +50,7 @@ def main(args: argparse.Namespace) -> int:
     net = Network(n, programs=programs, loss=args.loss, seed=args.seed, pcap=args.pcap)
     for i, path in exts:
         try:
-            net.hosts[i].system.load_file(path)
+            net.hosts[i].system.load_file(path, importer="root")  # the owner at the command line
         except SpinError as e:
             print(f"spinwb net: host {i + 1}: extension refused: {e}", file=sys.stderr)
             return 2
