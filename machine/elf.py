@@ -11,6 +11,9 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from machine.alpha.constants import KSEG_BASE, KSEG_SIZE
+from machine.hostfile import ELF_MAX, HostFileError, read_bytes, size_text
+
 EM_ALPHA = 0x9026
 ET_EXEC = 2
 PT_LOAD = 1
@@ -24,6 +27,7 @@ _EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
 _PHDR = struct.Struct("<IIQQQQQQ")
 _SHDR = struct.Struct("<IIQQQQIIQQ")
 _SYM = struct.Struct("<IBBHQQ")
+USER_LIMIT = 1 << 42  # user VA space: 0 .. 0x3FF_FFFF_FFFF (alpha-machine.md §4)
 
 
 class ElfError(Exception):
@@ -66,6 +70,12 @@ class ElfImage:
     symbols: list[Symbol] = field(default_factory=list)
     phdr_vaddr: int = 0
     phnum: int = 0
+    space: str = "user"  # "user": below 2^42; "kernel": linked in KSEG (a bare-metal kernel)
+
+    def check_user(self, name: str) -> None:
+        """ElfError unless this is a user program (a KSEG kernel cannot run as a process)."""
+        if self.space != "user":
+            raise ElfError(f"{name}: a kernel image linked in KSEG, not a user program")
 
     def text_sections(self) -> list[Section]:
         return [s for s in self.sections if s.flags & SHF_EXECINSTR and s.kind == SHT_PROGBITS]
@@ -80,18 +90,34 @@ class ElfImage:
 
 
 def read_elf(path: str | Path) -> ElfImage:
+    """The executable at ``path``, read at most ELF_MAX bytes (a device or
+    FIFO named by mistake cannot hang the reader or fill memory)."""
     try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ElfError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ElfError(f"{path}: is a directory, not an ELF file") from None
-    except OSError as e:
-        raise ElfError(f"{path}: cannot read: {e.strerror}") from None
+        data = read_bytes(path, ELF_MAX, "an ELF file")
+    except HostFileError as e:
+        raise ElfError(str(e)) from None
     return parse_elf(data, str(path))
 
 
+def read_program(path: str | Path) -> ElfImage:
+    """A user program: read_elf, refusing a kernel image linked in KSEG."""
+    img = read_elf(path)
+    img.check_user(str(path))
+    return img
+
+
+def _space(vaddr: int, memsz: int) -> str | None:
+    """Which address space [vaddr, vaddr + memsz) lies wholly in, if any."""
+    if vaddr + memsz <= USER_LIMIT:
+        return "user"
+    if KSEG_BASE <= vaddr and vaddr + memsz <= KSEG_BASE + KSEG_SIZE:
+        return "kernel"
+    return None
+
+
 def parse_elf(data: bytes, name: str = "<elf>") -> ElfImage:
+    """Every field that gives a size, an offset or an address is checked
+    against the file and the machine before it is used."""
     if len(data) < 4 or data[:4] != b"\x7fELF":
         raise ElfError(f"{name}: not an ELF file (bad magic {data[:4].hex() or 'empty'})")
     if len(data) < _EHDR.size:
@@ -111,6 +137,8 @@ def parse_elf(data: bytes, name: str = "<elf>") -> ElfImage:
         raise ElfError(f"{name}: truncated or malformed program headers")
     segments = []
     phdr_vaddr = 0
+    spaces: set[str] = set()
+    total = 0
     for i in range(phnum):
         ptype, flags, off, vaddr, _paddr, filesz, memsz, _align = _PHDR.unpack_from(data, phoff + i * _PHDR.size)
         if ptype == 6:  # PT_PHDR
@@ -121,47 +149,69 @@ def parse_elf(data: bytes, name: str = "<elf>") -> ElfImage:
             raise ElfError(f"{name}: segment {i} at {vaddr:#x} extends past end of file (truncated?)")
         if filesz > memsz:
             raise ElfError(f"{name}: segment {i} has filesz {filesz:#x} > memsz {memsz:#x}")
+        space = _space(vaddr, memsz)
+        if space is None:
+            raise ElfError(f"{name}: segment {i} at {vaddr:#x} (+{memsz:#x}) is outside user space "
+                           f"(below {USER_LIMIT:#x}) and outside KSEG")  # fmt: skip
+        spaces.add(space)
+        total += memsz
+        if total > ELF_MAX:
+            raise ElfError(f"{name}: the segments need more than {size_text(ELF_MAX)} of memory (segment {i} "
+                           f"is {memsz:#x} bytes), more than the workstation has")  # fmt: skip
         if off <= phoff < off + filesz and not phdr_vaddr:
             phdr_vaddr = vaddr + phoff - off
         segments.append(Segment(vaddr, memsz, flags, data[off : off + filesz]))
     if not segments:
         raise ElfError(f"{name}: no PT_LOAD segments; nothing to load")
-    img = ElfImage(entry, segments, phdr_vaddr=phdr_vaddr, phnum=phnum)
-    if shnum and shentsize == _SHDR.size and shoff + shnum * _SHDR.size <= len(data):
-        _read_sections(img, data, shoff, shnum, shstrndx)
+    if len(spaces) > 1:
+        raise ElfError(f"{name}: some segments are in user space and some in KSEG; a program is one or the other")
+    img = ElfImage(entry, segments, phdr_vaddr=phdr_vaddr, phnum=phnum, space=spaces.pop())
+    if shnum:
+        if shentsize != _SHDR.size or shoff + shnum * _SHDR.size > len(data):
+            raise ElfError(f"{name}: section headers ({shnum} at offset {shoff:#x}) extend past the end of the file "
+                           "or are malformed")  # fmt: skip
+        _read_sections(img, data, shoff, shnum, shstrndx, name)
     return img
 
 
-def _cstr(data: bytes, off: int) -> str:
-    end = data.find(b"\0", off)
-    return data[off : end if end >= 0 else len(data)].decode("latin-1")
+def _cstr(table: bytes, off: int) -> str:
+    """The NUL-terminated name at ``off`` in a string table (to its end if unterminated)."""
+    end = table.find(b"\0", off)
+    return table[off : end if end >= 0 else len(table)].decode("latin-1")
 
 
-def _read_sections(img: ElfImage, data: bytes, shoff: int, shnum: int, shstrndx: int) -> None:
+def _read_sections(img: ElfImage, data: bytes, shoff: int, shnum: int, shstrndx: int, name: str) -> None:
     raw = [_SHDR.unpack_from(data, shoff + i * _SHDR.size) for i in range(shnum)]
-    if not 0 <= shstrndx < shnum:
-        return
-    strtab_off = raw[shstrndx][4]
+    for i, sh in enumerate(raw):
+        kind, off, size = sh[1], sh[4], sh[5]
+        if kind != SHT_NOBITS and off + size > len(data):
+            raise ElfError(f"{name}: section {i} (offset {off:#x}, {size:#x} bytes) extends past the end of the file "
+                           f"({len(data):#x} bytes)")  # fmt: skip
+    if shstrndx >= shnum:
+        raise ElfError(f"{name}: section-name table index {shstrndx} is not one of the {shnum} sections")
+    shstr = b"" if shstrndx == 0 else data[raw[shstrndx][4] : raw[shstrndx][4] + raw[shstrndx][5]]
     names = []
     for sh in raw:
         nm, kind, flags, addr, off, size = sh[0], sh[1], sh[2], sh[3], sh[4], sh[5]
-        name = _cstr(data, strtab_off + nm) if strtab_off + nm < len(data) else "?"
-        names.append(name)
+        sec_name = _cstr(shstr, nm) if nm < len(shstr) else "?"
+        names.append(sec_name)
         body = data[off : off + size] if kind != SHT_NOBITS else b""
-        img.sections.append(Section(name, addr, size, flags, kind, body))
-    for sh in raw:
-        if sh[1] != SHT_SYMTAB or sh[9] != _SYM.size:
+        img.sections.append(Section(sec_name, addr, size, flags, kind, body))
+    for i, sh in enumerate(raw):
+        if sh[1] != SHT_SYMTAB:
             continue
+        if sh[9] != _SYM.size:
+            raise ElfError(f"{name}: symbol table (section {i}) has entries of {sh[9]} bytes, not {_SYM.size}")
         link = sh[6]
-        if not 0 <= link < len(raw):
-            continue
-        stroff = raw[link][4]
-        for j in range(sh[5] // _SYM.size):
+        if not 0 < link < len(raw) or raw[link][1] != SHT_STRTAB:
+            raise ElfError(f"{name}: symbol table (section {i}) links to section {link}, which is not a string table")
+        strtab = data[raw[link][4] : raw[link][4] + raw[link][5]]
+        for j in range(1, sh[5] // _SYM.size):
             nm, info, _other, shndx, value, size = _SYM.unpack_from(data, sh[4] + j * _SYM.size)
-            if j == 0 or stroff + nm >= len(data):
+            if nm >= len(strtab):
                 continue
             sec = names[shndx] if 0 < shndx < len(names) else ""
-            img.symbols.append(Symbol(_cstr(data, stroff + nm), value, size, info & 15, info >> 4, sec))
+            img.symbols.append(Symbol(_cstr(strtab, nm), value, size, info & 15, info >> 4, sec))
 
 
 def write_elf(path: str | Path, entry: int, sections: list[Section], symbols: list[Symbol]) -> None:
