@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from machine.alpha.constants import CLOCK_HZ
 from machine.console import MmioPage
+from machine.hostfile import DISK_MAX, HostFileError, read_bytes, size_text
 
 if TYPE_CHECKING:
     from machine.machine import Machine
@@ -59,14 +60,17 @@ class Disk:
     def __init__(self, machine: Machine, image: bytes | bytearray | str | Path) -> None:
         if isinstance(image, (str, Path)):
             try:
-                data = Path(image).read_bytes()
-            except OSError as e:
-                raise DiskImageError(f"{image}: cannot read disk image: {e.strerror}") from None
+                data = read_bytes(image, DISK_MAX, "a disk image")
+            except HostFileError as e:
+                raise DiskImageError(f"{e.path}: cannot read disk image: {e.why}") from None
             name = str(image)
         else:
             data, name = bytes(image), "<image>"
         if not data or len(data) % BLOCK:
             raise DiskImageError(f"{name}: disk image is {len(data)} bytes, not a positive multiple of {BLOCK}")
+        if len(data) > DISK_MAX:
+            raise DiskImageError(f"{name}: disk image is {size_text(len(data))}, more than the {size_text(DISK_MAX)} "
+                                 "a disk may be")  # fmt: skip
         self.machine = machine
         self.data = bytearray(data)
         self.nblocks = len(data) // BLOCK

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
-from kernel.fs.format import BLOCK, Entry, FsFormatError, parse_directory, parse_super
+from kernel.fs.format import BLOCK, ENTRY, Entry, FsFormatError, parse_directory, parse_super
 
 if TYPE_CHECKING:
     from kernel.core.physaddr import Frame
@@ -50,10 +50,11 @@ class ExtentFS:
             pa = scratch.pfn << 13
             if sal.disk_read_polled(0, 1, pa):
                 raise FsFormatError("cannot read the superblock")
-            nfiles, dir_block, dir_blocks, total = parse_super(sal.read_phys(pa, BLOCK))
+            nfiles, dir_block, dir_blocks, total = parse_super(sal.read_phys(pa, BLOCK), sal.disk_blocks())
             raw = bytearray()
-            for b in range(dir_block, dir_block + dir_blocks, BLOCKS_PER_CHUNK):
-                n = min(BLOCKS_PER_CHUNK, dir_block + dir_blocks - b)
+            end = dir_block + min(dir_blocks, -(-nfiles * ENTRY.size // BLOCK))  # only the blocks entries are in
+            for b in range(dir_block, end, BLOCKS_PER_CHUNK):
+                n = min(BLOCKS_PER_CHUNK, end - b)
                 if sal.disk_read_polled(b, n, pa):
                     raise FsFormatError(f"cannot read directory block {b}")
                 raw += sal.read_phys(pa, n * BLOCK)
