@@ -38,13 +38,31 @@ from machine.elf import (
     Symbol,
     build_elf,
 )
+from machine.hostfile import ELF_MAX, SOURCE_MAX, HostFileError, read_text, size_text, write_bytes
 
 TEXT_BASE = 0x1_2000_0000
 HEADER_ROOM = 0x120  # ELF header + up to four program headers, before .text
+# Limits that keep a typo (or a fuzzer) from costing the host a hang or its memory.
+MAX_EXPR_CHARS = 1000
+MAX_EXPR_DEPTH = 64  # operators nested in one expression
+MAX_VALUE_BITS = 128  # intermediate values; a 64-bit machine needs no more
+MAX_SECTIONS_BYTES = ELF_MAX  # .text + .data + .bss must fit the workstation's memory
+MAX_ALIGN_LOG2 = 16  # sections are 64 KiB aligned: a larger alignment could not be kept
 
 
 class AsmError(Exception):
     """FILE:LINE: message."""
+
+
+def _depth(tree: ast.AST) -> int:
+    """How deeply the expression's operators nest (iteratively: a deep tree
+    must not overflow the stack while it is measured)."""
+    deepest, todo = 0, [(tree, 1)]
+    while todo:
+        node, d = todo.pop()
+        deepest = max(deepest, d)
+        todo.extend((child, d + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 _REGS = {n: i for i, n in enumerate(REG_NAMES)} | {k.lstrip("$"): v for k, v in REG_ALIASES.items()}
@@ -52,6 +70,20 @@ _REGS = {n: i for i, n in enumerate(REG_NAMES)} | {k.lstrip("$"): v for k, v in 
 _IGNORED = {".frame", ".prologue", ".mask", ".fmask", ".file", ".ident", ".type", ".size", ".arch", ".loc",
             ".usepv"}  # fmt: skip
 _SET_FLAGS = {"noat", "at", "noreorder", "reorder", "nomacro", "macro", "volatile", "novolatile"}
+
+
+def _short(expr: str) -> str:
+    """An expression as an error message quotes it: stripped, at most 60 characters."""
+    e = expr.strip()
+    return e if len(e) <= 60 else e[:57] + "..."
+
+
+def _div(a: int, b: int) -> int:
+    """``/`` as GNU as computes it: truncated toward zero (0 for a zero divisor, as before)."""
+    if not b:
+        return 0
+    q = abs(a) // abs(b)
+    return q if (a < 0) == (b < 0) else -q
 
 
 def _reg(tok: str, fp: bool = False) -> int | None:
@@ -166,17 +198,33 @@ class Assembler:
             return None
         src = re.sub(r"(?<![\w.])\.(?![\w])", str(here), src)  # '.' is the current address
         src = src.replace("$", "_S_")  # symbols may not start with $ in Python
+        if len(src) > MAX_EXPR_CHARS:
+            raise self._err(line, f"expression is {len(src)} characters long, more than {MAX_EXPR_CHARS}")
         try:
             tree = ast.parse(src.replace("\n", " "), mode="eval")
-        except SyntaxError:
-            raise self._err(line, f"bad expression '{expr.strip()}'") from None
+        except (SyntaxError, ValueError):
+            raise self._err(line, f"bad expression '{_short(expr)}'") from None
+        except (RecursionError, MemoryError):
+            raise self._err(line, f"expression nested too deeply: '{_short(expr)}'") from None
+        if _depth(tree) > MAX_EXPR_DEPTH:
+            raise self._err(line, f"expression nested more than {MAX_EXPR_DEPTH} deep: '{_short(expr)}'")
         unknown: list[str] = []
+
+        def fit(v: int) -> int:
+            if v.bit_length() > MAX_VALUE_BITS:
+                raise self._err(line, f"value of '{_short(expr)}' is out of range (more than {MAX_VALUE_BITS} bits)")
+            return v
+
+        def shift(a: int, b: int, left: bool) -> int:
+            if not 0 <= b < MAX_VALUE_BITS:
+                raise self._err(line, f"shift count {b} in '{_short(expr)}' is not 0..{MAX_VALUE_BITS - 1}")
+            return a << b if left else a >> b
 
         def ev(node: ast.AST) -> int:
             if isinstance(node, ast.Expression):
                 return ev(node.body)
-            if isinstance(node, ast.Constant) and isinstance(node.value, int):
-                return node.value
+            if isinstance(node, ast.Constant) and type(node.value) is int:
+                return fit(node.value)
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) == 1:
                 return ord(node.value)
             if isinstance(node, ast.Name):
@@ -191,13 +239,14 @@ class Assembler:
             if isinstance(node, ast.BinOp):
                 a, b = ev(node.left), ev(node.right)
                 ops = {ast.Add: lambda: a + b, ast.Sub: lambda: a - b, ast.Mult: lambda: a * b,
-                       ast.FloorDiv: lambda: a // b if b else 0, ast.Div: lambda: int(a / b) if b else 0,
-                       ast.Mod: lambda: a % b if b else 0, ast.LShift: lambda: a << b, ast.RShift: lambda: a >> b,
-                       ast.BitAnd: lambda: a & b, ast.BitOr: lambda: a | b, ast.BitXor: lambda: a ^ b}  # fmt: skip
+                       ast.FloorDiv: lambda: a // b if b else 0, ast.Div: lambda: _div(a, b),
+                       ast.Mod: lambda: a % b if b else 0, ast.LShift: lambda: shift(a, b, True),
+                       ast.RShift: lambda: shift(a, b, False), ast.BitAnd: lambda: a & b, ast.BitOr: lambda: a | b,
+                       ast.BitXor: lambda: a ^ b}  # fmt: skip
                 f = ops.get(type(node.op))
                 if f is not None:
-                    return f()
-            raise self._err(line, f"unsupported expression '{expr.strip()}'")
+                    return fit(f())
+            raise self._err(line, f"unsupported expression '{_short(expr)}'")
 
         val = ev(tree)
         if unknown:
@@ -285,6 +334,9 @@ class Assembler:
             size, form = self._size(no, mnem, ops, loc[sec], len(stmts), sec)
             stmts.append(_Stmt(no, sec, loc[sec], size, mnem, ops, form))
             loc[sec] += size
+            if sum(loc.values()) > MAX_SECTIONS_BYTES:
+                raise self._err(no, f"the program passes {size_text(MAX_SECTIONS_BYTES)} (.text, .data and .bss "
+                                    "together), more than the workstation's memory")  # fmt: skip
         # place sections and relocate labels
         self.bases = {"text": self.text_base}
         self.bases["data"] = (self.text_base + loc["text"] + 0xFFFF) & ~0xFFFF
@@ -326,12 +378,24 @@ class Assembler:
                 n = self.eval(ops[0], no, addr, order) if ops else None
                 if n is None or n < 0:
                     raise self._err(no, f"{mnem} needs a non-negative constant size")
+                if n > MAX_SECTIONS_BYTES:
+                    raise self._err(no, f"{mnem} {n}: more than the {size_text(MAX_SECTIONS_BYTES)} a program may have")
                 return n, ""
             if mnem in (".align", ".balign", ".p2align"):
                 n = self.eval(ops[0], no, addr, order) if ops else 3
                 if n is None:
                     raise self._err(no, f"{mnem} needs a constant")
-                align = n if mnem == ".balign" else 1 << n
+                if mnem == ".balign":
+                    if n <= 0 or n & (n - 1) or n > 1 << MAX_ALIGN_LOG2:
+                        raise self._err(no, f".balign {n}: the alignment must be a power of two from 1 to "
+                                            f"{1 << MAX_ALIGN_LOG2}")  # fmt: skip
+                    align = n
+                else:
+                    if not 0 <= n <= MAX_ALIGN_LOG2:
+                        raise self._err(no, f"{mnem} {n}: give the alignment as a power of two from 0 to "
+                                            f"{MAX_ALIGN_LOG2} (2^{MAX_ALIGN_LOG2} = 64 KiB, the sections' own "
+                                            "alignment)")  # fmt: skip
+                    align = 1 << n
                 # sections are 64 KiB aligned, so section-relative alignment is absolute alignment
                 return (-addr) % align, str(align)
             if mnem in (".globl", ".global"):
@@ -341,6 +405,8 @@ class Assembler:
                 if ops:
                     st.functions.add(ops[0].split(",")[0].strip())
                 return 0, ""
+            if mnem in (".set", ".equ") and not (len(ops) == 2 or (len(ops) == 1 and ops[0] in _SET_FLAGS)):
+                raise self._err(no, f"{mnem} takes a symbol and a value (or one of {', '.join(sorted(_SET_FLAGS))})")
             if mnem in (".end", ".set", ".equ") or mnem in _IGNORED or mnem.startswith(".cfi"):
                 if (
                     mnem in (".set", ".equ")
@@ -399,6 +465,8 @@ class Assembler:
                 buf += chunk
             elif any(chunk):
                 raise self._err(s.line, "initialized data in .bss")
+        if not text and not data and not self.sizes["bss"]:
+            raise AsmError(f"{self.path}: nothing to assemble (no instructions or data), so no program to load")
         sections = [
             Section(".text", self.bases["text"], len(text), SHF_ALLOC | SHF_EXECINSTR, SHT_PROGBITS, bytes(text))
         ]
@@ -738,10 +806,17 @@ def assemble(text: str, path: str = "<input>", text_base: int = TEXT_BASE + HEAD
 
 
 def assemble_file(src: str | Path, out: str | Path) -> None:
-    text = Path(src).read_text()
+    """Assemble ``src`` into the executable ``out``; every failure, reading,
+    assembling or writing, is one AsmError naming the file."""
+    try:
+        text = read_text(src, SOURCE_MAX, "assembler source")
+    except HostFileError as e:
+        raise AsmError(str(e)) from None
     data = assemble(text, str(src))
-    out = Path(out)
-    out.write_bytes(data)
+    try:
+        write_bytes(out, data)
+    except HostFileError as e:
+        raise AsmError(str(e)) from None
     umask = os.umask(0)
     os.umask(umask)
-    out.chmod(0o777 & ~umask)  # executable, as ld leaves it
+    Path(out).chmod(0o777 & ~umask)  # executable, as ld leaves it
