@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NoReturn
 
 from machine.alpha.constants import CPU_MODELS, DEFAULT_CPU
 
@@ -14,15 +16,98 @@ if TYPE_CHECKING:
     from machine.elf import ElfImage
 
 
-def _read_image(command: str, path: str) -> ElfImage | None:
-    """The ELF at path, or None after one clear line on stderr."""
-    from machine.elf import ElfError, read_elf
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a bad command line in one line (``spinwb net:
+    argument --loss: ...``), exit 2, as every other refusal of bad input is;
+    the usage is one ``--help`` away."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def int_in(lo: int, hi: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer from lo to hi (decimal, or 0x... hex)."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text, 0)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number") from None
+        if v < lo or (hi is not None and v > hi):
+            raise argparse.ArgumentTypeError(f"{text[:40]} is out of range: from {lo:,}"
+                                             + (f" to {hi:,}" if hi is not None else " up"))  # fmt: skip
+        return v
+
+    parse.__name__ = "int"
+    return parse
+
+
+def float_in(lo: float, hi: float, *, open_lo: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number from lo to hi (above lo if ``open_lo``)."""
+
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number") from None
+        if not math.isfinite(v) or v > hi or v < lo or (open_lo and v == lo):
+            raise argparse.ArgumentTypeError(f"{text[:40]} is out of range: {'above' if open_lo else 'from'} {lo:g} "
+                                             f"to {hi:g}")  # fmt: skip
+        return v
+
+    parse.__name__ = "float"
+    return parse
+
+
+MAX_OPS = 1_000_000
+
+
+def scenario_arg(text: str) -> str:
+    """An argparse type for ``--scenario NAME|FILE``: a file is checked here,
+    bounded, so a FIFO or a device named ``x.py`` is refused, not read forever
+    (the scenario engine reads it again once it is known to be a lesson)."""
+    import os
+    import stat
+
+    from machine.hostfile import SOURCE_MAX, HostFileError, read_text
+
+    if not text.endswith(".py") or not os.path.exists(text):
+        return text  # a lesson's name; the engine says if there is none
+    try:
+        if not stat.S_ISREG(os.stat(text).st_mode):
+            raise argparse.ArgumentTypeError(f"{text}: not a regular file, so not a lesson")
+        read_text(text, SOURCE_MAX, "a lesson (Python source)")
+    except HostFileError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    except OSError as e:
+        raise argparse.ArgumentTypeError(f"{text}: cannot read: {e.strerror}") from None
+    return text
+
+
+SEED = int_in(-(1 << 63), (1 << 63) - 1)
+
+
+def _read_image(command: str, path: str, program: bool = True) -> ElfImage | None:
+    """The user program (or with ``program`` false, any image: disasm reads
+    KSEG kernels too) at path, or None after one clear line on stderr."""
+    from machine.elf import ElfError, read_elf, read_program
 
     try:
-        return read_elf(path)
+        return read_program(path) if program else read_elf(path)
     except ElfError as e:
         print(f"spinwb {command}: {e}", file=sys.stderr)
         return None
+
+
+def read_extension(path: str) -> str:
+    """An extension's source, bounded (a device or FIFO named by mistake is
+    refused, not read forever); a ValueError with ``PATH: what is wrong``."""
+    from machine.hostfile import SOURCE_MAX, HostFileError, read_text
+
+    try:
+        return read_text(path, SOURCE_MAX, "an extension (Python source)")
+    except HostFileError as e:
+        raise ValueError(str(e)) from None
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -42,14 +127,20 @@ def _run(args: argparse.Namespace) -> int:
     try:
         k = boot(init=image, argv=[args.file, *args.args], halt_when_done=True, model=args.cpu, console_out=out,
                  translate=not args.interpret, disk_image=args.disk)  # fmt: skip
-    except (DiskImageError, FsFormatError) as e:
+    except DiskImageError as e:
         print(f"spinwb run: {e}", file=sys.stderr)
+        return 2
+    except FsFormatError as e:
+        print(f"spinwb run: {args.disk}: {e}", file=sys.stderr)
         return 2
     from kernel.sys.errors import SpinError
 
     for path in args.ext:
         try:
-            k.system.load_file(path, importer="root")  # the owner at the command line
+            k.system.load(read_extension(path), path, importer="root")  # the owner at the command line
+        except ValueError as e:
+            print(f"spinwb run: {e}", file=sys.stderr)
+            return 2
         except SpinError as e:
             print(f"spinwb run: extension refused: {e}", file=sys.stderr)
             return 2
@@ -98,7 +189,7 @@ def _run_harness(args: argparse.Namespace, image: ElfImage) -> int:
 def _disasm(args: argparse.Namespace) -> int:
     from machine.alpha.disasm import listing
 
-    image = _read_image("disasm", args.file)
+    image = _read_image("disasm", args.file, program=False)
     if image is None:
         return 2
     labels = image.labels()
@@ -136,11 +227,8 @@ def _asm(args: argparse.Namespace) -> int:
 
     try:
         assemble_file(args.file, args.output)
-    except AsmError as e:
+    except AsmError as e:  # FILE:LINE: message, or FILE: what is wrong with reading or writing it
         print(str(e), file=sys.stderr)
-        return 1
-    except OSError as e:
-        print(f"spinwb asm: {args.file}: {e.strerror}", file=sys.stderr)
         return 2
     return 0
 
@@ -164,8 +252,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="spinwb", description="SPIN Workbench: the SPIN extensible kernel on an "
-                                "emulated DEC Alpha. With no command, opens the terminal workbench.")  # fmt: skip
+    p = Parser(prog="spinwb", description="SPIN Workbench: the SPIN extensible kernel on an "
+               "emulated DEC Alpha. With no command, opens the terminal workbench.")  # fmt: skip
     sub = p.add_subparsers(dest="command")
     r = sub.add_parser("run", help="run a static Alpha ELF program")
     r.add_argument("file")
@@ -175,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--stats", action="store_true", help="print a JSON line of counters on stderr at the end")
     r.add_argument("--ext", action="append", default=[], metavar="FILE",
                    help="load an extension into the booted kernel before the program starts (repeatable)")  # fmt: skip
-    r.add_argument("--max-instructions", type=int, default=None, metavar="N", help="stop after N instructions")
+    r.add_argument("--max-instructions", type=int_in(1), default=None, metavar="N", help="stop after N instructions")
     r.add_argument("--interpret", action="store_true", help="use the reference interpreter, not the translator")
     r.add_argument("--disk", metavar="IMAGE", help="attach a disk with an extent file system (see spinwb mkfs)")
     r.add_argument("--harness", action="store_true",
@@ -202,25 +290,25 @@ def build_parser() -> argparse.ArgumentParser:
         "net: §5.5's guard experiment and Tables 5 and 6 on emulated machines joined by a wire; "
         "ui: the workbench's input-to-repaint latency while the machine runs",
     )
-    b.add_argument(
-        "--ops", type=int, default=200, help="vm, threads, net: operations of each kind per run; ui: key presses"
-    )
+    b.add_argument("--ops", type=int_in(1, MAX_OPS), default=200,
+                   help="vm, threads, net: operations of each kind per run; ui: key presses")  # fmt: skip
     b.add_argument("--json", action="store_true")
-    b.add_argument("--rounds", type=int, default=100, help="bench program rounds (100 = about 20M instructions)")
+    b.add_argument("--rounds", type=int_in(1, MAX_OPS), default=100,
+                   help="bench program rounds (100 = about 20M instructions)")  # fmt: skip
     b.set_defaults(fn=_bench)
     from workbench import netrun, scenario_cli
 
     netrun.add_parser(sub)
     scenario_cli.add_parser(sub)
     sh = sub.add_parser("shell", help="the workbench's commands at a prompt (history, completion, tables)")
-    sh.add_argument("--scenario", metavar="NAME|FILE", help="open a lesson (then: scenario step)")
-    sh.add_argument("--seed", type=int, default=0)
+    sh.add_argument("--scenario", type=scenario_arg, metavar="NAME|FILE", help="open a lesson (then: scenario step)")
+    sh.add_argument("--seed", type=SEED, default=0)
     sh.set_defaults(fn=_shell)
     sv = sub.add_parser("serve", help="serve the workbench to browsers (textual-serve), one workbench per browser")
-    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--port", type=int_in(1, 65535), default=8000)
     sv.add_argument("--host", default="localhost", help="the address to listen on (0.0.0.0 for a classroom)")
-    sv.add_argument("--scenario", metavar="NAME|FILE", help="open this lesson in every browser")
-    sv.add_argument("--seed", type=int, default=0)
+    sv.add_argument("--scenario", type=scenario_arg, metavar="NAME|FILE", help="open this lesson in every browser")
+    sv.add_argument("--seed", type=SEED, default=0)
     sv.set_defaults(fn=_serve)
     e = sub.add_parser("ext", help="extensions: check one with the verifier")
     esub = e.add_subparsers(dest="ext_command", required=True)
@@ -232,16 +320,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _mkfs(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from kernel.fs.format import FsFormatError, image_from_paths, read_image
+    from machine.hostfile import HostFileError, write_bytes
 
     try:
         image = image_from_paths(args.files)
-    except FsFormatError as e:
+        write_bytes(args.output, image)
+    except (FsFormatError, HostFileError) as e:
         print(f"spinwb mkfs: {e}", file=sys.stderr)
         return 2
-    Path(args.output).write_bytes(image)
     entries = read_image(image)
     print(f"{args.output}: {len(image) // 512} blocks, {len(entries)} files")
     for e in entries:
@@ -282,9 +369,9 @@ def _take_run_options(args: argparse.Namespace) -> str | None:
                 args.cpu = value
             else:
                 try:
-                    args.max_instructions = int(value, 0)
-                except ValueError:
-                    return f"--max-instructions needs a number, not {value!r}"
+                    args.max_instructions = int_in(1)(value)
+                except argparse.ArgumentTypeError as e:
+                    return f"argument --max-instructions: {e}"
         else:
             prog.append(a)
         i += 1

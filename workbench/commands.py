@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import os
 import shlex
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,8 +23,9 @@ from rich.console import RenderableType
 from rich.table import Table
 
 from machine.alpha.constants import CLOCK_HZ
+from machine.hostfile import SOURCE_MAX, HostFileError, read_text
 from scenarios import engine
-from workbench import views
+from workbench import snapfile, views
 from workbench.world import BREAK_KINDS, World, WorldError, break_kinds_text
 
 CLASSROOM_ENV = "SPINWB_CLASSROOM"  # set by `spinwb serve` for the workbenches it runs: no --root loads
@@ -65,6 +67,13 @@ def _help(world: World, args: list[str]) -> RenderableType:
 def _load(world: World, args: list[str]) -> str:
     if not args:
         raise Usage
+    if os.path.exists(args[0]):  # a file: bounded, so a FIFO or device named by mistake is refused, not read forever
+        if not stat.S_ISREG(os.stat(args[0]).st_mode):
+            raise WorldError(f"{args[0]}: not a regular file, so not an extension")
+        try:
+            read_text(args[0], SOURCE_MAX, "an extension (Python source)")
+        except HostFileError as e:
+            raise WorldError(str(e)) from None
     settings: dict[str, Any] = {}
     importer = "user"
     for a in args[1:]:
@@ -152,7 +161,14 @@ def _snapshot(world: World, args: list[str]) -> str:
     if args[0] == "save" and len(args) == 2:
         return world.save(args[1])
     if args[0] == "load" and len(args) == 2:
-        world.adopt(World.open(args[1]))
+        snapfile.check_file(args[1], bool(os.environ.get(CLASSROOM_ENV)))  # bounded, of World.save's shape
+        try:
+            opened = World.open(args[1])
+        except WorldError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a replay failing in a way the checks did not foresee
+            raise WorldError(f"{args[1]}: cannot replay it: {type(e).__name__}: {e}") from None
+        world.adopt(opened)  # only now: a refused file leaves the world in use as it was
         return f"restored {args[1]}: {world.position}"
     raise Usage
 

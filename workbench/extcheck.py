@@ -2,7 +2,7 @@
 
 Prints each diagnostic as ``FILE:LINE:COL: rule: what -- how to fix`` and
 exits 0 when the file is accepted, 1 when it is rejected, 2 when it cannot be
-read or is not Python. Imports are checked against the interfaces the kernel
+read or is not Python (one line on stderr naming the file). Imports are checked against the interfaces the kernel
 exports (SpinPublic; SpinTrusted with ``--trusted``), so a misspelt interface
 is caught here rather than at load time.
 """
@@ -10,10 +10,12 @@ is caught here rather than at load time.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from kernel.sys.system import SPIN_PUBLIC, SPIN_TRUSTED
 from kernel.sys.verifier import Diagnostic, check
+from machine.hostfile import SOURCE_MAX, HostFileError, read_text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,10 +26,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def check_file(path: Path, trusted: bool = False) -> int:
-    try:
-        source = path.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        print(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}")
+    try:  # bounded: a device or FIFO named by mistake is refused, not read forever
+        source = read_text(path, SOURCE_MAX, "an extension (Python source)")
+    except HostFileError as e:
+        print(e, file=sys.stderr)
         return 2
     result = check(source, str(path))
     if isinstance(result, list):

@@ -18,7 +18,10 @@ from pathlib import Path
 
 from kernel.net.topology import Network
 from kernel.sys.errors import SpinError
-from machine.elf import ElfError, read_elf
+from machine.elf import ElfError, read_program
+from machine.hostfile import write_error
+
+MAX_HOSTS = 16
 
 
 def _host(spec: str, n: int, what: str) -> tuple[int, str]:
@@ -29,9 +32,11 @@ def _host(spec: str, n: int, what: str) -> tuple[int, str]:
 
 
 def main(args: argparse.Namespace) -> int:
+    from workbench.cli import read_extension
+
     n = args.hosts
-    if not 1 <= n <= 16:
-        print(f"spinwb net: --hosts {n}: from 1 to 16", file=sys.stderr)
+    if not 1 <= n <= MAX_HOSTS:
+        print(f"spinwb net: --hosts {n}: from 1 to {MAX_HOSTS}", file=sys.stderr)
         return 2
     try:
         programs = {}
@@ -42,15 +47,26 @@ def main(args: argparse.Namespace) -> int:
                 raise ValueError(f"--run {spec!r}: name a program after the host")
             if i in programs:
                 raise ValueError(f"--run: host {i + 1} already runs a program (init runs one)")
-            programs[i] = (read_elf(words[0]), [Path(words[0]).stem, *words[1:]])
-        exts = [_host(spec, n, "--ext") for spec in args.ext]
-    except (ValueError, OSError, ElfError) as e:
+            programs[i] = (read_program(words[0]), [Path(words[0]).stem, *words[1:]])
+        exts = []
+        for spec in args.ext:
+            i, path = _host(spec, n, "--ext")
+            if not path:
+                raise ValueError(f"--ext {spec!r}: name an extension file after the host")
+            exts.append((i, path, read_extension(path)))
+    except (ValueError, ElfError) as e:
         print(f"spinwb net: {e}", file=sys.stderr)
         return 2
-    net = Network(n, programs=programs, loss=args.loss, seed=args.seed, pcap=args.pcap)
-    for i, path in exts:
+    try:
+        net = Network(n, programs=programs, loss=args.loss, seed=args.seed, pcap=args.pcap)
+    except OSError as e:  # the pcap file: opened first, before any host boots
+        if args.pcap is None:
+            raise
+        print(f"spinwb net: --pcap {write_error(args.pcap, e)}", file=sys.stderr)
+        return 2
+    for i, path, source in exts:
         try:
-            net.hosts[i].system.load_file(path, importer="root")  # the owner at the command line
+            net.hosts[i].system.load(source, path, importer="root")  # the owner at the command line
         except SpinError as e:
             print(f"spinwb net: host {i + 1}: extension refused: {e}", file=sys.stderr)
             return 2
@@ -94,13 +110,16 @@ def main(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("net", help="boot workstations on one Ethernet and run programs and extensions on them")
-    p.add_argument("--hosts", type=int, default=2, help="how many (host i is 10.0.0.i)")
+    from workbench.cli import SEED, float_in, int_in
+
+    p.add_argument("--hosts", type=int_in(1, MAX_HOSTS), default=2, help="how many (host i is 10.0.0.i)")
     p.add_argument("--run", action="append", default=[], metavar='"HOST:FILE.elf ARGS"',
                    help="host HOST's init runs this program (repeatable, one per host)")  # fmt: skip
     p.add_argument("--ext", action="append", default=[], metavar="HOST:FILE.py", help="load an extension on HOST")
     p.add_argument("--pcap", help="write every frame on the wire to this pcap file")
-    p.add_argument("--loss", type=float, default=0.0, help="fraction of frames the wire drops (seeded)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--until-ms", type=float, default=10_000, help="virtual time limit (default 10 s)")
+    p.add_argument("--loss", type=float_in(0, 1), default=0.0, help="fraction of frames the wire drops (seeded)")
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--until-ms", type=float_in(0, 1e9, open_lo=True), default=10_000,
+                   help="virtual time limit (default 10 s)")  # fmt: skip
     p.add_argument("--stats", action="store_true", help="print each host's network counters")
     p.set_defaults(fn=main)
