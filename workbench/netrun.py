@@ -42,7 +42,10 @@ def main(args: argparse.Namespace) -> int:
         programs = {}
         for spec in args.run:
             i, cmd = _host(spec, n, "--run")
-            words = shlex.split(cmd)
+            try:
+                words = shlex.split(cmd)
+            except ValueError as e:  # an unclosed quote
+                raise ValueError(f"--run {spec!r}: {str(e).lower()}") from None
             if not words:
                 raise ValueError(f"--run {spec!r}: name a program after the host")
             if i in programs:
