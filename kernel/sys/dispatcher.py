@@ -34,7 +34,6 @@ import enum
 import functools
 import inspect
 import itertools
-import operator
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,7 +41,7 @@ from typing import Any
 
 from kernel.sys import fuel
 from kernel.sys.errors import AuthError, BindingTypeError, IllegalAsynchEvent, InvalidProcedure, NoHandlerInvoked
-from kernel.sys.language import BOUND_MAX, CHECKPOINT, QUOTA_FUEL
+from kernel.sys.language import BOUND_MAX, QUOTA_FUEL
 from kernel.sys.trace import Abort, Dispatch, Fault, Install, Trace, Uninstall
 
 
@@ -464,22 +463,23 @@ class Dispatcher:
         ns = b.namespace if b.namespace is not None else {}
         m = ns[fuel.OUT_NAME].__self__ if fuel.OUT_NAME in ns else fuel.Meter(ns)
         bound = self.bound_of(b)
-        first = min(bound, CHECKPOINT)
-        params = ", ".join(f"a{i}" for i in range(b.event.nargs))
-        args = ", ".join(["C", *(f"a{i}" for i in range(b.event.nargs))]) if closure is not None else params
+        nargs = b.event.nargs
+        params = ", ".join(f"a{i}" for i in range(nargs))
+        args = ", ".join(["C", *(f"a{i}" for i in range(nargs))]) if closure is not None else params
         failed = "False" if guard else ("None" if count else "_FAULTED")
         creator = b.creator
-        env: dict[str, Any] = {
-            "B": b, "M": m, "NS": ns, "FN": fn, "C": closure, "R": range(first, 0, -1), "EMPTY": fuel.EMPTY,
-            "F": fuel.FUEL_NAME, "LH": operator.length_hint, "fault": self._fault, "next": next, "_FAULTED": _FAULTED,
-            "QuotaExceeded": fuel.QuotaExceeded, "E": creator, "CLOCK": self.clock, "charge": self.charge,
+        consts: dict[str, Any] = {
+            "B": b, "M": m, "NS": ns, "FN": fn, "C": closure, "T": fuel.grant_of(bound), "EMPTY": fuel.EMPTY,
+            "used_of": fuel.used_of, "fault": self._fault, "_FAULTED": _FAULTED, "QuotaExceeded": fuel.QuotaExceeded,
+            "E": creator, "CLOCK": self.clock, "charge": self.charge, "next": next, "iter": iter,
         }  # fmt: skip
+        env: dict[str, Any] = {}
         tally = hasattr(creator, "measure")
-        lines = [f"def contained({params}):"]
+        lines = [f"def contained({params}):"]  # the constants are its globals (3.11 caches their look-ups)
         if count:
             lines.append("    B.calls += 1")
         lines += [
-            "    if NS[F] is not EMPTY:  # nested: the outer call's fuel",
+            '    if NS["_spin_fuel"] is not EMPTY:  # nested: the outer call\'s fuel',
             "        try:",
             f"            return FN({args})",
             "        except BaseException as e:",
@@ -487,19 +487,21 @@ class Dispatcher:
             "                raise",
             "            fault(B, e, 0)",
             f"            return {failed}",
-            f"    M.left = {bound - first}",
-            "    M.kib0 = 0",
-            "    NS[F] = iter(R)",
+            '    NS["_spin_fuel"] = it = iter(T)',
             "    try:",
             f"        r = FN({args})",
             "    except BaseException as e:",
             "        if isinstance(e, (KeyboardInterrupt, SystemExit)):",
-            "            NS[F] = EMPTY",
+            '            NS["_spin_fuel"] = EMPTY',
             "            raise",
-            f"        fault(B, e, {bound} - M.left - LH(NS[F]))",
+            f'        fault(B, e, used_of(NS["_spin_fuel"], {bound}))',
             f"        r = {failed}",
-            f"    n = {bound} - M.left - next(NS[F], 0)  # a countdown's next value is what is left of it",
-            "    NS[F] = EMPTY",
+            '        it = NS["_spin_fuel"]',
+            "    v = next(it, -1)  # the next check's number is one more than the checks used",
+            "    if v == 0:",
+            "        v = next(it, -1)",
+            f"    n = v - 1 if v > 0 else {bound}",
+            '    NS["_spin_fuel"] = EMPTY',
             "    B.fuel_used += n",
         ]
         if self.clock is not None:
@@ -521,6 +523,7 @@ class Dispatcher:
                 "            fault(B, e, n)",
             ]
         lines.append("    return r")
+        env.update(consts)
         exec(compile("\n".join(lines) + "\n", f"<contained #{b.id}>", "exec"), env)  # noqa: S102 - our own code
         contained = env["contained"]
         contained.__name__ = contained.__qualname__ = f"contained({_name(fn)})"

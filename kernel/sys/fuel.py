@@ -9,10 +9,11 @@ of microseconds keeps the kernel deterministic.
 
 Each extension has one ``Meter``. Between calls its fuel is ``EMPTY``, so
 extension code the kernel never granted fuel to -- a closure kept by someone,
-anything run implicitly -- stops at its first check. A grant hands out fuel
-in chunks of ``CHECKPOINT`` checks; when a chunk is spent ``out`` either
-stops the extension (``FuelExhausted``) or refills the chunk after a
-checkpoint: a look at how much the host grew during this call (``CALL_MEMORY``)
+anything run implicitly -- stops at its first check. A grant is a tuple of
+the numbers 1..n with a 0 after every ``CHECKPOINT`` of them; a check that
+draws a 0 calls ``out``, which either stops the extension
+(``FuelExhausted``: the grant is spent) or, at a checkpoint, goes on after
+a look around: a look at how much the host grew during this call (``CALL_MEMORY``)
 and at the host-time watchdog, the last line of defense for C-level work the
 fuel cannot see. A call made while the extension is already running (it
 raised an event it also handles) shares the outer call's fuel, so nesting
@@ -22,6 +23,7 @@ cannot buy more. Both stops are ``BaseException``: the verifier forbids bare
 
 from __future__ import annotations
 
+import itertools
 import operator
 import resource
 import time
@@ -57,21 +59,46 @@ def _host_kib() -> int:
 _PAGE = resource.getpagesize()
 
 
+_GRANTS: dict[int, tuple[int, ...]] = {}
+
+
+def grant_of(n: int) -> tuple[int, ...]:
+    """The fuel of one call of ``n`` checks, as the tuple a call iterates:
+    ``1, 2, ..., n`` (a check's value is how many checks it is), with a 0 after
+    every CHECKPOINT of them, where ``out`` looks around. Shared by every
+    call with the same bound, so granting fuel is one ``iter``."""
+    t = _GRANTS.get(n)
+    if t is None:
+        if len(_GRANTS) >= 64:
+            _GRANTS.pop(next(iter(_GRANTS)))
+        t = tuple(x for k in range(1, n + 1) for x in ((k, 0) if k % CHECKPOINT == 0 and k < n else (k,)))
+        _GRANTS[n] = t
+    return t
+
+
+def used_of(it: Any, n: int) -> int:
+    """Checks used so far from a call's grant of ``n`` (``it`` iterates grant_of(n))."""
+    v = next(it, -1)
+    if v == 0:  # a checkpoint's slot
+        v = next(it, -1)
+    return n if v < 0 else v - 1
+
+
 class Meter:
     """One extension's fuel: granted per call, spent by its checks."""
 
-    __slots__ = ("ns", "left", "granted", "kib0", "t0", "probe", "since", "due", "charged")
+    __slots__ = ("ns", "kib0", "t0", "base", "probe", "since", "due", "charged", "granted")
 
     def __init__(self, namespace: dict[str, Any]) -> None:
         self.ns = namespace
-        self.left = 0  # fuel not yet handed out in a chunk
-        self.granted = 0
         self.kib0 = 0
         self.t0 = 0.0
+        self.base: Any = None  # the grant the baseline (kib0, t0) belongs to
         self.probe = _host_kib
         self.since = 0  # fuel spent since the owner last measured what it keeps (the quota)
         self.due = 0  # or: the clock's cycle count at which to measure next
         self.charged = 0  # fuel charged at once since the last checkpoint (it brings the next one)
+        self.granted = 0
         namespace[FUEL_NAME] = EMPTY
         namespace[OUT_NAME] = self.out
 
@@ -85,57 +112,47 @@ class Meter:
         ns = self.ns
         if ns[FUEL_NAME] is not EMPTY:
             return False
-        first = n if n < CHECKPOINT else CHECKPOINT
-        self.left = n - first
         self.granted = n
-        self.kib0 = 0
-        ns[FUEL_NAME] = iter(range(first, 0, -1))
+        ns[FUEL_NAME] = iter(grant_of(n))
         return True
 
     def stop(self) -> int:
-        """End the outermost call; the fuel it used. (``left`` may stay: with
-        the fuel EMPTY, ``out`` refuses to refill.)"""
+        """End the outermost call; the fuel it used."""
         ns = self.ns
-        used = self.granted - self.left - operator.length_hint(ns[FUEL_NAME])
+        used = used_of(ns[FUEL_NAME], self.granted)
         ns[FUEL_NAME] = EMPTY
         return used
 
-    def used(self) -> int:
-        return self.granted - self.left - operator.length_hint(self.ns[FUEL_NAME])
-
     def out(self) -> bool:
-        """The current chunk is spent: stop, or look around and refill."""
-        if self.left <= 0 or self.ns[FUEL_NAME] is EMPTY:
+        """A check found no fuel: a checkpoint (look around, go on) or the end."""
+        it = self.ns[FUEL_NAME]
+        if it is EMPTY or it is SPENT or operator.length_hint(it) == 0:
             self.ns[FUEL_NAME] = SPENT  # stays spent: a finally that loops stops at its first back-edge
             raise FuelExhausted
         self.checkpoint()
-        n = self.left if self.left < CHECKPOINT else CHECKPOINT
-        self.left -= n
-        self.ns[FUEL_NAME] = iter(range(n, 0, -1))
         return True
 
     def charge(self, n: int) -> None:
         """Spend ``n`` checks at once (a metered builtin's C-level work)."""
         if n <= 0:
             return
-        if self.ns[FUEL_NAME] is EMPTY:
+        it = self.ns[FUEL_NAME]
+        if it is EMPTY or it is SPENT:
             raise FuelExhausted
-        if n <= self.left:
-            self.left -= n
-            self.charged += n
-            if self.charged >= CHECKPOINT:  # work charged in bulk is looked at as often as work counted
-                self.charged = 0
-                self.checkpoint()
-            return
-        self.left = 0
-        self.ns[FUEL_NAME] = SPENT
-        raise FuelExhausted
+        if next(itertools.islice(it, n - 1, None), -1) < 0:
+            self.ns[FUEL_NAME] = SPENT
+            raise FuelExhausted
+        self.charged += n
+        if self.charged >= CHECKPOINT:  # work charged in bulk is looked at as often as work counted
+            self.charged = 0
+            self.checkpoint()
 
     def checkpoint(self) -> None:
         kib = self.probe()
         now = time.monotonic()  # host-time ok: the watchdog is a backstop and never fires in a fair run
-        if not self.kib0:  # the first checkpoint of this call: the baseline
-            self.kib0, self.t0 = kib, now
+        it = self.ns[FUEL_NAME]
+        if self.base is not it:  # the first checkpoint of this call: the baseline
+            self.base, self.kib0, self.t0 = it, kib, now
             return
         if (kib - self.kib0) * 1024 > CALL_MEMORY:
             raise QuotaExceeded(f"the host grew by {(kib - self.kib0) >> 10} MiB during one call "
