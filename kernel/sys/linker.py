@@ -11,6 +11,7 @@ run under a fuel bound, so even a runaway ``init`` is stopped.
 from __future__ import annotations
 
 import builtins
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,7 +105,12 @@ def link(v: Verified, name: str, domains: list[Domain], bind: Callable[[str, Any
     ns.update(sandbox.helpers_for(ext.meter))
     for iname, (export, _) in target.bound.items():
         ns[iname] = bind(iname, export, ext)
-    code = compile(instrument(v), v.filename, "exec")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the verifier compiled it with warnings as errors already
+            code = compile(instrument(v), v.filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
+        raise LinkError(f"{v.filename}: cannot link extension {name}: {type(e).__name__}: {e}") from None
     run_bounded(ext, lambda: exec(code, ns), "its top level")  # noqa: S102 - verified, instrumented code
     return ext
 

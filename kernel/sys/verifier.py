@@ -37,6 +37,7 @@ from __future__ import annotations
 import ast
 import copy
 import re
+import warnings
 from dataclasses import dataclass
 
 from kernel.sys import language as L
@@ -304,9 +305,13 @@ def check(source: str, filename: str = "<extension>") -> Verified | list[Diagnos
         return [Diagnostic(filename, 1, 1, "too-large", f"the file has {len(source):,} characters",
                            f"extensions are at most {L.SOURCE_MAX:,}; split it or remove data from it")]  # fmt: skip
     try:
-        tree = ast.parse(source, filename)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the parser's warnings (a bad escape) are refusals too
+            tree = ast.parse(source, filename)
     except SyntaxError as e:
         return [Diagnostic(filename, e.lineno or 1, e.offset or 1, "syntax-error", e.msg, "fix the Python syntax")]
+    except Warning as e:
+        return [Diagnostic(filename, 1, 1, "python-warning", f"{type(e).__name__}: {e}", "fix it")]
     except (RecursionError, MemoryError, ValueError) as e:
         what = "nested too deeply for the parser" if not isinstance(e, ValueError) else str(e)
         return [Diagnostic(filename, 1, 1, "too-deep" if not isinstance(e, ValueError) else "syntax-error", what,
@@ -320,9 +325,29 @@ def check(source: str, filename: str = "<extension>") -> Verified | list[Diagnos
     c.check_module(tree)
     if c.out:
         return sorted(c.out, key=lambda d: (d.line, d.col, d.rule))
+    problem = _compiles(tree, filename)
+    if problem is not None:
+        return [problem]
     imports = [(a.asname or a.name, s.lineno) for s in tree.body if isinstance(s, ast.ImportFrom) for a in s.names]
     has_init = any(isinstance(s, ast.FunctionDef) and s.name == "init" for s in tree.body)
     return Verified(filename, tree, imports, has_init)
+
+
+def _compiles(tree: ast.Module, filename: str) -> Diagnostic | None:
+    """Compile once with Python's own warnings as errors: code the compiler
+    already knows will fail (``0[0]``, ``x is 1``, a bad escape) is refused
+    here with its line, instead of warning on the host's stderr or failing
+    at link time."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            compile(tree, filename, "exec", dont_inherit=True)
+        except SyntaxError as e:
+            return Diagnostic(filename, e.lineno or 1, e.offset or 1, "python-warning", e.msg,
+                              "Python's compiler says this line cannot work; fix it")  # fmt: skip
+        except (Warning, ValueError, RecursionError, MemoryError) as e:
+            return Diagnostic(filename, 1, 1, "python-warning", f"{type(e).__name__}: {e}", "fix it")
+    return None
 
 
 # --- instrumentation ----------------------------------------------------------------------------
