@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kernel.core import sched as sched_mod
+from kernel.core.ext_ifaces import ExtensionSched, ExtensionTranslation, ExtensionVirtAddr
 from kernel.core.physaddr import PhysAddr
 from kernel.core.physaddr_iface import ExtensionPhysAddr, FrameView, frame_of
 from kernel.core.sal import PAGE_SIZE, kseg
@@ -109,6 +110,16 @@ def boot(machine: Machine | None = None, *, init: ElfImage | None = None, argv: 
     return k
 
 
+def _serves(k: Kernel) -> Any:
+    """Whether a strand belongs to a process an extension was loaded for (the
+    UNIX personality knows processes; without one, nothing is served)."""
+
+    def serves(clients: frozenset[int], strand: Any) -> bool:
+        return k.personality is not None and k.personality.serves(clients, strand)
+
+    return serves
+
+
 def _define_services(k: Kernel) -> None:
     """The core interfaces, their events, and what extensions may see."""
     d, sched, phys, tr = k.dispatcher, k.sched, k.phys, k.translation
@@ -151,7 +162,11 @@ def _define_services(k: Kernel) -> None:
     for iface in (strand, sch, pa, va, trans, trap, clock):
         k.ifaces[iface.__name__] = iface
         k.system.export(iface)
+    # what extensions get instead: per-extension views with a client's checks (kernel/core/ext_ifaces.py)
     k.system.public.exports["PhysAddr"] = lambda ext: ExtensionPhysAddr(phys, ext)  # frames as handles
+    k.system.public.exports["VirtAddr"] = lambda ext: ExtensionVirtAddr(k.virt, ext)
+    k.system.public.exports["Translation"] = lambda ext: ExtensionTranslation(tr, ext)
+    k.system.public.exports["Sched"] = lambda ext: ExtensionSched(sched, ext, _serves(k))
 
 
 __all__: list[Any] = ["boot"]

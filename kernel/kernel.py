@@ -189,7 +189,8 @@ class Kernel:
         if result is NORESULT or s.state == DONE:
             return
         if not isinstance(result, int) or isinstance(result, bool):
-            self.reports.append(f"system call {number}: a handler set result {result!r}; the caller gets ENOSYS")
+            what = type(result).__name__  # not its repr: an extension's value can be any size
+            self.reports.append(f"system call {number}: a handler set a result of type {what}; the caller gets ENOSYS")
             result = -78
         s.ctx.set_result(result)
         self.trace.add(Syscall(cycle=self.sal.now, strand=s.id, pid=s.pid, number=number,

@@ -192,7 +192,7 @@ DYNAMIC: list[tuple[str, str, str, str]] = [
     ("percent-width", "", "x = '%1000000000d' % 1", "width would make"),
     ("percent-star", "", "x = '%*d' % (10**9, 1)", "`*` width"),
     ("percent-var-fmt", "", "f = '%' + '1000000000' + 's'\nx = f % 'a'", "width would make"),
-    ("join", "", "x = ' '.join(['x' * 1000] * 100000)", "join would make"),
+    ("join", "", "x = ' '.join(['x' * 1000] * 60000)", "join would make"),
     ("replace", "", "s = 'a' * 1000\nx = s.replace('a', 'b' * 10000)", "replace would make"),
     ("replace-empty", "", "x = ('a' * 1000).replace('', 'b' * 10000)", "replace would make"),
     ("ljust", "", "x = 'a'.ljust(10**9)", "ljust would make"),
@@ -201,7 +201,7 @@ DYNAMIC: list[tuple[str, str, str, str]] = [
     ("expandtabs", "", "x = ('\\t' * 1000).expandtabs(10**6)", "expandtabs would make"),
     ("bytes-n", "", "x = bytes(10**9)", "bytes would make"),
     ("bytearray-n", "", "x = bytearray(10**9)", "bytearray would make"),
-    ("sum-lists", "", "x = sum([[1]] * 100000, [])", "sum() adds numbers"),
+    ("sum-lists", "", "x = sum([[1]] * 1000, [])", "sum() adds numbers"),
     ("doubling-add", "", "s = 'x'\nwhile True:\n    s = s + s", "+ would make"),
     ("doubling-iadd", "", "l = [1]\nwhile True:\n    l += l", "+= would make"),
     ("doubling-extend", "", "l = [1]\nwhile True:\n    l.extend(l)", "this operation would make"),
@@ -209,13 +209,13 @@ DYNAMIC: list[tuple[str, str, str, str]] = [
     ("doubling-fstring", "", "s = 'x' * 1000\nwhile True:\n    s = f'{s}{s}'", "this operation would make"),
     ("doubling-star", "", "l = [1]\nwhile True:\n    l = [*l, *l]", "*unpacking would make"),
     ("doubling-hex", "", "b = b'x'\nwhile True:\n    b = b.hex().encode()", "would make"),
-    ("split-bomb", "", "s = 'a ' * 500000\nkeep = []\nwhile True:\n    keep.append(s.split())",
+    ("split-bomb", "", "s = 'a ' * 30000\nkeep = []\nwhile True:\n    keep.append(s.split())",
      "exceeded its bound of|the host grew by"),
-    ("slice-bomb", "", "s = 'a' * 1000000\nkeep = []\nwhile True:\n    keep.append(s[1:])",
+    ("slice-bomb", "", "s = 'a' * 60000\nkeep = []\nwhile True:\n    keep.append(s[1:])",
      "exceeded its bound of|the host grew by"),
     ("to-bytes", "", "x = (1).to_bytes(10**9, 'big')", "to_bytes would make"),
-    ("translate", "", "x = ('a' * 1000).translate({97: 'b' * 100000})", "translate would make"),
-    ("str-of-refs", "", "big = ['y' * 100000] * 100000\nx = str(big) + repr(big) + f'{big}'\nif len(x) > 3 * 1000000:\n    1 / 0",
+    ("translate", "", "x = ('a' * 1000).translate({97: 'b' * 1000})", "translate would make"),
+    ("str-of-refs", "", "big = ['y' * 60000] * 60000\nx = str(big) + repr(big) + f'{big}'\nif len(x) > 3 * 1000000:\n    1 / 0",
      "would make"),
     ("bad-bound", "", "Dispatcher.InstallHandler(UDP.PacketArrived, handler, lambda p: False, bound=-1)",
      "a bound is a positive number"),
@@ -260,10 +260,27 @@ def test_a_binding_cannot_raise_its_own_bound(world: World) -> None:
     world.b.system.unload(ext)
 
 
-def test_nesting_kept_across_calls_is_stopped_before_hash_can_crash_the_host(world: World) -> None:
-    """A tuple nested ~150,000 deep crashes CPython's hash() (SIGSEGV). Built a
-    little per call, the footprint measure stops it at QUOTA_DEPTH levels."""
-    ext, port = world.attack("global t\nfor i in range(5000):\n    t = (t,)\nd = {t: 1}", setup="t = ()\n", calls=1)
+def test_a_deep_key_is_refused_before_hash_can_crash_the_host(world: World) -> None:
+    """A tuple nested ~150,000 deep overflows the C stack in CPython's hash()
+    (SIGSEGV). Nested displays build ten levels per check, so one call can
+    get there; every place extension code hashes checks the depth first."""
+    body = "t = ()\nfor i in range(20000):\n    t = ((((((((((t,),),),),),),),),),)\nd = {t: 1}"
+    ext, _ = world.attack(body)
+    assert "nested more than 1000 deep" in world.last_stop(ext)
+    world.alive()
+
+
+@pytest.mark.parametrize("use", ["s = {t}", "x = t in {1: 2}", "d = {}\nd[t] = 1", "x = {}.get(t)",
+                                 "x = set([t])", "x = dict.fromkeys([t])", "x = {t: 1 for _ in range(1)}",
+                                 "x = frozenset([t])", "s = set()\ns.add(t)", "x = {1}.union([t])"])  # fmt: skip
+def test_every_way_to_hash_a_deep_key_is_checked(world: World, use: str) -> None:
+    ext, _ = world.attack("t = ()\nfor i in range(1500):\n    t = (t,)\n" + use)
+    assert "nested more than 1000 deep" in world.last_stop(ext)
+    world.alive()
+
+
+def test_nesting_kept_across_calls_is_stopped_by_the_footprint(world: World) -> None:
+    ext, port = world.attack("global t\nfor i in range(5000):\n    t = (t,)", setup="t = ()\n", calls=1)
     for _ in range(60):
         if not ext.loaded:
             break
@@ -275,7 +292,7 @@ def test_nesting_kept_across_calls_is_stopped_before_hash_can_crash_the_host(wor
 
 
 def test_memory_kept_across_calls_is_bounded_by_the_quota(world: World) -> None:
-    ext, port = world.attack("keep.append('k' * 1000000)", setup="keep = []\n")
+    ext, port = world.attack("for i in range(100):\n    keep.append('k' * 60000)", setup="keep = []\n")
     for _ in range(40):
         if not ext.loaded:
             break
@@ -285,7 +302,7 @@ def test_memory_kept_across_calls_is_bounded_by_the_quota(world: World) -> None:
 
 
 def test_memory_grown_within_one_call_is_stopped_at_a_checkpoint(world: World) -> None:
-    ext, _ = world.attack("keep = []\nwhile True:\n    keep.append(b'x' * 1000000)")
+    ext, _ = world.attack("keep = []\nwhile True:\n    keep.append(b'x' * 60000)")
     assert "the host grew by" in world.last_stop(ext) or "keeps more than" in world.last_stop(ext)
     world.alive()
 
@@ -322,7 +339,7 @@ CAPS: list[tuple[str, str, str]] = [
     ("write-packet", "p.dst_port = 1", "AttributeError"),
     ("event-as-name", "Dispatcher.InstallHandler('UDP.PacketArrived', handler, lambda p: True)", "is not an event"),
     ("hoard-frames", "for i in range(300):\n    PhysAddr.Allocate('hoard')", "at most 256 frames"),
-    ("write-interface-member", "x = UDP.Send\nx.y = 1", "AttributeError"),
+    ("write-interface-member", "x = UDP.Send\nx.y = 1\nz = UDP.Send.y", "AttributeError"),  # each read a fresh view
 ]  # fmt: skip
 
 
@@ -415,3 +432,99 @@ def test_the_owner_may_do_what_a_user_may_not() -> None:
     b = net.hosts[1]
     ext = b.system.load(SWALLOW, "swallow.py", importer="root")
     assert ext.bindings and "swallow" in b.system.extensions
+
+
+# --- holes an attacker's review found, each closed ------------------------------------------------
+
+REVIEW_STATIC: list[tuple[str, str, str]] = [
+    ("break-outside-loop", "def f():\n    break\n", "syntax-error|python-warning"),
+    ("continue-outside-loop", "def f():\n    continue\n", "syntax-error|python-warning"),
+    ("duplicate-argument", "def f(a, a):\n    pass\n", "syntax-error|python-warning"),
+    ("nonlocal-unbound", "def f():\n    nonlocal q\n", "syntax-error|python-warning"),
+    ("two-starred", "def f(x):\n    *a, *b = x\n", "syntax-error|python-warning"),
+    ("return-in-class", "class A:\n    return 1\n", "syntax-error|python-warning"),
+    ("not-subscriptable", "def f():\n    return 0[0]\n", "python-warning"),
+    ("huge-literal", "def f():\n    return 0x" + "f" * 200_000 + "\n", "too-large"),
+    ("payload-release", "def f(p):\n    p.payload.release()\n", "internals-attribute"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("src", "rules"), [(s, r) for _, s, r in REVIEW_STATIC], ids=[i for i, *_ in REVIEW_STATIC])
+def test_files_python_cannot_run_are_refused_by_the_verifier(src: str, rules: str) -> None:
+    result = check(src, "attack.py")
+    assert isinstance(result, list), "accepted"
+    assert {d.rule for d in result} & set(rules.split("|")), [str(d) for d in result]
+
+
+REVIEW_DYNAMIC: list[tuple[str, str]] = [
+    ("x = list.real(range(10))", "AttributeError"),
+    ("x = str.ljust('a', 10**9)", "ljust would make"),
+    ("x = int.to_bytes(1, 10**9, 'big')", "to_bytes would make"),
+    ("l = [1]\nwhile True:\n    list.extend(l, l)", "would make"),
+    ("x = dict.fromkeys(range(1000000))", "would make"),
+    ("x = int.from_bytes(b'\\xff' * 60000, 'big')", "int.from_bytes would make"),
+    ("print('a', 'b', sep='x' * 60000)", "sep and end are short strings"),
+    ("f = '%' + '1000000000' + 'd'\nx = f % 1", "width would make"),
+    ("PhysAddr.Allocate('mine', ('reclaimable',))", "attrs may name only zeroed"),
+    ("PhysAddr.Allocate('mine', ('pinned',))", "attrs may name only zeroed"),
+    ("x = VirtAddr.Allocate(p, 8192)", "expected a translation handle"),
+    ("Translation.Protect(p, 0, 1 << 40, 'r')", "expected a translation handle"),
+    ("g = Sched.NewGroup('mine', 9999)", "no higher than user programs"),
+    ("g = Sched.NewGroup('x' * 1000)", "a name of 1..64 characters"),
+    ("raise Exception(['y' * 60000] * 60000)", "Exception: ['yyy"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("body", "want"), REVIEW_DYNAMIC, ids=[b.split("\n")[-1][:40] for b, _ in REVIEW_DYNAMIC])
+def test_holes_the_review_found_stay_closed(world: World, body: str, want: str) -> None:
+    ext, _ = world.attack(body, setup="from spin import VirtAddr, Translation, Sched\n")
+    line = world.last_stop(ext)
+    assert want in line, line
+    assert len(line) < 1000  # what an extension raised is quoted bounded
+    world.alive()
+
+
+def test_an_imposed_guard_is_the_extensions_code_and_runs_contained(world: World) -> None:
+    src = ("from spin import UDP, Dispatcher\n"
+           "def h(p):\n    pass\n"
+           "def g(p):\n    while True:\n        pass\n"
+           "def init():\n    b = Dispatcher.InstallHandler(UDP.PacketArrived, h, Dispatcher.FieldEquals('dst_port', 2999))\n"
+           "    Dispatcher.ImposeGuard(b, g)\n")  # fmt: skip
+    ext = world.b.system.load(src, "imposer.py")
+    world.send(2999)
+    assert any(r.startswith("imposer:") and "exceeded its bound" in r for r in world.b.dispatcher.reports)
+    assert not world.b.sched.failures  # netisr did not die
+    world.alive()
+    world.b.system.unload(ext)
+
+
+def test_console_lines_from_an_extension_are_bounded(world: World) -> None:
+    ext, _ = world.attack("Console.Print(['y' * 60000] * 60000)\nprint(['z' * 60000] * 60000)")
+    assert all(len(line) <= 4096 for line in world.b.system.console)
+    world.b.system.unload(ext)
+
+
+def test_what_a_binding_keeps_for_an_extension_counts_in_its_quota(world: World) -> None:
+    src = ("from spin import UDP, Dispatcher\n"
+           "def h(c, p):\n    pass\n"
+           "def init():\n    t = []\n    for i in range(500):\n        t = [t]\n"
+           "    Dispatcher.InstallHandler(UDP.PacketArrived, h, Dispatcher.FieldEquals('dst_port', 2998), closure=t)\n")  # fmt: skip
+    with pytest.raises(SpinError, match="nested more than"):
+        world.b.system.load(src, "deep_closure.py")
+    world.alive()
+
+
+def test_a_users_extension_sees_no_other_process_strands_and_adopts_none() -> None:
+    from kernel.boot import boot
+    from machine.elf import read_elf
+    from tests.conftest import BIN
+
+    k = boot(init=read_elf(BIN / "echo-ev4.elf"), argv=["echo", "x"], halt_when_done=True)
+    k.console_input = io.BytesIO(b"abc\n").read
+    src = ("from spin import Strand, Sched, Dispatcher\n"
+           "seen = []\n"
+           "def watch(s):\n    seen.append(s.id)\n    Sched.Adopt(Sched.NewGroup('mine'), s)\n"
+           "def init():\n    Dispatcher.InstallHandler(Strand.Block, watch, lambda s: True)\n")  # fmt: skip
+    ext = k.system.load(src, "watcher.py", clients=(999,))
+    k.run(max_instructions=50_000_000)
+    assert ext.namespace["seen"] == [] and k.exit_status is not None

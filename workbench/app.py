@@ -191,6 +191,9 @@ class Workbench(App[None]):
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self.refresh_panes()
+        # A pane shown for the first time has no height until the next layout, and its rows are
+        # windowed to its height: paint again once it has one (a page-tables pane once showed one row).
+        self.call_after_refresh(self.refresh_panes)
 
     # --- repainting ---------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from kernel.kernel import Kernel
 from kernel.net.packet import ports
 from kernel.net.records import PacketCopy, PacketDrop, PacketFrame, PacketIn
 from kernel.net.stack import packet_path
+from kernel.sys.dispatcher import FieldEquals
 from kernel.sys.trace import Dispatch, Record, Switch
 from machine.alpha.constants import (
     CLOCK_HZ,
@@ -95,9 +96,8 @@ class BindingRow:
 def _name(fn: Any) -> str:
     if fn is None:
         return "-"
-    describe = getattr(fn, "describe", None)
-    if callable(describe):
-        return str(describe())
+    if isinstance(fn, FieldEquals):  # the kernel's own declarative guard; an extension's `describe` is never called
+        return fn.describe()
     return str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__)
 
 

@@ -18,6 +18,7 @@ from kernel.sys import capability
 from kernel.sys.errors import SpinError
 
 FRAMES_PER_EXTENSION = 256  # 2 MiB: an extension's share of physical memory
+EXTENSION_ATTRS = ("zeroed",)  # never "reclaimable" (the kernel would free it under the handle) or "pinned"
 
 
 class FrameView:
@@ -65,8 +66,9 @@ class ExtensionPhysAddr:
     def Allocate(self, tag: str = "", attrs: tuple[str, ...] = ()) -> capability.Handle:  # noqa: N802 - SPIN's name
         if not isinstance(tag, str) or len(tag) > 64:
             raise SpinError(f"{self._ext.name}: PhysAddr.Allocate: the tag is a short string")
-        if not isinstance(attrs, tuple) or not all(isinstance(a, str) for a in attrs):
-            raise SpinError(f"{self._ext.name}: PhysAddr.Allocate: attrs is a tuple of names")
+        if not isinstance(attrs, tuple) or not all(a in EXTENSION_ATTRS for a in attrs):
+            raise SpinError(f"{self._ext.name}: PhysAddr.Allocate: attrs may name only {', '.join(EXTENSION_ATTRS)} "
+                            f"(a reclaimable frame could be reclaimed under a handle still held)")  # fmt: skip
         if len(self._held) >= FRAMES_PER_EXTENSION:
             raise SpinError(f"{self._ext.name}: PhysAddr.Allocate: an extension may hold at most "
                             f"{FRAMES_PER_EXTENSION} frames; deallocate some first")  # fmt: skip
@@ -81,7 +83,8 @@ class ExtensionPhysAddr:
             raise SpinError(f"{self._ext.name}: PhysAddr.Deallocate: this frame was not allocated by you")
         del self._held[id(handle)]
         capability.revoke(handle)
-        self._phys.Deallocate(f)
+        if f.state != "free" and f.tag.startswith(self._ext.name):  # still the frame issued: never another's
+            self._phys.Deallocate(f)
 
     def Number(self, handle: Any) -> int:  # noqa: N802
         """The frame's number, to show or log (it grants nothing)."""
@@ -91,5 +94,6 @@ class ExtensionPhysAddr:
         for h in list(self._held.values()):
             f = capability.unwrap(h, "frame")
             capability.revoke(h)
-            self._phys.Deallocate(f)
+            if f.state != "free" and f.tag.startswith(self._ext.name):
+                self._phys.Deallocate(f)
         self._held.clear()

@@ -423,7 +423,7 @@ class Scheduler:
     def new_group_view(self, name: str, priority: int = DEFAULT_PRIORITY) -> GroupView:
         """Sched.NewGroup for extensions: an application scheduler's place in the run queue."""
         if not isinstance(name, str) or not isinstance(priority, int) or not 0 <= priority <= MAX_PRIORITY:
-            raise SpinError(f"Sched.NewGroup({name!r}, {priority!r}): give a name and a priority 0..{MAX_PRIORITY}")
+            raise SpinError(f"Sched.NewGroup: give a name and a priority 0..{MAX_PRIORITY}")
         return self.new_group(name, priority).view
 
     def adopt_view(self, g: GroupView, s: StrandView) -> None:

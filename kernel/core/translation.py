@@ -20,6 +20,7 @@ from kernel.core.physaddr import Frame, PhysAddr
 from kernel.core.sal import EXECUTE, KIND_NAMES, READ, WRITE, Sal
 from kernel.sys import capability
 from kernel.sys.errors import SpinError
+from kernel.sys.sandbox import shown
 
 MAX_ASN = 255  # the 21064 has 6 ASN bits in its TBs; OSF/1 used up to 255 with wrap
 PROT_NAMES = {"r": READ, "w": WRITE, "x": EXECUTE}
@@ -33,13 +34,13 @@ def parse_prot(prot: int | str) -> int:
             raise SpinError(f"protection {prot:#x}: only read (1), write (2) and execute (4) bits")
         return prot
     if not isinstance(prot, str):
-        raise SpinError(f"protection {prot!r}: give bits or a string like 'rw'")
+        raise SpinError(f"protection {shown(prot)}: give bits or a string like 'rw'")
     bits = 0
     for ch in prot:
         if ch == "-":
             continue
         if ch not in PROT_NAMES:
-            raise SpinError(f"protection {prot!r}: {ch!r} is not r, w, x or -")
+            raise SpinError(f"protection {shown(prot)}: {ch!r} is not r, w, x or -")
         bits |= PROT_NAMES[ch]
     return bits
 
@@ -183,7 +184,10 @@ class Translation:
         if size < 0 or size > 1 << 40:
             raise SpinError(f"Translation.Protect: size {size} is out of range")
         n = 0
-        for vpn in range(va >> 13, (va + size + 8191) >> 13):
+        lo, hi = va >> 13, (va + size + 8191) >> 13
+        # the pages in range that are mapped: walk the range or the mappings, whichever is shorter
+        vpns = range(lo, hi) if hi - lo <= len(sp.mapped) else sorted(v for v in sp.mapped if lo <= v < hi)
+        for vpn in vpns:
             pfn = sp.mapped.get(vpn)
             if pfn is None:
                 continue

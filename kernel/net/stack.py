@@ -33,6 +33,7 @@ from kernel.net.records import PacketCopy, PacketDrop, PacketFrame, PacketIn, Pa
 from kernel.sys.dispatcher import LAST, FieldEquals
 from kernel.sys.errors import SpinError
 from kernel.sys.interface import Interface
+from kernel.sys.sandbox import shown
 from kernel.sys.trace import Dispatch
 
 if TYPE_CHECKING:
@@ -412,7 +413,7 @@ class NetStack:
         """IP.Copy(pkt): a writable copy of a packet's payload, traced and charged."""
         payload = getattr(pkt, "payload", None)
         if not isinstance(payload, memoryview):
-            raise SpinError(f"IP.Copy: {pkt!r} is not a packet an event passed you")
+            raise SpinError(f"IP.Copy: {shown(pkt)} is not a packet an event passed you")
         data = bytes(payload)
         self.sal.charge(costs.BYTE_COPY_PER_8 * (len(data) // 8 + 1))
         self.copy(pkt.id, len(data), "a handler's copy")
@@ -430,7 +431,7 @@ class NetStack:
         graph (SOSP'95 Table 6; spin-reference.md §5, Forwarding)."""
         ipp = getattr(pkt, "ip", None)
         if not isinstance(ipp, P.IpPacket):
-            raise SpinError(f"IP.Forward: {pkt!r} is not a UDP or TCP packet an event passed you")
+            raise SpinError(f"IP.Forward: {shown(pkt)} is not a UDP or TCP packet an event passed you")
         if not isinstance(src, str) or not isinstance(dst, str):
             raise SpinError("IP.Forward(pkt, src, dst): addresses as 'a.b.c.d'")
         body = P.rewrite_transport(ipp, src, dst)

@@ -42,6 +42,7 @@ from typing import Any
 from kernel.sys import fuel
 from kernel.sys.errors import AuthError, BindingTypeError, IllegalAsynchEvent, InvalidProcedure, NoHandlerInvoked
 from kernel.sys.language import BOUND_MAX, QUOTA_FUEL
+from kernel.sys.sandbox import shown
 from kernel.sys.trace import Abort, Dispatch, Fault, Install, Trace, Uninstall
 
 
@@ -136,7 +137,11 @@ class Binding:
 
     def describe(self) -> str:
         opts = self.option_names
-        g = "-" if self.guard is None else getattr(self.guard, "describe", lambda: _name(self.guard))()
+        g = (
+            "-"
+            if self.guard is None
+            else (self.guard.describe() if isinstance(self.guard, FieldEquals) else _name(self.guard))
+        )
         return f"#{self.id} {self.owner}: guard {g}, handler {_name(self.handler)}, options {opts}"
 
     def __repr__(self) -> str:
@@ -149,11 +154,15 @@ def _name(fn: object) -> str:
 
 
 def _text(e: BaseException) -> str:
-    """An exception's message, bounded: an extension's exception can carry anything."""
-    try:
-        t = str(e)
-    except Exception:  # noqa: BLE001 - whatever its str does, the report goes on
-        t = "?"
+    """An exception's message, bounded: an extension's exception can carry
+    anything (a list whose str() is gigabytes), so only short text is quoted."""
+    args = e.args
+    if len(args) == 1 and isinstance(args[0], str):
+        t = args[0]
+    elif not args:
+        t = ""
+    else:
+        t = ", ".join(shown(a, 60) for a in args[:4])
     return t if len(t) <= 200 else t[:197] + "..."
 
 
@@ -274,7 +283,7 @@ class Dispatcher:
         """Type-check a binding and ask the event's authorizer; the result is
         inactive until ``install``."""
         if not callable(handler):
-            raise InvalidProcedure(f"{event.name}: the handler {handler!r} is not a procedure")
+            raise InvalidProcedure(f"{event.name}: the handler {shown(handler)} is not a procedure")
         n = event.nargs
         if not _takes(handler, n + (handler_closure is not None)):
             want = n + (handler_closure is not None)
@@ -282,7 +291,7 @@ class Dispatcher:
                                    f"({'the closure, then ' if handler_closure is not None else ''}the event's {n})")  # fmt: skip
         if guard is not None:
             if not callable(guard):
-                raise InvalidProcedure(f"{event.name}: the guard {guard!r} is not a procedure")
+                raise InvalidProcedure(f"{event.name}: the guard {shown(guard)} is not a procedure")
             if not _takes(guard, n + (guard_closure is not None)):
                 raise BindingTypeError(f"{event.name}: guard {_name(guard)} must take "
                                        f"{_args(n + (guard_closure is not None))} and return a bool")  # fmt: skip
@@ -291,7 +300,7 @@ class Dispatcher:
         if FIRST in options and LAST in options:
             raise BindingTypeError(f"{event.name}: a binding cannot be both First and Last")
         if bound is not None and (type(bound) is not int or bound <= 0):
-            raise BindingTypeError(f"{event.name}: bound={bound!r}: a bound is a positive number of fuel checks")
+            raise BindingTypeError(f"{event.name}: bound={shown(bound)}: a bound is a positive number of fuel checks")
         b = Binding(next(self.ids), event, handler, guard, guard_closure, handler_closure, options, owner, creator, trusted,
                     namespace, bound, asynchronous)  # fmt: skip
         auth = event.authorizer
@@ -528,6 +537,10 @@ class Dispatcher:
         contained = env["contained"]
         contained.__name__ = contained.__qualname__ = f"contained({_name(fn)})"
         return contained
+
+    def contained_guard(self, b: Binding, guard: Callable[..., Any], closure: Any = None) -> Callable[..., Any]:
+        """An extension's guard to impose on its binding, contained like its own."""
+        return self._contain(b, guard, closure, True)
 
     def bound_of(self, b: Binding) -> int:
         """The fuel one dispatch grants an untrusted binding: its own bound,

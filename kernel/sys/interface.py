@@ -15,6 +15,7 @@ from typing import Any
 
 from kernel.sys.authority import PRIVILEGED, may_raise
 from kernel.sys.errors import AuthError
+from kernel.sys.sandbox import key
 
 
 class Interface:
@@ -78,9 +79,10 @@ class Facade:
         if ev is not None:
             return EventRef(ev, may_raise(ev, object.__getattribute__(self, "_rights")))
         try:
-            return getattr(iface, name)
+            member = getattr(iface, name)
         except AttributeError:
             raise AttributeError(f"interface {iname} has no {name!r}") from None
+        return _checked(member) if callable(member) else member
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("interfaces are read-only")
@@ -88,6 +90,24 @@ class Facade:
     def __repr__(self) -> str:
         iface = object.__getattribute__(self, "_iface")
         return f"<interface {getattr(iface, '__name__', type(iface).__name__)}>"
+
+
+def _checked(proc: Callable[..., Any]) -> Callable[..., Any]:
+    """An interface procedure as an extension calls it: tuple arguments
+    are checked for depth first, since the kernel may hash them (a port, a
+    key), and a deep tuple's hash overflows the C stack (sandbox.key)."""
+
+    def call(*args: Any, **kw: Any) -> Any:
+        for a in args:
+            if type(a) is tuple or type(a) is frozenset:
+                key(a)
+        for a in kw.values():
+            if type(a) is tuple or type(a) is frozenset:
+                key(a)
+        return proc(*args, **kw)
+
+    call.__name__ = getattr(proc, "__name__", "procedure")
+    return call
 
 
 Export = Interface | Callable[[Any], object]  # an interface, or a factory making one per importer

@@ -112,13 +112,16 @@ INTERNAL_ATTRS: dict[str, str] = dict.fromkeys(
     "frames, tracebacks, generators and code objects belong to the kernel",
 )
 INTERNAL_ATTRS["format"] = INTERNAL_ATTRS["format_map"] = "format strings traverse attributes (`{0.__class__}`)"
+INTERNAL_ATTRS["release"] = "a packet's payload is one buffer every handler shares: copy it with bytes(p.payload)"
 
 #: Methods that can build far more than their inputs; the instrumentation routes calls
 #: to them through the sandbox, which checks the result's size first.
 GROWING_METHODS = frozenset({
     "join", "replace", "ljust", "rjust", "center", "zfill", "expandtabs", "extend", "encode", "decode", "hex",
     "translate", "to_bytes", "split", "rsplit", "splitlines", "upper", "lower", "casefold", "swapcase", "title",
-    "capitalize", "strip", "lstrip", "rstrip", "copy", "items", "keys", "values",
+    "capitalize", "strip", "lstrip", "rstrip", "copy", "items", "keys", "values", "fromkeys", "from_bytes",
+    "count", "index", "add", "get", "setdefault", "pop", "discard", "remove", "update", "union", "intersection",
+    "difference", "symmetric_difference", "issubset", "issuperset", "isdisjoint",
 })  # fmt: skip
 
 RESERVED = "_spin"  # names the instrumentation adds
@@ -127,8 +130,9 @@ RESERVED = "_spin"  # names the instrumentation adds
 
 SOURCE_MAX = 256 * 1024  # bytes of source in one extension file
 NESTING_MAX = 60  # expression and statement nesting the verifier accepts
-STR_MAX = 1 << 20  # characters in a str, bytes in bytes or bytearray, built by one operation
-SEQ_MAX = 1 << 20  # items in a list or tuple built by one operation
+STR_MAX = 1 << 16  # characters in a str, bytes in bytes or bytearray, built by one operation
+SEQ_MAX = 1 << 16  # items in a list or tuple built by one operation (with STR_MAX: one comparison-heavy
+#                    operation, `xs.count(s)`, stays near a second)
 INT_BITS = 8192  # bits in an int built by *, ** or <<
 RANGE_MAX = 1 << 20  # items in one range()
 FORMAT_WIDTH_MAX = 1000  # width and precision in an f-string field or a % format

@@ -69,6 +69,8 @@ class Extension:
             self.meter.due = self.clock.cycles + self.measure_every
         ns = self.namespace
         roots = [v for k, v in ns.items() if not k.startswith("_spin") and k != "__builtins__"]
+        for b in self.bindings:  # what it handed the kernel to keep for it: closures
+            roots += [b.handler_closure, b.guard_closure, b.handler, b.guard]
         size, count, problem = sandbox.footprint(roots, QUOTA_BYTES)
         self.footprint = (size, count)
         if problem:

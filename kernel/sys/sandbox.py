@@ -183,7 +183,10 @@ def helpers_for(m: Meter) -> dict[str, Any]:
     charge = m.charge
 
     def method(obj: Any, name: str, *args: Any, **kw: Any) -> Any:
-        return _charge_for(charge, call_method(obj, name, *args, **kw))
+        if name in ("count", "index", "remove") and isinstance(obj, (list, tuple, *_TEXT)):
+            charge(len(obj) // PER_ITEM)  # comparisons in C, one per item
+        r = _charge_for(charge, call_method(obj, name, *args, **kw))
+        return None if name == "extend" and isinstance(obj, (list, bytearray)) else r
 
     def getslice(obj: Any, key: slice) -> Any:
         return _charge_for(charge, obj[key])
@@ -203,14 +206,39 @@ def helpers_for(m: Meter) -> dict[str, Any]:
 
         return run
 
+    def contains_(x: Any, c: Any) -> bool:
+        if isinstance(c, (list, tuple, str, bytes, bytearray)):
+            charge(len(c) // PER_ITEM)
+        return key(x) in c
+
     return {"_spin_method": method, "_spin_getslice": getslice, "_spin_star": star, "_spin_add": charged(add),
+            "_spin_key": key, "_spin_in": contains_,
             "_spin_iadd": charged(iadd), "_spin_mul": charged(mul), "_spin_mod": charged(mod),
             "_spin_joined": charged(joined)}  # fmt: skip
 
 
 def call_method(obj: Any, name: str, *args: Any, **kw: Any) -> Any:
-    """A call to one of GROWING_METHODS: the result's size checked first."""
+    """A call to one of GROWING_METHODS: the result's size checked first.
+    Called on a class (``str.ljust(s, n)``), the checks apply to the
+    instance it is given."""
+    if isinstance(obj, Metered) or isinstance(obj, type):
+        real = obj._real if isinstance(obj, Metered) else obj
+        if name == "fromkeys":
+            items = _bounded_list(args[0], SEQ_MAX) if args else []
+            for k in items:
+                key(k)
+            return real.fromkeys(items, *args[1:])
+        if name == "from_bytes" and args and isinstance(args[0], (*_TEXT, list, tuple)) and len(args[0]) * 8 > INT_BITS:
+            raise _refuse("int.from_bytes", len(args[0]) * 8, INT_BITS, "bits")
+        if args and isinstance(args[0], real) and not isinstance(args[0], type):
+            return call_method(args[0], name, *args[1:], **kw)
+        return getattr(real, name)(*args, **kw)
     method = getattr(obj, name)
+    if name in _KEYED and isinstance(obj, (dict, set, frozenset)):
+        if name in _MANY:
+            args = tuple(_keys_checked(a) for a in args)
+        elif args:
+            key(args[0])
     if isinstance(obj, _TEXT):
         n = len(obj)
         if name == "join" and args:
@@ -243,12 +271,55 @@ def call_method(obj: Any, name: str, *args: Any, **kw: Any) -> Any:
                 raise _refuse("translate", n * longest, STR_MAX, "characters")
     elif name == "extend" and isinstance(obj, (list, bytearray)) and args:
         items = _bounded_list(args[0], _cap(obj) - len(obj))
-        return method(items)
+        method(items)
+        return items  # what was added, for the charge (the caller drops it: extend returns None)
     elif name == "to_bytes" and isinstance(obj, int):
         length = args[0] if args else kw.get("length", 1)
         if isinstance(length, int) and length > STR_MAX:
             raise _refuse("to_bytes", length, STR_MAX, "bytes")
     return method(*args, **kw)
+
+
+KEY_DEPTH = 1000  # tuples (and frozensets) nested in a dict key or set element
+_MANY = frozenset({"update", "union", "intersection", "difference", "symmetric_difference", "issubset",
+                   "issuperset", "isdisjoint"})  # fmt: skip
+_KEYED = frozenset({"add", "get", "setdefault", "pop", "discard", "remove"}) | _MANY
+
+
+def key(k: Any) -> Any:
+    """A value about to be hashed (a dict key, a set element, ``in``): a
+    tuple nested some 150,000 deep overflows the C stack in CPython's hash,
+    which no exception can catch, so deep ones are refused first."""
+    if type(k) is tuple or type(k) is frozenset:
+        stack = [(k, 1)]
+        seen = 0
+        while stack:
+            t, d = stack.pop()
+            if d > KEY_DEPTH:
+                raise LimitError(f"a dict key or set element nested more than {KEY_DEPTH} deep")
+            for x in t:
+                if type(x) is tuple or type(x) is frozenset:
+                    stack.append((x, d + 1))
+            seen += len(t)
+            if seen > SEQ_MAX:
+                raise _refuse("a dict key or set element", seen, SEQ_MAX, "items")
+    return k
+
+
+def contains(x: Any, c: Any) -> bool:
+    """``x in c``: x may be hashed; a long sequence costs as its length."""
+    return key(x) in c
+
+
+def _keys_checked(it: Any) -> Any:
+    """An iterable whose items will be hashed: a dict's or set's own keys
+    were hashed already; anything else is listed and checked."""
+    if isinstance(it, (dict, set, frozenset)):
+        return it
+    items = _bounded_list(it, SEQ_MAX)
+    for k in items:
+        key(k)
+    return items
 
 
 def _bounded_list(it: Any, most: int) -> list[Any]:
@@ -297,6 +368,18 @@ class _Repr(reprlib.Repr):
 _repr = _Repr()
 
 
+def shown(x: Any, most: int = 80) -> str:
+    """A value as a kernel message may quote it: bounded, never failing,
+    never running extension code (a refusal must not cost gigabytes)."""
+    try:
+        r = safe_repr(x) if not isinstance(x, (int, float, bool, type(None))) or isinstance(x, bool) else repr(x)
+    except Exception:  # noqa: BLE001 - whatever it is, the message goes on
+        r = f"<{type(x).__name__}>"
+    if isinstance(x, int) and not isinstance(x, bool) and len(r) > most:
+        r = f"<an int of {x.bit_length()} bits>"
+    return r if len(r) <= most else r[: most - 3] + "..."
+
+
 def safe_repr(x: Any) -> str:
     if isinstance(x, str):
         return builtins.repr(_sized(x))
@@ -311,22 +394,22 @@ class Metered:
     public class attributes (``dict.fromkeys``) are the type's, and
     ``isinstance`` takes it for the type."""
 
-    __slots__ = ("real", "call")
+    __slots__ = ("_real", "_call")  # private: the verifier refuses `_` attributes
 
     def __init__(self, real: type, call: Callable[..., Any]) -> None:
-        self.real = real
-        self.call = call
+        self._real = real
+        self._call = call
 
     def __call__(self, *args: Any, **kw: Any) -> Any:
-        return self.call(*args, **kw)
+        return self._call(*args, **kw)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        return getattr(self.real, name)
+        return getattr(self._real, name)
 
     def __repr__(self) -> str:
-        return f"<class {self.real.__name__}>"
+        return f"<class {self._real.__name__}>"
 
 
 def builtins_for(m: Meter, log: Callable[[str], None]) -> dict[str, Any]:
@@ -396,10 +479,10 @@ def builtins_for(m: Meter, log: Callable[[str], None]) -> dict[str, Any]:
         return total
 
     def print_(*args: Any, sep: str = " ", end: str = "") -> None:
-        log(
-            builtins.str(sep).join(a if isinstance(a, str) else str_(a) for a in args)[:REPR_MAX]
-            + builtins.str(end)[:8]
-        )
+        if not isinstance(sep, str) or not isinstance(end, str) or len(sep) > 16 or len(end) > 16:
+            raise TypeError("print: sep and end are short strings")
+        charge(len(args) // PER_ITEM)
+        log(sep.join((a if isinstance(a, str) else str_(a))[:REPR_MAX] for a in args[:64])[:REPR_MAX] + end)
 
     def isinstance_(obj: Any, cls: Any) -> bool:
         return builtins.isinstance(obj, _real(cls))
@@ -413,8 +496,20 @@ def builtins_for(m: Meter, log: Callable[[str], None]) -> dict[str, Any]:
         table[name] = consume(getattr(builtins, name))
     for name in ("enumerate", "filter", "map", "reversed", "zip"):
         table[name] = lazy(getattr(builtins, name))
-    for real in (list, tuple, set, frozenset, dict):
+    for real in (list, tuple):
         table[real.__name__] = Metered(real, consume(real))
+
+    def hashed(real: type) -> Callable[..., Any]:
+        def make(*args: Any, **kw: Any) -> Any:
+            if args:
+                charge(size_of(args[0]) // PER_ITEM)
+                args = (_keys_checked(args[0]), *args[1:])
+            return real(*args, **kw)
+
+        return make
+
+    for real in (set, frozenset, dict):
+        table[real.__name__] = Metered(real, hashed(real))
     table["bytes"] = Metered(bytes, text(bytes))
     table["bytearray"] = Metered(bytearray, text(bytearray))
     table["str"] = Metered(str, str_)
@@ -431,7 +526,7 @@ def builtins_for(m: Meter, log: Callable[[str], None]) -> dict[str, Any]:
 
 def _real(cls: Any) -> Any:
     if isinstance(cls, Metered):
-        return cls.real
+        return cls._real
     if isinstance(cls, tuple):
         return tuple(_real(c) for c in cls)
     return cls

@@ -14,8 +14,10 @@ from kernel.sys.dispatcher import CANCEL, FIRST, LAST, Dispatcher, FieldEquals, 
 from kernel.sys.domain import Domain
 from kernel.sys.errors import SpinError
 from kernel.sys.interface import EventRef, Facade, Interface
+from kernel.sys.language import REPR_MAX
 from kernel.sys.linker import Extension, link, run_bounded, verify_or_raise
 from kernel.sys.nameserver import NameServer
+from kernel.sys.sandbox import shown
 from kernel.sys.strand import Scheduler
 from kernel.sys.trace import Denied, Link, Trace
 
@@ -25,6 +27,7 @@ SPIN_PUBLIC = ("Dispatcher", "Console", "Clock", "Domain", "NameServer", "Strand
                "VirtAddr", "Translation", "Trap", "Ether", "IP", "ICMP", "UDP", "TCP", "Replug")  # fmt: skip
 SPIN_TRUSTED = ("DispatcherPrivate", "Sal", "SpinLock", "Stitcher")
 TRUSTED_IMPORTERS = ("kernel", "root")
+CONSOLE_LINES = 10_000  # what the kernel console keeps of extensions' lines
 
 
 class ExtensionDispatcher:
@@ -40,7 +43,7 @@ class ExtensionDispatcher:
 
     def _event(self, event: Any) -> Any:
         if not isinstance(event, EventRef):
-            raise SpinError(f"{self._ext.name}: {event!r} is not an event (pass e.g. UDP.PacketArrived)")
+            raise SpinError(f"{self._ext.name}: {shown(event)} is not an event (pass e.g. UDP.PacketArrived)")
         return object.__getattribute__(event, "_event")
 
     def InstallHandler(self, event: Any, handler: Any, guard: Any = None, *, closure: Any = None,  # noqa: N802
@@ -65,7 +68,7 @@ class ExtensionDispatcher:
         ``value``. Pure by construction, so the dispatcher may index a run of
         them: fifty such guards cost one lookup (SOSP'95 §5.5's plan)."""
         if not isinstance(field, str) or not field.isidentifier() or field.startswith("_"):
-            raise SpinError(f"{self._ext.name}: Dispatcher.FieldEquals wants a field name, not {field!r}")
+            raise SpinError(f"{self._ext.name}: Dispatcher.FieldEquals wants a field name, not {shown(field)}")
         if not isinstance(value, (int, str, float, bytes, type(None))):
             raise SpinError(f"{self._ext.name}: Dispatcher.FieldEquals compares with a number, string or bytes")
         return FieldEquals(0, field, value)
@@ -76,7 +79,11 @@ class ExtensionDispatcher:
 
     def ImposeGuard(self, handle: Any, guard: Any, closure: Any = None) -> None:  # noqa: N802
         b = capability.unwrap(handle, "binding", "Dispatcher.ImposeGuard")
-        self._s.dispatcher.impose_guard(b, guard, by=self._ext, closure=closure)
+        d = self._s.dispatcher
+        if not callable(guard):
+            raise SpinError(f"{self._ext.name}: Dispatcher.ImposeGuard: the guard is not a procedure")
+        # the guard is the extension's code: it runs contained and fuel-bounded, as its own guards do
+        d.impose_guard(b, d.contained_guard(b, guard, closure), by=self._ext)
 
 
 class ExtensionSystem:
@@ -96,7 +103,11 @@ class ExtensionSystem:
                           authorizer=lambda importer, path: importer in TRUSTED_IMPORTERS)  # fmt: skip
 
     def _print(self, *args: Any) -> None:
-        self.console.append(" ".join(str(a) for a in args))
+        """Console.Print: one bounded line; the console keeps the last CONSOLE_LINES."""
+        line = " ".join(a if isinstance(a, str) else shown(a, REPR_MAX) for a in args[:64])
+        self.console.append(line if len(line) <= REPR_MAX else line[: REPR_MAX - 3] + "...")
+        if len(self.console) > CONSOLE_LINES:
+            del self.console[: len(self.console) - CONSOLE_LINES]
 
     def export(self, iface: Interface, trusted: bool = False) -> None:
         """A kernel module offers an interface to extensions."""

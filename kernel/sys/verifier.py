@@ -296,7 +296,10 @@ class _Checker(ast.NodeVisitor):
         self.visit(node.value)
 
     def visit_Constant(self, node: ast.Constant) -> None:
-        pass
+        v = node.value
+        if isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > L.INT_BITS:
+            self.report(node, "too-large", f"an integer literal of {v.bit_length():,} bits",
+                        f"integers are at most {L.INT_BITS:,} bits")  # fmt: skip
 
 
 def check(source: str, filename: str = "<extension>") -> Verified | list[Diagnostic]:
@@ -370,6 +373,13 @@ def _is_number(e: ast.expr) -> bool:
     return isinstance(e, ast.Constant) and type(e.value) in (int, float) and abs(e.value) < 1 << 64
 
 
+def _hashed(e: ast.expr) -> ast.expr:
+    """``e`` is about to be hashed: deep tuples are refused first (sandbox.key)."""
+    if isinstance(e, (ast.Constant, ast.Starred)):
+        return e
+    return _call("_spin_key", e)
+
+
 _OP_HELPER = {ast.Add: "_spin_add", ast.Mult: "_spin_mul", ast.Pow: "_spin_pow", ast.LShift: "_spin_lshift",
               ast.Mod: "_spin_mod"}  # fmt: skip
 _IOP_HELPER = {**_OP_HELPER, ast.Add: "_spin_iadd"}
@@ -386,7 +396,7 @@ def _needs_check(op: ast.operator, left: ast.expr, right: ast.expr) -> bool:
     if t is ast.Add:
         return not (_is_number(left) or _is_number(right))
     if t is ast.Mod:
-        return not _is_number(right) or isinstance(left, ast.Constant) and isinstance(left.value, (str, bytes))
+        return not _is_number(left)  # `fmt % 1` with a computed fmt can ask for any width
     if t is ast.LShift:
         return not (_is_number(right) and 0 <= right.value <= 64)  # type: ignore[attr-defined]
     return True
@@ -452,6 +462,42 @@ class _Instrument(ast.NodeTransformer):
                 "_spin_slice", *(x if x is not None else ast.Constant(None) for x in (s.lower, s.upper, s.step))
             )
             return ast.copy_location(_call("_spin_getslice", node.value, key), node)
+        if not isinstance(s, (ast.Slice, ast.Constant)):
+            node.slice = _hashed(s)
+        return node
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        self.generic_visit(node)
+        if len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn)):
+            test: ast.expr = _call("_spin_in", node.left, node.comparators[0])
+            if isinstance(node.ops[0], ast.NotIn):
+                test = ast.UnaryOp(ast.Not(), test)
+            return ast.copy_location(test, node)
+        operands = [node.left, *node.comparators]
+        for i, op in enumerate(node.ops):
+            if isinstance(op, (ast.In, ast.NotIn)):
+                operands[i] = _hashed(operands[i])
+        node.left, node.comparators = operands[0], operands[1:]
+        return node
+
+    def visit_Dict(self, node: ast.Dict) -> ast.AST:
+        self.generic_visit(node)
+        node.keys = [k if k is None else _hashed(k) for k in node.keys]
+        return node
+
+    def visit_Set(self, node: ast.Set) -> ast.AST:
+        self.generic_visit(node)
+        node.elts = [_hashed(e) for e in node.elts]
+        return node
+
+    def visit_DictComp(self, node: ast.DictComp) -> ast.AST:
+        self.generic_visit(node)
+        node.key = _hashed(node.key)
+        return node
+
+    def visit_SetComp(self, node: ast.SetComp) -> ast.AST:
+        self.generic_visit(node)
+        node.elt = _hashed(node.elt)
         return node
 
     def visit_Starred(self, node: ast.Starred) -> ast.AST:

@@ -20,6 +20,7 @@ from kernel.sys import authority
 PER_PROCESS_EVENTS = (
     "Trap.SystemCall", "Trap.Arithmetic", "Trap.IllegalInstruction", "Trap.Breakpoint", "Trap.Unaligned",
     "Translation.PageNotPresent", "Translation.BadAddress", "Translation.ProtectionFault",
+    "Strand.Block", "Strand.Unblock", "Strand.Checkpoint", "Strand.Resume",
 )  # fmt: skip
 
 
