@@ -39,6 +39,7 @@ from kernel.kernel import Kernel
 from kernel.net.topology import Network
 from kernel.sys.errors import SpinError
 from machine.elf import read_elf
+from machine.hostfile import SOURCE_MAX, HostFileError, read_text
 
 LESSONS = Path(__file__).resolve().parent / "lessons"
 PROGRAMS = Path(__file__).resolve().parent / "programs" / "bin"
@@ -272,12 +273,14 @@ def load(name_or_path: str) -> Lesson:
             raise ScenarioError(name_or_path, f"no such scenario (try one of: {', '.join(available())})")
         path = found
     try:
-        source = path.read_text()
+        source = read_text(path, SOURCE_MAX, "a scenario (Python source)")  # bounded: a FIFO or device cannot hang it
         code = compile(source, str(path), "exec")
     except SyntaxError as e:
         raise ScenarioError(f"{_short(str(path))}:{e.lineno}", f"syntax error: {e.msg}") from None
-    except OSError as e:
-        raise ScenarioError(_short(str(path)), f"cannot read: {e.strerror}") from None
+    except (ValueError, RecursionError, MemoryError) as e:
+        raise ScenarioError(_short(str(path)), f"cannot compile: {type(e).__name__}: {e}") from None
+    except HostFileError as e:
+        raise ScenarioError(_short(str(path)), str(e).removeprefix(f"{path}: ")) from None
     spec = importlib.util.spec_from_loader(f"scenario_{path.stem}", loader=None)
     assert spec is not None
     module = importlib.util.module_from_spec(spec)

@@ -92,3 +92,16 @@ def test_the_shell_reads_commands_from_a_pipe() -> None:
                        input="scenario step\nscenario status\n", capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
     assert p.returncode == 0, p.stdout + p.stderr
     assert "step 1: " in p.stdout and "[ok]" in p.stdout and "passed" in p.stdout
+
+
+def test_step_and_run_counts_are_bounded() -> None:
+    """One step is one uninterruptible call into the machine: a count past
+    the limit is refused with the range, not run for hours."""
+    from workbench.commands import RUN_MAX, STEP_MAX, execute
+    from workbench.world import World
+
+    w = World()
+    for cmd, most in (("step 0", STEP_MAX), (f"step {STEP_MAX + 1}", STEP_MAX), (f"run {RUN_MAX + 1}", RUN_MAX)):
+        r = execute(w, cmd)
+        assert r.error and f"1..{most:,}" in str(r.body), (cmd, r.body)
+    assert not execute(w, "step 5").error

@@ -49,7 +49,8 @@ def test_strands_at_the_fault(snap_compare: SnapCompare) -> None:
 def test_domains_on_the_forwarder(snap_compare: SnapCompare) -> None:
     """Domains pane on the forwarding node (10.0.0.2) of udp_forwarding
     after step 1: SpinPublic's exports, and the forward extension's domain
-    with each import resolved against SpinPublic."""
+    with its rights on kernel events (the lesson loads it as the owner: all
+    four) and each import resolved against SpinPublic."""
     assert snap_compare(Workbench(world=lesson("udp_forwarding", 1, focus=1)), press=["2"], terminal_size=SIZE)
 
 

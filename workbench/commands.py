@@ -28,6 +28,8 @@ from scenarios import engine
 from workbench import snapfile, views
 from workbench.world import BREAK_KINDS, World, WorldError, break_kinds_text
 
+STEP_MAX = 10_000_000  # one step is one uninterruptible call into the machine
+RUN_MAX = 10_000_000_000
 CLASSROOM_ENV = "SPINWB_CLASSROOM"  # set by `spinwb serve` for the workbenches it runs: no --root loads
 
 
@@ -112,6 +114,8 @@ def _step(world: World, args: list[str]) -> str:
         n = int(args[0].replace(",", "").replace("_", "")) if args else 1
     except ValueError:
         raise Usage from None
+    if not 1 <= n <= STEP_MAX:
+        raise WorldError(f"step N: N is 1..{STEP_MAX:,} instructions (run goes further, in slices)")
     why = world.step(n)
     return _where(world, why)
 
@@ -121,6 +125,8 @@ def _run(world: World, args: list[str]) -> str:
         n = int(args[0].replace(",", "").replace("_", "")) if args else 50_000_000
     except ValueError:
         raise Usage from None
+    if not 1 <= n <= RUN_MAX:
+        raise WorldError(f"run N: N is 1..{RUN_MAX:,} instructions")
     start, began = world.kernel.machine.cpu.icount, world.now
     why = "budget"
     while why in ("budget", "cycle"):  # slices bounded in virtual time: an idle machine is ticks, not spins

@@ -147,6 +147,8 @@ class DomainsPane(Pane):
             if d.kind == "extension":
                 what += f", {d.bindings} handlers"
             node = tree.add(Text.assemble((d.name, f"bold {style}"), f"  ({what})"))
+            if d.authority:
+                node.add(f"rights on kernel events: {d.authority}")
             if d.exports:
                 node.add("exports: " + ", ".join(d.exports))
             if d.imports:

@@ -16,6 +16,7 @@ from kernel.kernel import Kernel
 from kernel.net.packet import ports
 from kernel.net.records import PacketCopy, PacketDrop, PacketFrame, PacketIn
 from kernel.net.stack import packet_path
+from kernel.sys.authority import ALL_PROCESSES as authority_all
 from kernel.sys.dispatcher import FieldEquals
 from kernel.sys.trace import Dispatch, Record, Switch
 from machine.alpha.constants import (
@@ -49,6 +50,7 @@ class DomainRow:
     imports: tuple[tuple[str, str], ...]  # (interface, the domain that supplied it, or "" if unresolved)
     resolutions: tuple[str, ...]
     bindings: int  # handlers the extension has installed
+    authority: str = ""  # an extension's rights on kernel events and the processes it serves (kernel/sys/authority.py)
 
 
 def domains(k: Kernel) -> list[DomainRow]:
@@ -62,8 +64,11 @@ def domains(k: Kernel) -> list[DomainRow]:
         d = ext.domain
         imports = tuple((i, d.bound[i][1] if i in d.bound else "") for i in d.imports)
         live = sum(1 for b in ext.bindings if getattr(b, "installed", False))
+        held = ", ".join(sorted(ext.rights)) or "none (a user's extension)"
+        served = ", ".join(str(p) for p in ext.clients) or "none given"
+        authority = f"{held}; its processes: {served}" if authority_all not in ext.rights else held
         rows.append(DomainRow(name, "extension", "+".join(sorted(d.rights)), tuple(d.all_exports()), imports,
-                              tuple(d.resolutions), live))  # fmt: skip
+                              tuple(d.resolutions), live, authority))  # fmt: skip
     return rows
 
 
