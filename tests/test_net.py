@@ -228,7 +228,9 @@ def test_forwarding_nodes_keep_tcp_end_to_end(tmp_path: Path) -> None:
     pcap = tmp_path / "forward.pcap"
     net = Network(3, pcap=pcap)
     c, f, s = net.hosts
-    ext = f.system.load_file(EXT / "forward.py", importer="root", settings={"PROTO": "tcp", "PORT": 5001, "TARGET": "10.0.0.3"})
+    ext = f.system.load_file(
+        EXT / "forward.py", importer="root", settings={"PROTO": "tcp", "PORT": 5001, "TARGET": "10.0.0.3"}
+    )
     data = pattern(200_000, seed=5)
     rx: dict[str, Any] = {}
     tx: dict[str, Any] = {}

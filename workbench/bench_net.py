@@ -155,7 +155,9 @@ def forward(proto: str, user: bool, n: int) -> Figure:
     net = _network(3, progs)
     c, f, s = net.hosts
     if not user:
-        f.system.load_file(EXT / "forward.py", importer="root", settings={"PROTO": proto, "PORT": port, "TARGET": "10.0.0.3"})
+        f.system.load_file(
+            EXT / "forward.py", importer="root", settings={"PROTO": proto, "PORT": port, "TARGET": "10.0.0.3"}
+        )
     if proto == "udp":
         s.system.load_file(EXT / "udp_echo.py", importer="root", settings={"PORT": port})
     else:

@@ -302,8 +302,11 @@ INSPECT = ["strands", "domains", "events", "event", "spaces", "mappings", "walk"
            "cpu", "console"]  # fmt: skip
 
 COMMANDS: dict[str, tuple[Callable[[World, list[str]], RenderableType], str]] = {
-    "load": (_load, "load NAME|FILE.py [--root] [KEY=VALUE...] — verify, link and initialize an extension on this "
-                    "machine, with a user's rights (--root: the owner's; not when served to a classroom)"),
+    "load": (
+        _load,
+        "load NAME|FILE.py [--root] [KEY=VALUE...] — verify, link and initialize an extension on this "
+        "machine, with a user's rights (--root: the owner's; not when served to a classroom)",
+    ),
     "unload": (_unload, "unload NAME — uninstall an extension's handlers and unlink it"),
     "raise": (_raise, "raise EVENT [ARGS...] — raise an event with literal arguments, as kernel code would"),
     "inspect": (_inspect, "inspect " + "|".join(INSPECT) + " — tables of what the panes show"),
