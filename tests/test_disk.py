@@ -262,3 +262,24 @@ def test_save_and_restore_with_a_transfer_in_flight(tmp_path: Path) -> None:
     back.run(until_cycle=start + 30_000_000)
     assert back.memory.read(0x6000, 2 * BLOCK) == image[9 * BLOCK : 11 * BLOCK]
     assert back.state_hash() == straight.state_hash()
+
+
+def test_a_cache_frame_is_not_reclaimable_while_the_disk_fills_it() -> None:
+    """Reclaimed mid-transfer, a cache frame would be handed to its next
+    owner (a page table, a process's page) with the disk still about to
+    write into it: it is offered to Reclaim only once filled."""
+    from kernel.boot import boot
+    from kernel.fs.format import build_image
+
+    k = boot(disk_image=build_image({"data": bytes(range(256)) * 64}), unix=False)
+    fs, phys = k.fs, k.phys
+    e = fs.files["data"]
+    fs._fetch(e, 0)
+    _, _, f = fs.busy
+    assert f.pfn not in phys.reclaimable and not f.reclaimable  # in flight: nobody may take it
+    for _ in range(200):
+        if fs.busy is None:
+            break
+        k.run(until_cycle=k.sal.now + 100_000)
+    assert fs.busy is None and fs.cache[("data", 0)] is f
+    assert f.pfn in phys.reclaimable  # filled: now the cache may give it up

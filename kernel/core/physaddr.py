@@ -81,6 +81,14 @@ class PhysAddr:
             self.sal.charge(costs.PAGE_ZERO)
         return f
 
+    def make_reclaimable(self, f: Frame) -> None:
+        """Offer a frame to Reclaim from now on (a cache frame, once the
+        device has finished filling it: reclaimed mid-transfer, the device
+        would write into its next owner's page)."""
+        if f.state != FREE and not f.reclaimable:
+            f.reclaimable = True
+            self.reclaimable[f.pfn] = f
+
     def alloc_zeroed_pfn(self, tag: str) -> int:
         """A zeroed, pinned frame's number (page tables, kernel stacks)."""
         return self.Allocate(tag, ("pinned", "zeroed")).pfn

@@ -110,6 +110,7 @@ class ExtentFS:
                     self.k.phys.Deallocate(f)  # type: ignore[union-attr]
                     raise FsFormatError(f"{e.name}: disk error reading chunk {c}")
                 self.cache[(e.name, c)] = f
+                self.k.phys.make_reclaimable(f)  # type: ignore[union-attr]
         data = self.read(e, 0, e.size, None)
         assert data is not None
         return data
@@ -117,7 +118,7 @@ class ExtentFS:
     def _frame(self, e: Entry, c: int) -> Frame:
         phys = self.k.phys
         assert phys is not None
-        f = phys.Allocate(f"cache {e.name}#{c}", ("reclaimable",))
+        f = phys.Allocate(f"cache {e.name}#{c}")  # not reclaimable while the disk is filling it
         f.on_reclaim = lambda fr, key=(e.name, c): self.cache.pop(key, None)
         return f
 
@@ -152,6 +153,7 @@ class ExtentFS:
             self.k.phys.Deallocate(f)  # type: ignore[union-attr]
         else:
             self.cache[(name, c)] = f
+            self.k.phys.make_reclaimable(f)  # type: ignore[union-attr]  # filled: now it may be given up
         for s in self.waiters.pop((name, c), []):
             self.k.sched.wake(s)  # a failed read is tried again (and fails again, with EIO, if it must)
         self._start()
