@@ -105,6 +105,10 @@ class ImposedGuard:
 class Binding:
     """Event, guard, handler, closures and options (spin-reference.md §1)."""
 
+    __slots__ = ("id", "event", "handler", "guard", "guard_closure", "handler_closure", "options", "owner", "creator",
+                 "trusted", "namespace", "bound", "asynchronous", "intrinsic", "imposed", "installed", "faulted",
+                 "calls", "fuel_used", "call_guard", "call_handler")  # fmt: skip
+
     def __init__(self, ident: int, event: Event, handler: Callable[..., Any], guard: Callable[..., bool] | None,
                  guard_closure: Any, handler_closure: Any, options: Option, owner: str, creator: object,
                  trusted: bool, namespace: dict[str, Any] | None, bound: int | None, asynchronous: bool,
