@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kernel.core import sched as sched_mod
-from kernel.core.ext_ifaces import ExtensionSched, ExtensionTranslation, ExtensionVirtAddr
+from kernel.core.ext_ifaces import ExtensionSched, ExtensionTranslation, ExtensionVirtAddr, authorize_choose
 from kernel.core.physaddr import PhysAddr
 from kernel.core.physaddr_iface import ExtensionPhysAddr, FrameView, frame_of
 from kernel.core.sal import PAGE_SIZE, kseg
@@ -166,7 +166,9 @@ def _define_services(k: Kernel) -> None:
     k.system.public.exports["PhysAddr"] = lambda ext: ExtensionPhysAddr(phys, ext)  # frames as handles
     k.system.public.exports["VirtAddr"] = lambda ext: ExtensionVirtAddr(k.virt, ext)
     k.system.public.exports["Translation"] = lambda ext: ExtensionTranslation(tr, ext)
-    k.system.public.exports["Sched"] = lambda ext: ExtensionSched(sched, ext, _serves(k))
+    views: dict[str, ExtensionSched] = {}
+    k.system.public.exports["Sched"] = lambda ext: ExtensionSched(sched, ext, _serves(k), views)
+    authorize_choose(d, d.event("Sched.Choose"), views)
 
 
 __all__: list[Any] = ["boot"]

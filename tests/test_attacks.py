@@ -186,7 +186,7 @@ DYNAMIC: list[tuple[str, str, str, str]] = [
     ("bytes-mul", "", "x = b'x' * 10**9", "* would make"),
     ("int-pow", "", "x = 10 ** 10 ** 9", "** would make"),
     ("int-pow-builtin", "", "x = pow(10, 10**9)", "** would make"),
-    ("pow-mod-huge", "", "x = pow(3, 10**9000, 7)", "pow would make"),
+    ("pow-mod-huge", "", "x = pow(3, 10**9000, 7)", "pow with a modulus would make"),
     ("shift", "", "x = 1 << 10**9", "<< would make"),
     ("int-mul-loop", "", "x = 3\nwhile True:\n    x = x * x", "* would make"),
     ("percent-width", "", "x = '%1000000000d' % 1", "width would make"),
@@ -215,8 +215,8 @@ DYNAMIC: list[tuple[str, str, str, str]] = [
      "exceeded its bound of|the host grew by"),
     ("to-bytes", "", "x = (1).to_bytes(10**9, 'big')", "to_bytes would make"),
     ("translate", "", "x = ('a' * 1000).translate({97: 'b' * 1000})", "translate would make"),
-    ("str-of-refs", "", "big = ['y' * 60000] * 60000\nx = str(big) + repr(big) + f'{big}'\nif len(x) > 3 * 1000000:\n    1 / 0",
-     "would make"),
+    ("str-of-refs", "", "big = ['y' * 60000] * 60000\nx = str(big) + repr(big) + f'{big}'\nif len(x) > 3 * 4096:\n    1 / 0",
+     "NEVER"),
     ("bad-bound", "", "Dispatcher.InstallHandler(UDP.PacketArrived, handler, lambda p: False, bound=-1)",
      "a bound is a positive number"),
     ("bool-bound", "", "Dispatcher.InstallHandler(UDP.PacketArrived, handler, lambda p: False, bound=True)",
@@ -528,3 +528,72 @@ def test_a_users_extension_sees_no_other_process_strands_and_adopts_none() -> No
     ext = k.system.load(src, "watcher.py", clients=(999,))
     k.run(max_instructions=50_000_000)
     assert ext.namespace["seen"] == [] and k.exit_status is not None
+
+
+# --- the second review's holes, each closed ------------------------------------------------------
+
+SECOND_STATIC: list[tuple[str, str]] = [
+    ("def f(s):\n    g = s.ljust\n    return g(10)\n", "method-value"),
+    ("def f(xs):\n    return list(map(str.ljust, xs, [9]))\n", "method-value"),
+    ("def f(l):\n    e = l.extend\n    e(l)\n", "method-value"),
+]
+
+
+@pytest.mark.parametrize(("src", "rule"), SECOND_STATIC, ids=["bound-method", "class-method", "extend-value"])
+def test_a_growing_method_cannot_be_taken_as_a_value(src: str, rule: str) -> None:
+    result = check(src, "attack.py")
+    assert isinstance(result, list) and rule in {d.rule for d in result}
+
+
+SECOND_DYNAMIC: list[tuple[str, str, str]] = [
+    ("slice-chain", "x = None\nfor i in range(100):\n    x = slice(slice(x))", "slice() takes numbers or None"),
+    ("shared-compare", "a = [0]\nb = [0]\nfor i in range(60):\n    a = [a, a]\n    b = [b, b]\nx = a == b",
+     "comparing this would make"),
+    ("shared-in", "a = [0]\nfor i in range(60):\n    a = [a, a]\nx = a in [[0]]", "comparing this would make"),
+    ("shared-max", "a = [0]\nfor i in range(60):\n    a = [a, a]\nx = max([a, a])", "comparing this would make"),
+    ("pow-mod-bits", "a = (1 << 8000) - 1\nx = pow(a, a, a)", "pow with a modulus would make"),
+    ("round-digits", "x = round(5, -10**8)", "round(x, n)"),
+    ("many-bindings", "for i in range(100):\n    Dispatcher.InstallHandler(UDP.PacketArrived, handler, lambda p: False)",
+     "at most 64 handlers"),
+    ("translate-list", "x = ('a' * 20000).translate(['x' * 60000] * 128)", "translate would make"),
+    ("from-bytes-instance", "x = (0).from_bytes(b'\\xff' * 60000, 'big')", "int.from_bytes would make"),
+    ("int-of-text", "x = int('f' * 60000, 16)", "int() of text would make"),
+    ("hash-collisions", "x = set([1 + k * (2**61 - 1) for k in range(5000)])", "share a hash"),
+    ("forged-source", "IP.Forward(p, '10.0.0.77', '10.0.0.1')", "cannot forge sources"),
+    ("foreign-port", "UDP.Send(53, '10.0.0.1', 53, b'x')", "not one this extension listens on"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("body", "want"), [(b, w) for _, b, w in SECOND_DYNAMIC], ids=[i for i, *_ in SECOND_DYNAMIC])
+def test_the_second_reviews_holes_stay_closed(world: World, body: str, want: str) -> None:
+    ext, _ = world.attack(body, setup="from spin import IP\n")
+    assert want in world.last_stop(ext), world.last_stop(ext)
+    world.alive()
+    world.b.system.unload(ext)
+
+
+def test_a_bounded_repr_of_a_widely_shared_list_stays_small(world: World) -> None:
+    ext, _ = world.attack("x = [0] * 200\nfor i in range(6):\n    x = [x] * 200\nkeep.append(str(x))\nConsole.Print(x)",
+                          setup="keep = []\n")  # fmt: skip
+    assert not [r for r in world.b.dispatcher.reports if r.startswith(f"{ext.name}:")]
+    assert len(ext.namespace["keep"][0]) <= 4096 and len(world.b.system.console[-1]) <= 4096
+    world.b.system.unload(ext)
+
+
+def test_no_host_address_shows_in_a_repr(world: World) -> None:
+    ext, _ = world.attack("keep.append(str(p))", setup="keep = []\n")
+    assert " at 0x" not in ext.namespace["keep"][0] and "payload" in ext.namespace["keep"][0]
+    world.b.system.unload(ext)
+
+
+def test_a_users_scheduler_decides_only_for_its_own_groups() -> None:
+    net = Network(1)
+    k = net.hosts[0]
+    src = ("from spin import Sched, Dispatcher\ndecided = []\n"
+           "def choose(g, ready):\n    decided.append(1)\n    return ready[0]\n"
+           "def init():\n    Dispatcher.InstallHandler(Sched.Choose, choose, lambda g, ready: True)\n")  # fmt: skip
+    ext = k.system.load(src, "chooser.py")
+    (b,) = ext.bindings
+    assert any(g.guard.__name__ == "one of its own groups" for g in b.imposed)
+    other = k.sched.new_group_view("someone else's", 10)
+    assert all(not g.check(other, (1, 2)) for g in b.imposed)  # never asked for another's group

@@ -31,11 +31,14 @@ class ExtensionSched:
 
     __name__ = "Sched"
 
-    def __init__(self, sched: Scheduler, ext: Any, serves: Callable[[frozenset[int], Any], bool]) -> None:
+    def __init__(self, sched: Scheduler, ext: Any, serves: Callable[[frozenset[int], Any], bool],
+                 registry: dict[str, ExtensionSched]) -> None:  # fmt: skip
         self._sched = sched
         self._ext = ext
         self._serves = serves
         self._groups = 0
+        self.mine: set[int] = set()  # ids of the groups it made: what its Sched.Choose handlers may decide
+        registry[ext.name] = self
 
     def GetPriority(self, s: Any) -> int:  # noqa: N802 - SPIN's name
         if not isinstance(s, StrandView):
@@ -51,7 +54,9 @@ class ExtensionSched:
         if self._groups >= GROUPS_PER_EXTENSION:
             raise SpinError(f"{self._ext.name}: Sched.NewGroup: at most {GROUPS_PER_EXTENSION} groups an extension")
         self._groups += 1
-        return self._sched.new_group_view(f"{self._ext.name}: {name}", priority)
+        g = self._sched.new_group_view(f"{self._ext.name}: {name}", priority)
+        self.mine.add(id(object.__getattribute__(g, "_g")))
+        return g
 
     def Adopt(self, g: Any, s: Any) -> None:  # noqa: N802
         if isinstance(s, StrandView) and authority.ALL_PROCESSES not in self._ext.rights:
@@ -112,3 +117,27 @@ class ExtensionTranslation:
         if type(va) is not int or not 0 <= va < 1 << 64:
             raise SpinError(f"{self._ext.name}: Translation.ExamineMapping: an address, as a number")
         return self._tr.ExamineMapping(_space(space, "Translation.ExamineMapping"), va)
+
+
+def authorize_choose(d: Any, ev: Any, registry: dict[str, ExtensionSched]) -> None:
+    """Sched.Choose asks a group's scheduler which strand runs: an
+    extension's handler decides only for groups it made (an imposed guard),
+    unless it holds the all-processes right."""
+    before = ev.authorizer
+
+    def authorize(b: Any, key: Any) -> bool:
+        if before is not None and not before(b, key):
+            return False
+        if authority.ALL_PROCESSES in authority.rights(b):
+            return True
+        view = registry.get(getattr(b.creator, "name", ""))
+        mine = view.mine if view is not None else set()
+
+        def own_group(g: Any, ready: Any) -> bool:
+            return isinstance(g, GroupView) and id(object.__getattribute__(g, "_g")) in mine
+
+        own_group.__name__ = "one of its own groups"
+        d.impose_guard(b, own_group, by=ev.authority)
+        return True
+
+    d.install_authorizer(ev, authorize, ev.authority)

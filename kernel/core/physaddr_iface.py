@@ -73,8 +73,12 @@ class ExtensionPhysAddr:
             raise SpinError(f"{self._ext.name}: PhysAddr.Allocate: an extension may hold at most "
                             f"{FRAMES_PER_EXTENSION} frames; deallocate some first")  # fmt: skip
         f = self._phys.Allocate(f"{self._ext.name}: {tag}" if tag else self._ext.name, attrs)
-        h = capability.wrap(f, "frame")
-        self._held[id(h)] = h
+        try:
+            h = capability.wrap(f, "frame")
+            self._held[id(h)] = h
+        except BaseException:  # even a RecursionError here must not leak the frame
+            self._phys.Deallocate(f)
+            raise
         return h
 
     def Deallocate(self, handle: Any) -> None:  # noqa: N802

@@ -30,6 +30,7 @@ from kernel.net import packet as P
 from kernel.net.driver import Lance
 from kernel.net.errno import EHOSTUNREACH, ENETUNREACH
 from kernel.net.records import PacketCopy, PacketDrop, PacketFrame, PacketIn, PacketOut
+from kernel.sys import authority
 from kernel.sys.dispatcher import LAST, FieldEquals
 from kernel.sys.errors import SpinError
 from kernel.sys.interface import Interface
@@ -137,6 +138,7 @@ class NetStack:
         self.ether, self.ip, self.icmp = ether, ip, icmp
         for iface in (ether, ip, icmp):
             self.export(iface.__name__, iface)
+        self.k.system.public.exports["IP"] = lambda ext: _ExtensionIP(self, ext)  # a user's may not forge sources
 
     def unclaimed(self, ev: Any, guard: Callable[[Any], bool]) -> None:
         """Make ev's intrinsic handler the drop-and-count for packets no layer
@@ -448,3 +450,30 @@ class NetStack:
         out["driver frames sent"] = self.driver.sent
         out["card drops (ring full)"] = self.driver.card_drops
         return out
+
+
+class _ExtensionIP:
+    """IP as one extension sees it: a user's extension forwards only with
+    this host's address as the source (kernel/sys/authority.py; the owner's
+    forwarders, extensions/forward.py, may write any)."""
+
+    __name__ = "IP"
+
+    def __init__(self, stack: NetStack, ext: Any) -> None:
+        self._stack = stack
+        self._ext = ext
+
+    def Address(self) -> str:  # noqa: N802 - SPIN's names
+        return self._stack.address
+
+    def Send(self, dst: Any, proto: Any, payload: Any) -> int:  # noqa: N802
+        return self._stack.ip_send_view(dst, proto, payload)
+
+    def Copy(self, pkt: Any) -> Any:  # noqa: N802
+        return self._stack.copy_view(pkt)
+
+    def Forward(self, pkt: Any, src: Any, dst: Any) -> int:  # noqa: N802
+        if authority.RAISE not in self._ext.rights and src != self._stack.address:
+            raise SpinError(f"{self._ext.name}: IP.Forward: source {shown(src)} is not this host's address "
+                            f"{self._stack.address} (a user's extension cannot forge sources)")  # fmt: skip
+        return self._stack.forward_view(pkt, src, dst)

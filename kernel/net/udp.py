@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 from kernel.core import costs
 from kernel.net import packet as P
 from kernel.net.errno import EADDRINUSE, EHOSTUNREACH, EINVAL, EMSGSIZE, EPHEMERAL
-from kernel.sys import capability
+from kernel.sys import authority, capability
 from kernel.sys.dispatcher import Binding, FieldEquals
 from kernel.sys.errors import SpinError
 from kernel.sys.interface import Interface
+from kernel.sys.sandbox import shown
 
 if TYPE_CHECKING:
     from kernel.core.sched import Strand
@@ -186,6 +187,9 @@ class Udp:
         return self.send(int(src_port), dst, int(dst_port), bytes(data))
 
 
+PORTS_PER_EXTENSION = 64
+
+
 class _ExtensionUdp:
     """UDP as one extension sees it: Listen claims a port for the extension's
     handler; Send sends. Events come through the facade."""
@@ -195,16 +199,23 @@ class _ExtensionUdp:
     def __init__(self, udp: Udp, ext: Any) -> None:
         self._udp = udp
         self._ext = ext
+        self._ports: set[int] = set()
 
     def Send(self, src_port: Any, dst: Any, dst_port: Any, data: Any) -> int:  # noqa: N802
+        if authority.RAISE not in self._ext.rights and src_port not in self._ports:
+            raise SpinError(f"{self._ext.name}: UDP.Send: source port {shown(src_port)} is not one this extension "
+                            f"listens on (a user's extension sends only from its own ports)")  # fmt: skip
         return self._udp.send_view(src_port, dst, dst_port, data)
 
     def Listen(self, port: Any, handler: Any) -> Any:  # noqa: N802
         """Claim ``port``: ``handler(datagram)`` runs for each datagram to it."""
         if not isinstance(port, int) or not callable(handler):
             raise SpinError(f"{self._ext.name}: UDP.Listen(port, handler) takes a port number and a function")
+        if len(self._ports) >= PORTS_PER_EXTENSION:
+            raise SpinError(f"{self._ext.name}: UDP.Listen: at most {PORTS_PER_EXTENSION} ports an extension")
         ep = self._udp.bind(port, self._ext.name, handler, ext=self._ext)
         if isinstance(ep, int):
             what = "is in use" if ep == -EADDRINUSE else "is not a port number"
             raise SpinError(f"{self._ext.name}: UDP.Listen: port {port} {what}")
+        self._ports.add(port)
         return capability.wrap(ep.binding, "binding")

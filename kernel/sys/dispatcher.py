@@ -107,7 +107,7 @@ class Binding:
 
     __slots__ = ("id", "event", "handler", "guard", "guard_closure", "handler_closure", "options", "owner", "creator",
                  "trusted", "namespace", "bound", "asynchronous", "intrinsic", "imposed", "installed", "faulted",
-                 "calls", "fuel_used", "call_guard", "call_handler")  # fmt: skip
+                 "calls", "fuel_used", "call_guard", "call_handler", "wrappers")  # fmt: skip
 
     def __init__(self, ident: int, event: Event, handler: Callable[..., Any], guard: Callable[..., bool] | None,
                  guard_closure: Any, handler_closure: Any, options: Option, owner: str, creator: object,
@@ -132,6 +132,7 @@ class Binding:
         self.faulted: str | None = None
         self.calls = 0
         self.fuel_used = 0
+        self.wrappers: dict[tuple[bool, bool, int], Callable[..., Any]] = {}  # containment, made once per shape
         self.call_guard: Callable[..., Any] | None = None  # the guard and handler as dispatch calls them,
         self.call_handler: Callable[..., Any] | None = None  # set at publication (contained if untrusted)
 
@@ -558,7 +559,11 @@ class Dispatcher:
         if fn is None:
             return None
         if not b.trusted:
-            return self._contain(b, fn, closure, guard, count)
+            shape = (guard, count, len(b.imposed) if guard else 0)
+            w = b.wrappers.get(shape)
+            if w is None:  # generated once: republishing an event does not regenerate every binding's wrapper
+                w = b.wrappers[shape] = self._contain(b, fn, closure, guard, count)
+            return w
         return _bind(fn, closure)
 
     # --- publication -----------------------------------------------------------------------

@@ -121,7 +121,7 @@ GROWING_METHODS = frozenset({
     "translate", "to_bytes", "split", "rsplit", "splitlines", "upper", "lower", "casefold", "swapcase", "title",
     "capitalize", "strip", "lstrip", "rstrip", "copy", "items", "keys", "values", "fromkeys", "from_bytes",
     "count", "index", "add", "get", "setdefault", "pop", "discard", "remove", "update", "union", "intersection",
-    "difference", "symmetric_difference", "issubset", "issuperset", "isdisjoint",
+    "difference", "symmetric_difference", "issubset", "issuperset", "isdisjoint", "sort",
 })  # fmt: skip
 
 RESERVED = "_spin"  # names the instrumentation adds

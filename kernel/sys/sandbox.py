@@ -41,6 +41,8 @@ from kernel.sys.language import (
     STR_MAX,
 )
 
+POW_MOD_BITS = 2048  # pow(a, b, m): one call stays a few milliseconds
+
 
 class LimitError(ValueError):
     """One operation would build more than the sandbox allows."""
@@ -107,11 +109,11 @@ def mul(a: Any, b: Any) -> Any:
 def pow_(a: Any, b: Any, m: Any = None) -> Any:
     if m is not None:
         for v in (a, b, m):
-            if isinstance(v, int) and v.bit_length() > INT_BITS:
-                raise _refuse("pow", v.bit_length(), INT_BITS, "bits")
+            if isinstance(v, int) and v.bit_length() > POW_MOD_BITS:
+                raise _refuse("pow with a modulus", v.bit_length(), POW_MOD_BITS, "bits")
         return builtins.pow(a, b, m)
     if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1:
-        bits = (abs(a).bit_length() - 1) * b
+        bits = abs(a).bit_length() * b
         if bits > INT_BITS:
             raise _refuse("**", bits, INT_BITS, "bits")
     if isinstance(a, float | complex) and isinstance(b, int) and b.bit_length() > INT_BITS:
@@ -183,8 +185,10 @@ def helpers_for(m: Meter) -> dict[str, Any]:
     charge = m.charge
 
     def method(obj: Any, name: str, *args: Any, **kw: Any) -> Any:
-        if name in ("count", "index", "remove") and isinstance(obj, (list, tuple, *_TEXT)):
+        if name in ("count", "index", "remove", "sort") and isinstance(obj, (list, tuple, *_TEXT)):
             charge(len(obj) // PER_ITEM)  # comparisons in C, one per item
+            if isinstance(obj, (list, tuple)):
+                flat(obj)
         r = _charge_for(charge, call_method(obj, name, *args, **kw))
         return None if name == "extend" and isinstance(obj, (list, bytearray)) else r
 
@@ -209,10 +213,13 @@ def helpers_for(m: Meter) -> dict[str, Any]:
     def contains_(x: Any, c: Any) -> bool:
         if isinstance(c, (list, tuple, str, bytes, bytearray)):
             charge(len(c) // PER_ITEM)
+            if type(x) not in _FLAT:
+                flat(x)
+                flat(c)
         return key(x) in c
 
     return {"_spin_method": method, "_spin_getslice": getslice, "_spin_star": star, "_spin_add": charged(add),
-            "_spin_key": key, "_spin_in": contains_,
+            "_spin_key": key, "_spin_in": contains_, "_spin_flat": flat,
             "_spin_iadd": charged(iadd), "_spin_mul": charged(mul), "_spin_mod": charged(mod),
             "_spin_joined": charged(joined)}  # fmt: skip
 
@@ -265,14 +272,18 @@ def call_method(obj: Any, name: str, *args: Any, **kw: Any) -> Any:
                 raise _refuse("expandtabs", total, STR_MAX, "characters")
         if name in ("encode", "hex") and n * 4 > STR_MAX:
             raise _refuse(name, n * 4, STR_MAX, "bytes")
-        if name == "translate" and args and isinstance(args[0], dict):
-            longest = max((len(v) for v in args[0].values() if isinstance(v, _TEXT)), default=1)
+        if name == "translate" and args:
+            table = args[0]
+            values = table.values() if isinstance(table, dict) else _bounded_list(table, 1 << 17)
+            longest = max((len(v) for v in values if isinstance(v, _TEXT)), default=1)
             if n * longest > STR_MAX:
                 raise _refuse("translate", n * longest, STR_MAX, "characters")
     elif name == "extend" and isinstance(obj, (list, bytearray)) and args:
         items = _bounded_list(args[0], _cap(obj) - len(obj))
         method(items)
         return items  # what was added, for the charge (the caller drops it: extend returns None)
+    elif name == "from_bytes" and args and isinstance(args[0], (*_TEXT, list, tuple)) and len(args[0]) * 8 > INT_BITS:
+        raise _refuse("int.from_bytes", len(args[0]) * 8, INT_BITS, "bits")
     elif name == "to_bytes" and isinstance(obj, int):
         length = args[0] if args else kw.get("length", 1)
         if isinstance(length, int) and length > STR_MAX:
@@ -306,6 +317,33 @@ def key(k: Any) -> Any:
     return k
 
 
+_FLAT = (int, float, bool, str, bytes, type(None), complex)
+
+
+def flat(x: Any) -> Any:
+    """A value about to be compared in C: what the comparison may walk --
+    every item, counted as often as it is reached, shared or not -- is at
+    most SEQ_MAX, or the comparison is refused."""
+    if type(x) in _FLAT:
+        return x
+    left = SEQ_MAX
+    stack = [x]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is list or t is tuple or t is set or t is frozenset:
+            left -= len(v)
+            if left < 0:
+                raise _refuse("comparing this", SEQ_MAX + 1, SEQ_MAX, "items (shared parts counted each time)")
+            stack.extend(e for e in v if type(e) not in _FLAT)
+        elif t is dict:
+            left -= 2 * len(v)
+            if left < 0:
+                raise _refuse("comparing this", SEQ_MAX + 1, SEQ_MAX, "items (shared parts counted each time)")
+            stack.extend(e for kv in v.items() for e in kv if type(e) not in _FLAT)
+    return x
+
+
 def contains(x: Any, c: Any) -> bool:
     """``x in c``: x may be hashed; a long sequence costs as its length."""
     return key(x) in c
@@ -319,6 +357,9 @@ def _keys_checked(it: Any) -> Any:
     items = _bounded_list(it, SEQ_MAX)
     for k in items:
         key(k)
+    ints = [k for k in items if type(k) is int]
+    if len(ints) > 1024 and len(ints) - len({hash(k) for k in ints}) > 1024:
+        raise LimitError("more than 1,024 of these keys share a hash: inserting them would take quadratic time")
     return items
 
 
@@ -350,19 +391,30 @@ class _Repr(reprlib.Repr):
 
     def __init__(self) -> None:
         super().__init__()
-        self.maxlevel = 6
-        self.maxstring = self.maxother = REPR_MAX
-        self.maxlist = self.maxtuple = self.maxset = self.maxfrozenset = self.maxdict = self.maxdeque = 200
-        self.maxlong = 4000
+        self.maxlevel = 4
+        self.maxstring = self.maxother = 200
+        self.maxlist = self.maxtuple = self.maxset = self.maxfrozenset = self.maxdict = self.maxdeque = 50
+        self.maxlong = 400
+        self.budget = 0
+
+    def repr1(self, x: Any, level: int) -> str:
+        # a total budget of items: a list shared 200 times at each of 6 levels is 200**6 items to show
+        self.budget -= 1
+        if self.budget < 0:
+            return "..."
+        return super().repr1(x, level)
 
     def repr_instance(self, x: Any, level: int) -> str:
         t = type(x)
         if isinstance(x, types.FunctionType | types.BuiltinFunctionType | types.MethodType):
             return f"<function {getattr(x, '__name__', '?')}>"
         if t.__module__.startswith("kernel.") or t in _PRIMITIVE:
-            r = builtins.repr(x)  # the kernel's views, handles and events have reprs of their own
-            return r if len(r) <= REPR_MAX else r[: REPR_MAX - 3] + "..."
+            r = _ADDRESS.sub("", builtins.repr(x))  # the kernel's views and handles have reprs of their own
+            return r if len(r) <= self.maxother else r[: self.maxother - 3] + "..."
         return f"<{t.__name__} object>"
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-f]+")  # where an object lives in the host's memory: never shown
 
 
 _repr = _Repr()
@@ -383,7 +435,12 @@ def shown(x: Any, most: int = 80) -> str:
 def safe_repr(x: Any) -> str:
     if isinstance(x, str):
         return builtins.repr(_sized(x))
-    return _repr.repr(x)
+    _repr.budget = REPR_ITEMS
+    r = _repr.repr(x)
+    return r if len(r) <= REPR_MAX else r[: REPR_MAX - 3] + "..."
+
+
+REPR_ITEMS = 500  # items one bounded repr shows in all
 
 
 # --- metered builtins ----------------------------------------------------------------------
@@ -420,10 +477,13 @@ def builtins_for(m: Meter, log: Callable[[str], None]) -> dict[str, Any]:
     def size_of(it: Any) -> int:
         return operator.length_hint(it, 0)
 
-    def consume(real: Callable[..., Any]) -> Callable[..., Any]:
+    def consume(real: Callable[..., Any], compares: bool = False) -> Callable[..., Any]:
         def run(*args: Any, **kw: Any) -> Any:
             if args:
                 charge(size_of(args[0]) // PER_ITEM)
+                if compares:  # sorted, max, min compare items in C
+                    for a in args:
+                        flat(a) if isinstance(a, (list, tuple, set, frozenset, dict)) else None
             return real(*args, **kw)
 
         run.__name__ = real.__name__
@@ -492,8 +552,10 @@ def builtins_for(m: Meter, log: Callable[[str], None]) -> dict[str, Any]:
         "round", "slice", "True", "False", "None", "Exception", "ArithmeticError", "AssertionError",
         "AttributeError", "IndexError", "KeyError", "LookupError", "NotImplementedError", "OverflowError",
         "RuntimeError", "StopIteration", "TypeError", "ValueError", "ZeroDivisionError")}  # fmt: skip
-    for name in ("all", "any", "max", "min", "sorted"):
+    for name in ("all", "any"):
         table[name] = consume(getattr(builtins, name))
+    for name in ("max", "min", "sorted"):
+        table[name] = consume(getattr(builtins, name), compares=True)
     for name in ("enumerate", "filter", "map", "reversed", "zip"):
         table[name] = lazy(getattr(builtins, name))
     for real in (list, tuple):
@@ -517,6 +579,25 @@ def builtins_for(m: Meter, log: Callable[[str], None]) -> dict[str, Any]:
     table["iter"] = iter_
     table["sum"] = sum_
     table["pow"] = pow_
+
+    def slice_(*args: Any) -> slice:
+        if not all(a is None or type(a) is int for a in args):
+            raise TypeError("slice() takes numbers or None (a slice holding slices nests without bound)")
+        return builtins.slice(*args)
+
+    def round_(x: Any, ndigits: Any = None) -> Any:
+        if ndigits is not None and (type(ndigits) is not int or abs(ndigits) > 400):
+            raise LimitError("round(x, n): n is at most 400 either way")
+        return builtins.round(x) if ndigits is None else builtins.round(x, ndigits)
+
+    def int_(*args: Any, **kw: Any) -> int:
+        if args and isinstance(args[0], (str, bytes, bytearray)) and len(args[0]) > INT_BITS // 3:
+            raise _refuse("int() of text", len(args[0]), INT_BITS // 3, "digits")
+        return builtins.int(*args, **kw)
+
+    table["slice"] = Metered(slice, slice_)
+    table["round"] = round_
+    table["int"] = Metered(int, int_)
     table["repr"] = safe_repr
     table["print"] = print_
     table["isinstance"] = isinstance_
@@ -576,8 +657,10 @@ def footprint(roots: Iterable[Any], most: int) -> tuple[int, int, str]:
                     stack.append((cell.cell_contents, d))
                 except ValueError:
                     pass  # an empty cell
-        elif t is types.MethodType:
-            stack.append((obj.__self__, d))
+        elif t is types.MethodType or t is types.BuiltinMethodType:
+            stack.append((getattr(obj, "__self__", None), d))
+        elif t is slice:
+            stack.extend((x, d) for x in (obj.start, obj.stop, obj.step))
         elif t is types.GeneratorType:
             frame = obj.gi_frame
             if frame is not None:

@@ -28,6 +28,7 @@ SPIN_PUBLIC = ("Dispatcher", "Console", "Clock", "Domain", "NameServer", "Strand
                "VirtAddr", "Translation", "Trap", "Ether", "IP", "ICMP", "UDP", "TCP", "Replug")  # fmt: skip
 SPIN_TRUSTED = ("DispatcherPrivate", "Sal", "SpinLock", "Stitcher")
 TRUSTED_IMPORTERS = ("kernel", "root")
+BINDINGS_PER_EXTENSION = 64
 CONSOLE_LINES = 10_000  # what the kernel console keeps of extensions' lines
 
 
@@ -51,6 +52,9 @@ class ExtensionDispatcher:
                        guard_closure: Any = None, first: bool = False, last: bool = False, cancel: bool = False,
                        asynchronous: bool = False, bound: int | None = None, key: Any = None) -> capability.Handle:  # fmt: skip
         ev = self._event(event)
+        if sum(1 for b in self._ext.bindings if b.installed) >= BINDINGS_PER_EXTENSION:
+            raise SpinError(f"{self._ext.name}: at most {BINDINGS_PER_EXTENSION} handlers an extension; uninstall "
+                            f"some first (or index ports with Dispatcher.FieldEquals on one handler)")  # fmt: skip
         opts = (FIRST if first else Option.NONE) | (LAST if last else Option.NONE) | (CANCEL if cancel else Option.NONE)
         ext = self._ext
         try:

@@ -99,6 +99,7 @@ class _Checker(ast.NodeVisitor):
         self.imported: set[str] = set()
         self.toplevel: set[str] = set()
         self.class_depth = 0
+        self.called: set[int] = set()  # ids of Attribute nodes that are the callee of a call
 
     def report(self, node: ast.AST, rule: str, message: str, fix: str) -> None:
         col = getattr(node, "col_offset", 0)
@@ -191,8 +192,15 @@ class _Checker(ast.NodeVisitor):
             self.report(node, "interface-write", f"assigning to `{node.id}` replaces an imported interface",
                         "pick another name for your variable")  # fmt: skip
 
+    def visit_Call(self, node: ast.Call) -> None:
+        self.called.add(id(node.func))
+        self.generic_visit(node)
+
     def visit_Attribute(self, node: ast.Attribute) -> None:
         a = node.attr
+        if a in L.GROWING_METHODS and id(node) not in self.called and isinstance(node.ctx, ast.Load):
+            self.report(node, "method-value", f"`.{a}` taken as a value: the sandbox checks `{a}` only where it is "
+                                              f"called", f"call it where you need it (`lambda s: s.{a}(...)`)")  # fmt: skip
         if a.startswith("_"):
             rule = "dunder-attribute" if a.startswith("__") else "private-attribute"
             self.report(node, rule, f"attribute `.{a}` reaches past an object's interface",
@@ -373,6 +381,10 @@ def _is_number(e: ast.expr) -> bool:
     return isinstance(e, ast.Constant) and type(e.value) in (int, float) and abs(e.value) < 1 << 64
 
 
+def _is_flat_call(e: ast.expr) -> bool:
+    return isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id in ("_spin_flat", "len")
+
+
 def _hashed(e: ast.expr) -> ast.expr:
     """``e`` is about to be hashed: deep tuples are refused first (sandbox.key)."""
     if isinstance(e, (ast.Constant, ast.Starred)):
@@ -477,6 +489,11 @@ class _Instrument(ast.NodeTransformer):
         for i, op in enumerate(node.ops):
             if isinstance(op, (ast.In, ast.NotIn)):
                 operands[i] = _hashed(operands[i])
+            elif isinstance(op, (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)):
+                # compared in C, element by element: a list sharing itself 60 deep is 2**60 comparisons
+                for j in (i, i + 1):
+                    if not isinstance(operands[j], ast.Constant) and not _is_flat_call(operands[j]):
+                        operands[j] = _call("_spin_flat", operands[j])
         node.left, node.comparators = operands[0], operands[1:]
         return node
 
