@@ -597,3 +597,30 @@ def test_a_users_scheduler_decides_only_for_its_own_groups() -> None:
     assert any(g.guard.__name__ == "one of its own groups" for g in b.imposed)
     other = k.sched.new_group_view("someone else's", 10)
     assert all(not g.check(other, (1, 2)) for g in b.imposed)  # never asked for another's group
+
+
+def test_indexed_guards_on_a_missing_field_do_not_break_the_kernels_dispatch() -> None:
+    """Five FieldEquals guards on one field are indexed into one lookup in the
+    dispatcher's generated code -- kernel code: a packet without that field
+    must select none of them, not raise where every datagram passes."""
+    from kernel.net import endpoints as E
+
+    net = Network(2)
+    a, b = net.hosts
+    b.system.load_file(Path(__file__).parent.parent / "extensions" / "udp_echo.py", importer="root")
+    guards = "".join(f"    Dispatcher.InstallHandler(UDP.PacketArrived, h, Dispatcher.FieldEquals('nosuch', {i}))\n"
+                     for i in range(5))  # fmt: skip
+    b.system.load("from spin import UDP, Dispatcher\ndef h(p):\n    pass\ndef init():\n" + guards, "missing.py")
+    out: dict[str, Any] = {}
+    a.sched.fork(E.udp_rtt_client, a, "10.0.0.2", 7, 3, 16, out, name="client")
+    assert net.run_until(lambda: "done" in out, 1_000_000)
+    assert out["ok"] and len(out["rtts"]) == 3 and not b.sched.failures
+
+
+def test_a_keyword_is_no_field_name() -> None:
+    net = Network(1)
+    src = "from spin import UDP, Dispatcher\ndef h(p):\n    pass\ndef init():\n" + "".join(
+        f"    Dispatcher.InstallHandler(UDP.PacketArrived, h, Dispatcher.FieldEquals('class', {i}))\n" for i in range(5)
+    )
+    with pytest.raises(SpinError, match="wants a field name, not 'class'"):
+        net.hosts[0].system.load(src, "kw.py")

@@ -752,7 +752,11 @@ def _generate(d: Dispatcher, ev: Event, bs: tuple[Binding, ...]) -> tuple[Callab
                 table.setdefault(bs[m].guard.value, []).append(m)  # type: ignore[union-attr]
             ns[f"IX{k}"] = {v: tuple(ms) for v, ms in table.items()}
             field = f"a{g0.arg}" if g0.field is None else f"a{g0.arg}.{g0.field}"
-            emit(f"{depth}sel{k} = IX{k}.get({field}, ())")
+            # the argument may lack the field, or hold an unhashable value: no binding of the group is selected
+            emit(f"{depth}try:")
+            emit(f"{depth}{ind}sel{k} = IX{k}.get({field}, ())")
+            emit(f"{depth}except (AttributeError, TypeError):")
+            emit(f"{depth}{ind}sel{k} = ()")
             selected_vars.append((-k - 1, f"sel{k}"))
             k = j
             continue

@@ -6,6 +6,7 @@ workbench and the scenarios load extensions through ``load``.
 
 from __future__ import annotations
 
+import keyword
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,7 @@ class ExtensionDispatcher:
         """A declarative guard: the event's first argument's ``field`` equals
         ``value``. Pure by construction, so the dispatcher may index a run of
         them: fifty such guards cost one lookup (SOSP'95 §5.5's plan)."""
-        if not isinstance(field, str) or not field.isidentifier() or field.startswith("_"):
+        if not isinstance(field, str) or not field.isidentifier() or field.startswith("_") or keyword.iskeyword(field):
             raise SpinError(f"{self._ext.name}: Dispatcher.FieldEquals wants a field name, not {shown(field)}")
         if not isinstance(value, (int, str, float, bytes, type(None))):
             raise SpinError(f"{self._ext.name}: Dispatcher.FieldEquals compares with a number, string or bytes")
