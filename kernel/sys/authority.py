@@ -64,8 +64,8 @@ def kernel_event(binding: Any, key: Any) -> bool:
         names = ", ".join(r for r, _ in need)
         raise AuthError(f"{binding.owner}: cannot install {what} on {binding.event.name}: that needs the right "
                         f"{names}, which extensions loaded by a user do not hold -- give the handler a guard "
-                        f"and install it in order (without first=/cancel=), or ask the machine's owner to load "
-                        f"it as root")  # fmt: skip
+                        f"and install it in order (without first=/cancel=), or load it as the machine's owner "
+                        f"(`load FILE --root` in a local shell, `spinwb run --ext`)")  # fmt: skip
     return True
 
 
