@@ -551,6 +551,12 @@ SECOND_DYNAMIC: list[tuple[str, str, str]] = [
      "comparing this would make"),
     ("shared-in", "a = [0]\nfor i in range(60):\n    a = [a, a]\nx = a in [[0]]", "comparing this would make"),
     ("shared-max", "a = [0]\nfor i in range(60):\n    a = [a, a]\nx = max([a, a])", "comparing this would make"),
+    ("shared-sort-key", "a = [0]\nb = [0]\nfor i in range(60):\n    a = [a, a]\n    b = [b, b]\n"
+     "x = sorted([0, 1], key=lambda v: a if v else b)", "comparing this would make"),
+    ("shared-max-key", "a = [0]\nb = [0]\nfor i in range(60):\n    a = [a, a]\n    b = [b, b]\n"
+     "x = max([0, 1], key=lambda v: a if v else b)", "comparing this would make"),
+    ("shared-list-sort-key", "a = [0]\nb = [0]\nfor i in range(60):\n    a = [a, a]\n    b = [b, b]\n"
+     "l = [0, 1]\nl.sort(key=lambda v: a if v else b)", "comparing this would make"),
     ("pow-mod-bits", "a = (1 << 8000) - 1\nx = pow(a, a, a)", "pow with a modulus would make"),
     ("round-digits", "x = round(5, -10**8)", "round(x, n)"),
     ("many-bindings", "for i in range(100):\n    Dispatcher.InstallHandler(UDP.PacketArrived, handler, lambda p: False)",

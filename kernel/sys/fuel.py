@@ -3,8 +3,8 @@
 The verifier's instrumentation puts ``_spin_next(_spin_fuel, 0) or _spin_out()``
 at every function entry (lambdas included), loop back-edge and comprehension
 step of an extension. ``_spin_fuel`` is a global of the extension's
-namespace: a countdown ``range`` iterator, so a check is one C-level
-``next``. SOSP'95 §3.3 bounds a handler's *time*; counting checks instead
+namespace: an iterator over the call's grant (``grant_of``), so a check
+is one C-level ``next``. SOSP'95 §3.3 bounds a handler's *time*; counting checks instead
 of microseconds keeps the kernel deterministic.
 
 Each extension has one ``Meter``. Between calls its fuel is ``EMPTY``, so
@@ -35,7 +35,6 @@ FUEL_NAME = "_spin_fuel"
 OUT_NAME = "_spin_out"
 EMPTY: Any = iter(())  # no fuel: the state between calls
 SPENT: Any = iter(())  # no fuel left in this call
-UNBOUNDED = 1 << 62  # trusted callers that only want fuel counted
 
 
 class FuelExhausted(BaseException):  # noqa: N818 - SPIN's word for it is "exhausted", not an error
@@ -109,10 +108,6 @@ class Meter:
         namespace[FUEL_NAME] = EMPTY
         namespace[OUT_NAME] = self.out
 
-    @property
-    def running(self) -> bool:
-        return self.ns[FUEL_NAME] is not EMPTY
-
     def start(self, n: int) -> bool:
         """Grant ``n`` checks for one call; False (and nothing granted) if the
         extension is already running: the inner call spends the outer's fuel."""
@@ -166,8 +161,3 @@ class Meter:
                                 f"(limit {CALL_MEMORY >> 20} MiB)")  # fmt: skip
         if now - self.t0 > WATCHDOG_SECONDS:
             raise QuotaExceeded(f"one call ran {now - self.t0:.1f} host seconds (watchdog {WATCHDOG_SECONDS:g} s)")
-
-
-def meter(namespace: dict[str, Any]) -> Meter:
-    """The meter of an extension's namespace."""
-    return namespace[OUT_NAME].__self__

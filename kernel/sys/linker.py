@@ -22,12 +22,11 @@ from kernel.sys.errors import LinkError, SpinError
 from kernel.sys.language import INIT_FUEL, QUOTA_BYTES, QUOTA_FUEL
 from kernel.sys.verifier import Diagnostic, Verified, check, instrument
 
-#: What the instrumentation calls, by the reserved names it uses.
+#: What the instrumentation calls, by the reserved names it uses; those that charge the
+#: extension's own fuel come from sandbox.helpers_for.
 HELPERS = {
-    "_spin_next": next, "_spin_add": sandbox.add, "_spin_iadd": sandbox.iadd, "_spin_mul": sandbox.mul,
-    "_spin_pow": sandbox.pow_, "_spin_lshift": sandbox.lshift, "_spin_mod": sandbox.mod, "_spin_fmt": sandbox.fmt,
-    "_spin_joined": sandbox.joined, "_spin_method": sandbox.call_method, "_spin_setslice": sandbox.setslice,
-    "_spin_slice": builtins.slice,
+    "_spin_next": next, "_spin_pow": sandbox.pow_, "_spin_lshift": sandbox.lshift, "_spin_fmt": sandbox.fmt,
+    "_spin_setslice": sandbox.setslice, "_spin_slice": builtins.slice,
 }  # fmt: skip
 
 
@@ -49,7 +48,7 @@ class Extension:
     namespace: dict[str, Any]
     bindings: list[Any] = field(default_factory=list)  # dispatcher bindings it installed
     loaded: bool = True
-    rights: frozenset[str] = frozenset()  # what its installer may do (kernel/sys/system.py RIGHTS)
+    rights: frozenset[str] = frozenset()  # what its installer may do (kernel/sys/authority.py RIGHTS)
     clients: tuple[int, ...] = ()  # the processes it was loaded for (UNIX pids)
     releases: list[Callable[[], None]] = field(default_factory=list)  # kernel resources to give back on unload
     evict: Callable[[str], None] | None = None  # set by the loader: unload for going past a quota

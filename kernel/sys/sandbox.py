@@ -189,6 +189,7 @@ def helpers_for(m: Meter) -> dict[str, Any]:
             charge(len(obj) // PER_ITEM)  # comparisons in C, one per item
             if isinstance(obj, (list, tuple)):
                 flat(obj)
+            kw = flat_keys(kw)
         r = _charge_for(charge, call_method(obj, name, *args, **kw))
         return None if name == "extend" and isinstance(obj, (list, bytearray)) else r
 
@@ -344,9 +345,12 @@ def flat(x: Any) -> Any:
     return x
 
 
-def contains(x: Any, c: Any) -> bool:
-    """``x in c``: x may be hashed; a long sequence costs as its length."""
-    return key(x) in c
+def flat_keys(kw: dict[str, Any]) -> dict[str, Any]:
+    """A ``key=`` function's results are compared in C too: check each (sorted, max, min, list.sort)."""
+    k = kw.get("key")
+    if k is None:
+        return kw
+    return {**kw, "key": lambda v: flat(k(v))}
 
 
 def _keys_checked(it: Any) -> Any:
@@ -484,6 +488,8 @@ def builtins_for(m: Meter, log: Callable[[str], None]) -> dict[str, Any]:
                 if compares:  # sorted, max, min compare items in C
                     for a in args:
                         flat(a) if isinstance(a, (list, tuple, set, frozenset, dict)) else None
+            if compares:
+                kw = flat_keys(kw)
             return real(*args, **kw)
 
         run.__name__ = real.__name__
