@@ -39,9 +39,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kernel.sys import fuel
+from kernel.sys import contain, fuel
 from kernel.sys.errors import AuthError, BindingTypeError, IllegalAsynchEvent, InvalidProcedure, NoHandlerInvoked
-from kernel.sys.language import BOUND_MAX, QUOTA_FUEL
+from kernel.sys.language import BOUND_MAX
 from kernel.sys.sandbox import shown
 from kernel.sys.trace import Abort, Dispatch, Fault, Install, Trace, Uninstall
 
@@ -463,85 +463,16 @@ class Dispatcher:
 
     def _contain(self, b: Binding, fn: Callable[..., Any], closure: Any, guard: bool,
                  count: bool = False) -> Callable[..., Any]:  # fmt: skip
-        """A wrapper that runs untrusted code under its fuel bound and turns
-        any exception into a contained fault (a faulting guard is false).
-        The outermost call into an extension grants fuel; a call made while
-        the extension is already running spends what the outer call has left.
-        ``count``: the wrapper is the event's whole dispatch, so it counts
-        calls and a faulted call returns None.
-
-        Generated per binding, as the dispatch code is, with the meter's
-        grant, the fuel accounting and the virtual-time charge written out:
-        an extension's handler should cost a few kernel handlers, not a
-        stack of helper calls (spinwb bench dispatch)."""
+        """The containment wrapper (kernel/sys/contain.py) for untrusted code:
+        it runs under its fuel bound, and any exception becomes a contained
+        fault (a faulting guard is false). ``count``: the wrapper is the
+        event's whole dispatch, so it counts calls and a faulted call returns None."""
         ns = b.namespace if b.namespace is not None else {}
         m = ns[fuel.OUT_NAME].__self__ if fuel.OUT_NAME in ns else fuel.Meter(ns)
-        bound = self.bound_of(b)
-        nargs = b.event.nargs
-        params = ", ".join(f"a{i}" for i in range(nargs))
-        args = ", ".join(["C", *(f"a{i}" for i in range(nargs))]) if closure is not None else params
-        failed = "False" if guard else ("None" if count else "_FAULTED")
-        creator = b.creator
-        consts: dict[str, Any] = {
-            "B": b, "M": m, "NS": ns, "FN": fn, "C": closure, "T": fuel.grant_of(bound), "EMPTY": fuel.EMPTY,
-            "used_of": fuel.used_of, "fault": self._fault, "_FAULTED": _FAULTED, "QuotaExceeded": fuel.QuotaExceeded,
-            "E": creator, "CLOCK": self.clock, "charge": self.charge, "next": next, "iter": iter,
-        }  # fmt: skip
-        env: dict[str, Any] = {}
-        tally = hasattr(creator, "measure")
-        lines = [f"def contained({params}):"]  # the constants are its globals (3.11 caches their look-ups)
-        if count:
-            lines.append("    B.calls += 1")
-        lines += [
-            '    if NS["_spin_fuel"] is not EMPTY:  # nested: the outer call\'s fuel',
-            "        try:",
-            f"            return FN({args})",
-            "        except BaseException as e:",
-            "            if isinstance(e, (KeyboardInterrupt, SystemExit)):",
-            "                raise",
-            "            fault(B, e, 0)",
-            f"            return {failed}",
-            '    NS["_spin_fuel"] = it = iter(T)',
-            "    try:",
-            f"        r = FN({args})",
-            "    except BaseException as e:",
-            "        if isinstance(e, (KeyboardInterrupt, SystemExit)):",
-            '            NS["_spin_fuel"] = EMPTY',
-            "            raise",
-            f'        fault(B, e, used_of(NS["_spin_fuel"], {bound}))',
-            f"        r = {failed}",
-            '        it = NS["_spin_fuel"]',
-            "    v = next(it, -1)  # the next check's number is one more than the checks used",
-            "    if v == 0:",
-            "        v = next(it, -1)",
-            f"    n = v - 1 if v > 0 else {bound}",
-            '    NS["_spin_fuel"] = EMPTY',
-            "    B.fuel_used += n",
-        ]
-        if self.clock is not None:
-            # The quota is measured once the clock has gone QUOTA_FUEL checks' worth past the last
-            # measure: at least that often in the extension's own fuel, without a counter of its own.
-            base, per = self.cost
-            lines.append(f"    CLOCK.cycles += {base} + {per} * n")
-            due = "CLOCK.cycles >= M.due"
-        else:
-            lines.append("    charge(n)")
-            lines.append("    M.since += n")
-            due = f"M.since >= {QUOTA_FUEL}"
-        if tally:
-            lines += [
-                f"    if {due}:",
-                "        try:",
-                "            E.measure()",
-                "        except QuotaExceeded as e:",
-                "            fault(B, e, n)",
-            ]
-        lines.append("    return r")
-        env.update(consts)
-        exec(compile("\n".join(lines) + "\n", f"<contained #{b.id}>", "exec"), env)  # noqa: S102 - our own code
-        contained = env["contained"]
-        contained.__name__ = contained.__qualname__ = f"contained({_name(fn)})"
-        return contained
+        return contain.wrapper(fn=fn, closure=closure, nargs=b.event.nargs, ns=ns, binding=b, meter=m,
+                               bound=self.bound_of(b), failed=False if guard else (None if count else _FAULTED),
+                               fault=self._fault, count=count, creator=b.creator, clock=self.clock, cost=self.cost,
+                               charge=self.charge)  # fmt: skip
 
     def contained_guard(self, b: Binding, guard: Callable[..., Any], closure: Any = None) -> Callable[..., Any]:
         """An extension's guard to impose on its binding, contained like its own."""

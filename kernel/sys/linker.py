@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kernel.sys import fuel, sandbox
+from kernel.sys import contain, fuel, sandbox
 from kernel.sys.domain import Domain, resolve
 from kernel.sys.errors import LinkError, SpinError
 from kernel.sys.language import INIT_FUEL, QUOTA_BYTES, QUOTA_FUEL
@@ -56,6 +56,7 @@ class Extension:
     footprint: tuple[int, int] = (0, 0)  # (bytes, objects) at the last measure
     clock: Any = None  # the kernel's CPU, when the dispatcher charges its cycles (see Dispatcher.clock)
     measure_every: int = 0  # cycles: QUOTA_FUEL checks at the cheapest a check is charged
+    entries: dict[int, Any] = field(default_factory=dict, repr=False)  # its top-level functions (contain.entries_of)
 
     def __post_init__(self) -> None:
         self.meter = fuel.Meter(self.namespace)
@@ -109,7 +110,9 @@ def link(v: Verified, name: str, domains: list[Domain], bind: Callable[[str, Any
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the verifier compiled it with warnings as errors already
-            code = compile(instrument(v), v.filename, "exec", dont_inherit=True)
+            tree = instrument(v)
+            code = compile(tree, v.filename, "exec", dont_inherit=True)
+        ext.entries = contain.entries_of(tree, code)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
         raise LinkError(f"{v.filename}: cannot link extension {name}: {type(e).__name__}: {e}") from None
     run_bounded(ext, lambda: exec(code, ns), "its top level")  # noqa: S102 - verified, instrumented code

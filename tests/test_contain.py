@@ -1,0 +1,177 @@
+"""The containment wrapper (kernel/sys/contain.py): a plain top-level handler
+is compiled into its wrapper, one Python frame per raise, and keeps every
+promise the separate wrapper kept -- its bound, its faults, its fuel shared
+with nested calls, the closure it was installed with."""
+
+from __future__ import annotations
+
+import sys
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from kernel.sys.linker import ExtensionRejected
+from kernel.sys.system import ExtensionSystem
+
+
+class _Clock:
+    __slots__ = ("cycles",)
+
+    def __init__(self) -> None:
+        self.cycles = 0
+
+
+def _system(result: bool = False) -> tuple[ExtensionSystem, Any]:
+    s = ExtensionSystem()
+    iface = SimpleNamespace(__name__="Lab")
+    ev = s.dispatcher.define(iface, "Raise", lambda p: None, iface, result=result)
+    s.dispatcher.uninstall(ev.original)
+    s.dispatcher.clock, s.dispatcher.cost = _Clock(), (20, 12)
+    s.public.exports["Lab"] = iface
+    return s, iface
+
+
+def _load(s: ExtensionSystem, body: str, install: str = "Dispatcher.InstallHandler(Lab.Raise, h)") -> Any:
+    src = f"from spin import Lab, Dispatcher\n{body}\ndef init():\n    {install}\n"
+    return s.load(src, "lab_ext.py", importer="root")
+
+
+def _frames(fn: Any, *args: Any) -> list[str]:
+    """The Python functions entered while ``fn(*args)`` runs."""
+    seen: list[str] = []
+
+    def prof(frame: Any, event: str, arg: Any) -> None:
+        if event == "call":
+            seen.append(frame.f_code.co_name)
+
+    sys.setprofile(prof)
+    try:
+        fn(*args)
+    finally:
+        sys.setprofile(None)
+    return seen[1:]  # the first is fn itself
+
+
+def _binding(s: ExtensionSystem) -> Any:
+    (b,) = [b for ev in s.dispatcher.events.values() for b in ev.bindings if not b.trusted]
+    return b
+
+
+def test_a_top_level_handler_is_its_own_wrapper_one_frame_per_raise() -> None:
+    s, iface = _system()
+    _load(s, "def h(p):\n    return p")
+    assert _frames(lambda: iface.Raise(7)) == ["h"]  # the slot's function is h itself: one frame
+    assert iface.Raise.__name__ == "h" and iface.Raise.__code__.co_filename == "lab_ext.py"
+    b = _binding(s)
+    iface.Raise(1)
+    assert b.calls == 2 and b.faulted is None
+
+
+@pytest.mark.parametrize("body, install", [
+    ("h = lambda p: p", "Dispatcher.InstallHandler(Lab.Raise, h)"),
+    ("def h(p, q=1):\n    return p", "Dispatcher.InstallHandler(Lab.Raise, h)"),
+    ("def make():\n    def h(p):\n        return p\n    return h",
+     "Dispatcher.InstallHandler(Lab.Raise, make())"),
+])  # fmt: skip
+def test_anything_else_is_called_from_a_separate_wrapper(body: str, install: str) -> None:
+    s, iface = _system()
+    _load(s, body, install)
+    assert _frames(lambda: iface.Raise(7)) == ["contained", "<lambda>" if "lambda" in body else "h"]
+    assert iface.Raise.__name__.startswith("contained(")
+
+
+LOOP = "def h(p):\n    n = 0\n    while True:\n        n += 1"
+
+
+@pytest.mark.parametrize("body", [LOOP, "def f(p):\n    return p\nh = lambda p: [f(p) for _ in range(10**6)]"])
+def test_the_bound_holds_inlined_or_not_and_the_kernel_goes_on(body: str) -> None:
+    s, iface = _system()
+    _load(s, body, "Dispatcher.InstallHandler(Lab.Raise, h, bound=300)")
+    b = _binding(s)
+    assert iface.Raise(1) is None
+    assert b.faulted == "exceeded its bound of 300 fuel"
+    assert b.fuel_used == 300  # every check of the grant, not one more
+    cycles = s.dispatcher.clock.cycles
+    assert cycles == 20 + 12 * 300  # charged for what it used
+    assert any("exceeded its bound of 300 fuel" in r for r in s.dispatcher.reports)
+
+
+def test_fuel_used_and_virtual_time_count_the_checks_of_the_body() -> None:
+    s, iface = _system()
+    _load(s, "def h(p):\n    for i in range(p):\n        pass\n    return p")
+    b = _binding(s)
+    iface.Raise(10)
+    # The grant is the entry (no entry check): one check a pass round the loop.
+    assert b.fuel_used == 10
+    assert s.dispatcher.clock.cycles == 20 + 12 * 10
+
+
+def test_an_inlined_handler_keeps_docstring_globals_closures_and_results() -> None:
+    s, iface = _system(result=True)
+    ext = _load(
+        s,
+        '''
+seen = []
+last = 0
+def h(p):
+    """Doubles p, remembering it."""
+    global last
+    last = p
+    seen.append(p)
+    def twice(x):
+        return x + p
+    try:
+        q = twice(p)
+    except ValueError:
+        q = -1
+    return q
+''',
+    )
+    assert iface.Raise(4) == 8 and iface.Raise(5) == 10
+    assert ext.namespace["seen"] == [4, 5] and ext.namespace["last"] == 5
+
+
+def test_an_inlined_handler_gets_its_closure_first() -> None:
+    s, iface = _system()
+    ext = _load(
+        s, "got = []\ndef h(c, p):\n    got.append(c * 100 + p)", "Dispatcher.InstallHandler(Lab.Raise, h, closure=3)"
+    )
+    frames = _frames(lambda: iface.Raise(4))
+    assert frames[0] == "h" and "contained" not in frames
+    assert ext.namespace["got"] == [304]
+
+
+def test_a_fault_is_contained_and_the_event_goes_on() -> None:
+    s, iface = _system()
+    _load(s, "def h(p):\n    return 1 // p")
+    b = _binding(s)
+    assert iface.Raise(0) is None
+    assert b.faulted == "raised ZeroDivisionError: integer division or modulo by zero"
+    assert not b.installed and "binding #2 uninstalled" in s.dispatcher.reports[-1]  # the event's policy
+    assert iface.Raise(1) is None  # the event goes on without it
+
+
+def test_a_nested_raise_spends_the_outer_calls_fuel() -> None:
+    s, iface = _system()
+    _load(s, "def h(p):\n    if p > 0:\n        Lab.Raise(p - 1)\n    while True:\n        pass",
+          "Dispatcher.InstallHandler(Lab.Raise, h, bound=500)")  # fmt: skip
+    b = _binding(s)
+    iface.Raise(3)
+    # Four calls (3, 2, 1, 0), one grant of 500 between them: nesting buys nothing.
+    assert b.calls == 4 and b.fuel_used == 500
+
+
+def test_no_fuel_outside_a_call_even_for_a_handler_kept_by_the_extension() -> None:
+    s, iface = _system()
+    ext = _load(s, "def h(p):\n    return p")
+    with pytest.raises(BaseException) as e:  # the extension's own h, run by nobody's grant
+        ext.namespace["h"](1)
+    assert type(e.value).__name__ == "FuelExhausted"
+    assert iface.Raise(2) is None  # and the event still works
+
+
+def test_the_wrappers_names_are_out_of_an_extensions_reach() -> None:
+    s, _ = _system()
+    with pytest.raises(ExtensionRejected, match="_spin__M"):
+        _load(s, "def h(p):\n    return _spin__M")
