@@ -11,7 +11,8 @@ meter, grant, clock) as closure cells, and runs in the extension's own
 namespace, where its fuel lives. When the handler is a plain top-level
 function of the extension, the wrapper *is* that function: its instrumented
 body is compiled again inside the wrapper, without its entry check (the
-grant is the entry), so a raise costs one Python frame, as a kernel
+grant is the entry: it comes with that check drawn, so fuel and virtual
+time are the same either way), so a raise costs one Python frame, as a kernel
 handler's does -- SPIN's dispatcher, too, called a handler directly, with
 no stub between (OSDI'96 §3). Anything else (a closure, a lambda, a
 function with defaults) is called from the wrapper. ``spinwb bench
@@ -107,7 +108,7 @@ def wrapper(*, fn: Callable[..., Any], closure: Any, nargs: int, ns: dict[str, A
     # grant, the clock (or charge), the function, what only a fault needs; the constants shared
     # by the extension's wrappers are globals of its namespace (the extension cannot name them).
     rare = types.SimpleNamespace(fault=fault, failed=failed, creator=creator)
-    consts: dict[str, Any] = {"_spin__B": binding, "_spin__T": fuel.grant_of(bound), "_spin__FN": fn,
+    consts: dict[str, Any] = {"_spin__B": binding, "_spin__T": fuel.grant_of(bound) if node is None else fuel.entered_grant_of(bound), "_spin__FN": fn,
                               "_spin__K": clock if clock is not None else charge, "_spin__R": rare}  # fmt: skip
     if closure is not None:
         consts["_spin__C"] = closure
