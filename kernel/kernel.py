@@ -29,7 +29,7 @@ from kernel.core.translation import FaultState, Translation, VirtAddr
 from kernel.core.trap import NORESULT, RESTART, SyscallState, TrapState
 from kernel.sys.interface import Interface
 from kernel.sys.system import ExtensionSystem
-from kernel.sys.trace import MemFault, Syscall
+from kernel.sys.trace import MemFault, Syscall, Trace
 from machine.alpha.traps import GENTRAP_TEXT, Halt
 from machine.machine import Machine
 
@@ -44,12 +44,12 @@ class Kernel:
     def __init__(self, machine: Machine) -> None:
         self.machine = machine
         self.sal = Sal(machine)
-        self.system = ExtensionSystem()
-        self.trace = self.system.trace
+        self.trace = Trace()
+        self.sched = Scheduler(self.sal, self.trace)
+        self.system = ExtensionSystem(self.sched, self.trace)  # asynchronous handlers run on the kernel's strands
         self.dispatcher = self.system.dispatcher
         self.dispatcher.charge = lambda used: self.sal.charge(costs.EXT_CALL + costs.EXT_FUEL * used)
         self.dispatcher.clock, self.dispatcher.cost = machine.cpu, (costs.EXT_CALL, costs.EXT_FUEL)  # the same, inline
-        self.sched = Scheduler(self.sal, self.trace)
         self.phys: PhysAddr | None = None
         self.translation: Translation | None = None
         self.virt = VirtAddr()

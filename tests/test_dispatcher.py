@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kernel.core.sched import Scheduler
 from kernel.sys import fuel
 from kernel.sys.dispatcher import CANCEL, FIRST, LAST, Dispatcher, Event, FieldEquals, Option
 from kernel.sys.errors import AuthError, BindingTypeError, IllegalAsynchEvent, NoHandlerInvoked
-from kernel.sys.strand import Scheduler
 from kernel.sys.trace import Abort, Dispatch, Fault
 
 AUTHORITY = SimpleNamespace(__name__="NetModule")

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from kernel.core.sched import Scheduler
 from kernel.sys.errors import ReplugError
 from kernel.sys.replug import QuasiInvariant, Slot, specialize
-from kernel.sys.strand import Scheduler
 from kernel.sys.trace import Replug
 
 

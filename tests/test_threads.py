@@ -7,7 +7,9 @@ import pytest
 
 from kernel.boot import boot
 from kernel.core import sync
+from kernel.net.topology import Network
 from kernel.sys.errors import SpinError
+from kernel.sys.trace import Switch
 from workbench import bench_threads
 
 
@@ -136,3 +138,22 @@ def test_a_faulting_thread_ends_its_process_with_a_report() -> None:
     assert k.exit_status == 128 + 11
     assert any("SIGSEGV" in r for r in k.reports)
     assert not k.user_strands()
+
+
+def test_an_asynchronous_handler_runs_on_a_booted_kernel_in_a_strand_of_its_own() -> None:
+    """SOSP'95 §3.3 / spin-reference.md §1: an asynchronous handler runs in its
+    own strand, after the raise returns. The booted kernel has one scheduler,
+    so the strand the dispatcher forks is one the kernel runs."""
+    net = Network(2)
+    a, b = net.hosts
+    src = (
+        "from spin import UDP, Dispatcher, Console\n"
+        "def later(p):\n    Console.Print('async', p.dst_port)\n"
+        "def init():\n    Dispatcher.InstallHandler(UDP.PacketArrived, later, Dispatcher.FieldEquals('dst_port', 2500),"
+        " asynchronous=True)\n"
+    )  # fmt: skip
+    b.system.load(src, "async_ext.py", importer="root")
+    assert a.net.udp.send(4000, "10.0.0.2", 2500, b"x") == 0
+    assert net.run_until(lambda: "async 2500" in b.system.console, 100_000), b.system.console[-3:]
+    assert any(r.new_name.startswith("UDP.PacketArrived#") for r in b.trace.of(Switch))  # a strand of its own
+    assert not b.sched.failures

@@ -120,12 +120,24 @@ class GroupView:
     name = property(lambda self: self._g.name)
 
 
-class Scheduler:
-    """The global scheduler of one kernel."""
+class _NoMachine:
+    """The clock of a scheduler without a machine: time stands still and costs nothing."""
 
-    def __init__(self, sal: Sal, trace: Trace) -> None:
-        self.sal = sal
-        self.trace = trace
+    now = 0
+
+    def charge(self, cycles: int) -> None:
+        pass
+
+
+class Scheduler:
+    """The global scheduler of one kernel. Without a ``sal`` it schedules
+    kernel strands alone, driven by ``run`` (the dispatcher's and
+    replugging's tests, the replugging lesson): the same strands, baton and
+    policy a booted kernel uses, with no machine under them."""
+
+    def __init__(self, sal: Sal | None = None, trace: Trace | None = None) -> None:
+        self.sal: Any = sal if sal is not None else _NoMachine()
+        self.trace = trace if trace is not None else Trace()
         self.strands: dict[int, Strand] = {}
         self.groups: dict[int, Group] = {}
         self.runq: list[Strand | Group] = []
@@ -348,6 +360,24 @@ class Scheduler:
                 self.release_strand(s)
                 self.strands.pop(s.id, None)
         self.dead = keep
+
+    def run(self, max_switches: int | None = None) -> int:
+        """Without a machine: hand the baton to ready kernel strands, best
+        first, each until it blocks, yields or ends, until none is ready (or
+        ``max_switches``); how many switches were made. A booted kernel
+        runs its strands from ``choose_next`` instead."""
+        made = 0
+        while max_switches is None or made < max_switches:
+            nxt = self._best()
+            if nxt is None:
+                break
+            if nxt.kind != "kernel":
+                raise SpinError(f"Scheduler.run runs kernel strands only; strand {nxt.id} {nxt.name} is {nxt.kind}")
+            self._switch(self.current, nxt)
+            self._run_kernel(nxt)
+            self.current = None
+            made += 1
+        return made
 
     # --- kernel strands (host threads with the baton) -----------------------------------
 

@@ -302,6 +302,10 @@ class Dispatcher:
                                        f"{_args(n + (guard_closure is not None))} and return a bool")  # fmt: skip
         if asynchronous and event.result:
             raise IllegalAsynchEvent(f"{event.name} returns a result: its handlers cannot be asynchronous")
+        if asynchronous and self.spawn is None:
+            raise IllegalAsynchEvent(
+                f"{event.name}: an asynchronous handler needs strands, and this dispatcher has no scheduler"
+            )
         if FIRST in options and LAST in options:
             raise BindingTypeError(f"{event.name}: a binding cannot be both First and Last")
         if bound is not None and (type(bound) is not int or bound <= 0):

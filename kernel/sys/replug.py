@@ -25,11 +25,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from kernel.sys.errors import ReplugError
-from kernel.sys.strand import Scheduler, Strand
 from kernel.sys.trace import Replug, Trace
+
+
+class Scheduler(Protocol):
+    """What replugging needs of the strands it parks and wakes: the kernel's
+    scheduler (kernel/core/sched.py) is one; replugging does not build on
+    any particular kernel."""
+
+    current: Any
+
+    def block(self) -> None: ...
+    def unblock(self, s: Any) -> None: ...
+    def yield_(self) -> None: ...
+
+
+Strand = Any  # a strand of that scheduler
 
 
 def _name(fn: object) -> str:

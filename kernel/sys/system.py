@@ -19,7 +19,6 @@ from kernel.sys.language import REPR_MAX
 from kernel.sys.linker import Extension, link, run_bounded, verify_or_raise
 from kernel.sys.nameserver import NameServer
 from kernel.sys.sandbox import shown
-from kernel.sys.strand import Scheduler
 from kernel.sys.trace import Denied, Link, Trace
 from machine.hostfile import SOURCE_MAX, HostFileError, read_text
 
@@ -93,10 +92,14 @@ class ExtensionDispatcher:
 
 
 class ExtensionSystem:
-    def __init__(self, sched: Scheduler | None = None) -> None:
-        self.trace = Trace()
-        self.sched = sched if sched is not None else Scheduler()
-        self.dispatcher = Dispatcher(self.trace, spawn=self.sched.fork)
+    """The extension machinery of one kernel. ``sched`` runs asynchronous
+    handlers (its ``fork`` makes a strand): the kernel's scheduler on a booted
+    kernel; without one, an asynchronous handler is refused at raise time."""
+
+    def __init__(self, sched: Any = None, trace: Trace | None = None) -> None:
+        self.trace = trace if trace is not None else Trace()
+        self.sched = sched
+        self.dispatcher = Dispatcher(self.trace, spawn=sched.fork if sched is not None else None)
         self.names = NameServer()
         self.console: list[str] = []
         self.extensions: dict[str, Extension] = {}

@@ -1,7 +1,7 @@
 """Replugging a function while strands are inside it (Synthetix, seed 003 §4)."""
 
+from kernel.core.sched import Scheduler
 from kernel.sys.replug import QuasiInvariant, Slot, specialize
-from kernel.sys.strand import Scheduler
 from kernel.sys.trace import Replug
 from scenarios.engine import Lesson
 
@@ -33,7 +33,7 @@ def in_progress(sched, slot, log):
         else:
             inside.pop(c, None)
     rows = []
-    for s in sched.strands:
+    for s in sched.strands.values():
         if s.name == "replugger":
             where = f"replugging: the slot points at the tank; waits for {slot.inside} inside to leave"
         elif s in slot.tank:
@@ -84,7 +84,7 @@ def concurrent(run):
         sched.fork(caller, c, name=f"caller{c}")
     sched.fork(replugger, name="replugger")
     moment = None
-    while sched.ready:  # one switch at a time, to catch a replug in progress
+    while sched.ready_count():  # one switch at a time, to catch a replug in progress
         sched.run(max_switches=1)
         if moment is None and slot.replugging and slot.inside and slot.tank:
             moment = in_progress(sched, slot, log)
