@@ -177,10 +177,89 @@ def test_no_fuel_outside_a_call_even_for_a_handler_kept_by_the_extension() -> No
     with pytest.raises(BaseException) as e:  # the extension's own h, run by nobody's grant
         ext.namespace["h"](1)
     assert type(e.value).__name__ == "FuelExhausted"
-    assert iface.Raise(2) is None  # and the event still works
+    assert iface.Raise(2) == 2 and _binding(s).faulted is None  # and the next raise is a call as usual
 
 
 def test_the_wrappers_names_are_out_of_an_extensions_reach() -> None:
     s, _ = _system()
     with pytest.raises(ExtensionRejected, match="_spin__M"):
         _load(s, "def h(p):\n    return _spin__M")
+
+
+# --- holes a review of the inlining found --------------------------------------------------------
+
+
+def test_inside_the_body_the_handlers_own_name_is_the_plain_function_not_its_wrapper() -> None:
+    """A wrapper reachable from the body would contain its own stops (its nested path catches
+    every exception) and grant fuel when called by nobody: the name must stay the global."""
+    s, iface = _system()
+    ext = _load(s, "kept = []\ndef h(p):\n    kept.append(h)")
+    iface.Raise(1)
+    assert ext.namespace["kept"][0] is ext.namespace["h"]
+    assert ext.namespace["kept"][0] is not iface.Raise
+
+
+def test_a_body_too_deep_to_inline_is_called_from_a_wrapper_and_the_event_stays_usable() -> None:
+    """19 nested loops compile alone, not two blocks deeper inside the wrapper."""
+    s, iface = _system()
+    depth = 19
+    body = "def h(p):\n" + "".join(f"{'    ' * (i + 1)}for i{i} in range(1):\n" for i in range(depth))
+    body += "    " * (depth + 1) + "pass"
+    _load(s, body)
+    assert iface.Raise.__name__ == "contained(h)"  # not inlined, and installed
+    assert iface.Raise(1) is None and _binding(s).faulted is None
+    s2 = s.load("from spin import Lab, Dispatcher\ndef g(p):\n    return p\ndef init():\n"
+                "    Dispatcher.InstallHandler(Lab.Raise, g)\n", "other.py", importer="root")  # fmt: skip
+    assert len(s2.bindings) == 1 and s2.bindings[0].installed  # the event still takes installs
+
+
+def test_a_binding_whose_publication_fails_leaves_the_event_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    s, iface = _system()
+    _load(s, "def h(p):\n    return p")
+    ev = s.dispatcher.events["Lab.Raise"]
+    before = ev.bindings
+    real = s.dispatcher._publish
+
+    def broken(e: Any) -> None:
+        if len(e.bindings) > len(before):
+            raise SyntaxError("too many statically nested blocks")
+        real(e)
+
+    monkeypatch.setattr(s.dispatcher, "_publish", broken)
+    with pytest.raises(SyntaxError):
+        s.dispatcher.install_handler(ev, lambda p: p)
+    assert ev.bindings == before and iface.Raise(3) == 3
+
+
+def test_a_stop_spends_the_grant_so_a_caught_stop_cannot_go_on() -> None:
+    from kernel.sys import fuel
+
+    ns: dict[str, Any] = {}
+    m = fuel.Meter(ns)
+    ns[fuel.FUEL_NAME] = iter(fuel.grant_of(5000))
+    sizes = iter([1000, 1000 + (fuel.CALL_MEMORY >> 10) + 1024])
+    m.probe = lambda: next(sizes)  # type: ignore[method-assign]
+    m.checkpoint()  # the call's baseline
+    with pytest.raises(fuel.QuotaExceeded):
+        m.checkpoint()
+    assert ns[fuel.FUEL_NAME] is fuel.SPENT
+
+
+def test_an_unloaded_extension_installs_nothing() -> None:
+    from kernel.sys.errors import SpinError
+    from kernel.sys.system import ExtensionDispatcher
+
+    s, iface = _system()
+    ext = _load(s, "def h(p):\n    return p")
+    s.unload(ext)
+    with pytest.raises(SpinError, match="unloaded"):
+        ExtensionDispatcher(s, ext).InstallHandler(iface.Raise, ext.namespace.get("h", len))
+
+
+def test_fault_reports_are_bounded() -> None:
+    from kernel.sys.dispatcher import REPORTS_MAX
+
+    s, _ = _system()
+    for i in range(REPORTS_MAX + 50):
+        s.dispatcher.report(f"line {i}")
+    assert len(s.dispatcher.reports) == REPORTS_MAX and s.dispatcher.reports[-1] == f"line {REPORTS_MAX + 49}"

@@ -34,7 +34,7 @@ from kernel.sys.language import QUOTA_FUEL
 # starting with ``_spin`` in an extension, and no sandbox helper uses the prefix.
 _TEMPLATE = """
 def _spin__make({consts}):
-    def {name}({params}):
+    def _spin__w({params}):
         global _spin_fuel
 {count}        if _spin_fuel is not _spin__EMPTY:  # nested: the outer call's fuel
             try:
@@ -62,7 +62,7 @@ def _spin__make({consts}):
             _spin__B.fuel_used += _spin__v - 1
 {charge}            if _spin__x is not None:
                 _spin__R.fault(_spin__B, _spin__x, _spin__v - 1)
-    return {name}
+    return _spin__w
 """
 
 # Virtual time: with the kernel's CPU as the clock, ``base + per * checks`` cycles
@@ -94,7 +94,20 @@ def wrapper(*, fn: Callable[..., Any], closure: Any, nargs: int, ns: dict[str, A
     """The containment wrapper for one binding's guard or handler ``fn``.
     ``failed``: what a faulted call returns; ``count``: the wrapper is the
     event's whole dispatch, so it counts the binding's calls."""
+    kw = dict(fn=fn, closure=closure, nargs=nargs, ns=ns, binding=binding, meter=meter, bound=bound, failed=failed,
+              fault=fault, count=count, creator=creator, clock=clock, cost=cost, charge=charge)  # fmt: skip
     node = _inlinable(fn, closure, nargs, ns, creator)
+    if node is not None:
+        try:
+            return _build(node, **kw)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            pass  # the body does not compile two blocks deeper (19 nested loops): call it from the wrapper
+    return _build(None, **kw)
+
+
+def _build(node: ast.FunctionDef | None, *, fn: Callable[..., Any], closure: Any, nargs: int, ns: dict[str, Any],
+           binding: Any, meter: Any, bound: int, failed: Any, fault: Callable[..., None], count: bool, creator: Any,
+           clock: Any, cost: tuple[int, int], charge: Callable[[int], None]) -> Callable[..., Any]:  # fmt: skip
     if node is not None:
         names = [a.arg for a in node.args.args]
         params = names[1:] if closure is not None else names
@@ -139,10 +152,12 @@ def wrapper(*, fn: Callable[..., Any], closure: Any, nargs: int, ns: dict[str, A
                    dont_inherit=True)  # fmt: skip
     make = types.FunctionType(next(c for c in code.co_consts if isinstance(c, types.CodeType)), ns)
     w = make(*consts.values())
-    if node is None:
-        w.__qualname__ = w.__name__ = f"contained({getattr(fn, '__name__', type(fn).__name__)})"
-    else:
-        w.__qualname__ = name
+    # Generated as _spin__w, not under the handler's name: inside the body that name must stay the
+    # extension's global (the plain function), never the wrapper, whose nested path contains stops.
+    w.__code__ = w.__code__.replace(co_name=name, co_qualname=name)
+    w.__qualname__ = w.__name__ = (
+        name if node is not None else f"contained({getattr(fn, '__name__', type(fn).__name__)})"
+    )
     return w
 
 

@@ -55,6 +55,7 @@ class Option(enum.Flag):
 
 FIRST, LAST, CANCEL = Option.FIRST, Option.LAST, Option.CANCEL
 _NO_DEFAULT = object()
+REPORTS_MAX = 10_000  # fault and abort lines kept
 INDEX_MIN = 4  # consecutive FieldEquals guards on one field worth a dict lookup
 
 
@@ -333,10 +334,20 @@ class Dispatcher:
             return
         with self.lock:
             ev = b.event
-            ev.bindings = _insert(ev.bindings, b)
+            before = ev.bindings
+            ev.bindings = _insert(before, b)
             b.installed = True
             self.trace.add(Install(event=ev.name, binding=b.id, owner=b.owner, options=b.option_names))
-            self._publish(ev)
+            try:
+                self._publish(ev)
+            except BaseException:
+                # Whatever stopped the publication (a wrapper that would not compile), the event
+                # keeps the list it had and a dispatch that works: one binding never poisons an event.
+                ev.bindings = before
+                b.installed = False
+                self.trace.add(Uninstall(event=ev.name, binding=b.id, owner=b.owner, reason="could not be published"))
+                self._publish(ev)
+                raise
 
     def uninstall(self, b: Binding | None, reason: str = "uninstalled") -> None:
         if b is None or not b.installed:
@@ -441,6 +452,12 @@ class Dispatcher:
 
     # --- faults -------------------------------------------------------------------------
 
+    def report(self, line: str) -> None:
+        """One line for the console; the last REPORTS_MAX are kept (an extension can fault often)."""
+        self.reports.append(line)
+        if len(self.reports) > REPORTS_MAX:
+            del self.reports[: len(self.reports) - REPORTS_MAX]
+
     def _fault(self, b: Binding, e: BaseException, used: int) -> None:
         ev = b.event
         if isinstance(e, fuel.FuelExhausted):
@@ -457,7 +474,7 @@ class Dispatcher:
             self.trace.add(Fault(event=ev.name, binding=b.id, owner=b.owner, error=f"{type(e).__name__}: {_text(e)}"))
         b.faulted = what
         action = "uninstalled" if ev.policy == "uninstall" else "kept"
-        self.reports.append(f"{b.owner}: handler {_name(b.handler)} on {ev.name} {what}; binding #{b.id} {action}")
+        self.report(f"{b.owner}: handler {_name(b.handler)} on {ev.name} {what}; binding #{b.id} {action}")
         if ev.policy == "uninstall":
             self.uninstall(b, "faulted")
         if isinstance(e, fuel.QuotaExceeded):

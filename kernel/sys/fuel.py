@@ -144,7 +144,9 @@ class Meter:
     def out(self) -> bool:
         """A check found no fuel: a checkpoint (look around, go on) or the end."""
         it = self.ns[FUEL_NAME]
-        if it is EMPTY or it is SPENT or operator.length_hint(it) == 0:
+        if it is EMPTY:  # code run outside any call: it stops, and the next grant starts a call as usual
+            raise FuelExhausted
+        if it is SPENT or operator.length_hint(it) == 0:
             self.ns[FUEL_NAME] = SPENT  # stays spent: a finally that loops stops at its first back-edge
             raise FuelExhausted
         self.checkpoint()
@@ -172,8 +174,12 @@ class Meter:
         if self.base is not it:  # the first checkpoint of this call: the baseline
             self.base, self.kib0, self.t0 = it, kib, now
             return
+        # A stop spends the grant first: were the stop caught (it cannot be named, but a kernel
+        # path could swallow it), the call has no fuel left to go on with.
         if (kib - self.kib0) * 1024 > CALL_MEMORY:
+            self.ns[FUEL_NAME] = SPENT
             raise QuotaExceeded(f"the host grew by {(kib - self.kib0) >> 10} MiB during one call "
                                 f"(limit {CALL_MEMORY >> 20} MiB)")  # fmt: skip
         if now - self.t0 > WATCHDOG_SECONDS:
+            self.ns[FUEL_NAME] = SPENT
             raise QuotaExceeded(f"one call ran {now - self.t0:.1f} host seconds (watchdog {WATCHDOG_SECONDS:g} s)")

@@ -51,6 +51,8 @@ class ExtensionDispatcher:
     def InstallHandler(self, event: Any, handler: Any, guard: Any = None, *, closure: Any = None,  # noqa: N802
                        guard_closure: Any = None, first: bool = False, last: bool = False, cancel: bool = False,
                        asynchronous: bool = False, bound: int | None = None, key: Any = None) -> capability.Handle:  # fmt: skip
+        if not self._ext.loaded:  # evicted or unloaded while running: it installs nothing more
+            raise SpinError(f"{self._ext.name}: unloaded; it can install no handler")
         ev = self._event(event)
         if sum(1 for b in self._ext.bindings if b.installed) >= BINDINGS_PER_EXTENSION:
             raise SpinError(f"{self._ext.name}: at most {BINDINGS_PER_EXTENSION} handlers an extension; uninstall "
@@ -202,5 +204,5 @@ class ExtensionSystem:
         keep = {k: v for k, v in ext.namespace.items() if k.startswith("_spin") or k.startswith("__")}
         ext.namespace.clear()
         ext.namespace.update(keep)
-        self.dispatcher.reports.append(f"{ext.name}: unloaded: {reason}")
+        self.dispatcher.report(f"{ext.name}: unloaded: {reason}")
         self.trace.add(Denied(what=f"keep running {ext.name}", who="kernel", reason=reason))
