@@ -48,6 +48,7 @@ class Kernel:
         self.sched = Scheduler(self.sal, self.trace)
         self.system = ExtensionSystem(self.sched, self.trace)  # asynchronous handlers run on the kernel's strands
         self.dispatcher = self.system.dispatcher
+        self.dispatcher.counting = True  # every binding's calls are true, the intrinsics' too (kernel/inspect.py)
         self.dispatcher.charge = lambda used: self.sal.charge(costs.EXT_CALL + costs.EXT_FUEL * used)
         self.dispatcher.clock, self.dispatcher.cost = machine.cpu, (costs.EXT_CALL, costs.EXT_FUEL)  # the same, inline
         self.phys: PhysAddr | None = None

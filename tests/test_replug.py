@@ -126,10 +126,14 @@ def test_bench_dispatch_json_has_the_documented_keys(monkeypatch: pytest.MonkeyP
         calls.append(fn(arg))  # each measured raise still runs once, through the real dispatcher
         return 1.0
 
+    def together(fns, arg, n=0, repeat=0):  # noqa: ANN001, ANN202
+        return {k: fake(fn, arg) for k, fn in fns.items()}
+
     monkeypatch.setattr(bench_dispatch, "_per_call", fake)
+    monkeypatch.setattr(bench_dispatch, "_together", together)
     assert bench_dispatch.main(True) == 0
     res = json.loads(capsys.readouterr().out)
     for key in ("guards_false_ns", "guards_true_ns", "interpreted_ns"):
         assert set(res[key]) == {"1", "5", "10", "50"}
-    assert {"direct_ns", "raise_1_ns", "indexed_ns"} <= set(res)
-    assert calls[0] == 1 and calls[1] == 1  # the call and the raise return the handler's result
+    assert {"direct_ns", "raise_1_ns", "raise_1_counted_ns", "extension_alone_ns", "indexed_ns"} <= set(res)
+    assert calls[:4] == [1, 1, 1, 1]  # the call and the raises return the handler's result

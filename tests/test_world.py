@@ -48,7 +48,7 @@ def test_switch_and_install_breakpoints() -> None:
     while w.step(100_000, 133_000_000 // 20) != "stop":
         pass
     assert "breakpoint switch 1: Switch " in w.last_stop and "→1" in w.last_stop
-    assert w.strands()[0].running  # strand 1, idle, is the one running now
+    assert w.strands()[0].current  # strand 1, idle, is the one running now
     w.remove_break("switch 1")
     w.add_break("install Trap.SystemCall")
     w.load("syscall_counter", importer="root")

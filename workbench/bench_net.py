@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from kernel import inspect
 from kernel.core.costs import CLOCK_MHZ
 from kernel.core.probe import install_probe
 from kernel.kernel import Kernel
@@ -64,7 +65,8 @@ def _network(n: int, programs: dict[int, tuple[str, list[str]]] | None = None) -
 
 
 def _counts(hosts: list[Kernel]) -> tuple[int, int]:
-    return sum(k.sal.crossings for k in hosts), sum(k.net.counters["copies"] for k in hosts)
+    cs = [inspect.counters(k) for k in hosts]
+    return sum(c.crossings for c in cs), sum(c.copies for c in cs)
 
 
 def _run(net: Network, done: Callable[[], bool], what: str) -> float:
@@ -120,8 +122,9 @@ def latency_socket(n: int) -> Figure:
     t = parse_tally(bytes(out))
     if t is None:
         raise RuntimeError(f"bench net: udp_rtt printed {bytes(out)!r}")
-    copies = sum(k.net.counters["copies"] for k in net.hosts)
-    return Figure(t.cycles / t.ops / CLOCK_MHZ, host / n * 1e6, t.crossings / t.ops + b.sal.crossings / n, copies / n)
+    copies = sum(inspect.counters(k).copies for k in net.hosts)
+    crossings = inspect.counters(b).crossings
+    return Figure(t.cycles / t.ops / CLOCK_MHZ, host / n * 1e6, t.crossings / t.ops + crossings / n, copies / n)
 
 
 def bandwidth(user: bool, n: int) -> Figure:
@@ -143,7 +146,8 @@ def bandwidth(user: bool, n: int) -> Figure:
         host = _run(net, lambda: "done" in sink, "in-kernel bandwidth")
         got, cycles = sink["bytes"], sink["cycles"]
     mbps = got * 8 / (cycles / (CLOCK_MHZ * 1e6)) / 1e6
-    return Figure(mbps, host / n * 1e6, b.sal.crossings / n, b.net.counters["copies"] / n)
+    c = inspect.counters(b)
+    return Figure(mbps, host / n * 1e6, c.crossings / n, c.copies / n)
 
 
 # --- Table 6 ------------------------------------------------------------------------------------

@@ -157,11 +157,12 @@ def _run(args: argparse.Namespace) -> int:
     if k.exit_message:
         print(f"spinwb run: {k.exit_message}", file=sys.stderr)
     if args.stats:
-        cpu = k.machine.cpu
-        stats = {"instructions": cpu.icount, "cycles": cpu.cycles, "host_seconds": round(host, 6),
-                 "mips": round(cpu.icount / host / 1e6, 3) if host > 0 else 0.0, "syscalls": k.syscalls,
-                 "faults": k.faults, "switches": k.sched.switches, "crossings": k.sal.crossings,
-                 "ticks": k.ticks}  # fmt: skip
+        from kernel import inspect
+
+        c = inspect.counters(k)
+        stats = {"instructions": c.instructions, "cycles": c.cycles, "host_seconds": round(host, 6),
+                 "mips": round(c.instructions / host / 1e6, 3) if host > 0 else 0.0, "syscalls": c.syscalls,
+                 "faults": c.faults, "switches": c.switches, "crossings": c.crossings, "ticks": c.ticks}  # fmt: skip
         print(json.dumps(stats), file=sys.stderr)
     return status
 

@@ -239,8 +239,8 @@ def _inspect(world: World, args: list[str]) -> RenderableType:
     k = world.kernel
     if what == "strands":
         return _table("strands", ["", "id", "name", "owner", "state", "pri", "sched", "cpu µs"],
-                      [["▶" if r.running else "", r.id, r.name, r.owner, r.state, r.priority, r.scheduler,
-                        f"{r.cpu_micros:,.0f}"] for r in world.strands()])  # fmt: skip
+                      [["▶" if r.current else "", r.id, r.name, r.owner, r.state, r.priority, r.group,
+                        f"{r.us:,.0f}"] for r in world.strands()])  # fmt: skip
     if what == "domains":
         return _table("domains", ["domain", "kind", "rights", "exports", "imports ← from"],
                       [[d.name, d.kind, d.rights, ", ".join(d.exports),

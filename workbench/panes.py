@@ -20,10 +20,11 @@ from rich.text import Text
 from rich.tree import Tree
 from textual.widgets import Static
 
+from kernel.inspect import StrandRow
 from machine.alpha.constants import PAGE_SHIFT, REG_NAMES
 from machine.alpha.disasm import disasm_word
 from workbench import views
-from workbench.world import StrandRow, World
+from workbench.world import World
 
 CHANGED = "reverse"
 
@@ -95,14 +96,14 @@ class StrandsPane(Pane):
     TITLE = "Strands"
     # (title, justify, the cell, narrowest pane that shows the column)
     COLUMNS: ClassVar[list[tuple[str, str, Callable[[StrandRow], str], int]]] = [
-        ("", "left", lambda r: "▶" if r.running else "", 0),
+        ("", "left", lambda r: "▶" if r.current else "", 0),
         ("id", "right", lambda r: str(r.id), 0),
         ("name", "left", lambda r: r.name, 0),
         ("owner", "left", lambda r: r.owner, 62),
         ("state", "left", lambda r: r.state, 0),
-        ("sched", "left", lambda r: r.scheduler, 62),
+        ("sched", "left", lambda r: r.group, 62),
         ("pri", "right", lambda r: str(r.priority), 40),
-        ("cpu µs", "right", lambda r: f"{r.cpu_micros:,.0f}", 0),
+        ("cpu µs", "right", lambda r: f"{r.us:,.0f}", 0),
     ]
 
     def show(self, world: World) -> None:
@@ -115,7 +116,7 @@ class StrandsPane(Pane):
                 v = cell(r)
                 style = self.mark((r.id, title), v) if title in ("state", "cpu µs", "") else ""
                 cells.append(Text(v, style=style))
-            base = "bold" if r.running else ("dim" if r.state == "done" else "")
+            base = "bold" if r.current else ("dim" if r.state == "done" else "")
             t.add_row(*cells, style=CHANGED if self.is_new(("row", r.id)) else base)
             self.mark(("row", r.id), True)
         sw = world.switches(8)

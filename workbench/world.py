@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kernel import inspect
 from kernel.boot import boot
+from kernel.core.costs import CLOCK_MHZ
 from kernel.fs.format import build_image
 from kernel.kernel import Kernel
 from kernel.net.topology import Network
 from kernel.sys.errors import SpinError
 from kernel.sys.trace import Dispatch, Install, MemFault, Record, Switch
-from machine.alpha.constants import CLOCK_HZ, MODE_USER
 from machine.elf import read_elf
 from scenarios import engine
 from workbench import __version__
@@ -40,23 +41,11 @@ DEMO_INIT = ["/init", "/hello-ev4", "/forkcow", "/preempt", "/nullderef"]
 SNAPSHOT_FORMAT = "spinwb-snapshot"
 SNAPSHOT_VERSION = 1
 TO_INSTRUCTIONS = 5_000_000  # how far "step to the next kernel entry or dispatch" looks
-TO_CYCLES = CLOCK_HZ // 2  # and at most half a second of virtual time
+TO_CYCLES = CLOCK_MHZ * 500_000  # and at most half a second of virtual time
 
 
 class WorldError(Exception):
     """A request the world refused; the message says what and why, nothing changed."""
-
-
-@dataclass(frozen=True)
-class StrandRow:
-    id: int
-    name: str
-    owner: str
-    state: str
-    priority: int
-    scheduler: str
-    cpu_micros: float
-    running: bool
 
 
 @dataclass(frozen=True)
@@ -473,23 +462,15 @@ class World:
         k = self.kernel
         return f"{'demo' if self.program is None else self.program.name} icount {k.machine.cpu.icount} actions {len(self.log)}"
 
-    def strands(self) -> list[StrandRow]:
-        sched = self.kernel.sched
-        cur = sched.current
-        rows = []
-        for s in sorted(sched.strands.values(), key=lambda s: s.id):
-            cycles = s.cycles + (self.kernel.sal.now - sched._switch_start if s is cur else 0)
-            rows.append(StrandRow(s.id, s.name, s.owner, s.state, s.priority,
-                                  s.group.name if s.group is not None else "global",
-                                  cycles * 1e6 / CLOCK_HZ, s is cur))  # fmt: skip
-        return rows
+    def strands(self) -> list[inspect.StrandRow]:
+        return inspect.strands(self.kernel)
 
     def switches(self, n: int = 8) -> list[Switch]:
         return [r for r in self.kernel.trace.of(Switch) if isinstance(r, Switch)][-n:]
 
     def cpu(self) -> CpuView:
         m = self.kernel.machine
-        mode = "user" if m.pal.mode == MODE_USER else "kernel"
+        mode = "user" if self.kernel.sal.user_mode else "kernel"
         return CpuView(m.cpu.pc, tuple(m.cpu.r), mode, m.pal.ipl, m.cpu.icount, m.cpu.cycles)
 
     def console_text(self) -> str:

@@ -37,6 +37,7 @@ from machine.alpha.constants import (
     PAGE_MASK,
     PAGE_SHIFT,
     PAGE_SIZE,
+    PTE_ASM,
     PTE_FOE,
     PTE_FOR,
     PTE_FOW,
@@ -50,6 +51,7 @@ from machine.alpha.constants import (
 )
 from machine.alpha.cpu import DEFAULT_FPCR
 from machine.alpha.disasm import disasm_word
+from machine.alpha.mmu import READ as MMU_READ
 from machine.alpha.mmu import translate
 from machine.alpha.pal import (
     ENT_ARITH,
@@ -84,7 +86,7 @@ from machine.disk import (
 )
 from machine.disk import DONE as DISK_DONE
 from machine.disk import ERROR as DISK_ERROR
-from machine.machine import CLOCK_INT, Machine
+from machine.machine import CLOCK_INT, TIMER_HZ, Machine
 from machine.pagetable import PageTable
 
 # Protections, machine-independent: what Translation and its callers speak.
@@ -518,6 +520,65 @@ class Sal:
     @property
     def model(self) -> str:
         return self.cpu.model
+
+    # --- looking without touching (kernel/inspect.py) ----------------------------------------
+    # Read beside the machine: no TB fill, no cycles, no trap (Machine.peek's promise).
+
+    page_shift = PAGE_SHIFT
+
+    @staticmethod
+    def pte_text(pte: int) -> str:
+        """A PTE decoded (Alpha Architecture Handbook, OSF/1 PTE): its flag
+        names, PFN and software bits."""
+        names = [n for bit, n in _PTE_BITS if pte & bit]
+        soft = (pte >> PTE_SOFT_SHIFT) & 0xFFFF
+        return " ".join(names or ["invalid"]) + f" pfn {pte >> PTE_PFN_SHIFT:#x}" + (f" soft {soft:#x}" if soft else "")
+
+    def user_walk(self, root: int, va: int) -> tuple[list[tuple[int, int, int]], int | None, str, int]:
+        """The three-level walk a user read of ``va`` makes from the level-1
+        table ``root``: (level, PTE address, PTE) per step, the physical
+        address (None if it faults), why it faults, and the last PTE."""
+        w = translate(self.memory.read_q, root, va, MMU_READ, MODE_USER)
+        why = "" if w.pa is not None else MMCSR_TEXT.get(w.fault or 0, str(w.fault))
+        return list(w.steps), w.pa, why, w.pte
+
+    def tb_view(
+        self, recent: int
+    ) -> list[tuple[str, int, int, int, int, int, tuple[tuple[int, int | None, int], ...]]]:
+        """Each TB: name, entries, size, hits, misses, fills and its newest
+        ``recent`` entries as (vpn, asn or None for ASM, pfn)."""
+        out = []
+        for tb in (self.mmu.itb, self.mmu.dtb):
+            items = list(tb.entries.items())[-recent:][::-1]
+            out.append((tb.name, len(tb.entries), tb.size, tb.hits, tb.misses, tb.fills,
+                        tuple((vpn, asn, pte >> PTE_PFN_SHIFT) for (vpn, asn), pte in items)))  # fmt: skip
+        return out
+
+    def device_view(self) -> list[tuple[str, str]]:
+        """Each device and what it has done, in its own words."""
+        m = self.machine
+        out = [("console", f"{len(m.console.output):,} bytes written"),
+               ("interval timer", f"{m.ticks:,} interrupts at {TIMER_HZ} Hz")]  # fmt: skip
+        if m.disk is not None:
+            out.append(
+                (
+                    "disk",
+                    f"{m.disk.nblocks:,} blocks, {m.disk.completed:,} requests done, arm at cylinder {m.disk.cylinder}",
+                )
+            )
+        if m.nic is not None:
+            out.append(
+                ("Ethernet (Lance)", f"MAC {m.nic.mac:012x}, {m.nic.sent:,} frames sent, {m.nic.received:,} received")
+            )
+        return out
+
+    @property
+    def user_mode(self) -> bool:
+        return self.pal.mode == MODE_USER
+
+
+_PTE_BITS = ((PTE_V, "V"), (PTE_FOR, "FOR"), (PTE_FOW, "FOW"), (PTE_FOE, "FOE"), (PTE_ASM, "ASM"),
+             (PTE_KRE, "KRE"), (PTE_URE, "URE"), (PTE_KWE, "KWE"), (PTE_UWE, "UWE"))  # fmt: skip
 
 
 class _Inaccessible(Exception):

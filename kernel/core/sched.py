@@ -361,6 +361,10 @@ class Scheduler:
                 self.strands.pop(s.id, None)
         self.dead = keep
 
+    def ran(self, s: Strand) -> int:
+        """Cycles ``s`` has run, its current turn on the processor included."""
+        return s.cycles + (self.sal.now - self._switch_start if s is self.current else 0)
+
     def run(self, max_switches: int | None = None) -> int:
         """Without a machine: hand the baton to ready kernel strands, best
         first, each until it blocks, yields or ends, until none is ready (or

@@ -249,6 +249,10 @@ class Dispatcher:
         self.ids = itertools.count(1)  # binding numbers
         self.lock = threading.RLock()
         self.interpret = False  # True: publish the table-walking interpreter instead of generated code
+        # True: a raise that is one plain call (the intrinsic alone, one unguarded kernel handler)
+        # goes through a one-line counting function, so every binding's calls are true (the Events
+        # pane, kernel/inspect.py). A booted kernel counts; a bare dispatcher (the bench) does not.
+        self.counting = False
         self.reports: list[str] = []  # one line per contained fault or abort, for the console
         # what running untrusted code costs in virtual time, given the fuel it used (the kernel sets
         # it before any binding exists: each contained handler binds it once)
@@ -273,7 +277,10 @@ class Dispatcher:
         ev.raisable = raisable
         ev.authorizer = self.default_authorizer
         self.events[ev.name] = ev
-        setattr(interface, name, intrinsic)
+        if self.counting:
+            self._publish(ev)
+        else:
+            setattr(interface, name, intrinsic)
         return ev
 
     def event(self, name: str) -> Event:
@@ -535,6 +542,9 @@ class Dispatcher:
             fn = b.call_handler
             ev.path = "intrinsic: a plain call" if b.intrinsic else "one handler: called directly"
             ev.source = ""
+            if self.counting:
+                fn = _counted(b, fn)
+                ev.path += ", counted"
         elif single and not ev.result:
             # One extension's handler and nothing else: its containment wrapper is the whole
             # dispatch (a faulted call returns None, as an event without a result does).
@@ -573,6 +583,16 @@ class Dispatcher:
 
 
 _FAULTED = object()
+
+
+def _counted(b: Binding, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` that counts its binding's calls: one frame, one slot store."""
+    params = ", ".join(f"a{i}" for i in range(b.event.nargs))
+    env: dict[str, Any] = {"B": b, "FN": fn}
+    exec(f"def counted({params}):\n    B.calls += 1\n    return FN({params})\n", env)  # noqa: S102 - our own code
+    counted = env["counted"]
+    counted.__qualname__ = counted.__name__ = f"counted({_name(b.handler)})"
+    return counted
 
 
 def _run_handlers(d: Dispatcher, ev: Event, selected: list[Binding], args: tuple[Any, ...],

@@ -1,0 +1,358 @@
+"""The kernel's read-only inspection API (ARCHITECTURE.md, "Observability").
+
+Each function takes a booted ``Kernel`` and returns frozen rows: the panes,
+the shell's tables, the lessons' checks and the benches read the kernel
+through these and the command layer, not through its internals. Nothing
+here changes what it looks at -- no TB fill, no cycle, no trap: page tables
+are walked beside the machine (``Sal.user_walk``), and the Alpha's details
+(PTE bits, the walk, the TBs) come decoded from ``kernel/core/sal.py``, the
+one module that knows the machine.
+
+Rows: strands, domains (with their rights), events and their bindings in
+dispatch order (call counts, fuel, guard verdicts of the last dispatch),
+address spaces with their mappings and a page-table walk, the TBs, devices,
+memory in use (physical frames, each process, each extension's kept heap --
+seed 000's status commands show "the state of the heap"), the kernel's
+counters, and an extension's plain-data globals for a lesson's checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kernel.core.costs import CLOCK_MHZ
+from kernel.sys.authority import ALL_PROCESSES
+from kernel.sys.dispatcher import FieldEquals
+from kernel.sys.trace import Dispatch
+
+if TYPE_CHECKING:
+    from kernel.kernel import Kernel
+
+# --- Strands ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StrandRow:
+    id: int
+    name: str
+    owner: str
+    kind: str  # "user", "kernel" or "idle"
+    state: str  # ready, running, blocked, done
+    priority: int
+    group: str  # the application scheduler it belongs to, or "global"
+    us: float  # virtual time it has run, µs at the machine's clock
+    current: bool  # on the processor now
+    blocked_on: str  # what it waits for, when blocked
+    cycles: int  # virtual time it has run, in cycles (its current turn included)
+    pid: int  # the UNIX process it runs, 0 for the kernel's strands
+
+
+def strands(k: Kernel) -> list[StrandRow]:
+    """Every strand of the global scheduler, by id (SOSP'95 §4.2)."""
+    sched = k.sched
+    cur = sched.current
+    rows = []
+    for s in sorted(sched.strands.values(), key=lambda s: s.id):
+        rows.append(StrandRow(s.id, s.name, s.owner, s.kind, s.state, s.priority,
+                              s.group.name if s.group is not None else "global", sched.ran(s) / CLOCK_MHZ, s is cur,
+                              s.blocked_on if s.state == "blocked" else "", sched.ran(s), s.pid or 0))  # fmt: skip
+    return rows
+
+
+# --- Domains ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DomainRow:
+    name: str
+    kind: str  # "kernel" (exports interfaces) or "extension"
+    rights: str
+    exports: tuple[str, ...]
+    imports: tuple[tuple[str, str], ...]  # (interface, the domain that supplied it, or "" if unresolved)
+    resolutions: tuple[str, ...]
+    bindings: int  # handlers the extension has installed
+    authority: str = ""  # an extension's rights on kernel events and the processes it serves (kernel/sys/authority.py)
+
+
+def domains(k: Kernel) -> list[DomainRow]:
+    """The kernel's aggregate domains, then each linked extension's domain."""
+    system = k.system
+    rows = []
+    for d in (system.public, system.trusted):
+        rows.append(DomainRow(d.name, "kernel", "+".join(sorted(d.rights)), tuple(d.all_exports()), (),
+                              tuple(d.resolutions), 0))  # fmt: skip
+    for name, ext in sorted(system.extensions.items()):
+        d = ext.domain
+        imports = tuple((i, d.bound[i][1] if i in d.bound else "") for i in d.imports)
+        live = sum(1 for b in ext.bindings if b.installed)
+        held = ", ".join(sorted(ext.rights)) or "none (a user's extension)"
+        served = ", ".join(str(p) for p in ext.clients) or "none given"
+        authority = f"{held}; its processes: {served}" if ALL_PROCESSES not in ext.rights else held
+        rows.append(DomainRow(name, "extension", "+".join(sorted(d.rights)), tuple(d.all_exports()), imports,
+                              tuple(d.resolutions), live, authority))  # fmt: skip
+    return rows
+
+
+# --- Events ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventRow:
+    name: str
+    bindings: int
+    calls: int  # handler calls over all its bindings (a booted kernel counts the intrinsics' too)
+    path: str  # how a raise is dispatched: a plain call, generated code, ...
+    last_guards: str  # the last dispatch's guard results, "#id+ #id-" ("" if none recorded)
+
+
+@dataclass(frozen=True)
+class BindingRow:
+    id: int
+    guard: str
+    handler: str
+    closure: str
+    options: str
+    owner: str
+    calls: int
+    fuel: int
+    faulted: str
+    last_guard: bool | None  # in the last dispatch: passed, rejected, not evaluated (None)
+
+
+GUARD_RESULT = {True: "passed", False: "rejected", None: "-"}  # a binding's guard in one dispatch
+
+
+def name_of(fn: Any) -> str:
+    """A guard's or handler's name as people read it."""
+    if fn is None:
+        return "-"
+    if isinstance(fn, FieldEquals):  # the kernel's own declarative guard; an extension's `describe` is never called
+        return fn.describe()
+    return str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__)
+
+
+def guards_text(d: Dispatch | None) -> str:
+    """One dispatch's guard verdicts: ``#id+`` passed, ``#id-`` rejected, ``#id·`` not evaluated."""
+    if d is None:
+        return ""
+    return " ".join(f"#{i}{'+' if ok else '-' if ok is not None else '·'}" for i, ok in d.guards)
+
+
+def events(k: Kernel) -> list[EventRow]:
+    rows = []
+    for name, ev in sorted(k.dispatcher.events.items()):
+        calls = sum(b.calls for b in ev.bindings)
+        rows.append(EventRow(name, len(ev.bindings), calls, ev.path, guards_text(ev.last_dispatch)))
+    return rows
+
+
+def bindings(k: Kernel, event: str) -> list[BindingRow]:
+    """An event's bindings in dispatch order (spin-reference.md §1)."""
+    ev = k.dispatcher.events.get(event)
+    if ev is None:
+        return []
+    last = dict(ev.last_dispatch.guards) if ev.last_dispatch is not None else {}
+    rows = []
+    for b in ev.bindings:
+        closure = b.handler_closure if b.handler_closure is not None else b.guard_closure
+        text = "-" if closure is None else repr(closure)
+        rows.append(BindingRow(b.id, name_of(b.guard), name_of(b.handler), text[:40], b.option_names, b.owner,
+                               b.calls, b.fuel_used, b.faulted or "", last.get(b.id)))  # fmt: skip
+    return rows
+
+
+def dispatch_source(k: Kernel, event: str) -> str:
+    """The dispatch function generated for an event's current bindings ("" for a plain call)."""
+    ev = k.dispatcher.events.get(event)
+    return "" if ev is None else ev.source
+
+
+# --- Address spaces, page tables, TBs ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpaceRow:
+    id: int
+    name: str
+    asn: int
+    root: int  # the level-1 table's frame (PTBR when it runs)
+    pages: int
+    current: bool
+
+
+@dataclass(frozen=True)
+class MappingRow:
+    va: int
+    pfn: int
+    bits: str
+
+
+@dataclass(frozen=True)
+class WalkStep:
+    level: int
+    pte_address: int
+    pte: int
+    bits: str
+
+
+@dataclass(frozen=True)
+class TbRow:
+    name: str
+    entries: int
+    size: int
+    hits: int
+    misses: int
+    fills: int
+    recent: tuple[tuple[int, int | None, int], ...]  # (vpn, asn or None for ASM, pfn), newest first
+
+
+def pte_bits(k: Kernel, pte: int) -> str:
+    return k.sal.pte_text(pte)
+
+
+def spaces(k: Kernel) -> list[SpaceRow]:
+    t = k.translation
+    if t is None:
+        return []
+    return [SpaceRow(sp.id, sp.name, sp.asn, sp.root, len(sp.mapped), sp is t.current)
+            for sp in sorted(t.spaces.values(), key=lambda s: s.id) if not sp.destroyed]  # fmt: skip
+
+
+def _space(k: Kernel, space_id: int) -> Any:
+    t = k.translation
+    return None if t is None else t.spaces.get(space_id)
+
+
+def mappings(k: Kernel, space_id: int, limit: int = 400) -> list[MappingRow]:
+    sp = _space(k, space_id)
+    if sp is None:
+        return []
+    sal = k.sal
+    rows = []
+    for vpn in sorted(sp.mapped)[:limit]:
+        va = vpn << sal.page_shift
+        pte = sal.user_walk(sp.root, va)[3]
+        rows.append(MappingRow(va, sp.mapped[vpn], sal.pte_text(pte)))
+    return rows
+
+
+def walk(k: Kernel, space_id: int, va: int) -> tuple[list[WalkStep], str]:
+    """The three-level walk for va in a space, each PTE decoded, and its outcome."""
+    sp = _space(k, space_id)
+    if sp is None:
+        return [], f"no address space {space_id}"
+    steps, pa, why, _ = k.sal.user_walk(sp.root, va)
+    rows = [WalkStep(level, addr, pte, k.sal.pte_text(pte)) for level, addr, pte in steps]
+    outcome = (
+        f"{va:#x} -> physical {pa:#x} (user read allowed)" if pa is not None else f"{va:#x}: a user read faults ({why})"
+    )
+    return rows, outcome
+
+
+def tbs(k: Kernel, recent: int = 8) -> list[TbRow]:
+    return [TbRow(*t) for t in k.sal.tb_view(recent)]
+
+
+# --- Devices, memory, counters -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeviceRow:
+    name: str
+    state: str  # what it has done, in its own words
+
+
+def devices(k: Kernel) -> list[DeviceRow]:
+    return [DeviceRow(name, state) for name, state in k.sal.device_view()]
+
+
+@dataclass(frozen=True)
+class MemoryRow:
+    owner: str  # "physical", a process ("pid 3 sh"), an extension's name
+    kind: str  # "frames" (physical), "process" (pages mapped) or "extension" (kept heap at the last measure)
+    pages: int  # frames in use or pages mapped; 0 for an extension
+    bytes: int
+    objects: int  # an extension's kept objects; 0 otherwise
+
+
+def memory(k: Kernel) -> list[MemoryRow]:
+    """Memory in use: physical frames, each address space's pages, each
+    extension's kept heap (its footprint when last measured: the quota's view)."""
+    page = 1 << k.sal.page_shift
+    rows = []
+    if k.phys is not None:
+        used = k.phys.in_use()
+        rows.append(MemoryRow("physical", "frames", used, used * page, 0))
+    for sp in spaces(k):
+        rows.append(MemoryRow(sp.name, "process", sp.pages, sp.pages * page, 0))
+    for name, ext in sorted(k.system.extensions.items()):
+        size, count = ext.footprint
+        rows.append(MemoryRow(name, "extension", 0, size, count))
+    return rows
+
+
+@dataclass(frozen=True)
+class Counters:
+    cycles: int
+    instructions: int
+    crossings: int  # user -> kernel entries plus kernel -> user returns
+    syscalls: int
+    faults: int
+    switches: int
+    ticks: int
+    copies: int  # copies of packet data (0 without a network)
+
+
+def counters(k: Kernel) -> Counters:
+    net = k.net
+    return Counters(k.sal.now, k.sal.icount, k.sal.crossings, k.syscalls, k.faults, k.sched.switches, k.ticks,
+                    net.counters["copies"] if net is not None else 0)  # fmt: skip
+
+
+# --- An extension's state, for a lesson's checks ----------------------------------------------
+
+_PLAIN = (int, float, str, bool, type(None))
+_PLAIN_MAX = 10_000  # items copied out of one value: a check reads numbers, not the whole heap
+
+
+def extension_globals(k: Kernel, name: str) -> dict[str, Any]:
+    """An extension's top-level names bound to plain data (numbers, text,
+    and lists, tuples, dicts and sets of them), copied: a lesson checks what
+    the extension counted without holding its objects. Other names are left out."""
+    ext = k.system.extensions.get(name)
+    if ext is None:
+        return {}
+    out = {}
+    for key, value in ext.namespace.items():
+        if key.startswith("_") or key == "__builtins__":
+            continue
+        budget = [_PLAIN_MAX]
+        copied = _plain(value, budget, 0)
+        if copied is not _NOT_PLAIN:
+            out[key] = copied
+    return out
+
+
+_NOT_PLAIN = object()
+
+
+def _plain(v: Any, budget: list[int], depth: int) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0 or depth > 20:
+        return _NOT_PLAIN
+    if type(v) in _PLAIN:
+        return v
+    if type(v) in (list, tuple, set, frozenset):
+        items = [_plain(x, budget, depth + 1) for x in list(v)[: budget[0] + 1]]
+        if any(x is _NOT_PLAIN for x in items):
+            return _NOT_PLAIN
+        return type(v)(items) if type(v) is not list else items
+    if type(v) is dict:
+        pairs = [
+            (_plain(a, budget, depth + 1), _plain(b, budget, depth + 1)) for a, b in list(v.items())[: budget[0] + 1]
+        ]
+        if any(a is _NOT_PLAIN or b is _NOT_PLAIN for a, b in pairs):
+            return _NOT_PLAIN
+        return dict(pairs)
+    return _NOT_PLAIN
