@@ -206,9 +206,11 @@ class Tcb:
             del self.rcvbuf[:n]
             self.tcp.window_update(self)
             return data
+        if self.eof:  # the peer's FIN came in order: the stream was whole, whatever followed
+            return b""
         if self.error:
             return -self.error
-        if self.eof or self.state in (CLOSED, TIME_WAIT, LISTEN):
+        if self.state in (CLOSED, TIME_WAIT, LISTEN):
             return b""
         return None
 
@@ -602,6 +604,8 @@ class Tcp:
             self.stack.counters["tcp resets received"] += 1
             if t.state == SYN_RCVD:
                 t.error = 0 if t.listener is not None else ECONNREFUSED
+            elif t.state == CLOSE_WAIT:
+                t.error = EPIPE  # the reader has had the whole stream; a writer learns (Linux's tcp_reset)
             elif t.state not in (CLOSING, LAST_ACK):
                 t.error = ECONNRESET
             self.forget(t)
