@@ -19,7 +19,7 @@ SND.MAX] is dropped with its data and FIN (§5.2); initial sequence numbers
 and ephemeral ports come from a keyed hash (RFC 6528, RFC 6056), so probes
 do not predict another connection's; a listener's half-open queue is
 bounded and answers with SYN cookies when full (RFC 4987 §3.6), its entries
-give up after three SYN-ACKs; out-of-order data is kept within the window
+give up after three retransmitted SYN-ACKs; out-of-order data is kept within the window
 and charged to it; the peer's MSS is clamped to the interface and floored;
 a zero-window peer that answers probes is kept forever (RFC 1122
 §4.2.2.17); a RST in TIME_WAIT is ignored (RFC 1337); a SYN to a broadcast
