@@ -77,16 +77,31 @@ def _connect(k: Kernel, dst: str, port: int, owner: str) -> T.Tcb | int:
     c = k.net.tcp.connect(dst, port, owner)
     if isinstance(c, int):
         return c
-    while c.state == T.SYN_SENT:
+    while c.state in (T.SYN_SENT, T.SYN_RCVD):  # SYN_RCVD: a simultaneous open
         wait(k, c.waiters, "connect")
     return c if c.state == T.ESTABLISHED else -(c.error or ECONNREFUSED)
 
 
-def _recv(k: Kernel, c: T.Tcb, n: int) -> bytes:
-    """Up to n bytes, waiting for them; b"" at the end of the stream."""
+def _recv(k: Kernel, c: T.Tcb, n: int) -> bytes | int:
+    """Up to n bytes, waiting for them; b"" at the end of the stream; -errno
+    if the connection failed (-ECONNRESET for a reset: not an end of stream)."""
     while (data := c.recv(n)) is None:
         wait(k, c.waiters, "recv")
     return data
+
+
+def _send_all(k: Kernel, c: T.Tcb, data: bytes) -> int:
+    """Send all of ``data``, waiting for room when the send buffer takes
+    only part of it; 0, or -errno if the connection failed first."""
+    off = 0
+    while off < len(data):
+        n = c.send(data[off:])
+        if n < 0:
+            return n
+        if n == 0:
+            wait(k, c.waiters, "send")
+        off += n
+    return 0
 
 
 def _accept(k: Kernel, lst: T.Tcb) -> T.Tcb:
@@ -101,9 +116,14 @@ def tcp_echo_server(k: Kernel, port: int, out: dict[str, Any]) -> None:
     assert isinstance(lst, T.Tcb), f"port {port}: {lst}"
     while True:
         c = _accept(k, lst)
-        while data := _recv(k, c, 65536):
-            c.send(data)
-        c.close()
+        while isinstance(data := _recv(k, c, 65536), bytes) and data:
+            if _send_all(k, c, data) < 0:  # a short send keeps the rest for when there is room
+                break
+        if isinstance(data, int):
+            out["errors"] = out.get("errors", 0) + 1
+            c.abort()
+        else:
+            c.close()
         out["served"] = out.get("served", 0) + 1
 
 
@@ -118,10 +138,19 @@ def tcp_rtt_client(k: Kernel, dst: str, port: int, n: int, size: int, out: dict[
     for i in range(n):
         data = bytes((i + j) & 0xFF for j in range(size))
         t0 = k.sal.now
-        c.send(data)
+        err = _send_all(k, c, data)
         got = b""
-        while len(got) < size and (more := _recv(k, c, size - len(got))):
-            got += more
+        while not err and len(got) < size:
+            more = _recv(k, c, size - len(got))
+            if isinstance(more, int):
+                err = more
+            elif not more:
+                break
+            else:
+                got += more
+        if err:
+            out["error"], ok = err, False
+            break
         out["rtts"].append(k.sal.now - t0)
         ok = ok and got == data
     c.close()
@@ -154,8 +183,10 @@ def tcp_receive(k: Kernel, port: int, out: dict[str, Any]) -> None:
     assert isinstance(lst, T.Tcb)
     c = _accept(k, lst)
     got = bytearray()
-    while d := _recv(k, c, 65536):
+    while isinstance(d := _recv(k, c, 65536), bytes) and d:
         got += d
+    if isinstance(d, int):
+        out["error"] = d  # reset: what arrived is not the whole stream
     c.close()
     lst.close()
     out["data"], out["end"], out["done"] = bytes(got), k.sal.now, True

@@ -179,7 +179,9 @@ class Sockets:
             return -EINVAL
         if sock.stream:
             if port == 0:
-                port = self.net.tcp._ephemeral()
+                port = self.net.tcp.ephemeral()
+                if not port:
+                    return -EADDRNOTAVAIL
             if port in self.net.tcp.listeners or any(k[0] == port for k in self.net.tcp.conns):
                 return -EADDRINUSE
             sock.port = port
@@ -231,7 +233,7 @@ class Sockets:
         s = caller(st)
         if sock.tcb is not None and sock.connecting:  # woken: see how the handshake went
             t = sock.tcb
-            if t.state == T.SYN_SENT:
+            if t.state in (T.SYN_SENT, T.SYN_RCVD):  # SYN_RCVD: a simultaneous open (RFC 9293 §3.5)
                 return self._wait(t.waiters, s, f"connect {t.raddr}:{t.rport}")
             sock.connecting = False
             if t.error:
@@ -337,8 +339,8 @@ class Sockets:
             data = t.recv(n)
             if data is None:
                 return self._wait(t.waiters, s, f"recv {t.raddr}:{t.rport}")
-            if not data and t.error:
-                return -t.error
+            if isinstance(data, int):  # the connection failed: a reset is -ECONNRESET, never the end of the stream
+                return data
             src = (t.raddr, t.rport)
             pid = 0
         else:
