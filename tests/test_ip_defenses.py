@@ -187,7 +187,7 @@ def test_only_this_host_and_broadcasts_are_accepted_as_destinations() -> None:
     """A datagram to this host, to 255.255.255.255 or to the subnet's
     directed broadcast reaches UDP; one to another host or to a multicast
     group is not for us. A broadcast to a closed port gets no ICMP error
-    (RFC 1122 §3.2.2)."""
+    (RFC 1122 §3.2.2), and TCP never sees a segment to a broadcast."""
     net = Network(2)
     b = net.hosts[1]
     ep = b.net.udp.bind(9000, "test")
@@ -196,12 +196,32 @@ def test_only_this_host_and_broadcasts_are_accepted_as_destinations() -> None:
         b.net.inject(udp_frame(A, dst, 4000, 9000, dst.encode(), mac(1)))
     for dst in ("255.255.255.255", "10.0.0.255"):
         b.net.inject(udp_frame(A, dst, 4000, 9, b"closed", BCAST_MAC))
+        syn = struct.pack("!HHIIBBHHH", 4000, 80, 1, 0, 0x50, 0x02, 1024, 0, 0)
+        b.net.inject(eth(BCAST_MAC, ROGUE, 0x0800, ipv4(A, dst, 6, syn)))  # (its checksum never looked at)
     out0 = b.net.counters["frames out"]
     run_checked(net, 10_000)
     assert [item[2] for item in ep.queue] == [b"10.0.0.2", b"255.255.255.255", b"10.0.0.255"]
     assert b.net.drops["IP", "not for this host"] == 2
     assert b.net.drops["UDP", "no endpoint on the port"] == 2
-    assert b.net.counters["frames out"] == out0  # no port unreachable about a broadcast
+    assert b.net.drops["IP", "TCP to a broadcast"] == 2  # RFC 1122 §4.2.3.10: no half-open connections
+    assert b.net.counters["frames out"] == out0  # no port unreachable about a broadcast, no RST
+
+
+def test_icmp_errors_are_rate_limited() -> None:
+    """500 datagrams to a closed port 'from' a victim, back to back: a burst
+    of port unreachables goes out, then about one a millisecond (RFC 1812
+    §4.3.2.8), not one per datagram."""
+    net = Network(2)
+    b = net.hosts[1]
+    net.run_us(1000)
+    for i in range(500):
+        b.net.inject(udp_frame("10.0.0.3", B, 4000, 9, b"closed", mac(1)))
+        if i % 10 == 9:
+            net.run_us(500)
+    run_checked(net, 10_000)
+    sent = 500 - b.net.counters["icmp errors not sent (rate limit)"]
+    assert b.net.drops["UDP", "no endpoint on the port"] == 500
+    assert 50 <= sent <= 51 + 25 + 10 + 2  # the burst, and one a millisecond over some 35 ms
 
 
 # --- receive livelock ---------------------------------------------------------------------

@@ -134,7 +134,7 @@ class Reassembler:
         datagram was for this host alone (RFC 1122 §3.3.2, §3.2.2)."""
         st = self.stack
         piece = dg.pieces.get(0)
-        if piece is None or not dg.first or dg.key[1] != st.address:
+        if piece is None or not dg.first or dg.key[1] != st.address or not st.icmp_error_allowed():
             return
         quote = dg.first[P.ETH_HLEN :] + piece[1][:8]
         st.counters["icmp time exceeded sent"] += 1

@@ -59,6 +59,8 @@ NET_QUEUE_LIMIT = 1000  # frames waiting for the network thread (Linux's netdev_
 MTU = P.ETH_MAX - P.ETH_HLEN  # 1500: IP datagrams this stack sends fit one frame
 PING_REPLIES = 1024  # echo replies kept (a ring)
 PINGS_OUTSTANDING = 1024  # echo requests remembered, to match replies against
+ICMP_ERROR_INTERVAL_US = 1000  # ICMP errors sent at most one a millisecond on average (Linux's icmp_msgs_per_sec) ...
+ICMP_ERROR_BURST = 50  # ... with bursts of 50 (icmp_msgs_burst)
 _TIMERS = object()  # a work item: some timers are due
 NET_INTERFACES = ("Ether.", "IP.", "ICMP.", "UDP.", "TCP.")
 PACKET_RECORDS = (PacketFrame, PacketDrop, PacketCopy)
@@ -153,6 +155,7 @@ class NetStack:
         self.ping_replies: deque[tuple[int, str, int, int]] = deque(maxlen=PING_REPLIES)  # (cycle, from, ident, seq)
         self.pings: dict[tuple[str, int, int], int] = {}  # (to, ident, seq) -> cycle sent, oldest first
         self.icmp_echo_ignore_broadcasts = True  # Linux's setting of the same name; False answers them
+        self._icmp_error_due = 0  # the rate limit's theoretical arrival time (a GCRA), in cycles
         self.protocols: set[int] = set()
         self.driver = Lance(k, self._frame_arrived)
         self.mac = self.driver.mac
@@ -350,9 +353,13 @@ class NetStack:
             return
         self.sal.charge(costs.NET_LAYER + costs.CHECKSUM_PER_8 * (4 * p.ihl // 8))
         dst = p.dst
-        if dst != self.address and dst != "255.255.255.255" and dst != self.bcast:
-            self.drop(f.id, "IP", "not for this host", dst)
-            return
+        if dst != self.address:
+            if dst != "255.255.255.255" and dst != self.bcast:
+                self.drop(f.id, "IP", "not for this host", dst)
+                return
+            if p.proto == P.PROTO_TCP:  # a connection has two ends: RFC 1122 §4.2.3.10
+                self.drop(f.id, "IP", "TCP to a broadcast", dst)
+                return
         if not self._looped:
             o = p.offset + 12
             src = int.from_bytes(p.data[o : o + 4], "big")
@@ -481,10 +488,23 @@ class NetStack:
         pings[dst, ident, seqno] = self.now
         return self.ip_send(dst, P.PROTO_ICMP, P.icmp(P.ICMP_ECHO, 0, ident, seqno, data))
 
+    def icmp_error_allowed(self) -> bool:
+        """May an ICMP error go out now? A rate limit (RFC 1812 §4.3.2.8; RFC
+        4443 §2.4 makes it a MUST for IPv6), so a flood of datagrams to closed
+        ports, with a victim's forged source, draws no flood of errors at it."""
+        now = self.now
+        step = ICMP_ERROR_INTERVAL_US * costs.CLOCK_MHZ
+        due = max(self._icmp_error_due, now)
+        if due - now > ICMP_ERROR_BURST * step:
+            self.counters["icmp errors not sent (rate limit)"] += 1
+            return False
+        self._icmp_error_due = due + step
+        return True
+
     def port_unreachable(self, p: P.IpPacket) -> None:
         """ICMP port unreachable, quoting the offending header and 8 bytes;
         never about a datagram sent to a broadcast (RFC 1122 §3.2.2)."""
-        if self.is_broadcast(p.dst):
+        if self.is_broadcast(p.dst) or not self.icmp_error_allowed():
             return
         quote = bytes(p.header) + bytes(p.payload[:8])
         self.ip_send(p.src, P.PROTO_ICMP, P.icmp(P.ICMP_UNREACH, P.UNREACH_PORT, 0, 0, quote))
