@@ -303,9 +303,12 @@ class PacketsPane(ListPane):
             self.cursor = len(rows) - 1
         sel = rows[min(self.cursor, len(rows) - 1)]
         lines = views.path(k, sel.id)
+        drops = self._drops(views.drops(k))
+        room = max(1, self.size.width - 4)
         t = _table(("#", "right"), ("dir", "left"), ("µs", "right"), ("len", "right"), ("summary", "left"),
                    ("dropped", "left"))  # fmt: skip
-        for i in self.window(len(rows), reserve=len(lines) + 3):
+        t.columns[-2].ratio, t.columns[-1].ratio = 3, 2  # a long reason is cut, not the packet's number and time
+        for i in self.window(len(rows), reserve=len(lines) + 3 + -(-len(drops.plain) // room)):
             r = rows[i]
             new = self.is_new(("p", r.id, r.direction))
             self.mark(("p", r.id, r.direction), True)
@@ -314,7 +317,22 @@ class PacketsPane(ListPane):
         path = Text(f"packet #{sel.id} on {world.host_name}, its path:\n", style="bold")
         for line in lines:
             path.append("  " + line + "\n")
-        self.update(Group(t, path))
+        self.update(Group(t, drops, path))
+
+    def _drops(self, rows: list[views.DropRow]) -> Text:
+        """One line of the stack's drop counters, by layer and reason; a count
+        that moved since the last step is marked."""
+        out = Text("drops by reason: ", style="bold")
+        if not rows:
+            out.append("none", style="dim")
+        for i, r in enumerate(rows):
+            if i:
+                out.append(" · ", style="dim")
+            out.append(f"{r.layer}: {r.reason} ")
+            key = ("d", r.layer, r.reason)
+            moved = self.mark(key, r.count) or (CHANGED if self.is_new(key) else "")
+            out.append(str(r.count), style=moved or "bold")
+        return out
 
 
 # --- Console, CPU -------------------------------------------------------------------------------------

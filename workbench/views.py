@@ -66,6 +66,20 @@ def packets(k: Kernel, limit: int = 200) -> list[PacketRow]:
                       r.summary, drops.get(r.packet, "")) for r in frames[-limit:]]  # fmt: skip
 
 
+@dataclass(frozen=True)
+class DropRow:
+    layer: str
+    reason: str
+    count: int  # packets dropped for this reason since boot
+
+
+def drops(k: Kernel) -> list[DropRow]:
+    """The stack's drops counted by layer and reason, most frequent first."""
+    if k.net is None:
+        return []
+    return [DropRow(layer, reason, n) for layer, reason, n in k.net.drop_counts()]
+
+
 def path(k: Kernel, packet: int) -> list[str]:
     """One packet's way through the protocol graph, a line per step: events
     raised with each guard passed (+) or rejected (-), the handlers run, copies."""

@@ -26,8 +26,10 @@ ETH_MIN, ETH_MAX = 60, 1514  # without the FCS
 BROADCAST = 0xFFFF_FFFF_FFFF
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 TCP_FLAG_NAMES = ((SYN, "S"), (ACK, "."), (FIN, "F"), (RST, "R"), (PSH, "P"))
-ICMP_ECHO_REPLY, ICMP_UNREACH, ICMP_ECHO = 0, 3, 8
+ICMP_ECHO_REPLY, ICMP_UNREACH, ICMP_ECHO, ICMP_TIME_EXCEEDED = 0, 3, 8, 11
 UNREACH_PORT = 3
+ICMP_NAMES = {ICMP_ECHO_REPLY: "echo reply", ICMP_ECHO: "echo request", ICMP_UNREACH: "unreachable",
+              ICMP_TIME_EXCEEDED: "time exceeded"}  # fmt: skip
 
 
 class Malformed(Exception):
@@ -365,7 +367,7 @@ def describe(data: bytes) -> str:
                     f"win {t.window} len {len(t.payload)}")  # fmt: skip
         if p.proto == PROTO_ICMP:
             m = parse_icmp(p)
-            what = {0: "echo reply", 8: "echo request", 3: "unreachable"}.get(m.type, f"type {m.type}")
+            what = ICMP_NAMES.get(m.type, f"type {m.type}")
             return f"ICMP {p.src} > {p.dst} {what} id {m.ident} seq {m.seqno}"
         return f"IP {p.src} > {p.dst} {proto}"
     except Malformed as e:

@@ -14,6 +14,16 @@ why. Send is events too, top down: ``UDP.PacketSend`` -> ``IP.PacketSend``
 Every packet has an id. The trace gets a ``PacketIn``/``PacketOut`` for it,
 a ``Dispatch`` for each event it passes (``subject`` = the id: guard results
 and handlers), ``PacketCopy`` for each copy and ``PacketDrop`` with the reason.
+Drops are also counted by layer and reason (``drops``; the Packets pane).
+
+Against a hostile station on the wire: IP input discards martian sources
+(RFC 1122 §3.2.1.3, RFC 1812 §5.3.7) and what is not addressed to this
+host; fragments are reassembled under a timeout and a memory bound
+(kernel/net/reassembly.py); ARP believes little (kernel/net/arp.py); ICMP
+ignores echo requests sent to a broadcast and records only the echo
+replies it asked for. The network thread drains a bounded batch per
+wake-up and then rests, so no rate of input -- from the wire or from this
+host's own loopback -- can keep it from letting the clock run.
 """
 
 from __future__ import annotations
@@ -27,8 +37,10 @@ from typing import TYPE_CHECKING, Any
 from kernel.core import costs
 from kernel.core.sched import BLOCKED
 from kernel.net import packet as P
+from kernel.net.arp import Arp
 from kernel.net.driver import Lance
-from kernel.net.errno import EHOSTUNREACH, ENETUNREACH
+from kernel.net.errno import EHOSTUNREACH, EMSGSIZE, ENETUNREACH
+from kernel.net.reassembly import Reassembler
 from kernel.net.records import PacketCopy, PacketDrop, PacketFrame, PacketIn, PacketOut
 from kernel.sys import authority
 from kernel.sys.dispatcher import LAST, FieldEquals
@@ -41,10 +53,14 @@ if TYPE_CHECKING:
     from kernel.kernel import Kernel
 
 NET_PRIORITY = 5000  # above every user strand: protocol processing is not starved by programs
-ARP_TRIES = 3
-ARP_RETRY_US = 50_000  # virtual: SPIN's and OSF/1's were a second; a lesson should not wait that long
-ARP_NEGATIVE_US = 1_000_000  # how long a host that did not answer stays unreachable
-ARP_PENDING_LIMIT = 32  # packets held per unresolved host
+NET_BATCH = 64  # work items per wake-up of the network thread (Linux's NAPI weight)
+NET_REST_US = 1000  # virtual: how long the thread rests after a full batch (about one clock tick)
+NET_QUEUE_LIMIT = 1000  # frames waiting for the network thread (Linux's netdev_max_backlog)
+MTU = P.ETH_MAX - P.ETH_HLEN  # 1500: IP datagrams this stack sends fit one frame
+PING_REPLIES = 1024  # echo replies kept (a ring)
+PINGS_OUTSTANDING = 1024  # echo requests remembered, to match replies against
+ICMP_ERROR_INTERVAL_US = 1000  # ICMP errors sent at most one a millisecond on average (Linux's icmp_msgs_per_sec) ...
+ICMP_ERROR_BURST = 50  # ... with bursts of 50 (icmp_msgs_burst)
 _TIMERS = object()  # a work item: some timers are due
 NET_INTERFACES = ("Ether.", "IP.", "ICMP.", "UDP.", "TCP.")
 PACKET_RECORDS = (PacketFrame, PacketDrop, PacketCopy)
@@ -60,6 +76,15 @@ def packet_path(trace: Any, pid: int) -> list[Any]:
         elif isinstance(r, Dispatch) and r.subject == pid and r.event.startswith(NET_INTERFACES):
             out.append(r)
     return out
+
+
+class _Looped:
+    """A frame this host sent to itself: from the loopback, not the wire."""
+
+    __slots__ = ("frame",)
+
+    def __init__(self, frame: bytes) -> None:
+        self.frame = frame
 
 
 class Timer:
@@ -79,27 +104,58 @@ def _ip_guard(proto: int, p: P.IpPacket) -> bool:
     return p.proto == proto and p.version == 4 and p.ihl == 5 and not p.fragment
 
 
+def martian(addr: int, bcast: int) -> str:
+    """Why no host may send from ``addr`` (RFC 1122 §3.2.1.3, RFC 1812
+    §5.3.7), or '': ``bcast`` is the subnet's directed broadcast."""
+    top = addr >> 24
+    if top == 0:
+        return "martian source (0.0.0.0/8)"
+    if top == 127:
+        return "martian source (loopback 127.0.0.0/8)"
+    if addr == 0xFFFF_FFFF or addr == bcast:
+        return "martian source (broadcast)"
+    if 224 <= top < 240:
+        return "martian source (multicast)"
+    if top >= 240:
+        return "martian source (class E)"
+    return ""
+
+
 class NetStack:
     def __init__(self, k: Kernel, address: str, netmask: str = "255.255.255.0", gateway: str | None = None) -> None:
         self.k = k
         self.sal = k.sal
         self.address = address
         self.addr_bytes = P.ip_aton(address)
+        self.addr_int = int.from_bytes(self.addr_bytes, "big")
         self.mask = int.from_bytes(P.ip_aton(netmask), "big")
-        self.net = int.from_bytes(self.addr_bytes, "big") & self.mask
+        self.net = self.addr_int & self.mask
+        self.bcast_int = self.net | (~self.mask & 0xFFFF_FFFF)  # the subnet's directed broadcast
+        self.bcast = P.ip_ntoa(self.bcast_int.to_bytes(4, "big"))
         self.gateway = gateway
         self.ids = itertools.count(1)
         self.ip_ident = itertools.count(1)
         self.counters: Counter[str] = Counter()
+        self.drops: Counter[tuple[str, str]] = Counter()  # (layer, reason) -> packets dropped
         self.queue: deque[Any] = deque()
+        self.queue_limit = NET_QUEUE_LIMIT
+        self.batch = NET_BATCH
+        self._resting = False  # after a full batch: arrivals do not wake the thread
+        self._looped = False  # the frame being received came from this host's loopback
+        self._timers_queued = False
+        self._whole: P.IpPacket | None = None  # a datagram reassembly just completed
         self.timers: list[tuple[int, int, Timer]] = []
         self._timer_seq = itertools.count()
-        self.arp_cache: dict[str, int] = {}
-        self.arp_failed: dict[str, int] = {}  # host -> cycle until which it counts as unreachable
-        self.arp_pending: dict[str, list[tuple[int, bytes]]] = {}
-        self.arp_tries: dict[str, int] = {}
+        self.arp = Arp(self)
+        self.arp_cache = self.arp.cache  # host -> MAC (a bounded, aged mapping)
+        self.arp_failed = self.arp.failed  # host -> cycle until which it counts as unreachable
+        self.arp_pending = self.arp.pending
+        self.reassembly = Reassembler(self)
         self.unreachable_hooks: list[Callable[[str], None]] = []
-        self.ping_replies: list[tuple[int, str, int, int]] = []  # (cycle, from, ident, seq)
+        self.ping_replies: deque[tuple[int, str, int, int]] = deque(maxlen=PING_REPLIES)  # (cycle, from, ident, seq)
+        self.pings: dict[tuple[str, int, int], int] = {}  # (to, ident, seq) -> cycle sent, oldest first
+        self.icmp_echo_ignore_broadcasts = True  # Linux's setting of the same name; False answers them
+        self._icmp_error_due = 0  # the rate limit's theoretical arrival time (a GCRA), in cycles
         self.protocols: set[int] = set()
         self.driver = Lance(k, self._frame_arrived)
         self.mac = self.driver.mac
@@ -162,6 +218,7 @@ class NetStack:
         trace record also gets this packet's ``detail``."""
         self.counters[f"{layer}: {reason}"] += 1
         self.counters["dropped"] += 1
+        self.drops[layer, reason] += 1
         why = f"{reason} ({detail})" if detail else reason
         self.k.trace.add(PacketDrop(cycle=self.now, packet=pid, layer=layer, reason=why))
 
@@ -180,7 +237,8 @@ class NetStack:
 
     def _tick(self) -> None:
         """The clock interrupt: wake the network thread if a timer is due."""
-        if self.timers and self.timers[0][0] <= self.now and _TIMERS not in self.queue:
+        if self.timers and self.timers[0][0] <= self.now and not self._timers_queued:
+            self._timers_queued = True
             self._enqueue(_TIMERS)
 
     # --- the network thread --------------------------------------------------------------
@@ -189,24 +247,51 @@ class NetStack:
         self._enqueue(frame)
 
     def inject(self, frame: bytes) -> None:
-        """A frame as if the driver had received it (loopback, tests)."""
+        """A frame as if the driver had received it from the wire (tests)."""
         self._enqueue(frame)
 
+    def _loopback(self, frame: bytes) -> None:
+        self._enqueue(_Looped(frame))
+
     def _enqueue(self, item: Any) -> None:
+        if item is not _TIMERS and len(self.queue) >= self.queue_limit:
+            self.drop(next(self.ids), "Ether", "input queue full")
+            return
         self.queue.append(item)
         th = self.thread
-        if th.state == BLOCKED:
+        if th.state == BLOCKED and not self._resting:
             self.k.sched.wake(th)
 
     def _thread_main(self) -> None:
+        """Drain at most ``batch`` items, then, if more wait, rest for
+        ``NET_REST_US`` before the next batch: the input a flood brings is
+        processed at a bounded share of the processor, and virtual time, the
+        other strands and the other machines go on (receive livelock;
+        Mogul & Ramakrishnan, TOCS 15(3), 1997; Linux's NAPI budget). A frame
+        this host sends itself counts like one from the wire, so two
+        services answering each other through the loopback cannot stop the
+        clock either."""
         sched = self.k.sched
+        q = self.queue
         while True:
-            while self.queue:
-                item = self.queue.popleft()
+            n = self.batch
+            while q and n > 0:
+                n -= 1
+                item = q.popleft()
                 if item is _TIMERS:
+                    self._timers_queued = False
                     self._run_timers()
+                elif type(item) is _Looped:
+                    self.receive(item.frame, looped=True)
                 else:
                     self.receive(item)
+            if q:
+                self.counters["net thread rests (input beyond a batch)"] += 1
+                self._resting = True
+                self.thread.blocked_on = "net: resting after a full batch"
+                sched.sleep(NET_REST_US * costs.CLOCK_MHZ)
+                self._resting = False
+                continue
             self.thread.blocked_on = "net: waiting for frames"
             sched.block()
 
@@ -216,8 +301,10 @@ class NetStack:
             if not t.cancelled:
                 t.fn()
 
-    def receive(self, data: bytes) -> None:
-        """One frame up the graph: Ether.PacketArrived and whatever it raises."""
+    def receive(self, data: bytes, looped: bool = False) -> None:
+        """One frame up the graph: Ether.PacketArrived and whatever it raises.
+        ``looped``: this host sent it to itself (no martian check)."""
+        self._looped = looped
         pid = next(self.ids)
         self.counters["frames in"] += 1
         try:
@@ -253,41 +340,7 @@ class NetStack:
     # --- ARP ----------------------------------------------------------------------------------
 
     def _arp_input(self, f: P.EtherFrame) -> None:
-        try:
-            a = P.parse_arp(f)
-        except P.Malformed as e:
-            self.malformed(f.id, "ARP", e)
-            return
-        self.sal.charge(costs.NET_LAYER)
-        if a.target == self.address or a.sender in self.arp_cache or a.sender in self.arp_pending:
-            self._learn(a.sender, a.sender_mac)
-        if a.op == 1 and a.target == self.address:
-            self.counters["arp replies sent"] += 1
-            self.send_frame(a.sender_mac, P.ETH_ARP, P.arp(2, self.mac, self.address, a.sender_mac, a.sender))
-
-    def _learn(self, host: str, mac: int) -> None:
-        self.arp_cache[host] = mac
-        self.arp_failed.pop(host, None)
-        self.arp_tries.pop(host, None)
-        for pid, ipdata in self.arp_pending.pop(host, []):
-            self.send_frame(mac, P.ETH_IP, ipdata, pid)
-
-    def _arp_request(self, host: str) -> None:
-        if host not in self.arp_pending:
-            return
-        tries = self.arp_tries.get(host, 0)
-        if tries >= ARP_TRIES:
-            self.arp_tries.pop(host, None)
-            self.arp_failed[host] = self.now + ARP_NEGATIVE_US * costs.CLOCK_MHZ
-            for pid, _ in self.arp_pending.pop(host, []):
-                self.drop(pid, "IP", "host unreachable: no ARP reply", host)
-            for hook in self.unreachable_hooks:
-                hook(host)
-            return
-        self.arp_tries[host] = tries + 1
-        self.counters["arp requests sent"] += 1
-        self.send_frame(P.BROADCAST, P.ETH_ARP, P.arp(1, self.mac, self.address, 0, host))
-        self.timer(ARP_RETRY_US * costs.CLOCK_MHZ, lambda: self._arp_request(host))
+        self.arp.input(f)
 
     # --- IP input --------------------------------------------------------------------------------
 
@@ -299,15 +352,36 @@ class NetStack:
             self.malformed(f.id, "IP", e)
             return
         self.sal.charge(costs.NET_LAYER + costs.CHECKSUM_PER_8 * (4 * p.ihl // 8))
-        if p.dst != self.address and p.dst != "255.255.255.255":
-            self.drop(f.id, "IP", "not for this host", p.dst)
-            return
+        dst = p.dst
+        if dst != self.address:
+            if dst != "255.255.255.255" and dst != self.bcast:
+                self.drop(f.id, "IP", "not for this host", dst)
+                return
+            if p.proto == P.PROTO_TCP:  # a connection has two ends: RFC 1122 §4.2.3.10
+                self.drop(f.id, "IP", "TCP to a broadcast", dst)
+                return
+        if not self._looped:
+            o = p.offset + 12
+            src = int.from_bytes(p.data[o : o + 4], "big")
+            why = "martian source (this host's address)" if src == self.addr_int else martian(src, self.bcast_int)
+            if why:
+                self.drop(f.id, "IP", why, p.src)
+                return
         self.counters["ip in"] += 1
         self.ip.PacketArrived(p)
+        whole = self._whole
+        if whole is not None:  # the fragment completed a datagram: up the graph like any other
+            self._whole = None
+            self.counters["ip in"] += 1
+            self.ip.PacketArrived(whole)
+
+    def is_broadcast(self, addr: str) -> bool:
+        """The limited or this subnet's directed broadcast."""
+        return addr == "255.255.255.255" or addr == self.bcast
 
     def _no_ip_handler(self, p: P.IpPacket) -> None:
         if p.fragment:
-            self.drop(p.id, "IP", "a fragment (this stack does not reassemble)")
+            self._whole = self.reassembly.add(p)
         elif p.ihl != 5:
             self.drop(p.id, "IP", "IP options (header length is not 20)")
         else:
@@ -344,13 +418,15 @@ class NetStack:
             hop = self.gateway
         else:
             return None, -ENETUNREACH
-        until = self.arp_failed.get(hop)
-        if until is not None and self.now < until:
+        if self.arp.unreachable(hop):
             return None, -EHOSTUNREACH
         return hop, 0
 
     def ip_send(self, dst: str, proto: int, payload: bytes, src: str | None = None) -> int:
         """Build an IP packet and raise IP.PacketSend; 0 or -errno."""
+        if len(payload) > MTU - P.IP_HLEN:  # a reassembled request's answer, say: this stack does not fragment
+            self.counters["ip out: larger than the MTU"] += 1
+            return -EMSGSIZE
         hop, err = self.route(dst)
         if hop is None:
             self.counters["ip out: unroutable"] += 1
@@ -366,46 +442,70 @@ class NetStack:
         """IP.PacketSend's intrinsic handler: route, resolve, hand to Ether."""
         self.counters["ip out"] += 1
         if p.dst == self.address:  # to ourselves: back up the graph without touching the wire
-            self.inject(P.ether(self.mac, self.mac, P.ETH_IP, p.data))
+            self._loopback(P.ether(self.mac, self.mac, P.ETH_IP, p.data))
             return
         hop, _ = self.route(p.dst)
         if hop is None:
             self.drop(p.id, "IP", "no route", p.dst)
             return
-        mac = self.arp_cache.get(hop)
-        if mac is not None:
-            self.send_frame(mac, P.ETH_IP, p.data, p.id)
-            return
-        q = self.arp_pending.setdefault(hop, [])
-        if len(q) >= ARP_PENDING_LIMIT:
-            self.drop(p.id, "IP", "ARP queue full", hop)
-            return
-        q.append((p.id, p.data))
-        if hop not in self.arp_tries:
-            self._arp_request(hop)
+        self.arp.output(hop, p.id, p.data)
 
     # --- ICMP ----------------------------------------------------------------------------------------
 
     def _icmp_input(self, m: P.IcmpMessage) -> None:
-        """ICMP.PacketArrived's intrinsic: answer echo requests, note replies."""
+        """ICMP.PacketArrived's intrinsic: answer echo requests, note the
+        replies to our own. An echo request to a broadcast is ignored unless
+        ``icmp_echo_ignore_broadcasts`` is off (RFC 1122 §3.2.2.6 leaves it to
+        the host; answering lets one datagram draw a reply from every host:
+        the "smurf" amplifier). A reply that answers no ping of ours is not
+        recorded (nor could a flood of them grow the list: it is a ring)."""
         if m.type == P.ICMP_ECHO:
+            if m.dst != self.address and self.icmp_echo_ignore_broadcasts:
+                self.drop(m.id, "ICMP", "echo request to a broadcast ignored", m.dst)
+                return
             self.counters["icmp echo replies sent"] += 1
             self.ip_send(m.src, P.PROTO_ICMP, P.icmp(P.ICMP_ECHO_REPLY, 0, m.ident, m.seqno, m.payload))
         elif m.type == P.ICMP_ECHO_REPLY:
+            if self.pings.pop((m.src, m.ident, m.seqno), None) is None:
+                self.drop(m.id, "ICMP", "echo reply to no ping of ours", m.src)
+                return
             self.ping_replies.append((self.now, m.src, m.ident, m.seqno))
         elif m.type == P.ICMP_UNREACH:
             self.counters["icmp unreachable received"] += 1
+        elif m.type == P.ICMP_TIME_EXCEEDED:
+            self.counters["icmp time exceeded received"] += 1
 
     def _icmp_from_ip(self, p: P.IpPacket) -> None:
         self.up(p, "ICMP", P.parse_icmp, self.icmp)
 
     def ping(self, dst: str, seqno: int, ident: int = 0x5350, size: int = 56) -> int:
-        """Send one echo request; replies land in ``ping_replies``."""
+        """Send one echo request; its reply lands in ``ping_replies``."""
         data = bytes((i & 0xFF) for i in range(size))
+        pings = self.pings
+        pings.pop((dst, ident, seqno), None)
+        while len(pings) >= PINGS_OUTSTANDING:
+            del pings[next(iter(pings))]  # the oldest unanswered is forgotten
+        pings[dst, ident, seqno] = self.now
         return self.ip_send(dst, P.PROTO_ICMP, P.icmp(P.ICMP_ECHO, 0, ident, seqno, data))
 
+    def icmp_error_allowed(self) -> bool:
+        """May an ICMP error go out now? A rate limit (RFC 1812 §4.3.2.8; RFC
+        4443 §2.4 makes it a MUST for IPv6), so a flood of datagrams to closed
+        ports, with a victim's forged source, draws no flood of errors at it."""
+        now = self.now
+        step = ICMP_ERROR_INTERVAL_US * costs.CLOCK_MHZ
+        due = max(self._icmp_error_due, now)
+        if due - now > ICMP_ERROR_BURST * step:
+            self.counters["icmp errors not sent (rate limit)"] += 1
+            return False
+        self._icmp_error_due = due + step
+        return True
+
     def port_unreachable(self, p: P.IpPacket) -> None:
-        """ICMP port unreachable, quoting the offending header and 8 bytes."""
+        """ICMP port unreachable, quoting the offending header and 8 bytes;
+        never about a datagram sent to a broadcast (RFC 1122 §3.2.2)."""
+        if self.is_broadcast(p.dst) or not self.icmp_error_allowed():
+            return
         quote = bytes(p.header) + bytes(p.payload[:8])
         self.ip_send(p.src, P.PROTO_ICMP, P.icmp(P.ICMP_UNREACH, P.UNREACH_PORT, 0, 0, quote))
 
@@ -449,7 +549,14 @@ class NetStack:
         out["driver frames received"] = self.driver.received
         out["driver frames sent"] = self.driver.sent
         out["card drops (ring full)"] = self.driver.card_drops
+        out["arp cache entries"] = len(self.arp_cache)
+        out["ip reassembly bytes held"] = self.reassembly.bytes
         return out
+
+    def drop_counts(self) -> list[tuple[str, str, int]]:
+        """(layer, reason, packets) for every reason a packet was dropped,
+        most frequent first (the Packets pane)."""
+        return [(layer, reason, n) for (layer, reason), n in sorted(self.drops.items(), key=lambda x: (-x[1], x[0]))]
 
 
 class _ExtensionIP:

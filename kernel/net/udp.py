@@ -7,7 +7,13 @@ protocol manager installing guards on an application's behalf, so nobody
 snoops on another's port (SOSP'95 §5.3) -- and the dispatcher indexes such
 guards, so fifty ports cost one lookup. Extensions may also install their
 own guarded handlers on UDP.PacketArrived to watch traffic. A datagram no
-binding selects gets ICMP port unreachable and is counted.
+binding selects gets ICMP port unreachable (unless it was sent to a
+broadcast) and is counted.
+
+A socket's receive queue is bounded in bytes, and each datagram is charged
+its payload plus ``DATAGRAM_OVERHEAD`` -- what BSD charges for the mbuf that
+holds it (MSIZE) -- so a flood of empty datagrams fills the buffer as surely
+as a flood of full ones, instead of growing the queue without bound.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ if TYPE_CHECKING:
     from kernel.net.stack import NetStack
 
 RCVBUF = 64 * 1024
+DATAGRAM_OVERHEAD = 256  # bytes charged per queued datagram besides its payload (a BSD mbuf, MSIZE)
 MAX_DATAGRAM = 1472  # one Ethernet frame: this stack does not fragment
 
 
@@ -43,7 +50,8 @@ class UdpEndpoint:
         self.owner = owner
         self.on_datagram = on_datagram
         self.queue: deque[tuple[str, int, bytes, int]] = deque()  # (src, src port, data, packet id)
-        self.queued = 0
+        self.queued = 0  # bytes charged: payloads and DATAGRAM_OVERHEAD each
+        self.rcvbuf = RCVBUF
         self.waiters: list[Strand] = []
         self.error = 0  # like BSD's so_error: reported by the next call
         self.binding: Binding | None = None
@@ -55,8 +63,8 @@ class UdpEndpoint:
         if self.on_datagram is not None:
             self.on_datagram(d)
             return
-        n = len(d.payload)
-        if self.queued + n > RCVBUF:
+        n = len(d.payload) + DATAGRAM_OVERHEAD
+        if self.queued + n > self.rcvbuf:
             self.dropped += 1
             self.udp.stack.drop(d.id, "UDP", "receive buffer full", f"port {self.port}")
             return
@@ -68,7 +76,7 @@ class UdpEndpoint:
         if not self.queue:
             return None
         item = self.queue.popleft()
-        self.queued -= len(item[2])
+        self.queued -= len(item[2]) + DATAGRAM_OVERHEAD
         return item
 
     def wake(self) -> None:
@@ -110,8 +118,7 @@ class Udp:
 
     def _no_port(self, d: P.UdpDatagram) -> None:
         self.stack.drop(d.id, "UDP", "no endpoint on the port", str(d.dst_port))
-        if d.dst != "255.255.255.255":
-            self.stack.port_unreachable(d.ip)
+        self.stack.port_unreachable(d.ip)
 
     # --- ports ---------------------------------------------------------------------------
 
