@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from typing import Any
+
+from machine.fields import Part, hexbytes, obj
 
 CONSOLE_PA = 0x1_0000_0000  # above RAM, below 2^34 (the 21064's physical reach)
 TX, RXSTAT, RXDATA, RXPOP = 0, 1, 2, 3
@@ -32,7 +35,14 @@ class MmioPage:
         self._write(index, value)
 
 
-class Console:
+class Console(Part):
+    """Output so far and input not yet consumed: both are state (a machine
+    restored with input waiting reads it, and its hash says it is there)."""
+
+    STATE_NAME = "console"
+    STATE_FIELDS = ("output", "input")
+    NOT_STATE = {"_out": "the host's view of the output, told of each write", "page": "the register window"}
+
     def __init__(self, out: Callable[[bytes], None] | None = None) -> None:
         self.output = bytearray()
         self.input: deque[int] = deque()
@@ -60,3 +70,15 @@ class Console:
             self.send(bytes([value & 0xFF]))
         elif index == RXPOP and self.input:
             self.input.popleft()
+
+    def save_state(self) -> dict[str, Any]:
+        return {"output": self.output.hex(), "input": bytes(self.input).hex()}
+
+    def check_state(self, saved: object) -> dict[str, Any]:
+        s = obj(saved, "console", self.STATE_FIELDS)
+        return {"output": hexbytes(s["output"], "console.output"), "input": hexbytes(s["input"], "console.input")}
+
+    def apply_state(self, checked: dict[str, Any]) -> None:
+        self.output[:] = checked["output"]
+        self.input.clear()
+        self.input.extend(checked["input"])

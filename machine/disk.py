@@ -17,18 +17,24 @@ cylinder distance, the rotational delay until the first sector comes under
 the head (the platter turns with virtual time), and the transfer at the
 media rate. Figures are an RZ26-class 1990s disk: 5400 rpm, 2 ms track to
 track, 16 ms full stroke, 3.3 MB/s. The transfer's DMA happens when it
-completes, and then the device interrupts (entInt type 3, IPL 3).
+completes -- the disk's own scheduled event, "done" -- and then the device
+interrupts (entInt type 3, IPL 3).
+
+Its saved state is the registers, the head's cylinder, the image (and the
+blocks that fail, ``bad_blocks``) and the transfer in flight.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Callable
+import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from machine.alpha.constants import CLOCK_HZ
 from machine.console import MmioPage
+from machine.fields import COUNT, U64, Misfit, Part, events, hexbytes, inflate, integer, integers, obj
 from machine.hostfile import DISK_MAX, HostFileError, read_bytes, size_text
 
 if TYPE_CHECKING:
@@ -56,7 +62,13 @@ class DiskImageError(Exception):
     """The image file cannot back a disk; the message says why."""
 
 
-class Disk:
+class Disk(Part):
+    STATE_NAME = "disk"
+    STATE_FIELDS = ("regs", "cylinder", "completed", "bad_blocks", "data", "events")
+    EVENTS = {"done": 4}  # a transfer completes: cmd, block, count, pa
+    NOT_STATE = {"machine": "a link to the machine", "nblocks": "follows from the image",
+                 "page": "the register window", "_packed": "the image as saved, kept while the image is unchanged"}  # fmt: skip
+
     def __init__(self, machine: Machine, image: bytes | bytearray | str | Path) -> None:
         if isinstance(image, (str, Path)):
             try:
@@ -80,7 +92,7 @@ class Disk:
         self.page = MmioPage(self._read, self._write)
         self.completed = 0
         self.bad_blocks: set[int] = set()  # reads touching these fail with a media error
-        self.on_complete: Callable[[int], None] | None = None
+        self._packed: tuple[bytes, str] | None = None  # (sha256 of the image, the image as saved)
 
     # --- timing ----------------------------------------------------------------
 
@@ -135,7 +147,11 @@ class Disk:
             return self._fail(E_DMA)
         regs[R_STATUS], regs[R_ERROR] = BUSY, 0
         now = self.machine.cpu.cycles
-        self.machine.schedule(now + self.service_cycles(block, count, now), "disk_done", cmd, block, count, pa)
+        self.machine.schedule(now + self.service_cycles(block, count, now), self.STATE_NAME, "done", cmd, block, count,
+                              pa)  # fmt: skip
+
+    def on_event(self, kind: str, args: tuple[int, ...]) -> None:
+        self.finish(*args)
 
     def finish(self, cmd: int, block: int, count: int, pa: int) -> None:
         """The transfer completes: DMA, status, interrupt."""
@@ -151,5 +167,51 @@ class Disk:
         self.regs[R_STATUS] = DONE
         self.completed += 1
         self.machine.pal.post_interrupt(DISK_IPL, DEVICE_INT, DISK_VECTOR)
-        if self.on_complete is not None:
-            self.on_complete(self.completed)
+
+    # --- saved state ---------------------------------------------------------------
+
+    def _image(self) -> str:
+        """The image as a state file holds it (zlib, in hex), compressed
+        again only when the image has changed since the last time."""
+        key = hashlib.sha256(self.data).digest()
+        if self._packed is None or self._packed[0] != key:
+            self._packed = (key, zlib.compress(bytes(self.data), 6).hex())
+        return self._packed[1]
+
+    def save_state(self) -> dict[str, Any]:
+        return {"regs": list(self.regs), "cylinder": self.cylinder, "completed": self.completed,
+                "bad_blocks": sorted(self.bad_blocks), "data": self._image(),
+                "events": self.machine.events_of(self.STATE_NAME)}  # fmt: skip
+
+    def check_state(self, saved: object) -> dict[str, Any]:
+        s = obj(saved, "disk", self.STATE_FIELDS)
+        data = inflate(hexbytes(s["data"], "disk.data"), DISK_MAX, "the disk image")
+        if not data or len(data) % BLOCK:
+            raise Misfit(f"the disk image is {len(data)} bytes, not a positive multiple of {BLOCK}")
+        nblocks = len(data) // BLOCK
+        regs = integers(s["regs"], "disk.regs", 8, U64)
+        if regs[R_NBLOCKS] != nblocks:
+            raise Misfit(f"disk.regs[{R_NBLOCKS}] says {regs[R_NBLOCKS]} blocks; the image holds {nblocks}")
+        integer(s["cylinder"], "disk.cylinder", COUNT)
+        integer(s["completed"], "disk.completed", COUNT)
+        bad = integers(s["bad_blocks"], "disk.bad_blocks", None, COUNT)
+        if len(set(bad)) != len(bad):
+            raise Misfit("disk.bad_blocks names one block twice")
+        pending = events(s["events"], "disk.events", self.EVENTS)
+        for i, (_, _, _, args) in enumerate(pending):
+            cmd, block, count, pa = args
+            if cmd not in (CMD_READ, CMD_WRITE) or not 0 < count <= 256 or pa % 8 or \
+                    pa + count * BLOCK > self.machine.memory.size:  # fmt: skip
+                raise Misfit(f"disk.events[{i}]: disk transfer {list(args)} is not one the disk could have started")
+            if block + count > nblocks:
+                raise Misfit(f"disk.events[{i}]: a disk transfer in flight reaches block {block + count}, past the "
+                             f"disk's {nblocks}")  # fmt: skip
+        return {**s, "data": data, "events": pending}
+
+    def apply_state(self, checked: dict[str, Any]) -> None:
+        self.data = bytearray(checked["data"])
+        self.nblocks = len(self.data) // BLOCK
+        self.regs = list(checked["regs"])
+        self.cylinder, self.completed = checked["cylinder"], checked["completed"]
+        self.bad_blocks = set(checked["bad_blocks"])
+        self.machine.set_events(self.STATE_NAME, checked["events"])

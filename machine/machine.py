@@ -1,38 +1,59 @@
-"""The DEC 3000/400 workstation: memory, MMU, CPU, PALcode, clock, console.
+"""The DEC 3000/400 workstation: memory, MMU, CPU, PALcode, timer, console, disk, NIC.
 
-Time is virtual: the CPU's cycle counter at 133 MHz. The interval timer
-interrupts at 1024 Hz (entInt type 1, IPL 5); tick n falls at cycle
-floor(n * 133e6 / 1024). ``run`` executes in slices that end exactly at the
-next timer event, so interrupts arrive at the same cycle on every run and a
-run's state hash depends only on its inputs.
+Time is virtual: the CPU's cycle counter at 133 MHz. ``run`` executes in
+slices that end exactly at the next event -- the timer's next tick or the
+earliest device event in the queue -- so interrupts arrive at the same cycle
+on every run and a run's state hash depends only on its inputs.
+
+The machine owns its parts and delegates to them (PyBoy's shape): each
+saves, loads and hashes its own state from one field list
+(machine/fields.py), and each device schedules and handles its own events
+in the machine's one queue, ordered by cycle and then by when they were
+scheduled.
 """
 
 from __future__ import annotations
 
 import hashlib
 import heapq
-import struct
 from collections.abc import Callable
+from typing import Any, Protocol
 
-from machine.alpha.constants import CLOCK_HZ, DEFAULT_CPU, KSEG_BASE, KSEG_SIZE, M64, PAGE_SHIFT, PAGE_SIZE
+from machine.alpha.constants import CPU_MODELS, DEFAULT_CPU, KSEG_BASE, KSEG_SIZE, M64, PAGE_SHIFT, PAGE_SIZE
 from machine.alpha.cpu import CPU, READ, WRITE, Watch
 from machine.alpha.disasm import disasm_word
 from machine.alpha.mmu import MMU
 from machine.alpha.pal import OsfPal
 from machine.alpha.traps import Halt, Trap, WatchHit
 from machine.console import CONSOLE_PA, Console
-from machine.disk import DISK_PA, Disk
+from machine.disk import BLOCK, DISK_PA, Disk
 from machine.elf import ElfImage
+from machine.fields import COUNT, Misfit, Part, digest, integer, obj, text
 from machine.memory import DEFAULT_SIZE, BusError, PhysicalMemory
 from machine.nic import NIC, NIC_PA
+from machine.timer import CLOCK_INT, CLOCK_IPL, CLOCK_VECTOR, MAX_OWED, TIMER_HZ, Timer, tick_cycle
 
-TIMER_HZ = 1024
-CLOCK_IPL = 5
-CLOCK_INT = 1  # entInt a0 for the interval clock
-CLOCK_VECTOR = 0x600
+MAX_MEMORY = 1 << 30  # the largest memory a saved machine may have
+
+Event = tuple[int, int, str, str, tuple[int, ...]]  # (cycle, order, owner, kind, args): a heap entry
 
 
-class Machine:
+class Device(Protocol):
+    def on_event(self, kind: str, args: tuple[int, ...]) -> None: ...
+
+
+class Machine(Part):
+    STATE_NAME = "machine"
+    STATE_FIELDS = ("model", "memory_size", "halt_reason", "event_order", "cpu", "pal", "mmu", "timer", "console",
+                    "disk", "nic")  # fmt: skip
+    PARTS = ("cpu", "pal", "mmu", "timer", "console", "disk", "nic")  # fields that are parts with states of their own
+    NOT_STATE = {
+        "memory": "saved as its frames after the header (PhysicalMemory.save_frames), hashed by its state_digest",
+        "events": "saved and hashed by the devices that own them", "devices": "an index of disk and nic",
+        "watches": "the debugger's", "_watch_number": "the debugger's", "stop_detail": "the debugger's",
+        "_pending_stop": "the debugger's, for the run under way",
+    }  # fmt: skip
+
     def __init__(self, memory_size: int = DEFAULT_SIZE, model: str = DEFAULT_CPU,
                  console_out: Callable[[bytes], None] | None = None, translate: bool = True) -> None:  # fmt: skip
         self.memory = PhysicalMemory(memory_size)
@@ -45,12 +66,13 @@ class Machine:
         self.mmu.attach(self.cpu)
         self.cpu.enable_translation(translate)
         self.cpu.exit_after_pal = True  # interrupts are looked at right after every CALL_PAL
-        self.ticks = 0  # interval-timer interrupts raised so far
+        self.timer = Timer(self.pal)
         self.halt_reason: str | None = None
-        self.events: list[tuple[int, int, str, tuple[int, ...]]] = []  # (cycle, order, event, args): a heap
-        self._event_order = 0
+        self.events: list[Event] = []  # a heap
+        self.event_order = 0  # events scheduled so far: ties at one cycle happen in the order they were scheduled
         self.disk: Disk | None = None
         self.nic: NIC | None = None
+        self.devices: dict[str, Device] = {}  # owner name in the queue -> device
         self.watches: dict[int, Watch] = {}
         self._watch_number = 0
         self.stop_detail = ""  # why the last run stopped at a breakpoint or watchpoint, in words
@@ -59,33 +81,33 @@ class Machine:
 
     def attach_disk(self, image: bytes | bytearray | str) -> Disk:
         """Connect a disk backed by an image (bytes or a file's path)."""
-        self.disk = Disk(self, image)
+        self.disk = self.devices["disk"] = Disk(self, image)
         self.memory.io[DISK_PA >> PAGE_SHIFT] = self.disk.page
         return self.disk
 
     def attach_nic(self, mac: int) -> NIC:
         """Install the Ethernet card with station address ``mac``."""
-        self.nic = NIC(self, mac)
+        self.nic = self.devices["nic"] = NIC(self, mac)
         self.memory.io[NIC_PA >> PAGE_SHIFT] = self.nic.page
         return self.nic
 
-    def event_nic_tx_done(self) -> None:
-        assert self.nic is not None
-        self.nic.tx_done()
+    # --- the event queue: each device's events, in one order -----------------------------
 
-    def event_nic_rx(self, frame_id: int) -> None:
-        assert self.nic is not None and self.nic.wire is not None
-        self.nic.receive(self.nic.wire.take(frame_id))
+    def schedule(self, cycle: int, owner: str, kind: str, *args: int) -> None:
+        """At virtual time ``cycle`` (ties in order), call the device
+        ``owner``'s ``on_event(kind, args)``. Events are plain data so a
+        saved device keeps its transfers in flight."""
+        self.event_order += 1
+        heapq.heappush(self.events, (cycle, self.event_order, owner, kind, args))
 
-    def schedule(self, cycle: int, event: str, *args: int) -> None:
-        """At virtual time ``cycle`` (ties in order), call ``self.event_<event>(*args)``.
-        Events are plain data so a saved machine keeps its transfers in flight."""
-        self._event_order += 1
-        heapq.heappush(self.events, (cycle, self._event_order, event, args))
+    def events_of(self, owner: str) -> list[list[Any]]:
+        """A device's events as its saved state holds them: [cycle, order, kind, args], soonest first."""
+        return [[c, o, k, list(a)] for c, o, who, k, a in sorted(self.events) if who == owner]
 
-    def event_disk_done(self, cmd: int, block: int, count: int, pa: int) -> None:
-        assert self.disk is not None
-        self.disk.finish(cmd, block, count, pa)
+    def set_events(self, owner: str, events: list[tuple[int, int, str, tuple[int, ...]]]) -> None:
+        """Replace a device's events (loading its state)."""
+        self.events = [e for e in self.events if e[2] != owner] + [(c, o, owner, k, a) for c, o, k, a in events]
+        heapq.heapify(self.events)
 
     # --- loading ---------------------------------------------------------------------
 
@@ -103,17 +125,26 @@ class Machine:
 
     # --- time ------------------------------------------------------------------------
 
+    @property
+    def ticks(self) -> int:
+        """Interval-timer interrupts raised so far."""
+        return self.timer.ticks
+
+    @ticks.setter
+    def ticks(self, n: int) -> None:
+        self.timer.ticks = n
+
     def tick_cycle(self, n: int) -> int:
         """The cycle at which interval-timer tick n (from 1) is raised."""
-        return n * CLOCK_HZ // TIMER_HZ
+        return tick_cycle(n)
 
     def _raise_due_events(self) -> None:
-        while self.cpu.cycles >= self.tick_cycle(self.ticks + 1):
-            self.ticks += 1
-            self.pal.post_interrupt(CLOCK_IPL, CLOCK_INT, CLOCK_VECTOR)
-        while self.events and self.events[0][0] <= self.cpu.cycles:
-            _, _, event, args = heapq.heappop(self.events)
-            getattr(self, f"event_{event}")(*args)
+        now = self.cpu.cycles
+        self.timer.tick(now)
+        events = self.events
+        while events and events[0][0] <= now:
+            _, _, owner, kind, args = heapq.heappop(events)
+            self.devices[owner].on_event(kind, args)
 
     def wait_for_device(self) -> bool:
         """Polled I/O (boot firmware, a kernel before interrupts): move
@@ -126,7 +157,7 @@ class Machine:
         return True
 
     def next_event(self) -> int:
-        nxt = self.tick_cycle(self.ticks + 1)
+        nxt = self.timer.next_event()
         return min(nxt, self.events[0][0]) if self.events else nxt
 
     # --- breakpoints and watchpoints --------------------------------------------------
@@ -288,9 +319,9 @@ class Machine:
                 if at_stop and (cpu.pc, cpu.icount) != resume:
                     self.stop_detail = f"breakpoint at {cpu.pc:#x}"
                     return "breakpoint"
-                why = self._advance(limit - cpu.icount, next_event, at_stop)
-                if why is not None:
-                    return why
+                stopped = self._advance(limit - cpu.icount, next_event, at_stop)
+                if stopped is not None:
+                    return stopped
             except Halt as h:
                 self.halt_reason = h.reason
             except BusError as e:  # nothing answers at that physical address
@@ -298,27 +329,76 @@ class Machine:
 
     # --- state -----------------------------------------------------------------------
 
+    def parts(self) -> list[tuple[str, Part | None]]:
+        return [(name, getattr(self, name)) for name in self.PARTS]
+
+    def _own_state(self) -> dict[str, Any]:
+        return {"model": self.cpu.model, "memory_size": self.memory.size, "halt_reason": self.halt_reason,
+                "event_order": self.event_order}  # fmt: skip
+
+    def save_state(self) -> dict[str, Any]:
+        """Everything but memory, whose frames a state file holds after this (``memory.save_frames``)."""
+        return self._own_state() | {name: None if part is None else part.save_state() for name, part in self.parts()}
+
+    @staticmethod
+    def check_build(saved: object) -> tuple[str, int]:
+        """The model and memory size a saved machine was built with: what to build to load it."""
+        s = obj(saved, "the header", Machine.STATE_FIELDS)
+        if not isinstance(s["model"], str) or s["model"] not in CPU_MODELS:
+            raise Misfit(f"unknown CPU model {str(s['model'])[:20]!r} (known: {', '.join(CPU_MODELS)})")
+        size = integer(s["memory_size"], "memory_size", (PAGE_SIZE, MAX_MEMORY))
+        if size % PAGE_SIZE:
+            raise Misfit(f"memory_size {size} is not a whole number of {PAGE_SIZE}-byte pages")
+        return s["model"], size
+
+    def check_state(self, saved: object) -> dict[str, Any]:
+        model, size = self.check_build(saved)
+        assert isinstance(saved, dict)
+        if model != self.cpu.model:
+            raise Misfit(f"model is {model!r}; this machine's CPU is {self.cpu.model!r}")
+        if size != self.memory.size:
+            raise Misfit(f"memory_size is {size}; this machine has {self.memory.size} bytes")
+        if saved["halt_reason"] is not None:
+            text(saved["halt_reason"], "halt_reason")
+        integer(saved["event_order"], "event_order", COUNT)
+        checked = dict(saved)
+        for name in ("cpu", "pal", "mmu", "timer", "console"):
+            checked[name] = getattr(self, name).check_state(saved[name])
+        for name, blank in (("disk", lambda: Disk(self, bytes(BLOCK))), ("nic", lambda: NIC(self, 0))):
+            mine = getattr(self, name)
+            if saved[name] is not None:
+                checked[name] = (mine if mine is not None else blank()).check_state(saved[name])
+            elif mine is not None:
+                raise Misfit(f"{name} is null: the saved machine has none, and this one has one")
+        # a machine raises the clock ticks it owes before its next instruction:
+        # more than a second of them owed means a clock no run could have left
+        ticks, cycles = checked["timer"]["ticks"], checked["cpu"]["cycles"]
+        if cycles - tick_cycle(ticks) > MAX_OWED:
+            raise Misfit(f"timer.ticks {ticks} is far behind the clock at cycle {cycles}")
+        return checked
+
+    def apply_state(self, checked: dict[str, Any]) -> None:
+        self.halt_reason, self.event_order = checked["halt_reason"], checked["event_order"]
+        if checked["disk"] is not None and self.disk is None:
+            self.attach_disk(bytes(BLOCK))
+        if checked["nic"] is not None and self.nic is None:
+            self.attach_nic(0)
+        for name, part in self.parts():
+            if part is not None:
+                part.apply_state(checked[name])
+        self.cpu.flush_tlb()  # the host caches and translated code were for the state before
+
+    def state_digest(self) -> bytes:
+        """sha256 over the machine's own fields, each part's digest and the memory in use."""
+        h = hashlib.sha256(digest(self.STATE_NAME, self._own_state()))
+        for _, part in self.parts():
+            h.update(b"-" * 32 if part is None else part.state_digest())
+        h.update(self.memory.state_digest())
+        return h.digest()
+
     def state_hash(self) -> str:
-        """sha256 over registers, PAL and MMU state, clock and the memory in use."""
-        h = hashlib.sha256()
-        cpu, pal, mmu = self.cpu, self.pal, self.mmu
-        h.update(struct.pack("<65Q", cpu.pc, *cpu.r, *cpu.f))
-        h.update(struct.pack("<6Q", cpu.fpcr, cpu.unique, cpu.icount, cpu.cycles, cpu.pcc_offset & (2**64 - 1),
-                             self.ticks))  # fmt: skip
-        h.update(struct.pack("<8Q", pal.ps, pal.ksp, pal.usp, pal.kgp, pal.sysval, pal.pcbb, mmu.ptbr, mmu.asn))
-        h.update(repr(sorted(pal.pending.items())).encode())
-        h.update(repr([e if isinstance(e, int) else None for e in pal.entries]).encode())
-        for tb in (mmu.itb, mmu.dtb):
-            h.update(repr(list(tb.entries.items())).encode())
-        for pfn in sorted(self.memory.frames):
-            frame = self.memory.frames[pfn]
-            if any(frame):
-                h.update(struct.pack("<Q1024Q", pfn, *frame))
-        h.update(bytes(self.console.output))
-        h.update(repr(self.events).encode())
-        if self.nic is not None:
-            h.update(repr((self.nic.regs, self.nic.sent, self.nic.received)).encode())
-        if self.disk is not None:
-            h.update(repr((self.disk.regs, self.disk.cylinder, self.disk.completed)).encode())
-            h.update(hashlib.sha256(self.disk.data).digest())
-        return h.hexdigest()
+        """The state digest in hex: equal for equal states, whatever path led to them."""
+        return self.state_digest().hex()
+
+
+__all__ = ["CLOCK_INT", "CLOCK_IPL", "CLOCK_VECTOR", "TIMER_HZ", "Machine"]

@@ -4,19 +4,26 @@ Memory is a set of 8 KiB frames, each a list of 1,024 unsigned 64-bit
 little-endian quadwords (the CPU's page format, see machine/alpha/cpu.py),
 created zero-filled on first touch so a 64 MiB machine costs only what it
 uses. Device DMA and the loader use the byte-level helpers.
+
+Its saved state is the frames that are not all zeros, each as its number
+and its words (``save_frames``); the state digest is of the same bytes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import struct
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from machine.alpha.constants import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE
+from machine.fields import Misfit
 
 WORDS = PAGE_SIZE // 8
 DEFAULT_SIZE = 64 << 20  # the DEC 3000/400's 64 MiB
 _FRAME = struct.Struct(f"<{WORDS}Q")
+_SAVED = struct.Struct(f"<Q{WORDS}Q")  # a saved frame: its number, then its words
 
 
 class BusError(Exception):
@@ -28,6 +35,10 @@ class BusError(Exception):
 
 
 class PhysicalMemory:
+    NOT_STATE = {"size": "the machine's memory_size, saved and hashed by the machine", "nframes": "follows from size",
+                 "io": "the devices' register windows", "on_write": "a link to the machine",
+                 "frames": "saved by save_frames, hashed by state_digest"}  # fmt: skip
+
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
         if size <= 0 or size & PAGE_MASK:
             raise ValueError(f"memory size {size} is not a positive multiple of {PAGE_SIZE}")
@@ -84,3 +95,58 @@ class PhysicalMemory:
             if self.on_write is not None:
                 self.on_write(f, a, k)
             pos += k
+
+    # --- saved state ---------------------------------------------------------------
+
+    def _saved(self) -> Iterator[bytes]:
+        for pfn in sorted(self.frames):
+            frame = self.frames[pfn]
+            if any(frame):
+                yield _SAVED.pack(pfn, *frame)
+
+    def state_digest(self) -> bytes:
+        h = hashlib.sha256()
+        for b in self._saved():
+            h.update(b)
+        return h.digest()
+
+    def save_frames(self) -> bytes:
+        """The frames in use, zlib-compressed."""
+        return zlib.compress(b"".join(self._saved()), 6)
+
+    def load_frames(self, packed: bytes) -> None:
+        """Install saved frames; every other frame reads zero again. The
+        image is inflated a frame at a time, each checked to be in this
+        memory before the next is inflated (no zip bombs), and nothing
+        changes unless all of it fits. Frames are changed in place: the CPU's
+        watchpoints know them by identity."""
+        loaded: dict[int, tuple[int, ...]] = {}
+        d = zlib.decompressobj()
+        pending, buf, count = packed, b"", 0
+        while True:
+            before = len(pending)
+            try:
+                got = d.decompress(pending, _SAVED.size - len(buf))
+            except zlib.error as e:
+                raise Misfit(f"the memory image is not zlib data ({e})") from None
+            pending, buf = d.unconsumed_tail, buf + got
+            if len(buf) == _SAVED.size:
+                count += 1
+                if count > self.nframes:
+                    raise Misfit(f"the memory image holds more frames than the machine's {self.nframes}")
+                pfn, *content = _SAVED.unpack(buf)
+                buf = b""
+                if not 0 <= pfn < self.nframes:
+                    raise BusError(pfn << PAGE_SHIFT)
+                loaded[pfn] = tuple(content)
+            elif d.eof:
+                if buf:
+                    raise Misfit("the memory image is not whole frames")
+                break
+            elif not pending or (not got and len(pending) == before):
+                raise Misfit("the memory image is cut short")
+        for pfn, frame in self.frames.items():
+            if pfn not in loaded:
+                frame[:] = [0] * WORDS
+        for pfn, saved in loaded.items():
+            self.frame(pfn)[:] = saved

@@ -22,7 +22,12 @@ buffer and hands it back. Interrupts: entInt type 3 at IPL 3.
 
 Timing: a frame occupies the wire for its preamble, FCS and inter-frame gap
 too, at the wire's bandwidth; it reaches every other card on the wire after
-the wire's latency, unless the wire's seeded random loss drops it.
+the wire's latency, unless the wire's seeded random loss drops it. Both are
+the card's own scheduled events: "tx_done" when the last bit has left, "rx"
+(with the frame's number on the wire) when a frame arrives.
+
+A card's saved state is its address, registers, counters and those events;
+the frames themselves are on the wire, which a world's state file holds.
 
 The tap writes classic pcap (LINKTYPE_ETHERNET) with virtual timestamps. The
 format is two fixed headers, so it is written here rather than through a
@@ -34,10 +39,11 @@ from __future__ import annotations
 import random
 import struct
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from machine.alpha.constants import CLOCK_HZ
 from machine.console import MmioPage
+from machine.fields import COUNT, U64, Misfit, Part, events, hexbytes, integer, integers, items, obj
 
 if TYPE_CHECKING:
     from machine.machine import Machine
@@ -56,7 +62,13 @@ E_LENGTH, E_DMA = 1, 2
 FRAMING_BYTES = 8 + 4 + 12  # preamble, FCS, inter-frame gap
 
 
-class NIC:
+class NIC(Part):
+    STATE_NAME = "nic"
+    STATE_FIELDS = ("mac", "regs", "sent", "received", "events")
+    EVENTS = {"tx_done": 0, "rx": 1}
+    NOT_STATE = {"machine": "a link to the machine", "wire": "the world's: a world's state file joins them again",
+                 "page": "the register window"}  # fmt: skip
+
     def __init__(self, machine: Machine, mac: int) -> None:
         self.machine = machine
         self.mac = mac & 0xFFFF_FFFF_FFFF
@@ -101,7 +113,18 @@ class NIC:
         self.sent += 1
         if self.wire is not None:
             self.wire.carry(self, frame, done)
-        self.machine.schedule(done, "nic_tx_done")
+        self.machine.schedule(done, self.STATE_NAME, "tx_done")
+
+    def arrive(self, cycle: int, frame_id: int) -> None:
+        """The wire's frame ``frame_id`` reaches this card at ``cycle``."""
+        self.machine.schedule(cycle, self.STATE_NAME, "rx", frame_id)
+
+    def on_event(self, kind: str, args: tuple[int, ...]) -> None:
+        if kind == "tx_done":
+            self.tx_done()
+        else:
+            assert self.wire is not None
+            self.receive(self.wire.take(args[0]))
 
     def tx_done(self) -> None:
         self.regs[R_TX_STATUS] = DONE
@@ -129,6 +152,29 @@ class NIC:
         self.received += 1
         self._interrupt(INT_RX)
 
+    # --- saved state ---------------------------------------------------------------
+
+    def save_state(self) -> dict[str, Any]:
+        return {"mac": self.mac, "regs": list(self.regs), "sent": self.sent, "received": self.received,
+                "events": self.machine.events_of(self.STATE_NAME)}  # fmt: skip
+
+    def check_state(self, saved: object) -> dict[str, Any]:
+        s = obj(saved, "nic", self.STATE_FIELDS)
+        integer(s["mac"], "nic.mac", (0, (1 << 48) - 1))
+        integers(s["regs"], "nic.regs", 12, U64)
+        integer(s["sent"], "nic.sent", COUNT)
+        integer(s["received"], "nic.received", COUNT)
+        return {**s, "events": events(s["events"], "nic.events", self.EVENTS)}
+
+    def apply_state(self, checked: dict[str, Any]) -> None:
+        self.mac, self.regs = checked["mac"], list(checked["regs"])
+        self.sent, self.received = checked["sent"], checked["received"]
+        self.machine.set_events(self.STATE_NAME, checked["events"])
+
+    def frames_awaited(self) -> list[int]:
+        """The wire's frames this card has been told will arrive."""
+        return [args[0] for _, _, kind, args in self.machine.events_of(self.STATE_NAME) if kind == "rx"]
+
 
 class Tap:
     """Writes every frame on a wire to a pcap file, timestamped in virtual time."""
@@ -149,8 +195,14 @@ class Tap:
         self.file.close()
 
 
-class Wire:
-    """Joins NICs of machines that share one virtual time line (a World)."""
+class Wire(Part):
+    """Joins NICs of machines that share one virtual time line (a World).
+    Its saved state includes the frames on it and its seeded loss; which
+    cards it joins is the world's to save (machines are numbered there)."""
+
+    STATE_NAME = "wire"
+    STATE_FIELDS = ("latency", "bandwidth", "loss", "rng", "next_id", "carried", "lost", "in_flight")
+    NOT_STATE = {"nics": "the world's: saved as machine numbers beside the wire", "tap": "a host file"}
 
     def __init__(self, latency_cycles: int = 665, bandwidth: int = 10_000_000, loss: float = 0.0, seed: int = 0,
                  tap: Tap | None = None) -> None:  # fmt: skip
@@ -182,7 +234,44 @@ class Wire:
                 continue
             self.next_id += 1
             self.in_flight[self.next_id] = frame
-            nic.machine.schedule(cycle + self.latency, "nic_rx", self.next_id)
+            nic.arrive(cycle + self.latency, self.next_id)
 
     def take(self, frame_id: int) -> bytes:
         return self.in_flight.pop(frame_id)
+
+    def save_state(self) -> dict[str, Any]:
+        version, internal, gauss = self.rng.getstate()
+        return {"latency": self.latency, "bandwidth": self.bandwidth, "loss": self.loss,
+                "rng": [version, list(internal), gauss], "next_id": self.next_id, "carried": self.carried,
+                "lost": self.lost, "in_flight": [[k, v.hex()] for k, v in sorted(self.in_flight.items())]}  # fmt: skip
+
+    def check_state(self, saved: object, where: str = "wire") -> dict[str, Any]:
+        w = obj(saved, where, self.STATE_FIELDS)
+        integer(w["latency"], f"{where}.latency", COUNT)
+        integer(w["bandwidth"], f"{where}.bandwidth", (1, 1 << 40))
+        loss = w["loss"]
+        if type(loss) not in (int, float) or not 0 <= loss <= 1:  # also refuses NaN
+            raise Misfit(f"{where}.loss should be a number from 0 to 1, not {str(loss)[:20]}")
+        version, internal, gauss = items(w["rng"], f"{where}.rng", 3)
+        integer(version, f"{where}.rng version", (3, 3))
+        state = integers(internal, f"{where}.rng state", 625, (0, (1 << 32) - 1))
+        if state[-1] > 624:
+            raise Misfit(f"{where}.rng state: position {state[-1]} is past 624")
+        if gauss is not None and type(gauss) is not float:
+            raise Misfit(f"{where}.rng: the saved gauss value should be a number or null")
+        for k in ("next_id", "carried", "lost"):
+            integer(w[k], f"{where}.{k}", COUNT)
+        in_flight = {}
+        for j, f in enumerate(items(w["in_flight"], f"{where}.in_flight")):
+            fid, frame = items(f, f"{where}.in_flight[{j}]", 2)
+            integer(fid, f"{where}.in_flight[{j}] id", COUNT)
+            if fid in in_flight:
+                raise Misfit(f"{where}.in_flight holds frame {fid} twice")
+            in_flight[fid] = hexbytes(frame, f"{where}.in_flight[{j}] frame")
+        return {**w, "rng": (version, tuple(internal), gauss), "in_flight": in_flight}
+
+    def apply_state(self, checked: dict[str, Any]) -> None:
+        self.latency, self.bandwidth, self.loss = checked["latency"], checked["bandwidth"], checked["loss"]
+        self.rng.setstate(checked["rng"])
+        self.next_id, self.carried, self.lost = checked["next_id"], checked["carried"], checked["lost"]
+        self.in_flight = dict(checked["in_flight"])

@@ -421,13 +421,23 @@ def _two(a: Callable[[dict], None], b: Callable[[dict], None]) -> Callable[[dict
     return both
 
 
+def _disk(events: list, regs: list | None = None) -> dict:
+    """A one-block disk's saved state with ``events`` in flight."""
+    return {"regs": regs or [0] * 7 + [1], "cylinder": 0, "completed": 0, "bad_blocks": [],
+            "data": zlib.compress(bytes(512)).hex(), "events": events}  # fmt: skip
+
+
+def _nic(events: list) -> dict:
+    return {"mac": 1, "regs": [1] + [0] * 11, "sent": 0, "received": 0, "events": events}
+
+
 DEEP = "[" * 100_000 + "]" * 100_000
 
 
 @pytest.mark.parametrize(
     ("edit", "raw", "message"),
     [
-        (_set("cpu.pc", KeyError), None, "it has no 'pc' field"),
+        (_set("cpu.pc", KeyError), None, "cpu has no 'pc' field"),
         (_set("cpu.extra", 1), None, "cpu has an unexpected field 'extra'"),
         (_set("spare", 1), None, "the header has an unexpected field 'spare'"),
         (_set("cpu.pc", 1.5), None, "cpu.pc should be an integer, not a number with a fraction"),
@@ -441,15 +451,17 @@ DEEP = "[" * 100_000 + "]" * 100_000
         (_set("model", ["ev4"]), None, r"unknown CPU model \"\['ev4'\]\""),
         (_set("pal.idle", 0), None, "pal.idle should be true or false, not an integer"),
         (_set("pal.pending", [[99, 0, 0]]), None, r"pal.pending\[0\]: interrupt level 99 is not 0..31"),
-        (_set("mmu.tbs", [[[1, 1, 1]] * 40 + [[0, 0, 0]], [[0, 0, 0]]]), None, r"mmu.tbs\[0\] holds 41 items, more "
-                                                                               "than 9"),
-        (_set("events", [[1, 1, "format_disk", []]]), None, r"events\[0\]: unknown device event 'format_disk'"),
-        (_set("events", [[1, 1, "disk_done", [1, 0, 1, 0]]]), None, "a disk transfer needs a disk"),
-        (_set("events", [[1, 1, "nic_rx", [7]]]), None, "a frame arriving needs a network card"),
-        (_two(_set("machine.ticks", 0), _set("cpu.cycles", 1 << 40)), None, "machine.ticks 0 is far behind the clock"),
+        (_set("mmu.itb.entries", [[1, 1, 1]] * 40), None, r"mmu.itb.entries holds 40 items, more than 8"),
+        (_set("mmu.dtb.entries", [[1, 1, 1]] * 2), None, r"mmu.dtb.entries holds one page twice"),
+        (_set("disk", _disk([[1, 1, "format_disk", []]])), None, r"disk.events\[0\]: unknown device event 'format_disk'"),
+        (_set("disk", _disk([[1, 1, "done", [1, 0, 2, 0]]])), None, "reaches block 2, past the disk's 1"),
+        (_set("disk", _disk([], regs=[0] * 8)), None, r"disk.regs\[7\] says 0 blocks; the image holds 1"),
+        (_set("nic", _nic([[1, 1, "rx", []]])), None, r"nic.events\[0\] arguments should hold 1 items, not 0"),
+        (_set("nic", _nic([[1, 1, "rx", [7]]])), None, "it waits for frame 7, which is on no wire"),
+        (_two(_set("timer.ticks", 0), _set("cpu.cycles", 1 << 40)), None, "timer.ticks 0 is far behind the clock"),
         (None, lambda b: b.replace(b'"cpu":', b'"cpu":' + DEEP.encode() + b',"x":', 1), "the header is nested too "
                                                                                        "deeply"),
-        (None, lambda b: b.replace(b'"ticks":0', b'"ticks":1e999', 1), "machine.ticks should be an integer, not a "
+        (None, lambda b: b.replace(b'"ticks":0', b'"ticks":1e999', 1), "timer.ticks should be an integer, not a "
                                                                       "number with a fraction"),
         (None, lambda b: b.replace(b'"ticks":0', b'"ticks":' + b"9" * 5000, 1), "the header is not JSON"),
         (None, lambda b: b[: b.index(b"\n", 10) + 1] + zlib.compress(bytes(1 << 26)), "more frames than|is not whole "

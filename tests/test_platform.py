@@ -240,7 +240,7 @@ def test_save_restore_continues_to_the_same_final_state(tmp_path: Path) -> None:
     ("mangle", "message"),
     [
         (lambda b: b"hello world\n", "not a SPIN Workbench state file"),
-        (lambda b: b.replace(b"SPINWB-STATE 2", b"SPINWB-STATE 9", 1), "version 9"),
+        (lambda b: b"SPINWB-STATE 9" + b[b.index(b"\n") :], "version 9; this workbench reads versions 2 and 3"),
         (lambda b: b[: len(b) // 2], "corrupted or truncated"),
         (lambda b: b[:-40] + bytes(40), "corrupted or truncated"),
     ],
@@ -288,7 +288,7 @@ def _resealed(data: bytes, edit) -> bytes:  # noqa: ANN001
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda b: b.replace(b'"pc":', b'"qc":', 1), "the machine does not fit this workbench: it has no 'pc' field"),
+        (lambda b: b.replace(b'"pc":', b'"qc":', 1), "the machine does not fit this workbench: cpu has no 'pc' field"),
         (lambda b: b.replace(b'"memory_size":8388608', b'"memory_size":8192', 1),
          "the machine does not fit this workbench: its memory reaches 0x"),
         (lambda b: b.replace(b'"model":"ev4"', b'"model":"ev9"', 1), "unknown CPU model 'ev9'"),

@@ -58,6 +58,7 @@ from machine.alpha.traps import (
     Unaligned,
     WatchHit,
 )
+from machine.fields import COUNT, U64, WORD, Part, integer, integers, obj
 
 READ, WRITE, EXEC = 0, 1, 2
 
@@ -108,9 +109,27 @@ class PalPort(Protocol):
         ...
 
 
-class CPU:
+class CPU(Part):
     """One Alpha CPU. Integer registers ``r`` and FP registers ``f`` hold
     unsigned 64-bit ints; r[31] and f[31] always read 0."""
+
+    STATE_NAME = "cpu"
+    STATE_FIELDS = ("pc", "r", "f", "fpcr", "unique", "intr_flag", "lock_addr", "lock_value", "icount", "cycles",
+                    "pcc_offset")  # fmt: skip
+    _RANGES = {"intr_flag": (0, 1), "lock_addr": WORD, "lock_value": WORD, "icount": COUNT, "cycles": COUNT}
+    NOT_STATE = {
+        "model": "the machine's CPU model: saved and hashed by the machine, which builds its CPU for it",
+        "implver": "follows from the model", "features": "follows from the model",
+        "memory": "a link to the MMU", "pal": "a link to the PAL",
+        "iters": "scratch of one translated block's run", "skipped": "scratch of one translated block's run",
+        "skipc": "scratch of one translated block's run",
+        "rtlb": "a host cache of page lookups", "wtlb": "a host cache of page lookups",
+        "xtlb": "a host cache of page lookups", "_translator": "a host cache of translated code",
+        "tb_trap": "set only inside run()", "leave": "set only inside run()",
+        "exit_after_pal": "how the machine runs its CPU, set when it is built",
+        "stops": "the debugger's breakpoints", "watch_pages": "the debugger's watchpoints",
+        "watch_frames": "the debugger's watchpoints", "watch_suppress": "set only while stepping over a watch",
+    }  # fmt: skip
 
     def __init__(self, memory: MemoryPort, pal: PalPort, model: str = DEFAULT_CPU) -> None:
         if model not in CPU_MODELS:
@@ -521,6 +540,28 @@ class CPU:
             return self.pal.call_pal(self, fn, pc)
         finally:
             self.tb_trap = prev
+
+    # --- state -----------------------------------------------------------------------
+
+    def save_state(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v := getattr(self, k), list) else v for k in self.STATE_FIELDS}
+
+    def check_state(self, saved: object) -> dict[str, Any]:
+        s = obj(saved, "cpu", self.STATE_FIELDS)
+        for k in self.STATE_FIELDS:
+            if k in ("r", "f"):
+                integers(s[k], f"cpu.{k}", 32, U64)
+            else:
+                integer(s[k], f"cpu.{k}", self._RANGES.get(k, U64))
+        return s
+
+    def apply_state(self, checked: dict[str, Any]) -> None:
+        for k in self.STATE_FIELDS:
+            if k in ("r", "f"):
+                getattr(self, k)[:] = checked[k]  # in place: whoever holds the register file keeps it
+            else:
+                setattr(self, k, checked[k])
+        self.flush_tlb()  # cached lookups and code were for the state before
 
     # --- running ----------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from machine.alpha.constants import (
     CAUSE_IFETCH,
@@ -43,6 +44,7 @@ from machine.alpha.constants import (
     PTE_V,
 )
 from machine.alpha.traps import MemFault
+from machine.fields import COUNT, U64, Misfit, Part, integer, items, obj
 
 READ, WRITE, EXEC = 0, 1, 2  # access kinds, as the CPU names them
 _R, _W, _X = 1, 2, 4
@@ -114,9 +116,17 @@ def translate(read_q: ReadQ, ptbr: int, va: int, access: int, mode: int) -> Tran
     return Translation(va, pa=pa, pte=pte, steps=tuple(steps))
 
 
-class TLB:
+class TLB(Part):
     """One translation buffer: FIFO replacement, entries keyed by (VPN, ASN)
-    or (VPN, None) for ASM (global) pages, holding the level-3 PTE."""
+    or (VPN, None) for ASM (global) pages, holding the level-3 PTE. Its
+    saved entries keep their order, which is the order they will be pushed out."""
+
+    STATE_FIELDS = ("entries", "misses", "fills")
+    NOT_STATE = {
+        "name": "fixed when it is built", "size": "fixed when it is built", "evicted": "a link to the CPU's caches",
+        "hits": "counts the hits the CPU's host caches did not serve, so it depends on when they were flushed (a "
+                "breakpoint, a restore); two runs to the same state differ in it",
+    }  # fmt: skip
 
     def __init__(self, name: str, size: int) -> None:
         self.name = name
@@ -124,6 +134,35 @@ class TLB:
         self.entries: OrderedDict[tuple[int, int | None], int] = OrderedDict()
         self.hits = self.misses = self.fills = 0
         self.evicted: Callable[[int], None] | None = None  # told the VPN of each entry pushed out
+
+    @property
+    def STATE_NAME(self) -> str:  # type: ignore[override]  # its name in messages: mmu.itb, mmu.dtb
+        return f"mmu.{self.name.lower()}"
+
+    def save_state(self) -> dict[str, Any]:
+        return {"entries": [[vpn, asn, pte] for (vpn, asn), pte in self.entries.items()], "misses": self.misses,
+                "fills": self.fills}  # fmt: skip
+
+    def check_state(self, saved: object) -> dict[str, Any]:
+        where = self.STATE_NAME
+        s = obj(saved, where, self.STATE_FIELDS)
+        keys = set()
+        for i, e in enumerate(items(s["entries"], f"{where}.entries", most=self.size)):
+            vpn, asn, pte = items(e, f"{where}.entries[{i}]", 3)
+            integer(vpn, f"{where}.entries[{i}] VPN", U64)
+            if asn is not None:
+                integer(asn, f"{where}.entries[{i}] ASN", (0, 255))
+            integer(pte, f"{where}.entries[{i}] PTE", U64)
+            keys.add((vpn, asn))
+        if len(keys) < len(s["entries"]):
+            raise Misfit(f"{where}.entries holds one page twice")
+        integer(s["misses"], f"{where}.misses", COUNT)
+        integer(s["fills"], f"{where}.fills", COUNT)
+        return s
+
+    def apply_state(self, checked: dict[str, Any]) -> None:
+        self.entries = OrderedDict(((vpn, asn), pte) for vpn, asn, pte in checked["entries"])
+        self.misses, self.fills = checked["misses"], checked["fills"]
 
     def lookup(self, vpn: int, asn: int) -> int | None:
         pte = self.entries.get((vpn, asn))
@@ -159,7 +198,7 @@ class TLB:
             del self.entries[key]
 
 
-class MMU:
+class MMU(Part):
     """Translation with the 21064's ITB and DTB in front of the page walk.
 
     Also a MemoryPort for the CPU: ``lookup(va, access)`` returns the frame
@@ -173,6 +212,10 @@ class MMU:
     the hits seen by the MMU. Each miss costs ``TB_MISS_CYCLES`` of virtual time,
     charged by the CPU at the instruction that missed (see ``TbMiss``)."""
 
+    STATE_NAME = "mmu"
+    STATE_FIELDS = ("ptbr", "asn", "mode", "itb", "dtb")
+    NOT_STATE = {"memory": "a link to physical memory", "missed": "set and cleared within one access"}
+
     def __init__(self, memory: object) -> None:
         self.memory = memory  # a machine.memory.PhysicalMemory
         self.itb = TLB("ITB", ITB_ENTRIES)
@@ -181,6 +224,22 @@ class MMU:
         self.asn = 0
         self.mode = MODE_KERNEL
         self.missed = False  # set when a lookup refilled a TB; the CPU clears it
+
+    def save_state(self) -> dict[str, Any]:
+        return {"ptbr": self.ptbr, "asn": self.asn, "mode": self.mode, "itb": self.itb.save_state(),
+                "dtb": self.dtb.save_state()}  # fmt: skip
+
+    def check_state(self, saved: object) -> dict[str, Any]:
+        s = obj(saved, "mmu", self.STATE_FIELDS)
+        integer(s["ptbr"], "mmu.ptbr", U64)
+        integer(s["asn"], "mmu.asn", (0, 255))
+        integer(s["mode"], "mmu.mode", (0, 1))
+        return {**s, "itb": self.itb.check_state(s["itb"]), "dtb": self.dtb.check_state(s["dtb"])}
+
+    def apply_state(self, checked: dict[str, Any]) -> None:
+        self.ptbr, self.asn, self.mode = checked["ptbr"], checked["asn"], checked["mode"]
+        self.itb.apply_state(checked["itb"])
+        self.dtb.apply_state(checked["dtb"])
 
     def attach(self, cpu: object) -> None:
         """Make TB evictions drop the page from the CPU's host caches."""

@@ -15,7 +15,7 @@ the entry's a0..a2 and jumps to the handler. A handler is either guest code
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from machine.alpha.constants import (
     IF_BPT,
@@ -36,6 +36,7 @@ from machine.alpha.traps import (
     Trap,
     Unaligned,
 )
+from machine.fields import COUNT, U64, Misfit, Part, boolean, integer, integers, items, obj
 
 if TYPE_CHECKING:
     from machine.alpha.cpu import CPU
@@ -58,7 +59,24 @@ class DoubleFault(Halt):
     would with a kernel-stack-not-valid halt."""
 
 
-class OsfPal:
+class UnsavedHandler:
+    """Stands in, after a restore, for a Python entry handler (the SPIN
+    kernel's), which a state file cannot hold. It is saved and hashed as the
+    handler was ("python"); entering it halts the machine, saying why, until
+    its owner installs the handler again."""
+
+    def __call__(self, pal: OsfPal, entry: int) -> None:
+        raise Halt(f"{ENTRY_NAMES[entry]}: the saved machine had a Python handler here; install it again after "
+                   "restoring", 1)  # fmt: skip
+
+
+class OsfPal(Part):
+    STATE_NAME = "pal"
+    STATE_FIELDS = ("ps", "ksp", "usp", "kgp", "sysval", "pcbb", "fen", "mces", "vptptr", "idle", "entries", "pending",
+                    "counts")  # fmt: skip
+    NOT_STATE = {"cpu": "a link to the CPU", "mmu": "a link to the MMU",
+                 "last_trap": "the last trap delivered, for reports; what runs next does not depend on it"}  # fmt: skip
+
     def __init__(self, cpu: CPU, mmu: MMU) -> None:
         self.cpu = cpu
         self.mmu = mmu
@@ -76,6 +94,48 @@ class OsfPal:
         self.idle = False  # set by wtint: the machine skips ahead to its next event
         self.counts = [0] * 6  # entries taken, per entry point
         self.last_trap: Trap | None = None  # the trap ``deliver`` last turned into an entry, for reports
+
+    # --- saved state ----------------------------------------------------------------
+
+    def save_state(self) -> dict[str, Any]:
+        return {"ps": self.ps, "ksp": self.ksp, "usp": self.usp, "kgp": self.kgp, "sysval": self.sysval,
+                "pcbb": self.pcbb, "fen": self.fen, "mces": self.mces, "vptptr": self.vptptr, "idle": self.idle,
+                "entries": [e if isinstance(e, int) or e is None else "python" for e in self.entries],
+                "pending": [[ipl, k, v] for ipl, (k, v) in sorted(self.pending.items())],
+                "counts": list(self.counts)}  # fmt: skip
+
+    def check_state(self, saved: object) -> dict[str, Any]:
+        s = obj(saved, "pal", self.STATE_FIELDS)
+        for k in ("ksp", "usp", "kgp", "sysval", "pcbb", "vptptr"):
+            integer(s[k], f"pal.{k}", U64)
+        integer(s["ps"], "pal.ps", (0, 0xF))
+        integer(s["fen"], "pal.fen", (0, 1))
+        integer(s["mces"], "pal.mces", (0, 0x1F))
+        boolean(s["idle"], "pal.idle")
+        for i, e in enumerate(items(s["entries"], "pal.entries", 6)):
+            if e is not None and e != "python":
+                integer(e, f"pal.entries[{i}]", U64)
+        ipls = set()
+        for i, p in enumerate(items(s["pending"], "pal.pending", most=32)):
+            ipl, _, _ = integers(p, f"pal.pending[{i}]", 3, U64)
+            if ipl > 31 or ipl in ipls:
+                raise Misfit(f"pal.pending[{i}]: interrupt level {ipl} is not 0..31 or is pending twice")
+            ipls.add(ipl)
+        integers(s["counts"], "pal.counts", 6, COUNT)
+        return s
+
+    def apply_state(self, checked: dict[str, Any]) -> None:
+        for k in ("ps", "ksp", "usp", "kgp", "sysval", "pcbb", "fen", "mces", "vptptr", "idle"):
+            setattr(self, k, checked[k])
+        self.counts = list(checked["counts"])
+        self.entries = [self._python(i) if e == "python" else e for i, e in enumerate(checked["entries"])]
+        self.pending = {ipl: (k, v) for ipl, k, v in checked["pending"]}
+
+    def _python(self, entry: int) -> Handler:
+        """The Python handler installed at ``entry`` (a machine loading a
+        state keeps its kernel's), else a stand-in that says one is missing."""
+        e = self.entries[entry]
+        return e if e is not None and not isinstance(e, int) else UnsavedHandler()
 
     # --- state helpers --------------------------------------------------------------
 
