@@ -318,27 +318,19 @@ def parse(raw: bytes, cycle: int = 0) -> Heard:
 # --- stations -------------------------------------------------------------------------------------
 
 
-class _Ear:
-    """The machine a station's card pretends to have: ``Wire.carry`` schedules
-    a frame's arrival on it, and it takes the frame off the wire at once (so
-    nothing waits in the wire's in-flight table) and hands it to the station."""
-
-    def __init__(self, station: Station) -> None:
-        self.station = station
-
-    def schedule(self, cycle: int, event: str, *args: int) -> None:
-        if event == "nic_rx":
-            frame = self.station.wire.take(args[0])
-            self.station.hear(frame, cycle)
-
-
 class _Card:
-    """What ``Wire`` needs of a card: ``machine``, ``mac``, ``wire``."""
+    """What ``Wire`` needs of a card: ``mac``, ``wire`` and ``arrive``. The wire
+    tells a card when a frame will reach it; the station's card takes it off
+    the wire at once (so nothing waits in the wire's in-flight table) and hears
+    it, stamped with the cycle it arrives."""
 
     def __init__(self, station: Station, mac: int) -> None:
-        self.machine = _Ear(station)
+        self.station = station
         self.mac = mac
         self.wire: Any = None
+
+    def arrive(self, cycle: int, frame_id: int) -> None:
+        self.station.hear(self.station.wire.take(frame_id), cycle)
 
 
 class Station:
