@@ -23,6 +23,7 @@ the window but off the exact number, so the test is deterministic.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import random
@@ -234,10 +235,13 @@ class Scene:
         return self.wit.since(since, lambda h: h.src_mac == mac and pred(h))
 
     def last_ack(self, src: str, dst: str, sport: int = PORT) -> Heard:
-        """The witness's latest segment src:sport -> dst: its ack is src's rcv_nxt, its seq src's snd_nxt."""
+        """The witness's latest segment src:sport -> dst, its ack src's rcv_nxt and its seq moved past what
+        the segment occupies (RFC 9293 §3.4: SYN, data, FIN), so that it is src's snd_nxt even when the
+        latest segment was the SYN-ACK of an idle connection."""
         for h in reversed(self.wit.heard):
             if h.kind == "tcp" and h.src == src and h.dst == dst and h.sport == sport and h.flags & ACK:
-                return h
+                used = len(h.payload) + (1 if h.flags & SYN else 0) + (1 if h.flags & FIN else 0)
+                return dataclasses.replace(h, seq=(h.seq + used) & 0xFFFFFFFF)
         raise AssertionError(f"no segment {src}:{sport} -> {dst} seen")
 
     def peer_port(self, server: str = B, client: str = A) -> int:
