@@ -590,14 +590,21 @@ def test_ephemeral_ports_cannot_be_predicted_from_two_probes(dog: Watchdog) -> N
 
 def test_an_out_of_order_flood_is_held_within_the_window_and_freed(dog: Watchdog) -> None:
     """RFC 9293 §3.10.7.4 and §3.8.6: out-of-order data is kept only inside the receive window, counted
-    against it, and freed once the stream passes it -- 2000 overlapping segments cannot hold more."""
+    against it, and freed once the stream passes it -- 2000 overlapping segments cannot hold more.
+
+    The flooder repeats bytes A will send (so that the stream, once it passes them, is still A's), each
+    piece inside one of A's MSS-sized segments and never touching the next: a held piece that crossed
+    into data A had not sent yet would let B acknowledge beyond A's SND.NXT, which RFC 9293 §3.10.7.4
+    has A drop -- no stack survives an attacker who knows the future, and this one cannot."""
     s = Scene(dog, promiscuous=True)
     ca, cb = quiet(s)
     h = s.last_ack(B, A)
     future = pattern(40_000, seed=3)  # what A will send: the on-path flooder repeats it, out of order
+    mss = 1460
     for i in range(2000):
-        off = 1 + (i * 977) % 30_000
-        s.rogue.send_tcp(MAC_B, A, B, ca.lport, PORT, h.ack + off, h.seq, ACK, 32768, future[off : off + 200])
+        off = mss * (i * 7 % 22) + 1 + (i * 37) % 400  # in slots 0..21 of A's segments, within the window
+        s.rogue.send_tcp(MAC_B, A, B, ca.lport, PORT, h.ack + off, h.seq, ACK, 32768,
+                         future[off : off + 200 + (i * 53) % 600])  # fmt: skip
     s.run(200_000)
     largest, held, where = footprint(s.b.net.tcp)
     assert held <= MAX_CONNECTION_BYTES, f"B's stack holds {held} bytes for one idle connection"
