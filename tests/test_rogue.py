@@ -803,12 +803,13 @@ def test_the_forwarder_does_not_hand_a_clients_replies_to_another_station(dog: W
         c.sched.fork(E.udp_rtt_client, c, B, 7000, 40, 64, out, 4000, name="client")
         tick = itertools.count()
 
-        def steal() -> None:
-            if next(tick) % 5 == 0:
+        def steal() -> None:  # once the client's flow is live, as the TCP case below waits for its SYN
+            if out.get("rtts") and next(tick) % 5 == 0:
                 s.rogue.send_udp(MAC_B, ROGUE_IP, B, 4000, 7000, b"steal")
 
         assert s.until(lambda: "done" in out, 2_000_000, steal), "the client's replies went astray"
         assert out["ok"] and len(out["rtts"]) == 40
+        assert next(tick) > 5, "the rogue never got to send from the client's port"
         assert [
             h.payload for h in s.rogue.heard if h.kind == "udp" and h.dst == ROGUE_IP and h.payload != b"steal"
         ] == []
