@@ -1296,11 +1296,11 @@ def test_soak_a_10_mib_transfer_and_a_udp_echo_hold_against_every_attack_at_once
     s.finish(t, 120_000_000, attack, 500)
     ping["stop"] = True
     assert s.until(lambda: "done" in ping, 100_000)
-    s.net.close()
     assert hashlib.sha256(t.rx["data"]).hexdigest() == hashlib.sha256(t.data).hexdigest()
     assert ping["wrong"] == 0 and ping["answered"] >= 0.95 * ping["sent"] > 100, ping
     assert len(mix.counts) == len(mix.attacks), mix.counts
-    s.held(echo=True)
+    s.held(echo=True)  # before the capture closes: the echo's frames go through the tap too
+    s.net.close()
     # The hosts' frames only (the rogue's are malformed on purpose), judged by test_net's BAD filter -- but
     # of tshark's warnings, not those that are no fault of a frame: a RST ("Connection reset"), which hosts
     # send lawfully for the rogue's segments to closed ports, and TCP sequence analysis, which the rogue's
