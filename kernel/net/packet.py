@@ -205,6 +205,22 @@ def parse_arp(f: EtherFrame) -> ArpPacket:
                      int.from_bytes(d[o + 10 : o + 16], "big"), ip_ntoa(d[o + 16 : o + 20]))  # fmt: skip
 
 
+def _check_ip_options(d: bytes, i: int, end: int) -> None:
+    """Walk the options so a lying length is a drop (RFC 1122 §3.2.1.8: a host
+    MUST ignore options it does not understand, so only their framing is judged;
+    RFC 791: EOL and NOP are one byte, every other option has a length of at least 2)."""
+    while i < end:
+        kind = d[i]
+        if kind == 0:  # end of the option list: the rest is padding
+            return
+        if kind == 1:
+            i += 1
+            continue
+        if i + 1 >= end or d[i + 1] < 2 or i + d[i + 1] > end:
+            raise Malformed("bad IP option length", f"option {kind}")
+        i += d[i + 1]
+
+
 def parse_ip(f: EtherFrame) -> IpPacket:
     d, o = f.data, ETH_HLEN
     avail = len(d) - o
@@ -221,6 +237,8 @@ def parse_ip(f: EtherFrame) -> IpPacket:
         raise Malformed("bad total length", f"{length}, but the header is {4 * ihl} and the frame carries {avail}")
     if ones_sum(memoryview(d)[o : o + 4 * ihl]) != 0xFFFF:
         raise Malformed("bad header checksum")
+    if ihl > 5:
+        _check_ip_options(d, o + IP_HLEN, o + 4 * ihl)
     fragment = bool(frag & 0x2000) or (frag & 0x1FFF) != 0
     return IpPacket(f.id, d, o, version, ihl, length, ident, fragment, ttl, proto, ip_ntoa(d[o + 12 : o + 16]),
                     ip_ntoa(d[o + 16 : o + 20]))  # fmt: skip

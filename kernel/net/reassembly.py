@@ -153,9 +153,6 @@ class Reassembler:
         body = p.payload
         n = len(body)
         end = off + n
-        if p.ihl != 5:
-            st.drop(p.id, "IP", "IP options (header length is not 20)")
-            return None
         if more and (n == 0 or n % 8):
             st.drop(p.id, "IP", "fragment not a multiple of 8 bytes", f"{n} bytes at {off}")
             return None

@@ -101,7 +101,7 @@ class Timer:
 
 def _ip_guard(proto: int, p: P.IpPacket) -> bool:
     """The IP layer's guard for one protocol (spin-reference.md §5, step 4)."""
-    return p.proto == proto and p.version == 4 and p.ihl == 5 and not p.fragment
+    return p.proto == proto and p.version == 4 and not p.fragment  # options are skipped: RFC 1122 §3.2.1.8
 
 
 def martian(addr: int, bcast: int) -> str:
@@ -187,7 +187,7 @@ class NetStack:
         self.ev_ip_out = d.define(ip, "PacketSend", self._ip_send, self)
         self.ev_icmp_in = d.define(icmp, "PacketArrived", self._icmp_input, self)
         self.unclaimed(self.ev_ether_in, lambda f: f.type not in (P.ETH_IP, P.ETH_ARP))
-        self.unclaimed(self.ev_ip_in, lambda p: p.proto not in self.protocols or p.fragment or p.ihl != 5)
+        self.unclaimed(self.ev_ip_in, lambda p: p.proto not in self.protocols or p.fragment)
         d.install_handler(self.ev_ether_in, self._ip_input, FieldEquals(0, "type", P.ETH_IP), owner="Ether")
         d.install_handler(self.ev_ether_in, self._arp_input, FieldEquals(0, "type", P.ETH_ARP), owner="Ether")
         self.install_protocol(P.PROTO_ICMP, self._icmp_from_ip, "IP")
@@ -382,8 +382,6 @@ class NetStack:
     def _no_ip_handler(self, p: P.IpPacket) -> None:
         if p.fragment:
             self._whole = self.reassembly.add(p)
-        elif p.ihl != 5:
-            self.drop(p.id, "IP", "IP options (header length is not 20)")
         else:
             self.drop(p.id, "IP", "no handler for the protocol", str(p.proto))
 

@@ -398,6 +398,9 @@ class Tcp:
                 return
             if kind == ACK and self.stack.now < lst.cookies_until and self._cookie_open(lst, seg):
                 return
+            if not kind & (ACK | RST):  # RFC 9293 §3.10.7.2, LISTEN's last step: no SYN, no ACK -> drop, no reply
+                self.stack.drop(seg.id, "TCP", "neither SYN nor ACK to a listener", str(seg.dst_port))
+                return
         self.stack.drop(seg.id, "TCP", "no connection on the port", str(seg.dst_port))
         if not seg.flags & RST:
             self._reset(seg)
