@@ -186,6 +186,8 @@ class Tap:
         self.frames = 0
 
     def write(self, frame: bytes, cycle: int) -> None:
+        if self.file.closed:  # a frame still on the wire after the capture ended: it is not captured
+            return
         sec, rest = divmod(cycle, CLOCK_HZ)
         usec = rest * 1_000_000 // CLOCK_HZ
         self.file.write(struct.pack("<IIII", sec, usec, len(frame), len(frame)) + frame)

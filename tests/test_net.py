@@ -409,3 +409,12 @@ def test_a_full_listen_backlog_drops_further_syns() -> None:
     assert lst.accept() is not None
     net.run_us(300_000)
     assert second.state == "ESTABLISHED"  # a retransmitted SYN found room
+
+
+def test_frames_after_the_capture_is_closed_are_not_captured_and_raise_nothing(tmp_path: Path) -> None:
+    net = Network(2, pcap=tmp_path / "late.pcap")
+    a, _ = net.hosts
+    net.close()  # the capture ends; the machines run on
+    assert a.net.ping("10.0.0.2", 1) == 0
+    assert net.run_until(lambda: len(a.net.ping_replies) > 0, 100_000)
+    assert (tmp_path / "late.pcap").stat().st_size == 24  # the pcap header alone
