@@ -145,7 +145,7 @@ def main(as_json: bool) -> int:
     print(f"  procedure call               {direct:8.1f} ns   (OSDI'96: {PAPER['call']:.2f} µs)")
     print(f"  raise, 1 unguarded handler   {res['raise_1_ns']:8.1f} ns   = {res['raise_1_ns'] / direct:.2f}x the call "
           f"(target ≤ 1.3x; SPIN published the handler in the jump table too)")  # fmt: skip
-    print(f"  ... counted (booted kernel)   {res['raise_1_counted_ns']:8.1f} ns   = "
+    print(f"  ... counted (booted kernel)  {res['raise_1_counted_ns']:8.1f} ns   = "
           f"{res['raise_1_counted_ns'] / direct:.2f}x the call (it counts every call: the Events pane's counts are true)")  # fmt: skip
     print(
         f"  ... an extension's handler   {res['extension_handler_ns']:8.1f} ns   (contained, fuel-bounded, "
