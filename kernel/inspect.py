@@ -10,7 +10,8 @@ one module that knows the machine.
 
 Rows: strands, domains (with their rights), events and their bindings in
 dispatch order (call counts, fuel, guard verdicts of the last dispatch),
-address spaces with their mappings and a page-table walk, the TBs, devices,
+address spaces with their mappings and a page-table walk, the TBs, packets
+(their rows, their way through the protocol graph, drops by reason), devices,
 memory in use (physical frames, each process, each extension's kept heap --
 seed 000's status commands show "the state of the heap"), the kernel's
 counters, and an extension's plain-data globals for a lesson's checks.
@@ -22,9 +23,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kernel.core.costs import CLOCK_MHZ
+from kernel.net.packet import ports
+from kernel.net.records import PacketCopy, PacketDrop, PacketFrame, PacketIn
+from kernel.net.stack import packet_path
 from kernel.sys.authority import ALL_PROCESSES
 from kernel.sys.dispatcher import FieldEquals
-from kernel.sys.trace import Dispatch
+from kernel.sys.trace import Dispatch, Record
 
 if TYPE_CHECKING:
     from kernel.kernel import Kernel
@@ -308,6 +312,91 @@ def counters(k: Kernel) -> Counters:
     net = k.net
     return Counters(k.sal.now, k.sal.icount, k.sal.crossings, k.syscalls, k.faults, k.sched.switches, k.ticks,
                     net.counters["copies"] if net is not None else 0)  # fmt: skip
+
+
+# --- Packets ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PacketRow:
+    id: int
+    direction: str  # "in" or "out"
+    us: float  # virtual time
+    length: int
+    summary: str
+    dropped: str  # the drop's layer and reason, if the stack dropped it
+
+
+def packets(k: Kernel, limit: int = 200) -> list[PacketRow]:
+    drops: dict[int, str] = {}
+    frames: list[PacketFrame] = []
+    for r in k.trace:
+        if isinstance(r, PacketFrame):
+            frames.append(r)
+        elif isinstance(r, PacketDrop):
+            drops[r.packet] = f"{r.layer}: {r.reason}"
+    return [PacketRow(r.packet, "in" if isinstance(r, PacketIn) else "out", r.cycle / CLOCK_MHZ, r.length,
+                      r.summary, drops.get(r.packet, "")) for r in frames[-limit:]]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DropRow:
+    layer: str
+    reason: str
+    count: int  # packets dropped for this reason since boot
+
+
+def drops(k: Kernel) -> list[DropRow]:
+    """The stack's drops counted by layer and reason, most frequent first."""
+    if k.net is None:
+        return []
+    return [DropRow(layer, reason, n) for layer, reason, n in k.net.drop_counts()]
+
+
+def path(k: Kernel, packet: int) -> list[str]:
+    """One packet's way through the protocol graph, a line per step: events
+    raised with each guard passed (+) or rejected (-), the handlers run, copies."""
+    evs = k.dispatcher.events
+    lines = []
+    recs = packet_path(k.trace, packet)
+    # A Dispatch record is written when its raise returns, so a nest of raises
+    # (Ether raising IP raising UDP) is recorded innermost first, after the
+    # copies and drops its handlers made: put each nest back in the order the
+    # packet went through it, followed by what happened inside.
+    ordered: list[Record] = []
+    run: list[Record] = []
+    inside: list[Record] = []
+    for r in [*recs, None]:
+        if isinstance(r, Dispatch):
+            run.append(r)
+            continue
+        if run:
+            ordered += run[::-1] + inside
+            run, inside = [], []
+        if isinstance(r, (PacketCopy, PacketDrop)):
+            inside.append(r)
+        elif r is not None:
+            ordered.append(r)
+    ordered += inside
+    for r in ordered:
+        if isinstance(r, PacketFrame):
+            lines.append(f"{'arrived' if isinstance(r, PacketIn) else 'sent'}: {r.summary}")
+        elif isinstance(r, Dispatch):
+            ev = evs.get(r.event)
+            owners = {b.id: b.owner for b in ev.bindings} if ev is not None else {}
+            guards = ", ".join(f"#{i} {owners.get(i, '(gone)')} {'passed' if ok else 'rejected' if ok is not None else '-'}"
+                               for i, ok in r.guards)  # fmt: skip
+            ran = ", ".join(f"#{i} {owners.get(i, '(gone)')}" for i in r.handlers) or "none"
+            lines.append(f"{r.event}: guards {guards or 'none'}; handlers {ran}")
+        elif isinstance(r, PacketCopy):
+            lines.append(f"copy: {r.nbytes} bytes {r.where}")
+        elif isinstance(r, PacketDrop):
+            lines.append(f"dropped at {r.layer}: {r.reason}")
+    return lines
+
+
+def packet_ports(r: Record) -> tuple[int, int] | None:
+    return ports(r.frame) if isinstance(r, PacketFrame) else None
 
 
 # --- An extension's state, for a lesson's checks ----------------------------------------------

@@ -118,3 +118,19 @@ def test_reading_changes_nothing(program: object) -> None:
         for m in inspect.mappings(k, sp.id):  # type: ignore[arg-type]
             inspect.walk(k, sp.id, m.va)  # type: ignore[arg-type]
     assert k.machine.state_hash() == before  # type: ignore[attr-defined]
+
+
+def test_packets_their_paths_and_drops_by_reason(net: Network) -> None:
+    """Last in the file: it adds traffic to the module's network."""
+    a, b = net.hosts
+    assert a.net.udp.send(4000, "10.0.0.2", 2600, b"nobody") == 0  # no one listens on 2600
+    net.run_us(5_000)
+    rows = inspect.packets(b)
+    last_in = [r for r in rows if r.direction == "in" and "2600" in r.summary][-1]
+    assert last_in.dropped.startswith("UDP: ") and last_in.length >= 60 and last_in.us > 0
+    lines = inspect.path(b, last_in.id)
+    assert lines[0].startswith("arrived: ") and lines[-1].startswith("dropped at UDP")
+    drops = inspect.drops(b)
+    assert [d for d in drops if d.layer == "UDP" and d.count >= 1 and d.reason.startswith("no endpoint")]
+    assert drops == sorted(drops, key=lambda d: -d.count)  # most frequent first
+    assert inspect.packet_ports(next(r for r in b.trace if getattr(r, "packet", None) == last_in.id)) == (4000, 2600)
