@@ -36,6 +36,21 @@ def established(port: int = 5001) -> tuple[Network, Station, T.Tcb, T.Tcb]:
     return net, st, c, s
 
 
+def accepted_from_peer(mss: int = 1460) -> tuple[Network, Station, Any, Peer, T.Tcb]:
+    """A scripted peer (10.0.0.9, on the station) connected to A's port 5001 with
+    this MSS option: the network, the station, A, the peer, A's accepted Tcb."""
+    net = Network(2)
+    st = Station(net)
+    a = net.hosts[0]
+    lst = a.net.tcp.listen(5001, 4, "test")
+    assert isinstance(lst, T.Tcb)
+    peer = Peer(st, a, "10.0.0.9", 40000, 5001)
+    peer.open(net, mss=mss)
+    s = lst.accept()
+    assert s is not None
+    return net, st, a, peer, s
+
+
 def exchange(net: Network, c: T.Tcb, s: T.Tcb, data: bytes) -> bytes:
     """Send ``data`` from c to s and read it there: what s's reader got."""
     got = bytearray()
@@ -399,15 +414,7 @@ def test_out_of_order_data_is_bounded_by_the_window_and_freed_when_passed() -> N
     segments hold each byte once; all of it stays within the window (with
     the unread data, RCVBUF at most); pieces RCV.NXT reaches or passes are
     freed; the reader gets exactly the first copy of each byte."""
-    net = Network(2)
-    st = Station(net)
-    a = net.hosts[0]
-    lst = a.net.tcp.listen(5001, 4, "test")
-    assert isinstance(lst, T.Tcb)
-    peer = Peer(st, a, "10.0.0.9", 40000, 5001)
-    peer.open(net)
-    s = lst.accept()
-    assert s is not None
+    net, st, a, peer, s = accepted_from_peer()
     base = peer.snd_nxt
     stream = pattern(T.RCVBUF + 34_000, seed=8)
     for i in range(400):  # overlapping pieces, 80 bytes apart from 1000 on, the last ones past the window
@@ -433,15 +440,7 @@ def test_out_of_order_bytes_are_charged_to_the_window() -> None:
     RCVBUF less those bytes (before: all of RCVBUF, so held plus new data could
     exceed the buffer); the right edge already advertised never moves left,
     so duplicate ACKs stay duplicates for the sender's fast retransmit."""
-    net = Network(2)
-    st = Station(net)
-    a = net.hosts[0]
-    lst = a.net.tcp.listen(5001, 4, "test")
-    assert isinstance(lst, T.Tcb)
-    peer = Peer(st, a, "10.0.0.9", 40000, 5001)
-    peer.open(net)
-    s = lst.accept()
-    assert s is not None
+    net, st, a, peer, s = accepted_from_peer()
     base = peer.snd_nxt
     for off in range(0, 30_000, 1000):
         peer.send(ACK, bytes(1000), seq=base + off)
@@ -465,15 +464,7 @@ def test_out_of_order_bytes_are_charged_to_the_window() -> None:
 def _mss_run(mss: int) -> tuple[int, list[int]]:
     """A peer with this MSS option connects and takes 20 000 bytes: the
     engine's MSS and the payload sizes it sent."""
-    net = Network(2)
-    st = Station(net)
-    a = net.hosts[0]
-    lst = a.net.tcp.listen(5001, 4, "test")
-    assert isinstance(lst, T.Tcb)
-    peer = Peer(st, a, "10.0.0.9", 40000, 5001)
-    peer.open(net, mss=mss)
-    s = lst.accept()
-    assert s is not None
+    net, st, a, peer, s = accepted_from_peer(mss=mss)
     data = pattern(20_000, seed=9)
     got = bytearray()
     sizes = []
@@ -541,15 +532,7 @@ def test_a_window_that_closes_with_data_in_flight_is_probed() -> None:
     """The peer acknowledges part of what is in flight and shuts its window:
     the sender probes (one byte at SND.UNA) instead of going back and
     sending nothing until it gives up; when the window opens all of it arrives."""
-    net = Network(2)
-    st = Station(net)
-    a = net.hosts[0]
-    lst = a.net.tcp.listen(5001, 4, "test")
-    assert isinstance(lst, T.Tcb)
-    peer = Peer(st, a, "10.0.0.9", 40000, 5001)
-    peer.open(net)
-    s = lst.accept()
-    assert s is not None
+    net, st, a, peer, s = accepted_from_peer()
     data = pattern(10_000, seed=11)
     s.send(data)
     net.run_us(3_000)
