@@ -134,3 +134,20 @@ def test_packets_their_paths_and_drops_by_reason(net: Network) -> None:
     assert [d for d in drops if d.layer == "UDP" and d.count >= 1 and d.reason.startswith("no endpoint")]
     assert drops == sorted(drops, key=lambda d: -d.count)  # most frequent first
     assert inspect.packet_ports(next(r for r in b.trace if getattr(r, "packet", None) == last_in.id)) == (4000, 2600)
+
+
+def test_an_extensions_hostile_data_cannot_stall_or_fool_the_reader(net: Network) -> None:
+    """A lesson reads an extension's globals: a list that holds itself, a structure
+    nested past any sense, 65,000 items (more than a reader copies) and a list holding one of the
+    extension's own objects come back as absent, at once: nothing of the
+    extension is walked for long or handed out."""
+    import time
+
+    b = net.hosts[1]
+    b.system.load("loop = []\ndeep = [0]\nbig = []\nclass Box:\n    pass\nodd = [Box()]\nfine = {'n': (1, 2.5, None)}\n"
+                  "def init():\n    global deep, big\n    loop.append(loop)\n    for _ in range(50):\n        deep = [deep]\n"
+                  "    big = list(range(65000))\n", "hoarder.py", importer="root")  # fmt: skip
+    t0 = time.perf_counter()  # host-time ok: the reader must not walk a million items
+    g = inspect.extension_globals(b, "hoarder")
+    assert time.perf_counter() - t0 < 1.0
+    assert g == {"fine": {"n": (1, 2.5, None)}}
