@@ -263,3 +263,18 @@ def test_fault_reports_are_bounded() -> None:
     for i in range(REPORTS_MAX + 50):
         s.dispatcher.report(f"line {i}")
     assert len(s.dispatcher.reports) == REPORTS_MAX and s.dispatcher.reports[-1] == f"line {REPORTS_MAX + 49}"
+
+
+def test_a_body_that_rebinds_its_own_name_runs_the_new_code_inside_this_calls_grant() -> None:
+    """``global h; h = <a loop>; return h(p)``: the new h is plain extension code, bounded by
+    the call that runs it; the wrapper keeps the function it was made for; outside a call
+    the rebound name has no fuel."""
+    s, iface = _system()
+    ext = _load(s, "def h(p):\n    global h\n    h = lambda q: [0 for _ in range(10**6) for _ in range(10**6)]\n    return h(p)",
+                "Dispatcher.InstallHandler(Lab.Raise, h, bound=2000)")  # fmt: skip
+    b = ext.bindings[0]
+    assert iface.Raise(1) is None
+    assert b.faulted == "exceeded its bound of 2000 fuel" and b.fuel_used == 2000
+    with pytest.raises(BaseException) as e:
+        ext.namespace["h"](1)
+    assert type(e.value).__name__ == "FuelExhausted"
