@@ -17,6 +17,7 @@ from kernel.core.ext_ifaces import ExtensionSched, ExtensionTranslation, Extensi
 from kernel.core.physaddr import PhysAddr
 from kernel.core.physaddr_iface import ExtensionPhysAddr, FrameView, frame_of
 from kernel.core.sal import PAGE_SIZE, kseg
+from kernel.core.sched import Strand
 from kernel.core.translation import Translation
 from kernel.core.trap import _enosys, _ignore
 from kernel.fs.extentfs import ExtentFS
@@ -59,7 +60,7 @@ def boot(machine: Machine | None = None, *, init: ElfImage | None = None, argv: 
 
     step("machine", f"DEC 3000/400, {m.cpu.model}, {m.memory.size >> 20} MiB, {m.memory.nframes} frames of 8 KiB")
     k.sal.boot_processor(kseg(BOOT_STACK_TOP))
-    k.phys = PhysAddr(k.sal, KERNEL_FRAMES, m.memory.nframes)
+    k.phys = PhysAddr(k.sal, KERNEL_FRAMES, m.memory.nframes, view=FrameView, nominee=frame_of)  # handlers see a view
     step("PhysAddr", f"frames {KERNEL_FRAMES:#x}..{m.memory.nframes - 1:#x} ({k.phys.nfree} free); "
                      f"{KERNEL_FRAMES} kept for the boot stack and the idle loop")  # fmt: skip
     k.sal.install_entries(k.on_trap, k.on_interrupt)
@@ -73,29 +74,24 @@ def boot(machine: Machine | None = None, *, init: ElfImage | None = None, argv: 
     if disk_image is not None:
         m.attach_disk(disk_image)
     if m.disk is not None:
-        k.fs = ExtentFS(k)
-        k.devices.append(k.fs.interrupt)
-        step("disk", f"{m.disk.nblocks} blocks; {k.fs.mount()}")
+        fs = ExtentFS(k)
+        k.attach_fs(fs)
+        step("disk", f"{m.disk.nblocks} blocks; {fs.mount()}")
     if unix:
-        Unix(k)
-        step("unix", f"UNIX personality: {len(k.personality.table)} system calls on Trap.SystemCall, "
+        personality = Unix(k)
+        k.attach_personality(personality)
+        step("unix", f"UNIX personality: {len(personality.table)} system calls on Trap.SystemCall, "
                      "address spaces on the fault events; Mach thread calls and C-Threads")  # fmt: skip
     if address is not None:
         if m.nic is None:
             raise ValueError("a network address needs an Ethernet card (machine.attach_nic)")
         net = NetStack(k, address, netmask, gateway)
+        k.attach_net(net)
         if k.personality is not None:
             Sockets(k.personality, net)
         step("net", f"Lance {P.mac_str(net.mac)}, {address}/{netmask}: Ether IP ICMP UDP TCP events; "
                     f"network thread is strand {net.thread.id}" + ("; sockets" if k.personality else ""))  # fmt: skip
-    idle = k.sched.new_strand("idle", "idle", sched_mod.MIN_PRIORITY)
-    idle.kstack = k.phys.Allocate("kstack idle", ("pinned", "zeroed"))
-    idle_space = k.translation.Create("kernel")
-    idle.space = None
-    idle.pcb = k.sal.new_pcb(idle.kstack.pfn, idle_space.root, 0)
-    idle.ctx = k.sal.idle_context(IDLE_CODE, kseg((idle.kstack.pfn << 13) + PAGE_SIZE - 64))
-    k.sched.idle = idle
-    k.sched.release_strand = k.release_strand
+    idle = _idle_strand(k)
     if init is not None:
         if k.personality is None:
             raise ValueError("an init program needs the UNIX personality")
@@ -103,11 +99,22 @@ def boot(machine: Machine | None = None, *, init: ElfImage | None = None, argv: 
         step("init", f"pid {p.pid} runs {' '.join(p.argv)}")
     step("clock", f"1024 Hz, quantum {sched_mod.QUANTUM_TICKS} ticks; the idle strand waits in wtint")
     k.sal.first_switch(idle.pcb)
-    k.sched.current = idle
-    idle.state = sched_mod.RUNNING
-    k.sched.need_resched = "boot"
+    k.sched.start(idle)
     k.leave(count=False)  # the first switch: to init, or to the idle loop
     return k
+
+
+def _idle_strand(k: Kernel) -> Strand:
+    """The strand that runs when nothing else is ready: guest code in
+    kernel mode waiting in wtint, on a kernel stack of its own."""
+    assert k.phys is not None and k.translation is not None
+    idle = k.sched.new_strand("idle", "idle", sched_mod.MIN_PRIORITY)
+    idle.kstack = k.phys.Allocate("kstack idle", ("pinned", "zeroed"))
+    idle_space = k.translation.Create("kernel")
+    idle.space = None
+    idle.pcb = k.sal.new_pcb(idle.kstack.pfn, idle_space.root, 0)
+    idle.ctx = k.sal.idle_context(IDLE_CODE, kseg((idle.kstack.pfn << 13) + PAGE_SIZE - 64))
+    return idle
 
 
 def _serves(k: Kernel) -> Any:
@@ -126,23 +133,14 @@ def _define_services(k: Kernel) -> None:
     assert phys is not None and tr is not None
     k.system.protect_kernel_events()  # every kernel event from here on starts with the kernel's authorizer
 
-    strand = Interface("Strand", "strands: Block, Unblock, Checkpoint and Resume are events (SOSP'95 Fig. 4)")
+    strand = sched.strand_iface  # the scheduler raises its events through these slots
     for name in ("Block", "Unblock", "Checkpoint", "Resume"):
-        d.define(strand, name, getattr(sched, f"_{name.lower()}"), sched)
-    sched.Block = lambda v: strand.Block(v)
-    sched.Unblock = lambda v: strand.Unblock(v)
-    sched.Checkpoint = lambda v: strand.Checkpoint(v)
-    sched.Resume = lambda v: strand.Resume(v)
+        d.define(strand, name, getattr(strand, name), sched)
+    sch = sched.sched_iface
+    d.define(sch, "Choose", sch.Choose, sched, result=True)
 
-    sch = Interface("Sched", "the global scheduler; Choose picks among an application scheduler's strands",
-                    GetPriority=lambda v: v.priority, NewGroup=sched.new_group_view,
-                    Adopt=sched.adopt_view)  # fmt: skip
-    d.define(sch, "Choose", sched._choose, sched, result=True)
-    sched.Choose = lambda g, ready: sch.Choose(g, ready)
-
-    pa = Interface("PhysAddr", "physical frames", Allocate=phys.Allocate, Deallocate=phys.Deallocate)
-    d.define(pa, "Reclaim", phys._reclaim_intrinsic, phys, result=True)
-    phys.Reclaim = lambda f: frame_of(pa.Reclaim(FrameView(f)))  # handlers see a view, never the Frame
+    pa = phys.iface  # PhysAddr raises Reclaim through its slot
+    d.define(pa, "Reclaim", pa.Reclaim, phys, result=True)
 
     va = Interface("VirtAddr", "virtual address ranges", Allocate=k.virt.Allocate, Deallocate=k.virt.Deallocate)
     trans = Interface("Translation", "address spaces and their fault events (done protocol)",
@@ -150,7 +148,7 @@ def _define_services(k: Kernel) -> None:
     for name in ("PageNotPresent", "BadAddress", "ProtectionFault"):
         d.define(trans, name, _ignore, tr, done_arg=1)
 
-    trap = Interface("Trap", "system calls and processor traps as events")
+    trap = k.trap  # the kernel raises a trap's event through its slot
     ev = d.define(trap, "SystemCall", _enosys, k)
     d.uninstall(ev.original, "the kernel uninstalls it at boot; the default handler answers ENOSYS")
     d.install_default_handler(ev, _enosys, k)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kernel.core import costs
 from kernel.core.physaddr import OutOfFrames, PhysAddr
@@ -25,13 +25,19 @@ from kernel.core.sal import (
     TrapInfo,
 )
 from kernel.core.sched import DONE, RUNNING, Scheduler, Strand
-from kernel.core.translation import FaultState, Translation, VirtAddr
-from kernel.core.trap import NORESULT, RESTART, SyscallState, TrapState
+from kernel.core.translation import FaultState, Space, Translation, VirtAddr
+from kernel.core.trap import NORESULT, RESTART, SyscallState, TrapInterface, TrapState
+from kernel.sys.dispatcher import Event
 from kernel.sys.interface import Interface
 from kernel.sys.system import ExtensionSystem
 from kernel.sys.trace import MemFault, Syscall, Trace
 from machine.alpha.traps import GENTRAP_TEXT, Halt
 from machine.machine import Machine
+
+if TYPE_CHECKING:  # built on the kernel, so imported only to be named here
+    from kernel.fs.extentfs import ExtentFS
+    from kernel.net.stack import NetStack
+    from kernel.unix.personality import Unix
 
 PAGE_MASK = PAGE_SIZE - 1
 
@@ -45,7 +51,7 @@ class Kernel:
         self.machine = machine
         self.sal = Sal(machine)
         self.trace = Trace()
-        self.sched = Scheduler(self.sal, self.trace)
+        self.sched = Scheduler(self.sal, self.trace, release_strand=self.release_strand)
         self.system = ExtensionSystem(self.sched, self.trace)  # asynchronous handlers run on the kernel's strands
         self.dispatcher = self.system.dispatcher
         self.dispatcher.counting = True  # every binding's calls are true, the intrinsics' too (kernel/inspect.py)
@@ -55,6 +61,7 @@ class Kernel:
         self.translation: Translation | None = None
         self.virt = VirtAddr()
         self.ifaces: dict[str, Interface] = {}
+        self.trap = TrapInterface("Trap", "system calls and processor traps as events")  # its events: boot
         self.boot_log: list[str] = []
         self.ticks = 0
         self.syscalls = 0
@@ -65,19 +72,40 @@ class Kernel:
         self.console_eof = False
         self.console_waiters: list[Strand] = []
         self.reports: list[str] = []  # one line per strand the kernel ended, for the console and the CLI
-        self.personality: Any = None
-        self.fs: Any = None
+        self.personality: Unix | None = None  # attach_personality
+        self.fs: ExtentFS | None = None  # attach_fs
         self.syscall_names: dict[int, str] = {}
         self.on_unhandled: Callable[[Strand, str, TrapInfo | None, str], None] = self.end_strand
         self.exit_message = ""
         self.devices: list[Callable[[int], bool]] = []  # interrupt handlers: each says whether the vector was its
         self.tick_hooks: list[Callable[[], None]] = []  # called on every clock tick (the network's timers)
-        self.net: Any = None  # the network stack (kernel/net/stack.py), on a machine with a card and an address
+        self.net: NetStack | None = None  # attach_net: on a machine with a card and an address
         self.entry_watch: Callable[[str], None] | None = None  # told of every kernel entry (the workbench's stepping)
+
+    # --- what boot attaches ------------------------------------------------------------
+
+    def attach_fs(self, fs: ExtentFS) -> None:
+        """The file system on the disk: its interrupt handler joins the devices."""
+        self.fs = fs
+        self.devices.append(fs.interrupt)
+
+    def attach_personality(self, personality: Unix) -> None:
+        """The UNIX personality: it decides what a fault nobody fixed does to
+        a process, kills a process out of memory, checks a strand before it
+        resumes (signals) and adds its processes to the state hash."""
+        self.personality = personality
+        self.on_unhandled = personality.unhandled
+
+    def attach_net(self, net: NetStack) -> None:
+        """The network stack: the Lance driver's interrupts and the stack's
+        timers on the clock tick."""
+        self.net = net
+        self.devices.append(net.driver.interrupt)
+        self.tick_hooks.append(net.tick)
 
     # --- events ----------------------------------------------------------------------
 
-    def event(self, name: str) -> Any:
+    def event(self, name: str) -> Event:
         return self.dispatcher.event(name)
 
     # --- entries ---------------------------------------------------------------------
@@ -155,7 +183,7 @@ class Kernel:
         self.sal.load(nxt.ctx)
         self.sal.resume(count=count)
 
-    def new_user_strand(self, name: str, space: Any, priority: int, owner: str) -> Strand:
+    def new_user_strand(self, name: str, space: Space, priority: int, owner: str) -> Strand:
         """A strand for user code: a kernel-stack page holding its HWPCB. The
         page is taken first, so OutOfFrames leaves no strand half-made."""
         assert self.phys is not None
@@ -182,7 +210,7 @@ class Kernel:
         self.sal.charge(costs.SYSCALL_DISPATCH)
         self.syscalls += 1
         number = s.ctx.syscall_number
-        self.ifaces["Trap"].SystemCall(s.view, state)
+        self.trap.SystemCall(s.view, state)
         result = state.result
         if result is RESTART:
             s.ctx.restart()
@@ -221,7 +249,7 @@ class Kernel:
         name = {"arith": "Arithmetic", "illegal": "IllegalInstruction", "unaligned": "Unaligned",
                 "breakpoint": "Breakpoint", "gentrap": "Breakpoint"}[info.what]  # fmt: skip
         state = TrapState(info, s.view)
-        getattr(self.ifaces["Trap"], name)(s.view, state)
+        getattr(self.trap, name)(s.view, state)
         if not state.done and s.state != DONE:
             sig = {"arith": "SIGFPE", "illegal": "SIGILL", "unaligned": "SIGBUS"}.get(info.what, "SIGTRAP")
             text = info.text

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kernel.core.sched import DEFAULT_PRIORITY, GroupView, Scheduler, StrandView
+from kernel.core.sched import DEFAULT_PRIORITY, GroupView, Scheduler, StrandView, group_of
 from kernel.core.translation import Space, Translation, VirtAddr
 from kernel.sys import authority, capability
 from kernel.sys.errors import SpinError
@@ -55,7 +55,7 @@ class ExtensionSched:
             raise SpinError(f"{self._ext.name}: Sched.NewGroup: at most {GROUPS_PER_EXTENSION} groups an extension")
         self._groups += 1
         g = self._sched.new_group_view(f"{self._ext.name}: {name}", priority)
-        self.mine.add(id(object.__getattribute__(g, "_g")))
+        self.mine.add(id(group_of(g)))
         return g
 
     def Adopt(self, g: Any, s: Any) -> None:  # noqa: N802
@@ -134,7 +134,7 @@ def authorize_choose(d: Any, ev: Any, registry: dict[str, ExtensionSched]) -> No
         mine = view.mine if view is not None else set()
 
         def own_group(g: Any, ready: Any) -> bool:
-            return isinstance(g, GroupView) and id(object.__getattribute__(g, "_g")) in mine
+            return isinstance(g, GroupView) and id(group_of(g)) in mine
 
         own_group.__name__ = "one of its own groups"
         d.impose_guard(b, own_group, by=ev.authority)

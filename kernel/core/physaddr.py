@@ -21,6 +21,7 @@ from typing import Any
 from kernel.core import costs
 from kernel.core.sal import Sal
 from kernel.sys.errors import SpinError
+from kernel.sys.interface import Interface
 
 FREE, ACTIVE, PINNED = "free", "active", "pinned"
 ATTRS = ("pinned", "reclaimable", "zeroed")
@@ -47,19 +48,37 @@ class Frame:
         return f"<frame {self.pfn:#x} {self.tag} {self.state}>"
 
 
-class PhysAddr:
-    """The frames from ``first`` to the end of memory."""
+class PhysAddrInterface(Interface):
+    """The PhysAddr interface: its procedures, and the ``Reclaim`` event's
+    slot (its intrinsic handler until boot makes it an event)."""
 
-    def __init__(self, sal: Sal, first: int, last: int) -> None:
+    Allocate: Callable[..., Frame]
+    Deallocate: Callable[[Frame], None]
+    Reclaim: Callable[[Any], Any]
+
+
+def _same(x: Any) -> Any:
+    return x
+
+
+class PhysAddr:
+    """The frames from ``first`` to the end of memory. Reclaim handlers get
+    ``view(candidate)`` and nominate something ``nominee`` turns back into
+    a Frame (boot passes kernel/core/physaddr_iface.py's FrameView and frame_of)."""
+
+    def __init__(self, sal: Sal, first: int, last: int, view: Callable[[Frame], Any] = _same,
+                 nominee: Callable[[Any], Any] = _same) -> None:  # fmt: skip
         self.sal = sal
         self.frames = {pfn: Frame(pfn) for pfn in range(first, last)}
         self.free = list(range(last - 1, first - 1, -1))  # pop() gives the lowest frame first
         self.reclaimable: OrderedDict[int, Frame] = OrderedDict()  # FIFO of reclaim candidates
         self.reclaims = 0
-        self.Reclaim: Callable[[Frame], Any] = self._reclaim_intrinsic  # made an event at boot
+        self._view, self._nominee = view, nominee
+        self.iface = PhysAddrInterface("PhysAddr", "physical frames", Allocate=self.Allocate,
+                                       Deallocate=self.Deallocate, Reclaim=self._reclaim_intrinsic)  # fmt: skip
 
     @staticmethod
-    def _reclaim_intrinsic(candidate: Frame) -> Frame:
+    def _reclaim_intrinsic(candidate: Any) -> Any:
         return candidate
 
     def Allocate(self, tag: str = "", attrs: tuple[str, ...] = ()) -> Frame:  # noqa: N802 - SPIN's name
@@ -106,7 +125,7 @@ class PhysAddr:
         if not self.reclaimable:
             raise OutOfFrames("out of physical memory: no free frame and none reclaimable")
         candidate = next(iter(self.reclaimable.values()))
-        chosen = self.Reclaim(candidate)
+        chosen = self._nominee(self.iface.Reclaim(self._view(candidate)))
         if not isinstance(chosen, Frame) or chosen.pfn not in self.reclaimable:
             chosen = candidate  # a nomination must be a reclaimable frame
         self.reclaims += 1

@@ -32,6 +32,8 @@ from kernel.core import costs
 from kernel.core.physaddr import Frame
 from kernel.core.sal import Context, Sal
 from kernel.sys.errors import SpinError
+from kernel.sys.interface import Interface
+from kernel.sys.sandbox import shown
 from kernel.sys.trace import Switch, Trace
 
 READY, RUNNING, BLOCKED, DONE = "ready", "running", "blocked", "done"
@@ -41,22 +43,39 @@ QUANTUM_TICKS = 5
 
 
 class StrandView:
-    """A strand as event handlers see it: read-only facts, no levers."""
+    """A strand as event handlers see it: read-only facts, no levers. Kernel
+    code goes from a view to its strand through ``strand_of`` alone."""
 
-    __slots__ = ("_s",)
+    __slots__ = ("_strand",)
 
     def __init__(self, s: Strand) -> None:
-        self._s = s
+        self._strand = s
 
-    id = property(lambda self: self._s.id)
-    name = property(lambda self: self._s.name)
-    priority = property(lambda self: self._s.priority)
-    state = property(lambda self: self._s.state)
-    pid = property(lambda self: self._s.pid)
-    kind = property(lambda self: self._s.kind)
+    id = property(lambda self: self._strand.id)
+    name = property(lambda self: self._strand.name)
+    priority = property(lambda self: self._strand.priority)
+    state = property(lambda self: self._strand.state)
+    pid = property(lambda self: self._strand.pid)
+    kind = property(lambda self: self._strand.kind)
 
     def __repr__(self) -> str:
-        return f"<strand {self._s.id} {self._s.name}>"
+        return f"<strand {self._strand.id} {self._strand.name}>"
+
+
+def strand_of(view: object, what: str = "", live: bool = False) -> Strand:
+    """The strand behind a view the kernel handed out: the kernel's one way
+    from what an event passed to the strand itself. It is exported to no
+    extension (their names come from SpinPublic and SpinTrusted only), so an
+    extension holding a view still cannot reach the strand. Anything but a
+    kernel-made view -- or, with ``live``, a view of a strand that has ended --
+    is refused with a SpinError that says so (``what`` names the caller)."""
+    where = f"{what}: " if what else ""
+    s = view._strand if type(view) is StrandView else None
+    if not isinstance(s, Strand):
+        raise SpinError(f"{where}{shown(view)} is not a strand an event passed you")
+    if live and s.state == DONE:
+        raise SpinError(f"{where}strand {s.id} ({s.name}) has ended")
+    return s
 
 
 class Strand:
@@ -111,13 +130,53 @@ class Group:
 
 
 class GroupView:
-    __slots__ = ("_g",)
+    """An application scheduler's group as extensions see it: a name to pass back."""
+
+    __slots__ = ("_group",)
 
     def __init__(self, g: Group) -> None:
-        self._g = g
+        self._group = g
 
-    id = property(lambda self: self._g.id)
-    name = property(lambda self: self._g.name)
+    id = property(lambda self: self._group.id)
+    name = property(lambda self: self._group.name)
+
+
+def group_of(view: object, what: str = "") -> Group:
+    """The group behind a view from ``Sched.NewGroup`` (as ``strand_of`` for strands)."""
+    g = view._group if type(view) is GroupView else None
+    if not isinstance(g, Group):
+        raise SpinError(f"{what + ': ' if what else ''}{shown(view)} is not a group from Sched.NewGroup")
+    return g
+
+
+class StrandInterface(Interface):
+    """The Strand interface: its four events (SOSP'95 Fig. 4). Each slot
+    holds its intrinsic handler until boot makes it an event; from then on
+    the dispatcher patches the slot, and the scheduler raises through it."""
+
+    Block: Callable[[StrandView], None]
+    Unblock: Callable[[StrandView], None]
+    Checkpoint: Callable[[StrandView], None]
+    Resume: Callable[[StrandView], None]
+
+
+class SchedInterface(Interface):
+    """The Sched interface: the ``Choose`` event (made an event at boot, as
+    ``StrandInterface``'s) and the procedures for application schedulers."""
+
+    Choose: Callable[[GroupView, tuple[int, ...]], int]
+    GetPriority: Callable[[StrandView], int]
+    NewGroup: Callable[..., GroupView]
+    Adopt: Callable[[GroupView, StrandView], None]
+
+
+def _no_stack(s: Strand) -> None:
+    """A scheduler without a machine frees no kernel stack: its strands have none."""
+
+
+def _priority(v: StrandView) -> int:
+    """Sched.GetPriority."""
+    return int(v.priority)
 
 
 class _NoMachine:
@@ -135,7 +194,8 @@ class Scheduler:
     replugging's tests, the replugging lesson): the same strands, baton and
     policy a booted kernel uses, with no machine under them."""
 
-    def __init__(self, sal: Sal | None = None, trace: Trace | None = None) -> None:
+    def __init__(self, sal: Sal | None = None, trace: Trace | None = None,
+                 release_strand: Callable[[Strand], None] | None = None) -> None:  # fmt: skip
         self.sal: Any = sal if sal is not None else _NoMachine()
         self.trace = trace if trace is not None else Trace()
         self.strands: dict[int, Strand] = {}
@@ -154,13 +214,14 @@ class Scheduler:
         self._next_id = 1
         self._switch_start = 0
         self._back = threading.Semaphore(0)
-        self.release_strand: Callable[[Strand], None] = lambda s: None
-        # The events (made into dispatcher events at boot): intrinsic handlers are the global policy.
-        self.Block: Callable[[StrandView], None] = self._block
-        self.Unblock: Callable[[StrandView], None] = self._unblock
-        self.Checkpoint: Callable[[StrandView], None] = self._checkpoint
-        self.Resume: Callable[[StrandView], None] = self._resume
-        self.Choose: Callable[[GroupView, tuple[int, ...]], int] = self._choose
+        self.release_strand = release_strand if release_strand is not None else _no_stack  # frees a kernel stack
+        # The interfaces, built with their procedures; boot makes their events dispatcher events.
+        self.strand_iface = StrandInterface(
+            "Strand", "strands: Block, Unblock, Checkpoint and Resume are events (SOSP'95 Fig. 4)",
+            Block=self._block, Unblock=self._unblock, Checkpoint=self._checkpoint, Resume=self._resume)  # fmt: skip
+        self.sched_iface = SchedInterface(
+            "Sched", "the global scheduler; Choose picks among an application scheduler's strands",
+            Choose=self._choose, GetPriority=_priority, NewGroup=self.new_group_view, Adopt=self.adopt_view)  # fmt: skip
 
     # --- creating strands ----------------------------------------------------------------
 
@@ -209,7 +270,7 @@ class Scheduler:
                 ready = entry.ready()
                 if not ready:
                     continue
-                ident = self.Choose(entry.view, tuple(s.id for s in ready))
+                ident = self.sched_iface.Choose(entry.view, tuple(s.id for s in ready))
                 chosen = next((s for s in ready if s.id == ident), ready[0])
                 if len(ready) > 1:
                     self.runq.append(entry)  # the group keeps its place for its other strands
@@ -224,7 +285,7 @@ class Scheduler:
     # --- intrinsic handlers of the strand events ----------------------------------------
 
     def _block(self, v: StrandView) -> None:
-        s = v._s
+        s = strand_of(v)
         if s.state in (READY, RUNNING):
             was_running = s.state == RUNNING
             s.state = BLOCKED
@@ -233,7 +294,7 @@ class Scheduler:
                 self.need_resched = self.need_resched or "block"
 
     def _unblock(self, v: StrandView) -> None:
-        s = v._s
+        s = strand_of(v)
         if s.state == BLOCKED:
             s.state = READY
             s.blocked_on = ""
@@ -244,11 +305,11 @@ class Scheduler:
 
     def _checkpoint(self, v: StrandView) -> None:
         """The strand leaves the processor; its context is already saved."""
-        s = v._s
+        s = strand_of(v)
         s.cycles += self.sal.now - self._switch_start
 
     def _resume(self, v: StrandView) -> None:
-        s = v._s
+        s = strand_of(v)
         if s.kind != "kernel":
             self.sal.switch_to(s.pcb)
         self._switch_start = self.sal.now
@@ -262,10 +323,10 @@ class Scheduler:
 
     def block_strand(self, s: Strand, why: str) -> None:
         s.blocked_on = why
-        self.Block(s.view)
+        self.strand_iface.Block(s.view)
 
     def wake(self, s: Strand) -> None:
-        self.Unblock(s.view)
+        self.strand_iface.Unblock(s.view)
 
     def sleep_until(self, s: Strand, cycle: int) -> None:
         s.wake_at = cycle
@@ -308,6 +369,14 @@ class Scheduler:
 
     # --- switching -----------------------------------------------------------------------
 
+    def start(self, idle: Strand) -> None:
+        """Boot's first switch has put ``idle`` on the processor: it runs
+        when nothing else is ready, and a choice is due at once."""
+        self.idle = idle
+        self.current = idle
+        idle.state = RUNNING
+        self.need_resched = "boot"
+
     def choose_next(self) -> Strand:
         """Pick the strand to run when the kernel returns, running kernel
         strands on the way (each until it blocks, yields or ends)."""
@@ -340,12 +409,12 @@ class Scheduler:
             reason = "exit"
         if old is not new:
             if old is not None:
-                self.Checkpoint(old.view)
+                self.strand_iface.Checkpoint(old.view)
             self.trace.add(Switch(cycle=self.sal.now, old=old.id if old else 0, new=new.id,
                                   old_name=old.name if old else "", new_name=new.name, reason=reason))  # fmt: skip
             self.switches += 1
             self.sal.charge(costs.KERNEL_SWITCH if new.kind == "kernel" else costs.CONTEXT_SWITCH)
-            self.Resume(new.view)
+            self.strand_iface.Resume(new.view)
         new.state = RUNNING
         self.current = new
         self.need_resched = ""
@@ -427,7 +496,7 @@ class Scheduler:
     def block(self) -> None:
         s = self.kernel_running
         assert s is not None, "only a kernel strand can block"
-        self.Block(s.view)
+        self.strand_iface.Block(s.view)
         self._switch_out(s)
 
     def unblock(self, s: Strand) -> None:
@@ -464,9 +533,10 @@ class Scheduler:
         """Sched.Adopt for extensions: put a user strand under the group's scheduler."""
         if not isinstance(g, GroupView) or not isinstance(s, StrandView):
             raise SpinError("Sched.Adopt(group, strand): a group from Sched.NewGroup and a strand an event passed you")
-        if s._s.kind != "user" or s._s.state == DONE:
-            raise SpinError(f"Sched.Adopt: strand {s._s.id} is not a live user strand")
-        self.adopt(g._g, s._s)
+        strand = strand_of(s, "Sched.Adopt")
+        if strand.kind != "user" or strand.state == DONE:
+            raise SpinError(f"Sched.Adopt: strand {strand.id} is not a live user strand")
+        self.adopt(group_of(g, "Sched.Adopt"), strand)
 
     def adopt(self, g: Group, s: Strand) -> None:
         """Move a strand under an application-specific scheduler."""

@@ -15,7 +15,11 @@ kernel ends the strand with a one-line report.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from kernel.core.sched import Strand, StrandView, strand_of
+from kernel.sys.interface import Interface
 
 ENOSYS = 78
 RESTART = object()  # a handler blocked the strand; the call is re-executed on wake-up
@@ -28,7 +32,7 @@ class SyscallState:
 
     __slots__ = ("_ctx", "_strand", "result")
 
-    def __init__(self, ctx: Any, strand: Any) -> None:
+    def __init__(self, ctx: Any, strand: StrandView) -> None:
         self._ctx = ctx
         self._strand = strand
         self.result: Any = None
@@ -40,11 +44,17 @@ class SyscallState:
     a3 = property(lambda self: self._ctx.r[19])
     a4 = property(lambda self: self._ctx.r[20])
     a5 = property(lambda self: self._ctx.r[21])
-    map = property(lambda self: self._strand._s.space.handle)  # the caller's Translation, as a handle
-    pid = property(lambda self: self._strand._s.pid)
+    map = property(lambda self: strand_of(self._strand).space.handle)  # the caller's Translation, as a handle
+    pid = property(lambda self: strand_of(self._strand).pid)
 
     def __repr__(self) -> str:
         return f"<syscall {self.v0} result={self.result!r}>"
+
+
+def caller(state: SyscallState) -> Strand:
+    """The strand that made the call (the main one or one of its threads),
+    for the kernel's handlers; an extension sees only ``state``'s properties."""
+    return strand_of(state._strand)
 
 
 class TrapState:
@@ -52,7 +62,7 @@ class TrapState:
 
     __slots__ = ("_info", "_strand", "done")
 
-    def __init__(self, info: Any, strand: Any) -> None:
+    def __init__(self, info: Any, strand: StrandView) -> None:
         self._info = info
         self._strand = strand
         self.done = False
@@ -65,6 +75,17 @@ class TrapState:
 
     def __repr__(self) -> str:
         return f"<{self._info.what} trap at {self._info.pc:#x} done={self.done}>"
+
+
+class TrapInterface(Interface):
+    """The Trap interface: each slot is an event from boot on (the
+    dispatcher patches it); the kernel raises the trap it took through it."""
+
+    SystemCall: Callable[[StrandView, SyscallState], None]
+    Arithmetic: Callable[[StrandView, TrapState], None]
+    IllegalInstruction: Callable[[StrandView, TrapState], None]
+    Breakpoint: Callable[[StrandView, TrapState], None]
+    Unaligned: Callable[[StrandView, TrapState], None]
 
 
 def _ignore(strand: Any, state: Any) -> None:

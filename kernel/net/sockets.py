@@ -18,7 +18,7 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 from kernel.core import costs
-from kernel.core.trap import RESTART, SyscallState
+from kernel.core.trap import RESTART, SyscallState, caller
 from kernel.net import packet as P
 from kernel.net import tcp as T
 from kernel.net.errno import (
@@ -40,7 +40,6 @@ from kernel.net.errno import (
     EPROTONOSUPPORT,
 )
 from kernel.net.udp import MAX_DATAGRAM, UdpEndpoint
-from kernel.unix.personality import caller
 from kernel.unix.process import OpenFile, Process
 
 if TYPE_CHECKING:

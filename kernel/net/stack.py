@@ -166,9 +166,6 @@ class NetStack:
         self.udp = Udp(self)
         self.tcp = Tcp(self)
         self.thread = k.sched.fork(self._thread_main, name="netisr", priority=NET_PRIORITY)
-        k.devices.append(self.driver.interrupt)
-        k.tick_hooks.append(self._tick)
-        k.net = self
 
     # --- the interfaces and the graph ---------------------------------------------------
 
@@ -235,8 +232,8 @@ class NetStack:
         heapq.heappush(self.timers, (t.at, next(self._timer_seq), t))
         return t
 
-    def _tick(self) -> None:
-        """The clock interrupt: wake the network thread if a timer is due."""
+    def tick(self) -> None:
+        """The clock interrupt (the kernel's tick hook, kernel.attach_net): wake the network thread if a timer is due."""
         if self.timers and self.timers[0][0] <= self.now and not self._timers_queued:
             self._timers_queued = True
             self._enqueue(_TIMERS)

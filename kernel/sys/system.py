@@ -40,7 +40,7 @@ class ExtensionDispatcher:
     __name__ = "Dispatcher"
 
     def __init__(self, system: ExtensionSystem, ext: Extension) -> None:
-        self._s = system
+        self._system = system
         self._ext = ext
 
     def _event(self, event: Any) -> Any:
@@ -60,12 +60,12 @@ class ExtensionDispatcher:
         opts = (FIRST if first else Option.NONE) | (LAST if last else Option.NONE) | (CANCEL if cancel else Option.NONE)
         ext = self._ext
         try:
-            b = self._s.dispatcher.install_handler(
+            b = self._system.dispatcher.install_handler(
                 ev, handler, guard, handler_closure=closure, guard_closure=guard_closure, options=opts, key=key,
                 owner=ext.name, creator=ext, trusted=False, namespace=ext.namespace, bound=bound,
                 asynchronous=asynchronous)  # fmt: skip
         except SpinError as e:
-            self._s.trace.add(Denied(what=f"install on {ev.name}", who=ext.name, reason=str(e)))
+            self._system.trace.add(Denied(what=f"install on {ev.name}", who=ext.name, reason=str(e)))
             raise
         ext.bindings.append(b)
         return capability.wrap(b, "binding")
@@ -82,11 +82,11 @@ class ExtensionDispatcher:
 
     def Uninstall(self, handle: Any) -> None:  # noqa: N802
         b = capability.unwrap(handle, "binding", "Dispatcher.Uninstall")
-        self._s.dispatcher.uninstall(b)
+        self._system.dispatcher.uninstall(b)
 
     def ImposeGuard(self, handle: Any, guard: Any, closure: Any = None) -> None:  # noqa: N802
         b = capability.unwrap(handle, "binding", "Dispatcher.ImposeGuard")
-        d = self._s.dispatcher
+        d = self._system.dispatcher
         if not callable(guard):
             raise SpinError(f"{self._ext.name}: Dispatcher.ImposeGuard: the guard is not a procedure")
         # the guard is the extension's code: it runs contained and fuel-bounded, as its own guards do

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
+from kernel.core.sched import strand_of
 from kernel.core.trap import SyscallState
 
 S = TypeVar("S")
@@ -40,7 +41,7 @@ class CallBlock(Generic[S]):
         return self.BASE <= state.v0 < self.BASE + len(self.NAMES)
 
     def _call(self, strand: Any, state: SyscallState) -> None:
-        s = strand._s
+        s = strand_of(strand)
         p = s.process
         if p is None:
             state.result = -EINVAL

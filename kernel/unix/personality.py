@@ -29,9 +29,9 @@ from typing import Any
 from kernel.core import costs
 from kernel.core.physaddr import OutOfFrames
 from kernel.core.sal import EXECUTE, KIND_WRITE, READ, WRITE, TrapInfo
-from kernel.core.sched import BLOCKED, DONE, Strand
+from kernel.core.sched import BLOCKED, DONE, Strand, strand_of
 from kernel.core.translation import FaultState
-from kernel.core.trap import NORESULT, RESTART, SyscallState, TrapState
+from kernel.core.trap import NORESULT, RESTART, SyscallState, TrapState, caller
 from kernel.fs.extentfs import DiskIOError
 from kernel.sys.dispatcher import FIRST
 from kernel.sys.trace import Exit, Signal
@@ -95,11 +95,6 @@ USER_LIMIT = 1 << 42
 TTY_NAMES = ("/dev/tty", "/dev/console")
 
 
-def caller(st: SyscallState) -> Strand:
-    """The strand that made the call: the main one or one of its threads."""
-    return st._strand._s  # type: ignore[no-any-return]
-
-
 def _signed(v: int) -> int:
     return v - (1 << 64) if v >> 63 else v
 
@@ -125,12 +120,10 @@ class Unix:
         d.install_handler(ev("Trap.Unaligned"), self._unaligned, options=FIRST, owner=own)
         for name in ("Arithmetic", "IllegalInstruction", "Breakpoint", "Unaligned"):
             d.install_handler(ev(f"Trap.{name}"), self._trap_signal, owner=own)
-        kernel.on_unhandled = self._unhandled
         self.exit_hooks: list[Callable[[int], None]] = []  # each called with the pid of a process that exits
         self.mach = MachThreads(self)  # layered C-Threads' kernel interface
         self.cthreads = CThreads(self)  # integrated C-Threads
         self.sockets: Any = None  # kernel/net/sockets.py, when the machine has a network
-        kernel.personality = self
         unix_authority.install(self)  # a user's extension sees only its own processes' calls and faults
 
     # --- processes -------------------------------------------------------------------
@@ -227,7 +220,9 @@ class Unix:
         self.exit(p, 128 + SIGKILL, SIGKILL,
                   f"out of memory: killed process {p.pid} ({p.name}), {asking} (it held {held} pages)")  # fmt: skip
 
-    def _unhandled(self, s: Strand, signal: str, info: TrapInfo | None, text: str) -> None:
+    def unhandled(self, s: Strand, signal: str, info: TrapInfo | None, text: str) -> None:
+        """A fault or trap no handler dealt with: a process dies of the
+        signal with the report a shell prints; another strand just ends."""
         p = s.process
         if not isinstance(p, Process):
             self.k.end_strand(s, signal, info, text)
@@ -341,7 +336,7 @@ class Unix:
         return state.v0 in self.table
 
     def _syscall(self, strand: Any, state: SyscallState) -> None:
-        p = strand._s.process
+        p = strand_of(strand).process
         if not isinstance(p, Process):
             state.result = -ENOSYS
             return
@@ -350,7 +345,7 @@ class Unix:
     def _vm_fault(self, strand: Any, state: FaultState) -> None:
         if state.done:
             return
-        p = strand._s.process
+        p = strand_of(strand).process
         if isinstance(p, Process) and state._space is p.aspace.space:
             try:
                 state.done = p.aspace.fix(state.address, state._kind, state.event)
@@ -365,8 +360,9 @@ class Unix:
     def _fault_signal(self, strand: Any, state: FaultState) -> None:
         if state.done:
             return
-        p = strand._s.process
-        if not isinstance(p, Process) or strand._s is not p.strand:
+        s = strand_of(strand)
+        p = s.process
+        if not isinstance(p, Process) or s is not p.strand:
             return  # a thread's fault ends the process, with a report
         if p.actions.get(SIGSEGV, SigAction()).handler > SIG_IGN:
             state.done = self.deliver(p, SIGSEGV, state.address, 1 if state.event == "PageNotPresent" else 2)
@@ -374,17 +370,18 @@ class Unix:
     def _trap_signal(self, strand: Any, state: TrapState) -> None:
         if state.done:
             return
-        p = strand._s.process
+        s = strand_of(strand)
+        p = s.process
         sig = {"arith": SIGFPE, "illegal": SIGILL, "unaligned": SIGBUS}.get(state.what, SIGTRAP)
         if state.what == "gentrap" and -7 <= state.code <= -1:
             sig = SIGFPE
-        if isinstance(p, Process) and strand._s is p.strand and p.actions.get(sig, SigAction()).handler > SIG_IGN:
+        if isinstance(p, Process) and s is p.strand and p.actions.get(sig, SigAction()).handler > SIG_IGN:
             state.done = self.deliver(p, sig, state.pc, 0)
 
     def _unaligned(self, strand: Any, state: TrapState) -> None:
         if state.done:
             return
-        s = strand._s
+        s = strand_of(strand)
         k = self.k
         word = self._word(s, state.pc)
         if word is None:

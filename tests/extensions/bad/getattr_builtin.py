@@ -1,5 +1,5 @@
 from spin import Dispatcher
 
 def init():
-    d = getattr(Dispatcher, "_s")
+    d = getattr(Dispatcher, "_system")
     return d

@@ -1,5 +1,5 @@
 from spin import Dispatcher
 
 def init():
-    kernel = Dispatcher._s
+    kernel = Dispatcher._system
     return kernel
