@@ -61,7 +61,7 @@ def test_the_scheduler_builds_its_interfaces_with_their_procedures() -> None:
 def test_boot_makes_the_interfaces_slots_events() -> None:
     k = boot()
     assert k.ifaces["Strand"] is k.sched.strand_iface and k.ifaces["Sched"] is k.sched.sched_iface
-    assert k.ifaces["PhysAddr"] is k.phys.iface and k.ifaces["Trap"] is k.trap
+    assert k.phys is not None and k.ifaces["PhysAddr"] is k.phys.iface and k.ifaces["Trap"] is k.trap
     assert not hasattr(k.phys, "Reclaim")
     for name in ("Strand.Block", "Strand.Resume", "Sched.Choose", "PhysAddr.Reclaim", "Trap.SystemCall"):
         ev = k.event(name)

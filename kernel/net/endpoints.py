@@ -14,6 +14,12 @@ from kernel.net.udp import UdpEndpoint
 
 if TYPE_CHECKING:
     from kernel.kernel import Kernel
+    from kernel.net.stack import NetStack
+
+
+def _net(k: Kernel) -> NetStack:
+    assert k.net is not None, "an endpoint runs on a host with a network"
+    return k.net
 
 
 def wait(k: Kernel, waiters: list[Any], why: str) -> None:
@@ -27,13 +33,13 @@ def wait(k: Kernel, waiters: list[Any], why: str) -> None:
 def udp_rtt_client(k: Kernel, dst: str, port: int, n: int, size: int, out: dict[str, Any], lport: int = 4000) -> None:
     """n round trips of ``size`` bytes; ``out`` gets the cycles of each and
     whether every answer matched."""
-    ep = k.net.udp.bind(lport, "rtt client")
+    ep = _net(k).udp.bind(lport, "rtt client")
     assert isinstance(ep, UdpEndpoint), f"port {lport}: {ep}"
     out["rtts"], out["ok"] = [], True
     for i in range(n):
         data = bytes((i + j) & 0xFF for j in range(size))
         t0 = k.sal.now
-        err = k.net.udp.send(lport, dst, port, data)
+        err = _net(k).udp.send(lport, dst, port, data)
         if err:
             out["ok"], out["error"] = False, err
             break
@@ -50,13 +56,13 @@ def udp_blast(k: Kernel, dst: str, port: int, n: int, size: int, out: dict[str, 
     """Send n datagrams back to back (the driver queues; the wire paces)."""
     data = bytes(i & 0xFF for i in range(size))
     for _ in range(n):
-        k.net.udp.send(4001, dst, port, data)
+        _net(k).udp.send(4001, dst, port, data)
     out["done"] = True
 
 
 def udp_sink(k: Kernel, port: int, n: int, out: dict[str, Any]) -> None:
     """Count n datagrams: the bytes after the first and the cycles from the first to the last."""
-    ep = k.net.udp.bind(port, "sink")
+    ep = _net(k).udp.bind(port, "sink")
     assert isinstance(ep, UdpEndpoint)
     first = last = got = 0
     for i in range(n):
@@ -74,7 +80,7 @@ def udp_sink(k: Kernel, port: int, n: int, out: dict[str, Any]) -> None:
 
 def _connect(k: Kernel, dst: str, port: int, owner: str) -> T.Tcb | int:
     """An established connection, or -errno."""
-    c = k.net.tcp.connect(dst, port, owner)
+    c = _net(k).tcp.connect(dst, port, owner)
     if isinstance(c, int):
         return c
     while c.state in (T.SYN_SENT, T.SYN_RCVD):  # SYN_RCVD: a simultaneous open
@@ -112,7 +118,7 @@ def _accept(k: Kernel, lst: T.Tcb) -> T.Tcb:
 
 def tcp_echo_server(k: Kernel, port: int, out: dict[str, Any]) -> None:
     """Accept connections one after another and echo what they send."""
-    lst = k.net.tcp.listen(port, 4, "echo server")
+    lst = _net(k).tcp.listen(port, 4, "echo server")
     assert isinstance(lst, T.Tcb), f"port {port}: {lst}"
     while True:
         c = _accept(k, lst)
@@ -179,7 +185,7 @@ def tcp_transfer(k: Kernel, dst: str, port: int, data: bytes, out: dict[str, Any
 
 def tcp_receive(k: Kernel, port: int, out: dict[str, Any]) -> None:
     """Accept one connection and read it to the end into ``out["data"]``."""
-    lst = k.net.tcp.listen(port, 4, "receiver")
+    lst = _net(k).tcp.listen(port, 4, "receiver")
     assert isinstance(lst, T.Tcb)
     c = _accept(k, lst)
     got = bytearray()
