@@ -62,19 +62,17 @@ class StrandView:
         return f"<strand {self._strand.id} {self._strand.name}>"
 
 
-def strand_of(view: object, what: str = "", live: bool = False) -> Strand:
+def strand_of(view: object, what: str = "") -> Strand:
     """The strand behind a view the kernel handed out: the kernel's one way
     from what an event passed to the strand itself. It is exported to no
     extension (their names come from SpinPublic and SpinTrusted only), so an
     extension holding a view still cannot reach the strand. Anything but a
-    kernel-made view -- or, with ``live``, a view of a strand that has ended --
-    is refused with a SpinError that says so (``what`` names the caller)."""
-    where = f"{what}: " if what else ""
+    kernel-made view is refused with a SpinError (``what`` names the caller).
+    A strand that has ended is still returned: the switch away from it
+    checkpoints it; a caller that needs a live one checks (``adopt_view``)."""
     s = view._strand if type(view) is StrandView else None
     if not isinstance(s, Strand):
-        raise SpinError(f"{where}{shown(view)} is not a strand an event passed you")
-    if live and s.state == DONE:
-        raise SpinError(f"{where}strand {s.id} ({s.name}) has ended")
+        raise SpinError(f"{what + ': ' if what else ''}{shown(view)} is not a strand an event passed you")
     return s
 
 
@@ -176,7 +174,7 @@ def _no_stack(s: Strand) -> None:
 
 def _priority(v: StrandView) -> int:
     """Sched.GetPriority."""
-    return int(v.priority)
+    return v.priority
 
 
 class _NoMachine:
