@@ -233,7 +233,8 @@ class NetStack:
         return t
 
     def tick(self) -> None:
-        """The clock interrupt (the kernel's tick hook, kernel.attach_net): wake the network thread if a timer is due."""
+        """The clock interrupt (a kernel tick hook, from ``Kernel.attach_net``):
+        wake the network thread if a timer is due."""
         if self.timers and self.timers[0][0] <= self.now and not self._timers_queued:
             self._timers_queued = True
             self._enqueue(_TIMERS)
