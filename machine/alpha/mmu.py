@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from machine.alpha.constants import (
     CAUSE_IFETCH,
@@ -198,6 +198,19 @@ class TLB(Part):
             del self.entries[key]
 
 
+class PhysicalPort(Protocol):
+    """What the MMU, and the PAL and loaders through ``MMU.memory``, need of
+    physical memory (machine.memory.PhysicalMemory is the one there is)."""
+
+    def frame(self, pfn: int) -> list[int]: ...
+
+    def read_q(self, pa: int) -> int: ...
+
+    def write_q(self, pa: int, value: int) -> None: ...
+
+    def read(self, pa: int, n: int) -> bytes: ...
+
+
 class MMU(Part):
     """Translation with the 21064's ITB and DTB in front of the page walk.
 
@@ -216,8 +229,8 @@ class MMU(Part):
     STATE_FIELDS = ("ptbr", "asn", "mode", "itb", "dtb")
     NOT_STATE = {"memory": "a link to physical memory", "missed": "set and cleared within one access"}
 
-    def __init__(self, memory: object) -> None:
-        self.memory = memory  # a machine.memory.PhysicalMemory
+    def __init__(self, memory: PhysicalPort) -> None:
+        self.memory = memory
         self.itb = TLB("ITB", ITB_ENTRIES)
         self.dtb = TLB("DTB", DTB_ENTRIES)
         self.ptbr = 0  # page frame number of the level-1 table
