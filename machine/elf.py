@@ -261,7 +261,12 @@ def build_elf(entry: int, sections: list[Section], symbols: list[Symbol]) -> byt
     nlocal = 1 + sum(1 for s in ordered if s.bind == STB_LOCAL)
     for sym in ordered:
         syms += _SYM.pack(
-            add(strtab, sym.name), (sym.bind << 4) | sym.kind, 0, sec_index.get(sym.section, 0xFFF1), sym.value, sym.size
+            add(strtab, sym.name),
+            (sym.bind << 4) | sym.kind,
+            0,
+            sec_index.get(sym.section, 0xFFF1),
+            sym.value,
+            sym.size,
         )
     while len(out) % 8:
         out.append(0)
