@@ -148,7 +148,7 @@ class UdpDatagram(NamedTuple):
     src_port: int
     dst_port: int
     payload: memoryview
-    ip: IpPacket
+    ip: IpPacket | None  # None on the way out: IP has not wrapped it yet
 
 
 class TcpSegment(NamedTuple):

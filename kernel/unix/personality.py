@@ -97,7 +97,7 @@ TTY_NAMES = ("/dev/tty", "/dev/console")
 
 def caller(st: SyscallState) -> Strand:
     """The strand that made the call: the main one or one of its threads."""
-    return st._strand._s  # type: ignore[no-any-return]
+    return st._strand._s
 
 
 def _signed(v: int) -> int:
@@ -411,7 +411,7 @@ class Unix:
         if f is None or not f.writable:
             return -EBADF
         if f.kind == "socket":
-            return self.sockets.send(p, caller(st), f.entry, buf, n)  # type: ignore[no-any-return]
+            return self.sockets.send(p, caller(st), f.entry, buf, n)
         if n > MAX_IO:
             n = MAX_IO
         data = self.k.copyin(caller(st), buf, n)
