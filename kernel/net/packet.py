@@ -163,7 +163,7 @@ class TcpSegment(NamedTuple):
     window: int
     mss: int  # from the MSS option, 0 if absent
     payload: memoryview
-    ip: IpPacket
+    ip: IpPacket | None  # None on the way out, as a UdpDatagram's
 
     @property
     def flag_text(self) -> str:

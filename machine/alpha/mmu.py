@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from machine.alpha.constants import (
     CAUSE_IFETCH,
@@ -45,6 +45,9 @@ from machine.alpha.constants import (
 )
 from machine.alpha.traps import MemFault
 from machine.fields import COUNT, U64, Misfit, Part, integer, items, obj
+
+if TYPE_CHECKING:
+    from machine.alpha.cpu import CPU
 
 READ, WRITE, EXEC = 0, 1, 2  # access kinds, as the CPU names them
 _R, _W, _X = 1, 2, 4
@@ -254,15 +257,15 @@ class MMU(Part):
         self.itb.apply_state(checked["itb"])
         self.dtb.apply_state(checked["dtb"])
 
-    def attach(self, cpu: object) -> None:
+    def attach(self, cpu: CPU) -> None:
         """Make TB evictions drop the page from the CPU's host caches."""
 
         def drop_i(vpn: int) -> None:
-            cpu.forget_exec(vpn)  # type: ignore[attr-defined]
+            cpu.forget_exec(vpn)
 
         def drop_d(vpn: int) -> None:
-            cpu.rtlb.pop(vpn, None)  # type: ignore[attr-defined]
-            cpu.wtlb.pop(vpn, None)  # type: ignore[attr-defined]
+            cpu.rtlb.pop(vpn, None)
+            cpu.wtlb.pop(vpn, None)
 
         self.itb.evicted = drop_i
         self.dtb.evicted = drop_d
