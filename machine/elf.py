@@ -225,7 +225,7 @@ def build_elf(entry: int, sections: list[Section], symbols: list[Symbol]) -> byt
     phnum = len(alloc)
     out = bytearray(_EHDR.size + phnum * _PHDR.size)
     offsets: dict[str, int] = {}
-    phdrs = []
+    phdrs: list[bytes] = []
     header = len(out)
     for s in alloc:
         if s.kind != SHT_NOBITS:
@@ -259,9 +259,14 @@ def build_elf(entry: int, sections: list[Section], symbols: list[Symbol]) -> byt
     syms = bytearray(_SYM.size)
     ordered = sorted(symbols, key=lambda s: s.bind != STB_LOCAL)
     nlocal = 1 + sum(1 for s in ordered if s.bind == STB_LOCAL)
-    for s in ordered:
+    for sym in ordered:
         syms += _SYM.pack(
-            add(strtab, s.name), (s.bind << 4) | s.kind, 0, sec_index.get(s.section, 0xFFF1), s.value, s.size
+            add(strtab, sym.name),
+            (sym.bind << 4) | sym.kind,
+            0,
+            sec_index.get(sym.section, 0xFFF1),
+            sym.value,
+            sym.size,
         )
     while len(out) % 8:
         out.append(0)

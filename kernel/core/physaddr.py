@@ -41,7 +41,7 @@ class Frame:
         self.tag = ""
         self.state = FREE
         self.reclaimable = False
-        self.on_reclaim: Callable[[Frame], None] | None = None
+        self.on_reclaim: Callable[[Frame], object] | None = None
         self.refs = 0  # address spaces mapping it (copy-on-write sharing)
 
     def __repr__(self) -> str:

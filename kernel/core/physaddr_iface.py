@@ -25,6 +25,7 @@ class FrameView:
     """A frame as a Reclaim handler sees it: what it is, not how to change it."""
 
     __slots__ = ("_f",)
+    _f: Frame
 
     def __init__(self, f: Frame) -> None:
         object.__setattr__(self, "_f", f)

@@ -148,7 +148,7 @@ class UdpDatagram(NamedTuple):
     src_port: int
     dst_port: int
     payload: memoryview
-    ip: IpPacket
+    ip: IpPacket | None  # None on the way out: IP has not wrapped it yet
 
 
 class TcpSegment(NamedTuple):
@@ -163,7 +163,7 @@ class TcpSegment(NamedTuple):
     window: int
     mss: int  # from the MSS option, 0 if absent
     payload: memoryview
-    ip: IpPacket
+    ip: IpPacket | None  # None on the way out, as a UdpDatagram's
 
     @property
     def flag_text(self) -> str:

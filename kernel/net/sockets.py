@@ -106,7 +106,7 @@ class Sockets:
             return -EBADF
         if f.kind != "socket":
             return -ENOTSOCK
-        return f.entry  # type: ignore[no-any-return]
+        return f.entry
 
     def _addr_in(self, s: Strand, va: int, n: int) -> tuple[str, int] | int:
         if n < 8:
@@ -252,11 +252,11 @@ class Sockets:
             return 0
         if sock.tcb is not None:
             return -EISCONN
-        t = self.net.tcp.connect(addr, port, f"pid {p.pid}", sock.port)
-        if isinstance(t, int):
-            return t
-        sock.tcb, sock.port, sock.connecting = t, t.lport, True
-        return self._wait(t.waiters, s, f"connect {addr}:{port}")
+        tcb = self.net.tcp.connect(addr, port, f"pid {p.pid}", sock.port)
+        if isinstance(tcb, int):
+            return tcb
+        sock.tcb, sock.port, sock.connecting = tcb, tcb.lport, True
+        return self._wait(tcb.waiters, s, f"connect {addr}:{port}")
 
     def sys_sendto(self, p: Process, st: SyscallState) -> Any:
         return self._send(p, st, st.a0, st.a1, st.a2, st.a4, st.a5)

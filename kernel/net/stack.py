@@ -69,7 +69,7 @@ PACKET_RECORDS = (PacketFrame, PacketDrop, PacketCopy)
 def packet_path(trace: Any, pid: int) -> list[Any]:
     """One packet's records in order: in or out, each network event it was
     raised on (the Dispatch: guard results, handlers), copies, the drop."""
-    out = []
+    out: list[Any] = []
     for r in trace:
         if isinstance(r, PACKET_RECORDS) and r.packet == pid:
             out.append(r)

@@ -819,7 +819,7 @@ class Tcp:
         t.rcv_adv = (t.rcv_nxt + t.advertised) & M32
         ack = t.rcv_nxt if flags & ACK else 0
         seg = P.TcpSegment(next(self.stack.ids), self.stack.address, t.raddr, t.lport, t.rport, seq, ack, flags,
-                           t.advertised, mss, memoryview(bytes(payload)), None)  # type: ignore[arg-type]  # fmt: skip
+                           t.advertised, mss, memoryview(bytes(payload)), None)  # fmt: skip
         self.iface.PacketSend(seg)
 
     def _send(self, seg: P.TcpSegment) -> None:
@@ -852,7 +852,7 @@ class Tcp:
               mss: int = 0) -> None:  # fmt: skip
         """Raise TCP.PacketSend for a segment of no connection (a reset, a SYN cookie)."""
         out = P.TcpSegment(next(self.stack.ids), self.stack.address, dst, sport, dport, seq, ack, flags, window, mss,
-                           memoryview(b""), None)  # type: ignore[arg-type]  # fmt: skip
+                           memoryview(b""), None)  # fmt: skip
         self.iface.PacketSend(out)
 
     # --- timers ----------------------------------------------------------------------------------

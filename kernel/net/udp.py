@@ -118,6 +118,7 @@ class Udp:
 
     def _no_port(self, d: P.UdpDatagram) -> None:
         self.stack.drop(d.id, "UDP", "no endpoint on the port", str(d.dst_port))
+        assert d.ip is not None  # an arriving datagram was parsed from its IP packet
         self.stack.port_unreachable(d.ip)
 
     # --- ports ---------------------------------------------------------------------------

@@ -540,6 +540,7 @@ class Dispatcher:
         if single and bs[0].trusted:
             b = bs[0]
             fn = b.call_handler
+            assert fn is not None  # set above: a binding always has a handler
             ev.path = "intrinsic: a plain call" if b.intrinsic else "one handler: called directly"
             ev.source = ""
             if self.counting:
@@ -550,6 +551,7 @@ class Dispatcher:
             # dispatch (a faulted call returns None, as an event without a result does).
             b = bs[0]
             fn = b.call_handler = self._callable(b, count=True)
+            assert fn is not None
             ev.path = "one extension handler: its containment wrapper"
             ev.source = ""
         elif self.interpret:

@@ -11,7 +11,7 @@ facade's one slot is out of the verifier's reach.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kernel.sys.authority import PRIVILEGED, may_raise
 from kernel.sys.errors import AuthError
@@ -30,6 +30,11 @@ class Interface:
     def names(self) -> list[str]:
         return sorted(k for k in vars(self) if not k.startswith("_"))
 
+    if TYPE_CHECKING:
+        # Members are set per instance from **members (procedures, events
+        # the dispatcher patches), so the checker takes any name as Any.
+        def __getattr__(self, name: str) -> Any: ...
+
     def __repr__(self) -> str:
         return f"<interface {self.__name__}>"
 
@@ -41,6 +46,8 @@ class EventRef:
     one's own making would act for another process."""
 
     __slots__ = ("_event", "_may_raise")
+    _event: Any
+    _may_raise: bool
 
     def __init__(self, event: Any, may_raise: bool = True) -> None:
         object.__setattr__(self, "_event", event)

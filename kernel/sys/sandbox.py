@@ -230,7 +230,7 @@ def call_method(obj: Any, name: str, *args: Any, **kw: Any) -> Any:
     Called on a class (``str.ljust(s, n)``), the checks apply to the
     instance it is given."""
     if isinstance(obj, Metered) or isinstance(obj, type):
-        real = obj._real if isinstance(obj, Metered) else obj
+        real: Any = obj._real if isinstance(obj, Metered) else obj
         if name == "fromkeys":
             items = _bounded_list(args[0], SEQ_MAX) if args else []
             for k in items:
@@ -258,7 +258,7 @@ def call_method(obj: Any, name: str, *args: Any, **kw: Any) -> Any:
         if name == "replace" and len(args) >= 2 and isinstance(args[0], _TEXT) and isinstance(args[1], _TEXT):
             old, new = args[0], args[1]
             count = args[2] if len(args) > 2 and isinstance(args[2], int) and args[2] >= 0 else None
-            hits = (n + 1) if not old else obj.count(old)
+            hits = (n + 1) if not old else obj.count(old)  # type: ignore[arg-type]  # str with bytes: Python's own TypeError
             hits = hits if count is None else min(hits, count)
             total = n + hits * (len(new) - len(old))
             if total > STR_MAX:
@@ -371,7 +371,7 @@ def _bounded_list(it: Any, most: int) -> list[Any]:
     n = operator.length_hint(it, 0)
     if n > most:
         raise _refuse("this operation", n, most, "items")
-    out = []
+    out: list[Any] = []
     append = out.append
     for x in it:
         append(x)
@@ -576,8 +576,8 @@ def builtins_for(m: Meter, log: Callable[[str], None]) -> dict[str, Any]:
 
         return make
 
-    for real in (set, frozenset, dict):
-        table[real.__name__] = Metered(real, hashed(real))
+    for cls in (set, frozenset, dict):
+        table[cls.__name__] = Metered(cls, hashed(cls))
     table["bytes"] = Metered(bytes, text(bytes))
     table["bytearray"] = Metered(bytearray, text(bytearray))
     table["str"] = Metered(str, str_)

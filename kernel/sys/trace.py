@@ -12,6 +12,7 @@ import itertools
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 DEFAULT_CAPACITY = 10_000
 
@@ -171,6 +172,9 @@ class Boot(Record):
     kind = "boot"
 
 
+R = TypeVar("R", bound=Record)  # add returns the record it was given, as its own type
+
+
 class Trace:
     """A bounded ring of records. ``enabled`` turns on per-dispatch records,
     which cost time on every raise; the rarer records are always kept."""
@@ -181,7 +185,7 @@ class Trace:
         self.enabled = False
         self.watch: Callable[[Record], None] | None = None  # the workbench's breakpoints see every record
 
-    def add(self, record: Record) -> Record:
+    def add(self, record: R) -> R:
         object.__setattr__(record, "seq", next(self._seq))
         self.ring.append(record)
         if self.watch is not None:

@@ -39,6 +39,7 @@ import copy
 import re
 import warnings
 from dataclasses import dataclass
+from typing import cast
 
 from kernel.sys import language as L
 
@@ -378,7 +379,7 @@ def _check_expr() -> ast.expr:
 
 
 def _is_number(e: ast.expr) -> bool:
-    return isinstance(e, ast.Constant) and type(e.value) in (int, float) and abs(e.value) < 1 << 64
+    return isinstance(e, ast.Constant) and type(e.value) in (int, float) and abs(cast("int | float", e.value)) < 1 << 64
 
 
 def _is_flat_call(e: ast.expr) -> bool:
@@ -546,13 +547,13 @@ class _Instrument(ast.NodeTransformer):
             return node
         helper = _IOP_HELPER[type(op)]
         if isinstance(t, ast.Name):
-            load = ast.Name(t.id, ast.Load())
+            load: ast.expr = ast.Name(t.id, ast.Load())
             return ast.copy_location(ast.Assign([ast.Name(t.id, ast.Store())], _call(helper, load, v)), node)
         out: list[ast.stmt] = []
         obj = self._temp()
-        out.append(ast.Assign([ast.Name(obj, ast.Store())], t.value))  # type: ignore[union-attr]
+        out.append(ast.Assign([ast.Name(obj, ast.Store())], t.value))
         if isinstance(t, ast.Attribute):
-            load: ast.expr = ast.Attribute(_name(obj), t.attr, ast.Load())
+            load = ast.Attribute(_name(obj), t.attr, ast.Load())
             store: ast.expr = ast.Attribute(_name(obj), t.attr, ast.Store())
         else:
             assert isinstance(t, ast.Subscript)

@@ -408,7 +408,7 @@ class Unix:
         if f is None or not f.writable:
             return -EBADF
         if f.kind == "socket":
-            return self.sockets.send(p, caller(st), f.entry, buf, n)  # type: ignore[no-any-return]
+            return self.sockets.send(p, caller(st), f.entry, buf, n)
         if n > MAX_IO:
             n = MAX_IO
         data = self.k.copyin(caller(st), buf, n)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -243,7 +244,7 @@ class Assembler:
                        ast.Mod: lambda: a % b if b else 0, ast.LShift: lambda: shift(a, b, True),
                        ast.RShift: lambda: shift(a, b, False), ast.BitAnd: lambda: a & b, ast.BitOr: lambda: a | b,
                        ast.BitXor: lambda: a ^ b}  # fmt: skip
-                f = ops.get(type(node.op))
+                f: Callable[[], int] | None = ops.get(type(node.op))
                 if f is not None:
                     return fit(f())
             raise self._err(line, f"unsupported expression '{_short(expr)}'")
@@ -344,9 +345,9 @@ class Assembler:
             self.bases["data"] = self.text_base + 0x10000
         self.bases["bss"] = (self.bases["data"] + loc["data"] + 0xFFFF) & ~0xFFFF
         self.sizes = dict(loc)
-        for name, s in st.sym_section.items():
-            if s != "abs":
-                st.symbols[name] += self.bases[s]
+        for name, sec in st.sym_section.items():
+            if sec != "abs":
+                st.symbols[name] += self.bases[sec]
         for n, lst in st.local_labels.items():
             st.local_labels[n] = [(s, o, a + self.bases[s]) for s, o, a in lst]
         for s in stmts:

@@ -168,8 +168,7 @@ def arith(op: str, fmt: str, a: int, b: int, rmode: int) -> tuple[int, int]:
         x, y = bits_to_t(a), bits_to_t(b)
         a_t, b_t = a, b
     if math.isnan(x) or math.isnan(y):
-        r, exc = _nan_result(a_t, b_t)
-        return r, exc
+        return _nan_result(a_t, b_t)
     exc = 0
     if math.isinf(x) or math.isinf(y):
         if op != "div":
@@ -276,9 +275,9 @@ def cvtq(fmt: str, b: int, rmode: int) -> tuple[int, int]:
 def cvtts(b: int, rmode: int) -> tuple[int, int]:
     x = bits_to_t(b)
     if math.isnan(x):
-        r, exc = _nan_result(b, None)
+        bits, exc = _nan_result(b, None)
         # A NaN narrowed to single keeps its top fraction bits.
-        return r & 0xFFFF_FFFF_E000_0000, exc
+        return bits & 0xFFFF_FFFF_E000_0000, exc
     if math.isinf(x) or x == 0:
         return b, 0
     r, exc = _round_frac(Fraction(x), "S", rmode)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from machine.alpha.constants import (
     CAUSE_IFETCH,
@@ -45,6 +45,9 @@ from machine.alpha.constants import (
 )
 from machine.alpha.traps import MemFault
 from machine.fields import COUNT, U64, Misfit, Part, integer, items, obj
+
+if TYPE_CHECKING:
+    from machine.alpha.cpu import CPU
 
 READ, WRITE, EXEC = 0, 1, 2  # access kinds, as the CPU names them
 _R, _W, _X = 1, 2, 4
@@ -198,6 +201,19 @@ class TLB(Part):
             del self.entries[key]
 
 
+class PhysicalPort(Protocol):
+    """What the MMU, and the PAL and loaders through ``MMU.memory``, need of
+    physical memory (machine.memory.PhysicalMemory is the one there is)."""
+
+    def frame(self, pfn: int) -> list[int]: ...
+
+    def read_q(self, pa: int) -> int: ...
+
+    def write_q(self, pa: int, value: int) -> None: ...
+
+    def read(self, pa: int, n: int) -> bytes: ...
+
+
 class MMU(Part):
     """Translation with the 21064's ITB and DTB in front of the page walk.
 
@@ -216,8 +232,8 @@ class MMU(Part):
     STATE_FIELDS = ("ptbr", "asn", "mode", "itb", "dtb")
     NOT_STATE = {"memory": "a link to physical memory", "missed": "set and cleared within one access"}
 
-    def __init__(self, memory: object) -> None:
-        self.memory = memory  # a machine.memory.PhysicalMemory
+    def __init__(self, memory: PhysicalPort) -> None:
+        self.memory = memory
         self.itb = TLB("ITB", ITB_ENTRIES)
         self.dtb = TLB("DTB", DTB_ENTRIES)
         self.ptbr = 0  # page frame number of the level-1 table
@@ -241,15 +257,15 @@ class MMU(Part):
         self.itb.apply_state(checked["itb"])
         self.dtb.apply_state(checked["dtb"])
 
-    def attach(self, cpu: object) -> None:
+    def attach(self, cpu: CPU) -> None:
         """Make TB evictions drop the page from the CPU's host caches."""
 
         def drop_i(vpn: int) -> None:
-            cpu.forget_exec(vpn)  # type: ignore[attr-defined]
+            cpu.forget_exec(vpn)
 
         def drop_d(vpn: int) -> None:
-            cpu.rtlb.pop(vpn, None)  # type: ignore[attr-defined]
-            cpu.wtlb.pop(vpn, None)  # type: ignore[attr-defined]
+            cpu.rtlb.pop(vpn, None)
+            cpu.wtlb.pop(vpn, None)
 
         self.itb.evicted = drop_i
         self.dtb.evicted = drop_d

@@ -86,6 +86,7 @@ class _Inline(ast.NodeTransformer):
             and len(node.args) == 2
             and node.func.id == "zapnot"
             and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, int)
         ):
             k = node.args[1].value & 0xFF
             bm = sum(0xFF << (8 * i) for i in range(8) if (k >> i) & 1)
