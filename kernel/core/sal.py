@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from machine.alpha import unaligned
+from machine.alpha.abi import *  # noqa: F403 -- re-exported: the kernel's errno and signal numbers are the ABI's
 from machine.alpha.constants import (
     CAUSE_IFETCH,
     CAUSE_LOAD,
@@ -48,6 +49,7 @@ from machine.alpha.constants import (
     PTE_URE,
     PTE_UWE,
     PTE_V,
+    USER_LIMIT,
 )
 from machine.alpha.cpu import DEFAULT_FPCR
 from machine.alpha.disasm import disasm_word
@@ -99,13 +101,12 @@ NOT_PRESENT, BAD_ADDRESS, PROTECTION = "PageNotPresent", "BadAddress", "Protecti
 _MMCSR_EVENT = {MMCSR_TNV: NOT_PRESENT, MMCSR_ACV: BAD_ADDRESS, MMCSR_FOR: PROTECTION, MMCSR_FOW: PROTECTION,
                 MMCSR_FOE: PROTECTION}  # fmt: skip
 
-USER_LIMIT = 1 << 42  # user VA space: 0 .. 0x3FF_FFFF_FFFF (alpha-machine.md §4)
 PS_USER = 8
 PS_KERNEL_IPL0 = 0
 FP_ENABLE = 1
 
-# Registers of the system-call ABI (alpha-machine.md §3.2).
-V0, A0, A3, A4, GP, SP = 0, 16, 19, 20, 29, 30
+# Registers of the calling and system-call ABI (alpha-machine.md §3.2; REG_NAMES).
+V0, A0, A1, A2, A3, A4, A5, RA, PV, GP, SP, ZERO = 0, 16, 17, 18, 19, 20, 21, 26, 27, 29, 30, 31
 _WTINT, _BR_BACK_1 = 0x0000_003E, (0x30 << 26) | (31 << 21) | 0x1F_FFFE  # call_pal wtint; br .-4
 
 
@@ -335,7 +336,7 @@ class Sal:
         """Registers for a program's first instruction (pv = entry: prologues derive gp from it)."""
         ctx = Context(pc=entry, ps=PS_USER, fpcr=DEFAULT_FPCR)
         ctx.r[SP] = sp
-        ctx.r[27] = entry
+        ctx.r[PV] = entry
         return ctx
 
     def idle_context(self, code_pa: int, stack_top: int) -> Context:

@@ -31,13 +31,13 @@ from typing import Any
 from kernel.core import costs
 from kernel.core.physaddr import Frame
 from kernel.core.sal import Context, Sal
+from kernel.params import QUANTUM_TICKS
 from kernel.sys.errors import SpinError
 from kernel.sys.trace import Switch, Trace
 
 READY, RUNNING, BLOCKED, DONE = "ready", "running", "blocked", "done"
 DEFAULT_PRIORITY = 1000
 MIN_PRIORITY, MAX_PRIORITY = -2, 10000
-QUANTUM_TICKS = 5
 
 
 class StrandView:

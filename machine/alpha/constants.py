@@ -142,6 +142,7 @@ PTE_PFN_SHIFT = 32
 VA_BITS = 43  # implemented virtual address bits; 63:43 must copy bit 42
 KSEG_BASE = 0xFFFF_FC00_0000_0000  # superpage: VA<42:41> = 2 maps PA = VA<40:0>
 KSEG_SIZE = 1 << 41
+USER_LIMIT = 1 << 42  # user VA space: 0 .. 0x3FF_FFFF_FFFF (alpha-machine.md §4)
 
 MODE_KERNEL = 0
 MODE_USER = 1
