@@ -1,4 +1,4 @@
-"""What kernel work costs in virtual time: modeled cycles at 133 MHz.
+"""What kernel work costs in virtual time: modeled cycles at the CPU's clock (133 MHz).
 
 User instructions charge cycles per the CPU's table (machine/alpha/isa.py)
 and a PAL entry or return charges PAL_ENTRY_CYCLES (machine/alpha/pal.py).
@@ -16,7 +16,9 @@ crossings each way does. Everything printed from them is labeled *modeled*.
 
 from __future__ import annotations
 
-CLOCK_MHZ = 133
+from kernel.core.sal import CLOCK_HZ
+
+CLOCK_MHZ = CLOCK_HZ // 1_000_000  # cycles per virtual microsecond
 
 TRAP_ENTRY = 120  # save the rest of the state, find the strand, decode the trap
 SYSCALL_DISPATCH = 60  # Trap.SystemCall's dispatch to the personality's handler

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+# A name imported as itself (``X as X``) and the ABI's numbers are re-exported: kernel/ reaches
+# machine.alpha only through this module (the clock rate, boot's default CPU, Halt, errno, signals).
 from machine.alpha import unaligned
 from machine.alpha.abi import *  # noqa: F403 -- re-exported: the kernel's errno and signal numbers are the ABI's
 from machine.alpha.constants import (
@@ -51,6 +53,8 @@ from machine.alpha.constants import (
     PTE_V,
     USER_LIMIT,
 )
+from machine.alpha.constants import CLOCK_HZ as CLOCK_HZ
+from machine.alpha.constants import DEFAULT_CPU as DEFAULT_CPU
 from machine.alpha.cpu import DEFAULT_FPCR
 from machine.alpha.disasm import disasm_word
 from machine.alpha.mmu import READ as MMU_READ
@@ -72,7 +76,9 @@ from machine.alpha.pal import (
     PCB_USP,
     OsfPal,
 )
+from machine.alpha.traps import GENTRAP_TEXT as GENTRAP_TEXT
 from machine.alpha.traps import MMCSR_TEXT, IllegalInstruction, arith_text
+from machine.alpha.traps import Halt as Halt
 from machine.disk import (
     CMD_READ,
     DISK_IPL,

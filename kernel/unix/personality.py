@@ -33,6 +33,7 @@ from kernel.core.sal import (
     A1,
     A2,
     A4,
+    CLOCK_HZ,
     E2BIG,
     EACCES,
     EAGAIN,
@@ -678,7 +679,7 @@ class Unix:
         sec, nsec = struct.unpack("<qq", raw)
         if sec < 0 or not 0 <= nsec < 1_000_000_000 or sec > 1 << 32:
             return -EINVAL
-        p.sleep_deadline = k.sal.now + sec * 133_000_000 + nsec * 133 // 1000
+        p.sleep_deadline = k.sal.now + sec * CLOCK_HZ + nsec * costs.CLOCK_MHZ // 1000
         k.sched.sleep_until(caller(st), p.sleep_deadline)
         return RESTART
 
