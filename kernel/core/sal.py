@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from machine.alpha import unaligned
 from machine.alpha.abi import *  # noqa: F403 -- re-exported: the kernel's errno and signal numbers are the ABI's
 from machine.alpha.constants import (
+    ACCESS_READ,
     CAUSE_IFETCH,
     CAUSE_LOAD,
     IF_BPT,
@@ -57,7 +58,6 @@ from machine.alpha.constants import CLOCK_HZ as CLOCK_HZ
 from machine.alpha.constants import DEFAULT_CPU as DEFAULT_CPU
 from machine.alpha.cpu import DEFAULT_FPCR
 from machine.alpha.disasm import disasm_word
-from machine.alpha.mmu import READ as MMU_READ
 from machine.alpha.mmu import translate
 from machine.alpha.pal import (
     ENT_ARITH,
@@ -545,7 +545,7 @@ class Sal:
         """The three-level walk a user read of ``va`` makes from the level-1
         table ``root``: (level, PTE address, PTE) per step, the physical
         address (None if it faults), why it faults, and the last PTE."""
-        w = translate(self.memory.read_q, root, va, MMU_READ, MODE_USER)
+        w = translate(self.memory.read_q, root, va, ACCESS_READ, MODE_USER)
         why = "" if w.pa is not None else MMCSR_TEXT.get(w.fault or 0, str(w.fault))
         return list(w.steps), w.pa, why, w.pte
 

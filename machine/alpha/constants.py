@@ -147,6 +147,10 @@ USER_LIMIT = 1 << 42  # user VA space: 0 .. 0x3FF_FFFF_FFFF (alpha-machine.md §
 MODE_KERNEL = 0
 MODE_USER = 1
 
+# What a memory access is, as the CPU's page caches, the MMU and the translator name it
+# (indexes, not protection bits: kernel/core/sal.py's READ, WRITE, EXECUTE are those).
+ACCESS_READ, ACCESS_WRITE, ACCESS_EXEC = 0, 1, 2
+
 # 21064 translation buffers (DECchip 21064 Hardware Reference Manual §2.3):
 # an 8-entry instruction TB (plus 4 large-page entries, not modeled since
 # granularity hints are ignored) and a 32-entry data TB, both with ASNs.
