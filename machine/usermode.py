@@ -83,8 +83,9 @@ def page_bytes(page: list[int]) -> bytes:
     return _PAGE.pack(*page)
 
 
-class AddressSpace:
-    """Pages of one process and their protections; a MemoryPort for the CPU."""
+class UserPages:
+    """Pages of one program and their protections, kept by page number with no
+    page tables or TB (QEMU linux-user's way); a MemoryPort for the CPU."""
 
     missed = False  # no TB here: lookups never miss
 
@@ -208,7 +209,7 @@ class ExitInfo:
 
 
 @dataclass
-class Process:
+class UserProgram:
     """One program in the harness: address space, CPU and system calls."""
 
     image: ElfImage
@@ -223,7 +224,7 @@ class Process:
     stack_top: int = STACK_TOP
 
     def __post_init__(self) -> None:
-        self.space = AddressSpace()
+        self.space = UserPages()
         self.cpu = CPU(self.space, self, self.model)
         self.cpu.enable_translation(self.translate)
         self.exited: ExitInfo | None = None
@@ -452,4 +453,4 @@ def default_streams() -> tuple[BinaryIO, BinaryIO, BinaryIO]:
     return sys.stdin.buffer, sys.stdout.buffer, sys.stderr.buffer
 
 
-__all__ = ["AddressSpace", "ExitInfo", "Process", "build_initial_stack"]
+__all__ = ["UserPages", "ExitInfo", "UserProgram", "build_initial_stack"]
