@@ -42,6 +42,8 @@ from kernel.net.arp import Arp
 from kernel.net.driver import Lance
 from kernel.net.reassembly import Reassembler
 from kernel.net.records import PacketCopy, PacketDrop, PacketFrame, PacketIn, PacketOut
+from kernel.net.tcp import Tcp
+from kernel.net.udp import Udp
 from kernel.params import (
     ICMP_ERROR_BURST,
     ICMP_ERROR_INTERVAL_US,
@@ -162,9 +164,6 @@ class NetStack:
         self.driver = Lance(k, self._frame_arrived)
         self.mac = self.driver.mac
         self._define()
-        from kernel.net.tcp import Tcp
-        from kernel.net.udp import Udp
-
         self.udp = Udp(self)
         self.tcp = Tcp(self)
         self.thread = k.sched.fork(self._thread_main, name="netisr", priority=NET_PRIORITY)

@@ -51,6 +51,7 @@ from machine.alpha.constants import (
 )
 from machine.alpha.decode import Insn, decode
 from machine.alpha.semantics import function
+from machine.alpha.translate import Translator
 from machine.alpha.traps import (
     ArithmeticTrap,
     IllegalInstruction,
@@ -568,8 +569,6 @@ class CPU(Part):
 
     def enable_translation(self, on: bool = True) -> None:
         if on and self._translator is None:
-            from machine.alpha.translate import Translator
-
             self._translator = Translator(self)
         elif not on:
             self._translator = None
