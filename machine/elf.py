@@ -213,12 +213,6 @@ def _read_sections(img: ElfImage, data: bytes, shoff: int, shnum: int, shstrndx:
             img.symbols.append(Symbol(_cstr(strtab, nm), value, size, info & 15, info >> 4, sec))
 
 
-def write_elf(path: str | Path, entry: int, sections: list[Section], symbols: list[Symbol]) -> None:
-    """Write a static executable: one PT_LOAD per allocated section, plus
-    section headers and a symbol table so objdump and our disassembler label it."""
-    Path(path).write_bytes(build_elf(entry, sections, symbols))
-
-
 def build_elf(entry: int, sections: list[Section], symbols: list[Symbol]) -> bytes:
     alloc = [s for s in sections if s.flags & SHF_ALLOC and (s.size or s.data)]
     phnum = len(alloc)

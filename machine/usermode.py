@@ -71,7 +71,7 @@ STACK_SIZE = 8 << 20
 # Linux/Alpha system-call numbers (asm/unistd_32.h; alpha-machine.md §3.2).
 SYS_EXIT, SYS_READ, SYS_WRITE, SYS_BRK, SYS_GETXPID = 1, 3, 4, 17, 20
 SYS_MMAP, SYS_MUNMAP, SYS_EXIT_GROUP = 71, 73, 405
-MAP_PRIVATE, MAP_ANONYMOUS, MAP_FIXED = 0x02, 0x10, 0x100  # Alpha values
+MAP_ANONYMOUS, MAP_FIXED = 0x10, 0x100  # Alpha values
 
 
 WORDS = PAGE_SIZE // 8

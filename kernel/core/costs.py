@@ -22,7 +22,6 @@ CLOCK_MHZ = CLOCK_HZ // 1_000_000  # cycles per virtual microsecond
 
 TRAP_ENTRY = 120  # save the rest of the state, find the strand, decode the trap
 SYSCALL_DISPATCH = 60  # Trap.SystemCall's dispatch to the personality's handler
-EVENT_RAISE = 30  # one raise with a handler (OSDI'96 Table 1: 0.23 µs inlined)
 FAULT_DECODE = 200  # classify an MMU fault, find the map and the region
 CONTEXT_SWITCH = 400  # Checkpoint + Resume of a user strand, swpctx included
 KERNEL_SWITCH = 250  # a switch between kernel threads (no address space change)

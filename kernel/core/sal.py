@@ -379,10 +379,6 @@ class Sal:
             return 0
         return sum(b for b, fo in ((READ, PTE_FOR), (WRITE, PTE_FOW), (EXECUTE, PTE_FOE)) if not pte & fo)
 
-    @staticmethod
-    def pte_pfn(pte: int) -> int:
-        return pte >> PTE_PFN_SHIFT
-
     def new_table(self, alloc: Callable[[], int]) -> PageTable:
         return PageTable(self.memory, _Frames(alloc))  # type: ignore[arg-type]
 

@@ -45,10 +45,6 @@ def parse_prot(prot: int | str) -> int:
     return bits
 
 
-def prot_text(bits: int) -> str:
-    return "".join(c if bits & b else "-" for c, b in (("r", READ), ("w", WRITE), ("x", EXECUTE)))
-
-
 class Space:
     """One address space (Translation.T)."""
 
@@ -169,9 +165,6 @@ class Translation:
         """The page's protection bits (0 if unmapped)."""
         sp = self._space(ctx, "ExamineMapping")
         return self.sal.pte_prot(self.sal.read_pte(sp.table, va))
-
-    def frame_at(self, sp: Space, va: int) -> int | None:
-        return sp.mapped.get(va >> PAGE_SHIFT)
 
     def soft_bits(self, sp: Space, va: int) -> int:
         return (self.sal.read_pte(sp.table, va) >> 16) & 0xFFFF

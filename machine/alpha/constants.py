@@ -156,4 +156,3 @@ ACCESS_READ, ACCESS_WRITE, ACCESS_EXEC = 0, 1, 2
 # granularity hints are ignored) and a 32-entry data TB, both with ASNs.
 ITB_ENTRIES = 8
 DTB_ENTRIES = 32
-MAX_ASN = 63
