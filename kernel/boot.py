@@ -16,7 +16,7 @@ from kernel.core import sched as sched_mod
 from kernel.core.ext_ifaces import ExtensionSched, ExtensionTranslation, ExtensionVirtAddr, authorize_choose
 from kernel.core.physaddr import PhysAddr
 from kernel.core.physaddr_iface import ExtensionPhysAddr, FrameView, frame_of
-from kernel.core.sal import PAGE_SIZE, kseg
+from kernel.core.sal import DEFAULT_CPU, PAGE_SIZE, kseg
 from kernel.core.sched import Strand
 from kernel.core.translation import Translation
 from kernel.core.trap import _enosys, _ignore
@@ -28,7 +28,6 @@ from kernel.net.stack import NetStack
 from kernel.sys.interface import Interface
 from kernel.sys.trace import Boot
 from kernel.unix.personality import Unix
-from machine.alpha.constants import DEFAULT_CPU
 from machine.elf import ElfImage
 from machine.machine import Machine
 

@@ -18,9 +18,12 @@ from kernel.core import costs
 from kernel.core.physaddr import OutOfFrames, PhysAddr
 from kernel.core.sal import (
     BAD_ADDRESS,
+    ENOSYS,
+    GENTRAP_TEXT,
     NOT_PRESENT,
     PAGE_SIZE,
     PROTECTION,
+    Halt,
     Sal,
     TrapInfo,
 )
@@ -31,7 +34,6 @@ from kernel.sys.dispatcher import Event
 from kernel.sys.interface import Interface
 from kernel.sys.system import ExtensionSystem
 from kernel.sys.trace import MemFault, Syscall, Trace
-from machine.alpha.traps import GENTRAP_TEXT, Halt
 from machine.machine import Machine
 
 if TYPE_CHECKING:  # built on the kernel, so imported only to be named here
@@ -220,7 +222,7 @@ class Kernel:
         if not isinstance(result, int) or isinstance(result, bool):
             what = type(result).__name__  # not its repr: an extension's value can be any size
             self.reports.append(f"system call {number}: a handler set a result of type {what}; the caller gets ENOSYS")
-            result = -78
+            result = -ENOSYS
         s.ctx.set_result(result)
         self.trace.add(Syscall(cycle=self.sal.now, strand=s.id, pid=s.pid, number=number,
                                name=self.syscall_names.get(number, str(number)), result=result))  # fmt: skip

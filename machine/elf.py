@@ -11,7 +11,7 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from machine.alpha.constants import KSEG_BASE, KSEG_SIZE
+from machine.alpha.constants import KSEG_BASE, KSEG_SIZE, USER_LIMIT
 from machine.hostfile import ELF_MAX, HostFileError, read_bytes, size_text
 
 EM_ALPHA = 0x9026
@@ -27,7 +27,6 @@ _EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
 _PHDR = struct.Struct("<IIQQQQQQ")
 _SHDR = struct.Struct("<IIQQQQIIQQ")
 _SYM = struct.Struct("<IBBHQQ")
-USER_LIMIT = 1 << 42  # user VA space: 0 .. 0x3FF_FFFF_FFFF (alpha-machine.md §4)
 
 
 class ElfError(Exception):
@@ -212,12 +211,6 @@ def _read_sections(img: ElfImage, data: bytes, shoff: int, shnum: int, shstrndx:
                 continue
             sec = names[shndx] if 0 < shndx < len(names) else ""
             img.symbols.append(Symbol(_cstr(strtab, nm), value, size, info & 15, info >> 4, sec))
-
-
-def write_elf(path: str | Path, entry: int, sections: list[Section], symbols: list[Symbol]) -> None:
-    """Write a static executable: one PT_LOAD per allocated section, plus
-    section headers and a symbol table so objdump and our disassembler label it."""
-    Path(path).write_bytes(build_elf(entry, sections, symbols))
 
 
 def build_elf(entry: int, sections: list[Section], symbols: list[Symbol]) -> bytes:

@@ -19,8 +19,18 @@ import heapq
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from machine.alpha.constants import CPU_MODELS, DEFAULT_CPU, KSEG_BASE, KSEG_SIZE, M64, PAGE_SHIFT, PAGE_SIZE
-from machine.alpha.cpu import CPU, READ, WRITE, Watch
+from machine.alpha.constants import (
+    ACCESS_READ,
+    ACCESS_WRITE,
+    CPU_MODELS,
+    DEFAULT_CPU,
+    KSEG_BASE,
+    KSEG_SIZE,
+    M64,
+    PAGE_SHIFT,
+    PAGE_SIZE,
+)
+from machine.alpha.cpu import CPU, Watch
 from machine.alpha.disasm import disasm_word
 from machine.alpha.mmu import MMU
 from machine.alpha.pal import OsfPal
@@ -242,7 +252,7 @@ class Machine(Part):
         finally:
             cpu.watch_suppress = False
         new = self.peek(w.addr, min(w.size, 8), w.physical)
-        verb = "read" if hit.access == READ else "wrote"
+        verb = "read" if hit.access == ACCESS_READ else "wrote"
         change = ""
         if old is not None and new is not None:
             change = f"; value {old:#x}" if old == new else f"; {old:#x} -> {new:#x}"
@@ -253,7 +263,7 @@ class Machine(Part):
     def _memory_written(self, frame: list[int], pa: int, n: int) -> None:
         self.cpu.frame_written(frame)
         for w, _ in self.cpu.watch_frames.get(id(frame), ()):
-            if w.hits(pa, n, WRITE) and self._pending_stop is None:
+            if w.hits(pa, n, ACCESS_WRITE) and self._pending_stop is None:
                 self._pending_stop = (
                     "watchpoint",
                     f"{w.describe()}: a device or the host wrote {n} bytes at physical {pa:#x}",

@@ -9,6 +9,7 @@ programs as processes properly.
 
 from __future__ import annotations
 
+from machine.alpha.abi import EBADF, EFAULT, ENOSYS, STACK_TOP
 from machine.alpha.constants import (
     KSEG_BASE,
     M64,
@@ -25,13 +26,12 @@ from machine.alpha.traps import Halt
 from machine.elf import PF_W, ElfImage
 from machine.machine import Machine
 from machine.pagetable import FrameAllocator, PageTable
-from machine.usermode import STACK_TOP, build_initial_stack
+from machine.usermode import build_initial_stack
 
 STACK_PAGES = 32  # 256 KiB of user stack, mapped up front
 KERNEL_STACK = KSEG_BASE + 0x20_0000
 FIRST_FREE_PFN = 0x180  # above the kernel stack's frames
 SYS_EXIT, SYS_WRITE, SYS_EXIT_GROUP = 1, 4, 405
-ENOSYS, EFAULT, EBADF = 78, 14, 9
 
 
 def boot_program(image: ElfImage, argv: list[str], model: str = "ev4", memory_size: int = 64 << 20) -> Machine:

@@ -20,16 +20,15 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from machine.alpha.constants import DTB_ENTRIES
 from machine.fields import COUNT, Misfit, integer, integers, items, obj
 from machine.hostfile import STATE_MAX, HostFileError, read_bytes
 from machine.machine import Machine
 from machine.memory import BusError
-
-if TYPE_CHECKING:
-    from machine.world import World
+from machine.nic import Wire
+from machine.world import World
 
 MAGIC = b"SPINWB-STATE"
 VERSION = 3
@@ -128,7 +127,6 @@ def snapshot_world(world: World) -> bytes:
 
 def save(what: Machine | World, path: str | Path) -> None:
     """Write a machine's or a world's state file."""
-    from machine.world import World
 
     Path(path).write_bytes(snapshot_world(what) if isinstance(what, World) else snapshot(what))
 
@@ -189,8 +187,6 @@ def restore(data: bytes, name: str = "<state>") -> Machine:
 
 def restore_world(data: bytes, name: str = "<state>") -> World:
     """A new world in the saved state (a one-machine file gives a world of one)."""
-    from machine.nic import Wire
-    from machine.world import World
 
     version, kind, body = _open(data, name)
     world = World()

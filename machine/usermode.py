@@ -17,6 +17,20 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, ClassVar
 
 from machine.alpha import isa, unaligned
+from machine.alpha.abi import (
+    EBADF,
+    EFAULT,
+    EINVAL,
+    ENOSYS,
+    MMAP_BASE,
+    SIGBUS,
+    SIGFPE,
+    SIGILL,
+    SIGNAL_NAMES,
+    SIGSEGV,
+    SIGTRAP,
+    STACK_TOP,
+)
 from machine.alpha.constants import (
     CAUSE_IFETCH,
     CAUSE_LOAD,
@@ -33,6 +47,7 @@ from machine.alpha.constants import (
     PAL_IMB,
     PAL_RDUNIQUE,
     PAL_WRUNIQUE,
+    USER_LIMIT,
 )
 from machine.alpha.cpu import CPU
 from machine.alpha.disasm import disasm_word
@@ -51,19 +66,12 @@ from machine.alpha.traps import (
 from machine.elf import PF_W, PF_X, ElfImage
 
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
-USER_LIMIT = 1 << 42  # user VA space: 0 .. 0x3FF_FFFF_FFFF (alpha-machine.md §4)
-STACK_TOP = 0x1_2000_0000  # Linux/Alpha puts the stack just below the text base
 STACK_SIZE = 8 << 20
-MMAP_BASE = 0x200_0000_0000
 
-# Linux/Alpha numbers (asm/unistd_32.h; alpha-machine.md §3.2) and errno values.
+# Linux/Alpha system-call numbers (asm/unistd_32.h; alpha-machine.md §3.2).
 SYS_EXIT, SYS_READ, SYS_WRITE, SYS_BRK, SYS_GETXPID = 1, 3, 4, 17, 20
 SYS_MMAP, SYS_MUNMAP, SYS_EXIT_GROUP = 71, 73, 405
-EBADF, ENOMEM, EFAULT, EINVAL, ENOSYS = 9, 12, 14, 22, 78
-MAP_PRIVATE, MAP_ANONYMOUS, MAP_FIXED = 0x02, 0x10, 0x100  # Alpha values
-
-SIGILL, SIGTRAP, SIGBUS, SIGFPE, SIGSEGV = 4, 5, 10, 8, 11
-SIGNAL_NAMES = {SIGILL: "SIGILL", SIGTRAP: "SIGTRAP", SIGBUS: "SIGBUS", SIGFPE: "SIGFPE", SIGSEGV: "SIGSEGV"}
+MAP_ANONYMOUS, MAP_FIXED = 0x10, 0x100  # Alpha values
 
 
 WORDS = PAGE_SIZE // 8
@@ -75,8 +83,9 @@ def page_bytes(page: list[int]) -> bytes:
     return _PAGE.pack(*page)
 
 
-class AddressSpace:
-    """Pages of one process and their protections; a MemoryPort for the CPU."""
+class UserPages:
+    """Pages of one program and their protections, kept by page number with no
+    page tables or TB (QEMU linux-user's way); a MemoryPort for the CPU."""
 
     missed = False  # no TB here: lookups never miss
 
@@ -200,7 +209,7 @@ class ExitInfo:
 
 
 @dataclass
-class Process:
+class UserProgram:
     """One program in the harness: address space, CPU and system calls."""
 
     image: ElfImage
@@ -215,7 +224,7 @@ class Process:
     stack_top: int = STACK_TOP
 
     def __post_init__(self) -> None:
-        self.space = AddressSpace()
+        self.space = UserPages()
         self.cpu = CPU(self.space, self, self.model)
         self.cpu.enable_translation(self.translate)
         self.exited: ExitInfo | None = None
@@ -444,4 +453,4 @@ def default_streams() -> tuple[BinaryIO, BinaryIO, BinaryIO]:
     return sys.stdin.buffer, sys.stdout.buffer, sys.stderr.buffer
 
 
-__all__ = ["AddressSpace", "ExitInfo", "Process", "build_initial_stack"]
+__all__ = ["UserPages", "ExitInfo", "UserProgram", "build_initial_stack"]

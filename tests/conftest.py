@@ -63,10 +63,10 @@ class Outcome:
 def run_ours(path: Path, args: list[str], stdin: bytes = b"", cpu: str = "ev4", translate: bool = True,
              max_instructions: int | None = None) -> Outcome:  # fmt: skip
     from machine.elf import read_elf
-    from machine.usermode import Process
+    from machine.usermode import UserProgram
 
     out = io.BytesIO()
-    proc = Process(read_elf(path), [str(path), *args], model=cpu, stdin=io.BytesIO(stdin), stdout=out,
+    proc = UserProgram(read_elf(path), [str(path), *args], model=cpu, stdin=io.BytesIO(stdin), stdout=out,
                    stderr=io.BytesIO(), translate=translate)  # fmt: skip
     info = proc.run(max_instructions)
     return Outcome(out.getvalue(), info.status, info.message, proc.cpu.icount, tuple(proc.cpu.r))

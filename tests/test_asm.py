@@ -173,11 +173,11 @@ def test_ldiq_builds_every_64_bit_constant(value: int) -> None:
     from machine.alpha.asm import Assembler
     from machine.alpha.cpu import CPU
     from machine.alpha.decode import decode
-    from machine.usermode import AddressSpace
+    from machine.usermode import UserPages
 
     words = Assembler()._build_constant(5, value)
     assert 1 <= len(words) <= 6
-    cpu = CPU(AddressSpace(), _NoPal())
+    cpu = CPU(UserPages(), _NoPal())
     for w in words:
         ins = decode(w)
         assert ins is not None

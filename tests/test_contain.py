@@ -232,12 +232,13 @@ def test_a_binding_whose_publication_fails_leaves_the_event_as_it_was(monkeypatc
 
 
 def test_a_stop_spends_the_grant_so_a_caught_stop_cannot_go_on() -> None:
+    from kernel.params import CALL_MEMORY
     from kernel.sys import fuel
 
     ns: dict[str, Any] = {}
     m = fuel.Meter(ns)
     ns[fuel.FUEL_NAME] = iter(fuel.grant_of(5000))
-    sizes = iter([1000, 1000 + (fuel.CALL_MEMORY >> 10) + 1024])
+    sizes = iter([1000, 1000 + (CALL_MEMORY >> 10) + 1024])
     m.probe = lambda: next(sizes)  # type: ignore[method-assign]
     m.checkpoint()  # the call's baseline
     with pytest.raises(fuel.QuotaExceeded):
@@ -257,7 +258,7 @@ def test_an_unloaded_extension_installs_nothing() -> None:
 
 
 def test_fault_reports_are_bounded() -> None:
-    from kernel.sys.dispatcher import REPORTS_MAX
+    from kernel.params import REPORTS_MAX
 
     s, _ = _system()
     for i in range(REPORTS_MAX + 50):

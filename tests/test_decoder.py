@@ -14,7 +14,7 @@ from machine.alpha.cpu import CPU
 from machine.alpha.decode import decode
 from machine.alpha.disasm import disasm_word
 from machine.alpha.traps import Halt, Trap
-from machine.usermode import AddressSpace
+from machine.usermode import UserPages
 from tests.conftest import BIN, require, require_module
 
 _LINE = re.compile(r"\s*([0-9a-f]+):\t((?:[0-9a-f]{2} ){4})\t(.*)")
@@ -52,7 +52,7 @@ def test_random_words_never_raise_python_exceptions() -> None:
     """100,000 seeded random words: decode, disassemble and execute each on a
     CPU with a scratch page; anything but an architectural trap is a bug."""
     rng = random.Random(1995)
-    space = AddressSpace()
+    space = UserPages()
     space.map(0x10000, 0x4000, 7)
     cpu = CPU(space, _Pal(), "ev67")
     for _ in range(100_000):

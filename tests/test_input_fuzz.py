@@ -41,7 +41,7 @@ from machine.disk import R_BLOCK, R_CMD, R_COUNT, R_DMA, DiskImageError
 from machine.elf import ElfError, parse_elf, read_elf
 from machine.machine import Machine
 from machine.nic import OWNED, R_RX_COUNT, R_RX_RING, R_TX_ADDR, R_TX_CMD, R_TX_LEN, Wire
-from machine.usermode import Process
+from machine.usermode import UserProgram
 from machine.world import World
 from tests.conftest import BIN, PROGRAMS
 from workbench.cli import main
@@ -143,7 +143,7 @@ def test_elf_fuzz() -> None:
             if img.space != "user":
                 continue
             if parsed % 4 == 0:
-                Process(img, ["m"], stdin=io.BytesIO(), stdout=io.BytesIO(), stderr=io.BytesIO()).run(3000)
+                UserProgram(img, ["m"], stdin=io.BytesIO(), stdout=io.BytesIO(), stderr=io.BytesIO()).run(3000)
                 ran += 1
             if parsed % 10 == 0:
                 boot(init=img, argv=["m"], halt_when_done=True, console_out=lambda b: None).run(3000)

@@ -23,7 +23,8 @@ from kernel.core.costs import CLOCK_MHZ
 from kernel.net import endpoints as E
 from kernel.net.records import PacketOut
 from kernel.net.topology import BASE_MAC, Network
-from kernel.net.udp import DATAGRAM_OVERHEAD, RCVBUF, UdpEndpoint
+from kernel.net.udp import UdpEndpoint
+from kernel.params import DATAGRAM_OVERHEAD, UDP_RCVBUF
 from tests.conftest import ROOT
 
 EXT = ROOT / "extensions"
@@ -675,7 +676,7 @@ def test_unresolved_hosts_and_their_queues_are_bounded() -> None:
 
 def test_empty_datagrams_are_charged_to_the_socket_buffer() -> None:
     """10,000 zero-length datagrams: each is charged its overhead (a BSD
-    mbuf), so the queue stops at RCVBUF / overhead and the rest are counted."""
+    mbuf), so the queue stops at UDP_RCVBUF / overhead and the rest are counted."""
     net = Network(2)
     b = net.hosts[1]
     ep = b.net.udp.bind(9000, "test")
@@ -686,7 +687,7 @@ def test_empty_datagrams_are_charged_to_the_socket_buffer() -> None:
         if i % 10 == 9:
             net.run_us(1000)  # about the wire's rate of small frames
     run_checked(net, 50_000)
-    assert len(ep.queue) == RCVBUF // DATAGRAM_OVERHEAD and ep.queued <= RCVBUF
+    assert len(ep.queue) == UDP_RCVBUF // DATAGRAM_OVERHEAD and ep.queued <= UDP_RCVBUF
     assert b.net.drops["UDP", "receive buffer full"] == 10_000 - len(ep.queue)
     while ep.take() is not None:
         pass

@@ -21,7 +21,7 @@ import pytest
 
 from machine.alpha.constants import REG_NAMES
 from machine.elf import read_elf
-from machine.usermode import Process
+from machine.usermode import UserProgram
 from tests.conftest import elf, require
 
 STEPS = 20_000
@@ -58,10 +58,10 @@ def test_lockstep_with_qemu(name: str, cpu: str) -> None:
     path = str(elf(name, cpu))
     records = qemu_records(path, cpu)
     pc0, regs0, fregs0 = next(records)
-    probe = Process(read_elf(path), [path], model=cpu, stdout=io.BytesIO(), translate=False)
+    probe = UserProgram(read_elf(path), [path], model=cpu, stdout=io.BytesIO(), translate=False)
     top = probe.stack_top + (regs0[30] - probe.cpu.r[30])
     out = io.BytesIO()
-    proc = Process(read_elf(path), [path], model=cpu, stdout=out, translate=False, stack_top=top)
+    proc = UserProgram(read_elf(path), [path], model=cpu, stdout=out, translate=False, stack_top=top)
     cpu_ = proc.cpu
     assert cpu_.r[30] == regs0[30] and cpu_.pc == pc0
     cpu_.r[:31] = regs0

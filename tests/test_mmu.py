@@ -9,6 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from machine.alpha.constants import (
+    ACCESS_EXEC,
+    ACCESS_READ,
+    ACCESS_WRITE,
     KSEG_BASE,
     MMCSR_ACV,
     MMCSR_FOE,
@@ -27,7 +30,7 @@ from machine.alpha.constants import (
     PTE_UWE,
     PTE_V,
 )
-from machine.alpha.mmu import EXEC, MMU, READ, WRITE, translate
+from machine.alpha.mmu import MMU, translate
 from machine.alpha.traps import MemFault
 from machine.memory import BusError, PhysicalMemory
 from machine.pagetable import FrameAllocator, PageTable
@@ -41,16 +44,16 @@ def page_tables(mem: PhysicalMemory, first_free: int = 16) -> PageTable:
 def expected(bits: int, access: int, mode: int) -> int | None:
     """What §4 says for a valid level-3 PTE, written out case by case."""
     if mode == MODE_KERNEL:
-        allowed = {READ: bits & PTE_KRE, EXEC: bits & PTE_KRE, WRITE: bits & PTE_KWE}[access]
+        allowed = {ACCESS_READ: bits & PTE_KRE, ACCESS_EXEC: bits & PTE_KRE, ACCESS_WRITE: bits & PTE_KWE}[access]
     else:
-        allowed = {READ: bits & PTE_URE, EXEC: bits & PTE_URE, WRITE: bits & PTE_UWE}[access]
+        allowed = {ACCESS_READ: bits & PTE_URE, ACCESS_EXEC: bits & PTE_URE, ACCESS_WRITE: bits & PTE_UWE}[access]
     if not allowed:
         return MMCSR_ACV
-    if access == READ and bits & PTE_FOR:
+    if access == ACCESS_READ and bits & PTE_FOR:
         return MMCSR_FOR
-    if access == WRITE and bits & PTE_FOW:
+    if access == ACCESS_WRITE and bits & PTE_FOW:
         return MMCSR_FOW
-    if access == EXEC and bits & PTE_FOE:
+    if access == ACCESS_EXEC and bits & PTE_FOE:
         return MMCSR_FOE
     return None
 
@@ -70,7 +73,7 @@ def test_every_permission_and_fault_on_combination() -> None:
             bits |= sum(b for b, on in zip(FO, fo, strict=True) if on)
             pt.map(va, 300, bits)
             for mode in (MODE_KERNEL, MODE_USER):
-                for access in (READ, WRITE, EXEC):
+                for access in (ACCESS_READ, ACCESS_WRITE, ACCESS_EXEC):
                     t = translate(mem.read_q, pt.root, va + 0x123, access, mode)
                     want = expected(bits, access, mode)
                     assert t.fault == want, f"bits {bits:#x} mode {mode} access {access}"
@@ -83,32 +86,32 @@ def test_fault_at_each_level() -> None:
     mem = PhysicalMemory(4 << 20)
     pt = page_tables(mem)
     va = 0x2_0000_6000
-    t = translate(mem.read_q, pt.root, va, READ, MODE_USER)
+    t = translate(mem.read_q, pt.root, va, ACCESS_READ, MODE_USER)
     assert (t.fault, len(t.steps)) == (MMCSR_TNV, 1)  # empty L1
     l3 = pt.map(va, 77, PTE_V | PTE_KRE | PTE_URE)
-    assert translate(mem.read_q, pt.root, va, READ, MODE_USER).pa == 77 << 13
+    assert translate(mem.read_q, pt.root, va, ACCESS_READ, MODE_USER).pa == 77 << 13
     other = va + (1 << 23)  # same L1 entry, a missing L2 entry
-    t = translate(mem.read_q, pt.root, other, READ, MODE_USER)
+    t = translate(mem.read_q, pt.root, other, ACCESS_READ, MODE_USER)
     assert (t.fault, len(t.steps)) == (MMCSR_TNV, 2)
     mem.write_q(l3, 77 << 32)  # L3 entry not valid
-    t = translate(mem.read_q, pt.root, va, READ, MODE_KERNEL)
+    t = translate(mem.read_q, pt.root, va, ACCESS_READ, MODE_KERNEL)
     assert (t.fault, len(t.steps)) == (MMCSR_TNV, 3)
     l1 = pt.entry_addr(va, 1, pt.root)
     mem.write_q(l1, mem.read_q(l1) & ~PTE_KRE)  # a valid L1 entry without KRE
-    assert translate(mem.read_q, pt.root, va, READ, MODE_USER).fault == MMCSR_ACV
+    assert translate(mem.read_q, pt.root, va, ACCESS_READ, MODE_USER).fault == MMCSR_ACV
 
 
 def test_addresses_outside_the_43_bit_space_are_acv() -> None:
     mem = PhysicalMemory(1 << 20)
     for va in (1 << 43, 0x8000_0000_0000_0000, 0xFFFF_F000_0000_0000 ^ (1 << 42)):
-        assert translate(mem.read_q, 0, va, READ, MODE_KERNEL).fault == MMCSR_ACV
+        assert translate(mem.read_q, 0, va, ACCESS_READ, MODE_KERNEL).fault == MMCSR_ACV
 
 
 def test_kseg_is_the_kernel_superpage() -> None:
     mem = PhysicalMemory(1 << 20)
-    t = translate(mem.read_q, 0, KSEG_BASE + 0x12345, WRITE, MODE_KERNEL)
+    t = translate(mem.read_q, 0, KSEG_BASE + 0x12345, ACCESS_WRITE, MODE_KERNEL)
     assert (t.pa, t.fault, t.steps) == (0x12345, None, ())
-    for access in (READ, WRITE, EXEC):
+    for access in (ACCESS_READ, ACCESS_WRITE, ACCESS_EXEC):
         assert translate(mem.read_q, 0, KSEG_BASE + 0x12345, access, MODE_USER).fault == MMCSR_ACV
 
 
@@ -128,18 +131,18 @@ def test_tb_keeps_a_stale_translation_until_tbis_or_tbia() -> None:
     mmu, pt, mem = _mmu()
     va = 0x1_0000_0000
     l3 = pt.map(va, 100, USER_RW)
-    assert mmu.translate(va, READ) == 100 << 13
+    assert mmu.translate(va, ACCESS_READ) == 100 << 13
     mem.write_q(l3, (200 << 32) | USER_RW)  # the OS changes the PTE...
-    assert mmu.translate(va, READ) == 100 << 13  # ...the TB still holds the old one
+    assert mmu.translate(va, ACCESS_READ) == 100 << 13  # ...the TB still holds the old one
     mmu.tbis(va)
-    assert mmu.translate(va, READ) == 200 << 13
+    assert mmu.translate(va, ACCESS_READ) == 200 << 13
     mem.write_q(l3, (300 << 32) | USER_RW)
     mmu.tbi(-2)  # TBIA
-    assert mmu.translate(va, READ) == 300 << 13
+    assert mmu.translate(va, ACCESS_READ) == 300 << 13
     mem.write_q(l3, (300 << 32) | PTE_V | PTE_KRE)  # now kernel-only
     mmu.tbi(3, va)
     with pytest.raises(MemFault) as e:
-        mmu.translate(va, WRITE)
+        mmu.translate(va, ACCESS_WRITE)
     assert (e.value.mmcsr, e.value.cause) == (MMCSR_ACV, 1)
 
 
@@ -147,14 +150,14 @@ def test_tbisd_and_tbisi_touch_one_buffer() -> None:
     mmu, pt, mem = _mmu()
     va = 0x1_0000_0000
     l3 = pt.map(va, 100, USER_RW)
-    mmu.translate(va, READ)
-    mmu.translate(va, EXEC)
+    mmu.translate(va, ACCESS_READ)
+    mmu.translate(va, ACCESS_EXEC)
     mem.write_q(l3, (101 << 32) | USER_RW)
     mmu.tbi(2, va)  # TBISD
-    assert mmu.translate(va, READ) == 101 << 13
-    assert mmu.translate(va, EXEC) == 100 << 13  # the ITB entry is still the old one
+    assert mmu.translate(va, ACCESS_READ) == 101 << 13
+    assert mmu.translate(va, ACCESS_EXEC) == 100 << 13  # the ITB entry is still the old one
     mmu.tbi(1, va)  # TBISI
-    assert mmu.translate(va, EXEC) == 101 << 13
+    assert mmu.translate(va, ACCESS_EXEC) == 101 << 13
 
 
 def test_asn_tags_keep_address_spaces_apart() -> None:
@@ -167,12 +170,12 @@ def test_asn_tags_keep_address_spaces_apart() -> None:
     mmu = MMU(mem)
     mmu.mode = MODE_USER
     mmu.switch_context(a.root, 1)
-    assert mmu.translate(va, READ) == 500 << 13
+    assert mmu.translate(va, ACCESS_READ) == 500 << 13
     mmu.switch_context(b.root, 2)  # swpctx to another ASN, no TB flush
-    assert mmu.translate(va, READ) == 600 << 13
+    assert mmu.translate(va, ACCESS_READ) == 600 << 13
     hits = mmu.dtb.hits
     mmu.switch_context(a.root, 1)
-    assert mmu.translate(va, READ) == 500 << 13
+    assert mmu.translate(va, ACCESS_READ) == 500 << 13
     assert mmu.dtb.hits == hits + 1  # ASN 1's entry survived and was used
 
 
@@ -186,16 +189,16 @@ def test_asm_entries_are_shared_and_survive_tbiap() -> None:
     mmu = MMU(mem)
     mmu.mode = MODE_USER
     mmu.switch_context(a.root, 1)
-    mmu.translate(va, READ)
+    mmu.translate(va, ACCESS_READ)
     mmu.switch_context(b.root, 2)
     hits = mmu.dtb.hits
-    assert mmu.translate(va, READ) == 700 << 13
+    assert mmu.translate(va, ACCESS_READ) == 700 << 13
     assert mmu.dtb.hits == hits + 1  # the global entry served ASN 2
     mmu.tbiap()
-    assert mmu.translate(va, READ) == 700 << 13
+    assert mmu.translate(va, ACCESS_READ) == 700 << 13
     assert mmu.dtb.hits == hits + 2  # TBIAP keeps ASM entries
     mmu.tbia()
-    mmu.translate(va, READ)
+    mmu.translate(va, ACCESS_READ)
     assert mmu.dtb.misses >= 2
 
 
@@ -205,12 +208,12 @@ def test_dtb_capacity_and_counters() -> None:
     for i, va in enumerate(pages):
         pt.map(va, 1000 + i, USER_RW)
     for va in pages:
-        mmu.translate(va, READ)
+        mmu.translate(va, ACCESS_READ)
     assert (mmu.dtb.misses, mmu.dtb.fills, mmu.dtb.hits) == (33, 33, 0)
     assert len(mmu.dtb.entries) == 32
-    mmu.translate(pages[-1], WRITE)
+    mmu.translate(pages[-1], ACCESS_WRITE)
     assert mmu.dtb.hits == 1
-    mmu.translate(pages[0], READ)  # evicted first (FIFO)
+    mmu.translate(pages[0], ACCESS_READ)  # evicted first (FIFO)
     assert mmu.dtb.misses == 34
     assert mmu.itb.fills == 0
 
@@ -219,10 +222,10 @@ def test_faults_carry_cause_and_are_not_cached() -> None:
     mmu, pt, mem = _mmu()
     va = 0x1_0000_0000
     with pytest.raises(MemFault) as e:
-        mmu.translate(va + 8, EXEC)
+        mmu.translate(va + 8, ACCESS_EXEC)
     assert (e.value.va, e.value.mmcsr, e.value.cause) == (va + 8, MMCSR_TNV, -1)
     pt.map(va, 100, USER_RW)
-    assert mmu.translate(va, EXEC) == 100 << 13  # the TNV was not remembered
+    assert mmu.translate(va, ACCESS_EXEC) == 100 << 13  # the TNV was not remembered
 
 
 def test_memory_past_the_end_is_a_bus_error() -> None:
@@ -246,7 +249,7 @@ def test_tb_translation_equals_the_walk_when_the_os_invalidates(ops: list[tuple[
         pt.map(pages[page], pfn, bits)
         mmu.tbis(pages[page])
         for va in pages[: page + 2]:
-            for access in (READ, WRITE):
+            for access in (ACCESS_READ, ACCESS_WRITE):
                 walk = translate(mem.read_q, pt.root, va, access, MODE_USER)
                 try:
                     got: int | None = mmu.translate(va, access)

@@ -36,8 +36,8 @@ import pytest
 
 from kernel.core.costs import CLOCK_MHZ
 from kernel.net import endpoints as E
-from kernel.net.errno import ECONNRESET
 from kernel.net.topology import BASE_MAC, Network
+from machine.alpha.abi import ECONNRESET
 from tests.conftest import ROOT
 from tests.rogue import (
     ACK,

@@ -12,9 +12,17 @@ from typing import Any
 from kernel.net import endpoints as E
 from kernel.net import packet as P
 from kernel.net import tcp as T
-from kernel.net.errno import ECONNRESET, EPHEMERAL
 from kernel.net.packet import ACK, FIN, PSH, RST, SYN
 from kernel.net.topology import Network
+from kernel.params import (
+    EPHEMERAL,
+    TCP_CHALLENGE_ACKS,
+    TCP_MAX_RETRIES,
+    TCP_OOO_SEGMENTS,
+    TCP_RCVBUF,
+    TCP_SYNACK_RETRIES,
+)
+from machine.alpha.abi import ECONNRESET
 from tests.tcp_frames import Peer, Station
 from tests.test_net import pattern, program
 
@@ -132,7 +140,7 @@ def test_a_rst_at_exactly_rcv_nxt_resets_and_readers_see_econnreset() -> None:
 
 
 def test_challenge_acks_are_rate_limited() -> None:
-    """RFC 5961 §7: at most T.CHALLENGE_ACKS challenge ACKs a virtual second
+    """RFC 5961 §7: at most TCP_CHALLENGE_ACKS challenge ACKs a virtual second
     per connection, so forged RSTs and SYNs are no amplifier; the limit is per
     connection, not global (no side channel, CVE-2016-5696)."""
     net, st, c, s = established()
@@ -141,8 +149,8 @@ def test_challenge_acks_are_rate_limited() -> None:
     for i in range(200):
         forge(st, s, RST if i % 2 else SYN, s.rcv_nxt + 1 + i)
     st.settle()
-    assert len(challenge_acks(st, s, mark)) == T.CHALLENGE_ACKS
-    assert b.counters["tcp challenge ACKs rate-limited"] == 200 - T.CHALLENGE_ACKS
+    assert len(challenge_acks(st, s, mark)) == TCP_CHALLENGE_ACKS
+    assert b.counters["tcp challenge ACKs rate-limited"] == 200 - TCP_CHALLENGE_ACKS
     assert s.state == T.ESTABLISHED
     net.run_us(1_000_000)  # the next virtual second has its own budget
     mark = len(st.frames)
@@ -368,7 +376,7 @@ def test_a_syn_flood_does_not_keep_a_legitimate_client_out() -> None:
 
 def test_a_half_open_entry_gives_up_after_three_syn_acks() -> None:
     """A SYN from a peer that never completes: the first SYN-ACK and
-    T.SYNACK_RETRIES more, then the entry is gone (counted), ~3 virtual s."""
+    TCP_SYNACK_RETRIES more, then the entry is gone (counted), ~3 virtual s."""
     net = Network(2)
     st = Station(net, plays=("10.0.0.9",))
     b = net.hosts[1]
@@ -380,7 +388,7 @@ def test_a_half_open_entry_gives_up_after_three_syn_acks() -> None:
     net.run_us(1_500_000)
     assert not lst.pending and not b.net.tcp.conns
     synacks = [x for x in st.segments(B, "10.0.0.9") if x.flags & SYN]
-    assert len(synacks) == 1 + T.SYNACK_RETRIES
+    assert len(synacks) == 1 + TCP_SYNACK_RETRIES
     assert b.net.counters["tcp half-open connections timed out"] == 1
 
 
@@ -412,32 +420,32 @@ def test_a_forged_cookie_makes_no_connection() -> None:
 def test_out_of_order_data_is_bounded_by_the_window_and_freed_when_passed() -> None:
     """Data beyond RCV.NXT + RCV.WND is cut off; overlapping out-of-order
     segments hold each byte once; all of it stays within the window (with
-    the unread data, RCVBUF at most); pieces RCV.NXT reaches or passes are
+    the unread data, TCP_RCVBUF at most); pieces RCV.NXT reaches or passes are
     freed; the reader gets exactly the first copy of each byte."""
     net, st, a, peer, s = accepted_from_peer()
     base = peer.snd_nxt
-    stream = pattern(T.RCVBUF + 34_000, seed=8)
+    stream = pattern(TCP_RCVBUF + 34_000, seed=8)
     for i in range(400):  # overlapping pieces, 80 bytes apart from 1000 on, the last ones past the window
         off = 1000 + 80 * i
         peer.send(ACK, stream[off : off + 1400], seq=base + off)
-    peer.send(ACK, b"y" * 1000, seq=base + T.RCVBUF + 5000)  # wholly beyond the window
+    peer.send(ACK, b"y" * 1000, seq=base + TCP_RCVBUF + 5000)  # wholly beyond the window
     st.settle()
-    assert s.ooo_bytes <= T.RCVBUF - len(s.rcvbuf) and len(s.ooo) <= T.OOO_SEGMENTS
-    assert s.ooo_bytes == T.RCVBUF - 1000  # one copy of each byte, up to the window's edge and no further
+    assert s.ooo_bytes <= TCP_RCVBUF - len(s.rcvbuf) and len(s.ooo) <= TCP_OOO_SEGMENTS
+    assert s.ooo_bytes == TCP_RCVBUF - 1000  # one copy of each byte, up to the window's edge and no further
     assert a.net.counters["tcp bytes beyond the window cut off"] > 0
     assert a.net.counters["TCP: segment beyond the receive window"] >= 1
     peer.send(ACK, stream[:1400], seq=base)  # fills the hole and passes the first piece's start
     net.run_us(5_000)
-    assert not s.ooo and s.ooo_bytes == 0 and s.rcv_nxt == (base + T.RCVBUF) & M32
+    assert not s.ooo and s.ooo_bytes == 0 and s.rcv_nxt == (base + TCP_RCVBUF) & M32
     got = bytearray()
     while isinstance(d := s.recv(65536), bytes) and d:
         got += d
-    assert bytes(got) == stream[: T.RCVBUF]
+    assert bytes(got) == stream[:TCP_RCVBUF]
 
 
 def test_out_of_order_bytes_are_charged_to_the_window() -> None:
     """While out-of-order bytes are held, the window a reader's drain opens is
-    RCVBUF less those bytes (before: all of RCVBUF, so held plus new data could
+    TCP_RCVBUF less those bytes (before: all of TCP_RCVBUF, so held plus new data could
     exceed the buffer); the right edge already advertised never moves left,
     so duplicate ACKs stay duplicates for the sender's fast retransmit."""
     net, st, a, peer, s = accepted_from_peer()
@@ -446,7 +454,7 @@ def test_out_of_order_bytes_are_charged_to_the_window() -> None:
         peer.send(ACK, bytes(1000), seq=base + off)
     st.settle()
     edge = s.window
-    assert edge == T.RCVBUF - 30_000
+    assert edge == TCP_RCVBUF - 30_000
     peer.incoming()
     peer.send(ACK, b"z" * 1000, seq=base + 30_500)  # held out of order
     net.run_us(2_000)
@@ -455,7 +463,7 @@ def test_out_of_order_bytes_are_charged_to_the_window() -> None:
     assert len(s.recv(65536)) == 30_000  # type: ignore[arg-type]
     net.run_us(2_000)
     update = peer.incoming()[-1]
-    assert update.window == T.RCVBUF - 1000 == s.window
+    assert update.window == TCP_RCVBUF - 1000 == s.window
 
 
 # --- MSS ----------------------------------------------------------------------------------------------
@@ -515,7 +523,7 @@ def test_a_zero_window_peer_that_answers_probes_is_kept_open() -> None:
     assert s.window == 0 and c.snd_wnd == 0
     net.run_us(40_000_000)
     assert c.state == T.ESTABLISHED and c.error == 0
-    assert a.counters["tcp window probes"] > T.MAX_RETRIES
+    assert a.counters["tcp window probes"] > TCP_MAX_RETRIES
     probes = [t for t, x in st.timed(A, B) if len(x.payload) == 1]
     gaps = [y - x for x, y in zip(probes, probes[1:], strict=False)]
     assert max(gaps) <= T.PERSIST_MAX + 133_000 and gaps[-1] >= T.PERSIST_MAX - 133_000
@@ -542,7 +550,7 @@ def test_a_window_that_closes_with_data_in_flight_is_probed() -> None:
     peer.send(ACK, window=0)  # takes the first, shuts the window with the second in flight
     got = bytearray(first[0].payload)
     probes = 0
-    for _ in range(15):  # answer every probe with a shut window, for more than MAX_RETRIES probes' worth
+    for _ in range(15):  # answer every probe with a shut window, for more than TCP_MAX_RETRIES probes' worth
         net.run_us(1_000_000)
         for x in peer.incoming():
             if len(x.payload) == 1 and x.seq == peer.rcv_nxt:

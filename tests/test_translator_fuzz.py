@@ -8,7 +8,7 @@ import random
 
 from machine.alpha.cpu import CPU
 from machine.alpha.traps import Halt, Trap
-from machine.usermode import AddressSpace
+from machine.usermode import UserPages
 
 BASE = 0x10000
 # Every opcode with rows in the table (and a few without), operate groups weighted up.
@@ -23,15 +23,15 @@ class _StopPal:
         raise Halt("pal", fn)
 
 
-def _machine(translate: bool) -> tuple[CPU, AddressSpace]:
-    space = AddressSpace()
+def _machine(translate: bool) -> tuple[CPU, UserPages]:
+    space = UserPages()
     space.map(BASE, 0x4000, 7)
     cpu = CPU(space, _StopPal(), "ev67")
     cpu.enable_translation(translate)
     return cpu, space
 
 
-def _run(cpu: CPU, space: AddressSpace, word: int, regs: list[int], fregs: list[int], fpcr: int, data: list[int]):
+def _run(cpu: CPU, space: UserPages, word: int, regs: list[int], fregs: list[int], fpcr: int, data: list[int]):
     cpu.flush_tlb()
     page = space.pages[BASE >> 13]
     page[:] = data

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from machine.elf import read_elf
-from machine.usermode import Process
+from machine.usermode import UserProgram
 
 PROGRAMS = Path(__file__).resolve().parent.parent / "scenarios" / "programs" / "bin"
 
@@ -38,7 +38,7 @@ def bench_cpu(rounds: int) -> dict[str, object]:
     out: dict[str, object] = {"program": elf.name, "rounds": rounds}
     for mode, translate in (("translated", True), ("interpreted", False)):
         r = rounds if translate else max(1, rounds // 20)
-        proc = Process(image, [str(elf), str(r)], stdout=io.BytesIO(), translate=translate)
+        proc = UserProgram(image, [str(elf), str(r)], stdout=io.BytesIO(), translate=translate)
         out[mode] = _timed(proc.run, lambda p=proc: p.cpu.icount)
     qemu = shutil.which("qemu-alpha")
     if qemu:
@@ -56,7 +56,7 @@ def bench_mmu(rounds: int) -> dict[str, object]:
     elf = PROGRAMS / "bench-ev4.elf"
     image = read_elf(elf)
     out: dict[str, object] = {"program": elf.name, "rounds": rounds}
-    proc = Process(image, [str(elf), str(rounds)], stdout=io.BytesIO())
+    proc = UserProgram(image, [str(elf), str(rounds)], stdout=io.BytesIO())
     out["unmapped"] = _timed(proc.run, lambda: proc.cpu.icount)
     m = boot_program(image, [str(elf), str(rounds)])
     paged = _timed(m.run, lambda: m.cpu.icount)

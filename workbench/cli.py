@@ -169,10 +169,10 @@ def _run(args: argparse.Namespace) -> int:
 
 def _run_harness(args: argparse.Namespace, image: ElfImage) -> int:
     """The CPU issue's one-process harness (no kernel), kept for comparison."""
-    from machine.usermode import Process, default_streams
+    from machine.usermode import UserProgram, default_streams
 
     stdin, stdout, stderr = default_streams()
-    proc = Process(image, [args.file, *args.args], model=args.cpu, stdin=stdin, stdout=stdout,
+    proc = UserProgram(image, [args.file, *args.args], model=args.cpu, stdin=stdin, stdout=stdout,
                    stderr=stderr, translate=not args.interpret)  # fmt: skip
     t0 = time.perf_counter()
     info = proc.run(args.max_instructions)

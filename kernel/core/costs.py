@@ -1,4 +1,4 @@
-"""What kernel work costs in virtual time: modeled cycles at 133 MHz.
+"""What kernel work costs in virtual time: modeled cycles at the CPU's clock (133 MHz).
 
 User instructions charge cycles per the CPU's table (machine/alpha/isa.py)
 and a PAL entry or return charges PAL_ENTRY_CYCLES (machine/alpha/pal.py).
@@ -16,11 +16,12 @@ crossings each way does. Everything printed from them is labeled *modeled*.
 
 from __future__ import annotations
 
-CLOCK_MHZ = 133
+from kernel.core.sal import CLOCK_HZ
+
+CLOCK_MHZ = CLOCK_HZ // 1_000_000  # cycles per virtual microsecond
 
 TRAP_ENTRY = 120  # save the rest of the state, find the strand, decode the trap
 SYSCALL_DISPATCH = 60  # Trap.SystemCall's dispatch to the personality's handler
-EVENT_RAISE = 30  # one raise with a handler (OSDI'96 Table 1: 0.23 µs inlined)
 FAULT_DECODE = 200  # classify an MMU fault, find the map and the region
 CONTEXT_SWITCH = 400  # Checkpoint + Resume of a user strand, swpctx included
 KERNEL_SWITCH = 250  # a switch between kernel threads (no address space change)

@@ -14,15 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from kernel.core.sal import USER_LIMIT
 from kernel.core.sched import DEFAULT_PRIORITY, GroupView, Scheduler, StrandView, group_of
 from kernel.core.translation import Space, Translation, VirtAddr
+from kernel.params import GROUP_NAME_MAX, GROUPS_PER_EXTENSION, RANGES_PER_EXTENSION
 from kernel.sys import authority, capability
 from kernel.sys.errors import SpinError
 from kernel.sys.sandbox import shown
-
-GROUPS_PER_EXTENSION = 16
-RANGES_PER_EXTENSION = 256
-NAME_MAX = 64
 
 
 class ExtensionSched:
@@ -46,8 +44,10 @@ class ExtensionSched:
         return s.priority
 
     def NewGroup(self, name: Any, priority: Any = DEFAULT_PRIORITY) -> GroupView:  # noqa: N802
-        if not isinstance(name, str) or not 0 < len(name) <= NAME_MAX:
-            raise SpinError(f"{self._ext.name}: Sched.NewGroup({shown(name)}): a name of 1..{NAME_MAX} characters")
+        if not isinstance(name, str) or not 0 < len(name) <= GROUP_NAME_MAX:
+            raise SpinError(
+                f"{self._ext.name}: Sched.NewGroup({shown(name)}): a name of 1..{GROUP_NAME_MAX} characters"
+            )
         if type(priority) is not int or not 0 <= priority <= DEFAULT_PRIORITY:
             raise SpinError(f"{self._ext.name}: Sched.NewGroup: priority {shown(priority)}: an extension's group "
                             f"runs at 0..{DEFAULT_PRIORITY}, no higher than user programs")  # fmt: skip
@@ -85,7 +85,7 @@ class ExtensionVirtAddr:
 
     def Allocate(self, space: Any, size: Any, base: Any = 0x100_0000_0000) -> int:  # noqa: N802
         sp = _space(space, "VirtAddr.Allocate")
-        if type(size) is not int or not 0 < size <= 1 << 32 or type(base) is not int or not 0 <= base < 1 << 42:
+        if type(size) is not int or not 0 < size <= 1 << 32 or type(base) is not int or not 0 <= base < USER_LIMIT:
             raise SpinError(f"{self._ext.name}: VirtAddr.Allocate: a size of 1..4 GiB and a base below 2^42")
         if self._ranges >= RANGES_PER_EXTENSION:
             raise SpinError(f"{self._ext.name}: VirtAddr.Allocate: at most {RANGES_PER_EXTENSION} ranges")

@@ -14,10 +14,10 @@ from __future__ import annotations
 from typing import Any
 
 from kernel.core.physaddr import Frame, PhysAddr
+from kernel.params import FRAMES_PER_EXTENSION
 from kernel.sys import capability
 from kernel.sys.errors import SpinError
 
-FRAMES_PER_EXTENSION = 256  # 2 MiB: an extension's share of physical memory
 EXTENSION_ATTRS = ("zeroed",)  # never "reclaimable" (the kernel would free it under the handle) or "pinned"
 
 

@@ -18,8 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+# A name imported as itself (``X as X``) and the ABI's numbers are re-exported: kernel/ reaches
+# machine.alpha only through this module (the clock rate, boot's default CPU, Halt, errno, signals).
 from machine.alpha import unaligned
+from machine.alpha.abi import *  # noqa: F403 -- re-exported: the kernel's errno and signal numbers are the ABI's
 from machine.alpha.constants import (
+    ACCESS_READ,
     CAUSE_IFETCH,
     CAUSE_LOAD,
     IF_BPT,
@@ -48,10 +52,12 @@ from machine.alpha.constants import (
     PTE_URE,
     PTE_UWE,
     PTE_V,
+    USER_LIMIT,
 )
+from machine.alpha.constants import CLOCK_HZ as CLOCK_HZ
+from machine.alpha.constants import DEFAULT_CPU as DEFAULT_CPU
 from machine.alpha.cpu import DEFAULT_FPCR
 from machine.alpha.disasm import disasm_word
-from machine.alpha.mmu import READ as MMU_READ
 from machine.alpha.mmu import translate
 from machine.alpha.pal import (
     ENT_ARITH,
@@ -70,7 +76,9 @@ from machine.alpha.pal import (
     PCB_USP,
     OsfPal,
 )
+from machine.alpha.traps import GENTRAP_TEXT as GENTRAP_TEXT
 from machine.alpha.traps import MMCSR_TEXT, IllegalInstruction, arith_text
+from machine.alpha.traps import Halt as Halt
 from machine.disk import (
     CMD_READ,
     DISK_IPL,
@@ -99,13 +107,12 @@ NOT_PRESENT, BAD_ADDRESS, PROTECTION = "PageNotPresent", "BadAddress", "Protecti
 _MMCSR_EVENT = {MMCSR_TNV: NOT_PRESENT, MMCSR_ACV: BAD_ADDRESS, MMCSR_FOR: PROTECTION, MMCSR_FOW: PROTECTION,
                 MMCSR_FOE: PROTECTION}  # fmt: skip
 
-USER_LIMIT = 1 << 42  # user VA space: 0 .. 0x3FF_FFFF_FFFF (alpha-machine.md §4)
 PS_USER = 8
 PS_KERNEL_IPL0 = 0
 FP_ENABLE = 1
 
-# Registers of the system-call ABI (alpha-machine.md §3.2).
-V0, A0, A3, A4, GP, SP = 0, 16, 19, 20, 29, 30
+# Registers of the calling and system-call ABI (alpha-machine.md §3.2; REG_NAMES).
+V0, A0, A1, A2, A3, A4, A5, RA, PV, GP, SP, ZERO = 0, 16, 17, 18, 19, 20, 21, 26, 27, 29, 30, 31
 _WTINT, _BR_BACK_1 = 0x0000_003E, (0x30 << 26) | (31 << 21) | 0x1F_FFFE  # call_pal wtint; br .-4
 
 
@@ -335,7 +342,7 @@ class Sal:
         """Registers for a program's first instruction (pv = entry: prologues derive gp from it)."""
         ctx = Context(pc=entry, ps=PS_USER, fpcr=DEFAULT_FPCR)
         ctx.r[SP] = sp
-        ctx.r[27] = entry
+        ctx.r[PV] = entry
         return ctx
 
     def idle_context(self, code_pa: int, stack_top: int) -> Context:
@@ -371,10 +378,6 @@ class Sal:
         if not pte & PTE_V:
             return 0
         return sum(b for b, fo in ((READ, PTE_FOR), (WRITE, PTE_FOW), (EXECUTE, PTE_FOE)) if not pte & fo)
-
-    @staticmethod
-    def pte_pfn(pte: int) -> int:
-        return pte >> PTE_PFN_SHIFT
 
     def new_table(self, alloc: Callable[[], int]) -> PageTable:
         return PageTable(self.memory, _Frames(alloc))  # type: ignore[arg-type]
@@ -538,7 +541,7 @@ class Sal:
         """The three-level walk a user read of ``va`` makes from the level-1
         table ``root``: (level, PTE address, PTE) per step, the physical
         address (None if it faults), why it faults, and the last PTE."""
-        w = translate(self.memory.read_q, root, va, MMU_READ, MODE_USER)
+        w = translate(self.memory.read_q, root, va, ACCESS_READ, MODE_USER)
         why = "" if w.pa is not None else MMCSR_TEXT.get(w.fault or 0, str(w.fault))
         return list(w.steps), w.pa, why, w.pte
 

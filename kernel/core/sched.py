@@ -30,7 +30,8 @@ from typing import Any
 
 from kernel.core import costs
 from kernel.core.physaddr import Frame
-from kernel.core.sal import Context, Sal
+from kernel.core.sal import CLOCK_HZ, TIMER_HZ, Context, Sal
+from kernel.params import QUANTUM_TICKS
 from kernel.sys.errors import SpinError
 from kernel.sys.interface import Interface
 from kernel.sys.sandbox import shown
@@ -39,7 +40,6 @@ from kernel.sys.trace import Switch, Trace
 READY, RUNNING, BLOCKED, DONE = "ready", "running", "blocked", "done"
 DEFAULT_PRIORITY = 1000
 MIN_PRIORITY, MAX_PRIORITY = -2, 10000
-QUANTUM_TICKS = 5
 
 
 class StrandView:
@@ -503,7 +503,7 @@ class Scheduler:
     def checkpoint(self) -> None:
         """A preemption point in long kernel work: yield if the quantum is spent."""
         s = self.kernel_running
-        if s is not None and self.sal.now - self._switch_start > self.quantum_ticks * 133_000_000 // 1024:
+        if s is not None and self.sal.now - self._switch_start > self.quantum_ticks * CLOCK_HZ // TIMER_HZ:
             self.yield_()
 
     def sleep(self, cycles: int) -> None:

@@ -17,12 +17,12 @@ from typing import Any
 
 from kernel.core import costs
 from kernel.core.physaddr import Frame, PhysAddr
-from kernel.core.sal import EXECUTE, KIND_NAMES, READ, WRITE, Sal
+from kernel.core.sal import EXECUTE, KIND_NAMES, PAGE_MASK, PAGE_SHIFT, READ, WRITE, Sal
+from kernel.params import MAX_ASN
 from kernel.sys import capability
 from kernel.sys.errors import SpinError
 from kernel.sys.sandbox import shown
 
-MAX_ASN = 255  # the 21064 has 6 ASN bits in its TBs; OSF/1 used up to 255 with wrap
 PROT_NAMES = {"r": READ, "w": WRITE, "x": EXECUTE}
 COW = 1  # a software PTE bit: the page is shared copy-on-write
 
@@ -43,10 +43,6 @@ def parse_prot(prot: int | str) -> int:
             raise SpinError(f"protection {shown(prot)}: {ch!r} is not r, w, x or -")
         bits |= PROT_NAMES[ch]
     return bits
-
-
-def prot_text(bits: int) -> str:
-    return "".join(c if bits & b else "-" for c, b in (("r", READ), ("w", WRITE), ("x", EXECUTE)))
 
 
 class Space:
@@ -132,7 +128,7 @@ class Translation:
         if sp.destroyed:
             return
         for vpn in list(sp.mapped):
-            self.sal.invalidate(vpn << 13)
+            self.sal.invalidate(vpn << PAGE_SHIFT)
         for pfn in self.sal.tables_of(sp.table):
             self.phys.Deallocate(self.phys.frames[pfn])
         sp.mapped.clear()
@@ -148,7 +144,7 @@ class Translation:
         if va >> 42:
             raise SpinError(f"Translation.AddMapping: {va:#x} is not a user address")
         self.sal.write_pte(sp.table, va, self.sal.pte(pfn, parse_prot(prot), soft))
-        vpn = va >> 13
+        vpn = va >> PAGE_SHIFT
         if vpn in sp.mapped:
             self.sal.invalidate(va)
         sp.mapped[vpn] = pfn
@@ -157,7 +153,7 @@ class Translation:
     def RemoveMapping(self, ctx: Any, va: int) -> int | None:  # noqa: N802
         """Unmap va's page; the frame number it held, or None."""
         sp = self._space(ctx, "RemoveMapping")
-        pfn = sp.mapped.pop(va >> 13, None)
+        pfn = sp.mapped.pop(va >> PAGE_SHIFT, None)
         if pfn is None:
             return None
         self.sal.write_pte(sp.table, va, 0)
@@ -170,9 +166,6 @@ class Translation:
         sp = self._space(ctx, "ExamineMapping")
         return self.sal.pte_prot(self.sal.read_pte(sp.table, va))
 
-    def frame_at(self, sp: Space, va: int) -> int | None:
-        return sp.mapped.get(va >> 13)
-
     def soft_bits(self, sp: Space, va: int) -> int:
         return (self.sal.read_pte(sp.table, va) >> 16) & 0xFFFF
 
@@ -184,16 +177,16 @@ class Translation:
         if size < 0 or size > 1 << 40:
             raise SpinError(f"Translation.Protect: size {size} is out of range")
         n = 0
-        lo, hi = va >> 13, (va + size + 8191) >> 13
+        lo, hi = va >> PAGE_SHIFT, (va + size + PAGE_MASK) >> PAGE_SHIFT
         # the pages in range that are mapped: walk the range or the mappings, whichever is shorter
         vpns = range(lo, hi) if hi - lo <= len(sp.mapped) else sorted(v for v in sp.mapped if lo <= v < hi)
         for vpn in vpns:
             pfn = sp.mapped.get(vpn)
             if pfn is None:
                 continue
-            keep = self.soft_bits(sp, vpn << 13) if soft is None else soft
-            self.sal.write_pte(sp.table, vpn << 13, self.sal.pte(pfn, bits, keep))
-            self.sal.invalidate(vpn << 13)
+            keep = self.soft_bits(sp, vpn << PAGE_SHIFT) if soft is None else soft
+            self.sal.write_pte(sp.table, vpn << PAGE_SHIFT, self.sal.pte(pfn, bits, keep))
+            self.sal.invalidate(vpn << PAGE_SHIFT)
             self.sal.charge(costs.PTE_WRITE)
             n += 1
         return n

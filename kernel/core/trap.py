@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from kernel.core.sal import A0, A1, A2, A3, A4, A5, ENOSYS, V0
 from kernel.core.sched import Strand, StrandView, strand_of
 from kernel.sys.interface import Interface
 
-ENOSYS = 78
 RESTART = object()  # a handler blocked the strand; the call is re-executed on wake-up
 NORESULT = object()  # the handler set the registers itself (sigreturn) or the strand is gone
 
@@ -37,13 +37,13 @@ class SyscallState:
         self._strand = strand
         self.result: Any = None
 
-    v0 = property(lambda self: self._ctx.r[0])
-    a0 = property(lambda self: self._ctx.r[16])
-    a1 = property(lambda self: self._ctx.r[17])
-    a2 = property(lambda self: self._ctx.r[18])
-    a3 = property(lambda self: self._ctx.r[19])
-    a4 = property(lambda self: self._ctx.r[20])
-    a5 = property(lambda self: self._ctx.r[21])
+    v0 = property(lambda self: self._ctx.r[V0])
+    a0 = property(lambda self: self._ctx.r[A0])
+    a1 = property(lambda self: self._ctx.r[A1])
+    a2 = property(lambda self: self._ctx.r[A2])
+    a3 = property(lambda self: self._ctx.r[A3])
+    a4 = property(lambda self: self._ctx.r[A4])
+    a5 = property(lambda self: self._ctx.r[A5])
     map = property(lambda self: strand_of(self._strand).space.handle)  # the caller's Translation, as a handle
     pid = property(lambda self: strand_of(self._strand).pid)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
+from kernel.core.sal import PAGE_SHIFT, PAGE_SIZE
 from kernel.fs.format import BLOCK, ENTRY, Entry, FsFormatError, parse_directory, parse_super
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from kernel.core.sched import Strand
     from kernel.kernel import Kernel
 
-CHUNK = 8192
+CHUNK = PAGE_SIZE  # a chunk fills one frame
 BLOCKS_PER_CHUNK = CHUNK // BLOCK
 
 
@@ -47,7 +48,7 @@ class ExtentFS:
             return "no disk"
         scratch = phys.Allocate("mount", ("pinned",))
         try:
-            pa = scratch.pfn << 13
+            pa = scratch.pfn << PAGE_SHIFT
             if sal.disk_read_polled(0, 1, pa):
                 raise FsFormatError("cannot read the superblock")
             nfiles, dir_block, dir_blocks, total = parse_super(sal.read_phys(pa, BLOCK), sal.disk_blocks())
@@ -97,7 +98,7 @@ class ExtentFS:
             f = self.cache[(e.name, c)]
             lo = max(offset, c * CHUNK) - c * CHUNK
             hi = min(offset + n, (c + 1) * CHUNK) - c * CHUNK
-            out += self.k.sal.read_phys((f.pfn << 13) + lo, hi - lo)
+            out += self.k.sal.read_phys((f.pfn << PAGE_SHIFT) + lo, hi - lo)
         return bytes(out)
 
     def read_all_polled(self, e: Entry) -> bytes:
@@ -106,7 +107,7 @@ class ExtentFS:
             if (e.name, c) not in self.cache:
                 f = self._frame(e, c)
                 nb = min(BLOCKS_PER_CHUNK, e.nblocks - c * BLOCKS_PER_CHUNK)
-                if self.k.sal.disk_read_polled(e.block + c * BLOCKS_PER_CHUNK, nb, f.pfn << 13):
+                if self.k.sal.disk_read_polled(e.block + c * BLOCKS_PER_CHUNK, nb, f.pfn << PAGE_SHIFT):
                     self.k.phys.Deallocate(f)  # type: ignore[union-attr]
                     raise FsFormatError(f"{e.name}: disk error reading chunk {c}")
                 self.cache[(e.name, c)] = f
@@ -134,7 +135,7 @@ class ExtentFS:
         name, c, f = self.busy = self.queue.popleft()
         e = self.files[name]
         nb = min(BLOCKS_PER_CHUNK, e.nblocks - c * BLOCKS_PER_CHUNK)
-        self.k.sal.disk_start(e.block + c * BLOCKS_PER_CHUNK, nb, f.pfn << 13)
+        self.k.sal.disk_start(e.block + c * BLOCKS_PER_CHUNK, nb, f.pfn << PAGE_SHIFT)
 
     def interrupt(self, vector: int) -> bool:
         """The disk finished a transfer; False if the interrupt was not the disk's."""

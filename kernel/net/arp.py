@@ -52,18 +52,19 @@ from typing import TYPE_CHECKING
 
 from kernel.core import costs
 from kernel.net import packet as P
+from kernel.params import (
+    ARP_CACHE_LIMIT,
+    ARP_FAILED_LIMIT,
+    ARP_NEGATIVE_US,
+    ARP_PENDING_HOSTS,
+    ARP_PENDING_LIMIT,
+    ARP_REACHABLE_US,
+    ARP_RETRY_US,
+    ARP_TRIES,
+)
 
 if TYPE_CHECKING:
     from kernel.net.stack import NetStack
-
-ARP_CACHE_LIMIT = 256  # entries: a /24 of neighbours
-ARP_REACHABLE_US = 60_000_000  # virtual: how long a confirmation lasts before the entry is re-polled
-ARP_TRIES = 3  # requests (or polls) before giving up
-ARP_RETRY_US = 50_000  # virtual: SPIN's and OSF/1's were a second; a lesson should not wait that long
-ARP_NEGATIVE_US = 1_000_000  # how long a host that did not answer stays unreachable
-ARP_PENDING_LIMIT = 32  # packets held per unresolved host
-ARP_PENDING_HOSTS = 64  # unresolved hosts with packets held
-ARP_FAILED_LIMIT = 256  # hosts remembered as unreachable
 
 
 class Entry:

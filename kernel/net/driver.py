@@ -17,6 +17,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kernel.core import costs
+from kernel.core.sal import PAGE_SHIFT, PAGE_SIZE
+from kernel.params import RX_RING, TX_QUEUE_LIMIT
 from machine.nic import (
     BUFFER_SIZE,
     INT_RX,
@@ -41,10 +43,8 @@ if TYPE_CHECKING:
     from kernel.core.physaddr import Frame
     from kernel.kernel import Kernel
 
-RING = 32
-PER_FRAME = 8192 // BUFFER_SIZE  # receive buffers per 8 KiB frame
+PER_FRAME = PAGE_SIZE // BUFFER_SIZE  # receive buffers per 8 KiB frame
 BROADCAST = 0xFFFF_FFFF_FFFF
-TX_QUEUE_LIMIT = 256  # frames; beyond this a send is dropped and counted
 
 
 def _reg(index: int) -> int:
@@ -62,24 +62,24 @@ class Lance:
         self.frames: list[Frame] = []
         ring = phys.Allocate("lance ring", ("pinned", "zeroed"))
         self.frames.append(ring)
-        self.ring_pa = ring.pfn << 13
+        self.ring_pa = ring.pfn << PAGE_SHIFT
         self.buffers: list[int] = []
-        while len(self.buffers) < RING:
+        while len(self.buffers) < RX_RING:
             f = phys.Allocate("lance rx buffers", ("pinned",))
             self.frames.append(f)
-            self.buffers += [(f.pfn << 13) + i * BUFFER_SIZE for i in range(PER_FRAME)]
-        self.buffers = self.buffers[:RING]
+            self.buffers += [(f.pfn << PAGE_SHIFT) + i * BUFFER_SIZE for i in range(PER_FRAME)]
+        self.buffers = self.buffers[:RX_RING]
         for i, buf in enumerate(self.buffers):
             self.sal.write_phys(self.ring_pa + 16 * i, buf.to_bytes(8, "little") + OWNED.to_bytes(8, "little"))
         tx = phys.Allocate("lance tx buffer", ("pinned",))
         self.frames.append(tx)
-        self.tx_pa = tx.pfn << 13
+        self.tx_pa = tx.pfn << PAGE_SHIFT
         self.next = 0  # the ring entry the driver looks at next
         self.txq: deque[bytes] = deque()
         self.tx_busy = False
         self.received = self.sent = self.filtered = self.tx_errors = self.tx_dropped = 0
         self.sal.io_write(_reg(R_RX_RING), self.ring_pa)
-        self.sal.io_write(_reg(R_RX_COUNT), RING)
+        self.sal.io_write(_reg(R_RX_COUNT), RX_RING)
 
     @property
     def card_drops(self) -> int:
@@ -137,7 +137,7 @@ class Lance:
             buf = int.from_bytes(sal.read_phys(entry, 8), "little")
             frame = sal.read_phys(buf, n)
             sal.write_phys(entry + 8, OWNED.to_bytes(8, "little"))  # back to the card
-            self.next = (self.next + 1) % RING
+            self.next = (self.next + 1) % RX_RING
             sal.charge(costs.LANCE_RX + costs.LANCE_BYTE * n)
             if len(frame) >= 6:
                 dst = int.from_bytes(frame[:6], "big")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kernel.core.sal import ECONNREFUSED
 from kernel.net import tcp as T
-from kernel.net.errno import ECONNREFUSED
 from kernel.net.udp import UdpEndpoint
 
 if TYPE_CHECKING:

@@ -46,14 +46,11 @@ from typing import TYPE_CHECKING
 
 from kernel.core import costs
 from kernel.net import packet as P
+from kernel.params import REASM_MAX_BYTES, REASM_MAX_DATAGRAMS, REASM_OVERHEAD, REASM_TIMEOUT_US
 
 if TYPE_CHECKING:
     from kernel.net.stack import NetStack, Timer
 
-REASM_TIMEOUT_US = 30_000_000  # virtual; see above for why not RFC 1122's 60-120 s
-REASM_MAX_DATAGRAMS = 64  # datagrams in reassembly at once (the discarded ones' tombstones included)
-REASM_MAX_BYTES = 256 * 1024  # bytes held, overhead included
-REASM_OVERHEAD = 64  # bytes charged per fragment held
 IP_MAX = 65_535
 
 

@@ -18,10 +18,7 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 from kernel.core import costs
-from kernel.core.trap import RESTART, SyscallState, caller
-from kernel.net import packet as P
-from kernel.net import tcp as T
-from kernel.net.errno import (
+from kernel.core.sal import (
     EADDRINUSE,
     EADDRNOTAVAIL,
     EAFNOSUPPORT,
@@ -39,7 +36,11 @@ from kernel.net.errno import (
     EPIPE,
     EPROTONOSUPPORT,
 )
+from kernel.core.trap import RESTART, SyscallState, caller
+from kernel.net import packet as P
+from kernel.net import tcp as T
 from kernel.net.udp import MAX_DATAGRAM, UdpEndpoint
+from kernel.params import MAX_FDS, SOCKET_IO_MAX, TCP_SNDBUF
 from kernel.unix.process import OpenFile, Process
 
 if TYPE_CHECKING:
@@ -48,10 +49,8 @@ if TYPE_CHECKING:
 
 AF_INET, SOCK_STREAM, SOCK_DGRAM = 2, 1, 2
 SOCKADDR_LEN = 16
-MAX_IO = 64 * 1024
 NAMES = {97: "socket", 98: "connect", 99: "accept", 101: "send", 102: "recv", 104: "bind", 106: "listen",
          125: "recvfrom", 133: "sendto", 134: "shutdown"}  # fmt: skip
-MAX_FDS = 64
 
 
 class Socket:
@@ -272,14 +271,14 @@ class Sockets:
 
     def send(self, p: Process, s: Strand, sock: Socket, buf: int, n: int, to: int = 0, tolen: int = 0) -> Any:
         k, net = self.k, self.net
-        n = min(n, MAX_IO)
+        n = min(n, SOCKET_IO_MAX)
         if sock.stream:
             t = sock.tcb
             if t is None or t.state in (T.LISTEN, T.SYN_SENT):
                 return -ENOTCONN
             if t.error:
                 return -t.error
-            room = T.SNDBUF - len(t.sndbuf)
+            room = TCP_SNDBUF - len(t.sndbuf)
             if t.state not in (T.ESTABLISHED, T.CLOSE_WAIT) or t.fin_queued:
                 return -EPIPE
             if room == 0 and n:
@@ -330,7 +329,7 @@ class Sockets:
 
     def recv(self, p: Process, s: Strand, sock: Socket, buf: int, n: int, frm: int = 0, lenp: int = 0) -> Any:
         k, net = self.k, self.net
-        n = min(n, MAX_IO)
+        n = min(n, SOCKET_IO_MAX)
         if sock.stream:
             t = sock.tcb
             if t is None or t.state == T.LISTEN:

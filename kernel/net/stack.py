@@ -35,13 +35,24 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kernel.core import costs
+from kernel.core.sal import EHOSTUNREACH, EMSGSIZE, ENETUNREACH
 from kernel.core.sched import BLOCKED
 from kernel.net import packet as P
 from kernel.net.arp import Arp
 from kernel.net.driver import Lance
-from kernel.net.errno import EHOSTUNREACH, EMSGSIZE, ENETUNREACH
 from kernel.net.reassembly import Reassembler
 from kernel.net.records import PacketCopy, PacketDrop, PacketFrame, PacketIn, PacketOut
+from kernel.net.tcp import Tcp
+from kernel.net.udp import Udp
+from kernel.params import (
+    ICMP_ERROR_BURST,
+    ICMP_ERROR_INTERVAL_US,
+    NET_BATCH,
+    NET_QUEUE_LIMIT,
+    NET_REST_US,
+    PING_REPLIES,
+    PINGS_OUTSTANDING,
+)
 from kernel.sys import authority
 from kernel.sys.dispatcher import LAST, FieldEquals
 from kernel.sys.errors import SpinError
@@ -53,14 +64,7 @@ if TYPE_CHECKING:
     from kernel.kernel import Kernel
 
 NET_PRIORITY = 5000  # above every user strand: protocol processing is not starved by programs
-NET_BATCH = 64  # work items per wake-up of the network thread (Linux's NAPI weight)
-NET_REST_US = 1000  # virtual: how long the thread rests after a full batch (about one clock tick)
-NET_QUEUE_LIMIT = 1000  # frames waiting for the network thread (Linux's netdev_max_backlog)
 MTU = P.ETH_MAX - P.ETH_HLEN  # 1500: IP datagrams this stack sends fit one frame
-PING_REPLIES = 1024  # echo replies kept (a ring)
-PINGS_OUTSTANDING = 1024  # echo requests remembered, to match replies against
-ICMP_ERROR_INTERVAL_US = 1000  # ICMP errors sent at most one a millisecond on average (Linux's icmp_msgs_per_sec) ...
-ICMP_ERROR_BURST = 50  # ... with bursts of 50 (icmp_msgs_burst)
 _TIMERS = object()  # a work item: some timers are due
 NET_INTERFACES = ("Ether.", "IP.", "ICMP.", "UDP.", "TCP.")
 PACKET_RECORDS = (PacketFrame, PacketDrop, PacketCopy)
@@ -160,9 +164,6 @@ class NetStack:
         self.driver = Lance(k, self._frame_arrived)
         self.mac = self.driver.mac
         self._define()
-        from kernel.net.tcp import Tcp
-        from kernel.net.udp import Udp
-
         self.udp = Udp(self)
         self.tcp = Tcp(self)
         self.thread = k.sched.fork(self._thread_main, name="netisr", priority=NET_PRIORITY)

@@ -43,19 +43,29 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kernel.core import costs
-from kernel.net import packet as P
-from kernel.net.errno import (
+from kernel.core.sal import (
     EADDRINUSE,
     EADDRNOTAVAIL,
     ECONNREFUSED,
     ECONNRESET,
     EHOSTUNREACH,
     EINVAL,
-    EPHEMERAL,
     EPIPE,
     ETIMEDOUT,
 )
+from kernel.net import packet as P
 from kernel.net.packet import ACK, FIN, PSH, RST, SYN
+from kernel.params import (
+    EPHEMERAL,
+    TCP_CHALLENGE_ACKS,
+    TCP_MAX_FLIGHT,
+    TCP_MAX_RETRIES,
+    TCP_OOO_SEGMENTS,
+    TCP_PORT_TABLE,
+    TCP_RCVBUF,
+    TCP_SNDBUF,
+    TCP_SYNACK_RETRIES,
+)
 from kernel.sys.interface import Interface
 
 if TYPE_CHECKING:
@@ -70,23 +80,15 @@ RECEIVING = (ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2)
 MSS = P.ETH_MAX - P.ETH_HLEN - P.IP_HLEN - P.TCP_HLEN  # 1460: what the interface carries (MTU 1500 - 40)
 MSS_DEFAULT = 536  # RFC 9293 §3.7.1, RFC 1122 §4.2.2.6: a peer that sends no MSS option
 MSS_FLOOR = 88  # Linux's TCP_MIN_MSS: a tiny advertised MSS must not shred a transfer into 1-byte segments
-RCVBUF = 32 * 1024
-SNDBUF = 32 * 1024
-MAX_FLIGHT = 16 * 1024
-OOO_SEGMENTS = 64  # distinct out-of-order pieces held (their bytes are bounded by the window)
 US = costs.CLOCK_MHZ  # cycles per virtual microsecond
 SECOND = 1_000_000 * US
 RTO_MIN, RTO_INITIAL, RTO_MAX = 20_000 * US, 200_000 * US, 2_000_000 * US
 PERSIST_MAX = RTO_MAX  # the cap on the zero-window probe interval
 MSL = 100_000 * US
-MAX_RETRIES = 12  # unanswered retransmissions (or window probes) before a connection gives up
-SYNACK_RETRIES = 3  # a half-open entry's SYN-ACKs after the first: gone after ~3 s, not ~21 s
-CHALLENGE_ACKS = 8  # per connection per virtual second (RFC 5961 §7): no amplifier, no global side channel
 ISN_TICK = 4 * US  # RFC 6528's M: a clock that ticks every 4 µs
 COOKIE_PERIOD = 8 * SECOND  # a SYN cookie's time counter ticks this often ...
 COOKIE_AGE = 2  # ... and a cookie is good for this many ticks
 COOKIE_MSS = (88, 256, 536, 1024, 1200, 1300, 1440, 1460)  # 3 bits of a cookie say which the peer asked for
-PORT_TABLE = 256  # RFC 6056 algorithm 4's table of per-destination counters
 M32 = 0xFFFF_FFFF
 
 
@@ -156,10 +158,10 @@ class Tcb:
         self.ooo_bytes = 0
         self.ooo_fin: int | None = None
         self.eof = False  # the peer's FIN has been taken in order
-        self.advertised = RCVBUF
+        self.advertised = TCP_RCVBUF
         self.mss = MSS_DEFAULT
         self.cwnd = 2 * MSS
-        self.ssthresh = MAX_FLIGHT
+        self.ssthresh = TCP_MAX_FLIGHT
         self.srtt = 0
         self.rttvar = 0
         self.rto = RTO_INITIAL
@@ -191,7 +193,7 @@ class Tcb:
             return -self.error
         if self.state not in (ESTABLISHED, CLOSE_WAIT) or self.fin_queued:
             return -EPIPE
-        n = min(len(data), SNDBUF - len(self.sndbuf))
+        n = min(len(data), TCP_SNDBUF - len(self.sndbuf))
         if n:
             self.sndbuf += data[:n]
             self.tcp.output(self)
@@ -250,8 +252,8 @@ class Tcb:
     def window(self) -> int:
         """The receive window: buffer space not taken by unread or out-of-order
         data, but never less than what was advertised (its right edge does
-        not move left, RFC 9293 §3.8.6.2.2; the bytes held stay within RCVBUF)."""
-        room = RCVBUF - len(self.rcvbuf)
+        not move left, RFC 9293 §3.8.6.2.2; the bytes held stay within TCP_RCVBUF)."""
+        room = TCP_RCVBUF - len(self.rcvbuf)
         edge = (self.rcv_adv - self.rcv_nxt) & M32
         return max(0, room - self.ooo_bytes, edge if edge <= room else 0)
 
@@ -269,7 +271,7 @@ class Tcp:
         self.listeners: dict[int, Tcb] = {}
         self.conns: dict[tuple[int, str, int], Tcb] = {}
         self.keys = Keys(stack.addr_bytes, stack.mac)
-        self._port_table = [0] * PORT_TABLE  # RFC 6056 algorithm 4
+        self._port_table = [0] * TCP_PORT_TABLE  # RFC 6056 algorithm 4
         self._port_rng = random.Random(self.keys.h32(b"port steps", b""))  # seeded: Linux's random increments
         stack.install_protocol(P.PROTO_TCP, self._input, "IP")
         stack.export("TCP", self.iface)
@@ -328,7 +330,7 @@ class Tcp:
         many connections were made before."""
         tup = _tuple(self.stack.addr_bytes, 0, dst, dport)
         offset = self.keys.h32(b"port offset", tup)
-        index = self.keys.h32(b"port index", tup) % PORT_TABLE
+        index = self.keys.h32(b"port index", tup) % TCP_PORT_TABLE
         used = {k[0] for k in self.conns} | set(self.listeners)
         n = len(EPHEMERAL)
         for _ in range(n):
@@ -446,7 +448,7 @@ class Tcp:
         iss = (h1 + seg.seq + ((count & 0xFF) << 24) + ((h2 + index) & 0xFF_FFFF)) & M32
         lst.cookies_until = self.stack.now + COOKIE_AGE * COOKIE_PERIOD
         self.stack.counters["tcp SYN cookies sent"] += 1
-        self._emit(seg.src, seg.dst_port, seg.src_port, iss, (seg.seq + 1) & M32, SYN | ACK, RCVBUF, MSS)
+        self._emit(seg.src, seg.dst_port, seg.src_port, iss, (seg.seq + 1) & M32, SYN | ACK, TCP_RCVBUF, MSS)
 
     def _cookie_open(self, lst: Tcb, seg: P.TcpSegment) -> bool:
         """An ACK for no connection: if it answers one of our SYN cookies,
@@ -469,7 +471,7 @@ class Tcp:
         t.iss, t.snd_una = iss, seg.ack
         t.snd_nxt = t.snd_max = seg.ack
         t.irs, t.rcv_nxt = irs, seg.seq
-        t.rcv_adv = (t.rcv_nxt + RCVBUF) & M32
+        t.rcv_adv = (t.rcv_nxt + TCP_RCVBUF) & M32
         t.mss = COOKIE_MSS[index]
         t.snd_wnd = t.max_sndwnd = seg.window
         t.state = ESTABLISHED
@@ -546,7 +548,7 @@ class Tcp:
             self.stack.drop(seg.id, "TCP", "segment beyond the receive window")
             self.ack(t)
             return
-        if not (n or seg.flags & FIN) and seq_lt(seg.seq, (t.rcv_nxt - RCVBUF) & M32):
+        if not (n or seg.flags & FIN) and seq_lt(seg.seq, (t.rcv_nxt - TCP_RCVBUF) & M32):
             self.stack.drop(seg.id, "TCP", "segment before the receive window")
             self.ack(t)
             return
@@ -621,7 +623,7 @@ class Tcp:
         second = self.stack.now // SECOND
         if second != t.challenge_second:
             t.challenge_second, t.challenges = second, 0
-        if t.challenges >= CHALLENGE_ACKS:
+        if t.challenges >= TCP_CHALLENGE_ACKS:
             self.stack.counters["tcp challenge ACKs rate-limited"] += 1
             return False
         t.challenges += 1
@@ -629,7 +631,7 @@ class Tcp:
 
     def _challenge(self, t: Tcb, seg: P.TcpSegment, why: str) -> None:
         """Drop ``seg`` and send a challenge ACK (RFC 5961 §3.2, §4.2, §5.2),
-        at most CHALLENGE_ACKS a virtual second on this connection (§7)."""
+        at most TCP_CHALLENGE_ACKS a virtual second on this connection (§7)."""
         self.stack.drop(seg.id, "TCP", why)
         if self._challenge_allowed(t):
             self.stack.counters["tcp challenge ACKs sent"] += 1
@@ -660,7 +662,7 @@ class Tcp:
                 t.cwnd += min(data_acked, t.mss)
             else:
                 t.cwnd += max(1, t.mss * t.mss // t.cwnd)
-            t.cwnd = min(t.cwnd, MAX_FLIGHT)
+            t.cwnd = min(t.cwnd, TCP_MAX_FLIGHT)
             if t.snd_una == t.snd_max:
                 self._disarm(t)
             else:
@@ -732,7 +734,7 @@ class Tcp:
                 merged[-1] = (merged[-1][0], merged[-1][1] + d)
             else:
                 merged.append((so, d))
-        if len(merged) > OOO_SEGMENTS:
+        if len(merged) > TCP_OOO_SEGMENTS:
             self.stack.drop(seg.id, "TCP", "out-of-order queue full", f"{len(pieces)} pieces held")
             return
         t.ooo = [((t.rcv_nxt + so) & M32, d) for so, d in merged]
@@ -779,7 +781,7 @@ class Tcp:
             return
         while True:
             flight = (t.snd_nxt - t.snd_una) & M32
-            wnd = min(t.snd_wnd, t.cwnd, MAX_FLIGHT)
+            wnd = min(t.snd_wnd, t.cwnd, TCP_MAX_FLIGHT)
             off = flight - (1 if t.fin_sent and seq_lt(t.fin_seq, t.snd_nxt) else 0)
             avail = len(t.sndbuf) - off
             if avail > 0 and flight < wnd:
@@ -835,7 +837,7 @@ class Tcp:
 
     def window_update(self, t: Tcb) -> None:
         """After the application read: tell the sender if the window opened a lot."""
-        if t.state in RECEIVING and t.window - t.advertised >= 2 * MSS and t.advertised < RCVBUF // 2:
+        if t.state in RECEIVING and t.window - t.advertised >= 2 * MSS and t.advertised < TCP_RCVBUF // 2:
             self.ack(t)
 
     def _reset(self, seg: P.TcpSegment) -> None:
@@ -889,7 +891,7 @@ class Tcp:
             return
         t.retries += 1
         half_open = t.state == SYN_RCVD and t.listener is not None
-        if t.retries > (SYNACK_RETRIES if half_open else MAX_RETRIES):
+        if t.retries > (TCP_SYNACK_RETRIES if half_open else TCP_MAX_RETRIES):
             if half_open:
                 self.stack.counters["tcp half-open connections timed out"] += 1
             else:
@@ -921,7 +923,7 @@ class Tcp:
         when it closed; the interval backs off to PERSIST_MAX and the
         connection stays open as long as the peer answers."""
         t.probes += 1
-        if t.probes > MAX_RETRIES:
+        if t.probes > TCP_MAX_RETRIES:
             t.error = ETIMEDOUT
             self.stack.counters["tcp connections timed out"] += 1
             self.forget(t)

@@ -23,8 +23,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kernel.core import costs
+from kernel.core.sal import EADDRINUSE, EHOSTUNREACH, EINVAL, EMSGSIZE
 from kernel.net import packet as P
-from kernel.net.errno import EADDRINUSE, EHOSTUNREACH, EINVAL, EMSGSIZE, EPHEMERAL
+from kernel.params import DATAGRAM_OVERHEAD, EPHEMERAL, PORTS_PER_EXTENSION, UDP_RCVBUF
 from kernel.sys import authority, capability
 from kernel.sys.dispatcher import Binding, FieldEquals
 from kernel.sys.errors import SpinError
@@ -35,8 +36,6 @@ if TYPE_CHECKING:
     from kernel.core.sched import Strand
     from kernel.net.stack import NetStack
 
-RCVBUF = 64 * 1024
-DATAGRAM_OVERHEAD = 256  # bytes charged per queued datagram besides its payload (a BSD mbuf, MSIZE)
 MAX_DATAGRAM = 1472  # one Ethernet frame: this stack does not fragment
 
 
@@ -51,7 +50,7 @@ class UdpEndpoint:
         self.on_datagram = on_datagram
         self.queue: deque[tuple[str, int, bytes, int]] = deque()  # (src, src port, data, packet id)
         self.queued = 0  # bytes charged: payloads and DATAGRAM_OVERHEAD each
-        self.rcvbuf = RCVBUF
+        self.rcvbuf = UDP_RCVBUF
         self.waiters: list[Strand] = []
         self.error = 0  # like BSD's so_error: reported by the next call
         self.binding: Binding | None = None
@@ -193,9 +192,6 @@ class Udp:
         if not isinstance(dst, str) or not isinstance(data, (bytes, bytearray, memoryview)):
             raise SpinError("UDP.Send(src_port, dst, dst_port, data): ports as ints, dst as 'a.b.c.d', data as bytes")
         return self.send(int(src_port), dst, int(dst_port), bytes(data))
-
-
-PORTS_PER_EXTENSION = 64
 
 
 class _ExtensionUdp:

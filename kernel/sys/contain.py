@@ -27,8 +27,8 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+from kernel.params import QUOTA_FUEL
 from kernel.sys import fuel
-from kernel.sys.language import QUOTA_FUEL
 
 # The wrapper's names start with ``_spin__``: the verifier refuses every name
 # starting with ``_spin`` in an extension, and no sandbox helper uses the prefix.

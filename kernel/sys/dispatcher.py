@@ -39,9 +39,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kernel.params import BOUND_MAX, REPORTS_MAX
 from kernel.sys import contain, fuel
 from kernel.sys.errors import AuthError, BindingTypeError, IllegalAsynchEvent, InvalidProcedure, NoHandlerInvoked
-from kernel.sys.language import BOUND_MAX
 from kernel.sys.sandbox import shown
 from kernel.sys.trace import Abort, Dispatch, Fault, Install, Trace, Uninstall
 
@@ -55,7 +55,6 @@ class Option(enum.Flag):
 
 FIRST, LAST, CANCEL = Option.FIRST, Option.LAST, Option.CANCEL
 _NO_DEFAULT = object()
-REPORTS_MAX = 10_000  # fault and abort lines kept
 INDEX_MIN = 4  # consecutive FieldEquals guards on one field worth a dict lookup
 
 

@@ -29,7 +29,7 @@ import resource
 import time
 from typing import Any
 
-from kernel.sys.language import CALL_MEMORY, CHECKPOINT, WATCHDOG_SECONDS
+from kernel.params import CALL_MEMORY, CHECKPOINT, WATCHDOG_SECONDS
 
 FUEL_NAME = "_spin_fuel"
 OUT_NAME = "_spin_out"

@@ -115,6 +115,3 @@ def _checked(proc: Callable[..., Any]) -> Callable[..., Any]:
 
     call.__name__ = getattr(proc, "__name__", "procedure")
     return call
-
-
-Export = Interface | Callable[[Any], object]  # an interface, or a factory making one per importer

@@ -8,14 +8,34 @@ refused, so syntax a later Python adds (or one we forgot, as structural
 pattern matching once was) is refused until someone decides it is safe.
 
 One source of truth: the verifier (kernel/sys/verifier.py) checks against
-these tables, the runtime (kernel/sys/sandbox.py) enforces the limits, and
-docs/extensions.md documents them (a test checks the reference names every
-accepted builtin and every limit with its value).
+these tables, the runtime (kernel/sys/sandbox.py) enforces the limits
+(``LIMITS`` names them; their values live with the kernel's other limits
+in kernel/params.py), and docs/extensions.md documents them (a test checks
+the reference names every accepted builtin and every limit with its value).
 """
 
 from __future__ import annotations
 
 import ast
+
+from kernel.params import (
+    BOUND_MAX,
+    CALL_MEMORY,
+    CHECKPOINT,
+    FORMAT_WIDTH_MAX,
+    INIT_FUEL,
+    INT_BITS,
+    NESTING_MAX,
+    QUOTA_BYTES,
+    QUOTA_DEPTH,
+    QUOTA_FUEL,
+    RANGE_MAX,
+    REPR_MAX,
+    SEQ_MAX,
+    SOURCE_MAX,
+    STR_MAX,
+    WATCHDOG_SECONDS,
+)
 
 # --- syntax ----------------------------------------------------------------------------------
 
@@ -126,25 +146,7 @@ GROWING_METHODS = frozenset({
 
 RESERVED = "_spin"  # names the instrumentation adds
 
-# --- limits ----------------------------------------------------------------------------------
-
-SOURCE_MAX = 256 * 1024  # bytes of source in one extension file
-NESTING_MAX = 60  # expression and statement nesting the verifier accepts
-STR_MAX = 1 << 16  # characters in a str, bytes in bytes or bytearray, built by one operation
-SEQ_MAX = 1 << 16  # items in a list or tuple built by one operation (with STR_MAX: one comparison-heavy
-#                    operation, `xs.count(s)`, stays near a second)
-INT_BITS = 8192  # bits in an int built by *, ** or <<
-RANGE_MAX = 1 << 20  # items in one range()
-FORMAT_WIDTH_MAX = 1000  # width and precision in an f-string field or a % format
-REPR_MAX = 4096  # characters of str()/repr()/print of a container (the rest is elided)
-INIT_FUEL = 100_000  # checks for the top level and init() together
-BOUND_MAX = 100_000  # the most fuel one dispatch may grant a handler (a binding can only ask for less)
-CALL_MEMORY = 64 << 20  # bytes the host may grow by during one call into an extension
-QUOTA_BYTES = 16 << 20  # bytes an extension may keep between calls (its globals and what they reach)
-QUOTA_DEPTH = 100  # containers nested in containers, in what an extension keeps
-QUOTA_FUEL = 20_000  # fuel an extension may spend between two measurements of its quota
-WATCHDOG_SECONDS = 5.0  # host seconds one call may take: the last line of defense, not the first
-CHECKPOINT = 1024  # fuel checks between two looks at memory and the watchdog
+# --- limits (values in kernel/params.py) -----------------------------------------------------
 
 LIMITS: dict[str, int | float] = {
     "SOURCE_MAX": SOURCE_MAX, "NESTING_MAX": NESTING_MAX, "STR_MAX": STR_MAX, "SEQ_MAX": SEQ_MAX,

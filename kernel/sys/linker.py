@@ -16,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kernel.params import INIT_FUEL, QUOTA_BYTES, QUOTA_FUEL
 from kernel.sys import contain, fuel, sandbox
 from kernel.sys.domain import Domain, resolve
 from kernel.sys.errors import LinkError, SpinError
-from kernel.sys.language import INIT_FUEL, QUOTA_BYTES, QUOTA_FUEL
 from kernel.sys.verifier import Diagnostic, Verified, check, instrument
 
 #: What the instrumentation calls, by the reserved names it uses; those that charge the

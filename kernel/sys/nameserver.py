@@ -43,11 +43,6 @@ class NameServer:
         entry = node.children.setdefault(parts[-1], _Entry())
         entry.obj, entry.auth = obj, authorizer
 
-    def detach(self, path: str) -> None:
-        parts = self._split(path)
-        node = self._node(parts, path)
-        node.obj = None
-
     def _node(self, parts: list[str], path: str) -> _Entry:
         node = self.root
         for p in parts:

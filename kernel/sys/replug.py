@@ -31,7 +31,7 @@ from kernel.sys.errors import ReplugError
 from kernel.sys.trace import Replug, Trace
 
 
-class Scheduler(Protocol):
+class Parker(Protocol):
     """What replugging needs of the strands it parks and wakes: the kernel's
     scheduler (kernel/core/sched.py) is one; replugging does not build on
     any particular kernel."""
@@ -43,7 +43,7 @@ class Scheduler(Protocol):
     def yield_(self) -> None: ...
 
 
-Strand = Any  # a strand of that scheduler
+ParkedStrand = Any  # a strand of the Parker's
 
 
 def _name(fn: object) -> str:
@@ -53,7 +53,7 @@ def _name(fn: object) -> str:
 class Slot:
     """A replaceable function: call the slot, replug it with ``replug``."""
 
-    def __init__(self, name: str, fn: Callable[..., Any], sched: Scheduler | None = None,
+    def __init__(self, name: str, fn: Callable[..., Any], sched: Parker | None = None,
                  trace: Trace | None = None) -> None:  # fmt: skip
         self.name = name
         self.fn = fn
@@ -62,10 +62,10 @@ class Slot:
         self.inside = 0  # callers inside self.fn now
         self.blocked = 0  # of those, how many set the blocked flag (waiting for I/O)
         self.replugging = False  # the indirection points at the holding tank
-        self.tank: list[Strand] = []
-        self.holder: Strand | None = None  # owns the replug lock
-        self.lock_waiters: list[Strand] = []
-        self.waiter: Strand | None = None  # the replugger waiting for inside == 0
+        self.tank: list[ParkedStrand] = []
+        self.holder: ParkedStrand | None = None  # owns the replug lock
+        self.lock_waiters: list[ParkedStrand] = []
+        self.waiter: ParkedStrand | None = None  # the replugger waiting for inside == 0
         self.calls = 0
         self.replugs = 0
         self.parked_total = 0
@@ -97,7 +97,7 @@ class Slot:
         finally:
             self.blocked -= 1
 
-    def _strand(self, what: str) -> Strand:
+    def _strand(self, what: str) -> ParkedStrand:
         s = self.sched.current if self.sched is not None else None
         if s is None:
             raise ReplugError(f"slot {self.name}: cannot {what} while a replug is in progress outside a strand")

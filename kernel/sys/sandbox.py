@@ -30,18 +30,19 @@ import types
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from kernel.sys.fuel import Meter
-from kernel.sys.language import (
+from kernel.params import (
     FORMAT_WIDTH_MAX,
     INT_BITS,
+    KEY_DEPTH,
+    POW_MOD_BITS,
     QUOTA_DEPTH,
     RANGE_MAX,
+    REPR_ITEMS,
     REPR_MAX,
     SEQ_MAX,
     STR_MAX,
 )
-
-POW_MOD_BITS = 2048  # pow(a, b, m): one call stays a few milliseconds
+from kernel.sys.fuel import Meter
 
 
 class LimitError(ValueError):
@@ -292,7 +293,6 @@ def call_method(obj: Any, name: str, *args: Any, **kw: Any) -> Any:
     return method(*args, **kw)
 
 
-KEY_DEPTH = 1000  # tuples (and frozensets) nested in a dict key or set element
 _MANY = frozenset({"update", "union", "intersection", "difference", "symmetric_difference", "issubset",
                    "issuperset", "isdisjoint"})  # fmt: skip
 _KEYED = frozenset({"add", "get", "setdefault", "pop", "discard", "remove"}) | _MANY
@@ -442,9 +442,6 @@ def safe_repr(x: Any) -> str:
     _repr.budget = REPR_ITEMS
     r = _repr.repr(x)
     return r if len(r) <= REPR_MAX else r[: REPR_MAX - 3] + "..."
-
-
-REPR_ITEMS = 500  # items one bounded repr shows in all
 
 
 # --- metered builtins ----------------------------------------------------------------------

@@ -10,12 +10,12 @@ import keyword
 from pathlib import Path
 from typing import Any
 
+from kernel.params import BINDINGS_PER_EXTENSION, CONSOLE_LINES, REPR_MAX
 from kernel.sys import authority, capability
 from kernel.sys.dispatcher import CANCEL, FIRST, LAST, Dispatcher, FieldEquals, Option
 from kernel.sys.domain import Domain
 from kernel.sys.errors import SpinError
 from kernel.sys.interface import EventRef, Facade, Interface
-from kernel.sys.language import REPR_MAX
 from kernel.sys.linker import Extension, link, run_bounded, verify_or_raise
 from kernel.sys.nameserver import NameServer
 from kernel.sys.sandbox import shown
@@ -28,8 +28,6 @@ SPIN_PUBLIC = ("Dispatcher", "Console", "Clock", "Domain", "NameServer", "Strand
                "VirtAddr", "Translation", "Trap", "Ether", "IP", "ICMP", "UDP", "TCP", "Replug")  # fmt: skip
 SPIN_TRUSTED = ("DispatcherPrivate", "Sal", "SpinLock", "Stitcher")
 TRUSTED_IMPORTERS = ("kernel", "root")
-BINDINGS_PER_EXTENSION = 64
-CONSOLE_LINES = 10_000  # what the kernel console keeps of extensions' lines
 
 
 class ExtensionDispatcher:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-DEFAULT_CAPACITY = 10_000
+from kernel.params import TRACE_RECORDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +179,7 @@ class Trace:
     """A bounded ring of records. ``enabled`` turns on per-dispatch records,
     which cost time on every raise; the rarer records are always kept."""
 
-    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(self, capacity: int = TRACE_RECORDS) -> None:
         self.ring: deque[Record] = deque(maxlen=capacity)
         self._seq = itertools.count(1)
         self.enabled = False

@@ -41,6 +41,7 @@ import warnings
 from dataclasses import dataclass
 from typing import cast
 
+from kernel.params import FORMAT_WIDTH_MAX, INT_BITS, NESTING_MAX, SOURCE_MAX
 from kernel.sys import language as L
 
 FORBIDDEN_BUILTINS = L.REFUSED_BUILTINS
@@ -87,7 +88,7 @@ def _depth(tree: ast.AST) -> tuple[int, ast.AST]:
         node, d = stack.pop()
         if d > deepest:
             deepest, where = d, node
-            if d > L.NESTING_MAX:
+            if d > NESTING_MAX:
                 break
         stack.extend((c, d + 1) for c in ast.iter_child_nodes(node))
     return deepest, where
@@ -292,30 +293,30 @@ class _Checker(ast.NodeVisitor):
             parts = spec.values if isinstance(spec, ast.JoinedStr) else [spec]
             if not all(isinstance(p, ast.Constant) for p in parts):
                 self.report(node, "format-spec", "a computed format spec (`{x:{w}}`) can ask for any width",
-                            f"write the spec as a constant, e.g. `{{x:>8}}` (at most {L.FORMAT_WIDTH_MAX})")  # fmt: skip
+                            f"write the spec as a constant, e.g. `{{x:>8}}` (at most {FORMAT_WIDTH_MAX})")  # fmt: skip
             else:
                 text = "".join(str(p.value) for p in parts if isinstance(p, ast.Constant))
                 m = _SPEC.match(text)
                 if m is None:
                     self.report(node, "format-spec", f"format spec `{text}` is not a plain width and type",
                                 "use a spec such as `>8`, `08x` or `.3f`")  # fmt: skip
-                elif any(g and int(g) > L.FORMAT_WIDTH_MAX for g in m.groups()):
+                elif any(g and int(g) > FORMAT_WIDTH_MAX for g in m.groups()):
                     self.report(node, "format-spec", f"format spec `{text}` asks for more than "
-                                                     f"{L.FORMAT_WIDTH_MAX} characters", "use a smaller width")  # fmt: skip
+                                                     f"{FORMAT_WIDTH_MAX} characters", "use a smaller width")  # fmt: skip
         self.visit(node.value)
 
     def visit_Constant(self, node: ast.Constant) -> None:
         v = node.value
-        if isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > L.INT_BITS:
+        if isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > INT_BITS:
             self.report(node, "too-large", f"an integer literal of {v.bit_length():,} bits",
-                        f"integers are at most {L.INT_BITS:,} bits")  # fmt: skip
+                        f"integers are at most {INT_BITS:,} bits")  # fmt: skip
 
 
 def check(source: str, filename: str = "<extension>") -> Verified | list[Diagnostic]:
     """Verify one extension's source; the diagnostics, or what passed."""
-    if len(source) > L.SOURCE_MAX:
+    if len(source) > SOURCE_MAX:
         return [Diagnostic(filename, 1, 1, "too-large", f"the file has {len(source):,} characters",
-                           f"extensions are at most {L.SOURCE_MAX:,}; split it or remove data from it")]  # fmt: skip
+                           f"extensions are at most {SOURCE_MAX:,}; split it or remove data from it")]  # fmt: skip
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # the parser's warnings (a bad escape) are refusals too
@@ -329,9 +330,9 @@ def check(source: str, filename: str = "<extension>") -> Verified | list[Diagnos
         return [Diagnostic(filename, 1, 1, "too-deep" if not isinstance(e, ValueError) else "syntax-error", what,
                            "simplify the expression")]  # fmt: skip
     deepest, where = _depth(tree)
-    if deepest > L.NESTING_MAX:
+    if deepest > NESTING_MAX:
         return [Diagnostic(filename, getattr(where, "lineno", 1), getattr(where, "col_offset", 0) + 1, "too-deep",
-                           f"code nested more than {L.NESTING_MAX} levels deep",
+                           f"code nested more than {NESTING_MAX} levels deep",
                            "split the expression with intermediate variables or functions")]  # fmt: skip
     c = _Checker(filename)
     c.check_module(tree)

@@ -13,16 +13,13 @@ from dataclasses import dataclass
 
 from kernel.core import costs
 from kernel.core.physaddr import Frame, OutOfFrames, PhysAddr
-from kernel.core.sal import EXECUTE, KIND_EXECUTE, KIND_WRITE, PAGE_SIZE, READ, WRITE
+from kernel.core.sal import EXECUTE, KIND_EXECUTE, KIND_WRITE, PAGE_SHIFT, PAGE_SIZE, READ, WRITE
 from kernel.core.translation import COW, Space, Translation
 
 # Every frame taken on a process's behalf below may raise OutOfFrames (a page,
 # or a page-table page under AddMapping). Each path leaves the space as it was
 # before the attempt, so the caller can fail the call (fork, execve: ENOMEM) or
 # kill the process that asked (a fault: personality.py's OOM policy).
-
-PAGE_SHIFT = 13
-USER_LIMIT = 1 << 42
 
 
 @dataclass

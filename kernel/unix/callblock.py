@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
 
+from kernel.core.sal import EINVAL
 from kernel.core.sched import strand_of
 from kernel.core.trap import SyscallState
 
 S = TypeVar("S")
-EINVAL = 22
 
 
 class CallBlock(Generic[S]):

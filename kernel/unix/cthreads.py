@@ -25,14 +25,14 @@ from typing import Any
 
 from kernel.core import costs
 from kernel.core.physaddr import OutOfFrames
+from kernel.core.sal import EAGAIN, EDEADLK, EFAULT, ENOMEM, ESRCH
 from kernel.core.sched import BLOCKED, Strand
 from kernel.core.trap import NORESULT, SyscallState
+from kernel.params import MAX_THREADS
 from kernel.unix.callblock import CallBlock
 
 BASE = 0x7300
 NAMES = ("cthread_fork", "cthread_exit", "cthread_join", "condition_wait", "condition_signal", "cthread_yield")
-ESRCH, EFAULT, EDEADLK, EAGAIN, ENOMEM = 3, 14, 11, 35, 12
-MAX_THREADS = 256
 
 
 @dataclass

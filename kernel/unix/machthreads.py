@@ -28,15 +28,15 @@ from typing import Any
 
 from kernel.core import costs
 from kernel.core.physaddr import OutOfFrames
+from kernel.core.sal import A0, A1, EINVAL, ENOMEM, ESRCH
 from kernel.core.sched import BLOCKED, DONE, Strand
 from kernel.core.trap import NORESULT, SyscallState
+from kernel.params import MAX_PORTS
 from kernel.unix.callblock import CallBlock
 
 BASE = 0x7200
 NAMES = ("thread_create", "thread_set_state", "thread_resume", "thread_terminate", "thread_self",
          "port_allocate", "msg_send", "msg_receive")  # fmt: skip
-EINVAL, ESRCH, ENOMEM = 22, 3, 12
-MAX_PORTS = 4096
 
 
 @dataclass
@@ -88,7 +88,7 @@ class MachThreads(CallBlock[Task]):
         if t is None or t is s or t.state != BLOCKED or t.blocked_on != "suspended":
             return -ESRCH
         t.ctx = self.k.sal.user_context(st.a1, st.a2)
-        t.ctx.r[16], t.ctx.r[17] = st.a3, st.a4
+        t.ctx.r[A0], t.ctx.r[A1] = st.a3, st.a4
         return 0
 
     def thread_resume(self, p: Any, s: Strand, task: Task, st: SyscallState) -> int:

@@ -28,11 +28,59 @@ from typing import Any
 
 from kernel.core import costs
 from kernel.core.physaddr import OutOfFrames
-from kernel.core.sal import EXECUTE, KIND_WRITE, READ, WRITE, TrapInfo
+from kernel.core.sal import (
+    A0,
+    A1,
+    A2,
+    A4,
+    CLOCK_HZ,
+    E2BIG,
+    EACCES,
+    EAGAIN,
+    EBADF,
+    ECHILD,
+    EFAULT,
+    EINVAL,
+    EIO,
+    EMFILE,
+    ENODEV,
+    ENOENT,
+    ENOEXEC,
+    ENOMEM,
+    ENOSYS,
+    EROFS,
+    ESPIPE,
+    ESRCH,
+    EXECUTE,
+    KIND_WRITE,
+    M64,
+    NSIG,
+    PAGE_MASK,
+    PAGE_SIZE,
+    PV,
+    RA,
+    READ,
+    SIG_DFL,
+    SIG_IGN,
+    SIGBUS,
+    SIGFPE,
+    SIGILL,
+    SIGKILL,
+    SIGNAL_NAMES,
+    SIGNAL_NUMBERS,
+    SIGSEGV,
+    SIGTRAP,
+    SP,
+    USER_LIMIT,
+    WRITE,
+    ZERO,
+    TrapInfo,
+)
 from kernel.core.sched import BLOCKED, DONE, Strand, strand_of
 from kernel.core.translation import FaultState
 from kernel.core.trap import NORESULT, RESTART, SyscallState, TrapState, caller
 from kernel.fs.extentfs import DiskIOError
+from kernel.params import MAX_ARGS, MAX_FDS, MAX_IO, MAX_PROCESSES
 from kernel.sys.dispatcher import FIRST
 from kernel.sys.trace import Exit, Signal
 from kernel.unix import authority as unix_authority
@@ -42,18 +90,7 @@ from kernel.unix.machthreads import MachThreads
 from kernel.unix.process import (
     FRAME_SIZE,
     IGNORED_BY_DEFAULT,
-    NSIG,
-    SIG_DFL,
-    SIG_IGN,
-    SIGBUS,
-    SIGFPE,
-    SIGILL,
     SIGINFO_SIZE,
-    SIGKILL,
-    SIGNAL_NAMES,
-    SIGNAL_NUMBERS,
-    SIGSEGV,
-    SIGTRAP,
     OpenFile,
     Process,
     SigAction,
@@ -64,34 +101,12 @@ from kernel.unix.process import (
 )
 from machine.elf import ElfError, ElfImage, parse_elf
 
-# errno values of Linux/Alpha (asm/errno.h: Alpha keeps OSF/1's numbers above 34)
-EPERM, ENOENT, ESRCH, EIO, E2BIG, ENOEXEC, EBADF, ECHILD, EACCES = 1, 2, 3, 5, 7, 8, 9, 10, 13
-ENOMEM, EFAULT, EINVAL, EMFILE, ESPIPE, EROFS, EAGAIN, ENAMETOOLONG, ENODEV, ENOSYS = (
-    12,
-    14,
-    22,
-    24,
-    29,
-    30,
-    35,
-    63,
-    19,
-    78,
-)
-
 SYSCALLS = {1: "exit", 2: "fork", 3: "read", 4: "write", 6: "close", 7: "wait4", 17: "brk", 19: "lseek",
             20: "getxpid", 37: "kill", 45: "open", 59: "execve", 71: "mmap", 73: "munmap", 74: "mprotect",
             103: "sigreturn", 334: "sched_yield", 340: "nanosleep", 351: "rt_sigreturn", 352: "rt_sigaction",
             365: "wait4", 405: "exit_group"}  # fmt: skip
-MAX_PROCESSES = 64
-MAX_FDS = 64
-MAX_IO = 1 << 20  # bytes per read or write call
-MAX_ARGS = 256
 MAP_FIXED, MAP_ANONYMOUS = 0x100, 0x10
 WNOHANG = 1
-M64 = (1 << 64) - 1
-PAGE = 8192
-USER_LIMIT = 1 << 42
 TTY_NAMES = ("/dev/tty", "/dev/console")
 
 
@@ -250,7 +265,7 @@ class Unix:
         s = k.new_user_strand(f"{p.name}.{len(p.threads) + 1}", p.aspace.space, p.strand.priority, f"pid {p.pid}")
         s.ctx = k.sal.user_context(pc, sp)
         for i, v in enumerate(args[:6]):
-            s.ctx.r[16 + i] = v & M64
+            s.ctx.r[A0 + i] = v & M64
         k.sal.set_pcb_unique(s.pcb, k.sal.cpu.unique)
         s.process, s.pid = p, p.pid
         p.threads.append(s)
@@ -314,13 +329,13 @@ class Unix:
         k, s = self.k, p.strand
         ctx = s.ctx
         act = p.actions[sig]
-        sp = (ctx.r[30] - FRAME_SIZE) & ~31 & M64
+        sp = (ctx.r[SP] - FRAME_SIZE) & ~31 & M64
         frame = build_sigframe(sig, addr, code, ctx.pc, ctx.r, ctx.f, ctx.fpcr, 0)
         if not k.copyout(s, sp, frame):
             self.exit(p, 128 + SIGSEGV, SIGSEGV, f"SIGSEGV: cannot push a frame for signal {sig} at {sp:#x}")
             return False
-        ctx.r[16], ctx.r[17], ctx.r[18] = sig, sp, sp + SIGINFO_SIZE
-        ctx.r[26], ctx.r[27], ctx.r[30] = act.restorer, act.handler, sp
+        ctx.r[A0], ctx.r[A1], ctx.r[A2] = sig, sp, sp + SIGINFO_SIZE
+        ctx.r[RA], ctx.r[PV], ctx.r[SP] = act.restorer, act.handler, sp
         ctx.pc = act.handler
         p.in_handler += 1
         k.sal.charge(costs.SIGNAL_DELIVER)
@@ -399,7 +414,7 @@ class Unix:
     sys_exit_group = sys_exit
 
     def sys_getxpid(self, p: Process, st: SyscallState) -> int:
-        caller(st).ctx.r[20] = p.ppid
+        caller(st).ctx.r[A4] = p.ppid
         return p.pid
 
     def sys_write(self, p: Process, st: SyscallState) -> int:
@@ -427,7 +442,7 @@ class Unix:
             return 0
         if f.kind == "socket":
             return self.sockets.recv(p, s, f.entry, buf, n)
-        for va in range(buf & ~(PAGE - 1), buf + n, PAGE):  # check the buffer before consuming input
+        for va in range(buf & ~PAGE_MASK, buf + n, PAGE_SIZE):  # check the buffer before consuming input
             if k.user_pa(s, max(va, buf), True) is None:
                 return -EFAULT
         if f.kind == "tty":
@@ -499,7 +514,7 @@ class Unix:
         addr = st.a0
         if addr <= a.brk_start or addr >= 0x200_0000_0000:
             return a.brk
-        new, old = (addr + PAGE - 1) & ~(PAGE - 1), (a.brk + PAGE - 1) & ~(PAGE - 1)
+        new, old = (addr + PAGE_MASK) & ~PAGE_MASK, (a.brk + PAGE_MASK) & ~PAGE_MASK
         if new > old:
             if not a.is_free(old, new - old):
                 return a.brk
@@ -515,10 +530,10 @@ class Unix:
             return -ENODEV  # file mappings are not offered by this personality
         if length == 0 or length > 1 << 36 or prot & ~(READ | WRITE | EXECUTE):
             return -EINVAL
-        size = (length + PAGE - 1) & ~(PAGE - 1)
+        size = (length + PAGE_MASK) & ~PAGE_MASK
         a = p.aspace
         if flags & MAP_FIXED:
-            if addr & (PAGE - 1) or addr + size > USER_LIMIT:
+            if addr & PAGE_MASK or addr + size > USER_LIMIT:
                 return -EINVAL
             base = addr
         else:
@@ -533,14 +548,14 @@ class Unix:
 
     def sys_munmap(self, p: Process, st: SyscallState) -> int:
         addr, length = st.a0, st.a1
-        if addr & (PAGE - 1) or length == 0 or length > 1 << 40 or addr + length > USER_LIMIT:
+        if addr & PAGE_MASK or length == 0 or length > 1 << 40 or addr + length > USER_LIMIT:
             return -EINVAL
         p.aspace.remove_range(addr, length)
         return 0
 
     def sys_mprotect(self, p: Process, st: SyscallState) -> int:
         addr, length, prot = st.a0, st.a1, st.a2
-        if addr & (PAGE - 1) or prot & ~(READ | WRITE | EXECUTE) or length > 1 << 40 or addr + length > USER_LIMIT:
+        if addr & PAGE_MASK or prot & ~(READ | WRITE | EXECUTE) or length > 1 << 40 or addr + length > USER_LIMIT:
             return -EINVAL
         if length == 0:
             return 0
@@ -564,7 +579,7 @@ class Unix:
         self._pid()
         s.ctx = caller(st).ctx.copy()
         s.ctx.set_result(0)
-        s.ctx.r[20] = 1  # OSF/1's fork: a4 = 1 in the child
+        s.ctx.r[A4] = 1  # OSF/1's fork: a4 = 1 in the child
         k.sal.set_pcb_unique(s.pcb, k.sal.cpu.unique)
         child = Process(pid, p.pid, p.name, s, aspace, list(p.argv))
         child.fds = {fd: OpenFile(f.kind, f.entry, f.offset, f.readable, f.writable) for fd, f in p.fds.items()}
@@ -575,7 +590,7 @@ class Unix:
         self._attach(child)
         k.sched.make_ready(s)
         k.sal.charge(costs.PROCESS_CREATE)
-        caller(st).ctx.r[20] = 0
+        caller(st).ctx.r[A4] = 0
         return pid
 
     def sys_wait4(self, p: Process, st: SyscallState) -> Any:
@@ -635,7 +650,7 @@ class Unix:
         pc, regs, fregs, fpcr, _ = parse_sigcontext(raw)
         ctx = caller(st).ctx
         ctx.pc, ctx.r[:], ctx.f[:], ctx.fpcr = pc & ~3, regs, fregs, fpcr
-        ctx.r[31] = 0
+        ctx.r[ZERO] = 0
         p.in_handler = max(0, p.in_handler - 1)
         self.k.sal.charge(costs.SIGNAL_RETURN)
         return NORESULT
@@ -661,7 +676,7 @@ class Unix:
         sec, nsec = struct.unpack("<qq", raw)
         if sec < 0 or not 0 <= nsec < 1_000_000_000 or sec > 1 << 32:
             return -EINVAL
-        p.sleep_deadline = k.sal.now + sec * 133_000_000 + nsec * 133 // 1000
+        p.sleep_deadline = k.sal.now + sec * CLOCK_HZ + nsec * costs.CLOCK_MHZ // 1000
         k.sched.sleep_until(caller(st), p.sleep_deadline)
         return RESTART
 
@@ -683,7 +698,7 @@ class Unix:
         if e is None:
             return -ENOENT
         phys = k.phys
-        if e.size > (phys.nfree + len(phys.reclaimable)) * PAGE:  # it could never be all in the cache at once
+        if e.size > (phys.nfree + len(phys.reclaimable)) * PAGE_SIZE:  # it could never be all in the cache at once
             k.reports.append(f"pid {p.pid}: execve {path}: {e.size} bytes do not fit in memory")
             return -ENOMEM
         try:

@@ -11,26 +11,13 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from kernel.core.sal import EXECUTE, READ, WRITE
+from kernel.core.sal import EXECUTE, MMAP_BASE, PAGE_MASK, READ, SIG_DFL, SIGCHLD, STACK_TOP, USER_LIMIT, WRITE
 from kernel.core.sched import Strand
-from kernel.unix.addrspace import USER_LIMIT, AddressSpace
+from kernel.params import MAX_PHNUM, STACK_SIZE
+from kernel.unix.addrspace import AddressSpace
 from machine.elf import PF_W, PF_X, ElfError, ElfImage
 from machine.usermode import build_initial_stack
 
-STACK_TOP = 0x1_2000_0000  # Linux/Alpha puts the stack just below the text base
-STACK_SIZE = 8 << 20
-MMAP_BASE = 0x200_0000_0000
-PAGE = 8192
-MAX_PHNUM = 65536 // 56  # binfmt_elf.c (load_elf_phdrs): program headers past 64 KiB are ENOEXEC
-
-SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT = 1, 2, 3, 4, 5, 6
-SIGFPE, SIGKILL, SIGBUS, SIGSEGV, SIGTERM, SIGCHLD, SIGUSR1 = 8, 9, 10, 11, 15, 20, 30
-SIGNAL_NAMES = {SIGHUP: "SIGHUP", SIGINT: "SIGINT", SIGQUIT: "SIGQUIT", SIGILL: "SIGILL", SIGTRAP: "SIGTRAP",
-                SIGABRT: "SIGABRT", SIGFPE: "SIGFPE", SIGKILL: "SIGKILL", SIGBUS: "SIGBUS", SIGSEGV: "SIGSEGV",
-                SIGTERM: "SIGTERM", SIGCHLD: "SIGCHLD", SIGUSR1: "SIGUSR1"}  # fmt: skip
-SIGNAL_NUMBERS = {v: k for k, v in SIGNAL_NAMES.items()}
-NSIG = 64
-SIG_DFL, SIG_IGN = 0, 1
 IGNORED_BY_DEFAULT = {SIGCHLD}
 
 
@@ -102,12 +89,12 @@ def load_image(aspace: AddressSpace, image: ElfImage, argv: list[str], env: list
     """Map an ELF's segments and a demand-zero stack; (entry, sp)."""
     end = 0
     for seg in image.segments:
-        base = seg.vaddr & ~(PAGE - 1)
+        base = seg.vaddr & ~PAGE_MASK
         aspace.add_region(base, seg.vaddr + seg.memsz - base, segment_prot(seg.flags),
                           "text" if seg.flags & PF_X else "data")  # fmt: skip
         aspace.poke(seg.vaddr, seg.data)
         end = max(end, seg.vaddr + seg.memsz)
-    aspace.brk_start = aspace.brk = (end + PAGE - 1) & ~(PAGE - 1)
+    aspace.brk_start = aspace.brk = (end + PAGE_MASK) & ~PAGE_MASK
     aspace.mmap_next = MMAP_BASE
     aspace.add_region(STACK_TOP - STACK_SIZE, STACK_SIZE, READ | WRITE, "stack")
     sp = build_initial_stack(aspace.poke, STACK_TOP, argv, env, image)

@@ -142,13 +142,17 @@ PTE_PFN_SHIFT = 32
 VA_BITS = 43  # implemented virtual address bits; 63:43 must copy bit 42
 KSEG_BASE = 0xFFFF_FC00_0000_0000  # superpage: VA<42:41> = 2 maps PA = VA<40:0>
 KSEG_SIZE = 1 << 41
+USER_LIMIT = 1 << 42  # user VA space: 0 .. 0x3FF_FFFF_FFFF (alpha-machine.md §4)
 
 MODE_KERNEL = 0
 MODE_USER = 1
+
+# What a memory access is, as the CPU's page caches, the MMU and the translator name it
+# (indexes, not protection bits: kernel/core/sal.py's READ, WRITE, EXECUTE are those).
+ACCESS_READ, ACCESS_WRITE, ACCESS_EXEC = 0, 1, 2
 
 # 21064 translation buffers (DECchip 21064 Hardware Reference Manual §2.3):
 # an 8-entry instruction TB (plus 4 large-page entries, not modeled since
 # granularity hints are ignored) and a 32-entry data TB, both with ASNs.
 ITB_ENTRIES = 8
 DTB_ENTRIES = 32
-MAX_ASN = 63

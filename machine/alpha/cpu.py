@@ -22,6 +22,9 @@ from typing import Any, Protocol
 
 from machine.alpha import fpu, isa
 from machine.alpha.constants import (
+    ACCESS_EXEC,
+    ACCESS_READ,
+    ACCESS_WRITE,
     CPU_MODELS,
     DEFAULT_CPU,
     EXC_INE,
@@ -48,6 +51,7 @@ from machine.alpha.constants import (
 )
 from machine.alpha.decode import Insn, decode
 from machine.alpha.semantics import function
+from machine.alpha.translate import Translator
 from machine.alpha.traps import (
     ArithmeticTrap,
     IllegalInstruction,
@@ -59,8 +63,6 @@ from machine.alpha.traps import (
     WatchHit,
 )
 from machine.fields import COUNT, U64, WORD, Part, integer, integers, obj
-
-READ, WRITE, EXEC = 0, 1, 2
 
 _MASK = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFF_FFFF, 8: M64}
 
@@ -94,7 +96,7 @@ class Watch:
     physical: bool
 
     def hits(self, a: int, width: int, access: int) -> bool:
-        kind = "r" if access == READ else "w"
+        kind = "r" if access == ACCESS_READ else "w"
         return kind in self.access and a < self.addr + self.size and self.addr < a + width
 
     def describe(self) -> str:
@@ -227,9 +229,9 @@ class CPU(Part):
                 if self.tb_trap:  # executing: charge the refill where it happens, then restart
                     raise TbMiss(pc)
                 self.cycles += TB_MISS_CYCLES
-            if access == WRITE and self._translator is not None:
+            if access == ACCESS_WRITE and self._translator is not None:
                 self._translator.written(p)
-            if (self.watch_pages or self.watch_frames) and access != EXEC:
+            if (self.watch_pages or self.watch_frames) and access != ACCESS_EXEC:
                 if vpn in self.watch_pages or id(p) in self.watch_frames:
                     self._check_watch(vpn, p, va, width, access, pc)
                     return p  # never cached: every access to a watched page comes here
@@ -249,11 +251,11 @@ class CPU(Part):
 
     def load(self, va: int, width: int, pc: int) -> int:
         """Naturally aligned load of width bytes; faults become traps at pc."""
-        word = self._page(self.rtlb, va, READ, pc, width)[(va & PAGE_MASK) >> 3]
+        word = self._page(self.rtlb, va, ACCESS_READ, pc, width)[(va & PAGE_MASK) >> 3]
         return word if width == 8 else (word >> ((va & 7) << 3)) & _MASK[width]
 
     def store(self, va: int, width: int, value: int, pc: int) -> None:
-        page = self._page(self.wtlb, va, WRITE, pc, width)
+        page = self._page(self.wtlb, va, ACCESS_WRITE, pc, width)
         i = (va & PAGE_MASK) >> 3
         if width == 8:
             page[i] = value & M64
@@ -263,7 +265,7 @@ class CPU(Part):
             page[i] = (page[i] & ~mask) | ((value << shift) & mask)
 
     def fetch(self, pc: int) -> int:
-        word = self._page(self.xtlb, pc, EXEC, pc)[(pc & PAGE_MASK) >> 3]
+        word = self._page(self.xtlb, pc, ACCESS_EXEC, pc)[(pc & PAGE_MASK) >> 3]
         return (word >> ((pc & 4) << 3)) & 0xFFFF_FFFF
 
     def load_bytes(self, va: int, n: int, pc: int) -> bytes:
@@ -567,8 +569,6 @@ class CPU(Part):
 
     def enable_translation(self, on: bool = True) -> None:
         if on and self._translator is None:
-            from machine.alpha.translate import Translator
-
             self._translator = Translator(self)
         elif not on:
             self._translator = None
@@ -594,4 +594,4 @@ class CPU(Part):
         return self.icount - start
 
 
-__all__ = ["CPU", "DEFAULT_FPCR", "EXEC", "READ", "WRITE", "Trap", "Watch"]
+__all__ = ["CPU", "DEFAULT_FPCR", "Trap", "Watch"]

@@ -1,7 +1,7 @@
 """The OSF/1 memory-management unit: three-level page walk and 21064 TBs.
 
 ``translate`` is a pure function of physical memory, PTBR, VA, access and
-mode: it returns a ``Translation`` holding either a physical address or a
+mode: it returns a ``Walk`` holding either a physical address or a
 fault kind (MMCSR code), never raising; only the caller turns a fault into a
 trap. Checks follow QEMU's get_physical_address order (alpha-machine.md §4):
 VA sign extension, the KSEG superpage (kernel only), then per level: invalid
@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from machine.alpha.constants import (
+    ACCESS_EXEC,
+    ACCESS_READ,
     CAUSE_IFETCH,
     CAUSE_LOAD,
     CAUSE_STORE,
@@ -49,7 +51,6 @@ from machine.fields import COUNT, U64, Misfit, Part, integer, items, obj
 if TYPE_CHECKING:
     from machine.alpha.cpu import CPU
 
-READ, WRITE, EXEC = 0, 1, 2  # access kinds, as the CPU names them
 _R, _W, _X = 1, 2, 4
 _NEED = (_R, _W, _X)
 _CAUSE = (CAUSE_LOAD, CAUSE_STORE, CAUSE_IFETCH)
@@ -59,7 +60,7 @@ ReadQ = Callable[[int], int]
 
 
 @dataclass(frozen=True, slots=True)
-class Translation:
+class Walk:
     """The outcome of a walk: ``pa`` or ``fault`` (an MMCSR code), and the
     page-table entries read on the way (level, PTE address, PTE) for display."""
 
@@ -87,15 +88,15 @@ def check(pte: int, access: int, mode: int) -> int | None:
     return None
 
 
-def translate(read_q: ReadQ, ptbr: int, va: int, access: int, mode: int) -> Translation:
+def translate(read_q: ReadQ, ptbr: int, va: int, access: int, mode: int) -> Walk:
     """Walk the OSF/1 page table rooted at frame ``ptbr`` for one access."""
     top = va >> 42
     if top not in (0, (1 << 22) - 1):  # bits 63:43 must equal bit 42
-        return Translation(va, fault=MMCSR_ACV)
+        return Walk(va, fault=MMCSR_ACV)
     if va >> 41 == (1 << 23) - 2:  # KSEG: VA<63:41> = 1...10
         if mode != MODE_KERNEL:
-            return Translation(va, fault=MMCSR_ACV)
-        return Translation(va, pa=va & (KSEG_SIZE - 1))
+            return Walk(va, fault=MMCSR_ACV)
+        return Walk(va, pa=va & (KSEG_SIZE - 1))
     table = ptbr << PAGE_SHIFT
     steps = []
     for level, shift in ((1, 33), (2, 23)):
@@ -103,20 +104,20 @@ def translate(read_q: ReadQ, ptbr: int, va: int, access: int, mode: int) -> Tran
         pte = read_q(addr)
         steps.append((level, addr, pte))
         if not pte & PTE_V:
-            return Translation(va, fault=MMCSR_TNV, pte=pte, steps=tuple(steps))
+            return Walk(va, fault=MMCSR_TNV, pte=pte, steps=tuple(steps))
         if not pte & PTE_KRE:
-            return Translation(va, fault=MMCSR_ACV, pte=pte, steps=tuple(steps))
+            return Walk(va, fault=MMCSR_ACV, pte=pte, steps=tuple(steps))
         table = (pte >> PTE_PFN_SHIFT) << PAGE_SHIFT
     addr = table + ((va >> 13) & 0x3FF) * 8
     pte = read_q(addr)
     steps.append((3, addr, pte))
     if not pte & PTE_V:
-        return Translation(va, fault=MMCSR_TNV, pte=pte, steps=tuple(steps))
+        return Walk(va, fault=MMCSR_TNV, pte=pte, steps=tuple(steps))
     fault = check(pte, access, mode)
     if fault is not None:
-        return Translation(va, fault=fault, pte=pte, steps=tuple(steps))
+        return Walk(va, fault=fault, pte=pte, steps=tuple(steps))
     pa = ((pte >> PTE_PFN_SHIFT) << PAGE_SHIFT) | (va & PAGE_MASK)
-    return Translation(va, pa=pa, pte=pte, steps=tuple(steps))
+    return Walk(va, pa=pa, pte=pte, steps=tuple(steps))
 
 
 class TLB(Part):
@@ -215,7 +216,7 @@ class PhysicalPort(Protocol):
 
 
 class MMU(Part):
-    """Translation with the 21064's ITB and DTB in front of the page walk.
+    """Address translation with the 21064's ITB and DTB in front of the page walk.
 
     Also a MemoryPort for the CPU: ``lookup(va, access)`` returns the frame
     holding va in the current mode, or raises MemFault. Whoever changes the
@@ -280,7 +281,7 @@ class MMU(Part):
                 raise MemFault(va, t.fault, _CAUSE[access])
             assert t.pa is not None
             return t.pa
-        tb = self.itb if access == EXEC else self.dtb
+        tb = self.itb if access == ACCESS_EXEC else self.dtb
         vpn = va >> PAGE_SHIFT
         pte = tb.lookup(vpn, self.asn)
         if pte is None:
@@ -333,6 +334,6 @@ class MMU(Part):
         self.ptbr = ptbr
         self.asn = asn
 
-    def walk(self, va: int, access: int = READ, mode: int | None = None) -> Translation:
+    def walk(self, va: int, access: int = ACCESS_READ, mode: int | None = None) -> Walk:
         """The page walk for display (the Page tables pane), bypassing the TBs."""
         return translate(self.memory.read_q, self.ptbr, va, access, self.mode if mode is None else mode)

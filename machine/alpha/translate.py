@@ -29,13 +29,12 @@ import ast
 from typing import Any
 
 from machine.alpha import isa
-from machine.alpha.constants import M64, PAGE_MASK, PAGE_SHIFT, TB_MISS_CYCLES
+from machine.alpha.constants import ACCESS_EXEC, M64, PAGE_MASK, PAGE_SHIFT, TB_MISS_CYCLES
 from machine.alpha.decode import Insn, decode
 from machine.alpha.semantics import namespace, substitute
 from machine.alpha.traps import ArithmeticTrap, Halt, IllegalInstruction, TbMiss, Trap, Unaligned
 
 MAX_BLOCK = 64
-_EXEC = 2  # machine.alpha.cpu.EXEC (not imported: cpu imports this module)
 _INLINE = {"alu", "cmov", "trapv", "lda", "ld", "ldu", "st", "stu", "br", "bcc", "jmp", "pal", "nop", "rpcc"}
 _TERMINAL = {"br", "bcc", "fbcc", "jmp", "pal"}
 # Pages are lists of 64-bit words (see cpu.py): loads and stores by width.
@@ -316,7 +315,7 @@ class Translator:
         """The block at pc, looking its page up through the ITB (which may
         fault or miss) and publishing the page's blocks."""
         cpu = self.cpu
-        frame = cpu._page(cpu.xtlb, pc, _EXEC, pc)
+        frame = cpu._page(cpu.xtlb, pc, ACCESS_EXEC, pc)
         self.activate(pc >> PAGE_SHIFT, frame)
         b = self.blocks.get(pc)
         return b if b is not None else self.translate(pc)
