@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kernel.core import sched as sched_mod
 from kernel.core.ext_ifaces import ExtensionSched, ExtensionTranslation, ExtensionVirtAddr, authorize_choose
 from kernel.core.physaddr import PhysAddr
 from kernel.core.physaddr_iface import ExtensionPhysAddr, FrameView, frame_of
-from kernel.core.sal import DEFAULT_CPU, PAGE_SIZE, kseg
-from kernel.core.sched import Strand
+from kernel.core.sal import DEFAULT_CPU, PAGE_SHIFT, PAGE_SIZE, kseg
+from kernel.core.sched import MIN_PRIORITY, Strand
 from kernel.core.translation import Translation
 from kernel.core.trap import _enosys, _ignore
 from kernel.fs.extentfs import ExtentFS
@@ -25,6 +24,7 @@ from kernel.kernel import Kernel
 from kernel.net import packet as P
 from kernel.net.sockets import Sockets
 from kernel.net.stack import NetStack
+from kernel.params import QUANTUM_TICKS
 from kernel.sys.interface import Interface
 from kernel.sys.trace import Boot
 from kernel.unix.personality import Unix
@@ -96,7 +96,7 @@ def boot(machine: Machine | None = None, *, init: ElfImage | None = None, argv: 
             raise ValueError("an init program needs the UNIX personality")
         p = k.personality.spawn(init, argv or ["init"])
         step("init", f"pid {p.pid} runs {' '.join(p.argv)}")
-    step("clock", f"1024 Hz, quantum {sched_mod.QUANTUM_TICKS} ticks; the idle strand waits in wtint")
+    step("clock", f"1024 Hz, quantum {QUANTUM_TICKS} ticks; the idle strand waits in wtint")
     k.sal.first_switch(idle.pcb)
     k.sched.start(idle)
     k.leave(count=False)  # the first switch: to init, or to the idle loop
@@ -107,12 +107,12 @@ def _idle_strand(k: Kernel) -> Strand:
     """The strand that runs when nothing else is ready: guest code in
     kernel mode waiting in wtint, on a kernel stack of its own."""
     assert k.phys is not None and k.translation is not None
-    idle = k.sched.new_strand("idle", "idle", sched_mod.MIN_PRIORITY)
+    idle = k.sched.new_strand("idle", "idle", MIN_PRIORITY)
     idle.kstack = k.phys.Allocate("kstack idle", ("pinned", "zeroed"))
     idle_space = k.translation.Create("kernel")
     idle.space = None
     idle.pcb = k.sal.new_pcb(idle.kstack.pfn, idle_space.root, 0)
-    idle.ctx = k.sal.idle_context(IDLE_CODE, kseg((idle.kstack.pfn << 13) + PAGE_SIZE - 64))
+    idle.ctx = k.sal.idle_context(IDLE_CODE, kseg((idle.kstack.pfn << PAGE_SHIFT) + PAGE_SIZE - 64))
     return idle
 
 

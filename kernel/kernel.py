@@ -21,6 +21,7 @@ from kernel.core.sal import (
     ENOSYS,
     GENTRAP_TEXT,
     NOT_PRESENT,
+    PAGE_MASK,
     PAGE_SIZE,
     PROTECTION,
     Halt,
@@ -40,8 +41,6 @@ if TYPE_CHECKING:  # built on the kernel, so imported only to be named here
     from kernel.fs.extentfs import ExtentFS
     from kernel.net.stack import NetStack
     from kernel.unix.personality import Unix
-
-PAGE_MASK = PAGE_SIZE - 1
 
 
 class KernelPanic(Halt):

@@ -11,6 +11,7 @@ from kernel.boot import boot
 from kernel.core.physaddr import Frame, PhysAddr
 from kernel.core.sal import Sal
 from kernel.core.sched import DONE, GroupView, Scheduler, StrandView, group_of, strand_of
+from kernel.core.translation import FaultState, fault_of
 from kernel.net.stack import NetStack
 from kernel.sys.errors import SpinError
 from kernel.unix.personality import Unix
@@ -115,3 +116,23 @@ def test_no_extension_can_name_the_accessor() -> None:
             k.system.load(src, f"reach_{iface.lower()}.py", importer="root")
     with pytest.raises(SpinError, match="name 'strand_of' is not defined"):
         k.system.load("def init():\n    return strand_of\n", "bare_name.py", importer="root")
+
+
+def test_fault_of_gives_the_kernel_the_space_and_kind_and_refuses_a_forged_state() -> None:
+    """The UNIX personality's fault handler reads the space a fault was taken
+    in through fault_of; an extension's handler sees only map and kind, and an
+    object dressed as a fault state is refused."""
+    k = boot(Machine())
+    assert k.translation is not None
+    space = k.translation.Create("probe")
+    state = FaultState(0x2000, 1, 0x1000, space, None, "Translation.ProtectionFault")
+    assert fault_of(state) == (space, 1)
+
+    class Impostor:
+        _space, _kind = space, 1
+
+    with pytest.raises(SpinError, match="not a fault state: Impostor"):
+        fault_of(Impostor())  # type: ignore[arg-type]
+    src = "from spin import Translation\ndef init():\n    return Translation.fault_of\n"
+    with pytest.raises(SpinError, match="interface Translation has no 'fault_of'"):
+        k.system.load(src, "reach_fault_of.py", importer="root")

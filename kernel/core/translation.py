@@ -90,6 +90,14 @@ class FaultState:
         return f"<{self._event} {self.kind} at {self._address:#x} done={self.done}>"
 
 
+def fault_of(state: FaultState) -> tuple[Space, int]:
+    """The space a fault was taken in and its access kind, for the kernel's own
+    handlers; an extension sees only ``map`` and ``kind``. Refuses a forged state."""
+    if type(state) is not FaultState:
+        raise SpinError(f"not a fault state: {type(state).__name__}")
+    return state._space, state._kind
+
+
 class Translation:
     """Address spaces for one machine; the fault events are made at boot."""
 

@@ -17,7 +17,7 @@ from kernel.core.sal import PAGE_SHIFT, PAGE_SIZE
 from kernel.fs.format import BLOCK, ENTRY, Entry, FsFormatError, parse_directory, parse_super
 
 if TYPE_CHECKING:
-    from kernel.core.physaddr import Frame
+    from kernel.core.physaddr import Frame, PhysAddr
     from kernel.core.sched import Strand
     from kernel.kernel import Kernel
 
@@ -40,10 +40,16 @@ class ExtentFS:
         self.failed: set[tuple[str, int]] = set()
         self.reads = self.hits = self.misses = self.errors = 0
 
+    @property
+    def phys(self) -> PhysAddr:
+        """The kernel's frames: boot attaches a file system only once PhysAddr exists."""
+        phys = self.k.phys
+        assert phys is not None, "the file system is attached after PhysAddr"
+        return phys
+
     def mount(self) -> str:
         """Read the superblock and directory (polled); one line for the boot log."""
-        sal, phys = self.k.sal, self.k.phys
-        assert phys is not None
+        sal, phys = self.k.sal, self.phys
         if sal.disk_blocks() == 0:
             return "no disk"
         scratch = phys.Allocate("mount", ("pinned",))
@@ -108,18 +114,16 @@ class ExtentFS:
                 f = self._frame(e, c)
                 nb = min(BLOCKS_PER_CHUNK, e.nblocks - c * BLOCKS_PER_CHUNK)
                 if self.k.sal.disk_read_polled(e.block + c * BLOCKS_PER_CHUNK, nb, f.pfn << PAGE_SHIFT):
-                    self.k.phys.Deallocate(f)  # type: ignore[union-attr]
+                    self.phys.Deallocate(f)
                     raise FsFormatError(f"{e.name}: disk error reading chunk {c}")
                 self.cache[(e.name, c)] = f
-                self.k.phys.make_reclaimable(f)  # type: ignore[union-attr]
+                self.phys.make_reclaimable(f)
         data = self.read(e, 0, e.size, None)
         assert data is not None
         return data
 
     def _frame(self, e: Entry, c: int) -> Frame:
-        phys = self.k.phys
-        assert phys is not None
-        f = phys.Allocate(f"cache {e.name}#{c}")  # not reclaimable while the disk is filling it
+        f = self.phys.Allocate(f"cache {e.name}#{c}")  # not reclaimable while the disk is filling it
         f.on_reclaim = lambda fr, key=(e.name, c): self.cache.pop(key, None)
         return f
 
@@ -151,10 +155,10 @@ class ExtentFS:
         if err:
             self.errors += 1
             self.failed.add((name, c))
-            self.k.phys.Deallocate(f)  # type: ignore[union-attr]
+            self.phys.Deallocate(f)
         else:
             self.cache[(name, c)] = f
-            self.k.phys.make_reclaimable(f)  # type: ignore[union-attr]  # filled: now it may be given up
+            self.phys.make_reclaimable(f)  # filled: now it may be given up
         for s in self.waiters.pop((name, c), []):
             self.k.sched.wake(s)  # a failed read is tried again (and fails again, with EIO, if it must)
         self._start()

@@ -76,7 +76,7 @@ class Slot:
             s = self._strand("call")
             self.tank.append(s)
             self.parked_total += 1
-            self.sched.block()  # type: ignore[union-attr]
+            self._parker().block()
         self.inside += 1
         self.calls += 1
         try:
@@ -85,7 +85,7 @@ class Slot:
             self.inside -= 1
             if self.inside == 0 and self.waiter is not None and self.blocked == 0:
                 w, self.waiter = self.waiter, None
-                self.sched.unblock(w)  # type: ignore[union-attr]
+                self._parker().unblock(w)
 
     @contextmanager
     def blocking(self) -> Iterator[None]:
@@ -96,6 +96,12 @@ class Slot:
             yield
         finally:
             self.blocked -= 1
+
+    def _parker(self) -> Parker:
+        """The scheduler that parks and wakes; only a slot with strands ever waits."""
+        if self.sched is None:
+            raise ReplugError(f"slot {self.name}: waiting needs a scheduler, and this slot has none")
+        return self.sched
 
     def _strand(self, what: str) -> ParkedStrand:
         s = self.sched.current if self.sched is not None else None
@@ -109,7 +115,7 @@ class Slot:
         sched = self.sched
         while self.holder is not None:  # step 1: someone else is replugging this slot
             self.lock_waiters.append(self._strand("replug"))
-            sched.block()  # type: ignore[union-attr]
+            self._parker().block()
             if self.fn is new:
                 return False
         me_or_none = sched.current if sched is not None else None
@@ -121,21 +127,21 @@ class Slot:
         while self.inside > 0:  # step 3
             if self.blocked:  # someone inside waits for I/O: sleep until the last one leaves
                 self.waiter = me_or_none
-                sched.block()  # type: ignore[union-attr]
+                self._parker().block()
             else:
                 self.spins += 1
-                sched.yield_()  # type: ignore[union-attr]
+                self._parker().yield_()
         old, self.fn = self.fn, new  # step 4
         self.replugging = False
         parked, self.tank = self.tank, []
         for s in parked:  # step 5
-            sched.unblock(s)  # type: ignore[union-attr]
+            self._parker().unblock(s)
         self.replugs += 1
         self.trace.add(Replug(slot=self.name, old=_name(old), new=_name(new), parked=len(parked), reason=reason))
         self.holder = None  # step 6
         waiters, self.lock_waiters = self.lock_waiters, []
         for s in waiters:
-            sched.unblock(s)  # type: ignore[union-attr]
+            self._parker().unblock(s)
         return True
 
 

@@ -77,7 +77,7 @@ from kernel.core.sal import (
     TrapInfo,
 )
 from kernel.core.sched import BLOCKED, DONE, Strand, strand_of
-from kernel.core.translation import FaultState
+from kernel.core.translation import FaultState, fault_of
 from kernel.core.trap import NORESULT, RESTART, SyscallState, TrapState, caller
 from kernel.fs.extentfs import DiskIOError
 from kernel.params import MAX_ARGS, MAX_FDS, MAX_IO, MAX_PROCESSES
@@ -361,9 +361,10 @@ class Unix:
         if state.done:
             return
         p = strand_of(strand).process
-        if isinstance(p, Process) and state._space is p.aspace.space:
+        space, kind = fault_of(state)
+        if isinstance(p, Process) and space is p.aspace.space:
             try:
-                state.done = p.aspace.fix(state.address, state._kind, state.event)
+                state.done = p.aspace.fix(state.address, kind, state.event)
             except OutOfFrames:
                 self.oom_kill(p, state.address)
                 state.done = True  # settled: the process that asked is gone, so no later handler acts on it
