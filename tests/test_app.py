@@ -1,5 +1,5 @@
 """The workbench's keys, driven through Textual's Pilot: each test presses
-what a user would and checks the world and the panes (the SVG pictures are
+what a user would and checks the session and the panes (the SVG pictures are
 in test_snapshots.py)."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from rich.console import Console
 from textual.pilot import Pilot
 
 from scenarios import engine
-from workbench.app import THEMES, HelpScreen, OutputScreen, Workbench
-from workbench.world import BIN, World
+from workbench.session import BIN, Session
+from workbench.tui.app import THEMES, HelpScreen, OutputScreen, Workbench
 
 
 def pane_text(app: Workbench, pane: str) -> str:
@@ -46,14 +46,14 @@ async def settle(app: Workbench, pilot: Pilot[None]) -> None:
 
 
 def long_running() -> Workbench:
-    return Workbench(world=World(BIN / "bench-ev4.elf", ["bench-ev4", "1000000"]))
+    return Workbench(session=Session(BIN / "bench-ev4.elf", ["bench-ev4", "1000000"]))
 
 
 def test_step_run_pause_and_reset_keys() -> None:
     app = long_running()
 
     async def body(pilot: Pilot[None]) -> None:
-        cpu = app.world.kernel.machine.cpu
+        cpu = app.session.kernel.machine.cpu
         await pilot.press("s")
         assert cpu.icount == 1
         await pilot.press("s", "n")
@@ -70,7 +70,7 @@ def test_step_run_pause_and_reset_keys() -> None:
         await pilot.pause(0.2)
         assert cpu.icount == paused_at, "paused means paused"
         await pilot.press("r")
-        assert cpu is not app.world.kernel.machine.cpu and app.world.kernel.machine.cpu.icount == 0
+        assert cpu is not app.session.kernel.machine.cpu and app.session.kernel.machine.cpu.icount == 0
         await pilot.press("q")
 
     drive(app, body)
@@ -86,7 +86,7 @@ def test_entry_and_dispatch_keys_stop_where_they_say() -> None:
         await pilot.press("d")
         await settle(app, pilot)
         assert "breakpoint dispatch any: Dispatch" in status(app)
-        assert app.world.log[-1] == ["to", "dispatch"]
+        assert app.session.log[-1] == ["to", "dispatch"]
 
     drive(app, body)
 
@@ -97,7 +97,7 @@ def test_a_breakpoint_from_the_command_line_stops_the_running_machine() -> None:
     async def body(pilot: Pilot[None]) -> None:
         await pilot.press("colon")
         await pilot.press(*"break fault 0x0", "enter")
-        assert [str(b) for b in app.world.breakpoints] == ["fault 0x0"]
+        assert [str(b) for b in app.session.breakpoints] == ["fault 0x0"]
         assert "breakpoint set" in status(app)
         await pilot.press("space")
         for _ in range(400):
@@ -105,7 +105,7 @@ def test_a_breakpoint_from_the_command_line_stops_the_running_machine() -> None:
             if app.runner is None:
                 break
         assert "breakpoint fault 0x0: MemFault" in status(app) and "address=0x0" in status(app)
-        assert not app.world.stopped, "a breakpoint pauses; the machine goes on after"
+        assert not app.session.stopped, "a breakpoint pauses; the machine goes on after"
         await pilot.press("colon")
         await pilot.press(*"frobnicate", "enter")
         assert "unknown command 'frobnicate'" in status(app)
@@ -122,7 +122,7 @@ def test_step_back_snapshot_and_restore_keys() -> None:
     app = Workbench()
 
     async def body(pilot: Pilot[None]) -> None:
-        w = app.world
+        w = app.session
         await pilot.press("n", "n")
         at = (w.hashes(), w.kernel.machine.cpu.icount)
         await pilot.press("m")  # snapshot
@@ -145,13 +145,13 @@ def test_a_snapshot_file_from_another_version_is_refused_in_the_ui(tmp_path: Pat
 
     async def body(pilot: Pilot[None]) -> None:
         await pilot.press("n")
-        before = app.world.hashes()
+        before = app.session.hashes()
         app.run_command(f"snapshot load {f}")
         await pilot.pause()
         assert "saved by spinwb 0.0.1" in status(app)
-        assert app.world.hashes() == before and app.world.kernel.machine.cpu.icount == 10_000, "nothing lost"
+        assert app.session.hashes() == before and app.session.kernel.machine.cpu.icount == 10_000, "nothing lost"
         await pilot.press("s")
-        assert app.world.kernel.machine.cpu.icount == 10_001
+        assert app.session.kernel.machine.cpu.icount == 10_001
 
     drive(app, body)
 
@@ -202,7 +202,7 @@ def test_a_terminal_too_small_gets_a_message_and_loses_nothing() -> None:
         assert app.screen.has_class("too-small")
         assert "at least 80×24; this one is 60×20" in str(app.query_one("#small").content)
         await pilot.press("n")
-        assert app.world.kernel.machine.cpu.icount == 10_000, "keys still work"
+        assert app.session.kernel.machine.cpu.icount == 10_000, "keys still work"
         await pilot.resize_terminal(80, 24)
         await pilot.pause()
         assert not app.screen.has_class("too-small")
@@ -225,7 +225,7 @@ def test_changes_since_the_last_step_are_marked() -> None:
 
         regs = {k for k in marked() if isinstance(k, tuple)}
         assert "pc" in marked() and regs and ("r", 31) not in regs
-        before = app.world.cpu().regs
+        before = app.session.cpu().regs
         assert all(before[n] != pane._base[("r", n)] for _, n in regs), "exactly the registers that changed"
         await pilot.press("2", "7")  # looking elsewhere and back is not a step
         assert "pc" in marked()
@@ -239,7 +239,7 @@ def run_tui_scenario(name: str) -> list[tuple[object, ...]]:
     seen: list[tuple[object, ...]] = []
 
     async def body(pilot: Pilot[None]) -> None:
-        r = app.world.runner
+        r = app.session.runner
         assert r is not None
         for n in range(1, len(r.lesson.steps) + 1):
             await pilot.press("g")
@@ -283,7 +283,7 @@ def test_a_scenario_step_that_fails_is_reported_and_the_workbench_goes_on(tmp_pa
         await settle(app, pilot)
         assert "[ok] still here" in pane_text(app, "scenario")
         await pilot.press("s")
-        assert app.world.kernel.machine.cpu.icount == 1
+        assert app.session.kernel.machine.cpu.icount == 1
 
     drive(app, body)
 
@@ -300,13 +300,13 @@ def test_opening_a_scenario_with_a_syntax_error_keeps_the_workbench(tmp_path: Pa
         app.run_command(f"scenario open {f}")
         await pilot.pause()
         assert "typo.py:4: syntax error" in status(app)
-        assert app.world.runner is None and app.world.kernel.machine.cpu.icount == 10_000, "nothing lost"
+        assert app.session.runner is None and app.session.kernel.machine.cpu.icount == 10_000, "nothing lost"
         app.run_command("scenario open boot_tour")
         await pilot.pause()
         assert "opened scenario boot_tour seed 0 step 0/" in status(app)
         await pilot.press("g")
         await settle(app, pilot)
-        assert app.world.runner is not None and len(app.world.runner.results) == 1
+        assert app.session.runner is not None and len(app.session.runner.results) == 1
 
     drive(app, body)
 
@@ -314,10 +314,10 @@ def test_opening_a_scenario_with_a_syntax_error_keeps_the_workbench(tmp_path: Pa
 def test_the_demo_world_runs_to_its_end_in_bounded_slices() -> None:
     """Slices are capped in virtual time too: once only the idle loop is left
     a slice is a few clock ticks, not millions of idle iterations. When the
-    last process exits the world says so and stays stopped."""
-    from workbench.app import SLICE_CYCLES
+    last process exits the session says so and stays stopped."""
+    from workbench.tui.app import SLICE_CYCLES
 
-    w = World()
+    w = Session()
     for _ in range(200):
         before = w.kernel.sal.now
         why = w.step(2_000_000, SLICE_CYCLES)
@@ -336,9 +336,9 @@ def test_looking_at_the_world_does_not_change_it() -> None:
     app = Workbench()
 
     async def body(pilot: Pilot[None]) -> None:
-        before = app.world.hashes()
+        before = app.session.hashes()
         for i in range(1, 10):
             await pilot.press(str(i))
-        assert app.world.hashes() == before
+        assert app.session.hashes() == before
 
     drive(app, body)

@@ -27,7 +27,7 @@ from machine.disk import DiskImageError
 from machine.elf import ElfError, read_elf, read_program
 from machine.hostfile import HostFileError, read_bytes
 from tests.conftest import BIN, ROOT
-from workbench.cli import main
+from workbench.cli.main import main
 
 HELLO = BIN / "hello-ev4.elf"
 ROOT_USER = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -548,10 +548,10 @@ def test_asm_exits_2_with_file_line(capsys: pytest.CaptureFixture[str], tmp_path
 
 
 def _session(tmp_path: Path) -> tuple[object, Path]:
-    from workbench.commands import execute
-    from workbench.world import World
+    from workbench.session import Session
+    from workbench.shell.commands import execute
 
-    w = World(HELLO)
+    w = Session(HELLO)
     assert not execute(w, "step 100").error
     good = tmp_path / "good.snap"
     assert not execute(w, f"snapshot save {good}").error
@@ -582,7 +582,7 @@ def _doc_cases() -> list[tuple[str, Callable[[dict], object], str]]:
 def test_snapshot_load_refuses_the_wrong_shape_and_keeps_the_world(
     tmp_path: Path, what: str, edit: Callable[[dict], object], message: str
 ) -> None:
-    from workbench.commands import execute
+    from workbench.shell.commands import execute
 
     w, good = _session(tmp_path)
     doc = json.loads(good.read_text())
@@ -596,7 +596,7 @@ def test_snapshot_load_refuses_the_wrong_shape_and_keeps_the_world(
 
 
 def test_snapshot_load_of_devices_fifos_and_deep_json(tmp_path: Path, fifo: Path) -> None:
-    from workbench.commands import execute
+    from workbench.shell.commands import execute
 
     w, good = _session(tmp_path)
     deep = tmp_path / "deep.snap"
@@ -617,7 +617,7 @@ def test_a_snapshot_cannot_carry_the_owners_rights_into_a_classroom(
 ) -> None:
     """`load --root` is refused in a served workbench; a snapshot whose log
     says it happened is refused there too, before anything is replayed."""
-    from workbench.commands import CLASSROOM_ENV, execute
+    from workbench.shell.commands import CLASSROOM_ENV, execute
 
     w, good = _session(tmp_path)
     doc = json.loads(good.read_text())

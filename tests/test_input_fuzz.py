@@ -44,7 +44,7 @@ from machine.nic import OWNED, R_RX_COUNT, R_RX_RING, R_TX_ADDR, R_TX_CMD, R_TX_
 from machine.usermode import Process
 from machine.world import World
 from tests.conftest import BIN, PROGRAMS
-from workbench.cli import main
+from workbench.cli.main import main
 
 MUTATIONS = 1000
 CASE_SECONDS = 30  # a case normally takes milliseconds; this only turns a hang into a failure

@@ -736,10 +736,10 @@ def test_the_packets_pane_counts_drops_by_reason(snap_compare: Any) -> None:
     the cursor, its path ending in the drop; each dropped frame's row says
     why, and the line above the path counts the drops by layer and reason,
     most frequent first."""
-    from workbench.app import Workbench
-    from workbench.world import World
+    from workbench.session import Session
+    from workbench.tui.app import Workbench
 
-    w = World(scenario="udp_forwarding")
+    w = Session(scenario="udp_forwarding")
     w.scenario_step()
     w.focus = 1
     assert w.net is not None
@@ -752,4 +752,4 @@ def test_the_packets_pane_counts_drops_by_reason(snap_compare: Any) -> None:
                   eth(mac(1), ROGUE, 0x0800, frag("10.0.0.1", F, u[504:], 504, False, 99))):  # fmt: skip
         f.net.inject(frame)
     w.net.run_us(5000)
-    assert snap_compare(Workbench(world=w), press=["5"], terminal_size=(110, 34))
+    assert snap_compare(Workbench(session=w), press=["5"], terminal_size=(110, 34))

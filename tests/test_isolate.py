@@ -1,4 +1,4 @@
-"""Classroom isolation (issue 15): each mechanism of workbench/isolate.py
+"""Classroom isolation (issue 15): each mechanism of workbench/cli/isolate.py
 alone stops what it is for, and grading students' scenario files contains
 each file's attack -- a write outside, the network, 8 GiB, a spin -- with a
 clear message while the other files are graded on.
@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import IN_CI
-from workbench import isolate
-from workbench.cli import main
+from workbench.cli import isolate
+from workbench.cli.main import main
 
 QUICK = isolate.Limits(cpu_seconds=2, wall_seconds=120)  # the wall clock only bounds a broken run
 

@@ -378,7 +378,7 @@ def test_an_extension_on_the_send_path_refuses_forged_sources() -> None:
 
 
 def test_spinwb_net_runs_programs_and_extensions_on_hosts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from workbench.cli import main
+    from workbench.cli.main import main
 
     pcap = tmp_path / "run.pcap"
     rtt = BIN / "udp_rtt.elf"

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from workbench import bench_net
-from workbench.cli import main
+from workbench.bench import net as bench_net
+from workbench.cli.main import main
 
 
 @pytest.fixture(scope="module")

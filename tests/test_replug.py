@@ -118,7 +118,7 @@ def test_replugging_from_inside_without_strands_is_refused() -> None:
 
 def test_bench_dispatch_json_has_the_documented_keys(monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
-    from workbench import bench_dispatch
+    from workbench.bench import dispatch as bench_dispatch
 
     calls = []
 

@@ -11,7 +11,7 @@ import pytest
 
 from scenarios import engine
 from tests.conftest import ROOT
-from workbench.cli import main
+from workbench.cli.main import main
 
 GOLDEN = ROOT / "tests" / "golden"
 LESSONS = sorted(engine.available())

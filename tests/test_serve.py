@@ -66,7 +66,7 @@ def test_each_browsers_workbench_runs_isolated() -> None:
     """The command textual-serve runs per browser: the workbench starts and
     speaks the web driver's protocol from inside the isolation (seccomp on,
     no_new_privs, a scratch working directory), and quits when asked."""
-    from workbench.serve import browser_command
+    from workbench.cli.serve import browser_command
 
     env = dict(os.environ, TEXTUAL_DRIVER="textual.drivers.web_driver:WebDriver", COLUMNS="100", ROWS="30")
     p = subprocess.Popen(browser_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -10,8 +10,8 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from workbench.commands import complete, execute
-from workbench.world import World
+from workbench.session import Session
+from workbench.shell.commands import complete, execute
 
 
 def text(body: object) -> str:
@@ -21,7 +21,7 @@ def text(body: object) -> str:
 
 
 def test_unknown_commands_and_bad_arguments_get_a_message_not_a_traceback() -> None:
-    w = World()
+    w = Session()
     r = execute(w, "lod udp_echo")
     assert r.error and "unknown command 'lod'" in str(r.body) and "load" in str(r.body)
     r = execute(w, "step many")
@@ -35,11 +35,11 @@ def test_unknown_commands_and_bad_arguments_get_a_message_not_a_traceback() -> N
     r = execute(w, "load tests/extensions/bad/breakpoint.py")
     assert r.error and "rejected by the verifier" in str(r.body)
     assert w.log == [] and w.kernel.system.extensions == {}, "nothing changed"
-    assert not execute(w, "step 10").error and w.kernel.machine.cpu.icount == 10, "and the world still runs"
+    assert not execute(w, "step 10").error and w.kernel.machine.cpu.icount == 10, "and the session still runs"
 
 
 def test_commands_drive_the_world() -> None:
-    w = World()
+    w = Session()
     assert "loaded syscall_counter" in str(execute(w, "load syscall_counter --root").body)
     assert execute(w, "break switch 1").body == "breakpoint set: switch 1"
     r = execute(w, "run")
@@ -58,16 +58,16 @@ def test_commands_drive_the_world() -> None:
 
 
 def test_run_on_an_idle_machine_ends_after_ten_virtual_seconds() -> None:
-    """Before a lesson's first step the world is an idle workstation: no
+    """Before a lesson's first step the session is an idle workstation: no
     instruction budget is ever reached, so `run` stops on virtual time."""
-    w = World(scenario="boot_tour")
+    w = Session(scenario="boot_tour")
     r = execute(w, "run 1000000")
     assert not r.error and str(r.body).startswith("at pc ")
     assert 10 * 133_000_000 <= w.now < 11 * 133_000_000
 
 
 def test_completion_offers_commands_events_extensions_and_strand_ids() -> None:
-    w = World()
+    w = Session()
     assert complete(w, "sn") == ["snapshot"]
     assert "Trap.SystemCall" in complete(w, "raise Tr")
     assert "udp_echo" in complete(w, "load udp")
@@ -97,10 +97,10 @@ def test_the_shell_reads_commands_from_a_pipe() -> None:
 def test_step_and_run_counts_are_bounded() -> None:
     """One step is one uninterruptible call into the machine: a count past
     the limit is refused with the range, not run for hours."""
-    from workbench.commands import RUN_MAX, STEP_MAX, execute
-    from workbench.world import World
+    from workbench.session import Session
+    from workbench.shell.commands import RUN_MAX, STEP_MAX, execute
 
-    w = World()
+    w = Session()
     for cmd, most in (("step 0", STEP_MAX), (f"step {STEP_MAX + 1}", STEP_MAX), (f"run {RUN_MAX + 1}", RUN_MAX)):
         r = execute(w, cmd)
         assert r.error and f"1..{most:,}" in str(r.body), (cmd, r.body)

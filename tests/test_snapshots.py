@@ -4,7 +4,7 @@ Each test's docstring says what its picture must show; a failing test
 writes a report comparing the new picture with the accepted one. Accept a
 deliberate change with ``pytest tests/test_snapshots.py --snapshot-update``
 and look at the pictures in tests/__snapshots__/ before committing them.
-Worlds are built and stepped before the app opens, so every picture is of
+Sessions are built and stepped before the app opens, so every picture is of
 a deterministic state (virtual time, seeded scenarios).
 """
 
@@ -13,23 +13,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from workbench.app import Workbench
-from workbench.world import World
+from workbench.session import Session
+from workbench.tui.app import Workbench
 
 SIZE = (110, 34)
 
 
-def lesson(name: str, steps: int, focus: int = 0) -> World:
-    w = World(scenario=name)
+def lesson(name: str, steps: int, focus: int = 0) -> Session:
+    w = Session(scenario=name)
     for _ in range(steps):
         w.scenario_step()
     w.focus = focus
     return w
 
 
-def demo_at_the_null_dereference() -> World:
-    """The demo world stopped by `break fault 0x0`: nullderef has just read address 0."""
-    w = World()
+def demo_at_the_null_dereference() -> Session:
+    """The demo session stopped by `break fault 0x0`: nullderef has just read address 0."""
+    w = Session()
     w.add_break("fault 0x0")
     while w.step(500_000, 133_000_000 // 20) != "stop":
         pass
@@ -43,7 +43,7 @@ def test_strands_at_the_fault(snap_compare: SnapCompare) -> None:
     """Strands pane at nullderef's fault: idle, init blocked in wait, the
     finished programs done, nullderef running (marked ▶), with each strand's
     owner, scheduler, priority and CPU time; the recent switches below."""
-    assert snap_compare(Workbench(world=demo_at_the_null_dereference()), press=["1"], terminal_size=SIZE)
+    assert snap_compare(Workbench(session=demo_at_the_null_dereference()), press=["1"], terminal_size=SIZE)
 
 
 def test_domains_on_the_forwarder(snap_compare: SnapCompare) -> None:
@@ -51,7 +51,7 @@ def test_domains_on_the_forwarder(snap_compare: SnapCompare) -> None:
     after step 1: SpinPublic's exports, and the forward extension's domain
     with its rights on kernel events (the lesson loads it as the owner: all
     four) and each import resolved against SpinPublic."""
-    assert snap_compare(Workbench(world=lesson("udp_forwarding", 1, focus=1)), press=["2"], terminal_size=SIZE)
+    assert snap_compare(Workbench(session=lesson("udp_forwarding", 1, focus=1)), press=["2"], terminal_size=SIZE)
 
 
 def test_events_forwarder_bindings(snap_compare: SnapCompare) -> None:
@@ -60,7 +60,7 @@ def test_events_forwarder_bindings(snap_compare: SnapCompare) -> None:
     dispatch order, with their guards, calls and the last dispatch's guard
     results (passed / rejected)."""
     w = lesson("udp_forwarding", 1, focus=1)
-    app = Workbench(world=w)
+    app = Workbench(session=w)
 
     async def pick(pilot: Any) -> None:
         await pilot.press("3")
@@ -77,37 +77,37 @@ def test_packets_through_three_handlers(snap_compare: SnapCompare) -> None:
     its guards passed or rejected and the handler that ran: Ether's, IP's,
     then forward's (which took it, First and Cancel)."""
     w = lesson("udp_forwarding", 1, focus=1)
-    assert snap_compare(Workbench(world=w), press=["5", "up"], terminal_size=SIZE)
+    assert snap_compare(Workbench(session=w), press=["5", "up"], terminal_size=SIZE)
 
 
 def test_page_tables_after_a_page_fault(snap_compare: SnapCompare) -> None:
     """Page tables pane right after nullderef's fault at address 0: the
     faulting process's address space and mappings, the three-level walk of
     the first mapping with each PTE's bits decoded, the TBs' counters."""
-    assert snap_compare(Workbench(world=demo_at_the_null_dereference()), press=["4"], terminal_size=SIZE)
+    assert snap_compare(Workbench(session=demo_at_the_null_dereference()), press=["4"], terminal_size=SIZE)
 
 
 def test_cpu_at_the_fault_breakpoint(snap_compare: SnapCompare) -> None:
     """CPU pane at the fault breakpoint: registers, the disassembly around
     PC, mode and IPL; the status bar says which breakpoint stopped the run."""
-    assert snap_compare(Workbench(world=demo_at_the_null_dereference()), press=["7"], terminal_size=SIZE)
+    assert snap_compare(Workbench(session=demo_at_the_null_dereference()), press=["7"], terminal_size=SIZE)
 
 
 def test_console_after_the_demo(snap_compare: SnapCompare) -> None:
     """Console pane when every demo process has exited: the programs'
     output, the kernel's one-line report of nullderef's signal, and
     'all processes exited'."""
-    w = World()
+    w = Session()
     while not w.stopped:
         w.step(2_000_000, 133_000_000 // 20)
-    assert snap_compare(Workbench(world=w), press=["6"], terminal_size=SIZE)
+    assert snap_compare(Workbench(session=w), press=["6"], terminal_size=SIZE)
 
 
 def test_trace_runaway_handler_aborted(snap_compare: SnapCompare) -> None:
     """Trace pane on the extension_safety host after step 2, filtered (f) to
     Abort records: the runaway handler aborted on UDP.PacketArrived with the
     fuel it burned."""
-    assert snap_compare(Workbench(world=lesson("extension_safety", 2, focus=1)), press=["8", "f"], terminal_size=SIZE)
+    assert snap_compare(Workbench(session=lesson("extension_safety", 2, focus=1)), press=["8", "f"], terminal_size=SIZE)
 
 
 def test_scenario_replug_in_progress(snap_compare: SnapCompare) -> None:
@@ -116,7 +116,7 @@ def test_scenario_replug_in_progress(snap_compare: SnapCompare) -> None:
     progress (the slot pointing at the tank, callers inside read_v1, one
     parked in the tank, the replugger waiting) and the computed answers; the
     status bar shows scenario, seed and step for a help request."""
-    assert snap_compare(Workbench(world=lesson("replugging", 1)), press=["9", "a"], terminal_size=(110, 44))
+    assert snap_compare(Workbench(session=lesson("replugging", 1)), press=["9", "a"], terminal_size=(110, 44))
 
 
 def test_the_narrowest_terminal(snap_compare: SnapCompare) -> None:

@@ -10,7 +10,7 @@ from kernel.core import sync
 from kernel.net.topology import Network
 from kernel.sys.errors import SpinError
 from kernel.sys.trace import Switch
-from workbench import bench_threads
+from workbench.bench import threads as bench_threads
 
 
 def _run_kernel_threads(body) -> list:  # noqa: ANN001

@@ -15,7 +15,7 @@ from kernel.sys.system import ExtensionSystem
 from kernel.sys.trace import Abort, Denied, Link
 from kernel.sys.verifier import check
 from tests.conftest import ROOT
-from workbench.cli import main
+from workbench.cli.main import main
 
 CORPUS = Path(__file__).parent / "extensions"
 BAD = sorted(CORPUS.glob("bad/*.py"))

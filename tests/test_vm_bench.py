@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import ROOT
-from workbench import bench_vm
-from workbench.measured import parse_tally
+from workbench.bench import vm as bench_vm
+from workbench.bench.measured import parse_tally
 
 OPS = ["fault", "trap", "prot1", "prot100", "unprot100", "appel1", "appel2"]
 # crossings per operation: (UNIX way, SPIN way)

@@ -26,7 +26,7 @@ needs Python and the project). A mechanism the machine does not offer is
 named in one warning line; ``Confinement`` says what held, and the reports
 quote it, so nothing claims isolation it does not have.
 
-``python -m workbench.isolate [--cpu S] [--memory MIB] [--file-size MIB]
+``python -m workbench.cli.isolate [--cpu S] [--memory MIB] [--file-size MIB]
 [--wall S] -- COMMAND...`` runs a command so (``spinwb serve`` wraps each
 browser's workbench this way); ``--probe`` prints what this machine offers.
 """
@@ -363,7 +363,7 @@ def run(cmd: list[str], limits: Limits, *, scratch: Path | None = None, capture:
     work.mkdir(parents=True, exist_ok=True)
     child_env = dict(os.environ if env is None else env)
     child_env.update(HOME=str(work), TMPDIR=str(work), PYTHONDONTWRITEBYTECODE="1")
-    root = str(Path(__file__).resolve().parent.parent)  # the child starts in its scratch directory
+    root = str(Path(__file__).resolve().parents[2])  # the child starts in its scratch directory
     child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, child_env.get("PYTHONPATH")]))
     spec = json.dumps({"limits": asdict(limits), "scratch": str(work), "only": list(only)})
     r, w = os.pipe()
@@ -373,7 +373,7 @@ def run(cmd: list[str], limits: Limits, *, scratch: Path | None = None, capture:
     p: subprocess.Popen[bytes] | None = None
     ended = False
     try:
-        p = subprocess.Popen([sys.executable, "-m", "workbench.isolate", "--confine", spec, str(w), str(os.getpid()),
+        p = subprocess.Popen([sys.executable, "-m", "workbench.cli.isolate", "--confine", spec, str(w), str(os.getpid()),
                               "--", *cmd], cwd=work, env=child_env, pass_fds=(w,), stdin=subprocess.DEVNULL
                              if capture else None, stdout=outs[0], stderr=outs[1], start_new_session=True)  # fmt: skip
         os.close(w)
@@ -432,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--confine"]:
         return _child(argv[1:4] + argv[5:])  # --confine SPEC STATUS_FD PARENT -- COMMAND...
-    ap = argparse.ArgumentParser(prog="python -m workbench.isolate", description="run a command isolated")
+    ap = argparse.ArgumentParser(prog="python -m workbench.cli.isolate", description="run a command isolated")
     ap.add_argument("--cpu", type=int, default=Limits.cpu_seconds, help="CPU seconds")
     ap.add_argument("--memory", type=int, default=Limits.memory_bytes // MiB, help="address space, MiB")
     ap.add_argument("--file-size", type=int, default=Limits.file_bytes // MiB, help="largest file written, MiB")

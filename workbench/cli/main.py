@@ -235,19 +235,19 @@ def _asm(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from workbench import bench
+    from workbench.bench import main as bench
 
     return bench.main(args)
 
 
 def _shell(args: argparse.Namespace) -> int:
-    from workbench.shell import run_shell
+    from workbench.shell.prompt import run_shell
 
     return run_shell(args.scenario, args.seed)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from workbench.serve import serve
+    from workbench.cli.serve import serve
 
     return serve(args.host, args.port, args.scenario, args.seed)
 
@@ -297,10 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--rounds", type=int_in(1, MAX_OPS), default=100,
                    help="bench program rounds (100 = about 20M instructions)")  # fmt: skip
     b.set_defaults(fn=_bench)
-    from workbench import netrun, scenario_cli
+    from workbench.cli import netrun, scenario
 
     netrun.add_parser(sub)
-    scenario_cli.add_parser(sub)
+    scenario.add_parser(sub)
     sh = sub.add_parser("shell", help="the workbench's commands at a prompt (history, completion, tables)")
     sh.add_argument("--scenario", type=scenario_arg, metavar="NAME|FILE", help="open a lesson (then: scenario step)")
     sh.add_argument("--seed", type=SEED, default=0)
@@ -338,7 +338,7 @@ def _mkfs(args: argparse.Namespace) -> int:
 
 
 def _ext_check(args: argparse.Namespace) -> int:
-    from workbench import extcheck
+    from workbench.cli import extcheck
 
     return extcheck.run(args)
 
@@ -388,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         argv, after = argv[:cut], argv[cut + 1 :]
     args = build_parser().parse_args(argv)
     if args.command is None:
-        from workbench.app import run_app
+        from workbench.tui.app import run_app
 
         return run_app()
     if args.command == "run":
@@ -406,7 +406,3 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-
-
-if __name__ == "__main__":
-    sys.exit(main())

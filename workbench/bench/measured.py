@@ -14,7 +14,7 @@ from kernel.core.costs import micros
 from kernel.core.probe import install_probe
 from machine.elf import read_elf
 
-PROGRAMS = Path(__file__).resolve().parent.parent / "scenarios" / "programs" / "bin"
+PROGRAMS = Path(__file__).resolve().parents[2] / "scenarios" / "programs" / "bin"
 _TALLY = re.compile(rb"^(\w+) ops=(\d+) cycles=(\d+) crossings=(-?\d+)$", re.M)
 
 

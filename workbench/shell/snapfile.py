@@ -1,11 +1,11 @@
 """Checking a workbench snapshot file before it is replayed.
 
-A snapshot (``World.save``) is JSON: where the world booted from and the log
+A snapshot (``Session.save``) is JSON: where the world booted from and the log
 of actions to redo. ``snapshot load FILE`` hands whatever a student names to
 the replay, so the file is checked first -- bounded to read, each action of
-the shape the world logs, each number in a range a session could have made,
+the shape the session logs, each number in a range a session could have made,
 each path it names a regular file -- and a bad one is refused in one line
-naming the file and what is wrong, before the world in use is touched.
+naming the file and what is wrong, before the session in use is touched.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import stat
 from typing import Any
 
 from machine.hostfile import SOURCE_MAX, HostFileError, read_text
-from workbench.world import SNAPSHOT_FORMAT, SNAPSHOT_VERSION, WorldError
+from workbench.session import SNAPSHOT_FORMAT, SNAPSHOT_VERSION, SessionError
 
 MAX_ACTIONS = 100_000
 MAX_STEP = 10**9  # instructions or cycles in one logged step (the TUI's slices are far smaller)
@@ -102,13 +102,13 @@ def _action(a: object, i: int, classroom: bool) -> int:
 
 
 def check(doc: object, classroom: bool = False) -> None:
-    """_Bad unless ``doc`` has the shape ``World.save`` writes (and, in a
+    """_Bad unless ``doc`` has the shape ``Session.save`` writes (and, in a
     workbench served to a classroom, loads nothing with the owner's rights)."""
     if not isinstance(doc, dict) or (doc.get("format"), doc.get("format_version")) != (
         SNAPSHOT_FORMAT,
         SNAPSHOT_VERSION,
     ):
-        return  # World.open says which snapshot (or not-a-snapshot) it is
+        return  # Session.open says which snapshot (or not-a-snapshot) it is
     src = doc.get("source")
     if not isinstance(src, dict):
         raise _Bad('it has no "source" saying where the world booted from')
@@ -132,18 +132,18 @@ def check(doc: object, classroom: bool = False) -> None:
 
 
 def check_file(path: str, classroom: bool = False) -> None:
-    """A WorldError naming ``path`` unless it is a snapshot file we can replay."""
+    """A SessionError naming ``path`` unless it is a snapshot file we can replay."""
     try:
         text = read_text(path, SOURCE_MAX, "a snapshot")
     except HostFileError as e:
-        raise WorldError(str(e)) from None
+        raise SessionError(str(e)) from None
     try:
         doc: Any = json.loads(text)
     except RecursionError:
-        raise WorldError(f"{path}: not a workbench snapshot (JSON nested too deeply)") from None
+        raise SessionError(f"{path}: not a workbench snapshot (JSON nested too deeply)") from None
     except ValueError:
-        raise WorldError(f"{path}: not a workbench snapshot (not JSON)") from None
+        raise SessionError(f"{path}: not a workbench snapshot (not JSON)") from None
     try:
         check(doc, classroom)
     except _Bad as e:
-        raise WorldError(f"{path}: {e}") from None
+        raise SessionError(f"{path}: {e}") from None

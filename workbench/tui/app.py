@@ -29,9 +29,9 @@ from textual.widgets import Footer, Header, Input, Markdown, Static, TabbedConte
 from textual.worker import Worker
 
 from scenarios import engine
-from workbench.commands import execute
-from workbench.panes import PANES, ListPane, PageTablesPane, Pane, ScenarioPane, TracePane
-from workbench.world import World, WorldError
+from workbench.session import Session, SessionError
+from workbench.shell.commands import execute
+from workbench.tui.panes import PANES, ListPane, PageTablesPane, Pane, ScenarioPane, TracePane
 
 TICK = 0.05  # seconds between repaints while running: at most 20 a second
 SLICE_SECONDS = 0.035  # host time a slice aims for, so a key waits at most about one slice
@@ -139,16 +139,16 @@ class Workbench(App[None]):
     ]
 
     def __init__(self, program: Path | None = None, argv: list[str] | None = None, scenario: str | None = None,
-                 seed: int = 0, world: World | None = None) -> None:  # fmt: skip
+                 seed: int = 0, session: Session | None = None) -> None:  # fmt: skip
         super().__init__()
-        self.world = world if world is not None else World(program, argv, scenario, seed)
+        self.session = session if session is not None else Session(program, argv, scenario, seed)
         self.runner: Worker[None] | None = None  # the running machine's worker thread
         self.running = False  # the worker's go-on flag
         self.lock = threading.Lock()  # held while a slice runs; panes draw only when they can take it
         self.dirty = False  # a repaint was asked for during a slice
         self.slice = 20_000  # instructions per slice while running, adapted to the host's speed
-        self.busy = ""  # a long action in a worker: panes wait, keys that change the world are refused
-        self.message = self.world.last_stop  # a world handed over stopped at a breakpoint says so
+        self.busy = ""  # a long action in a worker: panes wait, keys that change the session are refused
+        self.message = self.session.last_stop  # a session handed over stopped at a breakpoint says so
         self.register_theme(HIGH_CONTRAST)
         self.theme = THEMES[0]
         self.painted = 0.0  # host time the last repaint ended (`spinwb bench ui`)
@@ -158,7 +158,7 @@ class Workbench(App[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="main"):
-            with TabbedContent(id="tabs", initial="tab-scenario" if self.world.runner else "tab-strands"):
+            with TabbedContent(id="tabs", initial="tab-scenario" if self.session.runner else "tab-strands"):
                 for cls in PANES:
                     slug = cls.TITLE.lower().replace(" ", "")
                     with TabPane(cls.TITLE, id=f"tab-{slug}"):
@@ -202,7 +202,7 @@ class Workbench(App[None]):
         return self.query_one(f"#{tabs.active.removeprefix('tab-')}", Pane)
 
     def refresh_panes(self) -> None:
-        """Repaint the pane on show and the status bar from the world's views
+        """Repaint the pane on show and the status bar from the session's views
         (later, after the slice, if the machine is mid-slice)."""
         if not self.lock.acquire(blocking=False):
             self.dirty = True
@@ -216,11 +216,11 @@ class Workbench(App[None]):
         self.dirty = False
         if not self.busy:
             try:
-                self.active_pane().show(self.world)
+                self.active_pane().show(self.session)
             except Exception as e:  # noqa: BLE001 - a view's bug shows in the status bar, the app goes on
                 self.message = f"could not draw the pane: {type(e).__name__}: {e}"
             self.painted = time.perf_counter()
-        w = self.world
+        w = self.session
         state = self.busy or ("running" if self.runner else "paused")
         bps = f" | {len(w.breakpoints)} breakpoints" if w.breakpoints else ""
         host = f" | {w.host_name}" if len(w.kernels) > 1 else ""
@@ -245,9 +245,9 @@ class Workbench(App[None]):
         return False
 
     def _advance(self, n: int, max_cycles: int | None = None) -> str:
-        why = self.world.step(n, max_cycles)
+        why = self.session.step(n, max_cycles)
         if why == "stop":
-            self.message = self.world.last_stop
+            self.message = self.session.last_stop
         self.refresh_panes()
         return why
 
@@ -259,10 +259,10 @@ class Workbench(App[None]):
         while self.running:
             with self.lock:
                 t0 = time.perf_counter()
-                why = self.world.step(self.slice, SLICE_CYCLES)
+                why = self.session.step(self.slice, SLICE_CYCLES)
                 dt = max(time.perf_counter() - t0, 1e-4)
                 self.slice = int(min(2_000_000, max(5_000, self.slice * SLICE_SECONDS / dt)))
-            if why == "stop" or self.world.stopped:
+            if why == "stop" or self.session.stopped:
                 break
             if self.dirty or time.perf_counter() - last >= TICK:
                 self.call_from_thread(self.refresh_panes)
@@ -273,11 +273,11 @@ class Workbench(App[None]):
         self.runner = None
         self.running = False
         if why == "stop":
-            self.message = self.world.last_stop
+            self.message = self.session.last_stop
         self.refresh_panes()
 
     def _stop_runner(self) -> None:
-        """Pause, and wait for the slice in progress (the world is ours after)."""
+        """Pause, and wait for the slice in progress (the session is ours after)."""
         if self.runner is not None:
             self.running = False
             with self.lock:
@@ -295,13 +295,13 @@ class Workbench(App[None]):
         def run() -> None:
             try:
                 msg, err = work(), False
-            except WorldError as e:
+            except SessionError as e:
                 msg, err = str(e), True
             except Exception as e:  # noqa: BLE001 - reported in the UI, never a traceback
                 msg, err = f"{label} failed: {type(e).__name__}: {e}", True
             self.call_from_thread(self._finish, msg, err)
 
-        self.run_worker(run, thread=True, group="world", exit_on_error=False)
+        self.run_worker(run, thread=True, group="session", exit_on_error=False)
 
     def _finish(self, msg: str, err: bool) -> None:
         self.busy = ""
@@ -322,8 +322,8 @@ class Workbench(App[None]):
             return
         if self.runner is not None:
             self._stop_runner()
-        elif self.world.stopped:
-            self.message = f"{self.world.stopped}: r resets"
+        elif self.session.stopped:
+            self.message = f"{self.session.stopped}: r resets"
         else:
             self.message = ""
             self.running = True
@@ -334,20 +334,20 @@ class Workbench(App[None]):
         if not self._refuse_if_busy():
             self._stop_runner()
             self.message = ""
-            self._advance(133 if self.world.networked else 1)
+            self._advance(133 if self.session.networked else 1)
 
     def action_run_some(self) -> None:
         if not self._refuse_if_busy():
             self._stop_runner()
             self.message = ""
-            self._advance(133_000 if self.world.networked else 10_000)
+            self._advance(133_000 if self.session.networked else 10_000)
 
     def action_to(self, what: str) -> None:
         self._long(f"running to the next {'kernel entry' if what == 'entry' else 'dispatch'}",
-                   lambda: self.world.step_to(what))  # fmt: skip
+                   lambda: self.session.step_to(what))  # fmt: skip
 
     def action_scenario_step(self) -> None:
-        r = self.world.runner
+        r = self.session.runner
         if r is None:
             self.say("no scenario is open: `spinwb scenario run NAME` opens one here", error=True)
             return
@@ -355,29 +355,29 @@ class Workbench(App[None]):
             self.say(f"all {len(r.lesson.steps)} steps are done ({'passed' if r.passed else 'some checks failed'})")
             return
         self.query_one("#tabs", TabbedContent).active = "tab-scenario"
-        self._long(f"running scenario step {len(r.results) + 1}", self.world.scenario_step)
+        self._long(f"running scenario step {len(r.results) + 1}", self.session.scenario_step)
 
     def action_back(self) -> None:
-        self._long("stepping back (replaying)", lambda: self.world.back(self._progress("stepping back")))
+        self._long("stepping back (replaying)", lambda: self.session.back(self._progress("stepping back")))
 
     def action_mark(self) -> None:
         if not self._refuse_if_busy():
             self._stop_runner()
-            self.say(self.world.mark())
+            self.say(self.session.mark())
 
     def action_restore(self) -> None:
-        self._long("restoring the snapshot", lambda: self.world.restore_mark(self._progress("restoring")))
+        self._long("restoring the snapshot", lambda: self.session.restore_mark(self._progress("restoring")))
 
     def action_reset(self) -> None:
         if not self._refuse_if_busy():
             self._stop_runner()
-            self.world.reset()
+            self.session.reset()
             self.say("reset: booted again")
 
     def action_host(self) -> None:
         if not self._refuse_if_busy():
             with self.lock:
-                host = self.world.next_host()
+                host = self.session.next_host()
             self.say(f"looking at {host}")
 
     def action_answers(self) -> None:
@@ -431,14 +431,14 @@ class Workbench(App[None]):
             self.active_pane().focus()
 
     def run_command(self, line: str) -> None:
-        """One command of the shell's language (workbench/commands.py)."""
+        """One command of the shell's language (workbench/shell/commands.py)."""
         if self._refuse_if_busy():
             return
         if line.split()[:1] == ["quit"]:
             self.exit()
             return
         self._stop_runner()
-        reply = execute(self.world, line)
+        reply = execute(self.session, line)
         if reply.error or (isinstance(reply.body, str) and "\n" not in reply.body and len(reply.body) < 200):
             self.say(str(reply.body), reply.error)
         else:

@@ -17,16 +17,16 @@ import time
 
 from textual import events
 
-from workbench.app import SLICE_SECONDS, Workbench
-from workbench.world import BIN, World
+from workbench.session import BIN, Session
+from workbench.tui.app import SLICE_SECONDS, Workbench
 
 
 async def _measure(presses: int) -> dict[str, float]:
-    app = Workbench(world=World(BIN / "bench-ev4.elf", ["bench-ev4", "1000000"]))
+    app = Workbench(session=Session(BIN / "bench-ev4.elf", ["bench-ev4", "1000000"]))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("space")  # run
         await pilot.pause(1.0)  # the translator compiles the hot blocks first
-        cpu0 = app.world.kernel.machine.cpu.icount
+        cpu0 = app.session.kernel.machine.cpu.icount
         start = time.perf_counter()  # host-time ok: a benchmark
         lat = []
         for i in range(presses):
@@ -40,7 +40,7 @@ async def _measure(presses: int) -> dict[str, float]:
             await asyncio.sleep(0.03)
         elapsed = time.perf_counter() - start  # host-time ok: a benchmark
         running = app.runner is not None
-        instructions = app.world.kernel.machine.cpu.icount - cpu0
+        instructions = app.session.kernel.machine.cpu.icount - cpu0
         await pilot.press("space")
     lat.sort()
     return {"presses": presses, "median_ms": round(statistics.median(lat), 1),

@@ -2,7 +2,7 @@
 
 Each browser that connects gets its own workbench process, so a student's
 steps never move the projector's machine. That process runs isolated
-(workbench/isolate.py: CPU time, memory, writes only in a scratch directory
+(workbench/cli/isolate.py: CPU time, memory, writes only in a scratch directory
 of its own, no network), so a student's extension that found a hole in the
 sandbox still cannot reach the instructor's files.
 """
@@ -15,7 +15,7 @@ import socket
 import sys
 from pathlib import Path
 
-from workbench import isolate
+from workbench.cli import isolate
 
 # A lecture's worth of a workbench running flat out; the machines are 64 MiB each.
 BROWSER_LIMITS = isolate.Limits(cpu_seconds=2 * 3600, memory_bytes=2048 * isolate.MiB)
@@ -34,7 +34,7 @@ def browser_command(
         args += ["scenario", "run", scenario, "--seed", str(seed)]
     if limits is None:
         return args
-    return [sys.executable, "-m", "workbench.isolate", "--cpu", str(limits.cpu_seconds),
+    return [sys.executable, "-m", "workbench.cli.isolate", "--cpu", str(limits.cpu_seconds),
             "--memory", str(limits.memory_bytes // isolate.MiB), "--file-size", str(limits.file_bytes // isolate.MiB),
             "--", *args]  # fmt: skip
 

@@ -1,4 +1,4 @@
-"""The world the workbench drives: breakpoints on OS events, stepping to the
+"""The session the workbench drives: breakpoints on OS events, stepping to the
 next kernel entry or dispatch, step back and snapshots (a replayed log)."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from workbench import views
-from workbench.world import BIN, World, WorldError, parse_breakpoint
+from workbench.session import BIN, Session, SessionError, parse_breakpoint
 
 
 def test_step_to_the_next_kernel_entry_and_dispatch() -> None:
-    w = World()
+    w = Session()
     said = w.step_to("entry")
     assert said.startswith("kernel entry: ")
     said = w.step_to("dispatch")
@@ -25,7 +25,7 @@ def test_step_to_the_next_kernel_entry_and_dispatch() -> None:
 def test_a_fault_breakpoint_stops_at_the_faulting_access_and_the_world_goes_on() -> None:
     """nullderef reads address 0: the run stops on its MemFault record, with
     the address in the message; the machine is not halted and runs on to the end."""
-    w = World()
+    w = Session()
     w.add_break("fault 0x0")
     for _ in range(400):
         why = w.step(200_000, 133_000_000 // 20)
@@ -43,7 +43,7 @@ def test_a_fault_breakpoint_stops_at_the_faulting_access_and_the_world_goes_on()
 
 
 def test_switch_and_install_breakpoints() -> None:
-    w = World()
+    w = Session()
     w.add_break("switch 1")  # the idle strand
     while w.step(100_000, 133_000_000 // 20) != "stop":
         pass
@@ -58,22 +58,24 @@ def test_switch_and_install_breakpoints() -> None:
 
 
 def test_bad_breakpoints_say_what_a_good_one_looks_like() -> None:
-    with pytest.raises(WorldError, match=r"^break fault: 'here' is not an address or any \(e\.g\. break fault 0x0\)$"):
+    with pytest.raises(
+        SessionError, match=r"^break fault: 'here' is not an address or any \(e\.g\. break fault 0x0\)$"
+    ):
         parse_breakpoint("fault here")
-    with pytest.raises(WorldError, match=r"^break packet: '70000' is not a port number"):
+    with pytest.raises(SessionError, match=r"^break packet: '70000' is not a port number"):
         parse_breakpoint("packet 70000")
-    with pytest.raises(WorldError, match="Breakpoints stop on a handler installed on an event"):
+    with pytest.raises(SessionError, match="Breakpoints stop on a handler installed on an event"):
         parse_breakpoint("watch 3")
-    w = World()
-    with pytest.raises(WorldError, match="no breakpoint"):
+    w = Session()
+    with pytest.raises(SessionError, match="no breakpoint"):
         w.remove_break("switch 4")
     assert w.log == [], "a refused action is not logged"
 
 
 def test_packet_breakpoint_on_a_network_scenario() -> None:
     """udp_forwarding's first step builds three machines; a breakpoint on port
-    7000 then stops the world on a datagram of the lesson's echo service."""
-    w = World(scenario="udp_forwarding")
+    7000 then stops the session on a datagram of the lesson's echo service."""
+    w = Session(scenario="udp_forwarding")
     w.scenario_step()
     assert len(w.kernels) == 3 and w.host_name == "10.0.0.1"
     w.kernels[0].net.udp.send(4000, "10.0.0.2", 7000, b"again")  # sent now, before the breakpoint is set
@@ -85,11 +87,11 @@ def test_packet_breakpoint_on_a_network_scenario() -> None:
     at = w.net.now
     w.remove_break("packet 7000")
     w.step(133_000)
-    assert w.net.now == at + 133_000, "after a stop the world goes on from where it stopped"
+    assert w.net.now == at + 133_000, "after a stop the session goes on from where it stopped"
 
 
 def test_step_back_replays_to_the_same_state() -> None:
-    w = World()
+    w = Session()
     w.step(30_000)
     w.step_to("dispatch")
     before = (w.hashes(), w.kernel.machine.cpu.icount, len(w.log))
@@ -98,12 +100,12 @@ def test_step_back_replays_to_the_same_state() -> None:
     said = w.back()
     assert "stepped back over a step of 5,000 instructions" in said
     assert (w.hashes(), w.kernel.machine.cpu.icount, len(w.log)) == before
-    with pytest.raises(WorldError, match="nothing to step back over"):
-        World().back()
+    with pytest.raises(SessionError, match="nothing to step back over"):
+        Session().back()
 
 
 def test_snapshots_in_memory_and_on_disk(tmp_path: Path) -> None:
-    w = World()
+    w = Session()
     w.step(20_000)
     w.mark()
     at = w.hashes()
@@ -114,37 +116,37 @@ def test_snapshots_in_memory_and_on_disk(tmp_path: Path) -> None:
     w.step(7_777)
     w.add_break("fault 0x0")
     w.save(f)
-    again = World.open(f)
+    again = Session.open(f)
     assert again.hashes() == w.hashes() and [str(b) for b in again.breakpoints] == ["fault 0x0"]
 
 
 def test_a_snapshot_from_another_version_or_not_a_snapshot_is_refused(tmp_path: Path) -> None:
-    w = World()
+    w = Session()
     w.step(1_000)
     f = tmp_path / "snap.json"
     w.save(f)
     doc = json.loads(f.read_text())
     doc["spinwb"] = "0.0.1"
     f.write_text(json.dumps(doc))
-    with pytest.raises(WorldError, match=r"saved by spinwb 0\.0\.1 .* this is spinwb"):
-        World.open(f)
+    with pytest.raises(SessionError, match=r"saved by spinwb 0\.0\.1 .* this is spinwb"):
+        Session.open(f)
     doc["spinwb"] = json.loads((tmp_path / "snap.json").read_text())["spinwb"]
     w.save(f)
     doc = json.loads(f.read_text())
     doc["log"][0][1] = 999  # a different step: the replay cannot match the recorded hashes
     f.write_text(json.dumps(doc))
-    with pytest.raises(WorldError, match="state differs"):
-        World.open(f)
+    with pytest.raises(SessionError, match="state differs"):
+        Session.open(f)
     f.write_text("hello")
-    with pytest.raises(WorldError, match="not a workbench snapshot"):
-        World.open(f)
-    with pytest.raises(WorldError, match="cannot read"):
-        World.open(tmp_path / "missing.json")
+    with pytest.raises(SessionError, match="not a workbench snapshot"):
+        Session.open(f)
+    with pytest.raises(SessionError, match="cannot read"):
+        Session.open(tmp_path / "missing.json")
 
 
 def test_views_read_without_changing_the_world() -> None:
-    """Every pane's view, read on a world mid-run, leaves its state hash alone."""
-    w = World(BIN / "forkcow.elf", ["forkcow"])
+    """Every pane's view, read on a session mid-run, leaves its state hash alone."""
+    w = Session(BIN / "forkcow.elf", ["forkcow"])
     w.step(4_000)
     before = w.hashes()
     k = w.kernel
@@ -161,7 +163,7 @@ def test_views_read_without_changing_the_world() -> None:
 
 
 def test_the_page_walk_decodes_each_level() -> None:
-    w = World(BIN / "forkcow.elf", ["forkcow"])
+    w = Session(BIN / "forkcow.elf", ["forkcow"])
     w.step(4_000)
     sp = [s for s in views.spaces(w.kernel) if s.pages][-1]
     m = views.mappings(w.kernel, sp.id)[0]

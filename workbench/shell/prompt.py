@@ -2,8 +2,8 @@
 
 History (kept in ~/.spinwb_history, or in memory when the home directory
 is not writable), completion of commands, event names, extension names
-and strand ids from the live world, and rich tables. The commands are
-the TUI's (workbench/commands.py). Reading from a pipe works too: one
+and strand ids from the live session, and rich tables. The commands are
+the TUI's (workbench/shell/commands.py). Reading from a pipe works too: one
 command per line, no prompt, exit 1 if any command was refused.
 """
 
@@ -20,18 +20,18 @@ from prompt_toolkit.history import FileHistory, InMemoryHistory
 from rich.console import Console
 
 from scenarios import engine
-from workbench.commands import Reply, complete, execute
-from workbench.world import World
+from workbench.session import Session
+from workbench.shell.commands import Reply, complete, execute
 
 
-class WorldCompleter(Completer):
-    def __init__(self, world: World) -> None:
-        self.world = world
+class SessionCompleter(Completer):
+    def __init__(self, session: Session) -> None:
+        self.session = session
 
     def get_completions(self, document: Document, event: CompleteEvent) -> Iterable[Completion]:
         text = document.text_before_cursor
         prefix = "" if text.endswith(" ") or not text else text.split()[-1]
-        for word in complete(self.world, text):
+        for word in complete(self.session, text):
             yield Completion(word, start_position=-len(prefix))
 
 
@@ -47,7 +47,7 @@ def _show(console: Console, reply: Reply) -> None:
 def run_shell(scenario: str | None = None, seed: int = 0, history: Path | None = None) -> int:
     console = Console()
     try:
-        world = World(scenario=scenario, seed=seed)
+        session = Session(scenario=scenario, seed=seed)
     except engine.ScenarioError as e:
         console.print(f"error: {e}", style="bold red", highlight=False, markup=False)
         return 2
@@ -57,7 +57,7 @@ def run_shell(scenario: str | None = None, seed: int = 0, history: Path | None =
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             console.print(f"> {line.rstrip()}", style="dim", highlight=False, markup=False)
-            reply = execute(world, line)
+            reply = execute(session, line)
             _show(console, reply)
             refused |= reply.error
             if reply.quit:
@@ -69,18 +69,20 @@ def run_shell(scenario: str | None = None, seed: int = 0, history: Path | None =
         hist: FileHistory | InMemoryHistory = FileHistory(str(path))
     except OSError:
         hist = InMemoryHistory()
-    session: PromptSession[str] = PromptSession(
-        history=hist, completer=WorldCompleter(world), complete_while_typing=True
+    prompt: PromptSession[str] = PromptSession(
+        history=hist, completer=SessionCompleter(session), complete_while_typing=True
     )
-    console.print(f"SPIN Workbench shell — {world.position}. `help` lists the commands; tab completes; ctrl-d leaves.")
+    console.print(
+        f"SPIN Workbench shell — {session.position}. `help` lists the commands; tab completes; ctrl-d leaves."
+    )
     while True:
         try:
-            line = session.prompt(f"spinwb [{world.host_name}]> ")
+            line = prompt.prompt(f"spinwb [{session.host_name}]> ")
         except KeyboardInterrupt:
             continue
         except EOFError:
             return 0
-        reply = execute(world, line)
+        reply = execute(session, line)
         _show(console, reply)
         if reply.quit:
             return 0

@@ -32,7 +32,7 @@ def _host(spec: str, n: int, what: str) -> tuple[int, str]:
 
 
 def main(args: argparse.Namespace) -> int:
-    from workbench.cli import read_extension
+    from workbench.cli.main import read_extension
 
     n = args.hosts
     if not 1 <= n <= MAX_HOSTS:
@@ -113,7 +113,7 @@ def main(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("net", help="boot workstations on one Ethernet and run programs and extensions on them")
-    from workbench.cli import SEED, float_in, int_in
+    from workbench.cli.main import SEED, float_in, int_in
 
     p.add_argument("--hosts", type=int_in(1, MAX_HOSTS), default=2, help="how many (host i is 10.0.0.i)")
     p.add_argument("--run", action="append", default=[], metavar='"HOST:FILE.elf ARGS"',

@@ -3,7 +3,7 @@ the scenario engine (scenarios/engine.py) without the workbench -- for
 grading. Exit 0 only if every check of every step of every scenario passed.
 
 A scenario file is arbitrary Python, so grading students' files runs each in
-a process of its own under workbench/isolate.py's limits (files by default,
+a process of its own under workbench/cli/isolate.py's limits (files by default,
 ``--isolate`` for lessons too): the child streams one JSON line per step, and
 a file that breaks out of its limits -- CPU, memory, a write outside its
 scratch directory, the network -- fails on its own while the others go on."""
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from scenarios import engine
-from workbench import isolate
+from workbench.cli import isolate
 
 STREAM = "\x1espinwb "  # marks the isolated child's protocol lines
 
@@ -49,7 +49,7 @@ def _run(args: argparse.Namespace) -> int:
         except engine.ScenarioError as e:
             print(f"spinwb scenario: {e}", file=sys.stderr)
             return 2
-        from workbench.app import run_app
+        from workbench.tui.app import run_app
 
         return run_app(scenario=names[0], seed=args.seed)
     limits = isolate.Limits(args.cpu_limit, args.memory_limit * isolate.MiB, wall_seconds=3 * args.cpu_limit + 30)
@@ -110,7 +110,7 @@ _warned: set[str] = set()
 
 
 def _isolated(name: str, args: argparse.Namespace, limits: isolate.Limits) -> tuple[int, dict[str, Any] | None]:
-    """One scenario in an isolated child (see workbench/isolate.py): the
+    """One scenario in an isolated child (see workbench/cli/isolate.py): the
     child streams its steps; a step it never finished is reported with what
     ended it (a limit, a signal)."""
     target = str(Path(name).resolve()) if _is_file(name) else name

@@ -1,10 +1,10 @@
 """The workbench's command language, shared by `spinwb shell` and the TUI's `:` line.
 
-``execute(world, line)`` does one command and returns a ``Reply``: text or a
+``execute(session, line)`` does one command and returns a ``Reply``: text or a
 rich table, and whether it was refused. Nothing here raises for bad input:
 an unknown command, a missing argument or a refusal from the kernel comes
 back as a Reply with ``error`` set and a message saying what was wrong, and
-the world is as it was. ``complete(world, text)`` offers the words that can
+the session is as it was. ``complete(session, text)`` offers the words that can
 come next: commands, event names, extension names, strand ids, breakpoint
 kinds.
 """
@@ -25,8 +25,9 @@ from rich.table import Table
 from machine.alpha.constants import CLOCK_HZ
 from machine.hostfile import SOURCE_MAX, HostFileError, read_text
 from scenarios import engine
-from workbench import snapfile, views
-from workbench.world import BREAK_KINDS, World, WorldError, break_kinds_text
+from workbench import views
+from workbench.session import BREAK_KINDS, Session, SessionError, break_kinds_text
+from workbench.shell import snapfile
 
 STEP_MAX = 10_000_000  # one step is one uninterruptible call into the machine
 RUN_MAX = 10_000_000_000
@@ -59,149 +60,149 @@ def _table(title: str, cols: list[str], rows: list[list[Any]]) -> Table:
 # --- the commands ---------------------------------------------------------------------------------
 
 
-def _help(world: World, args: list[str]) -> RenderableType:
+def _help(session: Session, args: list[str]) -> RenderableType:
     if args and args[0] in COMMANDS:
         return f"{args[0]}: {COMMANDS[args[0]][1]}"
     return _table("commands (help CMD for one)", ["command", "what it does"],
                   [[name, usage] for name, (_, usage) in COMMANDS.items()])  # fmt: skip
 
 
-def _load(world: World, args: list[str]) -> str:
+def _load(session: Session, args: list[str]) -> str:
     if not args:
         raise Usage
     if os.path.exists(args[0]):  # a file: bounded, so a FIFO or device named by mistake is refused, not read forever
         if not stat.S_ISREG(os.stat(args[0]).st_mode):
-            raise WorldError(f"{args[0]}: not a regular file, so not an extension")
+            raise SessionError(f"{args[0]}: not a regular file, so not an extension")
         try:
             read_text(args[0], SOURCE_MAX, "an extension (Python source)")
         except HostFileError as e:
-            raise WorldError(str(e)) from None
+            raise SessionError(str(e)) from None
     settings: dict[str, Any] = {}
     importer = "user"
     for a in args[1:]:
         if a == "--root":
             if os.environ.get(CLASSROOM_ENV):
-                raise WorldError("load --root: this workbench is served to a classroom; extensions load with a "
+                raise SessionError("load --root: this workbench is served to a classroom; extensions load with a "
                                  "user's rights here (see docs/extensions.md)")  # fmt: skip
             importer = "root"
             continue
         key, eq, value = a.partition("=")
         if not eq:
-            raise WorldError(f"load: settings are KEY=VALUE, not {a!r}")
+            raise SessionError(f"load: settings are KEY=VALUE, not {a!r}")
         try:
             settings[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             settings[key] = value
-    return world.load(args[0], settings, importer)
+    return session.load(args[0], settings, importer)
 
 
-def _unload(world: World, args: list[str]) -> str:
+def _unload(session: Session, args: list[str]) -> str:
     if len(args) != 1:
         raise Usage
-    return world.unload(args[0])
+    return session.unload(args[0])
 
 
-def _raise(world: World, args: list[str]) -> str:
+def _raise(session: Session, args: list[str]) -> str:
     if not args:
         raise Usage
-    return world.raise_event(args[0], " ".join(args[1:]))
+    return session.raise_event(args[0], " ".join(args[1:]))
 
 
-def _step(world: World, args: list[str]) -> str:
+def _step(session: Session, args: list[str]) -> str:
     if args and args[0] in ("entry", "dispatch"):
-        return world.step_to(args[0])
+        return session.step_to(args[0])
     try:
         n = int(args[0].replace(",", "").replace("_", "")) if args else 1
     except ValueError:
         raise Usage from None
     if not 1 <= n <= STEP_MAX:
-        raise WorldError(f"step N: N is 1..{STEP_MAX:,} instructions (run goes further, in slices)")
-    why = world.step(n)
-    return _where(world, why)
+        raise SessionError(f"step N: N is 1..{STEP_MAX:,} instructions (run goes further, in slices)")
+    why = session.step(n)
+    return _where(session, why)
 
 
-def _run(world: World, args: list[str]) -> str:
+def _run(session: Session, args: list[str]) -> str:
     try:
         n = int(args[0].replace(",", "").replace("_", "")) if args else 50_000_000
     except ValueError:
         raise Usage from None
     if not 1 <= n <= RUN_MAX:
-        raise WorldError(f"run N: N is 1..{RUN_MAX:,} instructions")
-    start, began = world.kernel.machine.cpu.icount, world.now
+        raise SessionError(f"run N: N is 1..{RUN_MAX:,} instructions")
+    start, began = session.kernel.machine.cpu.icount, session.now
     why = "budget"
     while why in ("budget", "cycle"):  # slices bounded in virtual time: an idle machine is ticks, not spins
-        left = n - (world.kernel.machine.cpu.icount - start)
-        if left <= 0 or world.now - began >= RUN_CYCLES:
+        left = n - (session.kernel.machine.cpu.icount - start)
+        if left <= 0 or session.now - began >= RUN_CYCLES:
             break
-        why = world.step(min(left, 1_000_000), CLOCK_HZ // 10)
-    return _where(world, why)
+        why = session.step(min(left, 1_000_000), CLOCK_HZ // 10)
+    return _where(session, why)
 
 
-def _where(world: World, why: str) -> str:
-    cpu = world.cpu()
+def _where(session: Session, why: str) -> str:
+    cpu = session.cpu()
     at = f"pc {cpu.pc:#x}, {cpu.icount:,} instructions, {cpu.cycles:,} cycles"
     if why == "stop":
-        return f"stopped: {world.last_stop} ({at})"
-    if world.stopped:
-        return f"{world.stopped} ({at})"
+        return f"stopped: {session.last_stop} ({at})"
+    if session.stopped:
+        return f"{session.stopped} ({at})"
     return f"at {at}"
 
 
-def _break(world: World, args: list[str]) -> RenderableType:
+def _break(session: Session, args: list[str]) -> RenderableType:
     if not args or args == ["list"]:
-        if not world.breakpoints:
+        if not session.breakpoints:
             return "no breakpoints. They stop on " + break_kinds_text()
-        return _table("breakpoints", ["kind", "argument"], [[b.kind, b.arg] for b in world.breakpoints])
+        return _table("breakpoints", ["kind", "argument"], [[b.kind, b.arg] for b in session.breakpoints])
     if args[0] in ("del", "delete", "clear"):
-        return world.remove_break(" ".join(args[1:]))
-    return world.add_break(" ".join(args))
+        return session.remove_break(" ".join(args[1:]))
+    return session.add_break(" ".join(args))
 
 
-def _snapshot(world: World, args: list[str]) -> str:
+def _snapshot(session: Session, args: list[str]) -> str:
     if not args:
         raise Usage
     if args[0] == "take":
-        return world.mark()
+        return session.mark()
     if args[0] == "restore":
-        return world.restore_mark()
+        return session.restore_mark()
     if args[0] == "save" and len(args) == 2:
-        return world.save(args[1])
+        return session.save(args[1])
     if args[0] == "load" and len(args) == 2:
-        snapfile.check_file(args[1], bool(os.environ.get(CLASSROOM_ENV)))  # bounded, of World.save's shape
+        snapfile.check_file(args[1], bool(os.environ.get(CLASSROOM_ENV)))  # bounded, of Session.save's shape
         try:
-            opened = World.open(args[1])
-        except WorldError:
+            opened = Session.open(args[1])
+        except SessionError:
             raise
         except Exception as e:  # noqa: BLE001 - a replay failing in a way the checks did not foresee
-            raise WorldError(f"{args[1]}: cannot replay it: {type(e).__name__}: {e}") from None
-        world.adopt(opened)  # only now: a refused file leaves the world in use as it was
-        return f"restored {args[1]}: {world.position}"
+            raise SessionError(f"{args[1]}: cannot replay it: {type(e).__name__}: {e}") from None
+        session.adopt(opened)  # only now: a refused file leaves the session in use as it was
+        return f"restored {args[1]}: {session.position}"
     raise Usage
 
 
-def _back(world: World, args: list[str]) -> str:
-    return world.back()
+def _back(session: Session, args: list[str]) -> str:
+    return session.back()
 
 
-def _scenario(world: World, args: list[str]) -> RenderableType:
+def _scenario(session: Session, args: list[str]) -> RenderableType:
     if args[:1] == ["open"]:
         if len(args) != 2:
             raise Usage
         try:
-            world.adopt(World(scenario=args[1]))
+            session.adopt(Session(scenario=args[1]))
         except engine.ScenarioError as e:
-            raise WorldError(str(e)) from None
-        return f"opened {world.position}"
-    r = world.runner
+            raise SessionError(str(e)) from None
+        return f"opened {session.position}"
+    r = session.runner
     if r is None:
-        raise WorldError("no scenario is open: start with `spinwb shell --scenario NAME` "
+        raise SessionError("no scenario is open: start with `spinwb shell --scenario NAME` "
                          f"(one of: {', '.join(engine.available())})")  # fmt: skip
     if not args or args[0] == "status":
         rows = [[res.number, res.title, "passed" if res.passed else "FAILED"] for res in r.results]
         rows += [[i, s.title, "to do"] for i, s in enumerate(r.lesson.steps[len(r.results) :], len(r.results) + 1)]
         return _table(f"{r.lesson.title}: {r.position}", ["step", "title", "result"], rows)
     if args[0] == "step":
-        msg = world.scenario_step()
+        msg = session.scenario_step()
         res = r.results[-1]
         lines = [msg]
         lines += [f"  [{'ok' if c.ok else 'FAIL'}] {c.text}" + ("" if c.ok else f" ({c.where})") for c in res.checks]
@@ -213,34 +214,34 @@ def _scenario(world: World, args: list[str]) -> RenderableType:
     raise Usage
 
 
-def _host(world: World, args: list[str]) -> str:
+def _host(session: Session, args: list[str]) -> str:
     if args:
         try:
             i = int(args[0])
         except ValueError:
             raise Usage from None
-        if not 0 <= i < len(world.kernels):
-            raise WorldError(f"host {i}: there are {len(world.kernels)} machines (0..{len(world.kernels) - 1})")
-        world.focus = i
-        world.generation += 1
-        return f"looking at {world.host_name}"
-    return f"looking at {world.host_name} ({world.focus} of {len(world.kernels)} machines)"
+        if not 0 <= i < len(session.kernels):
+            raise SessionError(f"host {i}: there are {len(session.kernels)} machines (0..{len(session.kernels) - 1})")
+        session.focus = i
+        session.generation += 1
+        return f"looking at {session.host_name}"
+    return f"looking at {session.host_name} ({session.focus} of {len(session.kernels)} machines)"
 
 
-def _reset(world: World, args: list[str]) -> str:
-    world.reset()
+def _reset(session: Session, args: list[str]) -> str:
+    session.reset()
     return "reset: booted again"
 
 
-def _inspect(world: World, args: list[str]) -> RenderableType:
+def _inspect(session: Session, args: list[str]) -> RenderableType:
     if not args:
         raise Usage
     what, rest = args[0], args[1:]
-    k = world.kernel
+    k = session.kernel
     if what == "strands":
         return _table("strands", ["", "id", "name", "owner", "state", "pri", "sched", "cpu µs"],
                       [["▶" if r.current else "", r.id, r.name, r.owner, r.state, r.priority, r.group,
-                        f"{r.us:,.0f}"] for r in world.strands()])  # fmt: skip
+                        f"{r.us:,.0f}"] for r in session.strands()])  # fmt: skip
     if what == "domains":
         return _table("domains", ["domain", "kind", "rights", "exports", "imports ← from"],
                       [[d.name, d.kind, d.rights, ", ".join(d.exports),
@@ -250,7 +251,7 @@ def _inspect(world: World, args: list[str]) -> RenderableType:
                       [[e.name, e.bindings, e.calls, e.path, e.last_guards] for e in views.events(k)])  # fmt: skip
     if what in ("events", "event"):
         if not rest or rest[0] not in k.dispatcher.events:
-            raise WorldError(f"inspect event: no event named {rest[0] if rest else '(none given)'}")
+            raise SessionError(f"inspect event: no event named {rest[0] if rest else '(none given)'}")
         return _table(f"{rest[0]}: bindings in dispatch order", ["#", "owner", "guard", "handler", "closure",
                       "options", "calls", "fuel", "last guard", "faulted"],
                       [[b.id, b.owner, b.guard, b.handler, b.closure, b.options, b.calls, b.fuel,
@@ -274,34 +275,34 @@ def _inspect(world: World, args: list[str]) -> RenderableType:
         return _table("translation buffers", ["TB", "entries", "hits", "misses", "fills"],
                       [[t.name, f"{t.entries}/{t.size}", t.hits, t.misses, t.fills] for t in views.tbs(k)])  # fmt: skip
     if what == "packets":
-        return _table(f"packets on {world.host_name}", ["#", "dir", "µs", "len", "summary", "dropped"],
+        return _table(f"packets on {session.host_name}", ["#", "dir", "µs", "len", "summary", "dropped"],
                       [[p.id, p.direction, f"{p.us:,.1f}", p.length, p.summary, p.dropped]
                        for p in views.packets(k, 40)])  # fmt: skip
     if what == "packet":
         if len(rest) != 1 or not rest[0].isdigit():
             raise Usage
-        return "\n".join(views.path(k, int(rest[0]))) or f"no record of packet {rest[0]} on {world.host_name}"
+        return "\n".join(views.path(k, int(rest[0]))) or f"no record of packet {rest[0]} on {session.host_name}"
     if what == "trace":
         kind = rest[0] if rest and not rest[0].isdigit() else ""
         n = int(rest[-1]) if rest and rest[-1].isdigit() else 20
         recs = [r for r in k.trace if not kind or type(r).__name__.lower() == kind.lower()][-n:]
         return "\n".join(f"{r.seq:>7} {views.record_text(r)}" for r in recs) or "no such records"
     if what == "cpu":
-        c = world.cpu()
+        c = session.cpu()
         return f"pc {c.pc:#x} {c.mode} mode IPL {c.ipl}, {c.icount:,} instructions, {c.cycles:,} cycles"
     if what == "console":
-        return world.console_text()[-4000:] or "(nothing written to the console yet)"
+        return session.console_text()[-4000:] or "(nothing written to the console yet)"
     raise Usage
 
 
-def _quit(world: World, args: list[str]) -> str:
+def _quit(session: Session, args: list[str]) -> str:
     return "bye"
 
 
 INSPECT = ["strands", "domains", "events", "event", "spaces", "mappings", "walk", "tlb", "packets", "packet", "trace",
            "cpu", "console"]  # fmt: skip
 
-COMMANDS: dict[str, tuple[Callable[[World, list[str]], RenderableType], str]] = {
+COMMANDS: dict[str, tuple[Callable[[Session, list[str]], RenderableType], str]] = {
     "load": (
         _load,
         "load NAME|FILE.py [--root] [KEY=VALUE...] — verify, link and initialize an extension on this "
@@ -327,7 +328,7 @@ COMMANDS: dict[str, tuple[Callable[[World, list[str]], RenderableType], str]] = 
 }
 
 
-def execute(world: World, line: str) -> Reply:
+def execute(session: Session, line: str) -> Reply:
     """Do one command line; never raises for bad input."""
     try:
         words = shlex.split(line)
@@ -343,16 +344,16 @@ def execute(world: World, line: str) -> Reply:
         return Reply(f"unknown command {name!r}{hint} (help lists the commands)", error=True)
     fn, usage = entry
     try:
-        return Reply(fn(world, args), quit=name == "quit")
+        return Reply(fn(session, args), quit=name == "quit")
     except Usage:
         return Reply(f"usage: {usage}", error=True)
-    except WorldError as e:
+    except SessionError as e:
         return Reply(str(e), error=True)
     except ValueError as e:
         return Reply(f"{name}: {e} (usage: {usage})", error=True)
 
 
-def complete(world: World, text: str) -> list[str]:
+def complete(session: Session, text: str) -> list[str]:
     """Words that can follow ``text`` (what the shell's completer offers)."""
     words = text.split()
     if text.endswith(" ") or not text:
@@ -360,7 +361,7 @@ def complete(world: World, text: str) -> list[str]:
     if len(words) <= 1:
         return [c for c in COMMANDS if c.startswith(words[0] if words else "")]
     cmd, prefix, n = words[0], words[-1], len(words)
-    k = world.kernel
+    k = session.kernel
     options: list[str] = []
     if cmd == "load" and n == 2:
         options = sorted(p.stem for p in engine.EXTENSIONS.glob("*.py") if not p.name.startswith("_"))
@@ -381,7 +382,7 @@ def complete(world: World, text: str) -> list[str]:
         if kind in ("install", "dispatch"):
             options = ["any", *sorted(k.dispatcher.events)]
         elif kind == "switch":
-            options = [str(r.id) for r in world.strands()]
+            options = [str(r.id) for r in session.strands()]
         elif kind == "fault":
             options = ["any", "0x0"]
         elif kind == "del":
@@ -393,7 +394,7 @@ def complete(world: World, text: str) -> list[str]:
     elif cmd == "scenario" and n == 3 and words[1] == "open":
         options = list(engine.available())
     elif cmd == "host" and n == 2:
-        options = [str(i) for i in range(len(world.kernels))]
+        options = [str(i) for i in range(len(session.kernels))]
     elif cmd == "help" and n == 2:
         options = list(COMMANDS)
     return [o for o in options if o.startswith(prefix)]

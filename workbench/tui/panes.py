@@ -1,7 +1,7 @@
-"""The workbench's panes: each renders one view of the world (workbench/views.py).
+"""The workbench's panes: each renders one view of the session (workbench/views.py).
 
 Every pane marks what changed since the last step in reverse video: it
-keeps the cells it showed when the world's ``generation`` last moved and
+keeps the cells it showed when the session's ``generation`` last moved and
 compares (for a pane that was hidden then, since it was last shown). A pane
 with a list keeps a cursor (up/down), so a student can pick an event, a
 packet, a mapping or a record type; its keys show in the footer while it
@@ -24,7 +24,7 @@ from kernel.inspect import StrandRow
 from machine.alpha.constants import PAGE_SHIFT, REG_NAMES
 from machine.alpha.disasm import disasm_word
 from workbench import views
-from workbench.world import World
+from workbench.session import Session
 
 CHANGED = "reverse"
 
@@ -43,12 +43,12 @@ class Pane(Static):
         self._now: dict[Hashable, Any] = {}
         self.cursor = 0
 
-    def begin(self, world: World) -> None:
-        """Start a render: if the world moved since, what was shown becomes the baseline."""
-        if world.generation != self._seen:
+    def begin(self, session: Session) -> None:
+        """Start a render: if the session moved since, what was shown becomes the baseline."""
+        if session.generation != self._seen:
             if self._now:
                 self._base = self._now
-            self._seen = world.generation
+            self._seen = session.generation
         self._now = {}
 
     def mark(self, key: Hashable, value: Any) -> str:
@@ -59,7 +59,7 @@ class Pane(Static):
     def is_new(self, key: Hashable) -> bool:
         return bool(self._base) and key not in self._base
 
-    def show(self, world: World) -> None:
+    def show(self, session: Session) -> None:
         raise NotImplementedError
 
     def window(self, n: int, reserve: int) -> range:
@@ -106,11 +106,11 @@ class StrandsPane(Pane):
         ("cpu µs", "right", lambda r: f"{r.us:,.0f}", 0),
     ]
 
-    def show(self, world: World) -> None:
-        self.begin(world)
+    def show(self, session: Session) -> None:
+        self.begin(session)
         cols = [c for c in self.COLUMNS if self.size.width >= c[3]]
         t = _table(*((title, just) for title, just, _, _ in cols))
-        for r in world.strands():
+        for r in session.strands():
             cells = []
             for title, _, cell, _ in cols:
                 v = cell(r)
@@ -119,7 +119,7 @@ class StrandsPane(Pane):
             base = "bold" if r.current else ("dim" if r.state == "done" else "")
             t.add_row(*cells, style=CHANGED if self.is_new(("row", r.id)) else base)
             self.mark(("row", r.id), True)
-        sw = world.switches(8)
+        sw = session.switches(8)
         line = Text("switches: ", style="italic")
         if not sw:
             line.append("none yet")
@@ -138,10 +138,10 @@ class DomainsPane(Pane):
 
     TITLE = "Domains"
 
-    def show(self, world: World) -> None:
-        self.begin(world)
+    def show(self, session: Session) -> None:
+        self.begin(session)
         tree = Tree(Text("domains (/svc/domains)", style="bold"), guide_style="dim")
-        for d in views.domains(world.kernel):
+        for d in views.domains(session.kernel):
             style = CHANGED if self.is_new(("dom", d.name)) else ""
             self.mark(("dom", d.name), True)
             what = f"{d.kind}, rights {d.rights}"
@@ -171,19 +171,19 @@ class EventsPane(ListPane):
 
     TITLE = "Events"
 
-    def select(self, world: World, event: str) -> None:
-        names = [e.name for e in views.events(world.kernel)]
+    def select(self, session: Session, event: str) -> None:
+        names = [e.name for e in views.events(session.kernel)]
         if event in names:
             self.cursor = names.index(event)
 
-    def show(self, world: World) -> None:
-        self.begin(world)
-        rows = views.events(world.kernel)
+    def show(self, session: Session) -> None:
+        self.begin(session)
+        rows = views.events(session.kernel)
         if not rows:
             self.update("no events")
             return
         sel = rows[min(self.cursor, len(rows) - 1)]
-        binds = views.bindings(world.kernel, sel.name)
+        binds = views.bindings(session.kernel, sel.name)
         t = _table(("event", "left"), ("bindings", "right"), ("calls", "right"), ("last guards", "left"))
         for i in self.window(len(rows), reserve=len(binds) + 5):
             e = rows[i]
@@ -228,9 +228,9 @@ class PageTablesPane(ListPane):
         self.cursor = 0
         self.app.call_later(self.app.refresh_panes)  # type: ignore[attr-defined]
 
-    def show(self, world: World) -> None:
-        self.begin(world)
-        k = world.kernel
+    def show(self, session: Session) -> None:
+        self.begin(session)
+        k = session.kernel
         spaces = views.spaces(k)
         if not spaces:
             self.update("no address spaces")
@@ -288,16 +288,16 @@ class PacketsPane(ListPane):
         self.follow = False
         super().action_move(by)
 
-    def show(self, world: World) -> None:
-        self.begin(world)
-        k = world.kernel
+    def show(self, session: Session) -> None:
+        self.begin(session)
+        k = session.kernel
         if k.net is None:
             self.update(Text("this machine has no network (scenarios with several machines have one: "
                              "udp_forwarding, guarded_dispatch, extension_safety)", style="dim"))  # fmt: skip
             return
         rows = views.packets(k)
         if not rows:
-            self.update(f"{world.host_name}: no packets yet")
+            self.update(f"{session.host_name}: no packets yet")
             return
         if self.follow:
             self.cursor = len(rows) - 1
@@ -314,7 +314,7 @@ class PacketsPane(ListPane):
             self.mark(("p", r.id, r.direction), True)
             t.add_row(("▶ " if i == self.cursor else "  ") + str(r.id), r.direction, f"{r.us:,.1f}", str(r.length),
                       r.summary, r.dropped, style=CHANGED if new else ("bold" if i == self.cursor else ""))  # fmt: skip
-        path = Text(f"packet #{sel.id} on {world.host_name}, its path:\n", style="bold")
+        path = Text(f"packet #{sel.id} on {session.host_name}, its path:\n", style="bold")
         for line in lines:
             path.append("  " + line + "\n")
         self.update(Group(t, drops, path))
@@ -341,9 +341,9 @@ class PacketsPane(ListPane):
 class ConsolePane(Pane):
     TITLE = "Console"
 
-    def show(self, world: World) -> None:
-        self.begin(world)
-        lines = world.console_text().splitlines()
+    def show(self, session: Session) -> None:
+        self.begin(session)
+        lines = session.console_text().splitlines()
         room = max(1, self.size.height - 3)
         old = self._base.get("lines", 0)
         self.mark("lines", len(lines))
@@ -351,8 +351,8 @@ class ConsolePane(Pane):
         first = max(0, len(lines) - room)
         for i in range(first, len(lines)):
             out.append(lines[i] + "\n", style=CHANGED if self._base and i >= old else "")
-        if world.stopped:
-            out.append(world.stopped, style="bold")
+        if session.stopped:
+            out.append(session.stopped, style="bold")
         self.update(out)
 
 
@@ -361,9 +361,9 @@ class CpuPane(Pane):
 
     TITLE = "CPU"
 
-    def show(self, world: World) -> None:
-        self.begin(world)
-        cpu = world.cpu()
+    def show(self, session: Session) -> None:
+        self.begin(session)
+        cpu = session.cpu()
         head = Text("pc ")
         head.append(f"{cpu.pc:#018x}", style=self.mark("pc", cpu.pc))
         head.append("  ")
@@ -383,7 +383,7 @@ class CpuPane(Pane):
         before = min(3, (room - 1) // 2)
         for k in range(-before, room - before):
             pc = (cpu.pc + 4 * k) & ((1 << 64) - 1)
-            word = world.fetch_word(pc)
+            word = session.fetch_word(pc)
             text = "--" if word is None else disasm_word(word, pc, symbolic=True).replace("\t", " ")
             lines.append(Text(f"{'=>' if k == 0 else '  '} {pc:x}: {text}", style="bold" if k == 0 else ""))
         self.update(Group(*lines))
@@ -407,9 +407,9 @@ class TracePane(ListPane):
         self.kind = kinds[(kinds.index(self.kind) + 1) % len(kinds)] if self.kind in kinds else ""
         self.app.call_later(self.app.refresh_panes)  # type: ignore[attr-defined]
 
-    def show(self, world: World) -> None:
-        self.begin(world)
-        k = world.kernel
+    def show(self, session: Session) -> None:
+        self.begin(session)
+        k = session.kernel
         recs = []
         kinds = set()
         for r in k.trace:  # one pass: the types on offer, and the records that pass the filter
@@ -441,9 +441,9 @@ class ScenarioPane(Pane):
         super().__init__(**kw)
         self.answers = False  # OSTEP's -c: show the computed answers
 
-    def show(self, world: World) -> None:
-        self.begin(world)
-        r = world.runner
+    def show(self, session: Session) -> None:
+        self.begin(session)
+        r = session.runner
         if r is None:
             self.update(Text("No scenario is open. Open one with `spinwb scenario run NAME` "
                              "(`spinwb scenario list` lists them).", style="dim"))  # fmt: skip

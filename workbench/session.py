@@ -1,10 +1,10 @@
 """What the workbench drives: a booted workstation, or a scenario's machines.
 
-The TUI, the shell and the tests all hold a ``World``. Panes read plain
+The TUI, the shell and the tests all hold a ``Session``. Panes read plain
 snapshots of it (``strands()``, ``cpu()``, ``workbench/views.py``) instead
 of holding kernel objects that the next step invalidates.
 
-Everything that changes the world is an *action* and goes into ``log``:
+Everything that changes the session is an *action* and goes into ``log``:
 steps, stepping to the next kernel entry or dispatch, scenario steps,
 breakpoints, loads, unloads, raises. The machine is deterministic, so the
 log is the state: step back replays all but the last action from a fresh
@@ -44,8 +44,8 @@ TO_INSTRUCTIONS = 5_000_000  # how far "step to the next kernel entry or dispatc
 TO_CYCLES = CLOCK_MHZ * 500_000  # and at most half a second of virtual time
 
 
-class WorldError(Exception):
-    """A request the world refused; the message says what and why, nothing changed."""
+class SessionError(Exception):
+    """A request the session refused; the message says what and why, nothing changed."""
 
 
 @dataclass(frozen=True)
@@ -99,10 +99,10 @@ class Breakpoint:
 
 
 def parse_breakpoint(text: str) -> Breakpoint:
-    """``KIND ARG`` as typed; a WorldError says what a good one looks like."""
+    """``KIND ARG`` as typed; a SessionError says what a good one looks like."""
     parts = text.split()
     if len(parts) != 2 or parts[0] not in BREAK_KINDS:
-        raise WorldError(f"not a breakpoint: {text!r}. Breakpoints stop on {break_kinds_text()}")
+        raise SessionError(f"not a breakpoint: {text!r}. Breakpoints stop on {break_kinds_text()}")
     kind, arg = parts
     try:
         if kind == "fault" and arg != "any":
@@ -112,14 +112,14 @@ def parse_breakpoint(text: str) -> Breakpoint:
                 raise ValueError
     except ValueError:
         _, wants, example = BREAK_KINDS[kind]
-        raise WorldError(f"break {kind}: {arg!r} is not {wants} (e.g. {example})") from None
+        raise SessionError(f"break {kind}: {arg!r} is not {wants} (e.g. {example})") from None
     return Breakpoint(kind, arg)
 
 
-# --- the world ----------------------------------------------------------------------------------
+# --- the session ----------------------------------------------------------------------------------
 
 
-class World:
+class Session:
     """One machine and its kernel booted with init running ``argv`` (the demo
     runs a few programs from the disk), or the machines of a scenario."""
 
@@ -173,16 +173,16 @@ class World:
 
     @property
     def now(self) -> int:
-        """Virtual time (cycles) of the world."""
+        """Virtual time (cycles) of the session."""
         return self.net.now if self.net is not None and self.networked else self.kernel.sal.now
 
     @property
     def host_name(self) -> str:
         return self.net.addresses[self.focus] if self.net is not None and self.networked else "workstation"
 
-    def adopt(self, other: World) -> None:
+    def adopt(self, other: Session) -> None:
         """Become ``other`` (a snapshot opened, a lesson opened): whoever holds
-        this world sees the new one; the breakpoints watch for it."""
+        this session sees the new one; the breakpoints watch for it."""
         self.__dict__.update(other.__dict__)
         self._watch_all()
 
@@ -226,7 +226,7 @@ class World:
         elif op == "raise":
             result = self._raise(action[1], action[2], action[3])
         else:
-            raise WorldError(f"unknown action {op!r}")
+            raise SessionError(f"unknown action {op!r}")
         self.log.append(action)
         return result
 
@@ -263,7 +263,7 @@ class World:
 
     def _step_to(self, what: str) -> str:
         if what not in ("entry", "dispatch"):
-            raise WorldError(f"step to {what!r}: say entry or dispatch")
+            raise SessionError(f"step to {what!r}: say entry or dispatch")
         temp = Breakpoint("dispatch", "any")
         if what == "entry":
             for k in self.kernels:
@@ -290,9 +290,9 @@ class World:
     def _scenario_step(self) -> str:
         r = self.runner
         if r is None:
-            raise WorldError("no scenario: open one with `spinwb scenario run NAME`")
+            raise SessionError("no scenario: open one with `spinwb scenario run NAME`")
         if r.done:
-            raise WorldError(f"{r.lesson.name}: all {len(r.lesson.steps)} steps are done")
+            raise SessionError(f"{r.lesson.name}: all {len(r.lesson.steps)} steps are done")
         before = (r.run.kernel, r.run.net)
         res = r.next()
         if r.run.net is not None and r.run.net is not before[1]:
@@ -308,13 +308,13 @@ class World:
     def add_break(self, text: str) -> str:
         bp = parse_breakpoint(text)
         if bp in self.breakpoints:
-            raise WorldError(f"breakpoint {bp} is already set")
+            raise SessionError(f"breakpoint {bp} is already set")
         return self.apply(["break", "add", str(bp)])
 
     def remove_break(self, text: str) -> str:
         bp = parse_breakpoint(text)
         if bp not in self.breakpoints:
-            raise WorldError(f"no breakpoint {bp} (set: {', '.join(map(str, self.breakpoints)) or 'none'})")
+            raise SessionError(f"no breakpoint {bp} (set: {', '.join(map(str, self.breakpoints)) or 'none'})")
         return self.apply(["break", "del", str(bp)])
 
     def _break(self, how: str, text: str) -> str:
@@ -328,7 +328,7 @@ class World:
     def load(self, path: str, settings: dict[str, Any] | None = None, importer: str = "user") -> str:
         """Load an extension on the machine in focus, with a user's rights
         unless ``importer`` is ``root`` (kernel/sys/authority.py); a refusal
-        is a WorldError (the kernel keeps nothing of it) and is not logged."""
+        is a SessionError (the kernel keeps nothing of it) and is not logged."""
         what: dict[str, Any] = {"path": path, "settings": settings or {}}
         if importer != "user":
             what["importer"] = importer
@@ -342,7 +342,7 @@ class World:
             ext = self.kernels[host].system.load_file(path, settings=what["settings"] or None,
                                                       importer=what.get("importer", "user"))  # fmt: skip
         except SpinError as e:
-            raise WorldError(str(e)) from None
+            raise SessionError(str(e)) from None
         return f"loaded {ext.name} ({len(ext.bindings)} handlers installed)"
 
     def unload(self, name: str) -> str:
@@ -352,7 +352,9 @@ class World:
         system = self.kernels[host].system
         ext = system.extensions.get(name)
         if ext is None:
-            raise WorldError(f"no extension named {name} is loaded (loaded: {', '.join(system.extensions) or 'none'})")
+            raise SessionError(
+                f"no extension named {name} is loaded (loaded: {', '.join(system.extensions) or 'none'})"
+            )
         system.unload(ext)
         return f"unloaded {name}"
 
@@ -364,15 +366,15 @@ class World:
         k = self.kernels[host]
         ev = k.dispatcher.events.get(event)
         if ev is None:
-            raise WorldError(f"no event named {event} (events: see the Events pane or `inspect events`)")
+            raise SessionError(f"no event named {event} (events: see the Events pane or `inspect events`)")
         try:
             values = ast.literal_eval(f"({args},)") if args.strip() else ()
         except (ValueError, SyntaxError):
-            raise WorldError(f"raise {event}: arguments must be Python literals, not {args!r}") from None
+            raise SessionError(f"raise {event}: arguments must be Python literals, not {args!r}") from None
         try:
             result = ev(*values)
         except Exception as e:  # noqa: BLE001 - a bad raise from the shell is reported, the kernel goes on
-            raise WorldError(f"raise {event}: {type(e).__name__}: {e}") from None
+            raise SessionError(f"raise {event}: {type(e).__name__}: {e}") from None
         return f"{event}{tuple(values)!r} returned {result!r}"
 
     # --- step back, snapshots --------------------------------------------------------------
@@ -383,7 +385,7 @@ class World:
         for i, action in enumerate(log):
             try:
                 self.apply(action)
-            except WorldError:
+            except SessionError:
                 pass  # refused actions are never logged, so only a changed program gets here: the hashes will say
             if progress is not None:
                 progress(i + 1, len(log))
@@ -391,7 +393,7 @@ class World:
     def back(self, progress: Callable[[int, int], None] | None = None) -> str:
         """Step back: replay every action but the last from a fresh boot."""
         if not self.log:
-            raise WorldError("nothing to step back over: this is the world as it booted")
+            raise SessionError("nothing to step back over: this is the session as it booted")
         undone = self.log[-1]
         self.replay(self.log[:-1], progress)
         self.marks = [m for m in self.marks if m <= len(self.log)]
@@ -403,7 +405,7 @@ class World:
 
     def restore_mark(self, progress: Callable[[int, int], None] | None = None) -> str:
         if not self.marks:
-            raise WorldError("no snapshot taken yet (take one first)")
+            raise SessionError("no snapshot taken yet (take one first)")
         at = self.marks[-1]
         self.replay(self.log[:at], progress)
         return f"restored snapshot {len(self.marks)} ({at} actions replayed)"
@@ -417,25 +419,25 @@ class World:
         try:
             Path(path).write_text(json.dumps(doc, indent=1) + "\n")
         except OSError as e:
-            raise WorldError(f"cannot write {path}: {e.strerror}") from None
+            raise SessionError(f"cannot write {path}: {e.strerror}") from None
         return f"saved {len(self.log)} actions to {path}"
 
     @classmethod
-    def open(cls, path: str | Path, progress: Callable[[int, int], None] | None = None) -> World:
-        """A world rebuilt from a snapshot file; a WorldError if the file is
+    def open(cls, path: str | Path, progress: Callable[[int, int], None] | None = None) -> Session:
+        """A session rebuilt from a snapshot file; a SessionError if the file is
         not a snapshot, comes from another version, or does not replay to the
         state it recorded."""
         try:
             doc = json.loads(Path(path).read_text())
         except OSError as e:
-            raise WorldError(f"cannot read {path}: {e.strerror}") from None
+            raise SessionError(f"cannot read {path}: {e.strerror}") from None
         except (ValueError, UnicodeDecodeError):
-            raise WorldError(f"{path} is not a workbench snapshot (not JSON)") from None
+            raise SessionError(f"{path} is not a workbench snapshot (not JSON)") from None
         if not isinstance(doc, dict) or doc.get("format") != SNAPSHOT_FORMAT:
-            raise WorldError(f'{path} is not a workbench snapshot (no "format": "{SNAPSHOT_FORMAT}")')
+            raise SessionError(f'{path} is not a workbench snapshot (no "format": "{SNAPSHOT_FORMAT}")')
         theirs = (doc.get("spinwb"), doc.get("format_version"))
         if theirs != (__version__, SNAPSHOT_VERSION):
-            raise WorldError(f"{path} was saved by spinwb {theirs[0]} (snapshot format {theirs[1]}); this is spinwb "
+            raise SessionError(f"{path} was saved by spinwb {theirs[0]} (snapshot format {theirs[1]}); this is spinwb "
                              f"{__version__} (format {SNAPSHOT_VERSION}). A snapshot is a replay, exact only on the "
                              "code that made it: open it with that version, or redo the steps here")  # fmt: skip
         src = doc.get("source", {})
@@ -446,9 +448,9 @@ class World:
                 w = cls(None if src.get("program") is None else Path(src["program"]), src.get("argv"))
             w.replay(list(doc["log"]), progress)
         except (KeyError, TypeError, ValueError, OSError, engine.ScenarioError) as e:
-            raise WorldError(f"{path}: cannot replay it: {e}") from None
+            raise SessionError(f"{path}: cannot replay it: {e}") from None
         if w.hashes() != doc.get("hashes"):
-            raise WorldError(f"{path}: replayed {len(w.log)} actions but the state differs from the one saved "
+            raise SessionError(f"{path}: replayed {len(w.log)} actions but the state differs from the one saved "
                              "(a program, extension or scenario changed since)")  # fmt: skip
         return w
 

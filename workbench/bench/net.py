@@ -35,9 +35,9 @@ from kernel.kernel import Kernel
 from kernel.net import endpoints as E
 from kernel.net.topology import Network
 from machine.elf import read_elf
-from workbench.measured import PROGRAMS, parse_tally
+from workbench.bench.measured import PROGRAMS, parse_tally
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXT = ROOT / "extensions"
 PAPER_GUARDS = {"none": 565, "false": 585, "true": 637}
 PAPER_T5 = {"latency": (565, 789), "bandwidth": (8.9, 8.9)}  # (SPIN, DEC OSF/1)

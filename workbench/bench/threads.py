@@ -21,8 +21,8 @@ from typing import Any
 from kernel.boot import boot
 from kernel.core import sync
 from kernel.core.costs import CLOCK_MHZ, micros
-from workbench import measured
-from workbench.measured import Cell
+from workbench.bench import measured
+from workbench.bench.measured import Cell
 
 # SOSP'95 Table 3, µs: OSF/1 kernel, user; Mach kernel, user; SPIN kernel, user layered, user integrated
 PAPER = {"forkjoin": (198, 1230, 101, 338, 22, 262, 111), "pingpong": (21, 264, 71, 115, 17, 159, 85)}

@@ -14,7 +14,7 @@ from pathlib import Path
 from machine.elf import read_elf
 from machine.usermode import Process
 
-PROGRAMS = Path(__file__).resolve().parent.parent / "scenarios" / "programs" / "bin"
+PROGRAMS = Path(__file__).resolve().parents[2] / "scenarios" / "programs" / "bin"
 
 
 def _timed(run: Callable[[], object], instructions: Callable[[], int]) -> dict[str, object]:
@@ -67,25 +67,25 @@ def bench_mmu(rounds: int) -> dict[str, object]:
 
 def main(args: argparse.Namespace) -> int:
     if args.what == "dispatch":
-        from workbench import bench_dispatch
+        from workbench.bench import dispatch
 
-        return bench_dispatch.main(args.json)
+        return dispatch.main(args.json)
     if args.what == "net":
-        from workbench import bench_net
+        from workbench.bench import net
 
-        return bench_net.main(args.json, args.ops)
+        return net.main(args.json, args.ops)
     if args.what == "threads":
-        from workbench import bench_threads
+        from workbench.bench import threads
 
-        return bench_threads.main(args.json, args.ops)
+        return threads.main(args.json, args.ops)
     if args.what == "ui":
-        from workbench import bench_ui
+        from workbench.bench import ui
 
-        return bench_ui.main(args.json, min(args.ops, 200))
+        return ui.main(args.json, min(args.ops, 200))
     if args.what == "vm":
-        from workbench import bench_vm
+        from workbench.bench import vm
 
-        return bench_vm.main(args.json, args.ops)
+        return vm.main(args.json, args.ops)
     res = bench_mmu(args.rounds) if args.what == "mmu" else bench_cpu(args.rounds)
     if args.json:
         print(json.dumps(res))

@@ -18,10 +18,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from kernel.core.costs import CLOCK_MHZ
-from workbench import measured
-from workbench.measured import Cell, measured_run
+from workbench.bench import measured
+from workbench.bench.measured import Cell, measured_run
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 VM_EXTENSION = ROOT / "extensions" / "vm_app.py"
 
 # SOSP'95 Table 4, microseconds: DEC OSF/1, Mach, SPIN (None: no such facility)
