@@ -174,4 +174,4 @@ def test_the_page_walk_decodes_each_level() -> None:
     assert outcome.endswith("(user read allowed)")
     steps, outcome = views.walk(w.kernel, sp.id, 0)  # page 0 is never mapped: the L3 entry is invalid
     assert outcome == "0x0: a user read faults (not mapped)" and not steps[-1].bits.startswith("V")
-    assert views.pte_bits(0) == "invalid pfn 0x0"
+    assert views.pte_bits(w.kernel, 0) == "invalid pfn 0x0"

@@ -478,11 +478,6 @@ class Session:
     def console_text(self) -> str:
         return bytes(self.kernel.machine.console.output).decode(errors="replace")
 
-    def fetch_word(self, va: int) -> int | None:
-        """The instruction word at va, read beside the machine (no TB fill, no
-        cycles: looking must not change what is looked at), or None if unmapped."""
-        return self.kernel.machine.peek(va & ~3, 4)
-
 
 def describe_action(a: list[Any]) -> str:
     op = a[0]

@@ -22,7 +22,6 @@ from typing import Any
 from rich.console import RenderableType
 from rich.table import Table
 
-from machine.alpha.constants import CLOCK_HZ
 from machine.hostfile import SOURCE_MAX, HostFileError, read_text
 from scenarios import engine
 from workbench import views
@@ -41,7 +40,7 @@ class Reply:
     quit: bool = False
 
 
-RUN_CYCLES = 10 * CLOCK_HZ  # `run` stops after 10 s of virtual time: an idle machine would never reach N
+RUN_CYCLES = 10 * views.CLOCK_HZ  # `run` stops after 10 s of virtual time: an idle machine would never reach N
 
 
 class Usage(Exception):
@@ -134,7 +133,7 @@ def _run(session: Session, args: list[str]) -> str:
         left = n - (session.kernel.machine.cpu.icount - start)
         if left <= 0 or session.now - began >= RUN_CYCLES:
             break
-        why = session.step(min(left, 1_000_000), CLOCK_HZ // 10)
+        why = session.step(min(left, 1_000_000), views.CLOCK_HZ // 10)
     return _where(session, why)
 
 

@@ -21,8 +21,6 @@ from rich.tree import Tree
 from textual.widgets import Static
 
 from kernel.inspect import StrandRow
-from machine.alpha.constants import PAGE_SHIFT, REG_NAMES
-from machine.alpha.disasm import disasm_word
 from workbench import views
 from workbench.session import Session
 
@@ -267,8 +265,7 @@ class PageTablesPane(ListPane):
         for s in steps:
             w.add_row(f"L{s.level} [{(sel.va >> (33 - 10 * (s.level - 1))) & 0x3FF}]", f"{s.pte_address:#x}",
                       f"{s.pte:#018x}", s.bits)  # fmt: skip
-        vpn = sel.va >> PAGE_SHIFT
-        walk_head = Text(f"walk of {sel.va:#x} (vpn {vpn:#x}): {outcome}", style="bold")
+        walk_head = Text(f"walk of {sel.va:#x} (vpn {sel.vpn:#x}): {outcome}", style="bold")
         self.update(Group(head, t, walk_head, w, tbt))
 
 
@@ -371,21 +368,20 @@ class CpuPane(Pane):
         lines = [head,
                  Text(f"instructions {cpu.icount:,}   cycles {cpu.cycles:,}"), Text("")]  # fmt: skip
         per_row = max(1, min(4, (self.size.width + 2) // 23))  # "  v0 0123456789abcdef" + gap
+        names = views.register_names(session.kernel)
         for row in range(0, 32, per_row):
             line = Text()
             for n in range(row, min(32, row + per_row)):
-                line.append(f"{REG_NAMES[n]:>4} ")
+                line.append(f"{names[n]:>4} ")
                 line.append(f"{cpu.regs[n]:016x}", style=self.mark(("r", n), cpu.regs[n]))
                 line.append("  ")
             lines.append(line)
         lines.append(Text(""))
         room = max(3, min(9, self.size.height - 2 - len(lines)))  # the disassembly gets what is left
         before = min(3, (room - 1) // 2)
-        for k in range(-before, room - before):
-            pc = (cpu.pc + 4 * k) & ((1 << 64) - 1)
-            word = session.fetch_word(pc)
-            text = "--" if word is None else disasm_word(word, pc, symbolic=True).replace("\t", " ")
-            lines.append(Text(f"{'=>' if k == 0 else '  '} {pc:x}: {text}", style="bold" if k == 0 else ""))
+        for row in views.code(session.kernel, cpu.pc, before, room):
+            here = row.pc == cpu.pc
+            lines.append(Text(f"{'=>' if here else '  '} {row.pc:x}: {row.text}", style="bold" if here else ""))
         self.update(Group(*lines))
 
 
