@@ -17,7 +17,7 @@ from kernel.sys.verifier import check
 from tests.conftest import ROOT
 from workbench.cli.main import main
 
-CORPUS = Path(__file__).parent / "extensions"
+CORPUS = ROOT / "tests" / "extensions"
 BAD = sorted(CORPUS.glob("bad/*.py"))
 GOOD = sorted(CORPUS.glob("good/*.py"))
 EXAMPLES = sorted(p for p in (ROOT / "extensions").glob("*.py") if p.name != "__init__.py")

@@ -39,6 +39,7 @@ from kernel.net import endpoints as E
 from kernel.net.errno import ECONNRESET
 from kernel.net.topology import BASE_MAC, Network
 from tests.conftest import ROOT
+from tests.net.test_net import BAD, pattern, program, tshark
 from tests.rogue import (
     ACK,
     BROADCAST_MAC,
@@ -73,7 +74,6 @@ from tests.rogue import (
     tcp,
     udp,
 )
-from tests.test_net import BAD, pattern, program, tshark
 
 EXT = ROOT / "extensions"
 A, B, C = "10.0.0.1", "10.0.0.2", "10.0.0.3"

@@ -345,7 +345,7 @@ def test_state_file_fuzz() -> None:
 def asm_seeds() -> list[str]:
     """The sources under scenarios/programs that we assemble, the tests' own,
     and listings of two corpus programs as the round-trip test makes them."""
-    from tests.test_asm import CALLS, HELLO
+    from tests.machine.test_asm import CALLS, HELLO
 
     seeds = [(PROGRAMS / "baremetal" / "smoke.s").read_text(), (PROGRAMS / "runtime" / "sigtramp.S").read_text(),
              HELLO, CALLS]  # fmt: skip

@@ -180,7 +180,7 @@ def test_grading_contains_each_students_attack_and_grades_the_rest(
         f.write_text(f"from scenarios.engine import Lesson\nGRADES = {str(grades)!r}\n"
                      f"lesson = Lesson({f.stem!r}, 'A student')\n" + textwrap.dedent(body))  # fmt: skip
         files.append(str(f))
-    good = str(Path(__file__).resolve().parent.parent / "scenarios" / "lessons" / "cow_fork.py")
+    good = str(Path(__file__).resolve().parents[2] / "scenarios" / "lessons" / "cow_fork.py")
     code = main(["scenario", "run", *files, good, "--headless", "--json", "--cpu-limit", "3"])
     captured = capsys.readouterr()
     doc = json.loads(captured.out)

@@ -15,8 +15,8 @@ from kernel.net import tcp as T
 from kernel.net.errno import ECONNRESET, EPHEMERAL
 from kernel.net.packet import ACK, FIN, PSH, RST, SYN
 from kernel.net.topology import Network
+from tests.net.test_net import pattern, program
 from tests.tcp_frames import Peer, Station
-from tests.test_net import pattern, program
 
 A, B = "10.0.0.1", "10.0.0.2"
 M32 = 0xFFFF_FFFF

@@ -2,8 +2,8 @@
 
 Each test's docstring says what its picture must show; a failing test
 writes a report comparing the new picture with the accepted one. Accept a
-deliberate change with ``pytest tests/test_snapshots.py --snapshot-update``
-and look at the pictures in tests/__snapshots__/ before committing them.
+deliberate change with ``pytest tests/workbench/test_snapshots.py --snapshot-update``
+and look at the pictures in tests/workbench/__snapshots__/ before committing them.
 Sessions are built and stepped before the app opens, so every picture is of
 a deterministic state (virtual time, seeded scenarios).
 """

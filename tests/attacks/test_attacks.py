@@ -613,7 +613,7 @@ def test_indexed_guards_on_a_missing_field_do_not_break_the_kernels_dispatch() -
 
     net = Network(2)
     a, b = net.hosts
-    b.system.load_file(Path(__file__).parent.parent / "extensions" / "udp_echo.py", importer="root")
+    b.system.load_file(Path(__file__).resolve().parents[2] / "extensions" / "udp_echo.py", importer="root")
     guards = "".join(f"    Dispatcher.InstallHandler(UDP.PacketArrived, h, Dispatcher.FieldEquals('nosuch', {i}))\n"
                      for i in range(5))  # fmt: skip
     b.system.load("from spin import UDP, Dispatcher\ndef h(p):\n    pass\ndef init():\n" + guards, "missing.py")

@@ -28,12 +28,12 @@ from machine.elf import parse_elf
 from machine.fields import Misfit, Part
 from machine.machine import Machine
 from machine.nic import R_TX_ADDR, R_TX_CMD, R_TX_LEN, Wire
-from tests.test_disk import command as disk_command
-from tests.test_disk import machine_with_disk, pattern
-from tests.test_nic import frame, send, two_on_a_wire
-from tests.test_platform import SMOKE, boot
+from tests.machine.test_disk import command as disk_command
+from tests.machine.test_disk import machine_with_disk, pattern
+from tests.machine.test_nic import frame, send, two_on_a_wire
+from tests.machine.test_platform import SMOKE, boot
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 IDLE = "\t.text\n_start:\tclr $16\n\tcall_pal 0x35\n1:\tcall_pal 0x3e\n\tbr 1b\n"
 IMAGE = bytes(range(256)) * 64  # 32 blocks
 

@@ -151,7 +151,7 @@ def test_a_kernel_image_is_not_a_program(capsys: pytest.CaptureFixture[str], tmp
     source = (ROOT / "scenarios/programs/baremetal/smoke.s").read_text()
     kernel.write_bytes(
         assemble(source, "smoke.s", text_base=KSEG_BASE + 0x10120)
-    )  # linked as tests/test_platform.py does
+    )  # linked as tests/machine/test_platform.py does
     assert read_elf(kernel).space == "kernel"  # a bare-metal kernel still reads (and disassembles)
     with pytest.raises(ElfError, match="a kernel image linked in KSEG, not a user program"):
         read_program(kernel)
