@@ -3,111 +3,37 @@
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
-import math
+import os
 import sys
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, NoReturn
 
+from kernel.boot import boot
+from kernel.fs.format import FsFormatError, image_from_paths, read_image
+from kernel.sys.errors import SpinError
 from machine.alpha.constants import CPU_MODELS, DEFAULT_CPU
-
-if TYPE_CHECKING:
-    from machine.elf import ElfImage
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse that reports a bad command line in one line (``spinwb net:
-    argument --loss: ...``), exit 2, as every other refusal of bad input is;
-    the usage is one ``--help`` away."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
-
-
-def int_in(lo: int, hi: int | None = None) -> Callable[[str], int]:
-    """An argparse type: an integer from lo to hi (decimal, or 0x... hex)."""
-
-    def parse(text: str) -> int:
-        try:
-            v = int(text, 0)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number") from None
-        if v < lo or (hi is not None and v > hi):
-            raise argparse.ArgumentTypeError(f"{text[:40]} is out of range: from {lo:,}"
-                                             + (f" to {hi:,}" if hi is not None else " up"))  # fmt: skip
-        return v
-
-    parse.__name__ = "int"
-    return parse
-
-
-def float_in(lo: float, hi: float, *, open_lo: bool = False) -> Callable[[str], float]:
-    """An argparse type: a finite number from lo to hi (above lo if ``open_lo``)."""
-
-    def parse(text: str) -> float:
-        try:
-            v = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number") from None
-        if not math.isfinite(v) or v > hi or v < lo or (open_lo and v == lo):
-            raise argparse.ArgumentTypeError(f"{text[:40]} is out of range: {'above' if open_lo else 'from'} {lo:g} "
-                                             f"to {hi:g}")  # fmt: skip
-        return v
-
-    parse.__name__ = "float"
-    return parse
-
+from machine.alpha.disasm import listing
+from machine.disk import DiskImageError
+from machine.elf import ElfError, ElfImage, read_elf, read_program
+from machine.hostfile import HostFileError, write_bytes
+from machine.usermode import Process, default_streams
+from workbench.bench import main as bench
+from workbench.cli import extcheck, netrun, scenario
+from workbench.cli.args import SEED, Parser, int_in, read_extension, scenario_arg
+from workbench.cli.serve import serve
 
 MAX_OPS = 1_000_000
-
-
-def scenario_arg(text: str) -> str:
-    """An argparse type for ``--scenario NAME|FILE``: a file is checked here,
-    bounded, so a FIFO or a device named ``x.py`` is refused, not read forever
-    (the scenario engine reads it again once it is known to be a lesson)."""
-    import os
-    import stat
-
-    from machine.hostfile import SOURCE_MAX, HostFileError, read_text
-
-    if not text.endswith(".py") or not os.path.exists(text):
-        return text  # a lesson's name; the engine says if there is none
-    try:
-        if not stat.S_ISREG(os.stat(text).st_mode):
-            raise argparse.ArgumentTypeError(f"{text}: not a regular file, so not a lesson")
-        read_text(text, SOURCE_MAX, "a lesson (Python source)")
-    except HostFileError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-    except OSError as e:
-        raise argparse.ArgumentTypeError(f"{text}: cannot read: {e.strerror}") from None
-    return text
-
-
-SEED = int_in(-(1 << 63), (1 << 63) - 1)
 
 
 def _read_image(command: str, path: str, program: bool = True) -> ElfImage | None:
     """The user program (or with ``program`` false, any image: disasm reads
     KSEG kernels too) at path, or None after one clear line on stderr."""
-    from machine.elf import ElfError, read_elf, read_program
-
     try:
         return read_program(path) if program else read_elf(path)
     except ElfError as e:
         print(f"spinwb {command}: {e}", file=sys.stderr)
         return None
-
-
-def read_extension(path: str) -> str:
-    """An extension's source, bounded (a device or FIFO named by mistake is
-    refused, not read forever); a ValueError with ``PATH: what is wrong``."""
-    from machine.hostfile import SOURCE_MAX, HostFileError, read_text
-
-    try:
-        return read_text(path, SOURCE_MAX, "an extension (Python source)")
-    except HostFileError as e:
-        raise ValueError(str(e)) from None
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -116,9 +42,6 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     if args.harness:
         return _run_harness(args, image)
-    from kernel.boot import boot
-    from kernel.fs.format import FsFormatError
-    from machine.disk import DiskImageError
 
     def out(data: bytes) -> None:
         sys.stdout.buffer.write(data)
@@ -133,8 +56,6 @@ def _run(args: argparse.Namespace) -> int:
     except FsFormatError as e:
         print(f"spinwb run: {args.disk}: {e}", file=sys.stderr)
         return 2
-    from kernel.sys.errors import SpinError
-
     for path in args.ext:
         try:
             k.system.load(read_extension(path), path, importer="root")  # the owner at the command line
@@ -157,7 +78,7 @@ def _run(args: argparse.Namespace) -> int:
     if k.exit_message:
         print(f"spinwb run: {k.exit_message}", file=sys.stderr)
     if args.stats:
-        from kernel import inspect
+        from kernel import inspect  # lazy: 30 ms (the packet and trace rows) that a plain run does not need
 
         c = inspect.counters(k)
         stats = {"instructions": c.instructions, "cycles": c.cycles, "host_seconds": round(host, 6),
@@ -169,8 +90,6 @@ def _run(args: argparse.Namespace) -> int:
 
 def _run_harness(args: argparse.Namespace, image: ElfImage) -> int:
     """The CPU issue's one-process harness (no kernel), kept for comparison."""
-    from machine.usermode import Process, default_streams
-
     stdin, stdout, stderr = default_streams()
     proc = Process(image, [args.file, *args.args], model=args.cpu, stdin=stdin, stdout=stdout,
                    stderr=stderr, translate=not args.interpret)  # fmt: skip
@@ -188,8 +107,6 @@ def _run_harness(args: argparse.Namespace, image: ElfImage) -> int:
 
 
 def _disasm(args: argparse.Namespace) -> int:
-    from machine.alpha.disasm import listing
-
     image = _read_image("disasm", args.file, program=False)
     if image is None:
         return 2
@@ -197,8 +114,6 @@ def _disasm(args: argparse.Namespace) -> int:
     names = sorted(labels.items())
 
     def symbolize(addr: int) -> str | None:
-        import bisect
-
         i = bisect.bisect_right(names, (addr, "\uffff")) - 1
         if i < 0:
             return None
@@ -224,7 +139,7 @@ def _disasm(args: argparse.Namespace) -> int:
 
 
 def _asm(args: argparse.Namespace) -> int:
-    from machine.alpha.asm import AsmError, assemble_file
+    from machine.alpha.asm import AsmError, assemble_file  # lazy: 10 ms on every start, for one subcommand
 
     try:
         assemble_file(args.file, args.output)
@@ -235,20 +150,16 @@ def _asm(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from workbench.bench import main as bench
-
     return bench.main(args)
 
 
 def _shell(args: argparse.Namespace) -> int:
-    from workbench.shell.prompt import run_shell
+    from workbench.shell.prompt import run_shell  # lazy: prompt_toolkit takes 140 ms
 
     return run_shell(args.scenario, args.seed)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from workbench.cli.serve import serve
-
     return serve(args.host, args.port, args.scenario, args.seed)
 
 
@@ -297,8 +208,6 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--rounds", type=int_in(1, MAX_OPS), default=100,
                    help="bench program rounds (100 = about 20M instructions)")  # fmt: skip
     b.set_defaults(fn=_bench)
-    from workbench.cli import netrun, scenario
-
     netrun.add_parser(sub)
     scenario.add_parser(sub)
     sh = sub.add_parser("shell", help="the workbench's commands at a prompt (history, completion, tables)")
@@ -321,9 +230,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _mkfs(args: argparse.Namespace) -> int:
-    from kernel.fs.format import FsFormatError, image_from_paths, read_image
-    from machine.hostfile import HostFileError, write_bytes
-
     try:
         image = image_from_paths(args.files)
         write_bytes(args.output, image)
@@ -338,8 +244,6 @@ def _mkfs(args: argparse.Namespace) -> int:
 
 
 def _ext_check(args: argparse.Namespace) -> int:
-    from workbench.cli import extcheck
-
     return extcheck.run(args)
 
 
@@ -388,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         argv, after = argv[:cut], argv[cut + 1 :]
     args = build_parser().parse_args(argv)
     if args.command is None:
-        from workbench.tui.app import run_app
+        from workbench.tui.app import run_app  # lazy: Textual takes 600 ms, which no subcommand needs
 
         return run_app()
     if args.command == "run":
@@ -402,7 +306,5 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `spinwb ... | head`: the reader left; say nothing more
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141

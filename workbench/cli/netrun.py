@@ -20,6 +20,7 @@ from kernel.net.topology import Network
 from kernel.sys.errors import SpinError
 from machine.elf import ElfError, read_program
 from machine.hostfile import write_error
+from workbench.cli.args import SEED, float_in, int_in, read_extension
 
 MAX_HOSTS = 16
 
@@ -32,8 +33,6 @@ def _host(spec: str, n: int, what: str) -> tuple[int, str]:
 
 
 def main(args: argparse.Namespace) -> int:
-    from workbench.cli.main import read_extension
-
     n = args.hosts
     if not 1 <= n <= MAX_HOSTS:
         print(f"spinwb net: --hosts {n}: from 1 to {MAX_HOSTS}", file=sys.stderr)
@@ -113,8 +112,6 @@ def main(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("net", help="boot workstations on one Ethernet and run programs and extensions on them")
-    from workbench.cli.main import SEED, float_in, int_in
-
     p.add_argument("--hosts", type=int_in(1, MAX_HOSTS), default=2, help="how many (host i is 10.0.0.i)")
     p.add_argument("--run", action="append", default=[], metavar='"HOST:FILE.elf ARGS"',
                    help="host HOST's init runs this program (repeatable, one per host)")  # fmt: skip

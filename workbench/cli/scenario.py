@@ -49,7 +49,7 @@ def _run(args: argparse.Namespace) -> int:
         except engine.ScenarioError as e:
             print(f"spinwb scenario: {e}", file=sys.stderr)
             return 2
-        from workbench.tui.app import run_app
+        from workbench.tui.app import run_app  # lazy: Textual takes 600 ms; headless grading never needs it
 
         return run_app(scenario=names[0], seed=args.seed)
     limits = isolate.Limits(args.cpu_limit, args.memory_limit * isolate.MiB, wall_seconds=3 * args.cpu_limit + 30)

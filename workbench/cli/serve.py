@@ -43,7 +43,7 @@ def serve(host: str, port: int, scenario: str | None = None, seed: int = 0,
           limits: isolate.Limits | None = BROWSER_LIMITS) -> int:  # fmt: skip
     """Serve until ctrl-c; ``limits=None`` runs browsers' workbenches unisolated."""
     try:
-        from textual_serve.server import Server
+        from textual_serve.server import Server  # lazy: 600 ms, and an optional dependency
     except ImportError:
         print("spinwb serve: textual-serve is not installed (pip install textual-serve)", file=sys.stderr)
         return 2

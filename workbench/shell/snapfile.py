@@ -1,6 +1,6 @@
 """Checking a workbench snapshot file before it is replayed.
 
-A snapshot (``Session.save``) is JSON: where the world booted from and the log
+A snapshot (``Session.save``) is JSON: where the session booted from and the log
 of actions to redo. ``snapshot load FILE`` hands whatever a student names to
 the replay, so the file is checked first -- bounded to read, each action of
 the shape the session logs, each number in a range a session could have made,
