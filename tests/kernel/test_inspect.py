@@ -108,6 +108,23 @@ def test_spaces_mappings_and_a_page_walk(program: object) -> None:
     assert user and all(r.owner for r in user)
 
 
+def test_the_cpu_registers_names_and_the_code_around_pc(program: object) -> None:
+    from machine.alpha.constants import PAGE_SHIFT, REG_NAMES
+    from machine.alpha.disasm import disasm_word
+
+    k = program
+    sp = [s for s in inspect.spaces(k) if s.pages][-1]  # type: ignore[arg-type]
+    assert all(m.vpn == m.va >> PAGE_SHIFT for m in inspect.mappings(k, sp.id))  # type: ignore[arg-type]
+    assert inspect.register_names(k) == REG_NAMES and inspect.register_names(k)[30] == "sp"  # type: ignore[arg-type]
+    pc = k.machine.cpu.pc  # type: ignore[attr-defined]
+    rows = inspect.code(k, pc, 2, 5)  # type: ignore[arg-type]
+    assert [r.pc for r in rows] == [pc - 8, pc - 4, pc, pc + 4, pc + 8]
+    word = k.machine.peek(pc & ~3, 4)  # type: ignore[attr-defined]
+    assert rows[2].text == disasm_word(word, pc, symbolic=True).replace("\t", " ")
+    assert inspect.code(k, 0, 0, 1) == [inspect.CodeRow(0, "--")]  # type: ignore[arg-type]  # page 0: never mapped
+    assert inspect.CLOCK_HZ == 133_000_000
+
+
 def test_reading_changes_nothing(program: object) -> None:
     k = program
     before = k.machine.state_hash()  # type: ignore[attr-defined]
@@ -117,6 +134,7 @@ def test_reading_changes_nothing(program: object) -> None:
     for sp in inspect.spaces(k):  # type: ignore[arg-type]
         for m in inspect.mappings(k, sp.id):  # type: ignore[arg-type]
             inspect.walk(k, sp.id, m.va)  # type: ignore[arg-type]
+    inspect.code(k, k.machine.cpu.pc, 4, 9)  # type: ignore[arg-type, attr-defined]
     assert k.machine.state_hash() == before  # type: ignore[attr-defined]
 
 
