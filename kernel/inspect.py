@@ -10,7 +10,8 @@ one module that knows the machine.
 
 Rows: strands, domains (with their rights), events and their bindings in
 dispatch order (call counts, fuel, guard verdicts of the last dispatch),
-address spaces with their mappings and a page-table walk, the TBs, packets
+address spaces with their mappings and a page-table walk, the TBs, the CPU's
+register names and the code around a PC, packets
 (their rows, their way through the protocol graph, drops by reason), devices,
 memory in use (physical frames, each process, each extension's kept heap --
 seed 000's status commands show "the state of the heap"), the kernel's
@@ -190,6 +191,7 @@ class MappingRow:
     va: int
     pfn: int
     bits: str
+    vpn: int  # va's virtual page number (the machine's page size)
 
 
 @dataclass(frozen=True)
@@ -237,7 +239,7 @@ def mappings(k: Kernel, space_id: int, limit: int = 400) -> list[MappingRow]:
     for vpn in sorted(sp.mapped)[:limit]:
         va = vpn << sal.page_shift
         pte = sal.user_walk(sp.root, va)[3]
-        rows.append(MappingRow(va, sp.mapped[vpn], sal.pte_text(pte)))
+        rows.append(MappingRow(va, sp.mapped[vpn], sal.pte_text(pte), vpn))
     return rows
 
 
@@ -256,6 +258,28 @@ def walk(k: Kernel, space_id: int, va: int) -> tuple[list[WalkStep], str]:
 
 def tbs(k: Kernel, recent: int = 8) -> list[TbRow]:
     return [TbRow(*t) for t in k.sal.tb_view(recent)]
+
+
+# --- The CPU ------------------------------------------------------------------------------------
+
+CLOCK_HZ = CLOCK_MHZ * 1_000_000  # cycles in a second of virtual time
+
+
+def register_names(k: Kernel) -> tuple[str, ...]:
+    """The integer registers' names, r0 first, as the machine's software calls them."""
+    return k.sal.register_names
+
+
+@dataclass(frozen=True)
+class CodeRow:
+    pc: int
+    text: str  # the instruction there, disassembled; "--" where nothing is mapped
+
+
+def code(k: Kernel, pc: int, before: int, count: int) -> list[CodeRow]:
+    """count instructions around pc, before of them ahead of it, read beside the machine."""
+    at = [(pc + 4 * i) & ((1 << 64) - 1) for i in range(-before, count - before)]
+    return [CodeRow(a, k.sal.code_at(a)) for a in at]
 
 
 # --- Devices, memory, counters -----------------------------------------------------------------

@@ -544,7 +544,7 @@ class TcpPeer:
 
 
 _ROOT = str(Path(__file__).resolve().parent.parent)
-_WORLD_CODE = tuple(f"{_ROOT}/{d}" for d in ("kernel/", "machine/", "extensions/", "tests/rogue.py", "tests/test_"))
+_WORLD_CODE = tuple(f"{_ROOT}/{d}" for d in ("kernel/", "machine/", "extensions/", "tests/"))
 
 
 class Hung(BaseException):  # noqa: N818 - not an Exception: the kernel's "except Exception" must not swallow it

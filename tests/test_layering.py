@@ -1,7 +1,12 @@
-"""machine/, kernel/, extensions/ and scenarios/ never import the UI layer."""
+"""The layers' import rules (docs/architecture.md): machine/, kernel/, extensions/
+and scenarios/ never import the UI; in the kernel only sal knows the Alpha; the
+TUI, the shell and the lessons never import the Alpha at all (the CLI's asm,
+disasm, run and cc are the machine's own tools and may)."""
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -17,3 +22,56 @@ def test_core_does_not_import_ui(package: str) -> None:
             "print(','.join(bad))")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"{package} pulled in UI modules: {out.stdout.strip()}"
+
+
+def imports_of(path: Path) -> list[tuple[int, str]]:
+    """Every module a file imports, with its line: at the top, in functions, under TYPE_CHECKING."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+            found += [(node.lineno, f"{node.module}.{a.name}") for a in node.names]  # `from machine import alpha`
+    return found
+
+
+def alpha_imports(files: list[Path], root: Path = ROOT) -> list[str]:
+    """FILE:LINE and the module for each import of machine.alpha among files, one per line."""
+    bad: dict[str, str] = {}
+    for f in files:
+        for line, name in imports_of(f):
+            if name == "machine.alpha" or name.startswith("machine.alpha."):
+                bad.setdefault(f"{f.relative_to(root)}:{line}", name)
+    return [f"{at} imports {name}" for at, name in bad.items()]
+
+
+def test_the_checker_sees_every_form_of_import(tmp_path: Path) -> None:
+    f = tmp_path / "m.py"
+    f.write_text("import machine.alpha.cpu\nfrom machine import alpha\n"
+                 "def g():\n    from machine.alpha.constants import PAGE_SHIFT\n"
+                 "import machine.elf\n")  # fmt: skip
+    assert alpha_imports([f], tmp_path) == ["m.py:1 imports machine.alpha.cpu", "m.py:2 imports machine.alpha",
+                                            "m.py:4 imports machine.alpha.constants"]  # fmt: skip
+
+
+def _sources(*where: str) -> list[Path]:
+    out: list[Path] = []
+    for w in where:
+        p = ROOT / w
+        out += [p] if p.is_file() else sorted(p.rglob("*.py"))
+    assert out, where
+    return out
+
+
+def test_in_the_kernel_only_sal_imports_the_alpha() -> None:
+    kernel = [f for f in _sources("kernel") if f != ROOT / "kernel" / "core" / "sal.py"]
+    bad = alpha_imports(kernel)
+    assert not bad, "only kernel/core/sal.py may import machine.alpha:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("layer", ["workbench/tui", "workbench/shell", "workbench/session.py", "workbench/views.py",
+                                   "scenarios"])  # fmt: skip
+def test_the_tui_the_shell_and_the_lessons_do_not_import_the_alpha(layer: str) -> None:
+    bad = alpha_imports(_sources(layer))
+    assert not bad, f"{layer} reads the machine through kernel/inspect.py, not machine.alpha:\n" + "\n".join(bad)

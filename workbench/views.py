@@ -7,10 +7,11 @@ is how the workbench words a trace record. Nothing changes what it looks at.
 
 from __future__ import annotations
 
-from kernel.core.sal import Sal
 from kernel.inspect import (  # noqa: F401 - re-exported for the panes and the shell
+    CLOCK_HZ,
     GUARD_RESULT,
     BindingRow,
+    CodeRow,
     DomainRow,
     DropRow,
     EventRow,
@@ -20,6 +21,7 @@ from kernel.inspect import (  # noqa: F401 - re-exported for the panes and the s
     TbRow,
     WalkStep,
     bindings,
+    code,
     domains,
     drops,
     events,
@@ -27,6 +29,8 @@ from kernel.inspect import (  # noqa: F401 - re-exported for the panes and the s
     packet_ports,
     packets,
     path,
+    pte_bits,
+    register_names,
     spaces,
     tbs,
     walk,
@@ -34,11 +38,6 @@ from kernel.inspect import (  # noqa: F401 - re-exported for the panes and the s
 from kernel.inspect import guards_text as _guards_text
 from kernel.net.records import PacketFrame
 from kernel.sys.trace import Dispatch, Record, Switch
-
-
-def pte_bits(pte: int) -> str:
-    return Sal.pte_text(pte)
-
 
 # --- Trace -----------------------------------------------------------------------------------
 

@@ -52,6 +52,7 @@ from machine.alpha.constants import (
     PTE_URE,
     PTE_UWE,
     PTE_V,
+    REG_NAMES,
     USER_LIMIT,
 )
 from machine.alpha.constants import CLOCK_HZ as CLOCK_HZ
@@ -528,6 +529,12 @@ class Sal:
     # Read beside the machine: no TB fill, no cycles, no trap (Machine.peek's promise).
 
     page_shift = PAGE_SHIFT
+    register_names = REG_NAMES  # r0..r31 by their software names (v0, t0, ..., zero): the CPU pane's
+
+    def code_at(self, pc: int) -> str:
+        """The instruction at pc with register names, as the CPU pane lists it ("--" where nothing is mapped)."""
+        word = self.machine.peek(pc & ~3, 4)
+        return "--" if word is None else disasm_word(word, pc, symbolic=True).replace("\t", " ")
 
     @staticmethod
     def pte_text(pte: int) -> str:

@@ -1,0 +1,1 @@
+"""`spinwb bench`: performance figures, one module per bench (main.py picks one)."""

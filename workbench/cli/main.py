@@ -1,0 +1,310 @@
+"""The `spinwb` command: subcommands for scripts and CI, the TUI without one."""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import json
+import os
+import sys
+import time
+
+from kernel.boot import boot
+from kernel.fs.format import FsFormatError, image_from_paths, read_image
+from kernel.sys.errors import SpinError
+from machine.alpha.constants import CPU_MODELS, DEFAULT_CPU
+from machine.alpha.disasm import listing
+from machine.disk import DiskImageError
+from machine.elf import ElfError, ElfImage, read_elf, read_program
+from machine.hostfile import HostFileError, write_bytes
+from machine.usermode import UserProgram, default_streams
+from workbench.bench import main as bench
+from workbench.cli import extcheck, netrun, scenario
+from workbench.cli.args import SEED, Parser, int_in, read_extension, scenario_arg
+from workbench.cli.serve import serve
+
+MAX_OPS = 1_000_000
+
+
+def _read_image(command: str, path: str, program: bool = True) -> ElfImage | None:
+    """The user program (or with ``program`` false, any image: disasm reads
+    KSEG kernels too) at path, or None after one clear line on stderr."""
+    try:
+        return read_program(path) if program else read_elf(path)
+    except ElfError as e:
+        print(f"spinwb {command}: {e}", file=sys.stderr)
+        return None
+
+
+def _run(args: argparse.Namespace) -> int:
+    image = _read_image("run", args.file)
+    if image is None:
+        return 2
+    if args.harness:
+        return _run_harness(args, image)
+
+    def out(data: bytes) -> None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+    try:
+        k = boot(init=image, argv=[args.file, *args.args], halt_when_done=True, model=args.cpu, console_out=out,
+                 translate=not args.interpret, disk_image=args.disk)  # fmt: skip
+    except DiskImageError as e:
+        print(f"spinwb run: {e}", file=sys.stderr)
+        return 2
+    except FsFormatError as e:
+        print(f"spinwb run: {args.disk}: {e}", file=sys.stderr)
+        return 2
+    for path in args.ext:
+        try:
+            k.system.load(read_extension(path), path, importer="root")  # the owner at the command line
+        except ValueError as e:
+            print(f"spinwb run: {e}", file=sys.stderr)
+            return 2
+        except SpinError as e:
+            print(f"spinwb run: extension refused: {e}", file=sys.stderr)
+            return 2
+    stdin = sys.stdin.buffer
+    k.console_input = stdin.read1 if hasattr(stdin, "read1") else stdin.read  # type: ignore[union-attr]
+    t0 = time.perf_counter()
+    why = k.run(args.max_instructions)
+    host = time.perf_counter() - t0
+    status = k.exit_status if k.exit_status is not None else 0
+    if why == "budget":
+        status, k.exit_message = 124, f"stopped after {k.machine.cpu.icount} instructions (--max-instructions)"
+    elif why != "all processes exited":
+        status, k.exit_message = 125, f"the machine stopped: {why}"
+    if k.exit_message:
+        print(f"spinwb run: {k.exit_message}", file=sys.stderr)
+    if args.stats:
+        from kernel import inspect  # lazy: 30 ms (the packet and trace rows) that a plain run does not need
+
+        c = inspect.counters(k)
+        stats = {"instructions": c.instructions, "cycles": c.cycles, "host_seconds": round(host, 6),
+                 "mips": round(c.instructions / host / 1e6, 3) if host > 0 else 0.0, "syscalls": c.syscalls,
+                 "faults": c.faults, "switches": c.switches, "crossings": c.crossings, "ticks": c.ticks}  # fmt: skip
+        print(json.dumps(stats), file=sys.stderr)
+    return status
+
+
+def _run_harness(args: argparse.Namespace, image: ElfImage) -> int:
+    """The CPU issue's one-process harness (no kernel), kept for comparison."""
+    stdin, stdout, stderr = default_streams()
+    proc = UserProgram(image, [args.file, *args.args], model=args.cpu, stdin=stdin, stdout=stdout,
+                   stderr=stderr, translate=not args.interpret)  # fmt: skip
+    t0 = time.perf_counter()
+    info = proc.run(args.max_instructions)
+    host = time.perf_counter() - t0
+    if info.message:
+        print(f"spinwb run: {info.message}", file=sys.stderr)
+    if args.stats:
+        n = proc.cpu.icount
+        stats = {"instructions": n, "cycles": proc.cpu.cycles, "host_seconds": round(host, 6),
+                 "mips": round(n / host / 1e6, 3) if host > 0 else 0.0}  # fmt: skip
+        print(json.dumps(stats), file=sys.stderr)
+    return info.status
+
+
+def _disasm(args: argparse.Namespace) -> int:
+    image = _read_image("disasm", args.file, program=False)
+    if image is None:
+        return 2
+    labels = image.labels()
+    names = sorted(labels.items())
+
+    def symbolize(addr: int) -> str | None:
+        i = bisect.bisect_right(names, (addr, "\uffff")) - 1
+        if i < 0:
+            return None
+        base, name = names[i]
+        return name if base == addr else f"{name}+{addr - base:#x}"
+
+    print(f"\n{args.file}:     file format elf64-alpha\n")
+    sections = image.text_sections() or [None]
+    for sec in sections:
+        if sec is None:  # no section headers: disassemble executable segments
+            segs = [s for s in image.segments if s.flags & 1]
+            chunks = [(s.vaddr, s.data) for s in segs]
+            name = "(executable segments)"
+        else:
+            chunks = [(sec.addr, sec.data)]
+            name = sec.name
+        print(f"\nDisassembly of section {name}:")
+        for base, data in chunks:
+            words = [(base + i, int.from_bytes(data[i : i + 4], "little")) for i in range(0, len(data) - 3, 4)]
+            for line in listing(words, symbolic=args.objdump, labels=labels, symbolize=symbolize):
+                print(line)
+    return 0
+
+
+def _asm(args: argparse.Namespace) -> int:
+    from machine.alpha.asm import AsmError, assemble_file  # lazy: 10 ms on every start, for one subcommand
+
+    try:
+        assemble_file(args.file, args.output)
+    except AsmError as e:  # FILE:LINE: message, or FILE: what is wrong with reading or writing it
+        print(str(e), file=sys.stderr)
+        return 2
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    return bench.main(args)
+
+
+def _shell(args: argparse.Namespace) -> int:
+    from workbench.shell.prompt import run_shell  # lazy: prompt_toolkit takes 140 ms
+
+    return run_shell(args.scenario, args.seed)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    return serve(args.host, args.port, args.scenario, args.seed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="spinwb", description="SPIN Workbench: the SPIN extensible kernel on an "
+               "emulated DEC Alpha. With no command, opens the terminal workbench.")  # fmt: skip
+    sub = p.add_subparsers(dest="command")
+    r = sub.add_parser("run", help="run a static Alpha ELF program")
+    r.add_argument("file")
+    r.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the program")
+    r.add_argument("--cpu", choices=sorted(CPU_MODELS), default=DEFAULT_CPU,
+                   help=f"CPU model (default {DEFAULT_CPU}, the 21064); ev56 adds BWX, ev67 adds CIX/FIX/MVI")  # fmt: skip
+    r.add_argument("--stats", action="store_true", help="print a JSON line of counters on stderr at the end")
+    r.add_argument("--ext", action="append", default=[], metavar="FILE",
+                   help="load an extension into the booted kernel before the program starts (repeatable)")  # fmt: skip
+    r.add_argument("--max-instructions", type=int_in(1), default=None, metavar="N", help="stop after N instructions")
+    r.add_argument("--interpret", action="store_true", help="use the reference interpreter, not the translator")
+    r.add_argument("--disk", metavar="IMAGE", help="attach a disk with an extent file system (see spinwb mkfs)")
+    r.add_argument("--harness", action="store_true",
+                   help="run without the kernel, in the one-process harness (for comparison)")  # fmt: skip
+    r.set_defaults(fn=_run)
+    f = sub.add_parser("mkfs", help="build an extent file-system image from host files")
+    f.add_argument("output", metavar="IMAGE")
+    f.add_argument("files", nargs="+", metavar="[NAME=]PATH")
+    f.set_defaults(fn=_mkfs)
+    d = sub.add_parser("disasm", help="disassemble an Alpha ELF, objdump style")
+    d.add_argument("file")
+    d.add_argument("--objdump", action="store_true", help="objdump's symbolic register names (v0, sp, ...)")
+    d.set_defaults(fn=_disasm)
+    a = sub.add_parser("asm", help="assemble GNU-as-syntax Alpha source into a static ELF")
+    a.add_argument("file")
+    a.add_argument("-o", "--output", default="a.out")
+    a.set_defaults(fn=_asm)
+    b = sub.add_parser("bench", help="print performance figures")
+    b.add_argument(
+        "what",
+        choices=["cpu", "mmu", "dispatch", "vm", "threads", "net", "ui"],
+        help="cpu: translator vs interpreter vs qemu; mmu: paged vs unmapped; dispatch: event raise costs; "
+        "vm: SOSP'95 Table 4 the UNIX way and the SPIN way; threads: Table 3, kernel and user threads; "
+        "net: §5.5's guard experiment and Tables 5 and 6 on emulated machines joined by a wire; "
+        "ui: the workbench's input-to-repaint latency while the machine runs",
+    )
+    b.add_argument("--ops", type=int_in(1, MAX_OPS), default=200,
+                   help="vm, threads, net: operations of each kind per run; ui: key presses")  # fmt: skip
+    b.add_argument("--json", action="store_true")
+    b.add_argument("--rounds", type=int_in(1, MAX_OPS), default=100,
+                   help="bench program rounds (100 = about 20M instructions)")  # fmt: skip
+    b.set_defaults(fn=_bench)
+    netrun.add_parser(sub)
+    scenario.add_parser(sub)
+    sh = sub.add_parser("shell", help="the workbench's commands at a prompt (history, completion, tables)")
+    sh.add_argument("--scenario", type=scenario_arg, metavar="NAME|FILE", help="open a lesson (then: scenario step)")
+    sh.add_argument("--seed", type=SEED, default=0)
+    sh.set_defaults(fn=_shell)
+    sv = sub.add_parser("serve", help="serve the workbench to browsers (textual-serve), one workbench per browser")
+    sv.add_argument("--port", type=int_in(1, 65535), default=8000)
+    sv.add_argument("--host", default="localhost", help="the address to listen on (0.0.0.0 for a classroom)")
+    sv.add_argument("--scenario", type=scenario_arg, metavar="NAME|FILE", help="open this lesson in every browser")
+    sv.add_argument("--seed", type=SEED, default=0)
+    sv.set_defaults(fn=_serve)
+    e = sub.add_parser("ext", help="extensions: check one with the verifier")
+    esub = e.add_subparsers(dest="ext_command", required=True)
+    ec = esub.add_parser("check", help="verify extension files; exit 0 accepted, 1 rejected, 2 unreadable")
+    ec.add_argument("files", nargs="+", metavar="FILE.py")
+    ec.add_argument("--trusted", action="store_true", help="allow SpinTrusted interfaces too")
+    ec.set_defaults(fn=_ext_check)
+    return p
+
+
+def _mkfs(args: argparse.Namespace) -> int:
+    try:
+        image = image_from_paths(args.files)
+        write_bytes(args.output, image)
+    except (FsFormatError, HostFileError) as e:
+        print(f"spinwb mkfs: {e}", file=sys.stderr)
+        return 2
+    entries = read_image(image)
+    print(f"{args.output}: {len(image) // 512} blocks, {len(entries)} files")
+    for e in entries:
+        print(f"  /{e.name:<24} {e.size:>9} bytes  blocks {e.block}..{e.block + e.nblocks - 1}  {e.mode:o}")
+    return 0
+
+
+def _ext_check(args: argparse.Namespace) -> int:
+    return extcheck.run(args)
+
+
+def _take_run_options(args: argparse.Namespace) -> str | None:
+    """`spinwb run FILE [ARGS...] [--stats] [--max-instructions N]`: our options
+    may follow the program's arguments; everything after `--` is the program's."""
+    rest, prog = list(args.args), []
+    i = 0
+    while i < len(rest):
+        a = rest[i]
+        if a == "--":
+            prog += rest[i + 1 :]
+            break
+        name, eq, value = a.partition("=")
+        if name in ("--stats", "--interpret", "--harness") and not eq:
+            setattr(args, name[2:], True)
+        elif name in ("--max-instructions", "--cpu", "--disk"):
+            if not eq:
+                if i + 1 >= len(rest):
+                    return f"{name} needs a value"
+                value = rest[i + 1]
+                i += 1
+            if name == "--disk":
+                args.disk = value
+            elif name == "--cpu":
+                if value not in CPU_MODELS:
+                    return f"unknown CPU model {value!r} (choose from {', '.join(sorted(CPU_MODELS))})"
+                args.cpu = value
+            else:
+                try:
+                    args.max_instructions = int_in(1)(value)
+                except argparse.ArgumentTypeError as e:
+                    return f"argument --max-instructions: {e}"
+        else:
+            prog.append(a)
+        i += 1
+    args.args = prog
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    after: list[str] = []
+    if argv[:1] == ["run"] and "--" in argv:  # argparse would swallow the `--`
+        cut = argv.index("--")
+        argv, after = argv[:cut], argv[cut + 1 :]
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        from workbench.tui.app import run_app  # lazy: Textual takes 600 ms, which no subcommand needs
+
+        return run_app()
+    if args.command == "run":
+        err = _take_run_options(args)
+        if err:
+            print(f"spinwb run: {err}", file=sys.stderr)
+            return 2
+        args.args += after
+    try:
+        return args.fn(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `spinwb ... | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

@@ -1,0 +1,252 @@
+"""`spinwb scenario list` and `spinwb scenario run NAME|FILE... --headless`:
+the scenario engine (scenarios/engine.py) without the workbench -- for
+grading. Exit 0 only if every check of every step of every scenario passed.
+
+A scenario file is arbitrary Python, so grading students' files runs each in
+a process of its own under workbench/cli/isolate.py's limits (files by default,
+``--isolate`` for lessons too): the child streams one JSON line per step, and
+a file that breaks out of its limits -- CPU, memory, a write outside its
+scratch directory, the network -- fails on its own while the others go on."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import textwrap
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from scenarios import engine
+from workbench.cli import isolate
+
+STREAM = "\x1espinwb "  # marks the isolated child's protocol lines
+
+
+def _list(args: argparse.Namespace) -> int:
+    for name, path in engine.available().items():
+        try:
+            lesson = engine.load(str(path))
+        except engine.ScenarioError as e:
+            print(f"{name:<20} (does not load: {e})")
+            continue
+        print(f"{name:<20} {lesson.title} ({len(lesson.steps)} steps)")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    names: list[str] = args.name
+    if args.stream:
+        return _stream(names[0], args.seed)
+    if not args.headless:
+        if len(names) > 1:
+            print("spinwb scenario: the workbench opens one scenario; add --headless to grade several", file=sys.stderr)
+            return 2
+        try:
+            engine.load(names[0])
+        except engine.ScenarioError as e:
+            print(f"spinwb scenario: {e}", file=sys.stderr)
+            return 2
+        from workbench.tui.app import run_app  # lazy: Textual takes 600 ms; headless grading never needs it
+
+        return run_app(scenario=names[0], seed=args.seed)
+    limits = isolate.Limits(args.cpu_limit, args.memory_limit * isolate.MiB, wall_seconds=3 * args.cpu_limit + 30)
+    docs: list[dict[str, Any]] = []
+    worst = 0
+    for i, name in enumerate(names):
+        if i and not args.json:
+            print()
+        isolated = args.isolate if args.isolate is not None else _is_file(name)
+        code, doc = _isolated(name, args, limits) if isolated else _here(name, args)
+        worst = max(worst, code)
+        if doc is not None:
+            docs.append(doc)
+    if args.json and docs:
+        out = docs[0] if len(names) == 1 else {"passed": worst == 0, "scenarios": docs}
+        print(json.dumps(out, indent=2))
+    return worst
+
+
+def _is_file(name: str) -> bool:
+    return name.endswith(".py") and Path(name).exists()
+
+
+def _here(name: str, args: argparse.Namespace) -> tuple[int, dict[str, Any] | None]:
+    """One scenario in this process (a lesson of the project's own)."""
+    try:
+        lesson = engine.load(name)
+    except engine.ScenarioError as e:
+        print(f"spinwb scenario: {e}", file=sys.stderr)
+        return 2, None
+    runner = engine.Runner(lesson, args.seed)
+    if not args.json:
+        print(f"scenario {lesson.name} (seed {args.seed}): {lesson.title}")
+    for _ in lesson.steps:
+        res = runner.next()
+        if not args.json:
+            _print_step(res, len(lesson.steps), args.answers)
+    return _finish(lesson.name, lesson.title, args, runner.results, runner.passed)
+
+
+def _finish(name: str, title: str, args: argparse.Namespace, results: list[engine.StepResult], passed: bool,
+            isolation: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:  # fmt: skip
+    checks = [c for r in results for c in r.checks]
+    doc = {"scenario": name, "title": title, "seed": args.seed, "passed": passed,
+           "steps": [asdict(r) | {"passed": r.passed} for r in results]}  # fmt: skip
+    if isolation is not None:
+        doc["isolation"] = isolation
+    if not args.json:
+        ok = sum(c.ok for c in checks)
+        errors = sum(bool(r.error) for r in results)
+        print(f"result: {ok} of {len(checks)} checks passed" + (f", {errors} steps failed to run" if errors else ""))
+    return (0 if passed else 1), doc
+
+
+# --- isolated runs ----------------------------------------------------------------------------
+
+_warned: set[str] = set()
+
+
+def _isolated(name: str, args: argparse.Namespace, limits: isolate.Limits) -> tuple[int, dict[str, Any] | None]:
+    """One scenario in an isolated child (see workbench/cli/isolate.py): the
+    child streams its steps; a step it never finished is reported with what
+    ended it (a limit, a signal)."""
+    target = str(Path(name).resolve()) if _is_file(name) else name
+    cmd = [sys.executable, "-m", "workbench.cli", "scenario", "run", target, "--stream", "--seed", str(args.seed)]
+    out = isolate.run(cmd, limits)
+    conf = out.confinement
+    for line in conf.warnings:
+        if line not in _warned:  # one line per missing mechanism, however many files
+            _warned.add(line)
+            print(line, file=sys.stderr)
+    lesson: dict[str, Any] | None = None
+    started: dict[str, Any] | None = None
+    results: list[engine.StepResult] = []
+    for raw in out.stdout.decode("utf-8", "replace").split("\n"):  # not splitlines: \x1e splits there
+        if not raw.startswith(STREAM):
+            continue
+        msg = json.loads(_unroot(raw[len(STREAM) :]))
+        if "load_error" in msg:
+            print(f"spinwb scenario: {msg['load_error']}", file=sys.stderr)
+            return 2, None
+        if "lesson" in msg:
+            lesson = msg["lesson"]
+        elif "start" in msg:
+            started = msg["start"]
+        elif "step" in msg:
+            results.append(_step_result(msg["step"], conf, limits))
+            started = None
+    ended = out.killed or (f"exit status {out.returncode}" if out.returncode else "")
+    if lesson is None:
+        last = out.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
+        print(f"spinwb scenario: {name}: the isolated run ended before the lesson loaded ({ended or 'no report'}): "
+              f"{last[0]}", file=sys.stderr)  # fmt: skip
+        return 2, None
+    if started is not None or (len(results) < lesson["steps"] and ended):
+        at = started or {"number": len(results) + 1, "title": "?", "narration": ""}
+        results.append(engine.StepResult(at["number"], at["title"], at["narration"],
+                                         error=f"{name}: the isolated run was stopped: {ended}"))  # fmt: skip
+    isolation = asdict(conf) | {"killed": out.killed, "cpu_seconds": round(out.cpu_seconds, 2)}
+    if not args.json:
+        print(f"scenario {lesson['name']} (seed {args.seed}): {lesson['title']}")
+        print(f"  isolated: {conf.brief()}")
+        for res in results:
+            _print_step(res, lesson["steps"], args.answers)
+    passed = len(results) == lesson["steps"] and all(r.passed for r in results)
+    return _finish(lesson["name"], lesson["title"], args, results, passed, isolation)
+
+
+def _unroot(text: str) -> str:
+    """The child works in a scratch directory, so it names files absolutely;
+    show those under our directory as the run here would."""
+    return text.replace(json.dumps(str(Path.cwd()) + os.sep)[1:-1], "")
+
+
+def _step_result(d: dict[str, Any], conf: isolate.Confinement, limits: isolate.Limits) -> engine.StepResult:
+    error = d["error"]
+    if ": MemoryError" in error and "rlimits" in conf.applied:
+        error += f" (an isolated run has {limits.memory_bytes // isolate.MiB} MiB of address space)"
+    elif ": PermissionError" in error and "landlock" in conf.applied:
+        error += " (an isolated run may write only in its scratch directory, and has no network)"
+    return engine.StepResult(d["number"], d["title"], d["narration"], [engine.Check(**c) for c in d["checks"]],
+                             [engine.Question(**q) for q in d["questions"]],
+                             [engine.Exhibit(**e) for e in d["exhibits"]], error)  # fmt: skip
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{v} is not at least 1")
+    return v
+
+
+def _stream(name: str, seed: int) -> int:
+    """The isolated child's side: run the lesson, one protocol line per
+    event on the real stdout; the lesson's own prints go to stderr."""
+    proto = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    def send(**msg: Any) -> None:
+        proto.write(STREAM + json.dumps(msg) + "\n")
+
+    try:
+        lesson = engine.load(name)
+    except engine.ScenarioError as e:
+        send(load_error=str(e))
+        return 2
+    send(lesson={"name": lesson.name, "title": lesson.title, "steps": len(lesson.steps)})
+    runner = engine.Runner(lesson, seed)
+    for step in lesson.steps:
+        send(start={"number": len(runner.results) + 1, "title": step.title, "narration": step.narration})
+        send(step=asdict(runner.next()))
+    return 0 if runner.passed else 1
+
+
+def _print_step(res: engine.StepResult, total: int, answers: bool) -> None:
+    print(f"\nstep {res.number}/{total}: {res.title}")
+    for para in res.narration.split("\n\n"):
+        print(textwrap.fill(" ".join(para.split()), width=88, initial_indent="  ", subsequent_indent="  "))
+    for c in res.checks:
+        mark = "ok  " if c.ok else "FAIL"
+        detail = f" -- {' | '.join(c.detail.splitlines())}" if c.detail and not c.ok else ""
+        print(f"  [{mark}] {c.text}{detail}" + (f" ({c.where})" if not c.ok else ""))
+    for ex in res.exhibits:
+        print(f"  {ex.title}:")
+        widths = [max(len(x) for x in col) for col in zip(ex.columns, *ex.rows, strict=True)]
+        for row in [ex.columns, *ex.rows]:
+            print("    " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    if res.error:
+        print(f"  [ERROR] {res.error}")
+    for q in res.questions:
+        print(f"  Q: {q.text}" + (f"  A: {q.answer}" if answers else ""))
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("scenario", help="lessons: list them, run one headless")
+    ssub = p.add_subparsers(dest="scenario_command", required=True)
+    ls = ssub.add_parser("list", help="the scenarios in scenarios/lessons")
+    ls.set_defaults(fn=_list)
+    r = ssub.add_parser("run", help="run a scenario's steps and checks; exit 0 only if every check passes")
+    r.add_argument("name", nargs="+", metavar="NAME|FILE",
+                   help="scenario names (see list) or paths to scenario files; several need --headless")  # fmt: skip
+    r.add_argument("--headless", action="store_true", help="print the steps instead of opening the workbench")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--json", action="store_true", help="one JSON document: steps, checks, answers")
+    r.add_argument("-c", "--answers", action="store_true", help="print the questions' answers (OSTEP's -c)")
+    iso = r.add_mutually_exclusive_group()
+    iso.add_argument("--isolate", dest="isolate", action="store_true", default=None,
+                     help="run each scenario in an isolated process (the default for files: students' work)")  # fmt: skip
+    iso.add_argument("--no-isolate", dest="isolate", action="store_false",
+                     help="run scenario files in this process (your own, while writing them)")  # fmt: skip
+    r.add_argument("--cpu-limit", type=_positive, default=60, metavar="S",
+                   help="isolated: CPU seconds per scenario (default 60; wall clock 3x + 30 s)")  # fmt: skip
+    r.add_argument("--memory-limit", type=_positive, default=2048, metavar="MIB",
+                   help="isolated: address space per scenario, MiB (default 2048)")  # fmt: skip
+    r.add_argument("--stream", action="store_true", help=argparse.SUPPRESS)  # the isolated child's protocol
+    r.set_defaults(fn=_run)

@@ -1,0 +1,496 @@
+"""What the workbench drives: a booted workstation, or a scenario's machines.
+
+The TUI, the shell and the tests all hold a ``Session``. Panes read plain
+snapshots of it (``strands()``, ``cpu()``, ``workbench/views.py``) instead
+of holding kernel objects that the next step invalidates.
+
+Everything that changes the session is an *action* and goes into ``log``:
+steps, stepping to the next kernel entry or dispatch, scenario steps,
+breakpoints, loads, unloads, raises. The machine is deterministic, so the
+log is the state: step back replays all but the last action from a fresh
+boot, a snapshot is a position in the log, and a snapshot file is the log
+with the state hashes it must reproduce (Ripes' reverse step, Dolphie's
+replay).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kernel import inspect
+from kernel.boot import boot
+from kernel.core.costs import CLOCK_MHZ
+from kernel.fs.format import build_image
+from kernel.kernel import Kernel
+from kernel.net.topology import Network
+from kernel.sys.errors import SpinError
+from kernel.sys.trace import Dispatch, Install, MemFault, Record, Switch
+from machine.elf import read_elf
+from scenarios import engine
+from workbench import __version__
+from workbench.views import packet_ports, record_text
+
+BIN = Path(__file__).resolve().parent.parent / "scenarios" / "programs" / "bin"
+DEMO_DISK = ("hello-ev4", "forkcow", "preempt", "nullderef")
+DEMO_INIT = ["/init", "/hello-ev4", "/forkcow", "/preempt", "/nullderef"]
+SNAPSHOT_FORMAT = "spinwb-snapshot"
+SNAPSHOT_VERSION = 1
+TO_INSTRUCTIONS = 5_000_000  # how far "step to the next kernel entry or dispatch" looks
+TO_CYCLES = CLOCK_MHZ * 500_000  # and at most half a second of virtual time
+
+
+class SessionError(Exception):
+    """A request the session refused; the message says what and why, nothing changed."""
+
+
+@dataclass(frozen=True)
+class CpuView:
+    pc: int
+    regs: tuple[int, ...]
+    mode: str
+    ipl: int
+    icount: int
+    cycles: int
+
+
+# --- breakpoints on OS events ------------------------------------------------------------------
+
+# kind: (what stops the run, its argument, an example)
+BREAK_KINDS = {
+    "install": ("a handler installed on an event", "an event name or any", "break install UDP.PacketArrived"),
+    "fault": ("a memory fault at an address", "an address or any", "break fault 0x0"),
+    "switch": ("a context switch to a strand", "a strand id", "break switch 3"),
+    "packet": ("a packet in or out with a UDP/TCP port", "a port number", "break packet 7"),
+    "dispatch": ("a raise of an event", "an event name or any", "break dispatch any"),
+}
+
+
+def break_kinds_text() -> str:
+    return "; ".join(f"{what} ({example})" for what, _, example in BREAK_KINDS.values())
+
+
+@dataclass(frozen=True)
+class Breakpoint:
+    kind: str
+    arg: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.arg}"
+
+    def matches(self, r: Record) -> bool:
+        a = self.arg
+        if self.kind == "install":
+            return isinstance(r, Install) and (a == "any" or r.event == a)
+        if self.kind == "fault":
+            return isinstance(r, MemFault) and (a == "any" or r.address == int(a, 0))
+        if self.kind == "switch":
+            return isinstance(r, Switch) and r.new == int(a)
+        if self.kind == "packet":
+            p = packet_ports(r)
+            return p is not None and int(a) in p
+        if self.kind == "dispatch":
+            return isinstance(r, Dispatch) and (a == "any" or r.event == a)
+        return False
+
+
+def parse_breakpoint(text: str) -> Breakpoint:
+    """``KIND ARG`` as typed; a SessionError says what a good one looks like."""
+    parts = text.split()
+    if len(parts) != 2 or parts[0] not in BREAK_KINDS:
+        raise SessionError(f"not a breakpoint: {text!r}. Breakpoints stop on {break_kinds_text()}")
+    kind, arg = parts
+    try:
+        if kind == "fault" and arg != "any":
+            int(arg, 0)
+        elif kind in ("switch", "packet"):
+            if not 0 <= int(arg) < 65536:
+                raise ValueError
+    except ValueError:
+        _, wants, example = BREAK_KINDS[kind]
+        raise SessionError(f"break {kind}: {arg!r} is not {wants} (e.g. {example})") from None
+    return Breakpoint(kind, arg)
+
+
+# --- the session ----------------------------------------------------------------------------------
+
+
+class Session:
+    """One machine and its kernel booted with init running ``argv`` (the demo
+    runs a few programs from the disk), or the machines of a scenario."""
+
+    def __init__(self, program: Path | None = None, argv: list[str] | None = None, scenario: str | None = None,
+                 seed: int = 0) -> None:  # fmt: skip
+        self.program = program
+        self.argv = argv
+        self.lesson: engine.Lesson | None = engine.load(scenario) if scenario is not None else None
+        self.seed = seed
+        self.marks: list[int] = []  # snapshots: positions in the log
+        self.reset()
+
+    # --- building ------------------------------------------------------------------------
+
+    @property
+    def source(self) -> dict[str, Any]:
+        """What a replay boots from."""
+        if self.lesson is not None:
+            return {"scenario": self.lesson.file, "seed": self.seed}
+        return {"program": None if self.program is None else str(self.program), "argv": self.argv}
+
+    def reset(self) -> None:
+        """Boot again: the log and the breakpoints start empty (snapshots stay)."""
+        self.log: list[list[Any]] = []
+        self.breakpoints: list[Breakpoint] = []
+        self.generation = 0  # bumped by every action: panes highlight what changed since
+        self.stopped = ""  # the run ended for good (all processes exited, a halt)
+        self.last_stop = ""  # why the last action stopped early (a breakpoint), in words
+        self.runner: engine.Runner | None = None
+        self.net: Network | None = None
+        self.focus = 0
+        if self.lesson is not None:
+            self.runner = engine.Runner(self.lesson, self.seed, trace=True)
+            self.kernels = [boot(trace=True)]  # until the first step boots its own: an idle workstation
+        elif self.program is None:  # the demo: init runs a few programs from the disk, one after another
+            disk = build_image({n: (BIN / f"{n}.elf").read_bytes() for n in DEMO_DISK})
+            self.kernels = [boot(init=read_elf(BIN / "init.elf"), argv=DEMO_INIT, disk_image=disk, trace=True)]
+        else:
+            self.kernels = [boot(init=read_elf(self.program), argv=self.argv or [self.program.name], trace=True)]
+        self._watch_all()
+
+    @property
+    def kernel(self) -> Kernel:
+        """The machine the panes look at (``focus`` picks one of several)."""
+        return self.kernels[self.focus]
+
+    @property
+    def networked(self) -> bool:
+        """Several machines on a wire: steps are in virtual time, for all of them."""
+        return self.net is not None and self.kernels == self.net.hosts
+
+    @property
+    def now(self) -> int:
+        """Virtual time (cycles) of the session."""
+        return self.net.now if self.net is not None and self.networked else self.kernel.sal.now
+
+    @property
+    def host_name(self) -> str:
+        return self.net.addresses[self.focus] if self.net is not None and self.networked else "workstation"
+
+    def adopt(self, other: Session) -> None:
+        """Become ``other`` (a snapshot opened, a lesson opened): whoever holds
+        this session sees the new one; the breakpoints watch for it."""
+        self.__dict__.update(other.__dict__)
+        self._watch_all()
+
+    def next_host(self) -> str:
+        """Look at the next machine (a view change, not an action)."""
+        self.focus = (self.focus + 1) % len(self.kernels)
+        self.generation += 1
+        return self.host_name
+
+    def _watch_all(self) -> None:
+        for k in self.kernels:
+            k.trace.watch = self._watcher(k)
+
+    def _watcher(self, k: Kernel) -> Callable[[Record], None]:
+        def watch(r: Record) -> None:
+            for bp in self.breakpoints:
+                if bp.matches(r):
+                    k.machine.request_stop(f"breakpoint {bp}: {record_text(r)}")
+
+        return watch
+
+    # --- actions (each logged; the log replays) -------------------------------------------
+
+    def apply(self, action: list[Any]) -> str:
+        """Do one logged action; a line saying what happened."""
+        op = action[0]
+        self.generation += 1
+        self.last_stop = ""
+        if op == "step":
+            result = self._step(action[1], action[2])
+        elif op == "to":
+            result = self._step_to(action[1])
+        elif op == "scenario":
+            result = self._scenario_step()
+        elif op == "break":
+            result = self._break(action[1], action[2])
+        elif op == "load":
+            result = self._load(action[1], action[2])
+        elif op == "unload":
+            result = self._unload(action[1], action[2])
+        elif op == "raise":
+            result = self._raise(action[1], action[2], action[3])
+        else:
+            raise SessionError(f"unknown action {op!r}")
+        self.log.append(action)
+        return result
+
+    def step(self, n: int, max_cycles: int | None = None) -> str:
+        """Run up to n instructions and at most ``max_cycles`` of virtual time
+        (an idle machine runs few instructions but many clock ticks); why it
+        stopped: "budget", "cycle", "stop" (a breakpoint) or what ended the run.
+        With several machines, a step is n cycles of virtual time for all of them."""
+        return self.apply(["step", n, max_cycles])
+
+    def _step(self, n: int, max_cycles: int | None) -> str:
+        if self.stopped:
+            return self.stopped
+        if self.net is not None and self.networked:
+            end = self.net.now + min(max(n, 1), max_cycles if max_cycles is not None else 1 << 62)
+            hit = self.net.world.run(end)
+            if hit is not None:
+                self.last_stop = hit[0].stop_detail
+                return "stop"
+            return "cycle"
+        k = self.kernel
+        why = k.run(n, None if max_cycles is None else k.sal.now + max_cycles)
+        if why in ("stop", "breakpoint", "watchpoint"):
+            self.last_stop = k.machine.stop_detail
+        elif why not in ("budget", "cycle"):
+            self.stopped = why
+        elif not k.user_strands() and self.lesson is None:
+            self.stopped = why = "all processes exited"
+        return why
+
+    def step_to(self, what: str) -> str:
+        """Run to the next kernel entry ("entry") or event dispatch ("dispatch")."""
+        return self.apply(["to", what])
+
+    def _step_to(self, what: str) -> str:
+        if what not in ("entry", "dispatch"):
+            raise SessionError(f"step to {what!r}: say entry or dispatch")
+        temp = Breakpoint("dispatch", "any")
+        if what == "entry":
+            for k in self.kernels:
+                k.entry_watch = k.machine.request_stop
+        else:
+            self.breakpoints.append(temp)
+        try:
+            why = self._step(TO_INSTRUCTIONS, TO_CYCLES)
+        finally:
+            for k in self.kernels:
+                k.entry_watch = None
+            if temp in self.breakpoints:
+                self.breakpoints.remove(temp)
+        if why == "stop":
+            return self.last_stop
+        return (
+            self.stopped
+            or f"no {'kernel entry' if what == 'entry' else 'dispatch'} within {TO_INSTRUCTIONS:,} instructions or half a virtual second"
+        )
+
+    def scenario_step(self) -> str:
+        return self.apply(["scenario"])
+
+    def _scenario_step(self) -> str:
+        r = self.runner
+        if r is None:
+            raise SessionError("no scenario: open one with `spinwb scenario run NAME`")
+        if r.done:
+            raise SessionError(f"{r.lesson.name}: all {len(r.lesson.steps)} steps are done")
+        before = (r.run.kernel, r.run.net)
+        res = r.next()
+        if r.run.net is not None and r.run.net is not before[1]:
+            self.net, self.kernels, self.focus = r.run.net, list(r.run.net.hosts), 0
+        elif r.run.kernel is not None and r.run.kernel is not before[0]:
+            self.kernels, self.focus = [r.run.kernel], 0
+        self.stopped = ""
+        self._watch_all()
+        ok = sum(c.ok for c in res.checks)
+        return f"step {res.number}: {res.title} — {ok} of {len(res.checks)} checks passed" + (
+            f"; error: {res.error}" if res.error else "")  # fmt: skip
+
+    def add_break(self, text: str) -> str:
+        bp = parse_breakpoint(text)
+        if bp in self.breakpoints:
+            raise SessionError(f"breakpoint {bp} is already set")
+        return self.apply(["break", "add", str(bp)])
+
+    def remove_break(self, text: str) -> str:
+        bp = parse_breakpoint(text)
+        if bp not in self.breakpoints:
+            raise SessionError(f"no breakpoint {bp} (set: {', '.join(map(str, self.breakpoints)) or 'none'})")
+        return self.apply(["break", "del", str(bp)])
+
+    def _break(self, how: str, text: str) -> str:
+        bp = parse_breakpoint(text)
+        if how == "add":
+            self.breakpoints.append(bp)
+            return f"breakpoint set: {bp}"
+        self.breakpoints.remove(bp)
+        return f"breakpoint removed: {bp}"
+
+    def load(self, path: str, settings: dict[str, Any] | None = None, importer: str = "user") -> str:
+        """Load an extension on the machine in focus, with a user's rights
+        unless ``importer`` is ``root`` (kernel/sys/authority.py); a refusal
+        is a SessionError (the kernel keeps nothing of it) and is not logged."""
+        what: dict[str, Any] = {"path": path, "settings": settings or {}}
+        if importer != "user":
+            what["importer"] = importer
+        return self.apply(["load", self.focus, what])
+
+    def _load(self, host: int, what: dict[str, Any]) -> str:
+        path = Path(what["path"])
+        if not path.suffix and not path.exists():
+            path = engine.EXTENSIONS / f"{path}.py"
+        try:
+            ext = self.kernels[host].system.load_file(path, settings=what["settings"] or None,
+                                                      importer=what.get("importer", "user"))  # fmt: skip
+        except SpinError as e:
+            raise SessionError(str(e)) from None
+        return f"loaded {ext.name} ({len(ext.bindings)} handlers installed)"
+
+    def unload(self, name: str) -> str:
+        return self.apply(["unload", self.focus, name])
+
+    def _unload(self, host: int, name: str) -> str:
+        system = self.kernels[host].system
+        ext = system.extensions.get(name)
+        if ext is None:
+            raise SessionError(
+                f"no extension named {name} is loaded (loaded: {', '.join(system.extensions) or 'none'})"
+            )
+        system.unload(ext)
+        return f"unloaded {name}"
+
+    def raise_event(self, event: str, args: str = "") -> str:
+        """Raise an event by name with literal arguments, as kernel code would."""
+        return self.apply(["raise", self.focus, event, args])
+
+    def _raise(self, host: int, event: str, args: str) -> str:
+        k = self.kernels[host]
+        ev = k.dispatcher.events.get(event)
+        if ev is None:
+            raise SessionError(f"no event named {event} (events: see the Events pane or `inspect events`)")
+        try:
+            values = ast.literal_eval(f"({args},)") if args.strip() else ()
+        except (ValueError, SyntaxError):
+            raise SessionError(f"raise {event}: arguments must be Python literals, not {args!r}") from None
+        try:
+            result = ev(*values)
+        except Exception as e:  # noqa: BLE001 - a bad raise from the shell is reported, the kernel goes on
+            raise SessionError(f"raise {event}: {type(e).__name__}: {e}") from None
+        return f"{event}{tuple(values)!r} returned {result!r}"
+
+    # --- step back, snapshots --------------------------------------------------------------
+
+    def replay(self, log: list[list[Any]], progress: Callable[[int, int], None] | None = None) -> None:
+        """Boot again and redo ``log``."""
+        self.reset()
+        for i, action in enumerate(log):
+            try:
+                self.apply(action)
+            except SessionError:
+                pass  # refused actions are never logged, so only a changed program gets here: the hashes will say
+            if progress is not None:
+                progress(i + 1, len(log))
+
+    def back(self, progress: Callable[[int, int], None] | None = None) -> str:
+        """Step back: replay every action but the last from a fresh boot."""
+        if not self.log:
+            raise SessionError("nothing to step back over: this is the session as it booted")
+        undone = self.log[-1]
+        self.replay(self.log[:-1], progress)
+        self.marks = [m for m in self.marks if m <= len(self.log)]
+        return f"stepped back over {describe_action(undone)} ({len(self.log)} actions replayed)"
+
+    def mark(self) -> str:
+        self.marks.append(len(self.log))
+        return f"snapshot {len(self.marks)} taken at action {len(self.log)}"
+
+    def restore_mark(self, progress: Callable[[int, int], None] | None = None) -> str:
+        if not self.marks:
+            raise SessionError("no snapshot taken yet (take one first)")
+        at = self.marks[-1]
+        self.replay(self.log[:at], progress)
+        return f"restored snapshot {len(self.marks)} ({at} actions replayed)"
+
+    def hashes(self) -> list[str]:
+        return [k.state_hash() for k in self.kernels]
+
+    def save(self, path: str | Path) -> str:
+        doc = {"format": SNAPSHOT_FORMAT, "format_version": SNAPSHOT_VERSION, "spinwb": __version__,
+               "source": self.source, "log": self.log, "hashes": self.hashes(), "position": self.position}  # fmt: skip
+        try:
+            Path(path).write_text(json.dumps(doc, indent=1) + "\n")
+        except OSError as e:
+            raise SessionError(f"cannot write {path}: {e.strerror}") from None
+        return f"saved {len(self.log)} actions to {path}"
+
+    @classmethod
+    def open(cls, path: str | Path, progress: Callable[[int, int], None] | None = None) -> Session:
+        """A session rebuilt from a snapshot file; a SessionError if the file is
+        not a snapshot, comes from another version, or does not replay to the
+        state it recorded."""
+        try:
+            doc = json.loads(Path(path).read_text())
+        except OSError as e:
+            raise SessionError(f"cannot read {path}: {e.strerror}") from None
+        except (ValueError, UnicodeDecodeError):
+            raise SessionError(f"{path} is not a workbench snapshot (not JSON)") from None
+        if not isinstance(doc, dict) or doc.get("format") != SNAPSHOT_FORMAT:
+            raise SessionError(f'{path} is not a workbench snapshot (no "format": "{SNAPSHOT_FORMAT}")')
+        theirs = (doc.get("spinwb"), doc.get("format_version"))
+        if theirs != (__version__, SNAPSHOT_VERSION):
+            raise SessionError(f"{path} was saved by spinwb {theirs[0]} (snapshot format {theirs[1]}); this is spinwb "
+                             f"{__version__} (format {SNAPSHOT_VERSION}). A snapshot is a replay, exact only on the "
+                             "code that made it: open it with that version, or redo the steps here")  # fmt: skip
+        src = doc.get("source", {})
+        try:
+            if "scenario" in src:
+                w = cls(scenario=src["scenario"], seed=int(src["seed"]))
+            else:
+                w = cls(None if src.get("program") is None else Path(src["program"]), src.get("argv"))
+            w.replay(list(doc["log"]), progress)
+        except (KeyError, TypeError, ValueError, OSError, engine.ScenarioError) as e:
+            raise SessionError(f"{path}: cannot replay it: {e}") from None
+        if w.hashes() != doc.get("hashes"):
+            raise SessionError(f"{path}: replayed {len(w.log)} actions but the state differs from the one saved "
+                             "(a program, extension or scenario changed since)")  # fmt: skip
+        return w
+
+    # --- what panes read ---------------------------------------------------------------------
+
+    @property
+    def position(self) -> str:
+        """What a student pastes into a help request."""
+        if self.runner is not None:
+            return self.runner.position
+        k = self.kernel
+        return f"{'demo' if self.program is None else self.program.name} icount {k.machine.cpu.icount} actions {len(self.log)}"
+
+    def strands(self) -> list[inspect.StrandRow]:
+        return inspect.strands(self.kernel)
+
+    def switches(self, n: int = 8) -> list[Switch]:
+        return [r for r in self.kernel.trace.of(Switch) if isinstance(r, Switch)][-n:]
+
+    def cpu(self) -> CpuView:
+        m = self.kernel.machine
+        mode = "user" if self.kernel.sal.user_mode else "kernel"
+        return CpuView(m.cpu.pc, tuple(m.cpu.r), mode, m.pal.ipl, m.cpu.icount, m.cpu.cycles)
+
+    def console_text(self) -> str:
+        return bytes(self.kernel.machine.console.output).decode(errors="replace")
+
+
+def describe_action(a: list[Any]) -> str:
+    op = a[0]
+    if op == "step":
+        return f"a step of {a[1]:,} instructions"
+    if op == "to":
+        return f"a step to the next {'kernel entry' if a[1] == 'entry' else 'dispatch'}"
+    if op == "scenario":
+        return "a scenario step"
+    if op == "break":
+        return f"{'setting' if a[1] == 'add' else 'removing'} breakpoint {a[2]}"
+    if op == "load":
+        return f"loading {a[2]['path']}"
+    if op == "unload":
+        return f"unloading {a[2]}"
+    return f"raising {a[2]}"

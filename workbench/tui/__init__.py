@@ -1,0 +1,1 @@
+"""The terminal workbench (Textual): the app and its panes, over a session (workbench/session.py)."""

@@ -1,0 +1,480 @@
+"""The terminal workbench (Textual) on a booted workstation or a scenario.
+
+Nine panes in tabs (Strands, Domains, Events, Page tables, Packets,
+Console, CPU, Trace, Scenario), a status bar with what a student pastes
+into a help request (scenario, seed, step), and the footer's keys. The
+machine advances in bounded slices on a timer while running, so keys stay
+live; only the pane on show repaints, at most 20 times a second. Long
+actions (a scenario step, step back, opening a snapshot) run in a worker
+thread while the panes wait.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import ClassVar
+
+from rich.console import RenderableType
+from rich.text import Text
+from textual import events
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.theme import Theme
+from textual.widgets import Footer, Header, Input, Markdown, Static, TabbedContent, TabPane
+from textual.worker import Worker
+
+from scenarios import engine
+from workbench.session import Session, SessionError
+from workbench.shell.commands import execute
+from workbench.tui.panes import PANES, ListPane, PageTablesPane, Pane, ScenarioPane, TracePane
+
+TICK = 0.05  # seconds between repaints while running: at most 20 a second
+SLICE_SECONDS = 0.035  # host time a slice aims for, so a key waits at most about one slice
+SLICE_CYCLES = 133_000_000 // 20  # and at most 50 ms of virtual time: idle, a slice is clock ticks
+MIN_SIZE = (80, 24)
+
+HIGH_CONTRAST = Theme(name="spinwb-high-contrast", primary="#ffff00", secondary="#00ffff", accent="#ffffff",
+                      warning="#ffff00", error="#ff5555", success="#00ff00", foreground="#ffffff",
+                      background="#000000", surface="#000000", panel="#000000", dark=True)  # fmt: skip
+THEMES = ["textual-dark", "textual-light", HIGH_CONTRAST.name]
+
+HELP = """\
+# SPIN Workbench — keys
+
+| key | what it does |
+|---|---|
+| `space` | run / pause (the machine runs in slices; keys stay live) |
+| `s` | step one instruction (several machines: one µs) |
+| `n` | run 10,000 instructions |
+| `e` | step to the next kernel entry (trap, system call, interrupt) |
+| `d` | step to the next event dispatch |
+| `g` | run the scenario's next step |
+| `b` | step back: replay every action but the last from a fresh boot |
+| `m` / `u` | take a snapshot / restore the last one (replayed) |
+| `r` | reset: boot again |
+| `h` | look at the next machine (scenarios with several) |
+| `a` | show or hide the scenario's answers |
+| `:` | a command line: `break install UDP.PacketArrived`, `break fault 0x0`, `break switch 3`, `break packet 7`, `load udp_echo`, `snapshot save FILE`, `help` … |
+| `1`…`9` | show a pane: Strands, Domains, Events, Page tables, Packets, Console, CPU, Trace, Scenario |
+| `↑` `↓` | move the cursor in a pane with a list (Events, Page tables, Packets, Trace) |
+| `[` `]` | Page tables: the previous / next address space |
+| `f` | Trace: filter by record type |
+| `t` | theme: dark, light, high contrast |
+| `ctrl+p` | command palette |
+| `?` | this help; `escape` closes it |
+| `q` | quit |
+
+What changed since the last step is shown in reverse video in every pane.
+The status bar shows the scenario, seed and step: paste it into a help request.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar = [Binding("escape,question_mark,q", "dismiss", "Close")]
+    DEFAULT_CSS = "HelpScreen { align: center middle; } HelpScreen > VerticalScroll { width: 90%; height: 90%; border: round $primary; background: $surface; }"  # fmt: skip
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Markdown(HELP)
+
+
+class OutputScreen(ModalScreen[None]):
+    """A command's table or long answer."""
+
+    BINDINGS: ClassVar = [Binding("escape,enter,q", "dismiss", "Close")]
+    DEFAULT_CSS = "OutputScreen { align: center middle; } OutputScreen > VerticalScroll { width: 95%; height: 90%; border: round $primary; background: $surface; }"  # fmt: skip
+
+    def __init__(self, body: RenderableType) -> None:
+        super().__init__()
+        self.body = body
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(self.body)
+
+
+class Workbench(App[None]):
+    TITLE = "SPIN Workbench"
+    CSS = """
+    #main { height: 1fr; }
+    #tabs { height: 1fr; }
+    TabPane { height: 1fr; padding: 0; }
+    #status { height: 1; background: $boost; padding: 0 1; }
+    #command { display: none; }
+    #command.open { display: block; }
+    #small { display: none; content-align: center middle; height: 1fr; }
+    Screen.too-small #small { display: block; }
+    Screen.too-small #main { display: none; }
+    """
+    BINDINGS: ClassVar = [
+        Binding("space", "toggle_run", "Run"),
+        Binding("s", "step", "Step"),
+        Binding("e", "to('entry')", "Entry"),
+        Binding("d", "to('dispatch')", "Dispatch"),
+        Binding("g", "scenario_step", "Lesson"),
+        Binding("b", "back", "Back"),
+        Binding("r", "reset", "Reset"),
+        Binding("question_mark,f1", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+        Binding("n", "run_some", "Run 10k", show=False),
+        Binding("m", "mark", "Snapshot", show=False),
+        Binding("u", "restore", "Restore", show=False),
+        Binding("h", "host", "Next host", show=False),
+        Binding("a", "answers", "Answers", show=False),
+        Binding("t", "theme", "Theme", show=False),
+        Binding("colon", "command", "Command", show=False),
+        *(Binding(str(i + 1), f"pane({i})", p.TITLE, show=False) for i, p in enumerate(PANES)),
+        Binding("up", "cursor(-1)", "Up", show=False),
+        Binding("down", "cursor(1)", "Down", show=False),
+        Binding("pageup", "cursor(-10)", show=False),
+        Binding("pagedown", "cursor(10)", show=False),
+        Binding("left_square_bracket", "space(-1)", "Prev space", show=False),
+        Binding("right_square_bracket", "space(1)", "Next space", show=False),
+        Binding("f", "filter", "Filter", show=False),
+    ]
+
+    def __init__(self, program: Path | None = None, argv: list[str] | None = None, scenario: str | None = None,
+                 seed: int = 0, session: Session | None = None) -> None:  # fmt: skip
+        super().__init__()
+        self.session = session if session is not None else Session(program, argv, scenario, seed)
+        self.runner: Worker[None] | None = None  # the running machine's worker thread
+        self.running = False  # the worker's go-on flag
+        self.lock = threading.Lock()  # held while a slice runs; panes draw only when they can take it
+        self.dirty = False  # a repaint was asked for during a slice
+        self.slice = 20_000  # instructions per slice while running, adapted to the host's speed
+        self.busy = ""  # a long action in a worker: panes wait, keys that change the session are refused
+        self.message = self.session.last_stop  # a session handed over stopped at a breakpoint says so
+        self.register_theme(HIGH_CONTRAST)
+        self.theme = THEMES[0]
+        self.painted = 0.0  # host time the last repaint ended (`spinwb bench ui`)
+
+    # --- layout -------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="main"):
+            with TabbedContent(id="tabs", initial="tab-scenario" if self.session.runner else "tab-strands"):
+                for cls in PANES:
+                    slug = cls.TITLE.lower().replace(" ", "")
+                    with TabPane(cls.TITLE, id=f"tab-{slug}"):
+                        yield cls(id=slug)
+            yield Input(placeholder="command (help lists them; escape closes)", id="command")
+            yield Static(id="status")
+        yield Static(id="small")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self.refresh_panes)  # pane sizes are known after the first layout
+        self._check_size()
+
+    def on_unmount(self) -> None:
+        self.running = False  # the machine's worker thread ends after its slice
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._check_size(event.size.width, event.size.height)
+        self.call_after_refresh(self.refresh_panes)
+
+    def _check_size(self, w: int | None = None, h: int | None = None) -> None:
+        if w is None or h is None:
+            w, h = self.size
+        small = w < MIN_SIZE[0] or h < MIN_SIZE[1]
+        self.screen.set_class(small, "too-small")
+        if small:
+            self.query_one("#small", Static).update(
+                f"The workbench needs a terminal of at least {MIN_SIZE[0]}×{MIN_SIZE[1]}; this one is {w}×{h}.\n"
+                "Enlarge the window or make the font smaller. The machine keeps its state meanwhile.")  # fmt: skip
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.refresh_panes()
+        # A pane shown for the first time has no height until the next layout, and its rows are
+        # windowed to its height: paint again once it has one (a page-tables pane once showed one row).
+        self.call_after_refresh(self.refresh_panes)
+
+    # --- repainting ---------------------------------------------------------------------
+
+    def active_pane(self) -> Pane:
+        tabs = self.query_one("#tabs", TabbedContent)
+        return self.query_one(f"#{tabs.active.removeprefix('tab-')}", Pane)
+
+    def refresh_panes(self) -> None:
+        """Repaint the pane on show and the status bar from the session's views
+        (later, after the slice, if the machine is mid-slice)."""
+        if not self.lock.acquire(blocking=False):
+            self.dirty = True
+            return
+        try:
+            self._paint()
+        finally:
+            self.lock.release()
+
+    def _paint(self) -> None:
+        self.dirty = False
+        if not self.busy:
+            try:
+                self.active_pane().show(self.session)
+            except Exception as e:  # noqa: BLE001 - a view's bug shows in the status bar, the app goes on
+                self.message = f"could not draw the pane: {type(e).__name__}: {e}"
+            self.painted = time.perf_counter()
+        w = self.session
+        state = self.busy or ("running" if self.runner else "paused")
+        bps = f" | {len(w.breakpoints)} breakpoints" if w.breakpoints else ""
+        host = f" | {w.host_name}" if len(w.kernels) > 1 else ""
+        text = Text(f"{w.position}{host}{bps} | {state}")
+        if self.message:
+            text.append(f" | {self.message}", style="bold")
+        self.query_one("#status", Static).update(text)
+        self.sub_title = state + (f" — {w.stopped}" if w.stopped else "")
+
+    def say(self, message: str, error: bool = False) -> None:
+        self.message = message.splitlines()[0] if message else ""
+        if error:
+            self.notify(message, severity="error", timeout=6, markup=False)
+        self.refresh_panes()
+
+    # --- driving ------------------------------------------------------------------------
+
+    def _refuse_if_busy(self) -> bool:
+        if self.busy:
+            self.say(f"wait: {self.busy}")
+            return True
+        return False
+
+    def _advance(self, n: int, max_cycles: int | None = None) -> str:
+        why = self.session.step(n, max_cycles)
+        if why == "stop":
+            self.message = self.session.last_stop
+        self.refresh_panes()
+        return why
+
+    def _run_loop(self) -> None:
+        """The running machine, in a worker thread: slices sized to about
+        SLICE_SECONDS of host time, a repaint at most every TICK."""
+        last = 0.0
+        why = ""
+        while self.running:
+            with self.lock:
+                t0 = time.perf_counter()
+                why = self.session.step(self.slice, SLICE_CYCLES)
+                dt = max(time.perf_counter() - t0, 1e-4)
+                self.slice = int(min(2_000_000, max(5_000, self.slice * SLICE_SECONDS / dt)))
+            if why == "stop" or self.session.stopped:
+                break
+            if self.dirty or time.perf_counter() - last >= TICK:
+                self.call_from_thread(self.refresh_panes)
+                last = time.perf_counter()
+        self.call_from_thread(self._run_ended, why)
+
+    def _run_ended(self, why: str) -> None:
+        self.runner = None
+        self.running = False
+        if why == "stop":
+            self.message = self.session.last_stop
+        self.refresh_panes()
+
+    def _stop_runner(self) -> None:
+        """Pause, and wait for the slice in progress (the session is ours after)."""
+        if self.runner is not None:
+            self.running = False
+            with self.lock:
+                pass
+            self.runner = None
+
+    def _long(self, label: str, work: Callable[[], str]) -> None:
+        """Run a long action in a worker thread; the panes wait for it."""
+        if self._refuse_if_busy():
+            return
+        self._stop_runner()
+        self.busy = label
+        self.refresh_panes()
+
+        def run() -> None:
+            try:
+                msg, err = work(), False
+            except SessionError as e:
+                msg, err = str(e), True
+            except Exception as e:  # noqa: BLE001 - reported in the UI, never a traceback
+                msg, err = f"{label} failed: {type(e).__name__}: {e}", True
+            self.call_from_thread(self._finish, msg, err)
+
+        self.run_worker(run, thread=True, group="session", exit_on_error=False)
+
+    def _finish(self, msg: str, err: bool) -> None:
+        self.busy = ""
+        self.say(msg, err)
+
+    def _progress(self, label: str) -> Callable[[int, int], None]:
+        def report(i: int, n: int) -> None:
+            if i % 50 == 0 or i == n:
+                self.busy = f"{label}: {i}/{n} actions"
+                self.call_from_thread(self.refresh_panes)
+
+        return report
+
+    # --- actions ------------------------------------------------------------------------
+
+    def action_toggle_run(self) -> None:
+        if self._refuse_if_busy():
+            return
+        if self.runner is not None:
+            self._stop_runner()
+        elif self.session.stopped:
+            self.message = f"{self.session.stopped}: r resets"
+        else:
+            self.message = ""
+            self.running = True
+            self.runner = self.run_worker(self._run_loop, thread=True, group="machine", exit_on_error=False)
+        self.refresh_panes()
+
+    def action_step(self) -> None:
+        if not self._refuse_if_busy():
+            self._stop_runner()
+            self.message = ""
+            self._advance(133 if self.session.networked else 1)
+
+    def action_run_some(self) -> None:
+        if not self._refuse_if_busy():
+            self._stop_runner()
+            self.message = ""
+            self._advance(133_000 if self.session.networked else 10_000)
+
+    def action_to(self, what: str) -> None:
+        self._long(f"running to the next {'kernel entry' if what == 'entry' else 'dispatch'}",
+                   lambda: self.session.step_to(what))  # fmt: skip
+
+    def action_scenario_step(self) -> None:
+        r = self.session.runner
+        if r is None:
+            self.say("no scenario is open: `spinwb scenario run NAME` opens one here", error=True)
+            return
+        if r.done:
+            self.say(f"all {len(r.lesson.steps)} steps are done ({'passed' if r.passed else 'some checks failed'})")
+            return
+        self.query_one("#tabs", TabbedContent).active = "tab-scenario"
+        self._long(f"running scenario step {len(r.results) + 1}", self.session.scenario_step)
+
+    def action_back(self) -> None:
+        self._long("stepping back (replaying)", lambda: self.session.back(self._progress("stepping back")))
+
+    def action_mark(self) -> None:
+        if not self._refuse_if_busy():
+            self._stop_runner()
+            self.say(self.session.mark())
+
+    def action_restore(self) -> None:
+        self._long("restoring the snapshot", lambda: self.session.restore_mark(self._progress("restoring")))
+
+    def action_reset(self) -> None:
+        if not self._refuse_if_busy():
+            self._stop_runner()
+            self.session.reset()
+            self.say("reset: booted again")
+
+    def action_host(self) -> None:
+        if not self._refuse_if_busy():
+            with self.lock:
+                host = self.session.next_host()
+            self.say(f"looking at {host}")
+
+    def action_answers(self) -> None:
+        pane = self.query_one("#scenario", ScenarioPane)
+        pane.answers = not pane.answers
+        self.say("answers shown" if pane.answers else "answers hidden")
+
+    def action_theme(self) -> None:
+        self.theme = THEMES[(THEMES.index(self.theme) + 1) % len(THEMES)] if self.theme in THEMES else THEMES[0]
+        self.say(f"theme: {self.theme}")
+
+    def action_pane(self, index: int) -> None:
+        cls = PANES[index]
+        self.query_one("#tabs", TabbedContent).active = f"tab-{cls.TITLE.lower().replace(' ', '')}"
+        self.refresh_panes()  # now, not after the tab's message has queued behind a slice
+
+    def action_cursor(self, by: int) -> None:
+        pane = self.active_pane()
+        if isinstance(pane, ListPane):
+            pane.action_move(by)
+
+    def action_space(self, by: int) -> None:
+        pane = self.active_pane()
+        if isinstance(pane, PageTablesPane):
+            pane.action_space(by)
+
+    def action_filter(self) -> None:
+        pane = self.active_pane()
+        if isinstance(pane, TracePane):
+            pane.action_filter()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_command(self) -> None:
+        box = self.query_one("#command", Input)
+        box.add_class("open")
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        box = event.input
+        line = box.value
+        box.value = ""
+        box.remove_class("open")
+        self.run_command(line)
+
+    def on_key(self, event: object) -> None:
+        box = self.query_one("#command", Input)
+        if getattr(event, "key", "") == "escape" and box.has_class("open"):
+            box.remove_class("open")
+            self.active_pane().focus()
+
+    def run_command(self, line: str) -> None:
+        """One command of the shell's language (workbench/shell/commands.py)."""
+        if self._refuse_if_busy():
+            return
+        if line.split()[:1] == ["quit"]:
+            self.exit()
+            return
+        self._stop_runner()
+        reply = execute(self.session, line)
+        if reply.error or (isinstance(reply.body, str) and "\n" not in reply.body and len(reply.body) < 200):
+            self.say(str(reply.body), reply.error)
+        else:
+            self.push_screen(OutputScreen(reply.body))
+            self.refresh_panes()
+
+    # --- the command palette ------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Run / pause", "Run the machine in slices, or pause it", self.action_toggle_run)
+        yield SystemCommand("Step one instruction", "Execute one instruction", self.action_step)
+        yield SystemCommand("Step to the next kernel entry", "Run until a trap, system call or interrupt",
+                            lambda: self.action_to("entry"))  # fmt: skip
+        yield SystemCommand("Step to the next dispatch", "Run until an event is raised",
+                            lambda: self.action_to("dispatch"))  # fmt: skip
+        yield SystemCommand("Scenario: next step", "Run the lesson's next step", self.action_scenario_step)
+        yield SystemCommand("Scenario: show or hide answers", "OSTEP's -c", self.action_answers)
+        yield SystemCommand("Step back", "Replay every action but the last from a fresh boot", self.action_back)
+        yield SystemCommand("Snapshot: take", "Remember this position", self.action_mark)
+        yield SystemCommand("Snapshot: restore", "Replay to the last snapshot", self.action_restore)
+        yield SystemCommand("Reset", "Boot again", self.action_reset)
+        yield SystemCommand("Next machine", "Look at the next machine of several", self.action_host)
+        yield SystemCommand("Command line", "Type a command (break, load, snapshot save …)", self.action_command)
+        for i, cls in enumerate(PANES):
+            yield SystemCommand(f"Show the {cls.TITLE} pane", f"key {i + 1}", lambda i=i: self.action_pane(i))  # type: ignore[misc]
+        for name, label in zip(THEMES, ("dark", "light", "high contrast"), strict=True):
+            yield SystemCommand(f"Theme: {label}", f"Textual theme {name}", lambda n=name: setattr(self, "theme", n))  # type: ignore[misc]
+
+
+def run_app(scenario: str | None = None, seed: int = 0) -> int:
+    if scenario is not None:
+        try:
+            engine.load(scenario)
+        except engine.ScenarioError as e:
+            print(f"spinwb: {e}")
+            return 2
+    Workbench(scenario=scenario, seed=seed).run()
+    return 0
