@@ -20,7 +20,7 @@ MIB = 1 << 20
 ELF_MAX = 64 * MIB  # an executable must fit the DEC 3000/400's 64 MiB of memory
 DISK_MAX = 256 * MIB  # a quarter of an RZ26; a disk image is held in host memory whole
 STATE_MAX = 512 * MIB  # a machine with a full disk and full memory, compressed
-SOURCE_MAX = 16 * MIB  # assembler sources, extensions, snapshots of a session
+HOST_TEXT_MAX = 16 * MIB  # assembler sources, extensions, snapshots of a session
 _CHUNK = MIB
 
 

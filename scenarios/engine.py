@@ -39,7 +39,7 @@ from kernel.kernel import Kernel
 from kernel.net.topology import Network
 from kernel.sys.errors import SpinError
 from machine.elf import read_elf
-from machine.hostfile import SOURCE_MAX, HostFileError, read_text
+from machine.hostfile import HOST_TEXT_MAX, HostFileError, read_text
 
 LESSONS = Path(__file__).resolve().parent / "lessons"
 PROGRAMS = Path(__file__).resolve().parent / "programs" / "bin"
@@ -273,7 +273,7 @@ def load(name_or_path: str) -> Lesson:
             raise ScenarioError(name_or_path, f"no such scenario (try one of: {', '.join(available())})")
         path = found
     try:
-        source = read_text(path, SOURCE_MAX, "a scenario (Python source)")  # bounded: a FIFO or device cannot hang it
+        source = read_text(path, HOST_TEXT_MAX, "a scenario (Python source)")  # bounded: a FIFO or device cannot hang it
         code = compile(source, str(path), "exec")
     except SyntaxError as e:
         raise ScenarioError(f"{_short(str(path))}:{e.lineno}", f"syntax error: {e.msg}") from None

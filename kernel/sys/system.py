@@ -20,7 +20,7 @@ from kernel.sys.linker import Extension, link, run_bounded, verify_or_raise
 from kernel.sys.nameserver import NameServer
 from kernel.sys.sandbox import shown
 from kernel.sys.trace import Denied, Link, Trace
-from machine.hostfile import SOURCE_MAX, HostFileError, read_text
+from machine.hostfile import HOST_TEXT_MAX, HostFileError, read_text
 
 # What the full kernel exports to every extension (spin-reference.md §2),
 # and the privileged set only trusted installers may use.
@@ -178,7 +178,7 @@ class ExtensionSystem:
     def load_file(self, path: str | Path, **kw: Any) -> Extension:
         p = Path(path)
         try:
-            source = read_text(p, SOURCE_MAX, "an extension (Python source)")  # bounded: not a FIFO's forever
+            source = read_text(p, HOST_TEXT_MAX, "an extension (Python source)")  # bounded: not a FIFO's forever
         except HostFileError as e:
             raise SpinError(f"cannot read the extension: {e}") from None
         return self.load(source, str(p), **kw)

@@ -39,7 +39,7 @@ from machine.elf import (
     Symbol,
     build_elf,
 )
-from machine.hostfile import ELF_MAX, SOURCE_MAX, HostFileError, read_text, size_text, write_bytes
+from machine.hostfile import ELF_MAX, HOST_TEXT_MAX, HostFileError, read_text, size_text, write_bytes
 
 TEXT_BASE = 0x1_2000_0000
 HEADER_ROOM = 0x120  # ELF header + up to four program headers, before .text
@@ -810,7 +810,7 @@ def assemble_file(src: str | Path, out: str | Path) -> None:
     """Assemble ``src`` into the executable ``out``; every failure, reading,
     assembling or writing, is one AsmError naming the file."""
     try:
-        text = read_text(src, SOURCE_MAX, "assembler source")
+        text = read_text(src, HOST_TEXT_MAX, "assembler source")
     except HostFileError as e:
         raise AsmError(str(e)) from None
     data = assemble(text, str(src))

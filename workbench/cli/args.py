@@ -10,7 +10,7 @@ import stat
 from collections.abc import Callable
 from typing import NoReturn
 
-from machine.hostfile import SOURCE_MAX, HostFileError, read_text
+from machine.hostfile import HOST_TEXT_MAX, HostFileError, read_text
 
 
 class Parser(argparse.ArgumentParser):
@@ -65,7 +65,7 @@ def scenario_arg(text: str) -> str:
     try:
         if not stat.S_ISREG(os.stat(text).st_mode):
             raise argparse.ArgumentTypeError(f"{text}: not a regular file, so not a lesson")
-        read_text(text, SOURCE_MAX, "a lesson (Python source)")
+        read_text(text, HOST_TEXT_MAX, "a lesson (Python source)")
     except HostFileError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     except OSError as e:
@@ -80,6 +80,6 @@ def read_extension(path: str) -> str:
     """An extension's source, bounded (a device or FIFO named by mistake is
     refused, not read forever); a ValueError with ``PATH: what is wrong``."""
     try:
-        return read_text(path, SOURCE_MAX, "an extension (Python source)")
+        return read_text(path, HOST_TEXT_MAX, "an extension (Python source)")
     except HostFileError as e:
         raise ValueError(str(e)) from None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from kernel.sys.system import SPIN_PUBLIC, SPIN_TRUSTED
 from kernel.sys.verifier import Diagnostic, check
-from machine.hostfile import SOURCE_MAX, HostFileError, read_text
+from machine.hostfile import HOST_TEXT_MAX, HostFileError, read_text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
 def check_file(path: Path, trusted: bool = False) -> int:
     try:  # bounded: a device or FIFO named by mistake is refused, not read forever
-        source = read_text(path, SOURCE_MAX, "an extension (Python source)")
+        source = read_text(path, HOST_TEXT_MAX, "an extension (Python source)")
     except HostFileError as e:
         print(e, file=sys.stderr)
         return 2

@@ -22,7 +22,7 @@ from typing import Any
 from rich.console import RenderableType
 from rich.table import Table
 
-from machine.hostfile import SOURCE_MAX, HostFileError, read_text
+from machine.hostfile import HOST_TEXT_MAX, HostFileError, read_text
 from scenarios import engine
 from workbench import views
 from workbench.session import BREAK_KINDS, Session, SessionError, break_kinds_text
@@ -73,7 +73,7 @@ def _load(session: Session, args: list[str]) -> str:
         if not stat.S_ISREG(os.stat(args[0]).st_mode):
             raise SessionError(f"{args[0]}: not a regular file, so not an extension")
         try:
-            read_text(args[0], SOURCE_MAX, "an extension (Python source)")
+            read_text(args[0], HOST_TEXT_MAX, "an extension (Python source)")
         except HostFileError as e:
             raise SessionError(str(e)) from None
     settings: dict[str, Any] = {}

@@ -15,7 +15,7 @@ import os
 import stat
 from typing import Any
 
-from machine.hostfile import SOURCE_MAX, HostFileError, read_text
+from machine.hostfile import HOST_TEXT_MAX, HostFileError, read_text
 from workbench.session import SNAPSHOT_FORMAT, SNAPSHOT_VERSION, SessionError
 
 MAX_ACTIONS = 100_000
@@ -51,7 +51,7 @@ def _regular(path: str, where: str) -> None:
         return  # missing: the replay itself says so
     if not stat.S_ISREG(st.st_mode):
         raise _Bad(f"{where} names {path}, which is not a regular file")
-    if st.st_size > SOURCE_MAX:
+    if st.st_size > HOST_TEXT_MAX:
         raise _Bad(f"{where} names {path}, which is larger than a program or extension may be")
 
 
@@ -134,7 +134,7 @@ def check(doc: object, classroom: bool = False) -> None:
 def check_file(path: str, classroom: bool = False) -> None:
     """A SessionError naming ``path`` unless it is a snapshot file we can replay."""
     try:
-        text = read_text(path, SOURCE_MAX, "a snapshot")
+        text = read_text(path, HOST_TEXT_MAX, "a snapshot")
     except HostFileError as e:
         raise SessionError(str(e)) from None
     try:
