@@ -273,7 +273,7 @@ def load(name_or_path: str) -> Lesson:
             raise ScenarioError(name_or_path, f"no such scenario (try one of: {', '.join(available())})")
         path = found
     try:
-        source = read_text(path, HOST_TEXT_MAX, "a scenario (Python source)")  # bounded: a FIFO or device cannot hang it
+        source = read_text(path, HOST_TEXT_MAX, "a scenario (Python source)")  # bounded: a FIFO cannot hang it
         code = compile(source, str(path), "exec")
     except SyntaxError as e:
         raise ScenarioError(f"{_short(str(path))}:{e.lineno}", f"syntax error: {e.msg}") from None
