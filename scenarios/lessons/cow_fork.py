@@ -1,5 +1,6 @@
 """Copy-on-write fork: the Translation fault events at work."""
 
+from kernel import inspect
 from kernel.sys.trace import MemFault
 from scenarios.engine import Lesson
 
@@ -44,8 +45,8 @@ address-space handler first, the signal handler after it, the intrinsic last.
 )
 def who(run):
     k = run.kernel
-    ev = k.dispatcher.event("Translation.ProtectionFault")
-    owners = [b.owner for b in ev.bindings]
+    rows = inspect.bindings(k, "Translation.ProtectionFault")
+    owners = [b.owner for b in rows]
     run.check("the UNIX personality's handler is first on the event", owners[0] == "UnixPersonality", str(owners))
-    run.check("it ran once per fault", ev.bindings[0].calls >= run.state["faults"], str(ev.bindings[0].calls))
+    run.check("it ran once per fault", rows[0].calls >= run.state["faults"], str(rows[0].calls))
     run.ask("How many bindings does Translation.ProtectionFault have?", len(owners))

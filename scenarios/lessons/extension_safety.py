@@ -1,5 +1,6 @@
 """Extension safety: the verifier, fuel bounds and capabilities."""
 
+from kernel import inspect
 from kernel.sys.trace import Abort
 from scenarios.engine import Lesson
 
@@ -68,8 +69,8 @@ def runaway(run):
     net.run_us(20_000)
     aborts = k.trace.of(Abort)
     run.check("the handler was aborted", len(aborts) == 1, "; ".join(f"{a.owner} on {a.event}" for a in aborts))
-    ev = k.dispatcher.event("UDP.PacketArrived")
-    run.check("its binding was uninstalled", all(bd.owner != "runaway" for bd in ev.bindings))
+    rows = inspect.bindings(k, "UDP.PacketArrived")
+    run.check("its binding was uninstalled", all(bd.owner != "runaway" for bd in rows))
     a.net.ping("10.0.0.2", 1)
     net.run_us(20_000)
     run.check("the host still answers ping", len(a.net.ping_replies) == 1)
