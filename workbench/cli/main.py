@@ -160,7 +160,8 @@ def _shell(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    return serve(args.host, args.port, args.scenario, args.seed)
+    return serve(args.host, args.port, args.scenario, args.seed, max_sessions=args.max_sessions,
+                 public_url=args.public_url)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -219,6 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", default="localhost", help="the address to listen on (0.0.0.0 for a classroom)")
     sv.add_argument("--scenario", type=scenario_arg, metavar="NAME|FILE", help="open this lesson in every browser")
     sv.add_argument("--seed", type=SEED, default=0)
+    sv.add_argument("--max-sessions", type=int_in(1, 10_000), default=None, metavar="N",
+                    help="at most N browsers at once; the next is told the classroom is full")  # fmt: skip
+    sv.add_argument("--public-url", metavar="URL",
+                    help="the address the page's URLs name, behind a proxy (default: the one each browser used)")  # fmt: skip
     sv.set_defaults(fn=_serve)
     e = sub.add_parser("ext", help="extensions: check one with the verifier")
     esub = e.add_subparsers(dest="ext_command", required=True)
