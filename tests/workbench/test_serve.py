@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -89,3 +90,54 @@ def test_each_browsers_workbench_runs_isolated() -> None:
     finally:
         p.kill()
         p.communicate(timeout=20)
+
+
+def test_max_sessions_refuses_the_next_browser_and_a_wildcard_host_gives_a_reachable_url() -> None:
+    """--max-sessions 1: while one browser has its workbench, the page is a 503
+    saying the classroom is full and a websocket that raced past it is told so
+    in its terminal; when that browser leaves, the next one gets in. The page's
+    URLs name the address the browser used; on 0.0.0.0 the printed URL does not."""
+    import asyncio
+
+    import aiohttp
+
+    from tests.workbench.test_serve_browser import Server
+
+    server = Server("--max-sessions", "1", "--host", "0.0.0.0")
+
+    async def go() -> None:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(server.url, headers={"Host": "lab-pc7.example:8000"}) as r:
+                assert r.status == 200
+                assert 'data-session-websocket-url="ws://lab-pc7.example:8000/ws"' in await r.text()
+            first = await http.ws_connect(server.url + "ws?width=80&height=24")
+            await first.receive(timeout=120)  # its workbench is speaking
+            async with http.get(server.url) as r:
+                page = await r.text()
+                assert r.status == 503 and "full (1 of 1 workbench in use)" in page, page
+            second = await http.ws_connect(server.url + "ws")
+            msg = await second.receive(timeout=60)
+            assert b"classroom server is full" in msg.data
+            await second.close()
+            await first.close()
+            for _ in range(600):
+                async with http.get(server.url) as r:
+                    if r.status == 200:
+                        return
+                await asyncio.sleep(0.1)
+            raise AssertionError("the server stayed full after its one browser left")
+
+    try:
+        asyncio.run(go())
+    finally:
+        server.stop()
+    out = server.output
+    assert "at most 1 browser;" in out, out
+    [url] = re.findall(r"open (http://\S+)", out)
+    assert "0.0.0.0" not in url and url.endswith(f":{server.port}/"), out
+
+
+def test_serve_refuses_a_public_url_that_is_not_one() -> None:
+    p = subprocess.run([sys.executable, "-m", "workbench.cli", "serve", "--public-url", "lab-pc7:8000"],
+                       capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert p.returncode == 2 and "not an http:// or https:// URL" in p.stderr and "Traceback" not in p.stderr

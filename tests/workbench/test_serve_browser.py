@@ -94,8 +94,9 @@ class Server:
     def stop(self) -> None:
         if self.p.poll() is None:
             self.p.terminate()
+        self.output = ""
         with suppress(subprocess.TimeoutExpired):
-            self.p.communicate(timeout=30)
+            self.output = self.p.communicate(timeout=30)[0]
         for pid in self.workbenches():  # a failed test leaves nothing running either
             with suppress(OSError):
                 os.kill(pid, signal.SIGKILL)

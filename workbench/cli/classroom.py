@@ -117,7 +117,8 @@ class ClassroomServer(Server):
         return self.max_sessions is not None and len(self.sessions) >= self.max_sessions
 
     def full_message(self) -> str:
-        return (f"This classroom server is full: all {self.max_sessions} workbenches are in use. "
+        n = self.max_sessions
+        return (f"This classroom server is full ({n} of {n} workbench{'' if n == 1 else 'es'} in use). "
                 "Try again when someone leaves, or ask your instructor.")  # fmt: skip
 
     def public_url_for(self, request: web.Request) -> str:

@@ -96,7 +96,11 @@ def serve(host: str, port: int, scenario: str | None = None, seed: int = 0,
         for line in conf.warnings:
             print(line, file=sys.stderr)
         print(f"spinwb serve: each browser's workbench runs isolated: {conf.brief()}", flush=True)
-    cap = f"at most {max_sessions} browsers" if max_sessions else "no limit on browsers (--max-sessions N)"
+    cap = (
+        f"at most {max_sessions} browser{'' if max_sessions == 1 else 's'}"
+        if max_sessions
+        else "no limit on browsers (--max-sessions N)"
+    )
     print(f"spinwb serve: one workbench per browser, {cap}; it ends when its browser leaves", flush=True)
     url = public_url or page_url(host, port)
     print(f"spinwb serve: open {url} (ctrl-c stops)", flush=True)
