@@ -19,7 +19,7 @@ from machine.elf import ElfError, ElfImage, read_elf, read_program
 from machine.hostfile import HostFileError, write_bytes
 from machine.usermode import UserProgram, default_streams
 from workbench.bench import main as bench
-from workbench.cli import extcheck, netrun, scenario
+from workbench.cli import cc, extcheck, netrun, scenario
 from workbench.cli.args import SEED, Parser, int_in, read_extension, scenario_arg
 from workbench.cli.serve import serve
 
@@ -208,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--rounds", type=int_in(1, MAX_OPS), default=100,
                    help="bench program rounds (100 = about 20M instructions)")  # fmt: skip
     b.set_defaults(fn=_bench)
+    cc.add_parser(sub)
     netrun.add_parser(sub)
     scenario.add_parser(sub)
     sh = sub.add_parser("shell", help="the workbench's commands at a prompt (history, completion, tables)")
