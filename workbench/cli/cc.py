@@ -127,7 +127,7 @@ def build(sources: list[str], output: str, cpu: str = DEFAULT_CPU, opt: str = "2
     gcc = _tool(GCC)
     archive = _runtime_archive(gcc, cpu, verbose)
     flags = [*CFLAGS, f"-O{opt}", f"-mcpu={cpu}", "-Wall", *_includes(gcc)]
-    flags += [f"-D{d}" for d in defines or []] + [a for i in includes or [] for a in ("-iquote", i)]
+    flags += [f"-D{d}" for d in defines or []] + [a for i in includes or [] for a in ("-I", i)]
     with tempfile.TemporaryDirectory() as tmp:
         objs = []
         for i, s in enumerate(sources):
@@ -135,7 +135,9 @@ def build(sources: list[str], output: str, cpu: str = DEFAULT_CPU, opt: str = "2
             _compile(gcc, [*flags, "-c", "-o", obj, s], verbose)
             objs.append(obj)
         start = Path(tmp) / "crt0.o"
-        _compile(gcc, [*CFLAGS, f"-mcpu={cpu}", "-c", "-o", str(start), str(RUNTIME / "crt0.S")], verbose, "the runtime")
+        _compile(
+            gcc, [*CFLAGS, f"-mcpu={cpu}", "-c", "-o", str(start), str(RUNTIME / "crt0.S")], verbose, "the runtime"
+        )
         _compile(gcc, [*LDFLAGS, "-o", output, str(start), *objs, str(archive), "-lgcc"], verbose)
 
 
@@ -151,7 +153,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    "stores, ev67 count and square-root instructions)")  # fmt: skip
     c.add_argument("-O", dest="opt", choices=["0", "1", "2", "3", "s"], default="2", help="optimization (default 2)")
     c.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME[=VALUE]", help="define a macro")
-    c.add_argument("-I", dest="includes", action="append", default=[], metavar="DIR", help="look for \"headers\" here")
+    c.add_argument("-I", dest="includes", action="append", default=[], metavar="DIR", help="look for headers here too")
     c.add_argument("-v", "--verbose", action="store_true", help="print the compiler's command lines")
     c.set_defaults(fn=run)
 
