@@ -121,7 +121,13 @@ static void round_digits(char *d, int keep, int *exp)
 	}
 	if (keep >= DIG)
 		return;
-	int up = d[keep] >= '5';
+	int up = d[keep] > '5';
+	if (d[keep] == '5') { /* a tie (the rest all zeros) rounds to even, as glibc's exact digits do */
+		int tie = 1;
+		for (int i = keep + 1; i < DIG; i++)
+			tie &= d[i] == '0';
+		up = !tie || (keep > 0 && (d[keep - 1] - '0') % 2 == 1);
+	}
 	for (int i = keep; i < DIG; i++)
 		d[i] = '0';
 	for (int i = keep - 1; up && i >= 0; i--) {
