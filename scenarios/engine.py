@@ -136,8 +136,8 @@ class Run:
 
     def program(self, name: str) -> ElfImage:
         """A program by name from scenarios/programs/bin ("forkcow"), or by a
-        path ("prog.elf", "bin/prog.elf"), relative to the lesson's file."""
-        if "/" not in name and not name.endswith(".elf"):
+        path (a name with a dot or a slash: "prog.elf", "bin/prog"), relative to the lesson's file."""
+        if "/" not in name and "." not in name:
             return read_elf(PROGRAMS / f"{name}.elf")
         path = Path(name).expanduser()
         if not path.is_absolute() and self.lesson.file:
