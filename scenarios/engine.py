@@ -38,7 +38,7 @@ from kernel.boot import boot
 from kernel.kernel import Kernel
 from kernel.net.topology import Network
 from kernel.sys.errors import SpinError
-from machine.elf import read_elf
+from machine.elf import ElfError, ElfImage, read_elf, read_program
 from machine.hostfile import HOST_TEXT_MAX, HostFileError, read_text
 
 LESSONS = Path(__file__).resolve().parent / "lessons"
@@ -134,10 +134,23 @@ class Run:
 
     # --- building worlds -------------------------------------------------------------
 
+    def program(self, name: str) -> ElfImage:
+        """A program by name from scenarios/programs/bin ("forkcow"), or by a
+        path (a name with a dot or a slash: "prog.elf", "bin/prog"), relative to the lesson's file."""
+        if "/" not in name and "." not in name:
+            return read_elf(PROGRAMS / f"{name}.elf")
+        path = Path(name).expanduser()
+        if not path.is_absolute() and self.lesson.file:
+            path = Path(_short(str(Path(self.lesson.file).resolve().parent / path)))
+        try:
+            return read_program(path)
+        except ElfError as e:
+            raise ElfError(f"the lesson's program: {e}") from None  # the step's error, at the lesson's line
+
     def boot(self, init: str | None = None, argv: list[str] | None = None, **kw: Any) -> Kernel:
-        """A fresh workstation; with ``init``, pid 1 runs that program from
-        scenarios/programs/bin."""
-        image = read_elf(PROGRAMS / f"{init}.elf") if init else None
+        """A fresh workstation; with ``init``, pid 1 runs that program (a name
+        in scenarios/programs/bin or a path beside the lesson, see ``program``)."""
+        image = self.program(init) if init else None
         self.kernel = boot(init=image, argv=argv or ([init] if init else None), trace=self.trace, **kw)
         return self.kernel
 
@@ -145,7 +158,7 @@ class Run:
                 **kw: Any) -> Network:  # fmt: skip
         """``hosts`` workstations 10.0.0.1.. on one wire; the wire's loss is
         seeded from the run's seed."""
-        images = {i: (read_elf(PROGRAMS / f"{p}.elf"), [p, *args]) for i, (p, args) in (programs or {}).items()}
+        images = {i: (self.program(p), [p, *args]) for i, (p, args) in (programs or {}).items()}
         self.net = Network(hosts, programs=images, loss=loss, seed=self.rng.randrange(1 << 30), trace=self.trace, **kw)
         return self.net
 

@@ -30,7 +30,7 @@ from kernel.kernel import Kernel
 from kernel.net.topology import Network
 from kernel.sys.errors import SpinError
 from kernel.sys.trace import Dispatch, Install, MemFault, Record, Switch
-from machine.elf import read_elf
+from machine.elf import ElfError, ElfImage, read_elf, read_program
 from scenarios import engine
 from workbench import __version__
 from workbench.views import packet_ports, record_text
@@ -116,6 +116,15 @@ def parse_breakpoint(text: str) -> Breakpoint:
     return Breakpoint(kind, arg)
 
 
+def program_image(path: str | Path) -> ElfImage:
+    """The user program at ``path`` (any static Alpha ELF, e.g. one `spinwb cc`
+    built); a SessionError saying what is wrong with the file if it is not one."""
+    try:
+        return read_program(path)
+    except ElfError as e:
+        raise SessionError(f"{e} (give a static Alpha ELF, e.g. one built with `spinwb cc FILE.c`)") from None
+
+
 # --- the session ----------------------------------------------------------------------------------
 
 
@@ -158,7 +167,8 @@ class Session:
             disk = build_image({n: (BIN / f"{n}.elf").read_bytes() for n in DEMO_DISK})
             self.kernels = [boot(init=read_elf(BIN / "init.elf"), argv=DEMO_INIT, disk_image=disk, trace=True)]
         else:
-            self.kernels = [boot(init=read_elf(self.program), argv=self.argv or [self.program.name], trace=True)]
+            image = program_image(self.program)
+            self.kernels = [boot(init=image, argv=self.argv or [self.program.name], trace=True)]
         self._watch_all()
 
     @property
@@ -179,6 +189,13 @@ class Session:
     @property
     def host_name(self) -> str:
         return self.net.addresses[self.focus] if self.net is not None and self.networked else "workstation"
+
+    @classmethod
+    def of_program(cls, path: str | Path, args: list[str] | None = None) -> Session:
+        """A workstation booted with the ELF at ``path`` as init (argv[0] is the
+        path as given); a SessionError, and nothing booted, if it is not a program."""
+        program_image(path)  # refuse before booting
+        return cls(Path(path), [str(path), *(args or [])])
 
     def adopt(self, other: Session) -> None:
         """Become ``other`` (a snapshot opened, a lesson opened): whoever holds

@@ -19,7 +19,7 @@ from machine.elf import ElfError, ElfImage, read_elf, read_program
 from machine.hostfile import HostFileError, write_bytes
 from machine.usermode import UserProgram, default_streams
 from workbench.bench import main as bench
-from workbench.cli import extcheck, netrun, scenario
+from workbench.cli import cc, extcheck, netrun, scenario
 from workbench.cli.args import SEED, Parser, int_in, read_extension, scenario_arg
 from workbench.cli.serve import serve
 
@@ -166,7 +166,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="spinwb", description="SPIN Workbench: the SPIN extensible kernel on an "
-               "emulated DEC Alpha. With no command, opens the terminal workbench.")  # fmt: skip
+               "emulated DEC Alpha. With no command, opens the terminal workbench; `spinwb FILE.elf [ARGS...]` "
+               "opens it booted with that program as init.")  # fmt: skip
     sub = p.add_subparsers(dest="command")
     r = sub.add_parser("run", help="run a static Alpha ELF program")
     r.add_argument("file")
@@ -209,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--rounds", type=int_in(1, MAX_OPS), default=100,
                    help="bench program rounds (100 = about 20M instructions)")  # fmt: skip
     b.set_defaults(fn=_bench)
+    cc.add_parser(sub)
     netrun.add_parser(sub)
     scenario.add_parser(sub)
     sh = sub.add_parser("shell", help="the workbench's commands at a prompt (history, completion, tables)")
@@ -289,8 +291,31 @@ def _take_run_options(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _open_elf(path: str, args: list[str]) -> int:
+    """`spinwb FILE.elf [ARGS...]`: the workbench booted with that program as init."""
+    from workbench.session import Session, SessionError  # lazy, as the TUI is
+
+    try:
+        session = Session.of_program(path, args)
+    except SessionError as e:
+        print(f"spinwb: {e}", file=sys.stderr)
+        return 2
+    from workbench.tui.app import Workbench
+
+    Workbench(session=session).run()
+    return 0
+
+
+def _names_a_program(parser: argparse.ArgumentParser, word: str) -> bool:
+    """A first word that is no command but a path (`spinwb hello.elf`, `spinwb ./a.out`)."""
+    commands = next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return not word.startswith("-") and word not in commands and ("/" in word or "." in word or os.path.exists(word))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and _names_a_program(build_parser(), argv[0]):
+        return _open_elf(argv[0], argv[1:])
     after: list[str] = []
     if argv[:1] == ["run"] and "--" in argv:  # argparse would swallow the `--`
         cut = argv.index("--")

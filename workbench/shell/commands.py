@@ -213,6 +213,14 @@ def _scenario(session: Session, args: list[str]) -> RenderableType:
     raise Usage
 
 
+def _open(session: Session, args: list[str]) -> str:
+    """A fresh workstation whose init is the ELF named (the session in use stays if it is refused)."""
+    if not args:
+        raise Usage
+    session.adopt(Session.of_program(args[0], args[1:]))
+    return f"opened {args[0]}: booted with it as init (pid 1); step or run it"
+
+
 def _host(session: Session, args: list[str]) -> str:
     if args:
         try:
@@ -320,6 +328,7 @@ COMMANDS: dict[str, tuple[Callable[[Session, list[str]], RenderableType], str]] 
     "snapshot": (_snapshot, "snapshot take|restore|save FILE|load FILE — remember or replay a position"),
     "back": (_back, "back — step back: replay every action but the last from a fresh boot"),
     "scenario": (_scenario, "scenario [status]|step|answers|open NAME|FILE — the lesson"),
+    "open": (_open, "open FILE.elf [ARGS...] — boot a fresh workstation running that program as init"),
     "host": (_host, "host [N] — which machine the commands look at, of several"),
     "reset": (_reset, "reset — boot again"),
     "help": (_help, "help [CMD] — the commands"),
@@ -350,6 +359,23 @@ def execute(session: Session, line: str) -> Reply:
         return Reply(str(e), error=True)
     except ValueError as e:
         return Reply(f"{name}: {e} (usage: {usage})", error=True)
+
+
+def _elf_paths(prefix: str) -> list[str]:
+    """Directories and .elf files that complete ``prefix`` as a path."""
+    head, _, _ = prefix.rpartition("/")
+    try:
+        names = sorted(os.listdir(head or "."))
+    except OSError:
+        return []
+    out = []
+    for name in names:
+        path = f"{head}/{name}" if head else name
+        if os.path.isdir(path):
+            out.append(path + "/")
+        elif name.endswith(".elf"):
+            out.append(path)
+    return out
 
 
 def complete(session: Session, text: str) -> list[str]:
@@ -392,6 +418,8 @@ def complete(session: Session, text: str) -> list[str]:
         options = ["status", "step", "answers", "open"]
     elif cmd == "scenario" and n == 3 and words[1] == "open":
         options = list(engine.available())
+    elif cmd == "open" and n == 2:
+        options = _elf_paths(prefix)
     elif cmd == "host" and n == 2:
         options = [str(i) for i in range(len(session.kernels))]
     elif cmd == "help" and n == 2:
