@@ -189,12 +189,14 @@ RUN_TEXT = {
 
 
 class RunParser(Parser):
-    """`spinwb run`'s own parser: a bad command line shows run's usage, not spinwb's."""
+    """`spinwb run`'s own parser: an unknown option or no program shows run's
+    usage, not spinwb's; a bad value of a known option stays one line."""
 
     def error(self, message: str) -> NoReturn:
         if "required" in message:
             message = "name the program to run"
-        self.print_usage(sys.stderr)
+        if message.startswith(("unrecognized", "name the program")):
+            self.print_usage(sys.stderr)
         self.exit(2, f"spinwb run: {message} (see spinwb run --help)\n")
 
 
