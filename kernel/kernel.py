@@ -154,7 +154,7 @@ class Kernel:
             self.sched.tick()
             for hook in self.tick_hooks:
                 hook()
-            if self.console_waiters and (self.machine.console.input or self.console_eof):
+            if self.console_waiters and (self.machine.console.readable or self.console_eof):
                 for s in self.console_waiters:
                     self.sched.wake(s)
                 self.console_waiters.clear()
@@ -333,8 +333,9 @@ class Kernel:
 
     # --- console ---------------------------------------------------------------------
 
-    def console_write(self, data: bytes) -> None:
-        self.machine.console.send(data)
+    def console_write(self, data: bytes, stream: int = 1) -> None:
+        """A process's write to a console fd; ``stream`` 2 is stderr."""
+        self.machine.console.send(data, stream)
 
     def console_read(self, n: int) -> bytes | None:
         """Up to n bytes of console input; b"" at end of input; None if the
@@ -346,9 +347,9 @@ class Kernel:
                 con.feed(data)
             else:
                 self.console_eof = True
-        if con.input:
-            k = min(n, len(con.input))
-            return bytes(con.input.popleft() for _ in range(k))
+        taken = con.take(n)
+        if taken is not None:
+            return taken
         if self.console_eof or self.console_input is not None:
             return b""
         return None

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kernel import inspect
 from kernel.boot import boot
 from kernel.kernel import Kernel
 from kernel.net.topology import Network
@@ -147,12 +148,24 @@ class Run:
         except ElfError as e:
             raise ElfError(f"the lesson's program: {e}") from None  # the step's error, at the lesson's line
 
-    def boot(self, init: str | None = None, argv: list[str] | None = None, **kw: Any) -> Kernel:
+    def boot(self, init: str | None = None, argv: list[str] | None = None, stdin: bytes | str | None = None,
+             **kw: Any) -> Kernel:  # fmt: skip
         """A fresh workstation; with ``init``, pid 1 runs that program (a name
-        in scenarios/programs/bin or a path beside the lesson, see ``program``)."""
+        in scenarios/programs/bin or a path beside the lesson, see ``program``).
+        ``stdin`` is all the console input the run gets, then end of file (as
+        ``prog < file`` would); without it a read of stdin waits for ``type``."""
         image = self.program(init) if init else None
         self.kernel = boot(init=image, argv=argv or ([init] if init else None), trace=self.trace, **kw)
+        if stdin is not None:
+            self.type(self.kernel, stdin, eof=True)
         return self.kernel
+
+    def type(self, k: Kernel, text: bytes | str, eof: bool = False) -> None:
+        """Input at the console, as if typed (a str is UTF-8); ``eof`` adds a
+        Ctrl-D after it. Part of the machine's state, so a run replays."""
+        k.machine.console.feed(text.encode() if isinstance(text, str) else bytes(text))
+        if eof:
+            k.machine.console.end_of_input()
 
     def network(self, hosts: int, programs: dict[int, tuple[str, list[str]]] | None = None, loss: float = 0.0,
                 **kw: Any) -> Network:  # fmt: skip
@@ -178,9 +191,32 @@ class Run:
 
     # --- running ------------------------------------------------------------------------
 
-    def run_until_exit(self, k: Kernel, max_instructions: int = 200_000_000) -> str:
+    def run_until_exit(self, k: Kernel, max_instructions: int = 200_000_000, waiting_ok: bool = False) -> str:
+        """Run until every process exits, the budget is spent, or the processes
+        left can only wait for console input that nobody will type: then
+        "waiting for input", which fails the step (a headless run would
+        otherwise idle for ever) unless the lesson says ``waiting_ok``."""
+
+        def stuck() -> None:
+            if waiting_for_input(k):
+                k.machine.request_stop(WAITING)
+
         k.halt_when_done = True
-        return k.run(max_instructions)
+        k.tick_hooks.append(stuck)
+        try:
+            why = k.run(max_instructions)
+        finally:
+            k.tick_hooks.remove(stuck)
+        if why == "stop" and k.machine.stop_detail == WAITING:
+            why = WAITING
+            if not waiting_ok:
+                f = sys._getframe(1)
+                assert self.result is not None
+                self.result.checks.append(Check(
+                    "the program waits for input on stdin and none is left", False,
+                    "give it input: run.boot(..., stdin=b'...') or run.type(k, '...')",
+                    f"{_short(f.f_code.co_filename)}:{f.f_lineno}"))  # fmt: skip
+        return why
 
     def console(self, k: Kernel) -> str:
         return bytes(k.machine.console.output).decode(errors="replace")
@@ -209,6 +245,20 @@ class Run:
         assert self.result is not None
         value = answer() if callable(answer) else answer
         self.result.questions.append(Question(question, str(value)))
+
+
+WAITING = "waiting for input"
+
+
+def waiting_for_input(k: Kernel) -> bool:
+    """Some process reads the console, none can run, and no input or end of
+    file is queued: nothing but a person typing can move the run on."""
+    rows = [r for r in inspect.strands(k) if r.kind == "user" and r.state != "done"]
+    return (
+        any(r.blocked_on == "console" for r in rows)
+        and all(r.state == "blocked" and r.blocked_on in ("console", "wait") for r in rows)
+        and not k.machine.console.readable
+    )
 
 
 def _short(path: str) -> str:

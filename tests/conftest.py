@@ -22,8 +22,8 @@ BIN = PROGRAMS / "bin"
 CPUS = ("ev4", "ev56", "ev67")
 CORPUS = sorted(p.stem for p in (PROGRAMS / "corpus").glob("*.c"))
 # Programs and what a run must give: extra argv, stdin.
-RUN_ARGS = {"bench": ["3"], "echo": ["first", "second"], "hello": ["x", "y z"]}
-RUN_STDIN = {"echo": b"line one\nline two\n\nlast line without newline"}
+RUN_ARGS = {"bench": ["3"], "echo": ["first", "second"], "hello": ["x", "y z"], "streams": ["to stdout", "to stderr"]}
+RUN_STDIN = {"echo": b"line one\nline two\n\nlast line without newline", "upper": b"Hello\n\nworld, 2 lines"}
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -58,6 +58,7 @@ class Outcome:
     message: str = ""
     icount: int = 0
     regs: tuple[int, ...] = ()
+    stderr: bytes = b""
 
 
 def run_ours(path: Path, args: list[str], stdin: bytes = b"", cpu: str = "ev4", translate: bool = True,
@@ -65,11 +66,11 @@ def run_ours(path: Path, args: list[str], stdin: bytes = b"", cpu: str = "ev4", 
     from machine.elf import read_elf
     from machine.usermode import UserProgram
 
-    out = io.BytesIO()
+    out, err = io.BytesIO(), io.BytesIO()
     proc = UserProgram(read_elf(path), [str(path), *args], model=cpu, stdin=io.BytesIO(stdin), stdout=out,
-                   stderr=io.BytesIO(), translate=translate)  # fmt: skip
+                   stderr=err, translate=translate)  # fmt: skip
     info = proc.run(max_instructions)
-    return Outcome(out.getvalue(), info.status, info.message, proc.cpu.icount, tuple(proc.cpu.r))
+    return Outcome(out.getvalue(), info.status, info.message, proc.cpu.icount, tuple(proc.cpu.r), err.getvalue())
 
 
 KERNEL_PROGRAMS = tuple(p.stem for p in sorted((ROOT / "scenarios" / "programs" / "kernel").glob("*.c")))
@@ -91,6 +92,7 @@ class KernelRun:
     message: str
     why: str
     kernel: object
+    stderr: bytes = b""
 
 
 def run_kernel(path: Path, args: list[str], stdin: bytes = b"", cpu: str = "ev4", disk: bytes | None = None,
@@ -102,16 +104,19 @@ def run_kernel(path: Path, args: list[str], stdin: bytes = b"", cpu: str = "ev4"
     out = bytearray()
     k = boot(init=read_elf(path), argv=[str(path), *args], halt_when_done=True, model=cpu, console_out=out.extend,
              disk_image=disk, translate=translate)  # fmt: skip
+    err = bytearray()
+    k.machine.console.route_errors(err.extend)  # fd 2 apart, as `spinwb run` keeps it
     k.console_input = io.BytesIO(stdin).read
     why = k.run(max_instructions)
-    return KernelRun(bytes(out), k.exit_status if k.exit_status is not None else -1, k.exit_message, why, k)
+    return KernelRun(bytes(out), k.exit_status if k.exit_status is not None else -1, k.exit_message, why, k,
+                     bytes(err))  # fmt: skip
 
 
 def run_qemu(path: Path, args: list[str], stdin: bytes = b"", cpu: str = "ev4") -> Outcome:
     qemu = require("qemu-alpha")
     p = subprocess.run([qemu, "-cpu", cpu, str(path), *args], input=stdin, capture_output=True, timeout=120)
     status = p.returncode if p.returncode >= 0 else 128 - p.returncode
-    return Outcome(p.stdout, status)
+    return Outcome(p.stdout, status, stderr=p.stderr)
 
 
 # Assembly snippets for small test programs: set gp; exit with $4 as status.

@@ -6,7 +6,7 @@ of holding kernel objects that the next step invalidates.
 
 Everything that changes the session is an *action* and goes into ``log``:
 steps, stepping to the next kernel entry or dispatch, scenario steps,
-breakpoints, loads, unloads, raises. The machine is deterministic, so the
+breakpoints, loads, unloads, raises, console input typed. The machine is deterministic, so the
 log is the state: step back replays all but the last action from a fresh
 boot, a snapshot is a position in the log, and a snapshot file is the log
 with the state hashes it must reproduce (Ripes' reverse step, Dolphie's
@@ -42,6 +42,7 @@ SNAPSHOT_FORMAT = "spinwb-snapshot"
 SNAPSHOT_VERSION = 1
 TO_INSTRUCTIONS = 5_000_000  # how far "step to the next kernel entry or dispatch" looks
 TO_CYCLES = CLOCK_MHZ * 500_000  # and at most half a second of virtual time
+MAX_INPUT = 4096  # bytes of console input one action may type (a snapshot file's text bound, shell/snapfile.py)
 
 
 class SessionError(Exception):
@@ -242,6 +243,8 @@ class Session:
             result = self._unload(action[1], action[2])
         elif op == "raise":
             result = self._raise(action[1], action[2], action[3])
+        elif op == "input":
+            result = self._input(action[1], action[2], action[3])
         else:
             raise SessionError(f"unknown action {op!r}")
         self.log.append(action)
@@ -394,6 +397,28 @@ class Session:
             raise SessionError(f"raise {event}: {type(e).__name__}: {e}") from None
         return f"{event}{tuple(values)!r} returned {result!r}"
 
+    def type_input(self, text: str, eof: bool = False) -> str:
+        """Console input for the machine in focus, as typed: the program's
+        stdin. ``eof`` is Ctrl-D after it (a read that reaches it returns 0)."""
+        if len(text.encode()) > MAX_INPUT:
+            raise SessionError(f"that is {len(text.encode()):,} bytes of input; type at most {MAX_INPUT:,} at once")
+        return self.apply(["input", self.focus, text, eof])
+
+    def _input(self, host: int, text: str, eof: bool) -> str:
+        con = self.kernels[host].machine.console
+        con.feed(text.encode())
+        if eof:
+            con.end_of_input()
+        said = f"typed {len(text.encode())} bytes" if text else ""
+        return ", then ".join(filter(None, [said, "end of input (Ctrl-D)" if eof else ""]))
+
+    def waiting_for_input(self) -> bool:
+        """A program on the machine in focus waits to read the console and nothing is queued."""
+        k = self.kernel
+        return not k.machine.console.readable and any(
+            r.kind == "user" and r.state == "blocked" and r.blocked_on == "console" for r in inspect.strands(k)
+        )
+
     # --- step back, snapshots --------------------------------------------------------------
 
     def replay(self, log: list[list[Any]], progress: Callable[[int, int], None] | None = None) -> None:
@@ -495,6 +520,10 @@ class Session:
     def console_text(self) -> str:
         return bytes(self.kernel.machine.console.output).decode(errors="replace")
 
+    def console_pieces(self) -> list[tuple[str, bool]]:
+        """The console's output as runs of text, each marked True if a process wrote it on stderr."""
+        return [(data.decode(errors="replace"), stream == 2) for data, stream in self.kernel.machine.console.pieces()]
+
 
 def describe_action(a: list[Any]) -> str:
     op = a[0]
@@ -510,4 +539,6 @@ def describe_action(a: list[Any]) -> str:
         return f"loading {a[2]['path']}"
     if op == "unload":
         return f"unloading {a[2]}"
+    if op == "input":
+        return "end of input (Ctrl-D)" if not a[2] else f"typing {a[2][:20]!r}" + (" and Ctrl-D" if a[3] else "")
     return f"raising {a[2]}"

@@ -108,6 +108,7 @@ SYSCALLS = {1: "exit", 2: "fork", 3: "read", 4: "write", 6: "close", 7: "wait4",
 MAP_FIXED, MAP_ANONYMOUS = 0x100, 0x10
 WNOHANG = 1
 TTY_NAMES = ("/dev/tty", "/dev/console")
+STDOUT, STDERR = 1, 2  # the console's streams (machine/console.py): fd 2 stays apart, as on a host
 
 
 def _signed(v: int) -> int:
@@ -168,7 +169,8 @@ class Unix:
         self._pid()
         s.ctx = k.sal.user_context(entry, sp)
         p = Process(pid, 0, s.name, s, aspace, list(argv))
-        p.fds = {0: OpenFile("tty"), 1: OpenFile("tty", writable=True), 2: OpenFile("tty", writable=True)}
+        p.fds = {0: OpenFile("tty", STDOUT), 1: OpenFile("tty", STDOUT, writable=True),
+                 2: OpenFile("tty", STDERR, writable=True)}  # a tty's entry: the console stream it writes  # fmt: skip
         self._attach(p)
         k.sched.make_ready(s)
         return p
@@ -430,7 +432,7 @@ class Unix:
         data = self.k.copyin(caller(st), buf, n)
         if data is None:
             return -EFAULT
-        self.k.console_write(data)
+        self.k.console_write(data, f.entry)  # fd 2 as the host's stderr, as qemu-alpha keeps it
         return n
 
     def sys_read(self, p: Process, st: SyscallState) -> Any:
@@ -473,7 +475,7 @@ class Unix:
         if st.a1 & 3:
             return -EROFS
         if path in TTY_NAMES:
-            f = OpenFile("tty")
+            f = OpenFile("tty", STDOUT)
         else:
             e = self.k.fs.lookup(path) if self.k.fs is not None else None
             if e is None:

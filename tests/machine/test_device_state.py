@@ -51,7 +51,9 @@ def rich() -> Machine:
     nic = m.attach_nic(0x08002B000001)
     m.run(until_cycle=1000)
     m.console.feed(b"typed ahead")
+    m.console.end_of_input()
     m.console.send(b"hello")
+    m.console.send(b"oops", stream=2)
     disk.page[R_BLOCK], disk.page[R_COUNT], disk.page[R_DMA] = 3, 2, 0x6000
     disk.page[R_CMD] = CMD_READ
     m.memory.write(0x40000, bytes(range(60)))
@@ -198,6 +200,8 @@ def test_the_hash_covers_what_it_once_left_out() -> None:
         "MMU mode": lambda m: setattr(m.mmu, "mode", 1),
         "TB misses": lambda m: setattr(m.mmu.dtb, "misses", 99),
         "console input": lambda m: m.console.feed(b"!"),
+        "console end of input": lambda m: m.console.end_of_input(),
+        "stderr apart": lambda m: m.console.errors.__setitem__(0, [5, 8]),
         "halt reason": lambda m: setattr(m, "halt_reason", "halt"),
         "bad block": lambda m: m.disk.bad_blocks.add(9),  # type: ignore[union-attr]
         "NIC address": lambda m: setattr(m.nic, "mac", 2),

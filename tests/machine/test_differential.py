@@ -1,5 +1,5 @@
 """Every corpus program, on every CPU model, behaves exactly as under qemu-alpha:
-same stdout, same exit status (including the faulting programs)."""
+same stdout, same stderr, same exit status (including the faulting programs)."""
 
 import pytest
 
@@ -19,12 +19,14 @@ def test_same_as_qemu(name: str, cpu: str) -> None:
     theirs = run_qemu(path, args, stdin, cpu)
     ours = run_ours(path, args, stdin, cpu)
     assert ours.stdout == theirs.stdout
+    assert ours.stderr == theirs.stderr
     assert ours.status == theirs.status
     assert ours.status == EXPECTED_STATUS.get(name, ours.status)
     if name in EXPECTED_STATUS:
         assert ours.message, "a fatal fault must be reported in one line"
     booted = run_kernel(path, args, stdin, cpu)  # the same program as a process of the SPIN kernel
     assert booted.stdout == theirs.stdout
+    assert booted.stderr == theirs.stderr
     assert booted.status == theirs.status
     assert booted.message == ours.message, "the kernel reports a fault as the harness does"
 

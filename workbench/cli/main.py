@@ -8,6 +8,8 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
+from typing import BinaryIO, NoReturn
 
 from kernel.boot import boot
 from kernel.fs.format import FsFormatError, image_from_paths, read_image
@@ -17,7 +19,7 @@ from machine.alpha.disasm import listing
 from machine.disk import DiskImageError
 from machine.elf import ElfError, ElfImage, read_elf, read_program
 from machine.hostfile import HostFileError, write_bytes
-from machine.usermode import UserProgram, default_streams
+from machine.usermode import ExitInfo, UserProgram, default_streams
 from workbench.bench import main as bench
 from workbench.cli import cc, extcheck, netrun, scenario
 from workbench.cli.args import SEED, Parser, int_in, read_extension, scenario_arg
@@ -43,19 +45,23 @@ def _run(args: argparse.Namespace) -> int:
     if args.harness:
         return _run_harness(args, image)
 
-    def out(data: bytes) -> None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+    def stream(f: BinaryIO) -> Callable[[bytes], None]:
+        def write(data: bytes) -> None:
+            f.write(data)
+            f.flush()
+
+        return write
 
     try:
-        k = boot(init=image, argv=[args.file, *args.args], halt_when_done=True, model=args.cpu, console_out=out,
-                 translate=not args.interpret, disk_image=args.disk)  # fmt: skip
+        k = boot(init=image, argv=[args.file, *args.args], halt_when_done=True, model=args.cpu,
+                 console_out=stream(sys.stdout.buffer), translate=not args.interpret, disk_image=args.disk)  # fmt: skip
     except DiskImageError as e:
         print(f"spinwb run: {e}", file=sys.stderr)
         return 2
     except FsFormatError as e:
         print(f"spinwb run: {args.disk}: {e}", file=sys.stderr)
         return 2
+    k.machine.console.route_errors(stream(sys.stderr.buffer))  # fd 2 on the host's stderr, as qemu-alpha does
     for path in args.ext:
         try:
             k.system.load(read_extension(path), path, importer="root")  # the owner at the command line
@@ -68,11 +74,16 @@ def _run(args: argparse.Namespace) -> int:
     stdin = sys.stdin.buffer
     k.console_input = stdin.read1 if hasattr(stdin, "read1") else stdin.read  # type: ignore[union-attr]
     t0 = time.perf_counter()
-    why = k.run(args.max_instructions)
+    try:
+        why = k.run(args.max_instructions)
+    except KeyboardInterrupt:  # Ctrl-C: what ran so far is still worth its figures
+        why = "interrupted"
     host = time.perf_counter() - t0
     status = k.exit_status if k.exit_status is not None else 0
     if why == "budget":
         status, k.exit_message = 124, f"stopped after {k.machine.cpu.icount} instructions (--max-instructions)"
+    elif why == "interrupted":
+        status, k.exit_message = 130, f"interrupted (Ctrl-C) after {k.machine.cpu.icount} instructions"
     elif why != "all processes exited":
         status, k.exit_message = 125, f"the machine stopped: {why}"
     if k.exit_message:
@@ -94,7 +105,10 @@ def _run_harness(args: argparse.Namespace, image: ElfImage) -> int:
     proc = UserProgram(image, [args.file, *args.args], model=args.cpu, stdin=stdin, stdout=stdout,
                    stderr=stderr, translate=not args.interpret)  # fmt: skip
     t0 = time.perf_counter()
-    info = proc.run(args.max_instructions)
+    try:
+        info = proc.run(args.max_instructions)
+    except KeyboardInterrupt:
+        info = ExitInfo(130, 0, f"interrupted (Ctrl-C) after {proc.cpu.icount} instructions")
     host = time.perf_counter() - t0
     if info.message:
         print(f"spinwb run: {info.message}", file=sys.stderr)
@@ -164,14 +178,32 @@ def _serve(args: argparse.Namespace) -> int:
                  public_url=args.public_url)  # fmt: skip
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = Parser(prog="spinwb", description="SPIN Workbench: the SPIN extensible kernel on an "
-               "emulated DEC Alpha. With no command, opens the terminal workbench; `spinwb FILE.elf [ARGS...]` "
-               "opens it booted with that program as init.")  # fmt: skip
-    sub = p.add_subparsers(dest="command")
-    r = sub.add_parser("run", help="run a static Alpha ELF program")
-    r.add_argument("file")
-    r.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the program")
+RUN_TEXT = {
+    "usage": "spinwb run [OPTIONS] PROGRAM.elf [--] [ARGS...]",
+    "description": "Boot the SPIN kernel with PROGRAM.elf as its first process and run it to the end. The program's "
+    "stdin is yours (reading waits for you to type; Ctrl-D or the end of a pipe is its end of file), its fd 1 goes to "
+    "stdout and its fd 2 to stderr, as under qemu-alpha; its exit status is spinwb's (128 + N for signal N).",
+    "epilog": "Arguments after PROGRAM.elf are the program's, flags too (spinwb run prog.elf -x --y), except the "
+    "options listed here, which may also follow it; everything after -- is the program's, even these "
+    "(spinwb run prog.elf -- --stats). Ctrl-C stops the run (exit 130), with --stats printed so far.",
+}
+
+
+class RunParser(Parser):
+    """`spinwb run`'s own parser: an unknown option or no program shows run's
+    usage, not spinwb's; a bad value of a known option stays one line."""
+
+    def error(self, message: str) -> NoReturn:
+        if "required" in message:
+            message = "name the program to run"
+        if message.startswith(("unrecognized", "name the program")):
+            self.print_usage(sys.stderr)
+        self.exit(2, f"spinwb run: {message} (see spinwb run --help)\n")
+
+
+def _run_arguments(r: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    r.add_argument("file", metavar="PROGRAM.elf", help="a static Alpha ELF (built with make, spinwb asm or spinwb cc)")
+    r.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="the program's arguments (argv[1:])")
     r.add_argument("--cpu", choices=sorted(CPU_MODELS), default=DEFAULT_CPU,
                    help=f"CPU model (default {DEFAULT_CPU}, the 21064); ev56 adds BWX, ev67 adds CIX/FIX/MVI")  # fmt: skip
     r.add_argument("--stats", action="store_true", help="print a JSON line of counters on stderr at the end")
@@ -182,7 +214,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--disk", metavar="IMAGE", help="attach a disk with an extent file system (see spinwb mkfs)")
     r.add_argument("--harness", action="store_true",
                    help="run without the kernel, in the one-process harness (for comparison)")  # fmt: skip
-    r.set_defaults(fn=_run)
+    r.set_defaults(fn=_run, command="run")
+    return r
+
+
+def run_parser() -> RunParser:
+    return _run_arguments(RunParser(prog="spinwb run", **RUN_TEXT))  # type: ignore[return-value]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="spinwb", description="SPIN Workbench: the SPIN extensible kernel on an "
+               "emulated DEC Alpha. With no command, opens the terminal workbench; `spinwb FILE.elf [ARGS...]` "
+               "opens it booted with that program as init.")  # fmt: skip
+    sub = p.add_subparsers(dest="command")
+    _run_arguments(sub.add_parser("run", help="run a static Alpha ELF program", **RUN_TEXT))
     f = sub.add_parser("mkfs", help="build an extent file-system image from host files")
     f.add_argument("output", metavar="IMAGE")
     f.add_argument("files", nargs="+", metavar="[NAME=]PATH")
@@ -256,7 +301,8 @@ def _ext_check(args: argparse.Namespace) -> int:
 
 def _take_run_options(args: argparse.Namespace) -> str | None:
     """`spinwb run FILE [ARGS...] [--stats] [--max-instructions N]`: our options
-    may follow the program's arguments; everything after `--` is the program's."""
+    may follow the program's arguments, any other flag is the program's;
+    everything after `--` is the program's."""
     rest, prog = list(args.args), []
     i = 0
     while i < len(rest):
@@ -267,7 +313,7 @@ def _take_run_options(args: argparse.Namespace) -> str | None:
         name, eq, value = a.partition("=")
         if name in ("--stats", "--interpret", "--harness") and not eq:
             setattr(args, name[2:], True)
-        elif name in ("--max-instructions", "--cpu", "--disk"):
+        elif name in ("--max-instructions", "--cpu", "--disk", "--ext"):
             if not eq:
                 if i + 1 >= len(rest):
                     return f"{name} needs a value"
@@ -275,6 +321,8 @@ def _take_run_options(args: argparse.Namespace) -> str | None:
                 i += 1
             if name == "--disk":
                 args.disk = value
+            elif name == "--ext":
+                args.ext.append(value)
             elif name == "--cpu":
                 if value not in CPU_MODELS:
                     return f"unknown CPU model {value!r} (choose from {', '.join(sorted(CPU_MODELS))})"
@@ -320,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["run"] and "--" in argv:  # argparse would swallow the `--`
         cut = argv.index("--")
         argv, after = argv[:cut], argv[cut + 1 :]
-    args = build_parser().parse_args(argv)
+    args = run_parser().parse_args(argv[1:]) if argv[:1] == ["run"] else build_parser().parse_args(argv)
     if args.command is None:
         from workbench.tui.app import run_app  # lazy: Textual takes 600 ms, which no subcommand needs
 

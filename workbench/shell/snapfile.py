@@ -61,7 +61,7 @@ def _action(a: object, i: int, classroom: bool) -> int:
     if not isinstance(a, list) or not a or not isinstance(a[0], str):
         raise _Bad(f"{where} should be a list starting with its kind")
     op, n = a[0], len(a)
-    arity = {"step": 3, "to": 2, "scenario": 1, "break": 3, "load": 3, "unload": 3, "raise": 4}.get(op)
+    arity = {"step": 3, "to": 2, "scenario": 1, "break": 3, "load": 3, "unload": 3, "raise": 4, "input": 4}.get(op)
     if arity is None:
         raise _Bad(f"{where}: unknown kind {op[:20]!r}")
     if n != arity:
@@ -78,6 +78,11 @@ def _action(a: object, i: int, classroom: bool) -> int:
         if a[1] not in ("add", "del"):
             raise _Bad(f"{where} (break) should say add or del")
         _text(a[2], f"{where} (break)")
+    elif op == "input":  # console input typed: host, text, then Ctrl-D or not
+        _int(a[1], f"{where} (input) host", 0, MAX_HOST)
+        _text(a[2], f"{where} (input)")
+        if not isinstance(a[3], bool):
+            raise _Bad(f"{where} (input) should say true or false for end of input")
     elif op in ("load", "unload", "raise"):
         _int(a[1], f"{where} ({op}) host", 0, MAX_HOST)
         if op == "load":

@@ -31,7 +31,7 @@ from textual.worker import Worker
 from scenarios import engine
 from workbench.session import Session, SessionError
 from workbench.shell.commands import execute
-from workbench.tui.panes import PANES, ListPane, PageTablesPane, Pane, ScenarioPane, TracePane
+from workbench.tui.panes import PANES, ConsolePane, ListPane, PageTablesPane, Pane, ScenarioPane, TracePane
 
 TICK = 0.05  # seconds between repaints while running: at most 20 a second
 SLICE_SECONDS = 0.035  # host time a slice aims for, so a key waits at most about one slice
@@ -136,6 +136,7 @@ class Workbench(App[None]):
         Binding("left_square_bracket", "space(-1)", "Prev space", show=False),
         Binding("right_square_bracket", "space(1)", "Next space", show=False),
         Binding("f", "filter", "Filter", show=False),
+        Binding("i", "type_input", "Type stdin", show=False),
     ]
 
     def __init__(self, program: Path | None = None, argv: list[str] | None = None, scenario: str | None = None,
@@ -408,6 +409,20 @@ class Workbench(App[None]):
         pane = self.active_pane()
         if isinstance(pane, TracePane):
             pane.action_filter()
+
+    def action_type_input(self) -> None:
+        self.action_pane(PANES.index(ConsolePane))
+        self.query_one("#console-in", Input).focus()
+
+    def on_console_pane_typed(self, event: ConsolePane.Typed) -> None:
+        """A line for the program's stdin: an action in the log, so step back and replays keep it."""
+        if not self._refuse_if_busy():
+            with self.lock:  # between two slices of a running machine, which reads it on its next tick
+                try:
+                    self.message = self.session.type_input(event.text, event.eof)
+                except SessionError as e:
+                    self.notify(str(e), severity="error", timeout=6, markup=False)
+            self.refresh_panes()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

@@ -18,7 +18,10 @@ from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
-from textual.widgets import Static
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Input, Static
 
 from kernel.inspect import StrandRow
 from workbench import views
@@ -335,22 +338,92 @@ class PacketsPane(ListPane):
 # --- Console, CPU -------------------------------------------------------------------------------------
 
 
+class ConsoleInput(Input):
+    """The program's stdin: Enter sends the line and a newline, Ctrl-D an end
+    of file (a terminal's habit, in place of Input's delete-right), Escape
+    hands the keys back to the workbench."""
+
+    BINDINGS: ClassVar = [
+        Binding("ctrl+d", "end_of_input", "End of input", show=False),
+        Binding("escape", "leave", "Leave the console", show=False),
+    ]
+
+    def action_end_of_input(self) -> None:
+        self.post_message(ConsolePane.Typed(self.value, eof=True))
+        self.value = ""
+
+    def action_leave(self) -> None:
+        self.screen.set_focus(None)
+
+
 class ConsolePane(Pane):
+    """The console: what the programs wrote, stderr marked (red, with a bar
+    in the gutter) as a terminal cannot, and a line to type their stdin into."""
+
     TITLE = "Console"
+    STDERR = "red"
+    DEFAULT_CSS = """
+    ConsolePane { layout: vertical; }
+    ConsolePane > #console-out { height: 1fr; }
+    ConsolePane > #console-in { height: 1; border: none; padding: 0; }
+    """
+
+    class Typed(Message):
+        """A line (or an end of file) typed for the program's stdin."""
+
+        def __init__(self, text: str, eof: bool = False) -> None:
+            super().__init__()
+            self.text = text
+            self.eof = eof
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="console-out")
+        yield ConsoleInput(placeholder="stdin: type a line, Enter sends it, Ctrl-D ends input (key i)",
+                           id="console-in")  # fmt: skip
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()  # the program's input, not a command for the app
+        self.post_message(self.Typed(event.value + "\n"))
+        event.input.value = ""
 
     def show(self, session: Session) -> None:
         self.begin(session)
-        lines = session.console_text().splitlines()
-        room = max(1, self.size.height - 3)
+        pieces = session.console_pieces()
+        lines = _stream_lines(pieces)
+        waiting = session.waiting_for_input()
+        box = self.query_one("#console-out", Static)
+        room = max(1, (box.size.height or self.size.height - 3) - waiting - bool(session.stopped))
         old = self._base.get("lines", 0)
         self.mark("lines", len(lines))
         out = Text()
         first = max(0, len(lines) - room)
         for i in range(first, len(lines)):
-            out.append(lines[i] + "\n", style=CHANGED if self._base and i >= old else "")
+            changed = CHANGED if self._base and i >= old else ""
+            err = any(e for _, e in lines[i])
+            out.append("▌" if err else " ", style=self.STDERR)
+            for text, e in lines[i]:
+                out.append(text, style=f"{self.STDERR} {changed}" if e else changed)
+            out.append("\n")
+        if waiting:
+            out.append("the program waits for input: type it below (key i)\n", style="italic")
         if session.stopped:
             out.append(session.stopped, style="bold")
-        self.update(out)
+        self.border_subtitle = Text("▌ stderr", style=self.STDERR) if any(e for _, e in pieces) else ""
+        box.update(out)
+
+
+def _stream_lines(pieces: list[tuple[str, bool]]) -> list[list[tuple[str, bool]]]:
+    """Output runs cut at newlines: each line a list of (text, is stderr)."""
+    lines: list[list[tuple[str, bool]]] = [[]]
+    for text, err in pieces:
+        for j, part in enumerate(text.split("\n")):
+            if j:
+                lines.append([])
+            if part:
+                lines[-1].append((part, err))
+    if not lines[-1]:
+        lines.pop()
+    return lines
 
 
 class CpuPane(Pane):
