@@ -7,6 +7,9 @@ is how the workbench words a trace record. Nothing changes what it looks at.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from kernel.inspect import (  # noqa: F401 - re-exported for the panes and the shell
     CLOCK_HZ,
     GUARD_RESULT,
@@ -35,9 +38,37 @@ from kernel.inspect import (  # noqa: F401 - re-exported for the panes and the s
     tbs,
     walk,
 )
+from kernel.inspect import counters as _counters
 from kernel.inspect import guards_text as _guards_text
 from kernel.net.records import PacketFrame
 from kernel.sys.trace import Dispatch, Record, Switch
+
+if TYPE_CHECKING:
+    from kernel.kernel import Kernel
+
+# --- Pace (the dashboard) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaceRow:
+    """The totals since boot the dashboard turns into rates (it divides by host time itself)."""
+
+    cycles: int  # virtual time
+    instructions: int
+    syscalls: int
+    handler_calls: int  # event handlers run by dispatches, over all events (the intrinsics' too)
+    faults: int
+    switches: int
+    packets: int  # frames in plus frames out (0 without a network)
+
+
+def pace(k: Kernel) -> PaceRow:
+    c = _counters(k)
+    calls = sum(e.calls for e in events(k))
+    net = k.net
+    frames = net.counters["frames in"] + net.counters["frames out"] if net is not None else 0
+    return PaceRow(c.cycles, c.instructions, c.syscalls, calls, c.faults, c.switches, frames)
+
 
 # --- Trace -----------------------------------------------------------------------------------
 

@@ -30,13 +30,14 @@ def until_waiting(w: Session) -> None:
 
 def console_lines(app: Workbench) -> list[str]:
     console = Console(width=100, record=True, file=io.StringIO())
-    console.print(app.query_one("#console-out").content)
+    pane = app.query_one("#console", ConsolePane)  # the tabs' Console pane (a layout's own is another)
+    console.print(pane.query_one("#console-out").content)
     return console.export_text().splitlines()
 
 
-def drive(app: Workbench, body: object) -> None:
+def drive(app: Workbench, body: object, size: tuple[int, int] = (100, 30)) -> None:
     async def go() -> None:
-        async with app.run_test(size=(100, 30)) as pilot:
+        async with app.run_test(size=size) as pilot:
             await body(pilot)  # type: ignore[operator]
 
     asyncio.run(go())
@@ -58,7 +59,7 @@ def test_stderr_is_marked_in_the_console_pane() -> None:
         assert [ln[1:] for ln in errs[:3]] == ["err 1: B", "err 2: B", "err 3: B"]
         assert [ln[1:] for ln in outs[:3]] == ["out 1: A", "out 2: A", "out 3: A"]
         assert "▌a partial stderr line, then stdout, then the rest of stderr" in lines
-        pane = app.query_one(ConsolePane)
+        pane = app.query_one("#console", ConsolePane)
         text = pane.query_one("#console-out").content
         red = {text.plain[s.start : s.end] for s in text.spans if "red" in str(s.style)}  # type: ignore[union-attr]
         assert "err 1: B" in red and not any("out 1" in r for r in red)
@@ -99,6 +100,27 @@ def test_a_line_typed_into_the_console_is_the_programs_stdin() -> None:
         assert any(ln == "▌upper: 1 lines, 0 empty" for ln in console_lines(app))
 
     drive(app, body)
+
+
+def test_on_the_big_screen_i_types_into_the_layouts_own_console() -> None:
+    """At 200x50 the overview layout has a Console pane of its own beside
+    the others: `i` focuses that one's input (not a hidden tab's), and the
+    line typed there is the program's stdin."""
+    w = Session(elf("upper", "ev4"), ["upper"])
+    until_waiting(w)
+    app = Workbench(session=w)
+
+    async def body(pilot: Pilot[None]) -> None:
+        await pilot.pause()
+        assert app.layout_name == "overview"
+        await pilot.press("i")
+        focused = app.focused
+        assert focused is not None and focused.id == "console-in"
+        assert focused.parent is app.active_pane() and focused.region.width > 0, "the input on show has the keys"
+        await pilot.press(*"big", "enter")
+        assert w.log[-1] == ["input", 0, "big\n", False]
+
+    drive(app, body, size=(200, 50))
 
 
 def typed_session() -> Session:

@@ -122,3 +122,19 @@ def test_scenario_replug_in_progress(snap_compare: SnapCompare) -> None:
 def test_the_narrowest_terminal(snap_compare: SnapCompare) -> None:
     """At 80×24 the demo's Strands pane and the footer's keys still fit."""
     assert snap_compare(Workbench(), press=["n"], terminal_size=(80, 24))
+
+
+def test_the_big_screen_overview(snap_compare: SnapCompare) -> None:
+    """At 200×50 the demo at the fault opens in the overview layout: Strands,
+    Events (selected: the heavy border) and Console in the left column, CPU
+    and the Pace dashboard (paused: no rates, its since-boot figures) in the
+    right; the footer shows every key, l Layout among them, and ^p palette."""
+    assert snap_compare(Workbench(session=demo_at_the_null_dereference()), terminal_size=(200, 50))
+
+
+def test_the_big_screen_network_layout(snap_compare: SnapCompare) -> None:
+    """The network layout (l twice from the lesson layout a lesson opens in) on the
+    udp_forwarding forwarder after step 1: Packets beside Events and the
+    Trace; the status bar names the layout and the lesson's position."""
+    assert snap_compare(Workbench(session=lesson("udp_forwarding", 1, focus=1)), press=["l", "l"],
+                        terminal_size=(200, 50))  # fmt: skip

@@ -54,7 +54,7 @@ class Tmux:
 def test_spinwb_in_a_terminal() -> None:
     t = Tmux([sys.executable, "-m", "workbench.cli"])
     try:
-        t.wait_for("demo icount 0 actions 0")
+        t.wait_for("scenario none (demo) seed 0 step 0 icount 0")
         s = t.wait_for("q Quit")
         for title in PANES:
             assert title in s, title
@@ -62,19 +62,19 @@ def test_spinwb_in_a_terminal() -> None:
                     "q Quit"):  # fmt: skip
             assert key in s, key
         t.keys("s")
-        t.wait_for("demo icount 1 actions 1")
+        t.wait_for("(demo) seed 0 step 1 icount 1 ")
         t.keys("n")
-        t.wait_for("demo icount 10001 actions 2")
+        t.wait_for("(demo) seed 0 step 2 icount 10001 ")
         t.keys("e")
         t.wait_for("kernel entry: ")
         t.keys("d")
         t.wait_for("breakpoint dispatch any: Dispatch")
         t.keys("b")
-        t.wait_for("stepped back over a step to the next dispatch")
+        t.wait_for("stepped back over a step to the")
         t.keys("7")
         t.wait_for("╭─ CPU")
         s = t.wait_for("=> ")
-        assert "demo icount 36283 actions 3" in s and "instructions 36,283" in s and "user mode, IPL 0" in s, s
+        assert "(demo) seed 0 step 3 icount 36283 " in s and "instructions 36,283" in s and "user mode, IPL 0" in s, s
         t.keys("?")
         t.wait_for("SPIN Workbench — keys")
         t.keys("Escape")
@@ -84,7 +84,7 @@ def test_spinwb_in_a_terminal() -> None:
         t.keys("space")
         t.wait_for("paused")
         t.keys("r")
-        t.wait_for("demo icount 0 actions 0")
+        t.wait_for("(demo) seed 0 step 0 icount 0 ")
         t.keys("g")
         t.wait_for("no scenario is open")
         t.keys("q")
@@ -105,5 +105,81 @@ def test_a_lesson_in_a_terminal_and_a_terminal_too_small() -> None:
         t.keys("g")
         s = t.wait_for("step 1/")
         assert "✓ 1." in s and "[ok]" in s
+    finally:
+        t.close()
+
+
+BENCH = ("from workbench.session import BIN, Session; from workbench.tui.app import Workbench; "
+         "Workbench(session=Session(BIN / 'bench-ev4.elf', ['bench-ev4', '1000000'])).run()")  # fmt: skip
+FOOTER = ["space Run", "s Step", "e Entry", "d Dispatch", "g Lesson", "b Back", "r Reset", "? Help", "q Quit"]
+
+
+def _titles(screen: str) -> set[str]:
+    """The pane titles on the screen's borders ("╭─ CPU ──" or, selected, "┏━ Events ━━")."""
+    found = set()
+    for title in [*PANES, "Pace"]:
+        if f"─ {title} ─" in screen or f"━ {title} ━" in screen:
+            found.add(title)
+    return found
+
+
+def _status(screen: str) -> str:
+    lines = [ln for ln in screen.splitlines() if ln.strip()]
+    return lines[-2]  # the status bar sits above the footer
+
+
+def test_80x24_every_footer_key_shows_and_layouts_cycle() -> None:
+    """At 80×24 the tabs (one pane); every footer key is on screen, not cut
+    by the palette's key; l still cycles layouts though the footer leaves it
+    out; a notification does not cover the status bar."""
+    t = Tmux([sys.executable, "-m", "workbench.cli"], 80, 24)
+    try:
+        s = t.wait_for("q Quit")
+        for key in FOOTER:
+            assert key in s, (key, s)
+        assert _titles(s) == {"Strands"}, s
+        t.keys("l")
+        s = t.wait_for("layout overview")
+        assert {"Strands", "Events", "Console", "CPU", "Pace"} <= _titles(s), s
+        t.keys("l")
+        s = t.wait_for("layout lesson")
+        assert {"Scenario", "Strands", "Console", "Pace"} <= _titles(s), s
+        for _ in range(3):
+            t.keys("l")
+        s = t.wait_for("layout single")
+        assert _titles(s) == {"Strands"}, s
+        t.keys("g")  # an error: a toast, and the status bar still readable beneath it
+        s = t.wait_for("no scenario is open")
+        assert _status(s).startswith(" scenario none (demo) seed 0 step 0"), s
+        for key in FOOTER:
+            assert key in s, (key, s)
+    finally:
+        t.close()
+
+
+def test_200x50_opens_side_by_side_and_the_pace_moves_while_running() -> None:
+    """At 200×50 the overview layout opens: five panes side by side; running
+    a CPU-bound program, two looks at the Pace pane a second apart show
+    different instruction counts and a rate; l cycles to the next layout."""
+    t = Tmux([sys.executable, "-c", f'"{BENCH}"'], 200, 50)
+    try:
+        s = t.wait_for("l Layout")
+        assert "^p palette" in s
+        assert {"Strands", "Events", "Console", "CPU", "Pace"} <= _titles(s), s
+        assert "scenario none (bench-ev4.elf) seed 0 step 0 icount 0" in s
+        t.keys("space")
+        first = t.wait_for(" instructions/s (guest, per host second) ", timeout=30)
+        time.sleep(1.5)
+        second = t.wait_for(" instructions/s (guest, per host second) ")
+        pick = lambda scr: next(ln for ln in scr.splitlines() if "since boot:" in ln)  # noqa: E731
+        assert pick(first) != pick(second), (pick(first), pick(second))
+        rate = next(ln for ln in second.splitlines() if "instructions/s (guest" in ln)
+        assert " k instructions/s" in rate or " M instructions/s" in rate, rate
+        assert "× real time" in second
+        t.keys("space")
+        t.wait_for("paused")
+        t.keys("l")
+        s = t.wait_for("layout lesson")
+        assert {"Scenario", "Strands", "Console", "Pace"} <= _titles(s) and "Events" not in _titles(s), s
     finally:
         t.close()

@@ -74,11 +74,11 @@ def main(args: argparse.Namespace) -> int:
     if args.what == "net":
         from workbench.bench import net
 
-        return net.main(args.json, args.ops)
+        return net.main(args.json, args.ops, not getattr(args, "no_chart", False))
     if args.what == "threads":
         from workbench.bench import threads
 
-        return threads.main(args.json, args.ops)
+        return threads.main(args.json, args.ops, not getattr(args, "no_chart", False))
     if args.what == "ui":
         from workbench.bench import ui
 
@@ -86,7 +86,7 @@ def main(args: argparse.Namespace) -> int:
     if args.what == "vm":
         from workbench.bench import vm
 
-        return vm.main(args.json, args.ops)
+        return vm.main(args.json, args.ops, not getattr(args, "no_chart", False))
     res = bench_mmu(args.rounds) if args.what == "mmu" else bench_cpu(args.rounds)
     if args.json:
         print(json.dumps(res))

@@ -35,6 +35,7 @@ from kernel.kernel import Kernel
 from kernel.net import endpoints as E
 from kernel.net.topology import Network
 from machine.elf import read_elf
+from workbench.bench.chart import chart
 from workbench.bench.measured import PROGRAMS, parse_tally
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -185,7 +186,7 @@ def bench_net(n: int = 200) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def main(as_json: bool, n: int = 200) -> int:
+def main(as_json: bool, n: int = 200, bars: bool = True) -> int:
     res = bench_net(n)
     if as_json:
         print(json.dumps(res, default=asdict, indent=2))
@@ -220,4 +221,26 @@ def main(as_json: bool, n: int = 200) -> int:
               f"{f'{k.crossings:.0f}/{s.crossings:.0f}':>21}{f'{k.copies:.0f}/{s.copies:.0f}':>9}")  # fmt: skip
     print("  The node forwards each packet once, in the kernel; the splicer receives it into a process and")
     print("  sends it again, so each packet crosses the stack twice and the boundary four times at the forwarder.")
+    if bars:
+        print()
+        print("\n".join(_charts(res, labels)))
     return 0
+
+
+def _charts(res: dict[str, Any], labels: dict[str, str]) -> list[str]:
+    """The three comparisons as bars, below the numbers."""
+    g = [(labels[m], [("ours", f.value), ("paper SPIN", PAPER_GUARDS.get(m))]) for m, f in res["guards"].items()]
+    out = chart("§5.5 as bars (modeled µs a round trip; shorter is faster)", g, "µs")
+    for what, title, unit in (("latency", "Table 5, round trip, as bars (shorter is faster)", "µs"),
+                              ("bandwidth", "Table 5, receive bandwidth, as bars (longer is faster)", "Mb/s")):  # fmt: skip
+        k, s = res["table5"][what]["kernel"], res["table5"][what]["socket"]
+        ps, po = PAPER_T5[what]
+        bars = [("ours, in-kernel", k.value), ("ours, socket", s.value), ("paper SPIN", ps), ("paper OSF/1", po)]
+        out += ["", *chart(title, [(what, bars)], unit)]
+    g = []
+    for p in ("tcp", "udp"):
+        k, s = res["table6"][p]["kernel"], res["table6"][p]["splicer"]
+        ps, po = PAPER_T6[p]
+        g.append((p.upper(), [("ours, in-kernel node", k.value), ("ours, user splicer", s.value), ("paper SPIN", ps),
+                              ("paper OSF/1", po)]))  # fmt: skip
+    return [*out, "", *chart("Table 6 as bars (modeled µs through a forwarder; shorter is faster)", g, "µs")]

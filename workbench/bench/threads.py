@@ -22,6 +22,7 @@ from kernel.boot import boot
 from kernel.core import sync
 from kernel.core.costs import CLOCK_MHZ, micros
 from workbench.bench import measured
+from workbench.bench.chart import chart
 from workbench.bench.measured import Cell
 
 # SOSP'95 Table 3, µs: OSF/1 kernel, user; Mach kernel, user; SPIN kernel, user layered, user integrated
@@ -99,7 +100,7 @@ def bench_threads(n: int = 200) -> dict[str, dict[str, Cell]]:
     }
 
 
-def main(as_json: bool, n: int = 200) -> int:
+def main(as_json: bool, n: int = 200, bars: bool = True) -> int:
     res = bench_threads(n)
     if as_json:
         out: dict[str, Any] = {op: {w: asdict(c) for w, c in ways.items()} for op, ways in res.items()}
@@ -123,6 +124,14 @@ def main(as_json: bool, n: int = 200) -> int:
     print("  cross: user/kernel crossings per operation. Layered makes a system call for each Mach primitive")
     print("  (a fork is create + set_state + resume; a wake-up is a message); integrated makes one per")
     print("  C-Threads operation. Kernel threads never cross.")
+    if bars:
+        names = ("paper OSF/1 kernel", "paper OSF/1 user", "paper Mach kernel", "paper Mach user", "paper SPIN kernel",
+                 "paper SPIN layered", "paper SPIN integrated")  # fmt: skip
+        groups = [(LABELS[op], [("ours, kernel", w["kernel"].micros), ("ours, user layered", w["layered"].micros),
+                                ("ours, user integrated", w["integrated"].micros),
+                                *zip(names, map(float, PAPER[op]), strict=True)]) for op, w in res.items()]  # fmt: skip
+        print()
+        print("\n".join(chart("Table 3 as bars (modeled µs; shorter is faster)", groups, "µs")))
     if bad:
         print(f"  expected kernel < integrated < layered, as in the paper; not so for: {', '.join(bad)}")
         return 1

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from kernel.core.costs import CLOCK_MHZ
 from workbench.bench import measured
+from workbench.bench.chart import chart
 from workbench.bench.measured import Cell, measured_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +57,7 @@ def _fmt(x: float | int | None, width: int, digits: int = 1) -> str:
     return f"{'n/a':>{width}}" if x is None else f"{x:>{width}.{digits}f}"
 
 
-def main(as_json: bool, n: int = 200) -> int:
+def main(as_json: bool, n: int = 200, bars: bool = True) -> int:
     res = bench_vm(n)
     if as_json:
         print(json.dumps({op: {w: asdict(c) if c else None for w, c in ways.items()} for op, ways in res.items()}))
@@ -86,6 +87,16 @@ def main(as_json: bool, n: int = 200) -> int:
     print("  goes in, out to the handler, in and out for mprotect, in for sigreturn and out: 6; the SPIN way")
     print("  it is fixed where it was taken: in and out, 2. Trap counts the crossings before the handler runs.")
     print("  Dirty: the SPIN way includes the system call from user level (the paper's 2 µs does not).")
+    if bars:
+        groups = []
+        for op, ways in res.items():
+            u, s = ways["unix"], ways["spin"]
+            osf, mach, spin = PAPER[op]
+            groups.append((LABELS[op], [("ours, UNIX way", u.micros if u else None), ("ours, SPIN way", s.micros if s else None),
+                                        ("paper OSF/1", osf), ("paper Mach", mach), ("paper SPIN", spin)]))  # fmt: skip
+        print()
+        print("\n".join(chart("Table 4 as bars (modeled µs; shorter is faster; each operation to its own scale)",
+                               groups, "µs")))  # fmt: skip
     if lost:
         print(f"  the in-kernel path did NOT win: {', '.join(lost)}")
         return 1

@@ -252,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--ops", type=int_in(1, MAX_OPS), default=200,
                    help="vm, threads, net: operations of each kind per run; ui: key presses")  # fmt: skip
     b.add_argument("--json", action="store_true")
+    b.add_argument(
+        "--no-chart", action="store_true", help="vm, threads, net: leave out the bar charts below the numbers"
+    )
     b.add_argument("--rounds", type=int_in(1, MAX_OPS), default=100,
                    help="bench program rounds (100 = about 20M instructions)")  # fmt: skip
     b.set_defaults(fn=_bench)

@@ -1,10 +1,12 @@
 """The terminal workbench (Textual) on a booted workstation or a scenario.
 
 Nine panes in tabs (Strands, Domains, Events, Page tables, Packets,
-Console, CPU, Trace, Scenario), a status bar with what a student pastes
+Console, CPU, Trace, Scenario) or, on a big terminal, several side by side
+in a named layout (workbench/tui/layouts.py, ``l`` cycles them) with the
+dashboard of the machine's pace; a status bar with what a student pastes
 into a help request (scenario, seed, step), and the footer's keys. The
 machine advances in bounded slices on a timer while running, so keys stay
-live; only the pane on show repaints, at most 20 times a second. Long
+live; only the panes on show repaint, at most 20 times a second. Long
 actions (a scenario step, step back, opening a snapshot) run in a worker
 thread while the panes wait.
 """
@@ -22,7 +24,7 @@ from rich.text import Text
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.theme import Theme
 from textual.widgets import Footer, Header, Input, Markdown, Static, TabbedContent, TabPane
@@ -31,12 +33,20 @@ from textual.worker import Worker
 from scenarios import engine
 from workbench.session import Session, SessionError
 from workbench.shell.commands import execute
+from workbench.tui import layouts
+from workbench.tui.dashboard import Dashboard, Meter
+from workbench.tui.dashboard import status as pace_status
+from workbench.tui.lessons import LessonCommands
 from workbench.tui.panes import PANES, ConsolePane, ListPane, PageTablesPane, Pane, ScenarioPane, TracePane
 
-TICK = 0.05  # seconds between repaints while running: at most 20 a second
+Shown = Pane | Dashboard  # what a layout shows: each has show(session)
+MAKERS: dict[str, type[Shown]] = {cls.TITLE.lower().replace(" ", ""): cls for cls in PANES} | {"pace": Dashboard}
+
+TICK = 0.05  # seconds between repaints while running: at most 20 a second (one pane; fewer with several)
 SLICE_SECONDS = 0.035  # host time a slice aims for, so a key waits at most about one slice
 SLICE_CYCLES = 133_000_000 // 20  # and at most 50 ms of virtual time: idle, a slice is clock ticks
 MIN_SIZE = (80, 24)
+WIDE_FOOTER = 100  # narrower: the footer leaves out l and ctrl+p (the help, ?, lists them) so the rest fit
 
 HIGH_CONTRAST = Theme(name="spinwb-high-contrast", primary="#ffff00", secondary="#00ffff", accent="#ffffff",
                       warning="#ffff00", error="#ff5555", success="#00ff00", foreground="#ffffff",
@@ -60,17 +70,19 @@ HELP = """\
 | `h` | look at the next machine (scenarios with several) |
 | `a` | show or hide the scenario's answers |
 | `:` | a command line: `break install UDP.PacketArrived`, `break fault 0x0`, `break switch 3`, `break packet 7`, `load udp_echo`, `snapshot save FILE`, `help` … |
-| `1`…`9` | show a pane: Strands, Domains, Events, Page tables, Packets, Console, CPU, Trace, Scenario |
+| `1`…`9` | show a pane: Strands, Domains, Events, Page tables, Packets, Console, CPU, Trace, Scenario (in a layout of several: pick the pane the arrow keys move in, or go to the tabs) |
+| `l` | layout: single (tabs), overview, lesson, memory, network — a terminal of 160×45 or more starts with several panes side by side |
 | `↑` `↓` | move the cursor in a pane with a list (Events, Page tables, Packets, Trace) |
 | `[` `]` | Page tables: the previous / next address space |
 | `f` | Trace: filter by record type |
 | `t` | theme: dark, light, high contrast |
-| `ctrl+p` | command palette |
+| `ctrl+p` | command palette: every action, and the lessons (type "lesson") |
 | `?` | this help; `escape` closes it |
 | `q` | quit |
 
 What changed since the last step is shown in reverse video in every pane.
 The status bar shows the scenario, seed and step: paste it into a help request.
+The Pace pane (in the overview and lesson layouts) shows how fast the machine runs on this host.
 """
 
 
@@ -100,10 +112,17 @@ class OutputScreen(ModalScreen[None]):
 
 class Workbench(App[None]):
     TITLE = "SPIN Workbench"
+    COMMANDS = App.COMMANDS | {LessonCommands}
     CSS = """
     #main { height: 1fr; }
     #tabs { height: 1fr; }
     TabPane { height: 1fr; padding: 0; }
+    #tabs.off { display: none; }
+    .layout { display: none; height: 1fr; }
+    .layout.on { display: block; }
+    .layout > Vertical { width: 1fr; height: 1fr; }
+    .layout .selected { border: heavy $primary; }
+    ToastRack { margin-bottom: 2; }
     #status { height: 1; background: $boost; padding: 0 1; }
     #command { display: none; }
     #command.open { display: block; }
@@ -119,6 +138,8 @@ class Workbench(App[None]):
         Binding("g", "scenario_step", "Lesson"),
         Binding("b", "back", "Back"),
         Binding("r", "reset", "Reset"),
+        Binding("l", "layout", "Layout"),  # in the footer when it fits (check_action)
+        Binding("l", "cycle_layout", "Layout", show=False),  # and the key works when it does not
         Binding("question_mark,f1", "help", "Help"),
         Binding("q", "quit", "Quit"),
         Binding("n", "run_some", "Run 10k", show=False),
@@ -153,6 +174,12 @@ class Workbench(App[None]):
         self.register_theme(HIGH_CONTRAST)
         self.theme = THEMES[0]
         self.painted = 0.0  # host time the last repaint ended (`spinwb bench ui`)
+        self.meter = Meter()  # the machine's pace, host-timed (the dashboard and the status bar read it)
+        self.layout_name = "single"
+        self.tick = TICK
+        self.layout_chosen = False  # the user picked a layout: a resize keeps it
+        self.selected = {lay.name: next((s for s in lay.slugs if s in ("events", "pagetables", "packets", "trace")),
+                                        lay.slugs[0] if lay.slugs else "") for lay in layouts.LAYOUTS}  # fmt: skip
 
     # --- layout -------------------------------------------------------------------------
 
@@ -164,21 +191,56 @@ class Workbench(App[None]):
                     slug = cls.TITLE.lower().replace(" ", "")
                     with TabPane(cls.TITLE, id=f"tab-{slug}"):
                         yield cls(id=slug)
+            for lay in layouts.LAYOUTS[1:]:  # each layout its own panes: a widget is mounted in one place
+                with Horizontal(id=f"layout-{lay.name}", classes="layout"):
+                    for col in lay.columns:
+                        with Vertical():
+                            for slug in col:
+                                yield MAKERS[slug](id=f"{lay.name}-{slug}")
             yield Input(placeholder="command (help lists them; escape closes)", id="command")
             yield Static(id="status")
         yield Static(id="small")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.call_after_refresh(self.refresh_panes)  # pane sizes are known after the first layout
         self._check_size()
+        w, h = self.size
+        self._fit_footer(w)
+        self.set_layout(layouts.default(w, h, self.session.runner is not None))
+        self.call_after_refresh(self.refresh_panes)  # pane sizes are known after the first layout
 
     def on_unmount(self) -> None:
         self.running = False  # the machine's worker thread ends after its slice
 
     def on_resize(self, event: events.Resize) -> None:
         self._check_size(event.size.width, event.size.height)
+        self._fit_footer(event.size.width)
+        if not self.layout_chosen:
+            self.set_layout(layouts.default(event.size.width, event.size.height, self.session.runner is not None))
         self.call_after_refresh(self.refresh_panes)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "layout" and self.size.width < WIDE_FOOTER:
+            return False  # the hidden binding of the same key runs instead
+        return True
+
+    def _fit_footer(self, width: int) -> None:
+        footer = self.query_one(Footer)
+        footer.show_command_palette = width >= WIDE_FOOTER
+        self.refresh_bindings()
+
+    def set_layout(self, name: str) -> None:
+        """Show a layout: the tabs, or one of the side-by-side ones."""
+        self.layout_name = name
+        # Several panes cost several times one to draw, and drawing takes the machine's thread's turns.
+        self.tick = TICK * max(1.0, len(layouts.by_name(name).slugs) / 2)
+        self.query_one("#tabs", TabbedContent).set_class(name != "single", "off")
+        for lay in layouts.LAYOUTS[1:]:
+            box = self.query_one(f"#layout-{lay.name}", Horizontal)
+            box.set_class(lay.name == name, "on")
+            for slug in lay.slugs:
+                self.query_one(f"#{lay.name}-{slug}").set_class(slug == self.selected[lay.name], "selected")
+        self.call_after_refresh(self.refresh_panes)  # panes newly shown have their sizes after the next layout
 
     def _check_size(self, w: int | None = None, h: int | None = None) -> None:
         if w is None or h is None:
@@ -198,9 +260,17 @@ class Workbench(App[None]):
 
     # --- repainting ---------------------------------------------------------------------
 
-    def active_pane(self) -> Pane:
-        tabs = self.query_one("#tabs", TabbedContent)
-        return self.query_one(f"#{tabs.active.removeprefix('tab-')}", Pane)
+    def active_pane(self) -> Shown:
+        """The pane the arrow keys, [ ] and f act on: the tab on show, or a layout's selected pane."""
+        if self.layout_name == "single":
+            tabs = self.query_one("#tabs", TabbedContent)
+            return self.query_one(f"#{tabs.active.removeprefix('tab-')}", Pane)
+        return self.query_one(f"#{self.layout_name}-{self.selected[self.layout_name]}", Shown)  # type: ignore[arg-type]
+
+    def shown_panes(self) -> list[Shown]:
+        if self.layout_name == "single":
+            return [self.active_pane()]
+        return [self.query_one(f"#{self.layout_name}-{s}", Shown) for s in layouts.by_name(self.layout_name).slugs]  # type: ignore[arg-type]
 
     def refresh_panes(self) -> None:
         """Repaint the pane on show and the status bar from the session's views
@@ -215,19 +285,25 @@ class Workbench(App[None]):
 
     def _paint(self) -> None:
         self.dirty = False
+        pace = False
         if not self.busy:
-            try:
-                self.active_pane().show(self.session)
-            except Exception as e:  # noqa: BLE001 - a view's bug shows in the status bar, the app goes on
-                self.message = f"could not draw the pane: {type(e).__name__}: {e}"
+            self.meter.take(self.session, self.runner is not None)
+            for pane in self.shown_panes():
+                pace = pace or isinstance(pane, Dashboard)
+                try:
+                    pane.show(self.session)
+                except Exception as e:  # noqa: BLE001 - a view's bug shows in the status bar, the app goes on
+                    self.message = f"could not draw the {pane.TITLE} pane: {type(e).__name__}: {e}"
             self.painted = time.perf_counter()
         w = self.session
         state = self.busy or ("running" if self.runner else "paused")
         bps = f" | {len(w.breakpoints)} breakpoints" if w.breakpoints else ""
         host = f" | {w.host_name}" if len(w.kernels) > 1 else ""
-        text = Text(f"{w.position}{host}{bps} | {state}")
+        text = Text(f"{position(w)}{host}{bps} | {state}", no_wrap=True, overflow="ellipsis")
         if self.message:
             text.append(f" | {self.message}", style="bold")
+        if not pace and self.runner is not None and pace_status(self.meter):
+            text.append(f" | {pace_status(self.meter)}")
         self.query_one("#status", Static).update(text)
         self.sub_title = state + (f" — {w.stopped}" if w.stopped else "")
 
@@ -265,7 +341,7 @@ class Workbench(App[None]):
                 self.slice = int(min(2_000_000, max(5_000, self.slice * SLICE_SECONDS / dt)))
             if why == "stop" or self.session.stopped:
                 break
-            if self.dirty or time.perf_counter() - last >= TICK:
+            if self.dirty or time.perf_counter() - last >= self.tick:
                 self.call_from_thread(self.refresh_panes)
                 last = time.perf_counter()
         self.call_from_thread(self._run_ended, why)
@@ -355,8 +431,33 @@ class Workbench(App[None]):
         if r.done:
             self.say(f"all {len(r.lesson.steps)} steps are done ({'passed' if r.passed else 'some checks failed'})")
             return
-        self.query_one("#tabs", TabbedContent).active = "tab-scenario"
+        if self.layout_name == "single":
+            self.query_one("#tabs", TabbedContent).active = "tab-scenario"
+        elif "scenario" not in layouts.by_name(self.layout_name).slugs:
+            self.set_layout("lesson")
         self._long(f"running scenario step {len(r.results) + 1}", self.session.scenario_step)
+
+    def open_lesson(self, name: str) -> None:
+        """Open a lesson in place of what is open (the palette's lessons; the shell's `scenario open`)."""
+
+        def work() -> str:
+            try:
+                opened = Session(scenario=name)
+            except engine.ScenarioError as e:
+                raise SessionError(str(e)) from e
+            self.session.adopt(opened)
+            self.call_from_thread(self._lesson_opened)
+            return f"opened {self.session.position}: g runs its first step"
+
+        self._long(f"opening the lesson {name}", work)
+
+    def _lesson_opened(self) -> None:
+        self.meter.clear()
+        if not self.layout_chosen:
+            w, h = self.size
+            self.set_layout(layouts.default(w, h, lesson=True))
+        if self.layout_name == "single":
+            self.query_one("#tabs", TabbedContent).active = "tab-scenario"
 
     def action_back(self) -> None:
         self._long("stepping back (replaying)", lambda: self.session.back(self._progress("stepping back")))
@@ -382,17 +483,34 @@ class Workbench(App[None]):
             self.say(f"looking at {host}")
 
     def action_answers(self) -> None:
-        pane = self.query_one("#scenario", ScenarioPane)
-        pane.answers = not pane.answers
-        self.say("answers shown" if pane.answers else "answers hidden")
+        show = not self.query_one("#scenario", ScenarioPane).answers
+        for pane in self.query(ScenarioPane):  # the tab's and each layout's
+            pane.answers = show
+        self.say("answers shown" if show else "answers hidden")
+
+    def action_cycle_layout(self) -> None:
+        self.action_layout()
+
+    def action_layout(self) -> None:
+        self.layout_chosen = True
+        self.set_layout(layouts.following(self.layout_name))
+        self.say(f"layout {self.layout_name}: {layouts.by_name(self.layout_name).about} (l: the next)")
 
     def action_theme(self) -> None:
         self.theme = THEMES[(THEMES.index(self.theme) + 1) % len(THEMES)] if self.theme in THEMES else THEMES[0]
         self.say(f"theme: {self.theme}")
 
     def action_pane(self, index: int) -> None:
-        cls = PANES[index]
-        self.query_one("#tabs", TabbedContent).active = f"tab-{cls.TITLE.lower().replace(' ', '')}"
+        slug = PANES[index].TITLE.lower().replace(" ", "")
+        if self.layout_name != "single":
+            if slug in layouts.by_name(self.layout_name).slugs:  # pick it: the arrow keys move in it
+                self.selected[self.layout_name] = slug
+                self.set_layout(self.layout_name)
+                self.refresh_panes()
+                return
+            self.layout_chosen = True  # not in this layout: the tabs show it
+            self.set_layout("single")
+        self.query_one("#tabs", TabbedContent).active = f"tab-{slug}"
         self.refresh_panes()  # now, not after the tab's message has queued behind a slice
 
     def action_cursor(self, by: int) -> None:
@@ -412,7 +530,9 @@ class Workbench(App[None]):
 
     def action_type_input(self) -> None:
         self.action_pane(PANES.index(ConsolePane))
-        self.query_one("#console-in", Input).focus()
+        pane = self.active_pane()  # each layout has its own Console pane: type into the one on show
+        if isinstance(pane, ConsolePane):
+            pane.query_one("#console-in", Input).focus()
 
     def on_console_pane_typed(self, event: ConsolePane.Typed) -> None:
         """A line for the program's stdin: an action in the log, so step back and replays keep it."""
@@ -462,6 +582,11 @@ class Workbench(App[None]):
 
     # --- the command palette ------------------------------------------------------------
 
+    def _choose_layout(self, name: str) -> None:
+        self.layout_chosen = True
+        self.set_layout(name)
+        self.say(f"layout {name}: {layouts.by_name(name).about}")
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Run / pause", "Run the machine in slices, or pause it", self.action_toggle_run)
@@ -478,10 +603,20 @@ class Workbench(App[None]):
         yield SystemCommand("Reset", "Boot again", self.action_reset)
         yield SystemCommand("Next machine", "Look at the next machine of several", self.action_host)
         yield SystemCommand("Command line", "Type a command (break, load, snapshot save …)", self.action_command)
+        for lay in layouts.LAYOUTS:
+            yield SystemCommand(f"Layout: {lay.name}", lay.about, lambda n=lay.name: self._choose_layout(n))  # type: ignore[misc]
         for i, cls in enumerate(PANES):
             yield SystemCommand(f"Show the {cls.TITLE} pane", f"key {i + 1}", lambda i=i: self.action_pane(i))  # type: ignore[misc]
         for name, label in zip(THEMES, ("dark", "light", "high contrast"), strict=True):
             yield SystemCommand(f"Theme: {label}", f"Textual theme {name}", lambda n=name: setattr(self, "theme", n))  # type: ignore[misc]
+
+
+def position(w: Session) -> str:
+    """Scenario, seed and step, always (a demo or a program is no scenario; each action is a step)."""
+    if w.runner is not None:
+        return w.runner.position
+    name = "demo" if w.program is None else w.program.name
+    return f"scenario none ({name}) seed {w.seed} step {len(w.log)} icount {w.kernel.machine.cpu.icount}"
 
 
 def run_app(scenario: str | None = None, seed: int = 0) -> int:

@@ -1,0 +1,50 @@
+"""The command palette's lessons (Ctrl-P, then type a lesson's name or title).
+
+Each lesson of scenarios/lessons/ is a command that opens it in the
+workbench, as the shell's `scenario open NAME` does; the palette shows
+them all before anything is typed, so a student can browse them.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from scenarios import engine
+
+
+def catalogue() -> list[tuple[str, str, str]]:
+    """(name, title, summary) of every lesson that loads; one that does not is listed with its error."""
+    out = []
+    for name in engine.available():
+        try:
+            lesson = engine.load(name)
+        except engine.ScenarioError as e:
+            out.append((name, name, f"does not load: {e.message}"))
+            continue
+        out.append((name, lesson.title, lesson.summary))
+    return out
+
+
+class LessonCommands(Provider):
+    """Lessons as commands: "Lesson: A boot tour (boot_tour)"."""
+
+    async def startup(self) -> None:
+        self.lessons = catalogue()  # a few ms: each lesson file compiled once a palette opens
+
+    def _entries(self) -> list[tuple[str, str, object]]:
+        open_lesson = self.app.open_lesson  # type: ignore[attr-defined]
+        return [(f"Lesson: {title} ({name})", summary or "open this lesson", partial(open_lesson, name))
+                for name, title, summary in self.lessons]  # fmt: skip
+
+    async def discover(self) -> Hits:
+        for text, help_text, run in self._entries():
+            yield DiscoveryHit(text, run, help=help_text)  # type: ignore[arg-type]
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for text, help_text, run in self._entries():
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), run, help=help_text)  # type: ignore[arg-type]
