@@ -39,6 +39,15 @@ from kernel.inspect import guards_text as _guards_text
 from kernel.net.records import PacketFrame
 from kernel.sys.trace import Dispatch, Record, Switch
 
+# --- Words -----------------------------------------------------------------------------------
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """``n`` and its noun, in the number it takes: "1 call", "2 calls",
+    "1 process" (``nouns`` for the irregular plurals: ``plural(n, "process", "processes")``)."""
+    return f"{n:,} {noun if n == 1 else nouns or noun + 's'}"
+
+
 # --- Trace -----------------------------------------------------------------------------------
 
 

@@ -129,11 +129,12 @@ def _run(session: Session, args: list[str]) -> str:
         raise SessionError(f"run N: N is 1..{RUN_MAX:,} instructions")
     start, began = session.kernel.machine.cpu.icount, session.now
     why = "budget"
-    while why in ("budget", "cycle"):  # slices bounded in virtual time: an idle machine is ticks, not spins
-        left = n - (session.kernel.machine.cpu.icount - start)
-        if left <= 0 or session.now - began >= RUN_CYCLES:
-            break
-        why = session.step(min(left, 1_000_000), views.CLOCK_HZ // 10)
+    with session.command(f"run {n:,}"):  # its slices are one command: `back` undoes the whole run
+        while why in ("budget", "cycle"):  # slices bounded in virtual time: an idle machine is ticks, not spins
+            left = n - (session.kernel.machine.cpu.icount - start)
+            if left <= 0 or session.now - began >= RUN_CYCLES:
+                break
+            why = session.step(min(left, 1_000_000), views.CLOCK_HZ // 10)
     return _where(session, why)
 
 
@@ -214,17 +215,14 @@ def _scenario(session: Session, args: list[str]) -> RenderableType:
 
 
 def _host(session: Session, args: list[str]) -> str:
+    n = len(session.kernels)
+    if len(args) > 1:
+        raise Usage
     if args:
-        try:
-            i = int(args[0])
-        except ValueError:
-            raise Usage from None
-        if not 0 <= i < len(session.kernels):
-            raise SessionError(f"host {i}: there are {len(session.kernels)} machines (0..{len(session.kernels) - 1})")
-        session.focus = i
-        session.generation += 1
-        return f"looking at {session.host_name}"
-    return f"looking at {session.host_name} ({session.focus} of {len(session.kernels)} machines)"
+        session.look_at(args[0])
+    if n == 1:
+        return f"looking at {session.host_label}, the only machine"
+    return f"looking at {session.host_label} of {n}"
 
 
 def _reset(session: Session, args: list[str]) -> str:
@@ -320,7 +318,7 @@ COMMANDS: dict[str, tuple[Callable[[Session, list[str]], RenderableType], str]] 
     "snapshot": (_snapshot, "snapshot take|restore|save FILE|load FILE — remember or replay a position"),
     "back": (_back, "back — step back: replay every action but the last from a fresh boot"),
     "scenario": (_scenario, "scenario [status]|step|answers|open NAME|FILE — the lesson"),
-    "host": (_host, "host [N] — which machine the commands look at, of several"),
+    "host": (_host, "host [N|10.0.0.N] — which machine the commands look at, of several (host 1 is 10.0.0.1)"),
     "reset": (_reset, "reset — boot again"),
     "help": (_help, "help [CMD] — the commands"),
     "quit": (_quit, "quit — leave the shell"),
@@ -393,7 +391,7 @@ def complete(session: Session, text: str) -> list[str]:
     elif cmd == "scenario" and n == 3 and words[1] == "open":
         options = list(engine.available())
     elif cmd == "host" and n == 2:
-        options = [str(i) for i in range(len(session.kernels))]
+        options = [str(i) for i in range(1, len(session.kernels) + 1)]
     elif cmd == "help" and n == 2:
         options = list(COMMANDS)
     return [o for o in options if o.startswith(prefix)]
