@@ -140,7 +140,7 @@ def _run(session: Session, args: list[str]) -> str:
 
 def _where(session: Session, why: str) -> str:
     cpu = session.cpu()
-    at = f"pc {cpu.pc:#x}, {cpu.icount:,} instructions, {cpu.cycles:,} cycles"
+    at = f"pc {cpu.pc:#x}, {views.plural(cpu.icount, 'instruction')}, {views.plural(cpu.cycles, 'cycle')}"
     if why == "stop":
         return f"stopped: {session.last_stop} ({at})"
     if session.stopped:
@@ -286,7 +286,10 @@ def _inspect(session: Session, args: list[str]) -> RenderableType:
         return "\n".join(f"{r.seq:>7} {views.record_text(r)}" for r in recs) or "no such records"
     if what == "cpu":
         c = session.cpu()
-        return f"pc {c.pc:#x} {c.mode} mode IPL {c.ipl}, {c.icount:,} instructions, {c.cycles:,} cycles"
+        return (
+            f"pc {c.pc:#x} {c.mode} mode IPL {c.ipl}, {views.plural(c.icount, 'instruction')}, "
+            f"{views.plural(c.cycles, 'cycle')}"
+        )
     if what == "console":
         return session.console_text()[-4000:] or "(nothing written to the console yet)"
     raise Usage
