@@ -309,7 +309,11 @@ COMMANDS: dict[str, tuple[Callable[[Session, list[str]], RenderableType], str]] 
         "machine, with a user's rights (--root: the owner's; not when served to a classroom)",
     ),
     "unload": (_unload, "unload NAME — uninstall an extension's handlers and unlink it"),
-    "raise": (_raise, "raise EVENT [ARGS...] — raise an event with literal arguments, as kernel code would"),
+    "raise": (
+        _raise,
+        "raise EVENT [ARGS...] — raise an event with literal arguments (comma- or space-separated), as kernel "
+        "code would; `inspect events` lists them",
+    ),
     "inspect": (_inspect, "inspect " + "|".join(INSPECT) + " — tables of what the panes show"),
     "step": (_step, "step [N] | step entry | step dispatch — N instructions, or to the next kernel entry or dispatch"),
     "run": (
@@ -319,7 +323,7 @@ COMMANDS: dict[str, tuple[Callable[[Session, list[str]], RenderableType], str]] 
     ),
     "break": (_break, "break [list] | break KIND ARG | break del KIND ARG — KIND: " + ", ".join(BREAK_KINDS)),
     "snapshot": (_snapshot, "snapshot take|restore|save FILE|load FILE — remember or replay a position"),
-    "back": (_back, "back — step back: replay every action but the last from a fresh boot"),
+    "back": (_back, "back — undo the last command (a whole run too): replay the ones before it from a fresh boot"),
     "scenario": (_scenario, "scenario [status]|step|answers|open NAME|FILE — the lesson"),
     "host": (_host, "host [N|10.0.0.N] — which machine the commands look at, of several (host 1 is 10.0.0.1)"),
     "reset": (_reset, "reset — boot again"),
