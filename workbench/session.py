@@ -16,8 +16,12 @@ replay).
 from __future__ import annotations
 
 import ast
+import difflib
+import functools
+import inspect as pyinspect
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +37,7 @@ from kernel.sys.trace import Dispatch, Install, MemFault, Record, Switch
 from machine.elf import ElfError, ElfImage, read_elf, read_program
 from scenarios import engine
 from workbench import __version__
-from workbench.views import packet_ports, record_text
+from workbench.views import packet_ports, plural, record_text
 
 BIN = Path(__file__).resolve().parent.parent / "scenarios" / "programs" / "bin"
 DEMO_DISK = ("hello-ev4", "forkcow", "preempt", "nullderef")
@@ -126,6 +130,84 @@ def program_image(path: str | Path) -> ElfImage:
         raise SessionError(f"{e} (give a static Alpha ELF, e.g. one built with `spinwb cc FILE.c`)") from None
 
 
+# --- events by name -----------------------------------------------------------------------------
+
+
+@functools.cache
+def workstation_events() -> frozenset[str]:
+    """Every event a workstation defines, a networked one's too: a breakpoint
+    may name an event that a lesson's later step brings (UDP.PacketArrived
+    before the network boots). Extensions define no events of their own."""
+    return frozenset(Network(1).hosts[0].dispatcher.events)
+
+
+def nearest(name: str, names: Iterator[str] | list[str] | frozenset[str]) -> list[str]:
+    """The known names a mistyped one was probably meant to be (case aside)."""
+    by_lower = {n.lower(): n for n in names}
+    return [by_lower[n] for n in difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6)]
+
+
+def no_event(name: str, names: list[str] | frozenset[str]) -> str:
+    """What to say about an event name that is not one."""
+    near = nearest(name, names)
+    hint = f"did you mean {' or '.join(near)}?" if near else "`inspect events` lists them"
+    return f"no event named {name}: {hint}"
+
+
+def signature(ev: Any) -> str:
+    """An event as its procedure reads: ``Sched.Choose(g, ready) -> int``,
+    from its intrinsic handler (the event's interface procedure)."""
+    try:
+        sig = pyinspect.signature(ev.original.handler)
+    except (TypeError, ValueError):
+        return f"{ev.name}(...)"
+    params = ", ".join(p.name + (f": {_annotation(p.annotation)}" if p.annotation is not p.empty else "")
+                       for p in sig.parameters.values())  # fmt: skip
+    result = "" if sig.return_annotation in (sig.empty, None, "None") else f" -> {_annotation(sig.return_annotation)}"
+    return f"{ev.name}({params}){result}"
+
+
+def _annotation(a: Any) -> str:
+    return a if isinstance(a, str) else getattr(a, "__name__", str(a))
+
+
+def _arity(ev: Any) -> tuple[int, int | None] | None:
+    """(least, most) arguments the event takes; None when its procedure cannot say."""
+    try:
+        params = pyinspect.signature(ev.original.handler).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return None
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return sum(p.default is p.empty for p in positional), len(positional)
+
+
+def literal_arguments(event: str, args: str) -> tuple[Any, ...]:
+    """``raise``'s arguments: Python literals, comma- or space-separated."""
+    if not args.strip():
+        return ()
+    try:
+        return tuple(ast.literal_eval(f"({args},)"))
+    except (ValueError, SyntaxError):
+        pass
+    try:  # `raise E 1 2`: each word a literal of its own
+        return tuple(ast.literal_eval(w) for w in args.split())
+    except (ValueError, SyntaxError):
+        raise SessionError(
+            f"raise {event}: arguments must be Python literals (1, 'text', (1, 2)), not {args!r}"
+        ) from None
+
+
+@dataclass
+class Command:
+    """What the user did, as ``back`` undoes it: the actions from ``start`` in
+    the log (a shell `run` is many steps, undone together), in words."""
+
+    start: int
+    text: str
+
+
 # --- the session ----------------------------------------------------------------------------------
 
 
@@ -154,6 +236,8 @@ class Session:
     def reset(self) -> None:
         """Boot again: the log and the breakpoints start empty (snapshots stay)."""
         self.log: list[list[Any]] = []
+        self.commands: list[Command] = []  # the log cut into what the user did, for `back`
+        self._command: Command | None = None  # open while one command's actions are applied
         self.breakpoints: list[Breakpoint] = []
         self.generation = 0  # bumped by every action: panes highlight what changed since
         self.stopped = ""  # the run ended for good (all processes exited, a halt)
@@ -204,11 +288,33 @@ class Session:
         self.__dict__.update(other.__dict__)
         self._watch_all()
 
+    @property
+    def host_label(self) -> str:
+        """The machine in focus as users number them: host 1 is 10.0.0.1 (as in `spinwb net`)."""
+        return f"host {self.focus + 1} ({self.host_name})" if self.net is not None and self.networked else "workstation"
+
+    def look_at(self, which: str) -> str:
+        """Focus on host N (1 is 10.0.0.1) or the host with that address; a view change, not an action."""
+        n = len(self.kernels)
+        addresses = self.net.addresses if self.net is not None and self.networked else []
+        if which in addresses:
+            i = addresses.index(which)
+        elif which.isdigit() and 1 <= int(which) <= n:
+            i = int(which) - 1
+        else:
+            if not addresses:
+                raise SessionError(f"host {which}: there is one machine here, host 1")
+            raise SessionError(f"host {which}: hosts are numbered from 1 to {n} (host 1 is {addresses[0]}), "
+                               "or name one by its address")  # fmt: skip
+        self.focus = i
+        self.generation += 1
+        return self.host_label
+
     def next_host(self) -> str:
         """Look at the next machine (a view change, not an action)."""
         self.focus = (self.focus + 1) % len(self.kernels)
         self.generation += 1
-        return self.host_name
+        return self.host_label
 
     def _watch_all(self) -> None:
         for k in self.kernels:
@@ -248,7 +354,22 @@ class Session:
         else:
             raise SessionError(f"unknown action {op!r}")
         self.log.append(action)
+        if self._command is None:
+            self.commands.append(Command(len(self.log) - 1, describe_action(action)))
         return result
+
+    @contextmanager
+    def command(self, text: str) -> Iterator[Command]:
+        """Apply several actions as one command (a shell `run`): `back` undoes
+        them together. The yielded Command's ``text`` may be reworded at the end."""
+        cmd = Command(len(self.log), text)
+        self._command = cmd
+        try:
+            yield cmd
+        finally:
+            self._command = None
+            if len(self.log) > cmd.start:
+                self.commands.append(cmd)
 
     def step(self, n: int, max_cycles: int | None = None) -> str:
         """Run up to n instructions and at most ``max_cycles`` of virtual time
@@ -312,7 +433,8 @@ class Session:
         if r is None:
             raise SessionError("no scenario: open one with `spinwb scenario run NAME`")
         if r.done:
-            raise SessionError(f"{r.lesson.name}: all {len(r.lesson.steps)} steps are done")
+            n = len(r.lesson.steps)
+            raise SessionError(f"{r.lesson.name}: {'its one step is' if n == 1 else f'all {n} steps are'} done")
         before = (r.run.kernel, r.run.net)
         res = r.next()
         if r.run.net is not None and r.run.net is not before[1]:
@@ -322,13 +444,18 @@ class Session:
         self.stopped = ""
         self._watch_all()
         ok = sum(c.ok for c in res.checks)
-        return f"step {res.number}: {res.title} — {ok} of {len(res.checks)} checks passed" + (
+        return f"step {res.number}: {res.title} — {ok} of {plural(len(res.checks), 'check')} passed" + (
             f"; error: {res.error}" if res.error else "")  # fmt: skip
 
     def add_break(self, text: str) -> str:
         bp = parse_breakpoint(text)
         if bp in self.breakpoints:
             raise SessionError(f"breakpoint {bp} is already set")
+        if bp.kind in ("install", "dispatch") and bp.arg != "any":
+            here = {e for k in self.kernels for e in k.dispatcher.events}
+            if bp.arg not in here and bp.arg not in workstation_events():
+                raise SessionError(f"break {bp.kind}: {no_event(bp.arg, sorted(here | workstation_events()))} "
+                                   f"(or `break {bp.kind} any`)")  # fmt: skip
         return self.apply(["break", "add", str(bp)])
 
     def remove_break(self, text: str) -> str:
@@ -363,7 +490,7 @@ class Session:
                                                       importer=what.get("importer", "user"))  # fmt: skip
         except SpinError as e:
             raise SessionError(str(e)) from None
-        return f"loaded {ext.name} ({len(ext.bindings)} handlers installed)"
+        return f"loaded {ext.name} ({plural(len(ext.bindings), 'handler')} installed)"
 
     def unload(self, name: str) -> str:
         return self.apply(["unload", self.focus, name])
@@ -386,15 +513,23 @@ class Session:
         k = self.kernels[host]
         ev = k.dispatcher.events.get(event)
         if ev is None:
-            raise SessionError(f"no event named {event} (events: see the Events pane or `inspect events`)")
+            raise SessionError(f"raise: {no_event(event, sorted(k.dispatcher.events))}")
         try:
-            values = ast.literal_eval(f"({args},)") if args.strip() else ()
-        except (ValueError, SyntaxError):
-            raise SessionError(f"raise {event}: arguments must be Python literals, not {args!r}") from None
+            values = literal_arguments(event, args)
+        except SessionError as e:
+            raise SessionError(f"{e}; it is {signature(ev)}") from None
+        arity = _arity(ev)
+        if arity is not None and not arity[0] <= len(values) <= (arity[1] if arity[1] is not None else len(values)):
+            want = arity[1] if arity[0] == arity[1] else f"{arity[0]} to {arity[1]}"
+            raise SessionError(f"raise {event}: it takes {want} argument{'' if want == 1 else 's'}, "
+                               f"{len(values)} given: {signature(ev)}")  # fmt: skip
         try:
             result = ev(*values)
+        except SpinError as e:  # the kernel's own refusal says what was wrong
+            raise SessionError(f"raise {event}: {e} (it is {signature(ev)})") from None
         except Exception as e:  # noqa: BLE001 - a bad raise from the shell is reported, the kernel goes on
-            raise SessionError(f"raise {event}: {type(e).__name__}: {e}") from None
+            raise SessionError(f"raise {event}: these arguments do not fit {signature(ev)} "
+                               f"({type(e).__name__}: {e})") from None  # fmt: skip
         return f"{event}{tuple(values)!r} returned {result!r}"
 
     def type_input(self, text: str, eof: bool = False) -> str:
@@ -433,24 +568,33 @@ class Session:
                 progress(i + 1, len(log))
 
     def back(self, progress: Callable[[int, int], None] | None = None) -> str:
-        """Step back: replay every action but the last from a fresh boot."""
+        """Step back: replay every action but the last command's from a fresh
+        boot; say what was undone, in the words of the command that did it."""
         if not self.log:
             raise SessionError("nothing to step back over: this is the session as it booted")
-        undone = self.log[-1]
-        self.replay(self.log[:-1], progress)
+        commands = self.commands or [Command(len(self.log) - 1, describe_action(self.log[-1]))]
+        undone, kept = commands[-1], commands[:-1]
+        focus, before = self.focus, self.kernel.machine.cpu.icount
+        self.replay(self.log[: undone.start], progress)
+        self.commands = kept
+        self.focus = focus if focus < len(self.kernels) else 0
         self.marks = [m for m in self.marks if m <= len(self.log)]
-        return f"stepped back over {describe_action(undone)} ({len(self.log)} actions replayed)"
+        after = self.kernel.machine.cpu.icount
+        undid = f"undid {plural(before - after, 'instruction')}, now at {after:,}; " if before > after else ""
+        return f"stepped back over {undone.text} ({undid}{plural(len(self.log), 'action')} replayed)"
 
     def mark(self) -> str:
         self.marks.append(len(self.log))
-        return f"snapshot {len(self.marks)} taken at action {len(self.log)}"
+        return f"snapshot {len(self.marks)} taken after {plural(len(self.log), 'action')}"
 
     def restore_mark(self, progress: Callable[[int, int], None] | None = None) -> str:
         if not self.marks:
             raise SessionError("no snapshot taken yet (take one first)")
         at = self.marks[-1]
+        commands = [c for c in self.commands if c.start < at]
         self.replay(self.log[:at], progress)
-        return f"restored snapshot {len(self.marks)} ({at} actions replayed)"
+        self.commands = commands
+        return f"restored snapshot {len(self.marks)} ({plural(at, 'action')} replayed)"
 
     def hashes(self) -> list[str]:
         return [k.state_hash() for k in self.kernels]
@@ -462,7 +606,7 @@ class Session:
             Path(path).write_text(json.dumps(doc, indent=1) + "\n")
         except OSError as e:
             raise SessionError(f"cannot write {path}: {e.strerror}") from None
-        return f"saved {len(self.log)} actions to {path}"
+        return f"saved {plural(len(self.log), 'action')} to {path}"
 
     @classmethod
     def open(cls, path: str | Path, progress: Callable[[int, int], None] | None = None) -> Session:
@@ -492,7 +636,7 @@ class Session:
         except (KeyError, TypeError, ValueError, OSError, engine.ScenarioError) as e:
             raise SessionError(f"{path}: cannot replay it: {e}") from None
         if w.hashes() != doc.get("hashes"):
-            raise SessionError(f"{path}: replayed {len(w.log)} actions but the state differs from the one saved "
+            raise SessionError(f"{path}: replayed {plural(len(w.log), 'action')} but the state differs from the one saved "
                              "(a program, extension or scenario changed since)")  # fmt: skip
         return w
 
@@ -528,7 +672,7 @@ class Session:
 def describe_action(a: list[Any]) -> str:
     op = a[0]
     if op == "step":
-        return f"a step of {a[1]:,} instructions"
+        return f"a step of {plural(a[1], 'instruction')}"
     if op == "to":
         return f"a step to the next {'kernel entry' if a[1] == 'entry' else 'dispatch'}"
     if op == "scenario":

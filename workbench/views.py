@@ -70,6 +70,15 @@ def pace(k: Kernel) -> PaceRow:
     return PaceRow(c.cycles, c.instructions, c.syscalls, calls, c.faults, c.switches, frames)
 
 
+# --- Words -----------------------------------------------------------------------------------
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """``n`` and its noun, in the number it takes: "1 call", "2 calls",
+    "1 process" (``nouns`` for the irregular plurals: ``plural(n, "process", "processes")``)."""
+    return f"{n:,} {noun if n == 1 else nouns or noun + 's'}"
+
+
 # --- Trace -----------------------------------------------------------------------------------
 
 

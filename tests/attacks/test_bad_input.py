@@ -174,7 +174,7 @@ def _path_commands(tmp: Path) -> list[tuple[str, list[str], str]]:
         ("run --disk", ["run", hello, "--disk", "{}"], "a disk image"),
         ("run --ext", ["run", "--ext", "{}", hello], "an extension (Python source)"),
         ("net --run", ["net", "--run", "1:{}"], "an ELF file"),
-        ("net --ext", ["net", "--ext", "1:{}"], "an extension (Python source)"),
+        ("net --ext", ["net", "--run", f"1:{hello}", "--ext", "1:{}"], "an extension (Python source)"),
         ("ext check", ["ext", "check", "{}"], "an extension (Python source)"),
     ]
 
@@ -233,9 +233,9 @@ def test_not_utf8_source_names_file_line_and_byte(capsys: pytest.CaptureFixture[
                                                 "{tmp}/none"),
         (["mkfs", "{tmp}", "{src}"], "spinwb mkfs: {tmp}: cannot write: is a directory"),
         (["mkfs", "{tmp}/x.img", "a="], "spinwb mkfs: a=: no file after the '=' (write NAME=PATH)"),
-        (["net", "--pcap", "{tmp}/none/run.pcap"], "spinwb net: --pcap {tmp}/none/run.pcap: cannot write: no such "
-                                                   "directory {tmp}/none"),
-        (["net", "--pcap", "{tmp}"], "spinwb net: --pcap {tmp}: cannot write: is a directory"),
+        (["net", "--run", "1:{hello}", "--pcap", "{tmp}/none/run.pcap"], "spinwb net: --pcap {tmp}/none/run.pcap: "
+                                                                         "cannot write: no such directory {tmp}/none"),
+        (["net", "--run", "1:{hello}", "--pcap", "{tmp}"], "spinwb net: --pcap {tmp}: cannot write: is a directory"),
     ],
 )  # fmt: skip
 def test_outputs_that_cannot_be_written(
@@ -245,7 +245,7 @@ def test_outputs_that_cannot_be_written(
     src.write_text("\t.text\n_start:\tlda $0, 1\n\tcallsys\n")
 
     def fill(s: str) -> str:
-        return s.format(tmp=tmp_path, src=src)
+        return s.format(tmp=tmp_path, src=src, hello=HELLO)
 
     assert cli(capsys, *map(fill, argv)) == (2, fill(message))
 

@@ -24,6 +24,7 @@ from workbench.bench import main as bench
 from workbench.cli import cc, extcheck, netrun, scenario
 from workbench.cli.args import SEED, Parser, int_in, read_extension, scenario_arg
 from workbench.cli.serve import serve
+from workbench.views import plural
 
 MAX_OPS = 1_000_000
 
@@ -292,7 +293,7 @@ def _mkfs(args: argparse.Namespace) -> int:
         print(f"spinwb mkfs: {e}", file=sys.stderr)
         return 2
     entries = read_image(image)
-    print(f"{args.output}: {len(image) // 512} blocks, {len(entries)} files")
+    print(f"{args.output}: {plural(len(image) // 512, 'block')}, {plural(len(entries), 'file')}")
     for e in entries:
         print(f"  /{e.name:<24} {e.size:>9} bytes  blocks {e.block}..{e.block + e.nblocks - 1}  {e.mode:o}")
     return 0

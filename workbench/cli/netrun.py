@@ -4,7 +4,7 @@ extensions on them -- the command-line way into kernel/net/topology.py.
     spinwb net --hosts 2 --ext 2:extensions/udp_echo.py \\
         --run "1:scenarios/programs/bin/udp_rtt.elf 10.0.0.2 7 5" --pcap run.pcap
 
-Hosts are numbered from 1 (host i is 10.0.0.i). Each host's console output
+Hosts are numbered from 1 (host i is 10.0.0.i), as in the shell's `host`. Each host's console output
 is printed with its address in front; the run ends when every program has
 exited, or at --until-ms of virtual time.
 """
@@ -16,13 +16,16 @@ import shlex
 import sys
 from pathlib import Path
 
+from kernel.core.probe import install_probe
 from kernel.net.topology import Network
 from kernel.sys.errors import SpinError
 from machine.elf import ElfError, read_program
 from machine.hostfile import write_error
 from workbench.cli.args import SEED, float_in, int_in, read_extension
+from workbench.views import plural
 
 MAX_HOSTS = 16
+EXAMPLE = 'spinwb net --ext 2:extensions/udp_echo.py --run "1:scenarios/programs/bin/udp_rtt.elf 10.0.0.2 7 5"'
 
 
 def _host(spec: str, n: int, what: str) -> tuple[int, str]:
@@ -36,6 +39,10 @@ def main(args: argparse.Namespace) -> int:
     n = args.hosts
     if not 1 <= n <= MAX_HOSTS:
         print(f"spinwb net: --hosts {n}: from 1 to {MAX_HOSTS}", file=sys.stderr)
+        return 2
+    if args.stray:  # `spinwb net prog.elf`: a program is given to a host with --run
+        print(f"spinwb net: {args.stray[0]!r}: give each program to a host with --run \"HOST:FILE.elf ARGS\" "
+              f"(host 1 is 10.0.0.1), e.g. {EXAMPLE}", file=sys.stderr)  # fmt: skip
         return 2
     try:
         programs = {}
@@ -59,6 +66,10 @@ def main(args: argparse.Namespace) -> int:
     except (ValueError, ElfError) as e:
         print(f"spinwb net: {e}", file=sys.stderr)
         return 2
+    if not programs:  # without one, nothing would end the run but --until-ms
+        print(f"spinwb net: no program to run: give a host one with --run \"HOST:FILE.elf ARGS\" "
+              f"(host 1 is 10.0.0.1), e.g. {EXAMPLE}", file=sys.stderr)  # fmt: skip
+        return 2
     try:
         net = Network(n, programs=programs, loss=args.loss, seed=args.seed, pcap=args.pcap)
     except OSError as e:  # the pcap file: opened first, before any host boots
@@ -66,6 +77,8 @@ def main(args: argparse.Namespace) -> int:
             raise
         print(f"spinwb net: --pcap {write_error(args.pcap, e)}", file=sys.stderr)
         return 2
+    for k in net.hosts:  # the measuring programs' probe (udp_rtt's crossings=), as `spinwb bench net` has it
+        install_probe(k)
     for i, path, source in exts:
         try:
             net.hosts[i].system.load(source, path, importer="root")  # the owner at the command line
@@ -101,7 +114,7 @@ def main(args: argparse.Namespace) -> int:
             stats = ", ".join(f"{key} {v}" for key, v in k.net.stats().items() if v)
             print(f"{net.addresses[i]}: {stats}", file=sys.stderr)
     if args.pcap:
-        print(f"spinwb net: {net.wire.carried} frames written to {args.pcap}", file=sys.stderr)
+        print(f"spinwb net: {plural(net.wire.carried, 'frame')} written to {args.pcap}", file=sys.stderr)
     if programs and not finished:
         print(f"spinwb net: stopped at {args.until_ms} ms of virtual time with programs still running",
               file=sys.stderr)  # fmt: skip
@@ -122,4 +135,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--until-ms", type=float_in(0, 1e9, open_lo=True), default=10_000,
                    help="virtual time limit (default 10 s)")  # fmt: skip
     p.add_argument("--stats", action="store_true", help="print each host's network counters")
+    p.add_argument("stray", nargs="*", help=argparse.SUPPRESS)  # a program named without --run: say how
     p.set_defaults(fn=main)

@@ -21,6 +21,7 @@ from typing import Any
 
 from scenarios import engine
 from workbench.cli import isolate
+from workbench.views import plural
 
 STREAM = "\x1espinwb "  # marks the isolated child's protocol lines
 
@@ -32,7 +33,7 @@ def _list(args: argparse.Namespace) -> int:
         except engine.ScenarioError as e:
             print(f"{name:<20} (does not load: {e})")
             continue
-        print(f"{name:<20} {lesson.title} ({len(lesson.steps)} steps)")
+        print(f"{name:<20} {lesson.title} ({plural(len(lesson.steps), 'step')})")
     return 0
 
 
@@ -100,7 +101,10 @@ def _finish(name: str, title: str, args: argparse.Namespace, results: list[engin
     if not args.json:
         ok = sum(c.ok for c in checks)
         errors = sum(bool(r.error) for r in results)
-        print(f"result: {ok} of {len(checks)} checks passed" + (f", {errors} steps failed to run" if errors else ""))
+        print(
+            f"result: {ok} of {plural(len(checks), 'check')} passed"
+            + (f", {plural(errors, 'step')} failed to run" if errors else "")
+        )
     return (0 if passed else 1), doc
 
 

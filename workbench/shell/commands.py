@@ -129,17 +129,18 @@ def _run(session: Session, args: list[str]) -> str:
         raise SessionError(f"run N: N is 1..{RUN_MAX:,} instructions")
     start, began = session.kernel.machine.cpu.icount, session.now
     why = "budget"
-    while why in ("budget", "cycle"):  # slices bounded in virtual time: an idle machine is ticks, not spins
-        left = n - (session.kernel.machine.cpu.icount - start)
-        if left <= 0 or session.now - began >= RUN_CYCLES:
-            break
-        why = session.step(min(left, 1_000_000), views.CLOCK_HZ // 10)
+    with session.command(f"run {n:,}"):  # its slices are one command: `back` undoes the whole run
+        while why in ("budget", "cycle"):  # slices bounded in virtual time: an idle machine is ticks, not spins
+            left = n - (session.kernel.machine.cpu.icount - start)
+            if left <= 0 or session.now - began >= RUN_CYCLES:
+                break
+            why = session.step(min(left, 1_000_000), views.CLOCK_HZ // 10)
     return _where(session, why)
 
 
 def _where(session: Session, why: str) -> str:
     cpu = session.cpu()
-    at = f"pc {cpu.pc:#x}, {cpu.icount:,} instructions, {cpu.cycles:,} cycles"
+    at = f"pc {cpu.pc:#x}, {views.plural(cpu.icount, 'instruction')}, {views.plural(cpu.cycles, 'cycle')}"
     if why == "stop":
         return f"stopped: {session.last_stop} ({at})"
     if session.stopped:
@@ -222,17 +223,14 @@ def _open(session: Session, args: list[str]) -> str:
 
 
 def _host(session: Session, args: list[str]) -> str:
+    n = len(session.kernels)
+    if len(args) > 1:
+        raise Usage
     if args:
-        try:
-            i = int(args[0])
-        except ValueError:
-            raise Usage from None
-        if not 0 <= i < len(session.kernels):
-            raise SessionError(f"host {i}: there are {len(session.kernels)} machines (0..{len(session.kernels) - 1})")
-        session.focus = i
-        session.generation += 1
-        return f"looking at {session.host_name}"
-    return f"looking at {session.host_name} ({session.focus} of {len(session.kernels)} machines)"
+        session.look_at(args[0])
+    if n == 1:
+        return f"looking at {session.host_label}, the only machine"
+    return f"looking at {session.host_label} of {n}"
 
 
 def _reset(session: Session, args: list[str]) -> str:
@@ -296,7 +294,10 @@ def _inspect(session: Session, args: list[str]) -> RenderableType:
         return "\n".join(f"{r.seq:>7} {views.record_text(r)}" for r in recs) or "no such records"
     if what == "cpu":
         c = session.cpu()
-        return f"pc {c.pc:#x} {c.mode} mode IPL {c.ipl}, {c.icount:,} instructions, {c.cycles:,} cycles"
+        return (
+            f"pc {c.pc:#x} {c.mode} mode IPL {c.ipl}, {views.plural(c.icount, 'instruction')}, "
+            f"{views.plural(c.cycles, 'cycle')}"
+        )
     if what == "console":
         return session.console_text()[-4000:] or "(nothing written to the console yet)"
     raise Usage
@@ -316,7 +317,11 @@ COMMANDS: dict[str, tuple[Callable[[Session, list[str]], RenderableType], str]] 
         "machine, with a user's rights (--root: the owner's; not when served to a classroom)",
     ),
     "unload": (_unload, "unload NAME — uninstall an extension's handlers and unlink it"),
-    "raise": (_raise, "raise EVENT [ARGS...] — raise an event with literal arguments, as kernel code would"),
+    "raise": (
+        _raise,
+        "raise EVENT [ARGS...] — raise an event with literal arguments (comma- or space-separated), as kernel "
+        "code would; `inspect events` lists them",
+    ),
     "inspect": (_inspect, "inspect " + "|".join(INSPECT) + " — tables of what the panes show"),
     "step": (_step, "step [N] | step entry | step dispatch — N instructions, or to the next kernel entry or dispatch"),
     "run": (
@@ -326,10 +331,10 @@ COMMANDS: dict[str, tuple[Callable[[Session, list[str]], RenderableType], str]] 
     ),
     "break": (_break, "break [list] | break KIND ARG | break del KIND ARG — KIND: " + ", ".join(BREAK_KINDS)),
     "snapshot": (_snapshot, "snapshot take|restore|save FILE|load FILE — remember or replay a position"),
-    "back": (_back, "back — step back: replay every action but the last from a fresh boot"),
+    "back": (_back, "back — undo the last command (a whole run too): replay the ones before it from a fresh boot"),
     "scenario": (_scenario, "scenario [status]|step|answers|open NAME|FILE — the lesson"),
     "open": (_open, "open FILE.elf [ARGS...] — boot a fresh workstation running that program as init"),
-    "host": (_host, "host [N] — which machine the commands look at, of several"),
+    "host": (_host, "host [N|10.0.0.N] — which machine the commands look at, of several (host 1 is 10.0.0.1)"),
     "reset": (_reset, "reset — boot again"),
     "help": (_help, "help [CMD] — the commands"),
     "quit": (_quit, "quit — leave the shell"),
@@ -421,7 +426,7 @@ def complete(session: Session, text: str) -> list[str]:
     elif cmd == "open" and n == 2:
         options = _elf_paths(prefix)
     elif cmd == "host" and n == 2:
-        options = [str(i) for i in range(len(session.kernels))]
+        options = [str(i) for i in range(1, len(session.kernels) + 1)]
     elif cmd == "help" and n == 2:
         options = list(COMMANDS)
     return [o for o in options if o.startswith(prefix)]

@@ -17,6 +17,7 @@ from typing import Any
 
 from machine.hostfile import HOST_TEXT_MAX, HostFileError, read_text
 from workbench.session import SNAPSHOT_FORMAT, SNAPSHOT_VERSION, SessionError
+from workbench.views import plural
 
 MAX_ACTIONS = 100_000
 MAX_STEP = 10**9  # instructions or cycles in one logged step (the TUI's slices are far smaller)
@@ -65,7 +66,7 @@ def _action(a: object, i: int, classroom: bool) -> int:
     if arity is None:
         raise _Bad(f"{where}: unknown kind {op[:20]!r}")
     if n != arity:
-        raise _Bad(f"{where} ({op}) should have {arity - 1} arguments, not {n - 1}")
+        raise _Bad(f"{where} ({op}) should have {plural(arity - 1, 'argument')}, not {n - 1}")
     if op == "step":
         if a[2] is not None:
             _int(a[2], f"{where} (step) cycles", 0, MAX_STEP)

@@ -147,7 +147,7 @@ class DomainsPane(Pane):
             self.mark(("dom", d.name), True)
             what = f"{d.kind}, rights {d.rights}"
             if d.kind == "extension":
-                what += f", {d.bindings} handlers"
+                what += f", {views.plural(d.bindings, 'handler')}"
             node = tree.add(Text.assemble((d.name, f"bold {style}"), f"  ({what})"))
             if d.authority:
                 node.add(f"rights on kernel events: {d.authority}")
@@ -244,7 +244,7 @@ class PageTablesPane(ListPane):
         sp = spaces[idx]
         names = "  ".join(("[" + s.name + "]") if i == idx else s.name for i, s in enumerate(spaces))
         head = Text(f"spaces ([ ]): {names}\n{sp.name}: asn {sp.asn}, level-1 table at frame {sp.root:#x}, "
-                    f"{sp.pages} pages mapped" + (" (running)" if sp.current else ""))  # fmt: skip
+                    f"{views.plural(sp.pages, 'page')} mapped" + (" (running)" if sp.current else ""))  # fmt: skip
         maps = views.mappings(k, sp.id)
         tb = views.tbs(k)
         tbt = _table(("TB", "left"), ("entries", "right"), ("hits", "right"), ("misses", "right"), ("fills", "right"),
