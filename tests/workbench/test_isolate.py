@@ -214,7 +214,7 @@ def test_files_are_isolated_by_default_and_the_text_report_says_how(
     assert main(["scenario", "run", str(f), "--headless"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("scenario one (seed 0): One\n  isolated: 60 s CPU, 210 s wall-clock, 2048 MiB address space")
-    assert "[ok  ] fine" in out and out.endswith("result: 1 of 1 checks passed\n")
+    assert "[ok  ] fine" in out and out.endswith("result: 1 of 1 check passed\n")
     assert main(["scenario", "run", str(f), "--headless", "--no-isolate"]) == 0
     assert "isolated" not in capsys.readouterr().out
 
