@@ -13,6 +13,7 @@ from workbench.bench.chart import bar, chart
 from workbench.session import Session
 from workbench.tui import layouts
 from workbench.tui.app import Workbench
+from workbench.tui.benches import BenchScreen
 from workbench.tui.dashboard import Meter
 
 
@@ -41,6 +42,37 @@ def test_meter_counts_rates_only_while_running() -> None:
     assert not m.sample(row(1_006_000, 133_010_000), 12.1, running=True)  # not due yet
     m.sample(row(10, 10), 13.0, running=True)  # went backwards: reset or step back
     assert m.host_running == 0 and m.ips == 0
+
+
+def test_the_palette_runs_a_bench_and_shows_its_figures_with_bars() -> None:
+    """Ctrl-P, "bench threads", enter: the bench runs in a child process and its
+    screen shows `spinwb bench threads`' table (the modeled figures a test of
+    the bench checks) and the paper's comparison as bars; Escape goes back."""
+
+    async def go() -> tuple[str, bool]:
+        app = Workbench(session=Session())
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("ctrl+p")
+            await pilot.pause(0.5)
+            for ch in "bench threads":
+                await pilot.press("space" if ch == " " else ch)
+            await pilot.pause(0.5)
+            await pilot.press("enter")
+            text = ""
+            for _ in range(1200):  # the bench boots machines: seconds of host time
+                await pilot.pause(0.1)
+                if isinstance(app.screen, BenchScreen):
+                    text = str(app.screen.query_one("#bench-out").render())
+                    if "Fork-Join" in text:
+                        break
+            await pilot.press("escape")
+            await pilot.pause(0.2)
+            return text, isinstance(app.screen, BenchScreen)
+
+    text, still = asyncio.run(go())
+    assert "Table 3" in text and "Fork-Join     18.0" in text, text[:400]
+    assert "█" in text and "paper" in text, "no bars beside the numbers"
+    assert not still, "Escape did not go back to the workbench"
 
 
 def test_the_palette_lists_and_opens_a_lesson() -> None:

@@ -34,6 +34,7 @@ from scenarios import engine
 from workbench.session import Session, SessionError
 from workbench.shell.commands import execute
 from workbench.tui import layouts
+from workbench.tui.benches import BenchCommands
 from workbench.tui.dashboard import Dashboard, Meter
 from workbench.tui.dashboard import status as pace_status
 from workbench.tui.lessons import LessonCommands
@@ -112,7 +113,7 @@ class OutputScreen(ModalScreen[None]):
 
 class Workbench(App[None]):
     TITLE = "SPIN Workbench"
-    COMMANDS = App.COMMANDS | {LessonCommands}
+    COMMANDS = App.COMMANDS | {LessonCommands, BenchCommands}
     CSS = """
     #main { height: 1fr; }
     #tabs { height: 1fr; }
