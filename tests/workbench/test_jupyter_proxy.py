@@ -74,7 +74,8 @@ def test_jupyter_server_proxies_the_workbench(tmp_path: Path) -> None:
 
         wait_for("jupyter server", lambda: fetch("/api/status"))
         servers = json.loads(fetch("/server-proxy/servers-info")[1])["server_processes"]  # type: ignore[index]
-        assert [s["name"] for s in servers] == ["spinwb"], servers
+        # this tree's entry point, and the installed package's too when it is installed (as CI's is): one name
+        assert servers and {s["name"] for s in servers} == {"spinwb"}, servers
         status, page = wait_for("the workbench's page through the proxy", lambda: fetch("/spinwb/"), timeout=120)
         assert status == 200
         assert "SPIN Workbench" in page and "textual-terminal" in page, page[:500]  # textual-serve's page
