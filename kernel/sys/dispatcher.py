@@ -558,7 +558,7 @@ class Dispatcher:
             ev.path, ev.source = "interpreted", ""
         else:
             fn, ev.source = _generate(self, ev, bs)
-            ev.path = f"generated for {len(bs)} bindings"
+            ev.path = f"generated for {len(bs)} binding{'' if len(bs) == 1 else 's'}"
         ev.fn = fn
         setattr(ev.interface, ev.attr, fn)
 

@@ -305,3 +305,12 @@ def test_generated_code_matches_the_interpreter(spec: list[tuple[Option, int]], 
         ev(arg)
         logs.append(log)
     assert logs[0] == logs[1]
+
+
+def test_one_guarded_binding_is_generated_code_and_says_so_in_the_singular() -> None:
+    """A lone guarded handler still needs generated code (the guard runs
+    first); the path the Events pane shows counts it right: "1 binding"."""
+    d, ev, log = setup(False)
+    d.uninstall(d.get_original_handler(ev))
+    d.install_handler(ev, rec(log, "guarded"), lambda p: p > 0)
+    assert ev.path == "generated for 1 binding", ev.path

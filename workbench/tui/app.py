@@ -39,6 +39,7 @@ from workbench.tui.dashboard import Dashboard, Meter
 from workbench.tui.dashboard import status as pace_status
 from workbench.tui.lessons import LessonCommands
 from workbench.tui.panes import PANES, ConsolePane, ListPane, PageTablesPane, Pane, ScenarioPane, TracePane
+from workbench.views import plural
 
 Shown = Pane | Dashboard  # what a layout shows: each has show(session)
 MAKERS: dict[str, type[Shown]] = {cls.TITLE.lower().replace(" ", ""): cls for cls in PANES} | {"pace": Dashboard}
@@ -298,7 +299,7 @@ class Workbench(App[None]):
             self.painted = time.perf_counter()
         w = self.session
         state = self.busy or ("running" if self.runner else "paused")
-        bps = f" | {len(w.breakpoints)} breakpoints" if w.breakpoints else ""
+        bps = f" | {plural(len(w.breakpoints), 'breakpoint')}" if w.breakpoints else ""
         host = f" | {w.host_name}" if len(w.kernels) > 1 else ""
         text = Text(f"{position(w)}{host}{bps} | {state}", no_wrap=True, overflow="ellipsis")
         if self.message:

@@ -488,7 +488,7 @@ class TracePane(ListPane):
                 recs.append(r)
         self._kinds = sorted(kinds)
         room = max(1, self.size.height - 3)
-        out = Text(f"filter (f): {self.kind or 'all'} — {len(recs):,} records; types: {' '.join(self._kinds)}\n",
+        out = Text(f"filter (f): {self.kind or 'all'} — {views.plural(len(recs), 'record')}; types: {' '.join(self._kinds)}\n",
                    style="bold")  # fmt: skip
         last = self._base.get("last", 0)
         for r in recs[-room:]:
