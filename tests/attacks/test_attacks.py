@@ -630,3 +630,23 @@ def test_a_keyword_is_no_field_name() -> None:
     )
     with pytest.raises(SpinError, match="wants a field name, not 'class'"):
         net.hosts[0].system.load(src, "kw.py")
+
+
+@pytest.mark.parametrize("forged", ["42", "'strand 1'", "Sched.NewGroup('decoy')", "[1, 2]"],
+                         ids=["int", "text", "a-group-for-a-strand", "list"])  # fmt: skip
+def test_an_extension_cannot_pass_a_forged_strand_to_the_scheduler(forged: str) -> None:
+    """This session's attack on strand_of, the kernel's one way from a view to
+    a strand: an extension hands Sched.Adopt something that is not a view an
+    event passed it. The load is refused, saying what Adopt takes, the
+    group is left empty, and the kernel still runs its processes."""
+    from kernel.boot import boot
+    from machine.elf import read_elf
+    from tests.conftest import BIN
+
+    k = boot(init=read_elf(BIN / "hello-ev4.elf"), argv=["hello"], halt_when_done=True)
+    src = f"from spin import Sched\ndef init():\n    Sched.Adopt(Sched.NewGroup('mine'), {forged})\n"
+    with pytest.raises(SpinError, match="a strand an event passed you"):
+        k.system.load(src, "forger.py", importer="root")
+    assert all(s.group is None or s.group.name != "mine" for s in k.sched.strands.values())
+    k.run(max_instructions=20_000_000)
+    assert k.exit_status == 0
