@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from functools import partial
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from workbench.tui.palette import EntryCommands
 
 # The benches the paper's figures stand beside: name, what it measures.
 BENCHES = (
@@ -68,22 +70,11 @@ class BenchScreen(ModalScreen[None]):
         self.app.call_from_thread(self.query_one("#bench-out", Static).update, text)
 
 
-class BenchCommands(Provider):
+class BenchCommands(EntryCommands):
     """Benches as commands: "Bench: vm — SOSP'95 Table 4 ..."."""
 
-    def _entries(self) -> list[tuple[str, str, object]]:
+    def entries(self) -> list[tuple[str, str, Callable[[], object]]]:
         return [(f"Bench: {name}", what, partial(self._open, name)) for name, what in BENCHES]
 
     def _open(self, name: str) -> None:
         self.app.push_screen(BenchScreen(name))
-
-    async def discover(self) -> Hits:
-        for text, help_text, run in self._entries():
-            yield DiscoveryHit(text, run, help=help_text)  # type: ignore[arg-type]
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for text, help_text, run in self._entries():
-            score = matcher.match(text)
-            if score > 0:
-                yield Hit(score, matcher.highlight(text), run, help=help_text)  # type: ignore[arg-type]

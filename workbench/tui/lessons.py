@@ -7,11 +7,11 @@ them all before anything is typed, so a student can browse them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
-
 from scenarios import engine
+from workbench.tui.palette import EntryCommands
 
 
 def catalogue() -> list[tuple[str, str, str]]:
@@ -27,24 +27,13 @@ def catalogue() -> list[tuple[str, str, str]]:
     return out
 
 
-class LessonCommands(Provider):
+class LessonCommands(EntryCommands):
     """Lessons as commands: "Lesson: A boot tour (boot_tour)"."""
 
     async def startup(self) -> None:
         self.lessons = catalogue()  # a few ms: each lesson file compiled once a palette opens
 
-    def _entries(self) -> list[tuple[str, str, object]]:
+    def entries(self) -> list[tuple[str, str, Callable[[], object]]]:
         open_lesson = self.app.open_lesson  # type: ignore[attr-defined]
         return [(f"Lesson: {title} ({name})", summary or "open this lesson", partial(open_lesson, name))
                 for name, title, summary in self.lessons]  # fmt: skip
-
-    async def discover(self) -> Hits:
-        for text, help_text, run in self._entries():
-            yield DiscoveryHit(text, run, help=help_text)  # type: ignore[arg-type]
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for text, help_text, run in self._entries():
-            score = matcher.match(text)
-            if score > 0:
-                yield Hit(score, matcher.highlight(text), run, help=help_text)  # type: ignore[arg-type]
