@@ -330,12 +330,16 @@ class Counters:
     switches: int
     ticks: int
     copies: int  # copies of packet data (0 without a network)
+    free_frames: int = 0  # physical frames PhysAddr can still hand out
+    frames: int = 0  # physical frames PhysAddr manages
+    forwarded: int = 0  # packets a forwarding node sent on (0 without a network)
 
 
 def counters(k: Kernel) -> Counters:
     net = k.net
     return Counters(k.sal.now, k.sal.icount, k.sal.crossings, k.syscalls, k.faults, k.sched.switches, k.ticks,
-                    net.counters["copies"] if net is not None else 0)  # fmt: skip
+                    net.counters["copies"] if net is not None else 0, k.phys.nfree, len(k.phys.frames),
+                    net.counters["forwarded"] if net is not None else 0)  # fmt: skip
 
 
 # --- Packets ---------------------------------------------------------------------------------

@@ -27,9 +27,13 @@ from __future__ import annotations
 
 import importlib.util
 import random
+import signal
 import sys
+import threading
+import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +50,15 @@ LESSONS = Path(__file__).resolve().parent / "lessons"
 PROGRAMS = Path(__file__).resolve().parent / "programs" / "bin"
 EXTENSIONS = Path(__file__).resolve().parent.parent / "extensions"
 CLOCK_MHZ = 133
+# The panes a step may name (the workbench's titles; tests/workbench checks each has a pane).
+PANES = ("Strands", "Domains", "Events", "Page tables", "Packets", "Console", "CPU", "Trace", "Scenario")
+VIRTUAL_LIMIT_S = 30.0  # a step's default limit in virtual seconds (the lessons' longest runs ~2 s)
+HOST_LIMIT_S = 120.0  # and in host seconds (the slowest lesson step takes ~10 s on a loaded laptop)
+
+
+class StepLimit(BaseException):
+    """A step ran past its virtual-time or host-time limit. A BaseException,
+    so a lesson's own ``except Exception`` cannot swallow it."""
 
 
 class ScenarioError(Exception):
@@ -91,6 +104,9 @@ class StepResult:
     questions: list[Question] = field(default_factory=list)
     exhibits: list[Exhibit] = field(default_factory=list)
     error: str = ""  # FILE:LINE: what went wrong, if the action raised
+    pane: str = "Scenario"  # the pane the step names
+    host_seconds: float = 0.0  # how long the step took on the host
+    virtual_us: float = 0.0  # and in virtual time (the longest of its machines)
 
     @property
     def passed(self) -> bool:
@@ -102,6 +118,10 @@ class Step:
     title: str
     narration: str
     action: Callable[[Run], None]
+    pane: str = "Scenario"  # the pane to watch (one of PANES): the workbench shows it while the step runs
+    watch: bool = False  # run at the instructor's pace in the workbench, panes repainting as the machine runs
+    virtual_limit_s: float = VIRTUAL_LIMIT_S
+    host_limit_s: float = HOST_LIMIT_S
 
 
 class Lesson:
@@ -112,9 +132,24 @@ class Lesson:
         self.steps: list[Step] = []
         self.file = ""
 
-    def step(self, title: str, narration: str = "") -> Callable[[Callable[[Run], None]], Callable[[Run], None]]:
+    def step(self, title: str, narration: str = "", *, pane: str = "Scenario", watch: bool = False,
+             virtual_limit_s: float = VIRTUAL_LIMIT_S, host_limit_s: float = HOST_LIMIT_S,
+             ) -> Callable[[Callable[[Run], None]], Callable[[Run], None]]:  # fmt: skip
+        """Decorate a step's action. ``pane`` names the pane whose text answers
+        the step's questions (one of PANES); ``watch`` runs the step at a visible
+        pace in the workbench; the limits stop a step that would run for ever."""
+        f = sys._getframe(1)
+        where = f"{_short(f.f_code.co_filename)}:{f.f_lineno}"
+        match = {p.lower(): p for p in PANES}.get(pane.lower().strip())
+        if match is None:
+            raise ScenarioError(where, f"step {title!r}: no pane {pane!r} (a step names one of: {', '.join(PANES)})")
+        for what, v in (("virtual_limit_s", virtual_limit_s), ("host_limit_s", host_limit_s)):
+            if not isinstance(v, int | float) or isinstance(v, bool) or not v > 0:
+                raise ScenarioError(where, f"step {title!r}: {what} must be a positive number of seconds, not {v!r}")
+
         def add(fn: Callable[[Run], None]) -> Callable[[Run], None]:
-            self.steps.append(Step(title, narration.strip(), fn))
+            self.steps.append(Step(title, narration.strip(), fn, match, watch, float(virtual_limit_s),
+                                   float(host_limit_s)))  # fmt: skip
             return fn
 
         return add
@@ -132,6 +167,13 @@ class Run:
         self.net: Network | None = None
         self.state: dict[str, Any] = {}  # what one step leaves for the next
         self.result: StepResult | None = None
+        self.step: Step | None = None  # the step running now (None between steps)
+        # Called with the run on every clock tick of a machine the run booted, and at run.tick(),
+        # while a step runs: the workbench paces a watch step and repaints; a headless run shows progress.
+        self.observer: Callable[[Run], None] | None = None
+        self.on_world: Callable[[Run], None] | None = None  # a step booted a machine or a network
+        self._host_start = 0.0
+        self._virtual_start: dict[int, int] = {}  # id(kernel) -> its cycle count when the step began
 
     # --- building worlds -------------------------------------------------------------
 
@@ -156,8 +198,11 @@ class Run:
         ``prog < file`` would); without it a read of stdin waits for ``type``."""
         image = self.program(init) if init else None
         self.kernel = boot(init=image, argv=argv or ([init] if init else None), trace=self.trace, **kw)
+        self._watch(self.kernel)
         if stdin is not None:
             self.type(self.kernel, stdin, eof=True)
+        if self.on_world is not None:
+            self.on_world(self)
         return self.kernel
 
     def type(self, k: Kernel, text: bytes | str, eof: bool = False) -> None:
@@ -173,7 +218,65 @@ class Run:
         seeded from the run's seed."""
         images = {i: (self.program(p), [p, *args]) for i, (p, args) in (programs or {}).items()}
         self.net = Network(hosts, programs=images, loss=loss, seed=self.rng.randrange(1 << 30), trace=self.trace, **kw)
+        for k in self.net.hosts:
+            self._watch(k)
+        if self.on_world is not None:
+            self.on_world(self)
         return self.net
+
+    # --- limits, progress, pace ------------------------------------------------------------
+
+    def _watch(self, k: Kernel) -> None:
+        self._virtual_start[id(k)] = k.sal.now
+        k.tick_hooks.append(lambda: self._tick(k))
+
+    def now(self) -> int:
+        """Virtual time of the machines the step works with, in cycles."""
+        if self.net is not None:
+            return self.net.now
+        return self.kernel.sal.now if self.kernel is not None else 0
+
+    def host_seconds(self) -> float:
+        """Host time the step has taken so far."""
+        return time.perf_counter() - self._host_start if self.step is not None else 0.0
+
+    def virtual_seconds(self) -> float:
+        """Virtual time the step has run so far (the longest of its machines)."""
+        return max((self._elapsed(k) for k in self._kernels()), default=0) / (CLOCK_MHZ * 1e6)
+
+    def _kernels(self) -> list[Kernel]:
+        if self.net is not None:
+            return list(self.net.hosts)
+        return [self.kernel] if self.kernel is not None else []
+
+    def _elapsed(self, k: Kernel) -> int:
+        return k.sal.now - self._virtual_start.get(id(k), k.sal.now)
+
+    def _begin(self, step: Step) -> None:
+        self.step = step
+        self._host_start = time.perf_counter()
+        for k in self._kernels():
+            self._virtual_start[id(k)] = k.sal.now
+
+    def _tick(self, k: Kernel) -> None:
+        step = self.step
+        if step is None:
+            return
+        if self._elapsed(k) > step.virtual_limit_s * CLOCK_MHZ * 1e6:
+            raise StepLimit(f"{step.virtual_limit_s:g} s of virtual time")
+        self.tick()
+
+    def tick(self) -> None:
+        """Let the workbench repaint (and pace a watch step) and the limits be
+        checked: machines do this on every clock tick; a lesson that loops in
+        Python without a machine (a scheduler of its own) calls it now and then."""
+        step = self.step
+        if step is None:
+            return
+        if time.perf_counter() - self._host_start > step.host_limit_s:
+            raise StepLimit(f"{step.host_limit_s:g} s of host time")
+        if self.observer is not None:
+            self.observer(self)
 
     def load(self, k: Kernel, extension: str, **settings: Any) -> Any:
         """Load extensions/NAME.py (or a path) on a kernel, with settings, as
@@ -278,10 +381,11 @@ class Runner:
         self.seed = seed
         self.run = Run(lesson, seed, trace)
         self.results: list[StepResult] = []
+        self.halted = ""  # a step exceeded its limit: the machines are mid-run, the steps after it do not run
 
     @property
     def done(self) -> bool:
-        return len(self.results) >= len(self.lesson.steps)
+        return bool(self.halted) or len(self.results) >= len(self.lesson.steps)
 
     @property
     def position(self) -> str:
@@ -293,12 +397,21 @@ class Runner:
             raise IndexError(f"{self.lesson.name}: all {len(self.lesson.steps)} steps are done")
         n = len(self.results) + 1
         step = self.lesson.steps[n - 1]
-        res = StepResult(n, step.title, step.narration)
+        res = StepResult(n, step.title, step.narration, pane=step.pane)
         self.run.result = res
+        self.run._begin(step)
         try:
-            step.action(self.run)
+            with _alarm(step.host_limit_s):
+                step.action(self.run)
+        except StepLimit as e:
+            res.error = f"{_where(e, self.lesson.file)}: step {n} exceeded its limit ({e})"
+            self.halted = res.error
         except Exception as e:  # noqa: BLE001 - a lesson's bug is reported, never lost
             res.error = f"{_where(e, self.lesson.file)}: {type(e).__name__}: {e}"
+        finally:
+            self.run.step = None
+            res.host_seconds = round(time.perf_counter() - self.run._host_start, 3)
+            res.virtual_us = round(max((self.run._elapsed(k) for k in self.run._kernels()), default=0) / CLOCK_MHZ, 1)
         self.results.append(res)
         return res
 
@@ -309,7 +422,28 @@ class Runner:
 
     @property
     def passed(self) -> bool:
-        return self.done and all(r.passed for r in self.results)
+        return self.done and not self.halted and all(r.passed for r in self.results)
+
+
+@contextmanager
+def _alarm(seconds: float) -> Iterator[None]:
+    """A host-time limit that also stops a step looping in Python without a
+    machine (machines check theirs on every tick): a timer signal, so only in
+    the main thread (the workbench runs steps in a worker and relies on ticks)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise StepLimit(f"{seconds:g} s of host time")
+
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds + 0.5)  # just after the ticks' own check, which says where
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def _where(e: BaseException, file: str) -> str:
@@ -350,6 +484,8 @@ def load(name_or_path: str) -> Lesson:
     module.__file__ = str(path)
     try:
         exec(code, module.__dict__)  # noqa: S102 - scenario files are the instructor's own code
+    except ScenarioError:
+        raise  # a bad step declaration: already says where
     except Exception as e:  # noqa: BLE001
         raise ScenarioError(_where(e, str(path)), f"{type(e).__name__}: {e}") from None
     lessons = [v for v in module.__dict__.values() if isinstance(v, Lesson)]

@@ -15,6 +15,7 @@ from kernel.inspect import (  # noqa: F401 - re-exported for the panes and the s
     GUARD_RESULT,
     BindingRow,
     CodeRow,
+    Counters,
     DomainRow,
     DropRow,
     EventRow,
@@ -25,6 +26,7 @@ from kernel.inspect import (  # noqa: F401 - re-exported for the panes and the s
     WalkStep,
     bindings,
     code,
+    counters,
     domains,
     drops,
     events,
@@ -38,7 +40,6 @@ from kernel.inspect import (  # noqa: F401 - re-exported for the panes and the s
     tbs,
     walk,
 )
-from kernel.inspect import counters as _counters
 from kernel.inspect import guards_text as _guards_text
 from kernel.net.records import PacketFrame
 from kernel.sys.trace import Dispatch, Record, Switch
@@ -63,7 +64,7 @@ class PaceRow:
 
 
 def pace(k: Kernel) -> PaceRow:
-    c = _counters(k)
+    c = counters(k)
     calls = sum(e.calls for e in events(k))
     net = k.net
     frames = net.counters["frames in"] + net.counters["frames out"] if net is not None else 0

@@ -84,10 +84,13 @@ def _here(name: str, args: argparse.Namespace) -> tuple[int, dict[str, Any] | No
     runner = engine.Runner(lesson, args.seed)
     if not args.json:
         print(f"scenario {lesson.name} (seed {args.seed}): {lesson.title}")
-    for _ in lesson.steps:
+    while not runner.done:
         res = runner.next()
         if not args.json:
             _print_step(res, len(lesson.steps), args.answers)
+    if runner.halted and not args.json and len(runner.results) < len(lesson.steps):
+        print(f"\n  steps {len(runner.results) + 1}-{len(lesson.steps)} not run: step {len(runner.results)} "
+              "stopped mid-run")  # fmt: skip
     return _finish(lesson.name, lesson.title, args, runner.results, runner.passed)
 
 
@@ -127,6 +130,7 @@ def _isolated(name: str, args: argparse.Namespace, limits: isolate.Limits) -> tu
             print(line, file=sys.stderr)
     lesson: dict[str, Any] | None = None
     started: dict[str, Any] | None = None
+    halted = ""  # a step exceeded its limit: the child stopped there on purpose
     results: list[engine.StepResult] = []
     for raw in out.stdout.decode("utf-8", "replace").split("\n"):  # not splitlines: \x1e splits there
         if not raw.startswith(STREAM):
@@ -139,6 +143,8 @@ def _isolated(name: str, args: argparse.Namespace, limits: isolate.Limits) -> tu
             lesson = msg["lesson"]
         elif "start" in msg:
             started = msg["start"]
+        elif "halted" in msg:
+            halted = msg["halted"]
         elif "step" in msg:
             results.append(_step_result(msg["step"], conf, limits))
             started = None
@@ -148,7 +154,7 @@ def _isolated(name: str, args: argparse.Namespace, limits: isolate.Limits) -> tu
         print(f"spinwb scenario: {name}: the isolated run ended before the lesson loaded ({ended or 'no report'}): "
               f"{last[0]}", file=sys.stderr)  # fmt: skip
         return 2, None
-    if started is not None or (len(results) < lesson["steps"] and ended):
+    if started is not None or (len(results) < lesson["steps"] and ended and not halted):
         at = started or {"number": len(results) + 1, "title": "?", "narration": ""}
         results.append(engine.StepResult(at["number"], at["title"], at["narration"],
                                          error=f"{name}: the isolated run was stopped: {ended}"))  # fmt: skip
@@ -158,6 +164,8 @@ def _isolated(name: str, args: argparse.Namespace, limits: isolate.Limits) -> tu
         print(f"  isolated: {conf.brief()}")
         for res in results:
             _print_step(res, lesson["steps"], args.answers)
+        if halted and len(results) < lesson["steps"]:
+            print(f"\n  steps {len(results) + 1}-{lesson['steps']} not run: step {len(results)} stopped mid-run")
     passed = len(results) == lesson["steps"] and all(r.passed for r in results)
     return _finish(lesson["name"], lesson["title"], args, results, passed, isolation)
 
@@ -176,7 +184,8 @@ def _step_result(d: dict[str, Any], conf: isolate.Confinement, limits: isolate.L
         error += " (an isolated run may write only in its scratch directory, and has no network)"
     return engine.StepResult(d["number"], d["title"], d["narration"], [engine.Check(**c) for c in d["checks"]],
                              [engine.Question(**q) for q in d["questions"]],
-                             [engine.Exhibit(**e) for e in d["exhibits"]], error)  # fmt: skip
+                             [engine.Exhibit(**e) for e in d["exhibits"]], error, d.get("pane", "Scenario"),
+                             d.get("host_seconds", 0.0), d.get("virtual_us", 0.0))  # fmt: skip
 
 
 def _positive(text: str) -> int:
@@ -206,9 +215,12 @@ def _stream(name: str, seed: int) -> int:
         return 2
     send(lesson={"name": lesson.name, "title": lesson.title, "steps": len(lesson.steps)})
     runner = engine.Runner(lesson, seed)
-    for step in lesson.steps:
+    while not runner.done:
+        step = lesson.steps[len(runner.results)]
         send(start={"number": len(runner.results) + 1, "title": step.title, "narration": step.narration})
         send(step=asdict(runner.next()))
+    if runner.halted:
+        send(halted=runner.halted)
     return 0 if runner.passed else 1
 
 

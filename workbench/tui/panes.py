@@ -438,8 +438,11 @@ class CpuPane(Pane):
         head.append(f"{cpu.pc:#018x}", style=self.mark("pc", cpu.pc))
         head.append("  ")
         head.append(f"{cpu.mode} mode, IPL {cpu.ipl}", style=self.mark("mode", (cpu.mode, cpu.ipl)))
+        c = views.counters(session.kernel)
         lines = [head,
-                 Text(f"instructions {cpu.icount:,}   cycles {cpu.cycles:,}"), Text("")]  # fmt: skip
+                 Text(f"instructions {cpu.icount:,}   cycles {cpu.cycles:,}   "
+                      f"virtual {cpu.cycles / views.CLOCK_HZ * 1e6:,.1f} µs (cycles ÷ {views.CLOCK_HZ // 10**6} MHz)"),
+                 self._counts(c, session.kernel.net is not None), Text("")]  # fmt: skip
         per_row = max(1, min(4, (self.size.width + 2) // 23))  # "  v0 0123456789abcdef" + gap
         names = views.register_names(session.kernel)
         for row in range(0, 32, per_row):
@@ -456,6 +459,19 @@ class CpuPane(Pane):
             here = row.pc == cpu.pc
             lines.append(Text(f"{'=>' if here else '  '} {row.pc:x}: {row.text}", style="bold" if here else ""))
         self.update(Group(*lines))
+
+    def _counts(self, c: views.Counters, networked: bool) -> Text:
+        """The kernel's counters since boot, each marked when it moved."""
+        line = Text()
+        cells = [("system calls", c.syscalls), ("crossings", c.crossings), ("faults", c.faults),
+                 ("switches", c.switches), ("ticks", c.ticks), ("free frames", c.free_frames)]  # fmt: skip
+        if networked:
+            cells += [("copies", c.copies), ("forwarded", c.forwarded)]
+        for i, (name, v) in enumerate(cells):
+            line.append("   " if i else "")
+            line.append(f"{name} ")
+            line.append(f"{v:,}", style=self.mark(("count", name), v))
+        return line
 
 
 # --- Trace ------------------------------------------------------------------------------------------
