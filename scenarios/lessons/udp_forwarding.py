@@ -304,8 +304,9 @@ that a plain two-host UDP round trip between in-kernel endpoints lands on the pa
 table's last column says by how much. Both of ours are below the paper's, and the
 splicer's extra cost is about half the paper's 263 µs -- the workbench's modeled trap,
 copy and second trip through the stack add up to less than DEC OSF/1's did. What
-agrees is the order and its cause: the splicer pays two more stack traversals, two
-more copies and the crossings at the forwarder.
+agrees is the order and its cause: at the forwarder the splicer pays the socket layer
+both ways (up to the process and down again through `sendto`), two more copies and the
+crossings.
 
 The workbench's own departure: its node copies each forwarded datagram once in the
 kernel (`IP.Forward` rewrites addresses and checksum into a new frame); the paper does
