@@ -73,6 +73,7 @@ def before_fork(run):
     run.check("page[] is mapped writable (UWE, no FOW)", got is not None and writable(got[1]),
               f"{page:#x}: {got[1] if got else 'not mapped'}")  # fmt: skip
     run.state["pfn"] = got[0] if got else None
+    run.ask("How many pages does forkcow map so far?", sp.pages if sp else 0)
     run.ask("What is page[]'s virtual address (va column)?", f"{page:#x}")
     run.ask("Which frame holds it (pfn column)?", f"{got[0]:#x}" if got else "none")
 
