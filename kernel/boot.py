@@ -59,7 +59,8 @@ def boot(machine: Machine | None = None, *, init: ElfImage | None = None, argv: 
 
     step("machine", f"DEC 3000/400, {m.cpu.model}, {m.memory.size >> 20} MiB, {m.memory.nframes} frames of 8 KiB")
     k.sal.boot_processor(kseg(BOOT_STACK_TOP))
-    k.phys = PhysAddr(k.sal, KERNEL_FRAMES, m.memory.nframes, view=FrameView, nominee=frame_of)  # handlers see a view
+    k.phys = PhysAddr(k.sal, KERNEL_FRAMES, m.memory.nframes, view=FrameView, nominee=frame_of,
+                      trace=k.trace)  # handlers see a view; each reclaim is a trace record  # fmt: skip
     step("PhysAddr", f"frames {KERNEL_FRAMES:#x}..{m.memory.nframes - 1:#x} ({k.phys.nfree} free); "
                      f"{KERNEL_FRAMES} kept for the boot stack and the idle loop")  # fmt: skip
     k.sal.install_entries(k.on_trap, k.on_interrupt)

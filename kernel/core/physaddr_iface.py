@@ -7,6 +7,12 @@ handle (kernel/sys/capability.py) it can only pass back, ``Deallocate``
 takes back only handles it was issued, and the ``Reclaim`` event shows its
 handlers a read-only ``FrameView`` (SOSP'95 §3.2: capabilities are
 unforgeable references; §4.1: PhysAddr.T is an opaque type).
+
+An extension's frames are never the kernel's reclaim candidates, but a
+Reclaim handler may *volunteer* one by returning its handle (§4.1: "an
+alternative page, which may be of less importance than the candidate"):
+the kernel then takes that frame and revokes the handle, so the extension
+can no longer reach the frame's next owner.
 """
 
 from __future__ import annotations
@@ -77,6 +83,8 @@ class ExtensionPhysAddr:
         try:
             h = capability.wrap(f, "frame")
             self._held[id(h)] = h
+            f.volunteer = True
+            f.on_reclaim = lambda fr, h=h: self._given_up(h)
         except BaseException:  # even a RecursionError here must not leak the frame
             self._phys.Deallocate(f)
             raise
@@ -90,6 +98,11 @@ class ExtensionPhysAddr:
         capability.revoke(handle)
         if f.state != "free" and f.tag.startswith(self._ext.name):  # still the frame issued: never another's
             self._phys.Deallocate(f)
+
+    def _given_up(self, h: capability.Handle) -> None:
+        """The kernel took a frame the extension volunteered: the handle dies with it."""
+        self._held.pop(id(h), None)
+        capability.revoke(h)
 
     def Number(self, handle: Any) -> int:  # noqa: N802
         """The frame's number, to show or log (it grants nothing)."""
