@@ -81,8 +81,11 @@ def strand_events(run):
               "Resume counted / switches onto it: " + ", ".join(
                   f"{w} {counts['Resume'].get(r.id, 0)}/{resumed[r.id]}" for w, r in zip("ABC", (a, b, c), strict=True)))  # fmt: skip
     ck, rs = sum(counts["Checkpoint"].values()), sum(counts["Resume"].values())
-    run.check("each Resume is matched by a Checkpoint when the processor is reclaimed", abs(ck - rs) <= 1,
-              f"{ck} Checkpoint, {rs} Resume (the strand on the processor now has not been checkpointed)")
+    run.check(
+        "each Resume is matched by a Checkpoint when the processor is reclaimed",
+        abs(ck - rs) <= 1,
+        f"{ck} Checkpoint, {rs} Resume (the strand on the processor now has not been checkpointed)",
+    )
     ev = {e.name: e for e in inspect.events(k)}
     run.ask("How many handler calls does the Events pane show for Strand.Resume?", f"{ev['Strand.Resume'].calls:,}")
 
@@ -113,8 +116,11 @@ def joins(run):
               a.group.endswith("lottery") and b.group == a.group and c.group == "global",
               f"A {a.group}, B {b.group}, C {c.group}")  # fmt: skip
     tickets = inspect.extension_globals(k, ext.name)["tickets"]
-    run.check("the extension holds A's 3 tickets and B's 1",
-              (tickets.get(a.id), tickets.get(b.id)) == (3, 1), f"tickets by strand id: {tickets}")
+    run.check(
+        "the extension holds A's 3 tickets and B's 1",
+        (tickets.get(a.id), tickets.get(b.id)) == (3, 1),
+        f"tickets by strand id: {tickets}",
+    )
     run.ask("Under which scheduler does B (pid 3) run (the sched column)?", b.group)
     run.state.update(k=k, ext=ext)
 

@@ -134,8 +134,11 @@ def waiting(run):
               f"inside counter {slot.inside}, tank {[s.name for s in slot.tank]}")  # fmt: skip
     run.check("the inside counter counts exactly the readers inside the old version", slot.inside == len(inside),
               f"counter {slot.inside}; inside by the log: {sorted(f'reader{c}' for c in inside)}")  # fmt: skip
-    run.check("every strand in the tank is blocked (parked, not spinning)",
-              all(s.state == BLOCKED for s in slot.tank), ", ".join(f"{s.name} {s.state}" for s in slot.tank))
+    run.check(
+        "every strand in the tank is blocked (parked, not spinning)",
+        all(s.state == BLOCKED for s in slot.tank),
+        ", ".join(f"{s.name} {s.state}" for s in slot.tank),
+    )
     run.state["tank_ids"] = [s.id for s in slot.tank]
     run.ask("What state is the replugger in while reader 0 waits for the disk?", rep.state)
     run.ask("What is the id of a strand parked in the holding tank?", slot.tank[0].id if slot.tank else "-")

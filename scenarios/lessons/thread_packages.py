@@ -18,7 +18,7 @@ N = 100  # operations per measured run
 PAPER = {"forkjoin": (22, 262, 111), "pingpong": (17, 159, 85)}  # SOSP'95 Table 3, SPIN: kernel, layered, integrated
 MODELED = (
     "modeled µs at 133 MHz from kernel/core/costs.py's per-path estimates, not calibrated to Table 3: "
-    "they land below the paper's; what they show is the order and the work each way does"
+    "they land below the paper's{span}; what they show is the order and the work each way does"
 )
 
 
@@ -103,12 +103,19 @@ def kernel_threads(run):
     run.check("every Thread.Join returned its own child's result", not bad and "forkjoin" in spent,
               f"{N} joins, {len(bad)} wrong; failures: {sched.failures or 'none'}")  # fmt: skip
     made = sched.switches - sw0
-    run.check("each fork-join and each ping-pong round switched strands (about 2 switches each)",
-              made >= 3 * N, f"{made} switches for {N} fork-joins and {N} ping-pong rounds")
+    run.check(
+        "each fork-join and each ping-pong round switched strands (about 2 switches each)",
+        made >= 3 * N,
+        f"{made} switches for {N} fork-joins and {N} ping-pong rounds",
+    )
     us = {op: run.us(c / N) for op, c in spent.items()}
     run.state["kernel"] = us
     run.state["kernel_detail"] = f"fork-join {us.get('forkjoin', 0):.1f} µs, ping-pong {us.get('pingpong', 0):.1f} µs"
-    run.check("kernel threads: modeled per-operation times", len(us) == 2, run.state["kernel_detail"] + f" ({MODELED})")
+    run.check(
+        "kernel threads: modeled per-operation times",
+        len(us) == 2,
+        run.state["kernel_detail"] + f" ({MODELED.format(span='')})",
+    )
     run.ask("How many switches does the CPU pane count?", f"{inspect.counters(k).switches:,}")
 
 
@@ -134,8 +141,11 @@ def layered_forkjoin(run):
     run.state["layered_forkjoin"] = t
     run.state["layered_forkjoin_calls"] = c.syscalls - base.syscalls
     if t:
-        run.check("layered fork-join: per operation", True,
-                  f"{t['crossings']:.0f} crossings, {t['us']:.1f} µs modeled (paper, SPIN layered: 262 µs)")
+        run.check(
+            "layered fork-join: per operation",
+            True,
+            f"{t['crossings']:.0f} crossings, {t['us']:.1f} µs modeled (paper, SPIN layered: 262 µs)",
+        )
     run.ask("How many system calls does the CPU pane count?", f"{c.syscalls:,}")
 
 
@@ -229,10 +239,16 @@ def pingpong_compare(run):
     run.check("both runs finished, each thread joined (exit status 0)", ki.exit_status == 0 and k.exit_status == 0
               and t_int and t_lay, f"integrated exit {ki.exit_status}, layered exit {k.exit_status}")  # fmt: skip
     if t_int and t_lay:
-        run.check("the same crossings per round either way", t_int["crossings"] == t_lay["crossings"],
-                  f"integrated {t_int['crossings']:.0f}, layered {t_lay['crossings']:.0f} crossings per round")
-        run.check("integrated ping-pong is faster than layered", t_int["us"] < t_lay["us"],
-                  f"integrated {t_int['us']:.1f} µs, layered {t_lay['us']:.1f} µs modeled (paper: 85 and 159)")
+        run.check(
+            "the same crossings per round either way",
+            t_int["crossings"] == t_lay["crossings"],
+            f"integrated {t_int['crossings']:.0f}, layered {t_lay['crossings']:.0f} crossings per round",
+        )
+        run.check(
+            "integrated ping-pong is faster than layered",
+            t_int["us"] < t_lay["us"],
+            f"integrated {t_int['us']:.1f} µs, layered {t_lay['us']:.1f} µs modeled (paper: 85 and 159)",
+        )
     run.state["layered_pingpong"], run.state["integrated_pingpong"] = t_lay, t_int
     c = inspect.counters(k)
     run.ask("How many switches does the CPU pane count for the layered run?", f"{c.switches:,}")
@@ -264,10 +280,13 @@ def table3(run):
         order.append((label, ker < itg["us"] < lay["us"]))
         ratios += [p[0] / ker, p[1] / lay["us"], p[2] / itg["us"]]
     span = f" (by {min(ratios):.1f}× to {max(ratios):.1f}×)" if ratios else ""
-    run.exhibit("SOSP'95 Table 3 (µs) beside the workbench's modeled figures — " + MODELED + span,
+    run.exhibit("SOSP'95 Table 3 (µs) beside the workbench's modeled figures — " + MODELED.format(span=span),
                 ["operation", "kernel, modeled", "paper", "layered, modeled", "paper", "integrated, modeled",
                  "paper", "crossings layered / integrated"], rows)  # fmt: skip
-    run.check("kernel < integrated < layered, as in the paper, for both operations",
-              len(order) == 2 and all(ok for _, ok in order), ", ".join(f"{n}: {ok}" for n, ok in order))
+    run.check(
+        "kernel < integrated < layered, as in the paper, for both operations",
+        len(order) == 2 and all(ok for _, ok in order),
+        ", ".join(f"{n}: {ok}" for n, ok in order),
+    )
     lay = s.get("layered_forkjoin")
     run.ask("What is the modeled layered fork-join time, in µs?", f"{lay['us']:.1f}" if lay else "-")
