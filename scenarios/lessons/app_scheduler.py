@@ -130,8 +130,8 @@ def joins(run):
     pane="Strands",
     watch=True,
     narration="""
-The machine runs on. The group is **one** entry among the global scheduler's three
-(the group, C, and pid 1 waiting), so C keeps about as much processor as A and B together;
+The machine runs on. The group is **one** entry in the global run queue beside C (pid 1
+is blocked in `waitpid`), so C keeps about as much processor as A and B together;
 inside the group the draw gives A about three times B's time. Read the **cpu µs** column:
 A's share of the group is A ÷ (A + B), and the tickets say it should be near 3 ÷ 4.
 """,

@@ -116,7 +116,8 @@ replugger sleeps rather than spin.
 
 The lesson stops the machine at the first moment a replug waits with a reader inside and
 another in the tank. On the **Strands** pane every row is a kernel strand of this
-workstation: read each one's state and cpu µs; the Scenario pane's table says where each is.
+workstation: read each one's state (their cpu µs stay 0: a kernel strand's Python work
+costs no modeled time here); the Scenario pane's table says where each is.
 """,
 )
 def waiting(run):
