@@ -1,6 +1,13 @@
 """A lottery scheduler for the strands that ask for one (Waldspurger & Weihl
-94, as an application-specific scheduler on SPIN: SOSP'95 §4.2,
-spin-reference.md §3).
+94), as an application-specific scheduler on the workbench.
+
+The mechanism is the workbench's own, not SPIN's: SPIN places an
+application scheduler on the Strand events (SOSP'95 §4.2: it presents
+itself to the global scheduler as a thread package, runs its strands when
+Resume is raised and gives up the processor at Checkpoint;
+spin-reference.md §3). A handler here cannot take the processor, so the
+workbench offers Sched.NewGroup, Sched.Adopt and the Sched.Choose event
+instead.
 
 The extension makes a scheduler group, one entry in the global run queue.
 A process joins with the application-specific call 0x7400
