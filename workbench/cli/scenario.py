@@ -11,6 +11,7 @@ scratch directory, the network -- fails on its own while the others go on."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -98,7 +99,8 @@ def _here(name: str, args: argparse.Namespace) -> tuple[int, dict[str, Any] | No
         if not args.json:
             _print_heading(len(runner.results) + 1, total, step.title, step.narration)
         try:
-            res = runner.next()
+            with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+                res = runner.next()  # under --json a lesson's own prints must not break the document
         finally:
             if progress is not None:
                 progress.clear()

@@ -67,7 +67,8 @@ HELP = """\
 | `n` | run 10,000 instructions |
 | `e` | step to the next kernel entry (trap, system call, interrupt) |
 | `d` | step to the next event dispatch |
-| `g` | run the scenario's next step |
+| `g` | run the scenario's next step (it shows the pane the step names; during a watch step, finish it at full speed) |
+| `+` / `-` | a watch step's pace: twice / half the virtual time per host second (the status bar shows it) |
 | `b` | step back: replay every action but the last from a fresh boot |
 | `m` / `u` | take a snapshot / restore the last one (replayed) |
 | `r` | reset: boot again |
@@ -76,7 +77,7 @@ HELP = """\
 | `:` | a command line: `break install UDP.PacketArrived`, `break fault 0x0`, `break switch 3`, `break packet 7`, `load udp_echo`, `snapshot save FILE`, `help` … |
 | `1`…`9` | show a pane: Strands, Domains, Events, Page tables, Packets, Console, CPU, Trace, Scenario (in a layout of several: pick the pane the arrow keys move in, or go to the tabs) |
 | `l` | layout: single (tabs), overview, lesson, memory, network — a terminal of 160×45 or more starts with several panes side by side |
-| `↑` `↓` | move the cursor in a pane with a list (Events, Page tables, Packets, Trace) |
+| `↑` `↓` | move the cursor in a pane with a list (Events, Page tables, Packets, Trace); scroll the Scenario pane's steps |
 | `[` `]` | Page tables: the previous / next address space |
 | `f` | Trace: filter by record type |
 | `t` | theme: dark, light, high contrast |
