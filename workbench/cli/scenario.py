@@ -179,9 +179,13 @@ def _isolated(name: str, args: argparse.Namespace, limits: isolate.Limits) -> tu
     cmd = [sys.executable, "-m", "workbench.cli", "scenario", "run", target, "--stream", "--seed", str(args.seed)]
     if args.step_limit is not None:
         cmd += ["--step-limit", str(args.step_limit)]
-    if not args.json:
-        print(f"{name}: running isolated …", flush=True)  # its steps print when the child ends
+    tty = not args.json and sys.stderr.isatty()
+    if tty:  # progress: the child's steps print when it ends
+        sys.stderr.write(f"\r  … {name}: running isolated\x1b[K")
+        sys.stderr.flush()
     out = isolate.run(cmd, limits)
+    if tty:
+        sys.stderr.write("\r\x1b[K")
     conf = out.confinement
     for line in conf.warnings:
         if line not in _warned:  # one line per missing mechanism, however many files
