@@ -474,7 +474,7 @@ class Workbench(App[None]):
                     run.slice_cycles = None
                 self.watching = False
             if step.pane != "Scenario":
-                msg += f" — see the {step.pane} pane (9: the Scenario pane)"
+                msg += f" — on the {step.pane} pane (9: the lesson)"
             return msg
 
         self._long(label, work)
@@ -549,9 +549,11 @@ class Workbench(App[None]):
         """A watch step's speed, live: + twice as fast, - half."""
         self.pace = min(MAX_PACE_US, max(MIN_PACE_US, self.pace * factor))
         r = self.session.runner
-        if self.watching and r is not None:
+        if self.watching and r is not None:  # the status bar's state says the new pace
             self.busy = self._watch_label(len(r.results) + 1)
-        self.say(f"pace: {pace_text(self.pace)} for watch steps")
+            self.say("")
+        else:
+            self.say(f"pace: {pace_text(self.pace)} for watch steps")
 
     def open_lesson(self, name: str) -> None:
         """Open a lesson in place of what is open (the palette's lessons; the shell's `scenario open`)."""
