@@ -34,7 +34,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -172,7 +172,11 @@ class Run:
         # while a step runs: the workbench paces a watch step and repaints; a headless run shows progress.
         self.observer: Callable[[Run], None] | None = None
         self.on_world: Callable[[Run], None] | None = None  # a step booted a machine or a network
+        # While a watch step runs: run_until_exit runs in slices of this many cycles, calling tick()
+        # between them, so the workbench can pace and repaint a run shorter than a clock tick (1024 Hz).
+        self.slice_cycles: int | None = None
         self._host_start = 0.0
+        self._held = 0.0  # host time the step spent in hold() (pacing, repainting): not counted against its limit
         self._virtual_start: dict[int, int] = {}  # id(kernel) -> its cycle count when the step began
 
     # --- building worlds -------------------------------------------------------------
@@ -237,8 +241,19 @@ class Run:
         return self.kernel.sal.now if self.kernel is not None else 0
 
     def host_seconds(self) -> float:
-        """Host time the step has taken so far."""
+        """Host time the step has taken so far (its pauses in ``hold`` included)."""
         return time.perf_counter() - self._host_start if self.step is not None else 0.0
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Host time spent inside does not count against the step's host
+        limit: the workbench holds a watch step here to keep its pace and to
+        repaint (a lesson has no reason to)."""
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._held += time.perf_counter() - t0
 
     def virtual_seconds(self) -> float:
         """Virtual time the step has run so far (the longest of its machines)."""
@@ -255,6 +270,7 @@ class Run:
     def _begin(self, step: Step) -> None:
         self.step = step
         self._host_start = time.perf_counter()
+        self._held = 0.0
         for k in self._kernels():
             self._virtual_start[id(k)] = k.sal.now
 
@@ -273,7 +289,7 @@ class Run:
         step = self.step
         if step is None:
             return
-        if time.perf_counter() - self._host_start > step.host_limit_s:
+        if time.perf_counter() - self._host_start - self._held > step.host_limit_s:
             raise StepLimit(f"{step.host_limit_s:g} s of host time")
         if self.observer is not None:
             self.observer(self)
@@ -307,7 +323,13 @@ class Run:
         k.halt_when_done = True
         k.tick_hooks.append(stuck)
         try:
-            why = k.run(max_instructions)
+            end = k.machine.cpu.icount + max_instructions
+            while True:  # one run, or slices of it for a watch step the workbench paces (the same instructions)
+                cut = self.slice_cycles if self.step is not None and self.step.watch else None
+                why = k.run(end - k.machine.cpu.icount, None if cut is None else k.sal.now + max(1, cut))
+                if why != "cycle" or cut is None:
+                    break
+                self.tick()
         finally:
             k.tick_hooks.remove(stuck)
         if why == "stop" and k.machine.stop_detail == WAITING:
@@ -376,9 +398,10 @@ class Runner:
     """Steps through one lesson: ``next()`` runs the next step and returns
     its result; ``results`` holds the steps done so far."""
 
-    def __init__(self, lesson: Lesson, seed: int = 0, trace: bool = False) -> None:
+    def __init__(self, lesson: Lesson, seed: int = 0, trace: bool = False, host_limit_s: float | None = None) -> None:
         self.lesson = lesson
         self.seed = seed
+        self.host_limit_s = host_limit_s  # overrides every step's own (`--step-limit`)
         self.run = Run(lesson, seed, trace)
         self.results: list[StepResult] = []
         self.halted = ""  # a step exceeded its limit: the machines are mid-run, the steps after it do not run
@@ -386,6 +409,11 @@ class Runner:
     @property
     def done(self) -> bool:
         return bool(self.halted) or len(self.results) >= len(self.lesson.steps)
+
+    @property
+    def upcoming(self) -> Step | None:
+        """The step ``next()`` runs (None when done)."""
+        return None if self.done else self.lesson.steps[len(self.results)]
 
     @property
     def position(self) -> str:
@@ -397,6 +425,8 @@ class Runner:
             raise IndexError(f"{self.lesson.name}: all {len(self.lesson.steps)} steps are done")
         n = len(self.results) + 1
         step = self.lesson.steps[n - 1]
+        if self.host_limit_s is not None:
+            step = replace(step, host_limit_s=self.host_limit_s)
         res = StepResult(n, step.title, step.narration, pane=step.pane)
         self.run.result = res
         self.run._begin(step)

@@ -243,6 +243,9 @@ class Session:
         self.stopped = ""  # the run ended for good (all processes exited, a halt)
         self.last_stop = ""  # why the last action stopped early (a breakpoint), in words
         self.runner: engine.Runner | None = None
+        # Called on each clock tick while a scenario step runs (engine.Run.observer): the workbench's pacing.
+        self.observer: Callable[[engine.Run], None] | None = getattr(self, "observer", None)
+        self._world: tuple[Kernel | None, Network | None] = (None, None)  # the run's machines the panes show
         self.net: Network | None = None
         self.focus = 0
         if self.lesson is not None:
@@ -435,17 +438,27 @@ class Session:
         if r.done:
             n = len(r.lesson.steps)
             raise SessionError(f"{r.lesson.name}: {'its one step is' if n == 1 else f'all {n} steps are'} done")
-        before = (r.run.kernel, r.run.net)
-        res = r.next()
-        if r.run.net is not None and r.run.net is not before[1]:
-            self.net, self.kernels, self.focus = r.run.net, list(r.run.net.hosts), 0
-        elif r.run.kernel is not None and r.run.kernel is not before[0]:
-            self.kernels, self.focus = [r.run.kernel], 0
+        self._world = (r.run.kernel, r.run.net)
+        r.run.on_world = self._run_world  # the panes show a step's machines as soon as it makes them
+        r.run.observer = self.observer
+        try:
+            res = r.next()
+        finally:
+            r.run.observer = None
+        self._run_world(r.run)
         self.stopped = ""
-        self._watch_all()
         ok = sum(c.ok for c in res.checks)
         return f"step {res.number}: {res.title} — {ok} of {plural(len(res.checks), 'check')} passed" + (
             f"; error: {res.error}" if res.error else "")  # fmt: skip
+
+    def _run_world(self, run: engine.Run) -> None:
+        """Look at the machines a scenario step made (when it makes them, and after it)."""
+        if run.net is not None and run.net is not self._world[1]:
+            self.net, self.kernels, self.focus = run.net, list(run.net.hosts), 0
+        elif run.kernel is not None and run.kernel is not self._world[0]:
+            self.kernels, self.focus = [run.kernel], 0
+        self._world = (run.kernel, run.net)
+        self._watch_all()
 
     def add_break(self, text: str) -> str:
         bp = parse_breakpoint(text)

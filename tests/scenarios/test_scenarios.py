@@ -35,7 +35,7 @@ def test_the_boot_tour_output_is_golden(capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_json_output_carries_steps_checks_and_answers(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["scenario", "run", "cow_fork", "--headless", "--json", "--seed", "5"]) == 0
+    assert main(["scenario", "run", "cow_fork", "--headless", "--json", "-c", "--seed", "5"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["scenario"] == "cow_fork" and doc["seed"] == 5 and doc["passed"] is True
     assert [s["number"] for s in doc["steps"]] == list(range(1, len(engine.load("cow_fork").steps) + 1))

@@ -11,13 +11,19 @@ scratch directory, the network -- fails on its own while the others go on."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import sys
-import textwrap
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.padding import Padding
 
 from scenarios import engine
 from workbench.cli import isolate
@@ -40,7 +46,7 @@ def _list(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     names: list[str] = args.name
     if args.stream:
-        return _stream(names[0], args.seed)
+        return _stream(names[0], args.seed, args.step_limit)
     if not args.headless:
         if len(names) > 1:
             print("spinwb scenario: the workbench opens one scenario; add --headless to grade several", file=sys.stderr)
@@ -52,7 +58,7 @@ def _run(args: argparse.Namespace) -> int:
             return 2
         from workbench.tui.app import run_app  # lazy: Textual takes 600 ms; headless grading never needs it
 
-        return run_app(scenario=names[0], seed=args.seed)
+        return run_app(scenario=names[0], seed=args.seed, pace=args.pace)
     limits = isolate.Limits(args.cpu_limit, args.memory_limit * isolate.MiB, wall_seconds=3 * args.cpu_limit + 30)
     docs: list[dict[str, Any]] = []
     worst = 0
@@ -81,24 +87,72 @@ def _here(name: str, args: argparse.Namespace) -> tuple[int, dict[str, Any] | No
     except engine.ScenarioError as e:
         print(f"spinwb scenario: {e}", file=sys.stderr)
         return 2, None
-    runner = engine.Runner(lesson, args.seed)
+    runner = engine.Runner(lesson, args.seed, host_limit_s=args.step_limit)
+    total = len(lesson.steps)
     if not args.json:
-        print(f"scenario {lesson.name} (seed {args.seed}): {lesson.title}")
+        print(f"scenario {lesson.name} (seed {args.seed}): {lesson.title}", flush=True)
+    progress = Progress() if not args.json and sys.stderr.isatty() else None
+    runner.run.observer = progress
     while not runner.done:
-        res = runner.next()
+        step = runner.upcoming
+        assert step is not None
         if not args.json:
-            _print_step(res, len(lesson.steps), args.answers)
-    if runner.halted and not args.json and len(runner.results) < len(lesson.steps):
-        print(f"\n  steps {len(runner.results) + 1}-{len(lesson.steps)} not run: step {len(runner.results)} "
-              "stopped mid-run")  # fmt: skip
+            _print_heading(len(runner.results) + 1, total, step.title, step.narration)
+        try:
+            with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+                res = runner.next()  # under --json a lesson's own prints must not break the document
+        finally:
+            if progress is not None:
+                progress.clear()
+        if not args.json:
+            _print_outcome(res, args.answers)
+    if runner.halted and not args.json:
+        _not_run(len(runner.results), [s.title for s in lesson.steps])
     return _finish(lesson.name, lesson.title, args, runner.results, runner.passed)
+
+
+class Progress:
+    """One line on stderr (a terminal) while a step runs: its virtual and host time so
+    far, at most 4 times a second (engine.Run.observer), cleared when the step ends."""
+
+    EVERY = 0.25
+
+    def __init__(self) -> None:
+        self.shown = 0.0
+        self.wrote = False
+
+    def __call__(self, run: engine.Run) -> None:
+        now = time.perf_counter()
+        if now - self.shown < self.EVERY or run.step is None:
+            return
+        self.shown = now
+        sys.stderr.write(f"\r  … {run.virtual_seconds() * 1000:,.1f} ms virtual, {run.host_seconds():.1f} s host\x1b[K")
+        sys.stderr.flush()
+        self.wrote = True
+
+    def clear(self) -> None:
+        if self.wrote:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+        self.wrote = False
+        self.shown = time.perf_counter()  # the first line a quarter of a second into the next step
+
+
+def _not_run(done: int, titles: list[str]) -> None:
+    """The steps a halted lesson never ran (a step that exceeded its limit leaves its machines mid-run)."""
+    rest = [f"{i}. {t}" for i, t in enumerate(titles, 1) if i > done]
+    if rest:
+        print(f"\n  not run, because step {done} exceeded its limit: " + "; ".join(rest))
 
 
 def _finish(name: str, title: str, args: argparse.Namespace, results: list[engine.StepResult], passed: bool,
             isolation: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:  # fmt: skip
     checks = [c for r in results for c in r.checks]
-    doc = {"scenario": name, "title": title, "seed": args.seed, "passed": passed,
-           "steps": [asdict(r) | {"passed": r.passed} for r in results]}  # fmt: skip
+    steps = [asdict(r) | {"passed": r.passed} for r in results]
+    if not args.answers:  # the answers are -c's, as on the terminal: a student's --json does not give them away
+        for st in steps:
+            st["questions"] = [{"text": q["text"]} for q in st["questions"]]
+    doc = {"scenario": name, "title": title, "seed": args.seed, "passed": passed, "steps": steps}
     if isolation is not None:
         doc["isolation"] = isolation
     if not args.json:
@@ -106,7 +160,8 @@ def _finish(name: str, title: str, args: argparse.Namespace, results: list[engin
         errors = sum(bool(r.error) for r in results)
         print(
             f"result: {ok} of {plural(len(checks), 'check')} passed"
-            + (f", {plural(errors, 'step')} failed to run" if errors else "")
+            + (f", {plural(errors, 'step')} failed to run" if errors else ""),
+            flush=True,
         )
     return (0 if passed else 1), doc
 
@@ -122,7 +177,15 @@ def _isolated(name: str, args: argparse.Namespace, limits: isolate.Limits) -> tu
     ended it (a limit, a signal)."""
     target = str(Path(name).resolve()) if _is_file(name) else name
     cmd = [sys.executable, "-m", "workbench.cli", "scenario", "run", target, "--stream", "--seed", str(args.seed)]
+    if args.step_limit is not None:
+        cmd += ["--step-limit", str(args.step_limit)]
+    tty = not args.json and sys.stderr.isatty()
+    if tty:  # progress: the child's steps print when it ends
+        sys.stderr.write(f"\r  … {name}: running isolated\x1b[K")
+        sys.stderr.flush()
     out = isolate.run(cmd, limits)
+    if tty:
+        sys.stderr.write("\r\x1b[K")
     conf = out.confinement
     for line in conf.warnings:
         if line not in _warned:  # one line per missing mechanism, however many files
@@ -163,9 +226,10 @@ def _isolated(name: str, args: argparse.Namespace, limits: isolate.Limits) -> tu
         print(f"scenario {lesson['name']} (seed {args.seed}): {lesson['title']}")
         print(f"  isolated: {conf.brief()}")
         for res in results:
-            _print_step(res, lesson["steps"], args.answers)
-        if halted and len(results) < lesson["steps"]:
-            print(f"\n  steps {len(results) + 1}-{lesson['steps']} not run: step {len(results)} stopped mid-run")
+            _print_heading(res.number, lesson["steps"], res.title, res.narration)
+            _print_outcome(res, args.answers)
+        if halted:
+            _not_run(len(results), lesson.get("titles") or [f"step {i + 1}" for i in range(lesson["steps"])])
     passed = len(results) == lesson["steps"] and all(r.passed for r in results)
     return _finish(lesson["name"], lesson["title"], args, results, passed, isolation)
 
@@ -198,7 +262,7 @@ def _positive(text: str) -> int:
     return v
 
 
-def _stream(name: str, seed: int) -> int:
+def _stream(name: str, seed: int, step_limit: float | None) -> int:
     """The isolated child's side: run the lesson, one protocol line per
     event on the real stdout; the lesson's own prints go to stderr."""
     proto = os.fdopen(os.dup(1), "w", buffering=1)
@@ -213,8 +277,9 @@ def _stream(name: str, seed: int) -> int:
     except engine.ScenarioError as e:
         send(load_error=str(e))
         return 2
-    send(lesson={"name": lesson.name, "title": lesson.title, "steps": len(lesson.steps)})
-    runner = engine.Runner(lesson, seed)
+    send(lesson={"name": lesson.name, "title": lesson.title, "steps": len(lesson.steps),
+                 "titles": [s.title for s in lesson.steps]})  # fmt: skip
+    runner = engine.Runner(lesson, seed, host_limit_s=step_limit)
     while not runner.done:
         step = lesson.steps[len(runner.results)]
         send(start={"number": len(runner.results) + 1, "title": step.title, "narration": step.narration})
@@ -224,13 +289,31 @@ def _stream(name: str, seed: int) -> int:
     return 0 if runner.passed else 1
 
 
-def _print_step(res: engine.StepResult, total: int, answers: bool) -> None:
-    print(f"\nstep {res.number}/{total}: {res.title}")
-    for para in res.narration.split("\n\n"):
-        print(textwrap.fill(" ".join(para.split()), width=88, initial_indent="  ", subsequent_indent="  "))
+def _print_heading(number: int, total: int, title: str, narration: str) -> None:
+    """A step's heading and narration, printed before it runs (a long step shows what it is doing)."""
+    print(f"\nstep {number}/{total}: {title}", flush=True)
+    if narration:
+        _markdown(narration)
+
+
+def _markdown(text: str) -> None:
+    """Narration as markdown, 88 columns, indented; plain text (no ANSI) when stdout is not a terminal."""
+    tty = sys.stdout.isatty()
+    buf = io.StringIO()
+    console = Console(width=88, file=buf, force_terminal=tty, color_system="auto" if tty else None, highlight=False)
+    console.print(Padding(Markdown(text), (0, 0, 0, 2)))
+    out = buf.getvalue()
+    if not tty:  # rich pads each line to the width: greppable text has no trailing blanks
+        out = "".join(line.rstrip() + "\n" for line in out.splitlines())
+    sys.stdout.write(out)
+    sys.stdout.flush()
+
+
+def _print_outcome(res: engine.StepResult, answers: bool) -> None:
+    """What a step did: its checks (each with its detail; FILE:LINE for a failure), exhibits, questions."""
     for c in res.checks:
         mark = "ok  " if c.ok else "FAIL"
-        detail = f" -- {' | '.join(c.detail.splitlines())}" if c.detail and not c.ok else ""
+        detail = f" -- {' | '.join(c.detail.splitlines())}" if c.detail else ""
         print(f"  [{mark}] {c.text}{detail}" + (f" ({c.where})" if not c.ok else ""))
     for ex in res.exhibits:
         print(f"  {ex.title}:")
@@ -241,6 +324,35 @@ def _print_step(res: engine.StepResult, total: int, answers: bool) -> None:
         print(f"  [ERROR] {res.error}")
     for q in res.questions:
         print(f"  Q: {q.text}" + (f"  A: {q.answer}" if answers else ""))
+    sys.stdout.flush()
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not v > 0 or v != v or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
+    return v
+
+
+PACE_UNITS = {"us": 1.0, "µs": 1.0, "ms": 1000.0, "s": 1e6}
+
+
+def _pace(text: str) -> float:
+    """A watch step's pace: virtual time per host second, in µs, or with a unit (250us, 2ms, 0.01s)."""
+    t = text.strip().lower().removesuffix("/s")
+    unit = next((u for u in ("us", "µs", "ms", "s") if t.endswith(u)), "")
+    try:
+        v = float(t.removesuffix(unit)) * PACE_UNITS.get(unit, 1.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: say virtual time per host second, e.g. 100 (µs), 250us, 2ms"
+        ) from None
+    if not 1 <= v <= 1e7:
+        raise argparse.ArgumentTypeError(f"{text}: a pace is from 1 µs to 10 s of virtual time per host second")
+    return v
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -264,5 +376,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="isolated: CPU seconds per scenario (default 60; wall clock 3x + 30 s)")  # fmt: skip
     r.add_argument("--memory-limit", type=_positive, default=2048, metavar="MIB",
                    help="isolated: address space per scenario, MiB (default 2048)")  # fmt: skip
+    r.add_argument("--step-limit", type=_seconds, default=None, metavar="S",
+                   help="host seconds each step may take, overriding the lesson's own (default: the step's)")  # fmt: skip
+    r.add_argument("--pace", type=_pace, default=None, metavar="X",
+                   help="the workbench: watch steps run at X of virtual time per host second "
+                        "(µs, or say 250us, 2ms; default 100 µs; + and - change it live)")  # fmt: skip
     r.add_argument("--stream", action="store_true", help=argparse.SUPPRESS)  # the isolated child's protocol
     r.set_defaults(fn=_run)

@@ -44,6 +44,8 @@ from workbench.views import plural
 Shown = Pane | Dashboard  # what a layout shows: each has show(session)
 MAKERS: dict[str, type[Shown]] = {cls.TITLE.lower().replace(" ", ""): cls for cls in PANES} | {"pace": Dashboard}
 
+DEFAULT_PACE_US = 100.0  # a watch step's virtual µs per host second: forkcow's boot and fork (263 µs) take ~3 s
+MIN_PACE_US, MAX_PACE_US = 1.0, 10_000_000.0
 TICK = 0.05  # seconds between repaints while running: at most 20 a second (one pane; fewer with several)
 SLICE_SECONDS = 0.035  # host time a slice aims for, so a key waits at most about one slice
 SLICE_CYCLES = 133_000_000 // 20  # and at most 50 ms of virtual time: idle, a slice is clock ticks
@@ -65,7 +67,8 @@ HELP = """\
 | `n` | run 10,000 instructions |
 | `e` | step to the next kernel entry (trap, system call, interrupt) |
 | `d` | step to the next event dispatch |
-| `g` | run the scenario's next step |
+| `g` | run the scenario's next step (it shows the pane the step names; during a watch step, finish it at full speed) |
+| `+` / `-` | a watch step's pace: twice / half the virtual time per host second (the status bar shows it) |
 | `b` | step back: replay every action but the last from a fresh boot |
 | `m` / `u` | take a snapshot / restore the last one (replayed) |
 | `r` | reset: boot again |
@@ -74,7 +77,7 @@ HELP = """\
 | `:` | a command line: `break install UDP.PacketArrived`, `break fault 0x0`, `break switch 3`, `break packet 7`, `load udp_echo`, `snapshot save FILE`, `help` … |
 | `1`…`9` | show a pane: Strands, Domains, Events, Page tables, Packets, Console, CPU, Trace, Scenario (in a layout of several: pick the pane the arrow keys move in, or go to the tabs) |
 | `l` | layout: single (tabs), overview, lesson, memory, network — a terminal of 160×45 or more starts with several panes side by side |
-| `↑` `↓` | move the cursor in a pane with a list (Events, Page tables, Packets, Trace) |
+| `↑` `↓` | move the cursor in a pane with a list (Events, Page tables, Packets, Trace); scroll the Scenario pane's steps |
 | `[` `]` | Page tables: the previous / next address space |
 | `f` | Trace: filter by record type |
 | `t` | theme: dark, light, high contrast |
@@ -124,6 +127,8 @@ class Workbench(App[None]):
     .layout.on { display: block; }
     .layout > Vertical { width: 1fr; height: 1fr; }
     .layout .selected { border: heavy $primary; }
+    .scenario-box { height: 1fr; border: round $accent; }
+    .scenario-box > ScenarioPane { height: auto; border: none; }
     ToastRack { margin-bottom: 2; }
     #status { height: 1; background: $boost; padding: 0 1; }
     #command { display: none; }
@@ -160,6 +165,8 @@ class Workbench(App[None]):
         Binding("right_square_bracket", "space(1)", "Next space", show=False),
         Binding("f", "filter", "Filter", show=False),
         Binding("i", "type_input", "Type stdin", show=False),
+        Binding("plus,equals_sign", "pace(2)", "Faster", show=False),
+        Binding("minus", "pace(0.5)", "Slower", show=False),
     ]
 
     def __init__(self, program: Path | None = None, argv: list[str] | None = None, scenario: str | None = None,
@@ -180,6 +187,13 @@ class Workbench(App[None]):
         self.layout_name = "single"
         self.tick = TICK
         self.layout_chosen = False  # the user picked a layout: a resize keeps it
+        self.pace = DEFAULT_PACE_US  # a watch step's speed: virtual µs per host second (+ / - change it)
+        self.watching = False  # a watch step runs, paced: its panes repaint as the machine runs
+        self.full_speed = False  # g during a watch step: finish it at full speed
+        self._watch_painting = False  # the worker asked for this repaint, the machine paused meanwhile
+        self._pace_mark = (0.0, 0.0)  # (virtual s, host s) at the last pacing point
+        self._watch_painted = 0.0
+        self.watch_paints = 0  # repaints of panes during watch steps (the tests count them)
         self.selected = {lay.name: next((s for s in lay.slugs if s in ("events", "pagetables", "packets", "trace")),
                                         lay.slugs[0] if lay.slugs else "") for lay in layouts.LAYOUTS}  # fmt: skip
 
@@ -192,13 +206,13 @@ class Workbench(App[None]):
                 for cls in PANES:
                     slug = cls.TITLE.lower().replace(" ", "")
                     with TabPane(cls.TITLE, id=f"tab-{slug}"):
-                        yield cls(id=slug)
+                        yield from _made(slug, slug)
             for lay in layouts.LAYOUTS[1:]:  # each layout its own panes: a widget is mounted in one place
                 with Horizontal(id=f"layout-{lay.name}", classes="layout"):
                     for col in lay.columns:
                         with Vertical():
                             for slug in col:
-                                yield MAKERS[slug](id=f"{lay.name}-{slug}")
+                                yield from _made(slug, f"{lay.name}-{slug}")
             yield Input(placeholder="command (help lists them; escape closes)", id="command")
             yield Static(id="status")
         yield Static(id="small")
@@ -241,7 +255,8 @@ class Workbench(App[None]):
             box = self.query_one(f"#layout-{lay.name}", Horizontal)
             box.set_class(lay.name == name, "on")
             for slug in lay.slugs:
-                self.query_one(f"#{lay.name}-{slug}").set_class(slug == self.selected[lay.name], "selected")
+                box = f"#{lay.name}-{slug}" + ("-box" if slug == "scenario" else "")  # its border is its scroller's
+                self.query_one(box).set_class(slug == self.selected[lay.name], "selected")
         self.call_after_refresh(self.refresh_panes)  # panes newly shown have their sizes after the next layout
 
     def _check_size(self, w: int | None = None, h: int | None = None) -> None:
@@ -288,7 +303,7 @@ class Workbench(App[None]):
     def _paint(self) -> None:
         self.dirty = False
         pace = False
-        if not self.busy:
+        if not self.busy or self._watch_painting:  # during a watch step, the worker's own repaints
             self.meter.take(self.session, self.runner is not None)
             for pane in self.shown_panes():
                 pace = pace or isinstance(pane, Dashboard)
@@ -426,18 +441,119 @@ class Workbench(App[None]):
                    lambda: self.session.step_to(what))  # fmt: skip
 
     def action_scenario_step(self) -> None:
+        if self.watching:  # g again: the rest of the watch step at full speed
+            self.full_speed = True
+            self.say("finishing the step at full speed")
+            return
         r = self.session.runner
         if r is None:
             self.say("no scenario is open: `spinwb scenario run NAME` opens one here", error=True)
             return
-        if r.done:
+        step = r.upcoming
+        if step is None:
             self.say(f"all {len(r.lesson.steps)} steps are done ({'passed' if r.passed else 'some checks failed'})")
             return
-        if self.layout_name == "single":
-            self.query_one("#tabs", TabbedContent).active = "tab-scenario"
-        elif "scenario" not in layouts.by_name(self.layout_name).slugs:
-            self.set_layout("lesson")
-        self._long(f"running scenario step {len(r.results) + 1}", self.session.scenario_step)
+        if self._refuse_if_busy():
+            return
+        n = len(r.results) + 1
+        self.show_pane(step.pane)
+        self.watching, self.full_speed = step.watch, False
+        self._pace_mark = (0.0, time.perf_counter())
+        label = self._watch_label(n) if step.watch else f"running scenario step {n}"
+
+        def work() -> str:
+            self.session.observer = self._observe if step.watch else None
+            run = self.session.runner.run if self.session.runner is not None else None
+            if run is not None:
+                run.slice_cycles = self._slice_cycles() if step.watch else None
+            try:
+                msg = self.session.scenario_step()
+            finally:
+                self.session.observer = None
+                if run is not None:
+                    run.slice_cycles = None
+                self.watching = False
+            if step.pane != "Scenario":
+                msg += f" — on the {step.pane} pane (9: the lesson)"
+            return msg
+
+        self._long(label, work)
+
+    def show_pane(self, title: str) -> None:
+        """Put the pane a lesson step names on show: its tab, or in a layout of
+        several that pane selected (a layout beside the Scenario pane if this one lacks it)."""
+        slug = title.lower().replace(" ", "")
+        if self.layout_name == "single" and not self.layout_chosen:  # a big terminal goes back beside the lesson
+            w, h = self.size
+            lesson = layouts.by_name("lesson")
+            if slug in lesson.slugs and layouts.default(w, h, lesson=True) == "lesson":
+                self.selected["lesson"] = slug
+                self.set_layout("lesson")
+                return
+        if self.layout_name != "single":
+            for name in (self.layout_name, "lesson"):
+                if slug in layouts.by_name(name).slugs:
+                    self.selected[name] = slug
+                    self.set_layout(name)
+                    return
+            self.set_layout("single")
+        self.query_one("#tabs", TabbedContent).active = f"tab-{slug}"
+
+    # --- watch steps: the machine paced, the panes repainting ---------------------------
+
+    def _watch_label(self, n: int) -> str:
+        return f"watching step {n} at {pace_text(self.pace)} (+ faster, - slower, g full speed)"
+
+    def _slice_cycles(self) -> int:
+        """A slice of a paced run: the virtual time one repaint interval shows."""
+        return max(1, int(self.pace * engine.CLOCK_MHZ * TICK))
+
+    def _observe(self, run: engine.Run) -> None:
+        """In the worker, on each clock tick and slice of a watch step: keep the
+        machine to the pace (sleeping) and repaint synchronously (the machine
+        waits while the main thread paints)."""
+        if not self.watching or self.full_speed:
+            run.slice_cycles = None
+            return
+        with run.hold():
+            v0, t0 = self._pace_mark
+            v = run.virtual_seconds()
+            while not self.full_speed and self.watching:
+                due = t0 + (v - v0) * 1e6 / self.pace
+                now = time.perf_counter()
+                if now - self._watch_painted >= self.tick:
+                    self._repaint_from_worker()
+                    continue
+                if now >= due:
+                    break
+                time.sleep(min(due - now, self.tick))
+            self._pace_mark = (v, max(time.perf_counter(), t0))
+            run.slice_cycles = None if self.full_speed else self._slice_cycles()
+
+    def _repaint_from_worker(self) -> None:
+        self._watch_painted = time.perf_counter()
+        try:
+            self.call_from_thread(self._watch_paint)
+        except RuntimeError:  # the app is closing
+            self.full_speed = True
+
+    def _watch_paint(self) -> None:
+        self._watch_painting = True
+        try:
+            self.refresh_panes()
+            self.watch_paints += 1
+        finally:
+            self._watch_painting = False
+
+    def action_pace(self, factor: float) -> None:
+        """A watch step's speed, live: + twice as fast, - half."""
+        self.pace = min(MAX_PACE_US, max(MIN_PACE_US, self.pace * factor))
+        r = self.session.runner
+        if self.watching and r is not None:  # the status bar's state says the new pace
+            self.busy = self._watch_label(len(r.results) + 1)
+            self.say("")
+        else:
+            self.say(f"pace: {pace_text(self.pace)} for watch steps")
 
     def open_lesson(self, name: str) -> None:
         """Open a lesson in place of what is open (the palette's lessons; the shell's `scenario open`)."""
@@ -519,6 +635,8 @@ class Workbench(App[None]):
         pane = self.active_pane()
         if isinstance(pane, ListPane):
             pane.action_move(by)
+        elif isinstance(pane, ScenarioPane) and isinstance(pane.parent, VerticalScroll):  # scroll back through steps
+            pane.parent.scroll_relative(y=by, animate=False)
 
     def action_space(self, by: int) -> None:
         pane = self.active_pane()
@@ -613,6 +731,24 @@ class Workbench(App[None]):
             yield SystemCommand(f"Theme: {label}", f"Textual theme {name}", lambda n=name: setattr(self, "theme", n))  # type: ignore[misc]
 
 
+def pace_text(us: float) -> str:
+    """A pace as the status bar says it: virtual time per host second."""
+    if us >= 1000:
+        return f"{us / 1000:g} ms/s"
+    return f"{us:g} µs/s"
+
+
+def _made(slug: str, ident: str) -> Iterable[Shown | VerticalScroll]:
+    """A pane for a tab or a layout; the Scenario pane in a scroller of its own, which keeps
+    every finished step to scroll back to (keys and mouse), the newest at the bottom."""
+    if slug != "scenario":
+        yield MAKERS[slug](id=ident)
+        return
+    box = VerticalScroll(ScenarioPane(id=ident), id=f"{ident}-box", classes="scenario-box")
+    box.border_title = ScenarioPane.TITLE
+    yield box
+
+
 def position(w: Session) -> str:
     """Scenario, seed and step, always (a demo or a program is no scenario; each action is a step)."""
     if w.runner is not None:
@@ -621,12 +757,16 @@ def position(w: Session) -> str:
     return f"scenario none ({name}) seed {w.seed} step {len(w.log)} icount {w.kernel.machine.cpu.icount}"
 
 
-def run_app(scenario: str | None = None, seed: int = 0) -> int:
+def run_app(scenario: str | None = None, seed: int = 0, pace: float | None = None) -> int:
+    """The workbench; ``pace`` (virtual µs per host second) for a lesson's watch steps."""
     if scenario is not None:
         try:
             engine.load(scenario)
         except engine.ScenarioError as e:
             print(f"spinwb: {e}")
             return 2
-    Workbench(scenario=scenario, seed=seed).run()
+    app = Workbench(scenario=scenario, seed=seed)
+    if pace is not None:
+        app.pace = pace
+    app.run()
     return 0

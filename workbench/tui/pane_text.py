@@ -31,7 +31,7 @@ class StepText:
     result: engine.StepResult
     pane: str  # the pane the step names
     text: str  # that pane's text after the step, as the workbench drew it
-    shown: str  # the pane the workbench had on show when the step ended ("" if it could not tell)
+    shown: str  # the pane the workbench itself put on show for the step (its tab, in the single layout)
 
 
 def _text(widget: Static, width: int) -> str:
@@ -74,6 +74,7 @@ async def _collect(name: str, seed: int, size: tuple[int, int]) -> list[StepText
         while not runner.done:
             before = len(runner.results)
             app.action_scenario_step()
+            app.full_speed = True  # a watch step unpaced: this reads the panes, nobody watches them
             while len(runner.results) == before or app.busy:
                 await asyncio.sleep(0.02)
             await pilot.pause()

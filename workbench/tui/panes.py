@@ -24,6 +24,7 @@ from textual.message import Message
 from textual.widgets import Input, Static
 
 from kernel.inspect import StrandRow
+from scenarios import engine
 from workbench import views
 from workbench.session import Session
 
@@ -518,13 +519,17 @@ class TracePane(ListPane):
 
 
 class ScenarioPane(Pane):
-    """The lesson: its steps, the current step's narration, checks and questions."""
+    """The lesson: its steps, then every finished step (title, narration,
+    checks with their details, exhibits, questions) to scroll back to, the
+    newest at the bottom and in view, then the next step. The workbench puts
+    it in a scroller (keys and mouse)."""
 
     TITLE = "Scenario"
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self.answers = False  # OSTEP's -c: show the computed answers
+        self._shown_steps = -1  # how many finished steps the last paint showed: a new one scrolls into view
 
     def show(self, session: Session) -> None:
         self.begin(session)
@@ -543,39 +548,62 @@ class ScenarioPane(Pane):
                 res = r.results[i - 1]
                 mark = "✓" if res.passed else "✗"
             else:
-                mark = "▶" if i == len(r.results) + 1 else " "
-            steps.append(f" {mark} {i}. {s.title}\n", style=CHANGED if self.mark(("s", i), mark) else "")
+                mark = "▶" if i == len(r.results) + 1 and not r.halted else " "
+            where = f" — {s.pane}" + (", watch" if s.watch else "") if s.pane != "Scenario" or s.watch else ""
+            steps.append(f" {mark} {i}. {s.title}{where}\n", style=CHANGED if self.mark(("s", i), mark) else "")
         parts.append(steps)
-        if r.results:
-            res = r.results[-1]
-            parts.append(Text(f"step {res.number}: {res.title}", style="bold underline"))
-            if res.narration:
-                parts.append(Markdown(res.narration))
-            for c in res.checks:
-                line = Text(f"  [{'ok' if c.ok else 'FAIL'}] {c.text}", style="" if c.ok else "bold red")
-                if not c.ok:
-                    line.append(f" ({c.where})" + (f" — {c.detail}" if c.detail else ""))
-                parts.append(line)
-            for ex in res.exhibits:
-                t = _table(*((c, "left") for c in ex.columns))
-                t.title, t.title_justify, t.title_style = ex.title, "left", "italic"
-                for row in ex.rows:
-                    t.add_row(*row)
-                parts.append(t)
-            if res.error:
-                parts.append(Text(f"  [ERROR] {res.error}", style="bold red"))
-            for q in res.questions:
-                parts.append(Text(f"  Q: {q.text}" + (f"  A: {q.answer}" if self.answers else "  (a: show answers)")))
-        elif lesson.steps:
-            first = lesson.steps[0]
-            parts.append(Text(f"next: step 1: {first.title} (g runs it)", style="bold"))
-            if first.narration:
-                parts.append(Markdown(first.narration))
+        for res in r.results:
+            parts.extend(self._step(res, len(lesson.steps)))
+        nxt = r.upcoming
+        if r.halted:
+            parts.append(Text(f"the steps after step {len(r.results)} do not run: it exceeded its limit",
+                              style="bold red"))  # fmt: skip
+        elif nxt is not None:
+            n = len(r.results) + 1
+            on = f"; watch the {nxt.pane} pane" if nxt.pane != "Scenario" else ""
+            parts.append(Text(f"next: step {n}: {nxt.title} (g runs it{on})", style="bold"))
+            if nxt.narration:
+                parts.append(Markdown(nxt.narration))
         if r.done:
             parts.append(Text(f"all steps done: {'every check passed' if r.passed else 'some checks failed'}",
                               style="bold"))  # fmt: skip
         self.update(Group(*parts))
+        if len(r.results) != self._shown_steps:  # a step finished (or the lesson changed): the newest in view
+            self._shown_steps = len(r.results)
+            box = self.parent
+            if box is not None and hasattr(box, "scroll_end"):
+                self.call_after_refresh(box.scroll_end, animate=False)
+
+    def _step(self, res: Any, total: int) -> list[RenderableType]:
+        """One finished step, as it stays on the pane."""
+        mark = "✓" if res.passed else "✗"
+        out: list[RenderableType] = [Text(f"{mark} step {res.number}: {res.title}", style="bold underline")]
+        if res.narration:
+            out.append(Markdown(res.narration))
+        for c in res.checks:
+            line = Text(f"  [{'ok' if c.ok else 'FAIL'}] {c.text}", style="" if c.ok else "bold red")
+            if not c.ok:
+                line.append(f" ({c.where})")
+            if c.detail:
+                line.append(f" — {' | '.join(c.detail.splitlines())}", style="" if c.ok else "bold red")
+            out.append(line)
+        for ex in res.exhibits:
+            t = _table(*((c, "left") for c in ex.columns))
+            t.title, t.title_justify, t.title_style = ex.title, "left", "italic"
+            for row in ex.rows:
+                t.add_row(*row)
+            out.append(t)
+        if res.error:
+            out.append(Text(f"  [ERROR] {res.error}", style="bold red"))
+        for q in res.questions:
+            out.append(Text(f"  Q: {q.text}" + (f"  A: {q.answer}" if self.answers else "  (a: show answers)")))
+        out.append(Text(""))
+        return out
 
 
 PANES: list[type[Pane]] = [StrandsPane, DomainsPane, EventsPane, PageTablesPane, PacketsPane, ConsolePane, CpuPane,
                            TracePane, ScenarioPane]  # fmt: skip
+if [p.TITLE for p in PANES] != list(engine.PANES):  # the names lesson steps give panes are these panes' titles
+    raise ImportError(
+        f"scenarios/engine.py PANES {engine.PANES} differ from the workbench's panes {[p.TITLE for p in PANES]}"
+    )
