@@ -246,6 +246,8 @@ def run_tui_scenario(name: str) -> list[tuple[object, ...]]:
             await settle(app, pilot)
             res = r.results[-1]
             assert res.number == n and f"step {n}/{len(r.lesson.steps)}" in status(app)
+            await pilot.press("9")  # the step showed the pane it names; the lesson is a key away
+            await pilot.pause()
             assert f"step {n}: {res.title}" in pane_text(app, "scenario")
             seen.append((res.number, res.title, [(c.text, c.ok, c.detail) for c in res.checks],
                          [(q.text, q.answer) for q in res.questions], res.error))  # fmt: skip

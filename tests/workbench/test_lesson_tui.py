@@ -97,17 +97,18 @@ def test_the_workbench_shows_the_pane_each_step_names(tmp_path: Path) -> None:
     assert all(st.result.passed for st in texts)
 
 
-def test_in_a_layout_of_several_the_named_pane_is_selected_or_the_tabs_show_it(tmp_path: Path) -> None:
+def test_in_a_layout_of_several_the_named_pane_is_shown_beside_the_scenario(tmp_path: Path) -> None:
     app = Workbench(scenario=lesson_file(tmp_path, PANED))
 
     async def body(pilot: Pilot[None]) -> None:
         assert app.layout_name == "lesson"  # a big terminal opens a lesson beside strands, console, pace
-        await pilot.press("g")  # Events: not in the lesson layout (nor any beside the Scenario pane): the tabs
+        await pilot.press("g")  # Events: not in the lesson layout: the layout with events beside the scenario
         await settle(app, pilot)
-        assert app.layout_name == "single" and app.query_one("#tabs", TabbedContent).active == "tab-events"
-        await pilot.press("g")
+        assert app.layout_name == "lesson-dispatch" and app.selected["lesson-dispatch"] == "events"
+        assert app.query_one("#lesson-dispatch-events").has_class("selected")
+        await pilot.press("g")  # CPU is in this layout too: it stays, with the CPU pane selected
         await settle(app, pilot)
-        assert app.query_one("#tabs", TabbedContent).active == "tab-cpu"
+        assert app.layout_name == "lesson-dispatch" and app.selected["lesson-dispatch"] == "cpu"
         await pilot.press("g")  # Console is in the lesson layout: back beside the Scenario pane, selected
         await settle(app, pilot)
         assert app.layout_name == "lesson" and app.selected["lesson"] == "console"

@@ -46,6 +46,9 @@ MAKERS: dict[str, type[Shown]] = {cls.TITLE.lower().replace(" ", ""): cls for cl
 
 DEFAULT_PACE_US = 100.0  # a watch step's virtual µs per host second: forkcow's boot and fork (263 µs) take ~3 s
 MIN_PACE_US, MAX_PACE_US = 1.0, 10_000_000.0
+# A long watch step speeds up: after PACE_STEADY_S at the set pace, the pace doubles every PACE_DOUBLING_S
+# (a step of 150 ms virtual at 100 µs/s ends in ~22 s instead of 25 minutes).
+PACE_STEADY_S, PACE_DOUBLING_S = 5.0, 2.0
 TICK = 0.05  # seconds between repaints while running: at most 20 a second (one pane; fewer with several)
 SLICE_SECONDS = 0.035  # host time a slice aims for, so a key waits at most about one slice
 SLICE_CYCLES = 133_000_000 // 20  # and at most 50 ms of virtual time: idle, a slice is clock ticks
@@ -192,6 +195,7 @@ class Workbench(App[None]):
         self.full_speed = False  # g during a watch step: finish it at full speed
         self._watch_painting = False  # the worker asked for this repaint, the machine paused meanwhile
         self._pace_mark = (0.0, 0.0)  # (virtual s, host s) at the last pacing point
+        self._watch_started = 0.0  # host time the watch step began (its pace rises from there)
         self._watch_painted = 0.0
         self.watch_paints = 0  # repaints of panes during watch steps (the tests count them)
         self.selected = {lay.name: next((s for s in lay.slugs if s in ("events", "pagetables", "packets", "trace")),
@@ -459,6 +463,7 @@ class Workbench(App[None]):
         self.show_pane(step.pane)
         self.watching, self.full_speed = step.watch, False
         self._pace_mark = (0.0, time.perf_counter())
+        self._watch_started = time.perf_counter()
         label = self._watch_label(n) if step.watch else f"running scenario step {n}"
 
         def work() -> str:
@@ -483,30 +488,33 @@ class Workbench(App[None]):
         """Put the pane a lesson step names on show: its tab, or in a layout of
         several that pane selected (a layout beside the Scenario pane if this one lacks it)."""
         slug = title.lower().replace(" ", "")
-        if self.layout_name == "single" and not self.layout_chosen:  # a big terminal goes back beside the lesson
-            w, h = self.size
-            lesson = layouts.by_name("lesson")
-            if slug in lesson.slugs and layouts.default(w, h, lesson=True) == "lesson":
-                self.selected["lesson"] = slug
-                self.set_layout("lesson")
+        w, h = self.size
+        big = layouts.default(w, h, lesson=True) != "single"
+        if big and (self.layout_name != "single" or not self.layout_chosen):
+            name = layouts.lesson_for(slug, self.layout_name)
+            if name is not None:
+                self.selected[name] = slug
+                self.set_layout(name)
                 return
         if self.layout_name != "single":
-            for name in (self.layout_name, "lesson"):
-                if slug in layouts.by_name(name).slugs:
-                    self.selected[name] = slug
-                    self.set_layout(name)
-                    return
             self.set_layout("single")
         self.query_one("#tabs", TabbedContent).active = f"tab-{slug}"
 
     # --- watch steps: the machine paced, the panes repainting ---------------------------
 
+    def current_pace(self) -> float:
+        """The pace now: the set pace for PACE_STEADY_S, then doubled every
+        PACE_DOUBLING_S, so a short step is seen at the set pace and a long one
+        still ends in seconds, not minutes."""
+        watched = max(0.0, time.perf_counter() - self._watch_started - PACE_STEADY_S) if self.watching else 0.0
+        return min(MAX_PACE_US, self.pace * 2 ** (watched / PACE_DOUBLING_S))
+
     def _watch_label(self, n: int) -> str:
-        return f"watching step {n} at {pace_text(self.pace)} (+ faster, - slower, g full speed)"
+        return f"watching step {n} at {pace_text(self.current_pace())} (+ faster, - slower, g full speed)"
 
     def _slice_cycles(self) -> int:
         """A slice of a paced run: the virtual time one repaint interval shows."""
-        return max(1, int(self.pace * engine.CLOCK_MHZ * TICK))
+        return max(1, int(self.current_pace() * engine.CLOCK_MHZ * TICK))
 
     def _observe(self, run: engine.Run) -> None:
         """In the worker, on each clock tick and slice of a watch step: keep the
@@ -519,7 +527,7 @@ class Workbench(App[None]):
             v0, t0 = self._pace_mark
             v = run.virtual_seconds()
             while not self.full_speed and self.watching:
-                due = t0 + (v - v0) * 1e6 / self.pace
+                due = t0 + (v - v0) * 1e6 / self.current_pace()
                 now = time.perf_counter()
                 if now - self._watch_painted >= self.tick:
                     self._repaint_from_worker()
@@ -539,6 +547,9 @@ class Workbench(App[None]):
 
     def _watch_paint(self) -> None:
         self._watch_painting = True
+        r = self.session.runner
+        if self.watching and r is not None:
+            self.busy = self._watch_label(len(r.results) + 1)  # the pace rises as the step goes on
         try:
             self.refresh_panes()
             self.watch_paints += 1
@@ -548,6 +559,8 @@ class Workbench(App[None]):
     def action_pace(self, factor: float) -> None:
         """A watch step's speed, live: + twice as fast, - half."""
         self.pace = min(MAX_PACE_US, max(MIN_PACE_US, self.pace * factor))
+        if self.watching:  # the new pace from now: the rise starts again from it
+            self._watch_started = time.perf_counter()
         r = self.session.runner
         if self.watching and r is not None:  # the status bar's state says the new pace
             self.busy = self._watch_label(len(r.results) + 1)
@@ -734,8 +747,8 @@ class Workbench(App[None]):
 def pace_text(us: float) -> str:
     """A pace as the status bar says it: virtual time per host second."""
     if us >= 1000:
-        return f"{us / 1000:g} ms/s"
-    return f"{us:g} µs/s"
+        return f"{us / 1000:.3g} ms/s"
+    return f"{us:.3g} µs/s"
 
 
 def _made(slug: str, ident: str) -> Iterable[Shown | VerticalScroll]:

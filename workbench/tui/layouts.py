@@ -31,6 +31,22 @@ LAYOUTS: list[Layout] = [
         (("strands", "events", "console"), ("cpu", "pace")),
     ),  # fmt: skip
     Layout("lesson", "the scenario beside strands, console and pace", (("scenario",), ("strands", "console", "pace"))),
+    # A lesson step names a pane; on a big terminal it is shown beside the scenario (lesson_for).
+    Layout(
+        "lesson-dispatch",
+        "the scenario beside events, domains and the CPU",
+        (("scenario",), ("events", "domains", "cpu")),
+    ),  # fmt: skip
+    Layout(
+        "lesson-memory",
+        "the scenario beside page tables, the trace and the CPU",
+        (("scenario",), ("pagetables", "trace", "cpu")),
+    ),  # fmt: skip
+    Layout(
+        "lesson-network",
+        "the scenario beside packets, events and the CPU",
+        (("scenario",), ("packets", "events", "cpu")),
+    ),  # fmt: skip
     Layout("memory", "page tables beside the trace and the console", (("pagetables",), ("trace", "console"))),
     Layout("network", "packets beside events and the trace", (("packets",), ("events", "trace"))),
 ]
@@ -46,6 +62,15 @@ def default(width: int, height: int, lesson: bool) -> str:
     if width < BIG[0] or height < BIG[1]:
         return "single"
     return "lesson" if lesson else "overview"
+
+
+def lesson_for(slug: str, current: str) -> str | None:
+    """The layout that shows pane ``slug`` beside the scenario: the current one
+    if it does, else the first lesson layout that does (None: no layout has it)."""
+    for lay in [by_name(current), *(lay for lay in LAYOUTS if lay.name.startswith("lesson"))]:
+        if slug in lay.slugs and "scenario" in lay.slugs:
+            return lay.name
+    return None
 
 
 def following(name: str) -> str:
