@@ -82,6 +82,9 @@ class TrapInterface(Interface):
     dispatcher patches it); the kernel raises the trap it took through it."""
 
     SystemCall: Callable[[StrandView, SyscallState], None]
+    # What a Trap.SystemCall handler that blocked its strand sets as the result, so the call runs again
+    # when the strand is woken: the kernel's own handlers use RESTART, an extension reads Trap.Restart.
+    Restart: object = RESTART
     Arithmetic: Callable[[StrandView, TrapState], None]
     IllegalInstruction: Callable[[StrandView, TrapState], None]
     Breakpoint: Callable[[StrandView, TrapState], None]

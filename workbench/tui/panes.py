@@ -190,7 +190,7 @@ class EventsPane(ListPane):
         for i in self.window(len(rows), reserve=len(binds) + 5):
             e = rows[i]
             st = self.mark(("ev", e.name), (e.bindings, e.calls, e.last_guards))
-            t.add_row(("▶ " if i == self.cursor else "  ") + e.name, str(e.bindings), f"{e.calls:,}", e.last_guards,
+            t.add_row(("▶ " if i == self.cursor else "  ") + e.name, str(e.bindings), f"{e.calls:,}", _guards_cell(e.last_guards),
                       style=("bold " if i == self.cursor else "") + st)  # fmt: skip
         b: RenderableType
         if self.size.width >= 120:
@@ -211,6 +211,22 @@ class EventsPane(ListPane):
                 b.append(line + "\n", style=CHANGED if self.is_new(("b", r.id)) else st)
         head = Text(f"{sel.name}: {sel.path}", style="bold")
         self.update(Group(t, Text(""), head, b))
+
+
+def _guards_cell(text: str, limit: int = 48) -> str:
+    """A dispatch's guard verdicts in the events table: a long list (50 guards) is cut,
+    with its counts, so it does not push the bindings and calls columns off the pane."""
+    if len(text) <= limit:
+        return text
+    marks = text.split()
+    shown = ""
+    for m in marks:
+        if len(shown) + len(m) + 1 > limit // 2:
+            break
+        shown += m + " "
+    n = {c: sum(m.endswith(c) for m in marks) for c in "+-·"}
+    rest = f"{n['+']} passed, {n['-']} rejected" + (f", {n['·']} not evaluated" if n["·"] else "")
+    return f"{shown}… ({rest})"
 
 
 # --- Page tables ------------------------------------------------------------------------------------
