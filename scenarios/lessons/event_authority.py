@@ -1,4 +1,4 @@
-"""Event authority: authorizers and imposed guards (SOSP'95 §3.3; spin-reference.md §1)."""
+"""Event authority: authorizers and imposed guards (SOSP'95 §3.2; spin-reference.md §1)."""
 
 from kernel import inspect
 from kernel.sys.errors import AuthError
@@ -49,7 +49,7 @@ def mine(k, owner):
     narration="""
 In SPIN the module that defines an event is its **authority**: it decides who may install
 handlers on it, through an *authorizer* the dispatcher calls on every installation, and it
-may *impose guards* on the handlers it lets in (SOSP'95 §3.3). `Trap.SystemCall` is the
+may *impose guards* on the handlers it lets in (SOSP'95 §3.2). `Trap.SystemCall` is the
 kernel's; the UNIX personality, which answers processes' system calls, installed the
 authorizer. The **Events** pane shows the event's bindings: who owns each, its guard, and
 the calls it has taken. `forkcow` (pid 1, forking pid 2) is loaded but has not run yet.
