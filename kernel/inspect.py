@@ -29,6 +29,7 @@ from kernel.net.records import PacketCopy, PacketDrop, PacketFrame, PacketIn
 from kernel.net.stack import packet_path
 from kernel.sys.authority import ALL_PROCESSES
 from kernel.sys.dispatcher import FieldEquals
+from kernel.sys.domain import Domain
 from kernel.sys.trace import Dispatch, Record
 
 if TYPE_CHECKING:
@@ -78,15 +79,19 @@ class DomainRow:
     resolutions: tuple[str, ...]
     bindings: int  # handlers the extension has installed
     authority: str = ""  # an extension's rights on kernel events and the processes it serves (kernel/sys/authority.py)
+    members: tuple[str, ...] = ()  # an aggregate's member domains (kernel/sys/domain.py combine)
 
 
 def domains(k: Kernel) -> list[DomainRow]:
-    """The kernel's aggregate domains, then each linked extension's domain."""
+    """The domains the name server lists at /svc/domains (SpinPublic and
+    SpinTrusted, and any a kernel module exported there), then each linked
+    extension's domain."""
     system = k.system
     rows = []
-    for d in (system.public, system.trusted):
+    listed = [system.names.lookup_soft(f"/svc/domains/{n}", "kernel") for n in system.names.entries("/svc/domains")]
+    for d in [x for x in listed if isinstance(x, Domain)] or [system.public, system.trusted]:
         rows.append(DomainRow(d.name, "kernel", "+".join(sorted(d.rights)), tuple(d.all_exports()), (),
-                              tuple(d.resolutions), 0))  # fmt: skip
+                              tuple(d.resolutions), 0, members=tuple(m.name for m in d.subdomains)))  # fmt: skip
     for name, ext in sorted(system.extensions.items()):
         d = ext.domain
         imports = tuple((i, d.bound[i][1] if i in d.bound else "") for i in d.imports)
@@ -123,6 +128,7 @@ class BindingRow:
     fuel: int
     faulted: str
     last_guard: bool | None  # in the last dispatch: passed, rejected, not evaluated (None)
+    imposed: str = ""  # guards imposed on the binding, each with who imposed it ("" if none)
 
 
 GUARD_RESULT = {True: "passed", False: "rejected", None: "-"}  # a binding's guard in one dispatch
@@ -135,6 +141,12 @@ def name_of(fn: Any) -> str:
     if isinstance(fn, FieldEquals):  # the kernel's own declarative guard; an extension's `describe` is never called
         return fn.describe()
     return str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__)
+
+
+def _imposed_name(fn: Any) -> str:
+    """An imposed guard by the name its imposer gave it ("pid in [2] or a child"), else as name_of."""
+    name = getattr(fn, "__name__", "")
+    return name if isinstance(name, str) and name and "<" not in name else name_of(fn)
 
 
 def guards_text(d: Dispatch | None) -> str:
@@ -163,7 +175,8 @@ def bindings(k: Kernel, event: str) -> list[BindingRow]:
         closure = b.handler_closure if b.handler_closure is not None else b.guard_closure
         text = "-" if closure is None else repr(closure)
         rows.append(BindingRow(b.id, name_of(b.guard), name_of(b.handler), text[:40], b.option_names, b.owner,
-                               b.calls, b.fuel_used, b.faulted or "", last.get(b.id)))  # fmt: skip
+                               b.calls, b.fuel_used, b.faulted or "", last.get(b.id),
+                               "; ".join(f"{_imposed_name(g.guard)} (by {g.imposer})" for g in b.imposed)))  # fmt: skip
     return rows
 
 

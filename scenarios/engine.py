@@ -168,6 +168,7 @@ class Run:
         self.state: dict[str, Any] = {}  # what one step leaves for the next
         self.result: StepResult | None = None
         self.step: Step | None = None  # the step running now (None between steps)
+        self.shown_event = ""  # the event whose bindings the Events pane shows (show_event)
         # Called with the run on every clock tick of a machine the run booted, and at run.tick(),
         # while a step runs: the workbench paces a watch step and repaints; a headless run shows progress.
         self.observer: Callable[[Run], None] | None = None
@@ -293,6 +294,11 @@ class Run:
             raise StepLimit(f"{step.host_limit_s:g} s of host time")
         if self.observer is not None:
             self.observer(self)
+
+    def show_event(self, event: str) -> None:
+        """Put ``event`` under the Events pane's cursor, so the pane lists its
+        bindings (the student's arrow keys still move it)."""
+        self.shown_event = event
 
     def load(self, k: Kernel, extension: str, **settings: Any) -> Any:
         """Load extensions/NAME.py (or a path) on a kernel, with settings, as

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kernel.core.sched import StrandView
 from kernel.sys import authority
 
 PER_PROCESS_EVENTS = (
@@ -54,7 +55,7 @@ def serves(unix: Any, clients: frozenset[int], strand: Any) -> bool:
     """Whether ``strand`` belongs to a process in ``clients`` or to a descendant of one."""
     if not clients:
         return False
-    s = getattr(strand, "_s", None)
+    s = getattr(strand, "_strand", None) if type(strand) is StrandView else None  # what the event passed
     pid = getattr(s, "pid", None)
     procs = unix.procs
     seen = 0

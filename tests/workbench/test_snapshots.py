@@ -104,10 +104,10 @@ def test_console_after_the_demo(snap_compare: SnapCompare) -> None:
 
 
 def test_trace_runaway_handler_aborted(snap_compare: SnapCompare) -> None:
-    """Trace pane on the extension_safety host after step 2, filtered (f) to
+    """Trace pane on the extension_safety host after step 3, filtered (f) to
     Abort records: the runaway handler aborted on UDP.PacketArrived with the
     fuel it burned."""
-    assert snap_compare(Workbench(session=lesson("extension_safety", 2, focus=1)), press=["8", "f"], terminal_size=SIZE)
+    assert snap_compare(Workbench(session=lesson("extension_safety", 3, focus=0)), press=["8", "f"], terminal_size=SIZE)
 
 
 def test_scenario_replug_in_progress(snap_compare: SnapCompare) -> None:

@@ -152,6 +152,8 @@ class DomainsPane(Pane):
             node = tree.add(Text.assemble((d.name, f"bold {style}"), f"  ({what})"))
             if d.authority:
                 node.add(f"rights on kernel events: {d.authority}")
+            if d.members:
+                node.add("combines: " + ", ".join(d.members))
             if d.exports:
                 node.add("exports: " + ", ".join(d.exports))
             if d.imports:
@@ -173,6 +175,10 @@ class EventsPane(ListPane):
 
     TITLE = "Events"
 
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._followed = ""  # the event a lesson step last put under the cursor (engine.Run.show_event)
+
     def select(self, session: Session, event: str) -> None:
         names = [e.name for e in views.events(session.kernel)]
         if event in names:
@@ -180,6 +186,10 @@ class EventsPane(ListPane):
 
     def show(self, session: Session) -> None:
         self.begin(session)
+        want = getattr(getattr(session.runner, "run", None), "shown_event", "")
+        if want and want != self._followed:  # a lesson step names the event to show; the arrows still move
+            self._followed = want
+            self.select(session, want)
         rows = views.events(session.kernel)
         if not rows:
             self.update("no events")
@@ -199,13 +209,13 @@ class EventsPane(ListPane):
                        ("faulted", "left"))  # fmt: skip
             for r in binds:
                 st = self.mark(("b", r.id), (r.calls, r.fuel, r.last_guard, r.faulted))
-                b.add_row(str(r.id), r.owner, r.guard, r.handler, r.closure, r.options, f"{r.calls:,}", f"{r.fuel:,}",
+                b.add_row(str(r.id), r.owner, _guard(r), r.handler, r.closure, r.options, f"{r.calls:,}", f"{r.fuel:,}",
                           views.GUARD_RESULT[r.last_guard], r.faulted, style=CHANGED if self.is_new(("b", r.id)) else st)  # fmt: skip
         else:  # narrow: one binding per line
             b = Text()
             for r in binds:
                 st = self.mark(("b", r.id), (r.calls, r.fuel, r.last_guard, r.faulted))
-                line = (f"#{r.id} {r.owner}: guard {r.guard}, handler {r.handler}, {r.options}, closure {r.closure}; "
+                line = (f"#{r.id} {r.owner}: guard {_guard(r)}, handler {r.handler}, {r.options}, closure {r.closure}; "
                         f"calls {r.calls:,} fuel {r.fuel:,}; last guard {views.GUARD_RESULT[r.last_guard]}"
                         + (f"; FAULTED {r.faulted}" if r.faulted else ""))  # fmt: skip
                 b.append(line + "\n", style=CHANGED if self.is_new(("b", r.id)) else st)
@@ -227,6 +237,11 @@ def _guards_cell(text: str, limit: int = 48) -> str:
     n = {c: sum(m.endswith(c) for m in marks) for c in "+-·"}
     rest = f"{n['+']} passed, {n['-']} rejected" + (f", {n['·']} not evaluated" if n["·"] else "")
     return f"{shown}… ({rest})"
+
+
+def _guard(r: views.BindingRow) -> str:
+    """A binding's guards as they run: imposed ones (and who imposed them) first, then its own."""
+    return f"imposed {r.imposed}, then {r.guard}" if r.imposed else r.guard
 
 
 # --- Page tables ------------------------------------------------------------------------------------
