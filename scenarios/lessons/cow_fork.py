@@ -163,6 +163,7 @@ def one_copy(run):
 @lesson.step(
     "Every write after fork, and what it cost",
     pane="Scenario",
+    watch=True,
     narration="""
 The rest of the run, a fault at a time. Each row is a ProtectionFault: which process,
 where, and how many frames it took. Only the *first* writer of a shared page copies it;

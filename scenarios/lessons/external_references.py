@@ -90,6 +90,7 @@ def why(svc):
 @lesson.step(
     "A reference is an index",
     pane="Console",
+    watch=True,
     narration="""
 SPIN hands a kernel object to user code as an **externalized reference** (SOSP'95 §3.1):
 the kernel keeps the object in a table of the process's address space and gives the
