@@ -14,7 +14,6 @@ from kernel.sys.domain import Domain
 from kernel.sys.errors import BadCapability
 from kernel.sys.verifier import _Checker
 from scenarios import engine
-from workbench.tui.pane_text import on_pane, step_texts
 
 LESSONS = ("extension_safety", "protection_domains", "event_authority", "external_references")
 
@@ -38,14 +37,6 @@ def test_the_lesson_passes_with_five_to_ten_steps_mostly_off_the_scenario_pane(n
     assert all(p in engine.PANES for p in panes)
     assert panes.count("Scenario") <= len(panes) // 3, panes
     assert all(res.questions for res in r.results), [res.title for res in r.results if not res.questions]
-
-
-@pytest.mark.parametrize("name", LESSONS)
-def test_every_answer_is_on_the_pane_the_step_names(name: str) -> None:
-    for st in step_texts(name):
-        for q in st.result.questions:
-            assert q.answer not in ("", "?"), (st.result.title, q.text)
-            assert on_pane(q.answer, st.text), (st.result.title, st.pane, q.text, q.answer, st.text[-2000:])
 
 
 def test_extension_safety_fails_when_the_verifier_accepts_everything(monkeypatch: pytest.MonkeyPatch) -> None:
