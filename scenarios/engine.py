@@ -122,6 +122,7 @@ class Step:
     watch: bool = False  # run at the instructor's pace in the workbench, panes repainting as the machine runs
     virtual_limit_s: float = VIRTUAL_LIMIT_S
     host_limit_s: float = HOST_LIMIT_S
+    pace_us: float | None = None  # a watch step's own pace, virtual µs per host second (None: the workbench's)
 
 
 class Lesson:
@@ -134,10 +135,12 @@ class Lesson:
 
     def step(self, title: str, narration: str = "", *, pane: str = "Scenario", watch: bool = False,
              virtual_limit_s: float = VIRTUAL_LIMIT_S, host_limit_s: float = HOST_LIMIT_S,
-             ) -> Callable[[Callable[[Run], None]], Callable[[Run], None]]:  # fmt: skip
+             pace_us: float | None = None) -> Callable[[Callable[[Run], None]], Callable[[Run], None]]:  # fmt: skip
         """Decorate a step's action. ``pane`` names the pane whose text answers
         the step's questions (one of PANES); ``watch`` runs the step at a visible
-        pace in the workbench; the limits stop a step that would run for ever."""
+        pace in the workbench, ``pace_us`` virtual µs per host second if the step's
+        length needs its own (a 100 ms network step is not a 300 µs fork); the
+        limits stop a step that would run for ever."""
         f = sys._getframe(1)
         where = f"{_short(f.f_code.co_filename)}:{f.f_lineno}"
         match = {p.lower(): p for p in PANES}.get(pane.lower().strip())
@@ -146,10 +149,15 @@ class Lesson:
         for what, v in (("virtual_limit_s", virtual_limit_s), ("host_limit_s", host_limit_s)):
             if not isinstance(v, int | float) or isinstance(v, bool) or not v > 0:
                 raise ScenarioError(where, f"step {title!r}: {what} must be a positive number of seconds, not {v!r}")
+        if pace_us is not None and (
+            not isinstance(pace_us, int | float) or isinstance(pace_us, bool) or not pace_us > 0
+        ):
+            raise ScenarioError(where, f"step {title!r}: pace_us must be a positive number of virtual µs per host "
+                                       f"second, not {pace_us!r}")  # fmt: skip
 
         def add(fn: Callable[[Run], None]) -> Callable[[Run], None]:
             self.steps.append(Step(title, narration.strip(), fn, match, watch, float(virtual_limit_s),
-                                   float(host_limit_s)))  # fmt: skip
+                                   float(host_limit_s), None if pace_us is None else float(pace_us)))  # fmt: skip
             return fn
 
         return add

@@ -190,7 +190,9 @@ class Workbench(App[None]):
         self.layout_name = "single"
         self.tick = TICK
         self.layout_chosen = False  # the user picked a layout: a resize keeps it
-        self.pace = DEFAULT_PACE_US  # a watch step's speed: virtual µs per host second (+ / - change it)
+        self.pace = DEFAULT_PACE_US  # a watch step's speed when it names none: virtual µs per host second
+        self.pace_factor = 1.0  # + / - : twice / half every watch step's pace, live
+        self._step_pace = DEFAULT_PACE_US  # the running watch step's own pace (its pace_us, else self.pace)
         self.watching = False  # a watch step runs, paced: its panes repaint as the machine runs
         self.full_speed = False  # g during a watch step: finish it at full speed
         self._watch_painting = False  # the worker asked for this repaint, the machine paused meanwhile
@@ -462,6 +464,7 @@ class Workbench(App[None]):
         n = len(r.results) + 1
         self.show_pane(step.pane)
         self.watching, self.full_speed = step.watch, False
+        self._step_pace = step.pace_us or self.pace
         self._pace_mark = (0.0, time.perf_counter())
         self._watch_started = time.perf_counter()
         label = self._watch_label(n) if step.watch else f"running scenario step {n}"
@@ -507,7 +510,7 @@ class Workbench(App[None]):
         PACE_DOUBLING_S, so a short step is seen at the set pace and a long one
         still ends in seconds, not minutes."""
         watched = max(0.0, time.perf_counter() - self._watch_started - PACE_STEADY_S) if self.watching else 0.0
-        return min(MAX_PACE_US, self.pace * 2 ** (watched / PACE_DOUBLING_S))
+        return min(MAX_PACE_US, self._step_pace * self.pace_factor * 2 ** (watched / PACE_DOUBLING_S))
 
     def _watch_label(self, n: int) -> str:
         return f"watching step {n} at {pace_text(self.current_pace())} (+ faster, - slower, g full speed)"
@@ -557,8 +560,9 @@ class Workbench(App[None]):
             self._watch_painting = False
 
     def action_pace(self, factor: float) -> None:
-        """A watch step's speed, live: + twice as fast, - half."""
-        self.pace = min(MAX_PACE_US, max(MIN_PACE_US, self.pace * factor))
+        """Watch steps' speed, live: + twice as fast, - half (this step's and the later ones')."""
+        lo, hi = MIN_PACE_US / self.pace, MAX_PACE_US / self.pace
+        self.pace_factor = min(hi, max(lo, self.pace_factor * factor))
         if self.watching:  # the new pace from now: the rise starts again from it
             self._watch_started = time.perf_counter()
         r = self.session.runner
@@ -566,7 +570,8 @@ class Workbench(App[None]):
             self.busy = self._watch_label(len(r.results) + 1)
             self.say("")
         else:
-            self.say(f"pace: {pace_text(self.pace)} for watch steps")
+            self.say(f"pace: {pace_text(self.pace * self.pace_factor)} for watch steps"
+                     + (f" (×{self.pace_factor:g} a step's own pace)" if self.pace_factor != 1 else ""))  # fmt: skip
 
     def open_lesson(self, name: str) -> None:
         """Open a lesson in place of what is open (the palette's lessons; the shell's `scenario open`)."""
