@@ -29,8 +29,8 @@ def children(k):
 `lottery` forks three CPU-bound children, **A** (pid 2), **B** (pid 3) and **C** (pid 4),
 each a strand on the **Strands** pane (owner `pid N`). No scheduler extension is loaded,
 so A's and B's `lottery_join` calls fail (ENOSYS, on the Console) and all three stay
-with the **global scheduler**: round-robin, preemptive, by priority (SOSP'95 §4.2; a
-quantum of 5 ticks of the 1024 Hz clock). Equal priorities, so equal shares: read each
+with the **global scheduler**: round-robin, preemptive, by priority (SOSP'95 §4.2; the
+quantum of 5 ticks of the 1024 Hz clock follows 33.1's `Sched.m3`). Equal priorities, so equal shares: read each
 child's **cpu µs** column. The switches line below the table gives the reason for each
 switch: `clock` is a quantum running out.
 """,
@@ -63,7 +63,10 @@ the dispatcher (SOSP'95 §4.2, Fig. 4; spin-reference.md §3).
 The kernel here raises those four events on every switch and wake-up
 (kernel/core/sched.py). **extensions/strand_events.py** handles all four for user
 strands and counts them per strand. On the **Events** pane, find `Strand.Checkpoint` and
-`Strand.Resume`: their call counts rise with every switch. (The workbench's handlers can
+`Strand.Resume`: their call counts rise with every switch. The pane's **calls** counts every
+handler call on the event since boot, for every strand and every handler bound to it, so it
+is larger than the extension's own per-strand count in the checks. (The names are SOSP'95
+Fig. 4's; 33.1 calls them Stop and Run.) (The workbench's handlers can
 only observe: one cannot take the processor from its handler, so the lottery below uses
 another way, named as the workbench's own.)
 """,

@@ -57,9 +57,10 @@ def physaddr(run):
 The `PAL` record: the six OSF/1 PALcode entry points (`entInt`, `entArith`, `entMM`, `entIF`,
 `entUna`, `entSys`) now lead to the kernel's Python handlers: every trap, fault and
 interrupt enters the kernel through one of them. The `dispatcher` record: the event
-dispatcher and the name server, and the two aggregate domains (SOSP'95 §3.1) through which
-extensions link against the kernel: **SpinPublic** (what any extension may import) and
-**SpinTrusted** (the kernel's own). The **Domains** pane shows both and what each exports.
+dispatcher and the name server, and the two aggregate domains through which extensions link
+against the kernel: **SpinPublic** (what any extension may import; SOSP'95 §3.1) and
+**SpinTrusted** (the kernel's own; the name is from SPIN's 33.1 source, SOSP'95 names only
+SpinPublic). The **Domains** pane shows both and what each exports.
 """,
 )
 def domains(run):
@@ -81,15 +82,16 @@ def domains(run):
     pane="Events",
     narration="""
 The `services` record: Strand, Sched, PhysAddr, VirtAddr, Translation and Trap, each with its
-events (SOSP'95 Figs. 3 and 4): a trap or fault is *raised* as an event, and whoever has a
-handler bound to it answers. The **Events** pane lists them with their bindings.
+events (PhysAddr, VirtAddr and Translation are SOSP'95 Fig. 3, Strand Fig. 4, Trap.SystemCall
+§5.2; Sched is from the 33.1 source): a trap or fault is *raised* as an event, and whoever has
+a handler bound to it answers. The **Events** pane lists them with their bindings.
 
 The `unix` record: the UNIX personality is built like an extension: it binds a handler
 to **Trap.SystemCall** for Linux/Alpha's system calls and the address-space handlers to the
 fault events. `Trap.SystemCall` has three bindings: the personality's and two for the Mach
 thread calls and C-Threads (kernel/unix/machthreads.py, cthreads.py), each guarded on its
-own call numbers. Its intrinsic handler was uninstalled at boot: a call nobody claims gets
-the default handler's ENOSYS.
+own call numbers. Its intrinsic handler was uninstalled at boot (as 33.1 does): a call nobody
+claims gets the default handler's ENOSYS (the workbench's Linux answer).
 """,
 )
 def services(run):
@@ -113,7 +115,8 @@ def services(run):
     pane="Strands",
     narration="""
 The `init` record: pid 1 runs `forkcow` (it forks; parent and child share pages
-copy-on-write, the `cow_fork` lesson). The `clock` record: 1024 Hz, a quantum of 5 ticks;
+copy-on-write, the `cow_fork` lesson). The `clock` record: 1024 Hz, a quantum of 5 ticks
+(as in 33.1's `Sched.m3`);
 the idle strand waits in `wtint` when nothing is ready. Then boot makes the *first switch*,
 from the idle strand to init. The **Strands** pane lists both strands and, below them, the
 switches so far with their reasons.
@@ -126,7 +129,8 @@ def first_switch(run):
     init = next((r for r in rows if r.pid == 1), None)
     run.check("boot switched once, from idle to init", len(sw) == 1 and sw[0].new_name == "forkcow",
               "; ".join(f"{s.old_name}->{s.new_name} {s.reason}" for s in sw))  # fmt: skip
-    run.check("init is the running strand", init is not None and init.current, str(init))
+    run.check("init is the running strand", init is not None and init.current,
+              f"strand {init.id} {init.name} (pid {init.pid}) {init.state}" if init else "no strand for pid 1")  # fmt: skip
     run.ask("Why did the first switch happen?", sw[0].reason if sw else "none")
     run.ask("Which strand id runs init?", init.id if init else "none")
 
@@ -137,8 +141,8 @@ def first_switch(run):
     narration="""
 init's first instruction that touches memory nobody has mapped yet -- `page[0] = 100`, a
 store to its bss -- takes a translation fault through `entMM`. The kernel raises
-**Translation.PageNotPresent**; the personality's address-space handler maps a zeroed frame
-and sets `done`. The step runs init an instruction at a time up to that fault: the
+**Translation.PageNotPresent** (SOSP'95 Fig. 3's name); the personality's address-space
+handler maps a zeroed frame and sets `done` (the fault protocol of 33.1's `Trap` events). The step runs init an instruction at a time up to that fault: the
 **Trace** pane's last record is the `MemFault`, `done=True`.
 """,
 )

@@ -234,9 +234,13 @@ which lists the bindings in the order the last dispatch tried them. The run show
    the *middle*, because the personality installed its first handler First and its second
    one after the intrinsic;
 3. the personality's signal handler (`Unix._fault_signal`), guarded to user faults: it turns
-   a fault nobody fixed into SIGSEGV for a process with a handler. It saw `done` set.
+   a fault nobody fixed into SIGSEGV for a process with a handler.
 
-An unfixed fault ends the process: the kernel checks `done` after the dispatch.
+All three guards pass (`+`), but the first handler set `done`, and once `done` is set the
+dispatcher calls no further handler: the binding list shows **calls 0** for the other two.
+An unfixed fault ends the process: the kernel checks `done` after the dispatch. Both rules
+are the workbench's: in 33.1 each handler itself returns at once when `done` is set, and the
+intrinsic handler is reinstalled **Last** and kills the thread (spin-reference.md §4).
 """,
 )
 def who(run):
@@ -247,8 +251,10 @@ def who(run):
               order == [("UnixPersonality", "Unix._vm_fault"), ("Translation", "_ignore"),
                         ("UnixPersonality", "Unix._fault_signal")],
               "; ".join(f"#{b.id} {b.owner} {b.handler} ({b.options}) calls {b.calls}" for b in rows))  # fmt: skip
-    run.check("the address-space handler ran once per fault", rows and rows[0].calls == run.state["faults"],
-              f"{rows[0].calls if rows else 0} calls, {run.state['faults']} faults")  # fmt: skip
+    run.check("the address-space handler ran once per fault, and no handler after it",
+              bool(rows) and rows[0].calls == run.state["faults"] and all(b.calls == 0 for b in rows[1:]),
+              f"{rows[0].calls if rows else 0} calls, {run.state['faults']} faults; after it: "
+              + ", ".join(f"#{b.id} {b.calls}" for b in rows[1:]))  # fmt: skip
     ev = next((e for e in inspect.events(k) if e.name == "Translation.ProtectionFault"), None)
     run.ask("In what order did the last ProtectionFault try its bindings (last guards)?", ev.last_guards if ev else "")
     run.ask("How many handler calls has Translation.ProtectionFault made?", ev.calls if ev else 0)

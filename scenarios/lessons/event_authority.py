@@ -50,8 +50,10 @@ def mine(k, owner):
 In SPIN the module that defines an event is its **authority**: it decides who may install
 handlers on it, through an *authorizer* the dispatcher calls on every installation, and it
 may *impose guards* on the handlers it lets in (SOSP'95 §3.2). `Trap.SystemCall` is the
-kernel's; the UNIX personality, which answers processes' system calls, installed the
-authorizer. The **Events** pane shows the event's bindings: who owns each, its guard, and
+kernel's (its authority is `Kernel`). At boot the UNIX personality, which answers processes'
+system calls, put in an authorizer in the kernel's name (kernel/unix/authority.py): it first
+asks the kernel's own rights check (kernel/sys/authority.py), then imposes a per-process
+guard. The **Events** pane shows the event's bindings: who owns each, its guard, and
 the calls it has taken. `forkcow` (pid 1, forking pid 2) is loaded but has not run yet.
 """,
 )
@@ -72,7 +74,7 @@ def owner(run):
     pane="Trace",
     narration="""
 A student's extension (loaded by a user, not the machine's owner) asks for a handler with
-no guard, then for one installed `first=True`, ahead of the kernel's own. The kernel's
+no guard, then for one installed `first=True`, ahead of the personality's. The kernel's
 authorizer (kernel/sys/authority.py) refuses both: each needs a right a user's extension
 does not hold. The refusal is the check's detail; the **Trace** pane keeps a `Denied`
 record of each, with the reason. SPIN's authorizers answer yes or no as their module
@@ -156,7 +158,8 @@ def root(run):
     k = boot(run)
     k.system.load(COUNTER, "counter.py", importer="root")  # what run.load does with a file
     rows = mine(k, "counter")
-    run.check("no guard was imposed", rows and not rows[0].imposed, rows[0].imposed if rows else "no binding")
+    run.check("no guard was imposed", bool(rows) and not rows[0].imposed,
+              (rows[0].imposed or "imposed guards: none") if rows else "no binding")  # fmt: skip
     run.run_until_exit(k)
     seen = inspect.extension_globals(k, "counter").get("seen", [])
     run.check("it saw both processes", set(seen) == {1, 2}, f"pids seen: {seen}")
@@ -170,7 +173,7 @@ def root(run):
     "Only the authority installs an authorizer",
     pane="Scenario",
     narration="""
-Could some other module replace the personality's authorizer with a lenient one? The
+Could some other module replace the event's authorizer with a lenient one? The
 dispatcher lets only an event's primary module install its authorizer, result handler or
 default handler (spin-reference.md §1: `InstallAuthorizerForEvent` raises `AuthError`
 unless the module implements the event). Here lesson code, which is not the kernel,
@@ -187,6 +190,7 @@ def only_authority(run):
     except AuthError as e:
         why = str(e)
     run.check("installing the authorizer is refused", "only its primary module" in why, why)
-    run.check("the personality's authorizer is still in place", ev.authorizer is before)
+    run.check("the event's authorizer is still the one boot installed", ev.authorizer is before,
+              getattr(ev.authorizer, "__qualname__", ""))  # fmt: skip
     run.exhibit("the refusal", ["message"], [[why]])
     run.ask("Which module alone may install the authorizer?", why.split("primary module ")[-1].split(" ")[0])

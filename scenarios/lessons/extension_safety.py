@@ -86,6 +86,10 @@ def answers_ping(net, a, b, seq):
     return len(b.net.ping_replies) == before + 1
 
 
+def ping_detail(ok, seq):
+    return f"10.0.0.2 pinged 10.0.0.1 (seq {seq}): {'answered' if ok else 'no reply within 20 ms'}"
+
+
 @lesson.step(
     "An extension that links",
     pane="Domains",
@@ -147,8 +151,9 @@ An extension that passes the verifier can still loop. This one's handler on
 `UDP.PacketArrived` (guarded to port 9) counts to {LOOPS:,}. The verifier put a fuel check
 on every loop's back edge; each dispatch grants a handler its bound of checks, and when
 they run out the dispatcher aborts it, uninstalls the binding, and the packet's dispatch
-goes on. SPIN's paper planned time-bounded EPHEMERAL handlers (33.1 only logged the
-overrun); counting checks is the workbench's mechanism. The **Trace** pane's `Abort`
+goes on. SOSP'95 §3.2 lets an event's authority bound a handler by a time quantum so it is
+aborted if it runs too long (OSDI'96: only EPHEMERAL handlers may be killed; 33.1 only logged
+the overrun); counting checks is the workbench's mechanism. The **Trace** pane's `Abort`
 record gives the fuel it burned.
 """,
 )
@@ -163,7 +168,8 @@ def runaway(run):
     rows = inspect.bindings(a, "UDP.PacketArrived")
     run.check("its binding was uninstalled", all(r.owner != "runaway" for r in rows),
               ", ".join(f"#{r.id} {r.owner}" for r in rows))  # fmt: skip
-    run.check("the host still answers ping", answers_ping(net, a, b, 1))
+    pong = answers_ping(net, a, b, 1)
+    run.check("the host still answers ping", pong, ping_detail(pong, 1))
     run.ask("How much fuel did the handler burn before it was stopped?", aborts[0].fuel if aborts else 0)
 
 
@@ -188,7 +194,8 @@ def faulting(run):
               "; ".join(f"{r.owner} on {r.event}: {r.error}" for r in faults) or "no fault")  # fmt: skip
     rows = inspect.bindings(a, "UDP.PacketArrived")
     run.check("its binding was uninstalled", all(r.owner != "crasher" for r in rows), ", ".join(r.owner for r in rows))
-    run.check("the host still answers ping", answers_ping(net, a, b, 2))
+    pong = answers_ping(net, a, b, 2)
+    run.check("the host still answers ping", pong, ping_detail(pong, 2))
     run.ask("What did the handler raise?", faults[0].error.split(":")[0] if faults else "?")
 
 
@@ -235,8 +242,9 @@ def forged(run):
     net, a, b = hosts(run)
     why = run.try_load(a, FORGER, "forger.py")
     run.check("the forged handle is refused", "a forged reference" in why, why)
-    run.check("nothing of it stays linked", "forger" not in a.system.extensions)
-    run.check("udp_echo is still linked", "udp_echo" in a.system.extensions)
+    linked = ", ".join(a.system.extensions)
+    run.check("nothing of it stays linked", "forger" not in a.system.extensions, f"linked: {linked}")
+    run.check("udp_echo is still linked", "udp_echo" in a.system.extensions, f"linked: {linked}")
     holding = [d.name for d in inspect.domains(a) if d.kind == "extension" and d.bindings]
     run.check("the aborted and the faulted extensions hold no handler", holding == ["udp_echo"], ", ".join(holding))
     run.ask("Which extension still holds a handler?", ", ".join(holding))

@@ -252,9 +252,11 @@ def combined(run):
 **Vote.Pick(n)** starts with its intrinsic handler only; the module uninstalls it and
 the extension's `square` (guarded n < 10) is the one binding. `Vote.Pick(50)`: its guard
 says no, no handler runs. An event with a result then raises **NoHandlerInvoked** to
-the raiser (spin-reference.md §1, item 5: SPIN's rule); once the authority sets a
-default result, the raise returns it; once it installs a **default handler**, that runs
-instead. The three outcomes are on the **Console** pane.
+the raiser (spin-reference.md §1, item 5: SPIN's rule); once the authority installs a
+**default handler**, that runs instead (also item 5). In between, the authority sets a
+default result and the raise returns it: that is the workbench's reading, since item 5
+names only the default handler for this case (in item 6 the default result seeds a
+result handler's fold). The three outcomes are on the **Console** pane.
 """,
 )
 def defaults(run):
@@ -359,8 +361,9 @@ def asynchronous(run):
 Now the machine runs on: the scheduler picks the handler's strand, `ponder` finishes, the
 strand ends. The **Events** pane's *calls* column for `Vote.Tell` counts its three
 handlers' calls: the intrinsic's, `note`'s and `ponder`'s (an asynchronous handler is
-counted when its strand is started). The check says how long
-after the raise the handler finished, in modeled µs (cycles ÷ 133 MHz).
+counted when its strand is started). The check says how long after the raise the handler
+finished, in modeled µs (cycles ÷ 133 MHz), beside a quantum: the strand waits its turn
+behind whatever the scheduler runs first.
 """,
 )
 def ran(run):
@@ -376,8 +379,10 @@ def ran(run):
             break
     left = [s for s in inspect.strands(k) if s.name == run.state["async_strand"]]
     if heard[1]:
-        run.check("it finished soon after the raise", True,
-                  f"{(inspect.counters(k).cycles - t0) / 133:.1f} µs modeled after the raise (cycles ÷ 133 MHz)")  # fmt: skip
+        after = (inspect.counters(k).cycles - t0) / 133
+        quantum = k.sched.quantum_ticks * 1e6 / 1024  # µs: a quantum of the 1024 Hz clock
+        run.check("it finished after the raise returned, within two quanta", 0 < after < 2 * quantum,
+                  f"{after:.1f} µs modeled after the raise (cycles ÷ 133 MHz); a quantum is {quantum:,.0f} µs")  # fmt: skip
     run.check("the asynchronous handler has run, once", heard == [1, 1], f"note {heard[0]}, ponder {heard[1]}")
     run.check("and its strand has ended", not left, ", ".join(f"{s.id} {s.state}" for s in left) or "gone")
     ev = next(e for e in inspect.events(k) if e.name == "Vote.Tell")

@@ -45,8 +45,8 @@ line what the file system found.
 PhysAddr reclaims only frames allocated *reclaimable*; here that is the file system's
 buffer cache (`kernel/fs/extentfs.py`). A process's anonymous pages are never taken
 back: the workbench has no swap, so a page it cannot find ends in the out-of-memory
-killer. (SPIN's PhysAddr considered every active frame, FIFO with a second chance;
-the narrower candidate set is the workbench's own.)
+killer. (33.1's PhysAddr considered every active frame, FIFO with a second chance,
+spin-reference.md §4; the narrower candidate set is the workbench's own.)
 """,
 )
 def small_machine(run):
@@ -204,9 +204,9 @@ def spares_gone(run):
     "Out of memory",
     pane="Trace",
     narration="""
-With no free frame and nothing reclaimable, `PhysAddr.Allocate` raises `OutOfFrames`. The
-personality kills the process that asked, as Linux's OOM killer would; the kernel runs
-on. The **Trace** pane's `Exit` record carries the message. Every frame the process held
+With no free frame and nothing reclaimable, `PhysAddr.Allocate` raises `OutOfFrames`
+(the workbench's; 33.1's Allocate blocks instead, spin-reference.md §4). The personality
+kills the process that asked, as Linux's OOM killer would; the kernel runs on. The **Trace** pane's `Exit` record carries the message. Every frame the process held
 comes back: the **CPU** pane's free frames are the machine's frames less the idle
 strand's two (its kernel stack and page-table root) -- the spares and the cache are gone.
 """,

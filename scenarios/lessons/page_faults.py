@@ -96,8 +96,10 @@ def signals(run):
 `vm_spin fault {N}` asks the **vm_app** extension (extensions/vm_app.py) to watch its region.
 The extension bound a handler to **Translation.ProtectionFault**, installed First and
 guarded on the faulting map and address, so only this process's faults in that range
-reach it. It unprotects the page with `Translation.Protect` and sets `done`; the program
-never sees a signal.
+reach it. It unprotects the page with `Translation.Protect` (the workbench's call: SOSP'95
+Fig. 3's Translation has AddMapping, RemoveMapping and ExamineMapping, and 33.1 left
+ChangeMapping unimplemented) and sets `done`; the program never sees a signal (SOSP'95 §5.2:
+"install handlers for Translation.ProtectionFault events").
 
 On the **Events** pane, `Translation.ProtectionFault` now has four bindings (the
 extension's ahead of the personality's three) and its **calls** count grew by the

@@ -90,8 +90,8 @@ A SPIN **domain** is a set of code and the interfaces it exports; a domain is th
 linking, and so of protection: code can call only what its domain was resolved against
 (SOSP'95 §3.1). The kernel's interfaces are grouped into two aggregate domains, registered
 with the name server at `/svc/domains` (spin-reference.md §2): **SpinPublic**, which any
-extension may link against, and **SpinTrusted** (the paper's *SpinPrivate*), whose exporter
-lets only trusted installers import it.
+extension may link against, and **SpinTrusted** (33.1's name; SOSP'95 names only
+SpinPublic), whose exporter lets only trusted installers import it.
 
 The workbench's SpinTrusted starts empty, so this lesson's kernel code exports a stand-in
 `Sal` interface there, and adds a `Stats` module with a domain of its own. The **Domains**
@@ -147,8 +147,8 @@ def create(run):
     "Resolve against another domain",
     pane="Domains",
     narration="""
-`Resolve(target, source)` binds the target's unresolved symbols to the source's exports of
-the same name, and nothing else. `stats_user` imports Console and Stats. Linked against
+`Resolve(source, target)` (SOSP'95 Fig. 2) binds the target's unresolved symbols to the
+source's exports of the same name, and nothing else. `stats_user` imports Console and Stats. Linked against
 SpinPublic alone, `Stats` stays unresolved and the load is refused, naming it (the check's
 detail). Given the Stats domain too, the loader resolves twice, once per domain: the
 **Domains** pane shows the two resolutions and where each import came from.

@@ -75,9 +75,10 @@ def measure(run, op, n=N, load_xcall=False, network=False):
     "A null system call",
     pane="Console",
     narration="""
-`protcall null 50` makes 50 `getpid` calls and times each by the kernel's clock. Each
-enters the kernel through `entSys`, is raised as **Trap.SystemCall**, and returns
-through `rti`: two user/kernel crossings.
+`protcall null 50` makes 50 `getpid` calls and times each by the kernel's clock, then 50
+more that count crossings (so the checks see 100). Each enters the kernel through
+`entSys`, is raised as **Trap.SystemCall**, and returns through `rti`: two user/kernel
+crossings.
 
 Read the **Console** pane: the program prints cycles per call and the modeled µs
 (cycles ÷ 133 MHz). SOSP'95 Table 2 measured 4 µs for SPIN (DEC OSF/1 5, Mach 7). The
@@ -104,8 +105,8 @@ The same machine. Find **Trap.SystemCall** on the **Events** pane: its *bindings
 counts the handlers the trap is dispatched to. The kernel uninstalled the event's
 intrinsic handler at boot (its default handler answers ENOSYS); what is bound are the
 UNIX personality, the Mach-thread and C-Thread call blocks, and the measuring probe this
-lesson installed -- each with a guard on the call number (§4.3: "a Modula-3 procedure
-installed as a handler"). The *last guards* column is the last raise's verdicts, `+` for
+lesson installed -- each with a guard on the call number (SOSP'95 §5.2: the trap handler
+raises Trap.SystemCall, "dispatched to a Modula-3 procedure installed as a handler"). The *last guards* column is the last raise's verdicts, `+` for
 the one guard that passed (the program's final `exit`, the personality's).
 """,
 )
@@ -182,8 +183,9 @@ the server strand blocked in its receive, unblocks it and blocks the client; the
 
 Read the **Console** pane: modeled µs per call and crossings per call. Table 2: SPIN 89 µs,
 Mach 104, DEC OSF/1 845. The modeled figure is well below SPIN's (the check says how far):
-the model charges a switch 400 cycles and SPIN's path ran through OSF/1's pmap and Mach's
-VM code. Its 8 crossings are the workbench's own: a strand woken in the kernel returns to
+the model charges a switch between address spaces 400 cycles (`CONTEXT_SWITCH` in
+kernel/core/costs.py, an estimate, not fitted to Table 2), and the paper does not break
+its 89 µs down. Its 8 crossings are the workbench's own: a strand woken in the kernel returns to
 its `callsys` and traps again to collect its word (`Trap.Restart`), 2 more per strand.
 """,
 )
@@ -237,7 +239,10 @@ def switches(run):
     "The handoff on the Trace",
     pane="Trace",
     narration="""
-Two calls, traced. On the **Trace** pane read one call from the bottom up: the client's
+Two calls, traced: `protcall xcall 1` makes one timed call and one that counts crossings,
+so its Console line says 1 call, and its figures are not step 4's steady ones (the server's
+first receive and its last reply fall inside so short a run). On the **Trace** pane read
+one call from the bottom up: the client's
 `Trap.SystemCall` dispatch goes to xcall's binding, `Strand.Unblock` wakes the server,
 `Strand.Block` blocks the client, `Switch 2→3` hands the processor over; the server's
 restarted receive completes (`Syscall ... name=xcall_receive`), and its
@@ -265,7 +270,7 @@ def handoff(run):
     pane="Console",
     watch=True,
     narration=f"""
-For comparison, the call as DEC OSF/1 makes it (Table 2: "using sockets and SUN RPC"):
+For comparison, the call as DEC OSF/1 makes it (SOSP'95 §5.2: "using sockets and SUN RPC"):
 `protcall udp {WATCH_N}` sends the server a 16-byte request over a UDP socket through the
 kernel's loopback and waits for the answer. Each request and reply is a `sendto` and a
 `recvfrom`: a trap, the socket layer, a copy in, a copy out, a switch. This is the

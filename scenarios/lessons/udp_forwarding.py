@@ -158,7 +158,7 @@ def one_trip(run):
     run.check(
         "no drop, and the splicer never saw it (no crossing on host 1)",
         drops == run.state["drops"] and after.crossings == before.crossings and socket_binding(f).calls == 0,
-        f"drops {drops}; crossings {before.crossings} -> {after.crossings}; "
+        f"drops {run.state['drops']} -> {drops} (the one is step 1's); crossings {before.crossings} -> {after.crossings}; "
         f"splicer's socket binding called {socket_binding(f).calls} times",
     )
     run.ask("From which port did host 1 send the datagram on to 10.0.0.3? (Packets pane)", port)
@@ -174,7 +174,8 @@ up by two a trip (one each way), **copies** by two (the workbench's `IP.Forward`
 each datagram once in the kernel to write its new addresses and checksum) -- and
 **crossings** does not move at all, although a process bound to the very same port
 is running on this host (it stays at the few the splicer made starting up). The node
-runs in the kernel's network thread; nothing goes up to user level.
+runs in the kernel's network thread; nothing goes up to user level. The pane counts since
+boot, so forwarded also holds step 3's trip: its two datagrams plus two for each of these.
 """,
 )
 def node_rtt(run):
