@@ -25,6 +25,7 @@ the engine and whatever shows it keep running.
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import random
 import signal
@@ -32,7 +33,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -127,6 +128,11 @@ class Step:
 
 class Lesson:
     def __init__(self, name: str, title: str, summary: str = "") -> None:
+        for what, v in (("name", name), ("title", title), ("summary", summary)):
+            if not isinstance(v, str):
+                f = sys._getframe(1)
+                raise ScenarioError(f"{_short(f.f_code.co_filename)}:{f.f_lineno}",
+                                    f"Lesson's {what} must be a str, not {_kind(v)}")  # fmt: skip
         self.name = name
         self.title = title
         self.summary = summary
@@ -143,11 +149,17 @@ class Lesson:
         limits stop a step that would run for ever."""
         f = sys._getframe(1)
         where = f"{_short(f.f_code.co_filename)}:{f.f_lineno}"
+        for what, text in (("title", title), ("narration", narration), ("pane", pane)):
+            if not isinstance(text, str):
+                raise ScenarioError(where, f"step {title!r}: {what} must be a str, not {_kind(text)}")
+        if not isinstance(watch, bool):
+            raise ScenarioError(where, f"step {title!r}: watch must be True or False, not {_kind(watch)}")
         match = {p.lower(): p for p in PANES}.get(pane.lower().strip())
         if match is None:
-            raise ScenarioError(where, f"step {title!r}: no pane {pane!r} (a step names one of: {', '.join(PANES)})")
+            raise ScenarioError(where, f"step {title!r}: no pane {pane!r}{_nearest(pane, PANES)} "
+                                       f"(a step names one of: {', '.join(PANES)})")  # fmt: skip
         for what, v in (("virtual_limit_s", virtual_limit_s), ("host_limit_s", host_limit_s)):
-            if not isinstance(v, int | float) or isinstance(v, bool) or not v > 0:
+            if not isinstance(v, int | float) or isinstance(v, bool) or not 0 < v < float("inf"):
                 raise ScenarioError(where, f"step {title!r}: {what} must be a positive number of seconds, not {v!r}")
         if pace_us is not None and (
             not isinstance(pace_us, int | float) or isinstance(pace_us, bool) or not pace_us > 0
@@ -193,7 +205,13 @@ class Run:
     def program(self, name: str) -> ElfImage:
         """A program by name from scenarios/programs/bin ("forkcow"), or by a
         path (a name with a dot or a slash: "prog.elf", "bin/prog"), relative to the lesson's file."""
+        if not isinstance(name, str) or not name:
+            raise TypeError(f'a program is named by a str ("forkcow", or a path), not {_kind(name)}')
         if "/" not in name and "." not in name:
+            if not (PROGRAMS / f"{name}.elf").is_file():
+                known = sorted(p.stem for p in PROGRAMS.glob("*.elf"))
+                raise ElfError(f"no program {name!r} in scenarios/programs/bin{_nearest(name, known)} "
+                               "(a name there without .elf, or a path beside the lesson)")  # fmt: skip
             return read_elf(PROGRAMS / f"{name}.elf")
         path = Path(name).expanduser()
         if not path.is_absolute() and self.lesson.file:
@@ -209,6 +227,10 @@ class Run:
         in scenarios/programs/bin or a path beside the lesson, see ``program``).
         ``stdin`` is all the console input the run gets, then end of file (as
         ``prog < file`` would); without it a read of stdin waits for ``type``."""
+        if argv is not None and (not isinstance(argv, list | tuple) or not all(isinstance(a, str) for a in argv)):
+            raise TypeError(f'run.boot\'s argv is a list of str (argv=["upper", "-n"]), not {_kind(argv)}')
+        if stdin is not None and not isinstance(stdin, bytes | bytearray | str):
+            raise TypeError(f'run.boot\'s stdin is bytes or a str (stdin=b"one\\n"), not {_kind(stdin)}')
         image = self.program(init) if init else None
         self.kernel = boot(init=image, argv=argv or ([init] if init else None), trace=self.trace, **kw)
         self._watch(self.kernel)
@@ -221,6 +243,9 @@ class Run:
     def type(self, k: Kernel, text: bytes | str, eof: bool = False) -> None:
         """Input at the console, as if typed (a str is UTF-8); ``eof`` adds a
         Ctrl-D after it. Part of the machine's state, so a run replays."""
+        _need_kernel("run.type", k)
+        if not isinstance(text, bytes | bytearray | str):
+            raise TypeError(f"run.type's text is bytes or a str, not {_kind(text)}")
         k.machine.console.feed(text.encode() if isinstance(text, str) else bytes(text))
         if eof:
             k.machine.console.end_of_input()
@@ -228,7 +253,17 @@ class Run:
     def network(self, hosts: int, programs: dict[int, tuple[str, list[str]]] | None = None, loss: float = 0.0,
                 **kw: Any) -> Network:  # fmt: skip
         """``hosts`` workstations 10.0.0.1.. on one wire; the wire's loss is
-        seeded from the run's seed."""
+        seeded from the run's seed. ``programs`` is keyed by host index: 0 is 10.0.0.1."""
+        if not isinstance(hosts, int) or isinstance(hosts, bool) or not 1 <= hosts <= 64:
+            raise ValueError(f"run.network's hosts is a number of hosts from 1 to 64, not {hosts!r}")
+        for i, prog in (programs or {}).items():
+            if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < hosts:
+                raise ValueError(f"run.network's programs are keyed by host index, 0 (10.0.0.1) to {hosts - 1} "
+                                 f"(10.0.0.{hosts}); {i!r} is not one")  # fmt: skip
+            if (not isinstance(prog, tuple | list) or len(prog) != 2 or not isinstance(prog[0], str)
+                    or not isinstance(prog[1], list | tuple)):  # fmt: skip
+                raise TypeError(f"run.network's programs[{i}] is (program, [args...]), e.g. "
+                                f"(\"udp_echo\", [\"7\"]), not {prog!r}")  # fmt: skip
         images = {i: (self.program(p), [p, *args]) for i, (p, args) in (programs or {}).items()}
         self.net = Network(hosts, programs=images, loss=loss, seed=self.rng.randrange(1 << 30), trace=self.trace, **kw)
         for k in self.net.hosts:
@@ -305,17 +340,37 @@ class Run:
 
     def show_event(self, event: str) -> None:
         """Put ``event`` under the Events pane's cursor, so the pane lists its
-        bindings (the student's arrow keys still move it)."""
+        bindings (the student's arrow keys still move it). The event must be
+        one the shown machine defines now (load its extension first)."""
+        if not isinstance(event, str):
+            raise TypeError(f'run.show_event takes an event\'s name ("UDP.PacketArrived"), not {_kind(event)}')
+        shown = self.net.hosts[0] if self.net is not None else self.kernel
+        if shown is None:
+            raise RuntimeError(f"run.show_event({event!r}): no machine yet; call it after run.boot or run.network")
+        if event not in shown.dispatcher.events:
+            names = sorted(shown.dispatcher.events)
+            raise ValueError(f"run.show_event: the machine has no event {event!r}{_nearest(event, names)}; "
+                             "the Events pane lists the events it has (an extension's appear once it is loaded)")  # fmt: skip
         self.shown_event = event
 
     def load(self, k: Kernel, extension: str, **settings: Any) -> Any:
         """Load extensions/NAME.py (or a path) on a kernel, with settings, as
         the machine's owner: a lesson is the instructor's (kernel/sys/authority.py)."""
+        _need_kernel("run.load", k)
+        if not isinstance(extension, str):
+            raise TypeError(f'run.load takes an extension\'s name ("vm_app") or a .py path, not {_kind(extension)}')
         path = Path(extension) if extension.endswith(".py") else EXTENSIONS / f"{extension}.py"
+        if not extension.endswith(".py") and not path.is_file():
+            known = sorted(p.stem for p in EXTENSIONS.glob("*.py") if not p.name.startswith("_"))
+            raise SpinError(f"no extension {extension!r} in extensions/{_nearest(extension, known)} "
+                            "(a name there without .py, or a path to a .py file)")  # fmt: skip
         return k.system.load_file(path, settings=settings or None, importer="root")
 
     def try_load(self, k: Kernel, source: str, filename: str) -> str:
         """Load extension source that is meant to be refused: the refusal ('' if it loaded)."""
+        _need_kernel("run.try_load", k)
+        if not isinstance(source, str) or not isinstance(filename, str):
+            raise TypeError("run.try_load(k, source, filename) takes the extension's source and a file name, both str")
         try:
             k.system.load(source, filename)
         except SpinError as e:
@@ -329,6 +384,12 @@ class Run:
         left can only wait for console input that nobody will type: then
         "waiting for input", which fails the step (a headless run would
         otherwise idle for ever) unless the lesson says ``waiting_ok``."""
+
+        _need_kernel("run.run_until_exit", k)
+        if not isinstance(max_instructions, int) or isinstance(max_instructions, bool) or max_instructions < 1:
+            raise ValueError(
+                f"run.run_until_exit's max_instructions is a positive whole number, not {max_instructions!r}"
+            )
 
         def stuck() -> None:
             if waiting_for_input(k):
@@ -358,6 +419,7 @@ class Run:
         return why
 
     def console(self, k: Kernel) -> str:
+        _need_kernel("run.console", k)
         return bytes(k.machine.console.output).decode(errors="replace")
 
     def us(self, cycles: float) -> float:
@@ -369,24 +431,78 @@ class Run:
         """Record a check; the FILE:LINE of the call goes with it."""
         f = sys._getframe(1)
         where = f"{_short(f.f_code.co_filename)}:{f.f_lineno}"
+        self._in_step("run.check")
         assert self.result is not None
-        self.result.checks.append(Check(text, bool(ok), detail, where))
-        return bool(ok)
+        if not isinstance(text, str):
+            raise TypeError(f"run.check(text, ok, detail): text is what is checked, a str, not {_kind(text)}")
+        if isinstance(ok, str | bytes):
+            raise TypeError(f"run.check({text!r}, ok, ...): ok is {_kind(ok)}, which is true unless empty; "
+                            "give the condition itself (x == y); the evidence goes in detail")  # fmt: skip
+        if callable(ok):
+            raise TypeError(f"run.check({text!r}, ok, ...): ok is a function, which is always true; call it "
+                            "(ok=f()) -- only run.ask takes a function")  # fmt: skip
+        try:
+            passed = bool(ok)
+        except Exception as e:  # noqa: BLE001 - e.g. an array whose truth is ambiguous
+            raise TypeError(f"run.check({text!r}, ok, ...): ok ({_kind(ok)}) is neither true nor false: {e}") from None
+        self.result.checks.append(Check(text, passed, detail if isinstance(detail, str) else str(detail), where))
+        return passed
 
     def exhibit(self, title: str, columns: list[str], rows: list[list[object]]) -> None:
         """Show a table with the step (the Scenario pane and headless output):
         a moment of the run worth looking at, captured when it happened."""
+        self._in_step("run.exhibit")
         assert self.result is not None
+        if not isinstance(title, str):
+            raise TypeError(f"run.exhibit's title is a str, not {_kind(title)}")
+        if isinstance(columns, str) or not isinstance(columns, list | tuple):
+            raise TypeError(
+                f"run.exhibit({title!r}, columns, rows): columns is a list of headings, not {_kind(columns)}"
+            )
+        if isinstance(rows, str) or not isinstance(rows, list | tuple):
+            raise TypeError(f"run.exhibit({title!r}, columns, rows): rows is a list of rows, not {_kind(rows)}")
+        for i, r in enumerate(rows):
+            if isinstance(r, str) or not isinstance(r, list | tuple) or len(r) != len(columns):
+                raise ValueError(f"run.exhibit({title!r}, ...): row {i} is {r!r}; each row is a list of "
+                                 f"as many cells as columns, {len(columns)}: {list(columns)}")  # fmt: skip
         self.result.exhibits.append(Exhibit(title, list(columns), [[str(c) for c in r] for r in rows]))
 
     def ask(self, question: str, answer: object) -> None:
         """A question whose answer the run computed (shown on request)."""
+        self._in_step("run.ask")
         assert self.result is not None
+        if not isinstance(question, str):
+            raise TypeError(f"run.ask(question, answer): question is a str, not {_kind(question)}")
         value = answer() if callable(answer) else answer
+        if value is None:
+            raise ValueError(f"run.ask({question!r}, ...): the answer is None; give the value the pane shows")
         self.result.questions.append(Question(question, str(value)))
+
+    def _in_step(self, what: str) -> None:
+        if self.result is None:
+            raise RuntimeError(f"{what} is called inside a step's action (a function decorated with @lesson.step)")
 
 
 WAITING = "waiting for input"
+
+
+def _kind(v: object) -> str:
+    """A value as a message names it: its type, and a short repr."""
+    text = repr(v)
+    return f"{type(v).__name__} {text[:40] + '...' if len(text) > 40 else text}"
+
+
+def _nearest(name: str, names: Iterable[str]) -> str:
+    """' (did you mean X?)' for a misspelling, else ''."""
+    by_lower = {n.lower(): n for n in names}
+    close = difflib.get_close_matches(str(name).lower().strip(), list(by_lower), n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join(by_lower[c] for c in close)}?)" if close else ""
+
+
+def _need_kernel(what: str, k: object) -> None:
+    if not isinstance(k, Kernel):
+        hint = " (a network's machines are net.hosts[0], net.hosts[1], ...)" if isinstance(k, Network) else ""
+        raise TypeError(f"{what} takes a machine (the Kernel run.boot returns), not {_kind(k)}{hint}")
 
 
 def waiting_for_input(k: Kernel) -> bool:
@@ -511,7 +627,12 @@ def load(name_or_path: str) -> Lesson:
     if not (path.suffix == ".py" and path.exists()):
         found = available().get(name_or_path)
         if found is None:
-            raise ScenarioError(name_or_path, f"no such scenario (try one of: {', '.join(available())})")
+            if path.suffix == ".py" or "/" in name_or_path or path.exists():  # meant as a file
+                what = ("no such file" if not path.exists() else "a directory, not a scenario file" if path.is_dir()
+                        else "not a scenario file (a lesson is a .py file)")  # fmt: skip
+                raise ScenarioError(name_or_path, f"{what}; or a lesson's name: {', '.join(available())}")
+            raise ScenarioError(name_or_path, f"no such scenario{_nearest(name_or_path, available())} "
+                                              f"(try one of: {', '.join(available())})")  # fmt: skip
         path = found
     try:
         source = read_text(path, HOST_TEXT_MAX, "a scenario (Python source)")  # bounded: a FIFO cannot hang it
@@ -520,8 +641,14 @@ def load(name_or_path: str) -> Lesson:
         raise ScenarioError(f"{_short(str(path))}:{e.lineno}", f"syntax error: {e.msg}") from None
     except (ValueError, RecursionError, MemoryError) as e:
         raise ScenarioError(_short(str(path)), f"cannot compile: {type(e).__name__}: {e}") from None
-    except HostFileError as e:
-        raise ScenarioError(_short(str(path)), str(e).removeprefix(f"{path}: ")) from None
+    except HostFileError as e:  # its text starts with the path (and maybe a line): say it once
+        text = str(e)
+        for prefix in (f"{path}: ", f"{path}:"):
+            text = text.removeprefix(prefix)
+        where, _, why = text.partition(": ")
+        if why and where.isdigit():
+            raise ScenarioError(f"{_short(str(path))}:{where}", why) from None
+        raise ScenarioError(_short(str(path)), text) from None
     spec = importlib.util.spec_from_loader(f"scenario_{path.stem}", loader=None)
     assert spec is not None
     module = importlib.util.module_from_spec(spec)

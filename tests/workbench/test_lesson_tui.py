@@ -291,3 +291,71 @@ def test_a_pace_that_is_not_a_positive_number_is_refused_where_it_is_written(tmp
             assert e.where.endswith(f"{f.name}:5") and "pace_us must be a positive number" in e.message, e
         else:
             raise AssertionError(f"pace_us={bad} was accepted")
+
+
+# --- a newcomer's keys and messages --------------------------------------------------------
+
+MISTAKES = """
+@lesson.step("A failing check", pane="CPU")
+def failing(run):
+    run.boot(init="hello-ev4")
+    run.check("it never holds", False, "the evidence")
+
+
+@lesson.step("A wrong argument", pane="Console")
+def wrong(run):
+    run.check("it worked", "yes")
+
+
+@lesson.step("The end")
+def end(run):
+    run.check("the lesson went on", True)
+"""
+
+
+def test_after_a_step_the_status_bar_says_the_checks_and_where_a_failure_is_first(tmp_path: Path) -> None:
+    f = lesson_file(tmp_path, MISTAKES)
+    fail_line = next(i for i, s in enumerate(Path(f).read_text().splitlines(), 1) if "it never holds" in s)
+    wrong_line = next(i for i, s in enumerate(Path(f).read_text().splitlines(), 1) if "'yes'" in s or '"yes"' in s)
+    app = Workbench(scenario=f)
+
+    async def body(pilot: Pilot[None]) -> None:
+        await pilot.press("g")
+        await settle(app, pilot)
+        # shortest first: a 100-column status bar keeps the checks and the failure's FILE:LINE
+        assert app.message.startswith(f"step 1 done: 0 of 1 check passed; FAIL at {engine._short(f)}:{fail_line}")
+        assert app.message.endswith("see the CPU pane (9: the lesson)"), app.message
+        await pilot.press("g")
+        await settle(app, pilot)
+        assert app.message.startswith(f"step 2 stopped: {engine._short(f)}:{wrong_line}: TypeError: run.check"), (
+            app.message
+        )
+        assert "ok is str 'yes'" in app.message
+        await pilot.press("g")  # the workbench and the lesson go on
+        await settle(app, pilot)
+        assert app.message == "step 3 done: 1 of 1 check passed — 9: the lesson", app.message
+        await pilot.press("g")
+        await pilot.pause()
+        assert app.message == "all 3 steps are done (some checks failed)"
+        await pilot.press("plus")  # after the last step: the pace for the next time, no error
+        await pilot.pause()
+        assert app.message.startswith("pace: 200 µs/s")
+
+    drive(app, body, size=(100, 30))
+
+
+def test_lesson_keys_with_no_lesson_open_say_how_to_open_one() -> None:
+    app = Workbench()
+
+    async def body(pilot: Pilot[None]) -> None:
+        await pilot.press("g")
+        await pilot.pause()
+        assert app.message.startswith("no scenario is open: ctrl+p and a lesson's name opens one"), app.message
+        await pilot.press("a")
+        await pilot.pause()
+        assert app.message.startswith("no scenario is open, so no answers to show"), app.message
+        await pilot.press("9")
+        await pilot.pause()
+        assert "No scenario is open" in pane_text(app, "scenario")
+
+    drive(app, body, size=(100, 30))

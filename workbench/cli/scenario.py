@@ -27,6 +27,7 @@ from rich.padding import Padding
 
 from scenarios import engine
 from workbench.cli import isolate
+from workbench.cli.args import SEED
 from workbench.views import plural
 
 STREAM = "\x1espinwb "  # marks the isolated child's protocol lines
@@ -364,7 +365,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     r.add_argument("name", nargs="+", metavar="NAME|FILE",
                    help="scenario names (see list) or paths to scenario files; several need --headless")  # fmt: skip
     r.add_argument("--headless", action="store_true", help="print the steps instead of opening the workbench")
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--seed", type=SEED, default=0, help="the run's seed (a whole number; default 0)")
     r.add_argument("--json", action="store_true", help="one JSON document: steps, checks, answers")
     r.add_argument("-c", "--answers", action="store_true", help="print the questions' answers (OSTEP's -c)")
     iso = r.add_mutually_exclusive_group()

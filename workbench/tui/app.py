@@ -453,7 +453,8 @@ class Workbench(App[None]):
             return
         r = self.session.runner
         if r is None:
-            self.say("no scenario is open: `spinwb scenario run NAME` opens one here", error=True)
+            self.say("no scenario is open: ctrl+p and a lesson's name opens one (or spinwb scenario run NAME)",
+                     error=True)  # fmt: skip
             return
         step = r.upcoming
         if step is None:
@@ -481,9 +482,8 @@ class Workbench(App[None]):
                 if run is not None:
                     run.slice_cycles = None
                 self.watching = False
-            if step.pane != "Scenario":
-                msg += f" — on the {step.pane} pane (9: the lesson)"
-            return msg
+            done = self.session.runner.results if self.session.runner is not None else []
+            return _step_message(done[-1], step.pane) if done and done[-1].number == n else msg
 
         self._long(label, work)
 
@@ -619,6 +619,9 @@ class Workbench(App[None]):
             self.say(f"looking at {host}")
 
     def action_answers(self) -> None:
+        if self.session.runner is None:
+            self.say("no scenario is open, so no answers to show: ctrl+p and a lesson's name opens one")
+            return
         show = not self.query_one("#scenario", ScenarioPane).answers
         for pane in self.query(ScenarioPane):  # the tab's and each layout's
             pane.answers = show
@@ -747,6 +750,18 @@ class Workbench(App[None]):
             yield SystemCommand(f"Show the {cls.TITLE} pane", f"key {i + 1}", lambda i=i: self.action_pane(i))  # type: ignore[misc]
         for name, label in zip(THEMES, ("dark", "light", "high contrast"), strict=True):
             yield SystemCommand(f"Theme: {label}", f"Textual theme {name}", lambda n=name: setattr(self, "theme", n))  # type: ignore[misc]
+
+
+def _step_message(res: engine.StepResult, pane: str) -> str:
+    """The status bar after a step, shortest first (a 100-column bar cuts the rest): the checks,
+    where a failure is, the pane to look at. A step whose action raised is an error (a toast too)."""
+    where = " — 9: the lesson" if pane == "Scenario" else f" — see the {pane} pane (9: the lesson)"
+    if res.error:
+        raise SessionError(f"step {res.number} stopped: {res.error}{where}")
+    ok = sum(c.ok for c in res.checks)
+    failed = [c.where for c in res.checks if not c.ok]
+    fails = f"; FAIL at {failed[0]}" + (f" and {len(failed) - 1} more" if len(failed) > 1 else "") if failed else ""
+    return f"step {res.number} done: {ok} of {plural(len(res.checks), 'check')} passed{fails}{where}"
 
 
 def pace_text(us: float) -> str:
