@@ -49,8 +49,9 @@ class FrameView:
 
 def frame_of(x: Any) -> Any:
     """What a Reclaim handler nominated, back in the kernel's terms."""
-    if isinstance(x, FrameView):
-        return object.__getattribute__(x, "_f")
+    if isinstance(x, FrameView):  # a view only nominates a reclaim candidate: a volunteer comes as its handle
+        f = object.__getattribute__(x, "_f")
+        return f if f.reclaimable else None  # a view kept from an old Reclaim may name another's frame by now
     if isinstance(x, capability.Handle):
         try:
             return capability.unwrap(x, "frame")
