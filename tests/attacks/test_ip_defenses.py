@@ -731,7 +731,7 @@ def test_another_station_cannot_steal_a_forwarded_flows_replies() -> None:
 
 def test_the_packets_pane_counts_drops_by_reason(snap_compare: Any) -> None:
     """Packets pane on host 2 (10.0.0.2, the client) of udp_forwarding after step 1 and a
-    rogue's frames: a spoofed datagram from the forwarder's own address, one
+    rogue's frames: a spoofed datagram from the host's own address, one
     from a broadcast, an echo request to the broadcast, two overlapping
     fragments. The newest (the fragment that killed its datagram) is under
     the cursor, its path ending in the drop; each dropped frame's row says
