@@ -18,7 +18,7 @@ from scenarios import engine
 from tests.workbench.test_app import pane_text, settle, status
 from workbench.tui import panes
 from workbench.tui.app import Workbench
-from workbench.tui.pane_text import slug, step_texts
+from workbench.tui.pane_text import on_pane, slug, step_texts
 
 HEAD = "from scenarios.engine import Lesson\n\nlesson = Lesson('t', 'A test lesson')\n\n"
 
@@ -359,3 +359,20 @@ def test_lesson_keys_with_no_lesson_open_say_how_to_open_one() -> None:
         assert "No scenario is open" in pane_text(app, "scenario")
 
     drive(app, body, size=(100, 30))
+
+
+LONG = """
+@lesson.step("A long exhibit", pane="Scenario")
+def long(run):
+    run.exhibit("rows", ["row"], [[f"row-{i}"] for i in range(120)])
+    run.ask("Which row comes first?", "row-0")
+    run.ask("Which row comes last?", "row-119")
+"""
+
+
+def test_pane_text_reads_only_what_is_in_view(tmp_path: Path) -> None:
+    """An answer scrolled out of the pane is not 'on the pane': the lesson
+    tests read what the screen shows, not the pane's whole content."""
+    (st,) = step_texts(lesson_file(tmp_path, LONG), size=(120, 36))
+    assert "row-0" in st.whole and "row-119" in st.whole
+    assert not on_pane("row-0", st.text) and on_pane("row-119", st.text)

@@ -17,21 +17,24 @@ import io
 import re
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 from rich.console import Console
+from textual.widget import Widget
 from textual.widgets import Static, TabbedContent
 
 from scenarios import engine
 
-SIZE = (200, 60)
+SIZE = (200, 50)  # a projected terminal: the size the lessons are written for
 
 
 @dataclass
 class StepText:
     result: engine.StepResult
     pane: str  # the pane the step names
-    text: str  # that pane's text after the step, as the workbench drew it
+    text: str  # that pane's text after the step as the screen shows it: only the rows in view
     shown: str  # the pane the workbench itself put on show for the step (its tab, in the single layout)
+    whole: str = ""  # all the pane's content, in view or not (for a lesson writer's eyes)
 
 
 def _text(widget: Static, width: int) -> str:
@@ -42,6 +45,15 @@ def _text(widget: Static, width: int) -> str:
         content = getattr(widget, "content", "")
     console.print(content)
     return console.export_text()
+
+
+def _on_screen(app: Any, widget: Widget) -> str:
+    """The characters the terminal shows inside ``widget``'s region: what a
+    student can read without scrolling (Textual's compositor, as the screen draws it)."""
+    strips = app.screen._compositor.render_strips()  # the whole screen, line by line
+    geometry = app.screen.find_widget(widget)  # where it is drawn, and the clip of the scroller it is in
+    r = geometry.region.intersection(geometry.clip)
+    return "\n".join(strip.crop(r.x, r.x + r.width).text for strip in strips[r.y : r.y + r.height])
 
 
 def _plain(text: str) -> str:
@@ -88,7 +100,7 @@ async def _collect(name: str, seed: int, size: tuple[int, int]) -> list[StepText
             await pilot.pause()
             pane = app.query_one(f"#{slug(res.pane)}")
             texts = [_text(w, pane.size.width) for w in [pane, *pane.query(Static)] if isinstance(w, Static)]
-            out.append(StepText(res, res.pane, "\n".join(texts), shown))
+            out.append(StepText(res, res.pane, _on_screen(app, pane), shown, "\n".join(texts)))
     return out
 
 
