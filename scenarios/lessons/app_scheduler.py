@@ -25,6 +25,7 @@ def children(k):
     "The global scheduler's round robin",
     pane="Strands",
     watch=True,
+    pace_us=30_000,
     narration="""
 `lottery` forks three CPU-bound children, **A** (pid 2), **B** (pid 3) and **C** (pid 4),
 each a strand on the **Strands** pane (owner `pid N`). No scheduler extension is loaded,
@@ -53,6 +54,7 @@ def round_robin(run):
     "What SPIN's schedulers handle: Checkpoint and Resume",
     pane="Events",
     watch=True,
+    pace_us=20_000,
     narration="""
 In SPIN an application-specific scheduler sits **on top of** the global one "using
 Checkpoint and Resume events": it presents itself to the global scheduler as a thread
@@ -97,6 +99,7 @@ def strand_events(run):
     "A group joins (the workbench's Sched.NewGroup)",
     pane="Strands",
     watch=True,
+    pace_us=8_000,
     narration="""
 A fresh machine, this time with **extensions/lottery.py** loaded: lottery scheduling
 (Waldspurger & Weihl, OSDI'94) as an application scheduler. **This is the workbench's own
@@ -132,6 +135,7 @@ def joins(run):
     "Tickets and shares, measured",
     pane="Strands",
     watch=True,
+    pace_us=30_000,
     narration="""
 The machine runs on. The group is **one** entry in the global run queue beside C (pid 1
 is blocked in `waitpid`), so C keeps about as much processor as A and B together;

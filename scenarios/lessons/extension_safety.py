@@ -146,6 +146,7 @@ def verifier(run):
     "A handler that will not stop",
     pane="Trace",
     watch=True,
+    pace_us=7_000,
     narration=f"""
 An extension that passes the verifier can still loop. This one's handler on
 `UDP.PacketArrived` (guarded to port 9) counts to {LOOPS:,}. The verifier put a fuel check
@@ -203,6 +204,7 @@ def faulting(run):
     "The kernel runs on",
     pane="Events",
     watch=True,
+    pace_us=10_000,
     narration="""
 After a refusal, an abort and a fault, the host still serves: three datagrams to port 7
 are each echoed by udp_echo. On the **Events** pane, `UDP.PacketArrived`'s bindings are

@@ -62,6 +62,7 @@ def versus(us, paper):
     "The bare round trip",
     pane="Console",
     watch=True,
+    pace_us=10_000,
     narration=f"""
 Host 10.0.0.2 runs the **udp_echo** extension: its handler on `UDP.PacketArrived`, guarded
 on port 7, answers every datagram. Host 10.0.0.1's timing client, a kernel strand (an
@@ -84,6 +85,7 @@ def bare(run):
     "Fifty guards that fail",
     pane="Events",
     watch=True,
+    pace_us=10_000,
     narration=f"""
 Now **guard_load** installs {GUARDS} handlers on `UDP.PacketArrived` on each host, each with
 a guard asking for a port nobody uses (20000 + i). Every datagram is shown to all {GUARDS}
@@ -115,6 +117,7 @@ def false_guards(run):
     "Fifty guards that pass",
     pane="Events",
     watch=True,
+    pace_us=10_000,
     narration=f"""
 With every guard asking for the port the datagrams really use (the client's 4000 on
 host 1, the echo's 7 on host 2), all {GUARDS} handlers run too, for every datagram. SPIN
@@ -169,6 +172,7 @@ def generated(run):
     "Indexed guards (the workbench's own)",
     pane="Console",
     watch=True,
+    pace_us=10_000,
     narration=f"""
 SOSP'95 §5.5 ("Scalability and the dispatcher"): "Presently, we perform no guard-specific
 optimizations such as evaluating common subexpressions [...] or representing guard

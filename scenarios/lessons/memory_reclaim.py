@@ -118,6 +118,7 @@ def fill_cache(run):
     "Pressure: the free frames run out",
     pane="CPU",
     watch=True,
+    pace_us=400,
     narration="""
 Now `pressure` touches fresh pages one by one. Each touch is a **PageNotPresent** fault;
 the UNIX personality's address-space handler takes a zeroed frame from PhysAddr and maps

@@ -44,6 +44,7 @@ def exit_status(k):
     "The UNIX way: mprotect and a SIGSEGV handler",
     pane="Console",
     watch=True,
+    pace_us=700,
     narration=f"""
 `vm_unix fault {N}` protects a page with `mprotect`, stores to it, and fixes the fault in a
 `SIGSEGV` handler that calls `mprotect` again (Appel & Li's way, SOSP'95 §5.2). Each fault
@@ -150,6 +151,7 @@ def crossings(run):
     "Table 4: every operation, beside the paper's",
     pane="Scenario",
     watch=True,
+    pace_us=300,
     narration=f"""
 All eight operations of SOSP'95 Table 4, {N_TABLE} of each, both ways, each in a freshly
 booted machine (`spinwb bench vm` runs the same with 200). Ours are **modeled** µs: the

@@ -106,6 +106,7 @@ def moment(run):
     "Callers inside, a replugger waiting",
     pane="Strands",
     watch=True,
+    pace_us=800,
     narration="""
 Five **reader** strands call `read` through a **slot** (an indirect call), sleeping between
 calls; a **replugger** strand swaps in a new version every few ticks. Each replug takes
@@ -149,6 +150,7 @@ def waiting(run):
     "The replugs complete",
     pane="Trace",
     watch=True,
+    pace_us=4_000,
     narration="""
 The machine runs on until the replugger has made its six replugs (the lesson stops it
 there). Each replug leaves a **replug** record on the **Trace** pane (press `f` to show

@@ -172,6 +172,7 @@ def in_kernel(run):
     "A cross-address-space call, SPIN's way",
     pane="Console",
     watch=True,
+    pace_us=4_000,
     narration=f"""
 SOSP'95 §5.2: SPIN's cross-address-space call "is implemented as an extension that uses
 system calls to transfer control in and out of the kernel and cross-domain procedure calls
@@ -269,6 +270,7 @@ def handoff(run):
     "The DEC OSF/1 way: sockets",
     pane="Console",
     watch=True,
+    pace_us=30_000,
     narration=f"""
 For comparison, the call as DEC OSF/1 makes it (SOSP'95 §5.2: "using sockets and SUN RPC"):
 `protcall udp {WATCH_N}` sends the server a 16-byte request over a UDP socket through the

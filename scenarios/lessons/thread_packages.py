@@ -42,6 +42,7 @@ def user_run(run, program, op, n=N):
     "Kernel threads: the trusted package on strands",
     pane="CPU",
     watch=True,
+    pace_us=800_000,
     narration="""
 SPIN's own kernel threads come from a trusted thread package exporting Modula-3's Thread
 interface, built on strands (SOSP'95 §4.2; here kernel/core/sync.py: `Thread.Fork`/`Join`,
@@ -123,6 +124,7 @@ def kernel_threads(run):
     "Layered C-Threads: fork-join",
     pane="CPU",
     watch=True,
+    pace_us=1_000,
     narration="""
 A user program's threads. The **layered** C-Threads (threads_layered.c) is a user-level
 library on Mach's kernel-thread calls, which SPIN offered as extensions
@@ -153,6 +155,7 @@ def layered_forkjoin(run):
     "Integrated C-Threads: fork-join",
     pane="CPU",
     watch=True,
+    pace_us=800,
     narration="""
 The **integrated** C-Threads (threads_integrated.c) calls one kernel extension once per
 operation (kernel/unix/cthreads.py): the extension works on strands directly — fork makes
@@ -186,6 +189,7 @@ def integrated_forkjoin(run):
     "Ping-pong, watched on the Strands pane",
     pane="Strands",
     watch=True,
+    pace_us=2_000,
     narration="""
 Ping-pong on the integrated package, 2,000 rounds; the lesson stops the machine halfway.
 On the **Strands** pane pid 1 has two strands: `threads_integrated` (the main thread) and
@@ -220,6 +224,7 @@ def pingpong_watch(run):
     "Ping-pong: layered against integrated",
     pane="CPU",
     watch=True,
+    pace_us=600,
     narration="""
 The integrated run goes on to its end; then the **layered** package plays 100 rounds of
 ping-pong. Here the two make the **same** number of crossings per round (each side signals

@@ -168,6 +168,7 @@ def one_trip(run):
     "The node's round trip",
     pane="CPU",
     watch=True,
+    pace_us=20_000,
     narration=f"""
 {TRIPS} more round trips through the node. Watch host 1's CPU pane: **forwarded** goes
 up by two a trip (one each way), **copies** by two (the workbench's `IP.Forward` copies
@@ -265,6 +266,7 @@ def splice_trip(run):
     "The splicer's round trip",
     pane="CPU",
     watch=True,
+    pace_us=20_000,
     narration=f"""
 {TRIPS} round trips through the splicer. On host 1's CPU pane, **forwarded** stands still
 (the splicer does not use the node's path), while **copies** and **crossings** climb:

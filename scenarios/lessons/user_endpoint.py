@@ -139,6 +139,7 @@ def kernel_echo(run):
     "Round trips in the kernel",
     pane="CPU",
     watch=True,
+    pace_us=10_000,
     narration=f"""
 {TRIPS} more round trips to the extension. Watch host 1's CPU pane: **copies** and
 **crossings** do not move -- the process waiting on its sockets on this very host is
@@ -199,6 +200,7 @@ def user_echo(run):
     "Round trips at user level",
     pane="CPU",
     watch=True,
+    pace_us=10_000,
     narration=f"""
 {TRIPS} round trips to the process. On host 1's CPU pane **copies** climbs by two a
 trip and **crossings** by at least four (a trap into each call and a return out of it;
@@ -226,6 +228,7 @@ def user_rtt(run):
     "Receive bandwidth, both ways",
     pane="Console",
     watch=True,
+    pace_us=50_000,
     narration=f"""
 Now bandwidth (Table 5's right half). Host 1 loads **udp_count**, an extension that
 counts the datagrams to port {KSINK} in the kernel; host 2 sends it {BLAST} datagrams of
@@ -277,6 +280,7 @@ def bandwidth(run):
     "Both ends at user level",
     pane="Console",
     watch=True,
+    pace_us=10_000,
     narration=f"""
 Table 5 times two *applications*: with DEC OSF/1 both ends are processes. A fresh pair of
 hosts: **host 1 (10.0.0.1) now runs the client**, `udp_rtt 10.0.0.2 {UPORT} {TRIPS}`, a
