@@ -349,9 +349,10 @@ class Counters:
 
 
 def counters(k: Kernel) -> Counters:
-    net = k.net
+    net, phys = k.net, k.phys  # PhysAddr is None only in the moment before boot attaches it
     return Counters(k.sal.now, k.sal.icount, k.sal.crossings, k.syscalls, k.faults, k.sched.switches, k.ticks,
-                    net.counters["copies"] if net is not None else 0, k.phys.nfree, len(k.phys.frames),
+                    net.counters["copies"] if net is not None else 0, phys.nfree if phys is not None else 0,
+                    len(phys.frames) if phys is not None else 0,
                     net.counters["forwarded"] if net is not None else 0)  # fmt: skip
 
 
