@@ -47,19 +47,19 @@ def test_strands_at_the_fault(snap_compare: SnapCompare) -> None:
 
 
 def test_domains_on_the_forwarder(snap_compare: SnapCompare) -> None:
-    """Domains pane on the forwarding node (10.0.0.2) of udp_forwarding
-    after step 1: SpinPublic's exports, and the forward extension's domain
+    """Domains pane on the forwarding node (host 1, 10.0.0.1) of udp_forwarding
+    after step 2: SpinPublic's exports, and the forward extension's domain
     with its rights on kernel events (the lesson loads it as the owner: all
     four) and each import resolved against SpinPublic."""
-    assert snap_compare(Workbench(session=lesson("udp_forwarding", 1, focus=1)), press=["2"], terminal_size=SIZE)
+    assert snap_compare(Workbench(session=lesson("udp_forwarding", 2)), press=["2"], terminal_size=SIZE)
 
 
 def test_events_forwarder_bindings(snap_compare: SnapCompare) -> None:
-    """Events pane on the forwarder, cursor on UDP.PacketArrived: the UDP
-    layer's intrinsic binding and forward's two First+Cancel bindings, in
+    """Events pane on the forwarder after step 2, cursor on UDP.PacketArrived:
+    forward's two First+Cancel bindings, the splicer's socket and UDP's default, in
     dispatch order, with their guards, calls and the last dispatch's guard
     results (passed / rejected)."""
-    w = lesson("udp_forwarding", 1, focus=1)
+    w = lesson("udp_forwarding", 2)
     app = Workbench(session=w)
 
     async def pick(pilot: Any) -> None:
@@ -72,11 +72,11 @@ def test_events_forwarder_bindings(snap_compare: SnapCompare) -> None:
 
 
 def test_packets_through_three_handlers(snap_compare: SnapCompare) -> None:
-    """Packets pane on the forwarder, cursor on the last datagram in (up):
+    """Packets pane on the forwarder after step 3's one trip, cursor on the last datagram in (up):
     its path through the protocol graph, Ether then IP then UDP, each with
     its guards passed or rejected and the handler that ran: Ether's, IP's,
     then forward's (which took it, First and Cancel)."""
-    w = lesson("udp_forwarding", 1, focus=1)
+    w = lesson("udp_forwarding", 3)
     assert snap_compare(Workbench(session=w), press=["5", "up"], terminal_size=SIZE)
 
 
@@ -112,9 +112,9 @@ def test_trace_runaway_handler_aborted(snap_compare: SnapCompare) -> None:
 
 def test_scenario_replug_in_progress(snap_compare: SnapCompare) -> None:
     """Scenario pane of the replugging lesson after step 1, answers shown
-    (a): step 1 ticked, its narration and checks, the moment of a replug in
-    progress (the slot pointing at the tank, callers inside read_v1, one
-    parked in the tank, the replugger waiting) and the computed answers; the
+    (a): step 1 ticked, its narration and checks with their details, the
+    moment of a replug in progress (the inside counter, the blocked flag,
+    readers parked in the holding tank, the replugger asleep) and the computed answers; the
     status bar shows scenario, seed and step for a help request."""
     assert snap_compare(Workbench(session=lesson("replugging", 1)), press=["9", "a"], terminal_size=(110, 44))
 
@@ -133,8 +133,8 @@ def test_the_big_screen_overview(snap_compare: SnapCompare) -> None:
 
 
 def test_the_big_screen_network_layout(snap_compare: SnapCompare) -> None:
-    """The network layout (l twice from the lesson layout a lesson opens in) on the
-    udp_forwarding forwarder after step 1: Packets beside Events and the
+    """The network layout (l five times from the lesson layout a lesson opens in) on the
+    udp_forwarding forwarder after step 3: Packets beside Events and the
     Trace; the status bar names the layout and the lesson's position."""
-    assert snap_compare(Workbench(session=lesson("udp_forwarding", 1, focus=1)), press=["l", "l"],
+    assert snap_compare(Workbench(session=lesson("udp_forwarding", 3)), press=["l"] * 5,
                         terminal_size=(200, 50))  # fmt: skip
