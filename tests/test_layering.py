@@ -36,6 +36,16 @@ def imports_of(path: Path) -> list[tuple[int, str]]:
     return found
 
 
+def test_no_core_file_imports_the_ui() -> None:
+    """The source-level check beside the import one: lesson files and extensions are
+    loaded from disk, not imported as packages, so read every file's imports."""
+    ui = ("workbench", "textual", "prompt_toolkit")
+    bad = [f"{path.relative_to(ROOT)}:{line}: {mod}"
+           for top in ("machine", "kernel", "extensions", "scenarios") for path in sorted((ROOT / top).rglob("*.py"))
+           for line, mod in imports_of(path) if mod.split(".")[0] in ui]  # fmt: skip
+    assert not bad, "\n".join(bad)
+
+
 def alpha_imports(files: list[Path], root: Path = ROOT) -> list[str]:
     """FILE:LINE and the module for each import of machine.alpha among files, one per line."""
     bad: dict[str, str] = {}

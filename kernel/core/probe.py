@@ -3,12 +3,29 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from kernel.kernel import Kernel
 
 PROBE = 0x7FFF
+_TALLY = re.compile(rb"^(\w+) ops=(\d+) cycles=(\d+) crossings=(-?\d+)$", re.M)
+
+
+class Tally(NamedTuple):
+    """measure.h's tally_print line: totals over ``ops`` operations."""
+
+    op: str
+    ops: int
+    cycles: int
+    crossings: int  # -1: no probe
+
+
+def parse_tally(out: bytes) -> Tally | None:
+    """The tally a measuring program printed (the benches and the lessons read it), or None."""
+    m = _TALLY.search(out)
+    return None if m is None else Tally(m[1].decode(), int(m[2]), int(m[3]), int(m[4]))
 
 
 def install_probe(k: Kernel) -> None:

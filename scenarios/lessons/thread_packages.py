@@ -3,10 +3,9 @@ Mach's kernel-thread calls, and C-Threads integrated as one kernel extension."""
 
 from kernel import inspect
 from kernel.core import sync
-from kernel.core.probe import install_probe
+from kernel.core.probe import install_probe, parse_tally
 from kernel.sys.trace import Switch
 from scenarios.engine import Lesson
-from workbench.bench.measured import parse_tally
 
 lesson = Lesson(
     "thread_packages",

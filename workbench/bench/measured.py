@@ -3,28 +3,16 @@ freshly booted kernel, with the bench's probe system call installed."""
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 from kernel.boot import boot
 from kernel.core.costs import micros
-from kernel.core.probe import install_probe
+from kernel.core.probe import install_probe, parse_tally
 from machine.elf import read_elf
 
 PROGRAMS = Path(__file__).resolve().parents[2] / "scenarios" / "programs" / "bin"
-_TALLY = re.compile(rb"^(\w+) ops=(\d+) cycles=(\d+) crossings=(-?\d+)$", re.M)
-
-
-class Tally(NamedTuple):
-    """measure.h's tally_print line: totals over ``ops`` operations."""
-
-    op: str
-    ops: int
-    cycles: int
-    crossings: int  # -1: no probe
 
 
 @dataclass
@@ -35,11 +23,6 @@ class Cell:
     micros: float
     crossings: float
     host_micros: float
-
-
-def parse_tally(out: bytes) -> Tally | None:
-    m = _TALLY.search(out)
-    return None if m is None else Tally(m[1].decode(), int(m[2]), int(m[3]), int(m[4]))
 
 
 def measured_run(program: str, args: list[str], extensions: list[Path]) -> tuple[bytes, float, int | None]:
