@@ -214,3 +214,29 @@ def test_an_extension_holds_its_share_of_frames_and_gives_it_back() -> None:
     k.system.unload(ext)
     assert k.phys.nfree == before
     assert k.run(max_instructions=5_000_000) == "all processes exited"
+
+
+# --- 7. asynchronous handlers (the handler_combination lesson) --------------------------------------
+
+ASYNC_SYSCALL = """from spin import Dispatcher, Trap
+n = [0]
+def later(strand, state):
+    n[0] += 1
+    state.result = 666
+def init():
+    Dispatcher.InstallHandler(Trap.SystemCall, later, lambda strand, state: state.v0 == 4, asynchronous=True)
+"""
+
+
+def test_an_asynchronous_handler_on_system_calls_cannot_change_their_results() -> None:
+    """A user's extension for its own process answers write asynchronously, with a
+    forged result: it runs in a strand of its own after the call has returned, so
+    the personality's answer stands, the program prints and exits as always, and
+    no strand is left behind."""
+    k, out = _boot("protcall", "null", "5")
+    strands = len(k.sched.strands)
+    ext = k.system.load(ASYNC_SYSCALL, "later.py", clients=(1,))
+    assert k.run(max_instructions=5_000_000) == "all processes exited"
+    assert ext.namespace["n"][0] >= 1  # it did run, on the program's writes
+    assert b"null: 5 calls" in out and b"0 wrong" in out and k.exit_status == 0
+    assert len(k.sched.strands) <= strands
