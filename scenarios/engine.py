@@ -418,6 +418,20 @@ class Run:
                     f"{_short(f.f_code.co_filename)}:{f.f_lineno}"))  # fmt: skip
         return why
 
+    def run_to(self, k: Kernel, seen: Callable[[], object], chunk: int = 1, budget: int = 2_000_000) -> bool:
+        """Run ``k`` ``chunk`` instructions at a time until ``seen()`` holds (a
+        trace record, a line on the console), at most ``budget`` instructions or
+        until the machine halts; whether it held. To stop the machine at a
+        moment the panes should show, not after it."""
+        k.halt_when_done = True
+        spent = 0
+        while not seen():
+            if spent >= budget or k.machine.halt_reason is not None:
+                return bool(seen())
+            k.run(chunk)
+            spent += chunk
+        return True
+
     def console(self, k: Kernel) -> str:
         _need_kernel("run.console", k)
         return bytes(k.machine.console.output).decode(errors="replace")

@@ -8,18 +8,6 @@ lesson = Lesson("boot_tour", "A boot tour", "From the firmware's hand-off to ini
 ORDER = ["machine", "PhysAddr", "PAL", "dispatcher", "services", "console", "unix", "init", "clock"]
 
 
-def run_to(k, seen, budget=2_000_000):
-    """Run k an instruction at a time until seen() holds; whether it did."""
-    k.halt_when_done = True
-    for _ in range(budget):
-        if seen():
-            return True
-        if k.machine.halt_reason is not None:
-            return False
-        k.run(1)
-    return seen()
-
-
 def boot_line(k, step):
     return next((r.detail for r in k.trace.of(Boot) if r.step == step), "")
 
@@ -148,7 +136,7 @@ handler maps a zeroed frame and sets `done` (the fault protocol of 33.1's `Trap`
 )
 def first_fault(run):
     k = run.kernel
-    ok = run_to(k, lambda: bool(k.trace.of(MemFault)))
+    ok = run.run_to(k, lambda: bool(k.trace.of(MemFault)))
     f = k.trace.of(MemFault)[0] if ok else None
     run.check("the first fault was PageNotPresent and a handler fixed it",
               f is not None and f.event == "Translation.PageNotPresent" and f.done,
@@ -170,7 +158,7 @@ the **Events** pane's `Trap.SystemCall` row: **last guards** shows each binding'
 )
 def first_syscall(run):
     k = run.kernel
-    ok = run_to(k, lambda: bool(k.trace.of(Syscall)))
+    ok = run.run_to(k, lambda: bool(k.trace.of(Syscall)))
     s = k.trace.of(Syscall)[0] if ok else None
     ev = next((e for e in inspect.events(k) if e.name == "Trap.SystemCall"), None)
     run.check("the first system call was fork, and it returned the child's pid",

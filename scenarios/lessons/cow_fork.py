@@ -8,18 +8,6 @@ lesson = Lesson("cow_fork", "Copy-on-write fork", "Fork shares pages read-only; 
 PAGE = 8192
 
 
-def run_to(k, seen, chunk=1, budget=2_000_000):
-    """Run k ``chunk`` instructions at a time until seen() holds; whether it did."""
-    k.halt_when_done = True
-    spent = 0
-    while not seen():
-        if spent >= budget or k.machine.halt_reason is not None:
-            return False
-        k.run(chunk)
-        spent += chunk
-    return True
-
-
 def space_of(k, pid):
     """The address space of a process (the personality names them "pid N" after fork, init's after its program)."""
     rows = inspect.spaces(k)
@@ -63,7 +51,7 @@ def before_fork(run):
     k.dispatcher.set_tracing(True)  # each event keeps its last dispatch (the Events pane's last guards), headless too
     page = next(s.value for s in run.program("forkcow").symbols if s.name == "page")
     run.state["page"] = page
-    ok = run_to(k, lambda: bool(k.trace.of(MemFault)))
+    ok = run.run_to(k, lambda: bool(k.trace.of(MemFault)))
     first = k.trace.of(MemFault)[0] if ok else None
     run.check("the first fault was PageNotPresent on page[]",
               first is not None and first.event == "Translation.PageNotPresent" and first.address == page,
@@ -96,7 +84,7 @@ to see the child's space (`pid 2`): the same pfn.
 def fork(run):
     k = run.kernel
     page = run.state["page"]
-    ok = run_to(k, lambda: any(r.name == "fork" for r in k.trace.of(Syscall)))
+    ok = run.run_to(k, lambda: any(r.name == "fork" for r in k.trace.of(Syscall)))
     parent, child = space_of(k, 1), space_of(k, 2)
     p = frame_at(k, parent, page) if ok and parent else None
     c = frame_at(k, child, page) if ok and child else None
@@ -128,7 +116,7 @@ handler fixed it.
 def first_write(run):
     k = run.kernel
     before = inspect.counters(k).free_frames
-    ok = run_to(k, lambda: bool(cow_faults(k)))
+    ok = run.run_to(k, lambda: bool(cow_faults(k)))
     f = cow_faults(k)[0] if ok else None
     after = inspect.counters(k).free_frames
     run.check("a write after fork raised ProtectionFault and a handler fixed it", f is not None and f.done,

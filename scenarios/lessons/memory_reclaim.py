@@ -17,18 +17,6 @@ PAGES = 400  # more pages than the machine has: pressure touches them until it i
 SPARES = 4
 
 
-def run_to(k, seen, chunk=200, budget=50_000_000):
-    """Run k a few instructions at a time until seen() holds; whether it did."""
-    k.halt_when_done = True
-    spent = 0
-    while not seen():
-        if spent >= budget or k.machine.halt_reason is not None:
-            return False
-        k.run(chunk)
-        spent += chunk
-    return True
-
-
 def reclaims(k):
     return k.trace.of(Reclaimed)
 
@@ -107,7 +95,7 @@ oldest first. The program says what it read on the **Console** pane.
 )
 def fill_cache(run):
     k = run.kernel
-    ok = run_to(k, lambda: "buffer cache" in run.console(k))
+    ok = run.run_to(k, lambda: "buffer cache" in run.console(k), chunk=200, budget=50_000_000)
     run.check("pressure read the whole file", ok and f"read data: {len(DATA)} bytes" in run.console(k),
               run.console(k).strip())  # fmt: skip
     run.state["free_after_read"] = inspect.counters(k).free_frames
@@ -130,7 +118,7 @@ fault that finds no free frame: PhysAddr must reclaim one.
 def pressure(run):
     k = run.kernel
     start = run.state["free_after_read"]
-    ok = run_to(k, lambda: bool(reclaims(k)), chunk=5)
+    ok = run.run_to(k, lambda: bool(reclaims(k)), chunk=5, budget=50_000_000)
     c = inspect.counters(k)
     run.check("PhysAddr had to reclaim", ok, f"{len(reclaims(k))} reclaims; free frames {start} -> {c.free_frames}")
     run.check("no frame was free when it did", c.free_frames == 0, f"free frames {c.free_frames}, faults {c.faults}")
