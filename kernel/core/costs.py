@@ -62,3 +62,14 @@ LANCE_BYTE = 1  # per byte moved through the Lance's buffer memory (16 bits per 
 NET_LAYER = 400  # one protocol layer's input or output bookkeeping (header checks, demux, counters)
 CHECKSUM_PER_8 = 1  # Internet checksum, per quadword summed
 SOCKET_CALL = 3000  # BSD sosend/soreceive: socket lock, mbuf chain allocation or walk, sbappend/sbdrop
+
+# The video server (issue 20; SOSP'95 §5.4, Figure 6). The paper ran the server twice: on a FORE ATM card
+# driven by programmed I/O, where the CPU copies every word into the card (the Lance's LANCE_TX and
+# LANCE_BYTE above model that kind of driver), and on a Digital T3PKT, a 45 Mb/s interface that fetches
+# the frame from memory by DMA. A DMA driver's CPU work is per packet -- write a descriptor, ring the
+# doorbell, reclaim the finished one in the interrupt -- and nothing per byte: that is what the paper
+# says made the difference between the two servers visible (kernel/net/driver.py, use_dma).
+T3_TX = 2000  # DMA transmit: descriptor, doorbell, and the completion's reclaim, per frame; no per-byte work
+T3_RX = 2500  # DMA receive: the ring walk and buffer hand-back, per frame; the card wrote the bytes itself
+MCAST_PATCH = 60  # one multicast copy: the client's addresses written into the header, checksums adjusted (RFC 1624)
+PROBE_LOOP = 133  # one pass of the idle probe's counting loop (kernel/core/idleprobe.py): 1 µs

@@ -8,6 +8,14 @@ not in the interrupt handler (SOSP'95 §5.3). The card sends one frame at a
 time, so the driver queues the rest and starts the next on transmit-done.
 Frames addressed to another station are dropped here, as the Lance's
 address filter would.
+
+Two cost models share the card's registers: the Lance's programmed I/O
+(the default: the CPU loads every frame into the card's buffer memory,
+LANCE_TX + LANCE_BYTE per byte) and, after ``use_dma``, a DMA interface
+like SOSP'95 §5.4's Digital T3PKT (the CPU pays T3_TX per frame and
+nothing per byte; the card fetches the bytes itself). ``transmit_list``
+takes several frames at once -- the copies a multicast handler made of
+one packet that went down the protocol graph once.
 """
 
 from __future__ import annotations
@@ -78,8 +86,17 @@ class Lance:
         self.txq: deque[bytes] = deque()
         self.tx_busy = False
         self.received = self.sent = self.filtered = self.tx_errors = self.tx_dropped = 0
+        self.kind = "pio"  # the cost model: "pio" (the Lance's) or "dma" (use_dma)
+        self.tx_frame, self.tx_byte = costs.LANCE_TX, costs.LANCE_BYTE
+        self.rx_frame, self.rx_byte = costs.LANCE_RX, costs.LANCE_BYTE
         self.sal.io_write(_reg(R_RX_RING), self.ring_pa)
         self.sal.io_write(_reg(R_RX_COUNT), RX_RING)
+
+    def use_dma(self) -> None:
+        """The DMA cost model (a T3PKT-like interface): per frame, not per byte."""
+        self.kind = "dma"
+        self.tx_frame, self.tx_byte = costs.T3_TX, 0
+        self.rx_frame, self.rx_byte = costs.T3_RX, 0
 
     @property
     def card_drops(self) -> int:
@@ -98,9 +115,14 @@ class Lance:
             self._start()
         return True
 
+    def transmit_list(self, frames: list[bytes]) -> int:
+        """Queue several frames (a multicast's copies); how many were queued,
+        the rest dropped and counted as ``transmit`` would."""
+        return sum(1 for f in frames if self.transmit(f))
+
     def _start(self) -> None:
         frame = self.txq.popleft()
-        self.sal.charge(costs.LANCE_TX + costs.LANCE_BYTE * len(frame))
+        self.sal.charge(self.tx_frame + self.tx_byte * len(frame))
         self.sal.write_phys(self.tx_pa, frame)
         self.sal.io_write(_reg(R_TX_ADDR), self.tx_pa)
         self.sal.io_write(_reg(R_TX_LEN), len(frame))
@@ -138,7 +160,7 @@ class Lance:
             frame = sal.read_phys(buf, n)
             sal.write_phys(entry + 8, OWNED.to_bytes(8, "little"))  # back to the card
             self.next = (self.next + 1) % RX_RING
-            sal.charge(costs.LANCE_RX + costs.LANCE_BYTE * n)
+            sal.charge(self.rx_frame + self.rx_byte * n)
             if len(frame) >= 6:
                 dst = int.from_bytes(frame[:6], "big")
                 if dst != self.mac and dst != BROADCAST:

@@ -16,6 +16,7 @@ from machine.nic import Tap, Wire
 from machine.world import World
 
 BASE_MAC = 0x0200_0000_0000  # locally administered
+DEVICES = ("pio", "dma")  # the driver cost models (kernel/net/driver.py)
 
 
 def host_address(i: int, subnet: str = "10.0.0") -> str:
@@ -25,14 +26,23 @@ def host_address(i: int, subnet: str = "10.0.0") -> str:
 class Network:
     """``n`` hosts 10.0.0.1.. on one 10 Mb/s wire. ``programs`` maps a host's
     index to the (image, argv) its init runs; ``loss`` and ``seed`` make the
-    wire drop frames, reproducibly; ``pcap`` names a file for the tap."""
+    wire drop frames, reproducibly; ``pcap`` names a file for the tap.
+    ``bandwidth`` (bits/s) changes the wire's speed, ``device="dma"`` gives
+    every host the DMA driver cost model (kernel/net/driver.py, use_dma: a
+    T3PKT-like 45 Mb/s interface with ``bandwidth=45_000_000``), and
+    ``disks`` maps a host's index to an extent-disk image."""
 
     def __init__(self, n: int = 2, *, programs: dict[int, tuple[ElfImage, list[str]]] | None = None,
                  loss: float = 0.0, seed: int = 0, pcap: str | Path | None = None, latency_cycles: int = 665,
-                 memory: int = 32 << 20, subnet: str = "10.0.0", trace: bool = False) -> None:  # fmt: skip
+                 memory: int = 32 << 20, subnet: str = "10.0.0", trace: bool = False, bandwidth: int = 10_000_000,
+                 device: str = "pio", disks: dict[int, bytes] | None = None) -> None:  # fmt: skip
+        if device not in DEVICES:
+            raise ValueError(f"Network: device {device!r} is not one of {', '.join(DEVICES)}")
         self.world = World()
         self.tap = Tap(pcap) if pcap is not None else None
-        self.wire = Wire(latency_cycles, loss=loss, seed=seed, tap=self.tap)
+        self.wire = Wire(latency_cycles, bandwidth=bandwidth, loss=loss, seed=seed, tap=self.tap)
+        self.device = device
+        disks = disks or {}
         self.hosts: list[Kernel] = []
         self.addresses: list[str] = []
         programs = programs or {}
@@ -41,7 +51,9 @@ class Network:
             m = Machine(memory)
             m.attach_nic(BASE_MAC | (i + 1))
             image, argv = programs.get(i, (None, None))
-            k = boot(m, init=image, argv=argv, address=host_address(i, subnet), trace=trace)
+            k = boot(m, init=image, argv=argv, address=host_address(i, subnet), trace=trace, disk_image=disks.get(i))
+            if device == "dma" and k.net is not None:
+                k.net.driver.use_dma()
             self.world.add(m)
             self.hosts.append(k)
             self.addresses.append(host_address(i, subnet))
