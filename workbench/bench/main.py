@@ -78,7 +78,7 @@ def main(args: argparse.Namespace) -> int:
     if args.what == "web":
         from workbench.bench import web
 
-        return web.main(args.json, min(args.ops, 100), not getattr(args, "no_chart", False))
+        return web.main(args.json, min(args.ops, 60), not getattr(args, "no_chart", False))
     if args.what == "threads":
         from workbench.bench import threads
 

@@ -252,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ui: the workbench's input-to-repaint latency while the machine runs",
     )
     b.add_argument("--ops", type=int_in(1, MAX_OPS), default=200,
-                   help="vm, threads, net: operations of each kind per run; web: requests per cached-file figure; "
+                   help="vm, threads, net: operations of each kind per run; web: requests per cached-file figure (at most 60); "
                    "ui: key presses")  # fmt: skip
     b.add_argument("--json", action="store_true")
     b.add_argument(
