@@ -339,8 +339,10 @@ class NfsClient:
             t.inflight += 1
             gen = t.gen
             args = rpc.opaque(t.fh) + rpc.u64(off) + rpc.u32(n)
-            self.call(t.server, PROC_READ, args, lambda body, off=off, n=n, gen=gen: self._got_read(t, gen, off, n,
-                                                                                                   body))  # fmt: skip
+            self.call(t.server, PROC_READ, args, self._on_read(t, gen, off, n))
+
+    def _on_read(self, t: _Transfer, gen: int, off: int, n: int) -> Done:
+        return lambda body: self._got_read(t, gen, off, n, body)
 
     def _restart(self, t: _Transfer, why: str) -> None:
         self.counters[f"transfers restarted ({why})"] += 1

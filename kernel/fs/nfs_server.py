@@ -107,8 +107,8 @@ class NfsServer:
         """fattr3 (RFC 1813 §2.6) of a file or synthesized directory."""
         e = self.fs.files.get(path)
         if e is None:
-            kind, mode, nlink, size = NF3DIR, 0o755, 2 + sum(1 for c in self.dirs[path] if self._is_dir(path, c)), DIR_SIZE
-            used = DIR_SIZE
+            subdirs = sum(1 for c in self.dirs[path] if self._is_dir(path, c))
+            kind, mode, nlink, size, used = NF3DIR, 0o755, 2 + subdirs, DIR_SIZE, DIR_SIZE
         else:
             kind, mode, nlink, size, used = NF3REG, (e.mode & 0o7777) or 0o644, 1, e.size, e.nblocks * 512
         made = self._time(self.started)
