@@ -23,6 +23,7 @@ FILES = {
     "multi.bin": bytes((i * 7 + (i >> 9)) & 0xFF for i in range(30000)),  # four read()s of 8 KiB
     "a b%.txt": b"a name that needs percent-encoding\n",
     "style.css": b"body { color: red }\n",
+    "docs/deep/nested page.html": b"<p>nested, SPINFS02</p>\n",
 }
 
 
@@ -58,6 +59,15 @@ def test_head_gives_gets_headers_and_no_body(world: WebWorld) -> None:
 
 def test_root_is_the_index(world: WebWorld) -> None:
     assert world.fetch("/").body == FILES["index.html"]
+
+
+def test_the_file_server_runs_nfs_beside_it(world: WebWorld) -> None:
+    assert world.nfs is not None  # kernel/fs/nfs_server.serve_nfs on 10.0.0.2 (the extension's third level)
+
+
+def test_empty_components_are_refused_and_a_directory_is_not_a_file(world: WebWorld) -> None:
+    assert world.fetch("/docs//deep/nested%20page.html").status == 400
+    assert world.fetch("/docs/deep").status == 404
 
 
 @pytest.mark.parametrize(
@@ -124,6 +134,7 @@ def qemu_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int,
     qemu = require("qemu-alpha")
     root = tmp_path_factory.mktemp("www")
     for name, body in FILES.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_bytes(body)
     port = _free_port()
     p = subprocess.Popen([qemu, "-cpu", "ev4", str(HTTPD), str(port), str(root)], stdout=subprocess.DEVNULL)
