@@ -99,13 +99,9 @@ class WebWorld:
         return self.net.addresses[WEB]
 
     def listening(self) -> bool:
-        """Whether something on the web host listens on port 80 (the extension's binding, or httpd's socket)."""
+        """Whether something on the web host listens on port 80 (the extension's TCP.Listen, or httpd's socket)."""
         net = self.web.net
-        if net is None:
-            return False
-        if self.server == "extension":
-            return True  # the extension's TCP.Listen binds as it loads
-        return PORT in net.tcp.listeners
+        return net is not None and PORT in net.tcp.listeners
 
     def run_until(self, done: Callable[[], bool], limit_us: float = 5_000_000) -> bool:
         return self.net.run_until(done, limit_us, step_us=500)
