@@ -70,3 +70,9 @@ SOCKET_CALL = 3000  # BSD sosend/soreceive: socket lock, mbuf chain allocation o
 RPC_DECODE = 400
 NFS_OP = 600
 FILES_OP = 150
+# The frame buffer (issue 20, SOSP'95 §5.4's video client). A write is a copy into the device's pixel
+# memory in I/O space: uncached stores across the bus, charged at twice BYTE_COPY_PER_8's memory-to-memory
+# rate per quadword, after the call's own bookkeeping (bounds check, the aperture's address).
+FB_WRITE = 60  # FrameBuffer.Write's bookkeeping, besides the copy
+FB_COPY_PER_8 = 2  # per quadword stored into pixel memory
+FB_PRESENT = 40  # FrameBuffer.Present: one register write (the device flips to the new frame)

@@ -316,6 +316,12 @@ def packetize(payload: bytes, stream: int, frame: int, flags: int = 0) -> list[b
     return [pack_header(stream, frame, i, count, flags) + payload[i * CHUNK : (i + 1) * CHUNK] for i in range(count)]
 
 
+def frame_packets(raw: bytes, stream: int, frame: int, rle: bool = True) -> list[bytes]:
+    """One raw frame's datagrams: encoded (RLE when that is shorter, if ``rle``) and cut into chunks."""
+    flags, payload = encode_frame(raw, rle)
+    return packetize(payload, stream, frame, flags)
+
+
 def movie_packets(movie: Movie, stream: int = 0) -> list[list[bytes]]:
     """Each frame of a movie as its datagrams, frame numbers from 0."""
     return [packetize(movie.payloads[i], stream, i, movie.flags(i)) for i in range(len(movie.payloads))]
