@@ -15,7 +15,8 @@ register names and the code around a PC, packets
 (their rows, their way through the protocol graph, drops by reason), devices,
 memory in use (physical frames, each process, each extension's kept heap --
 seed 000's status commands show "the state of the heap"), the kernel's
-counters, and an extension's plain-data globals for a lesson's checks.
+counters, an extension's plain-data globals for a lesson's checks, and the
+frame buffer's shown frame (the Video pane's).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from kernel.sys.authority import ALL_PROCESSES
 from kernel.sys.dispatcher import FieldEquals
 from kernel.sys.domain import Domain
 from kernel.sys.trace import Dispatch, Record
+from kernel.video.format import PALETTE
 
 if TYPE_CHECKING:
     from kernel.kernel import Kernel
@@ -487,3 +489,38 @@ def _plain(v: Any, budget: list[int], depth: int) -> Any:
             return _NOT_PLAIN
         return dict(pairs)
     return _NOT_PLAIN
+
+
+# --- The frame buffer (issue 20: the video client's display) -----------------------------------
+
+VIDEO_CLIENT = "video_client"  # the extension whose counters the Video pane shows
+VIDEO_COUNTERS = ("frames_shown", "frames_dropped", "packets", "bytes_received", "malformed", "stale", "other_stream",
+                  "last_frame")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FrameBufferView:
+    width: int
+    height: int
+    pixels: bytes  # the frame shown (the device's front buffer), row by row, palette indices
+    palette: tuple[tuple[int, int, int], ...]  # index -> (r, g, b)
+    frames: int  # frames presented
+    refused: int  # writes the device refused as out of bounds
+    now_us: float  # the machine's virtual time
+    stream: dict[str, int]  # the video client extension's counters; empty if it is not loaded
+
+
+def framebuffer(k: Kernel) -> FrameBufferView | None:
+    """The frame buffer's shown frame, its palette and counters (None: no frame buffer on this machine)."""
+    view = k.sal.fb_view()
+    if view is None:
+        return None
+    w, h, pixels, frames, refused = view
+    stream: dict[str, int] = {}
+    ext = k.system.extensions.get(VIDEO_CLIENT)
+    if ext is not None:
+        for name in VIDEO_COUNTERS:
+            v = ext.namespace.get(name)
+            if type(v) is int:
+                stream[name] = v
+    return FrameBufferView(w, h, pixels, PALETTE, frames, refused, k.sal.now / CLOCK_MHZ, stream)

@@ -39,6 +39,7 @@ from machine.console import CONSOLE_PA, Console
 from machine.disk import BLOCK, DISK_PA, Disk
 from machine.elf import ElfImage
 from machine.fields import COUNT, Misfit, Part, digest, integer, obj, text
+from machine.framebuffer import FB_MEM_PA, FB_PA, FB_PAGES, FrameBuffer
 from machine.memory import DEFAULT_SIZE, BusError, PhysicalMemory
 from machine.nic import NIC, NIC_PA
 from machine.timer import CLOCK_INT, CLOCK_IPL, CLOCK_VECTOR, MAX_OWED, TIMER_HZ, Timer, tick_cycle
@@ -57,11 +58,14 @@ class Machine(Part):
     STATE_FIELDS = ("model", "memory_size", "halt_reason", "event_order", "cpu", "pal", "mmu", "timer", "console",
                     "disk", "nic")  # fmt: skip
     PARTS = ("cpu", "pal", "mmu", "timer", "console", "disk", "nic")  # fields that are parts with states of their own
+    # Parts saved and hashed only when attached, so a machine without one keeps the state (and hash) it had.
+    OPTIONAL = ("framebuffer",)
     NOT_STATE = {
         "memory": "saved as its frames after the header (PhysicalMemory.save_frames), hashed by its state_digest",
         "events": "saved and hashed by the devices that own them", "devices": "an index of disk and nic",
         "watches": "the debugger's", "_watch_number": "the debugger's", "stop_detail": "the debugger's",
         "_pending_stop": "the debugger's, for the run under way",
+        "framebuffer": "an OPTIONAL part: saved and hashed as one when attached, absent from the state otherwise",
     }  # fmt: skip
 
     def __init__(self, memory_size: int = DEFAULT_SIZE, model: str = DEFAULT_CPU,
@@ -82,6 +86,7 @@ class Machine(Part):
         self.event_order = 0  # events scheduled so far: ties at one cycle happen in the order they were scheduled
         self.disk: Disk | None = None
         self.nic: NIC | None = None
+        self.framebuffer: FrameBuffer | None = None
         self.devices: dict[str, Device] = {}  # owner name in the queue -> device
         self.watches: dict[int, Watch] = {}
         self._watch_number = 0
@@ -100,6 +105,15 @@ class Machine(Part):
         self.nic = self.devices["nic"] = NIC(self, mac)
         self.memory.io[NIC_PA >> PAGE_SHIFT] = self.nic.page
         return self.nic
+
+    def attach_framebuffer(self) -> FrameBuffer:
+        """Install the frame buffer (machine/framebuffer.py): its registers and pixel memory in I/O space."""
+        if self.framebuffer is None:
+            self.framebuffer = FrameBuffer()
+            self.memory.io[FB_PA >> PAGE_SHIFT] = self.framebuffer.page
+            for i in range(FB_PAGES):
+                self.memory.io[(FB_MEM_PA >> PAGE_SHIFT) + i] = self.framebuffer.apertures[i]
+        return self.framebuffer
 
     # --- the event queue: each device's events, in one order -----------------------------
 
@@ -342,18 +356,24 @@ class Machine(Part):
     def parts(self) -> list[tuple[str, Part | None]]:
         return [(name, getattr(self, name)) for name in self.PARTS]
 
+    def optional_parts(self) -> list[tuple[str, Part]]:
+        """The OPTIONAL parts attached: in the state only then."""
+        return [(name, part) for name in self.OPTIONAL if (part := getattr(self, name)) is not None]
+
     def _own_state(self) -> dict[str, Any]:
         return {"model": self.cpu.model, "memory_size": self.memory.size, "halt_reason": self.halt_reason,
                 "event_order": self.event_order}  # fmt: skip
 
     def save_state(self) -> dict[str, Any]:
         """Everything but memory, whose frames a state file holds after this (``memory.save_frames``)."""
-        return self._own_state() | {name: None if part is None else part.save_state() for name, part in self.parts()}
+        state = self._own_state() | {name: None if part is None else part.save_state() for name, part in self.parts()}
+        return state | {name: part.save_state() for name, part in self.optional_parts()}
 
     @staticmethod
     def check_build(saved: object) -> tuple[str, int]:
         """The model and memory size a saved machine was built with: what to build to load it."""
-        s = obj(saved, "the header", Machine.STATE_FIELDS)
+        extra = tuple(n for n in Machine.OPTIONAL if isinstance(saved, dict) and n in saved)
+        s = obj(saved, "the header", Machine.STATE_FIELDS + extra)
         if not isinstance(s["model"], str) or s["model"] not in CPU_MODELS:
             raise Misfit(f"unknown CPU model {str(s['model'])[:20]!r} (known: {', '.join(CPU_MODELS)})")
         size = integer(s["memory_size"], "memory_size", (PAGE_SIZE, MAX_MEMORY))
@@ -380,6 +400,10 @@ class Machine(Part):
                 checked[name] = (mine if mine is not None else blank()).check_state(saved[name])
             elif mine is not None:
                 raise Misfit(f"{name} is null: the saved machine has none, and this one has one")
+        if "framebuffer" in saved:
+            checked["framebuffer"] = (self.framebuffer or FrameBuffer()).check_state(saved["framebuffer"])
+        elif self.framebuffer is not None:
+            raise Misfit("the saved machine has no framebuffer, and this one has one")
         # a machine raises the clock ticks it owes before its next instruction:
         # more than a second of them owed means a clock no run could have left
         ticks, cycles = checked["timer"]["ticks"], checked["cpu"]["cycles"]
@@ -393,7 +417,9 @@ class Machine(Part):
             self.attach_disk(bytes(BLOCK))
         if checked["nic"] is not None and self.nic is None:
             self.attach_nic(0)
-        for name, part in self.parts():
+        if "framebuffer" in checked:
+            self.attach_framebuffer()
+        for name, part in self.parts() + self.optional_parts():
             if part is not None:
                 part.apply_state(checked[name])
         self.cpu.flush_tlb()  # the host caches and translated code were for the state before
@@ -404,6 +430,8 @@ class Machine(Part):
         for _, part in self.parts():
             h.update(b"-" * 32 if part is None else part.state_digest())
         h.update(self.memory.state_digest())
+        for _, part in self.optional_parts():  # after everything else: a machine without one hashes as before
+            h.update(part.state_digest())
         return h.digest()
 
     def state_hash(self) -> str:

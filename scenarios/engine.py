@@ -52,7 +52,7 @@ PROGRAMS = Path(__file__).resolve().parent / "programs" / "bin"
 EXTENSIONS = Path(__file__).resolve().parent.parent / "extensions"
 CLOCK_MHZ = 133
 # The panes a step may name (the workbench's titles; tests/workbench checks each has a pane).
-PANES = ("Strands", "Domains", "Events", "Page tables", "Packets", "Console", "CPU", "Trace", "Scenario")
+PANES = ("Strands", "Domains", "Events", "Page tables", "Packets", "Console", "CPU", "Trace", "Scenario", "Video")
 VIRTUAL_LIMIT_S = 30.0  # a step's default limit in virtual seconds (the lessons' longest runs ~2 s)
 HOST_LIMIT_S = 120.0  # and in host seconds (the slowest lesson step takes ~10 s on a loaded laptop)
 

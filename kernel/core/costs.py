@@ -63,6 +63,19 @@ NET_LAYER = 400  # one protocol layer's input or output bookkeeping (header chec
 CHECKSUM_PER_8 = 1  # Internet checksum, per quadword summed
 SOCKET_CALL = 3000  # BSD sosend/soreceive: socket lock, mbuf chain allocation or walk, sbappend/sbdrop
 
+# Files and NFS (issue 20). RPC_DECODE: parse or build an ONC RPC header and its credential (a few dozen
+# XDR words, bounds-checked); NFS_OP: one NFSv3 procedure's work besides the data it moves (handle to
+# entry lookup in a dictionary, fattr3 fill); FILES_OP: a Files call's bookkeeping. The bytes a READ
+# moves are charged as copies (BYTE_COPY_PER_8), once into the reply.
+RPC_DECODE = 400
+NFS_OP = 600
+FILES_OP = 150
+# The frame buffer (issue 20, SOSP'95 §5.4's video client). A write is a copy into the device's pixel
+# memory in I/O space: uncached stores across the bus, charged at twice BYTE_COPY_PER_8's memory-to-memory
+# rate per quadword, after the call's own bookkeeping (bounds check, the aperture's address).
+FB_WRITE = 60  # FrameBuffer.Write's bookkeeping, besides the copy
+FB_COPY_PER_8 = 2  # per quadword stored into pixel memory
+FB_PRESENT = 40  # FrameBuffer.Present: one register write (the device flips to the new frame)
 # The video server (issue 20; SOSP'95 §5.4, Figure 6). The paper ran the server twice: on a FORE ATM card
 # driven by programmed I/O, where the CPU copies every word into the card (the Lance's LANCE_TX and
 # LANCE_BYTE above model that kind of driver), and on a Digital T3PKT, a 45 Mb/s interface that fetches

@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from machine import framebuffer as fbdev
+
 # A name imported as itself (``X as X``) and the ABI's numbers are re-exported: kernel/ reaches
 # machine.alpha only through this module (the clock rate, boot's default CPU, Halt, errno, signals).
 from machine.alpha import unaligned
@@ -497,6 +499,34 @@ class Sal:
     def io_write(self, pa: int, value: int) -> None:
         self.memory.write_q(pa, value)
 
+    # --- the frame buffer (machine/framebuffer.py's registers and pixel memory) -----------
+
+    def has_framebuffer(self) -> bool:
+        return self.machine.framebuffer is not None
+
+    def fb_size(self) -> tuple[int, int]:
+        """(width, height) from the WIDTH and HEIGHT registers."""
+        return self.io_read(fbdev.FB_PA + 8 * fbdev.R_WIDTH), self.io_read(fbdev.FB_PA + 8 * fbdev.R_HEIGHT)
+
+    def fb_write(self, offset: int, data: bytes | bytearray | memoryview) -> bool:
+        """Copy into pixel memory at ``offset`` (a driver's bcopy to I/O space,
+        done as one host copy rather than a store a quadword); False if the
+        device refused it as out of bounds."""
+        fb = self.machine.framebuffer
+        return fb is not None and fb.store(offset, data)
+
+    def fb_present(self) -> None:
+        self.io_write(fbdev.FB_PA + 8 * fbdev.R_CMD, fbdev.CMD_PRESENT)
+
+    def fb_frames(self) -> int:
+        return self.io_read(fbdev.FB_PA + 8 * fbdev.R_FRAMES)
+
+    def fb_view(self) -> tuple[int, int, bytes, int, int] | None:
+        """Looking without touching: (width, height, the frame shown, frames
+        presented, writes refused), or None without a frame buffer."""
+        fb = self.machine.framebuffer
+        return None if fb is None else (fb.width, fb.height, fb.shown, fb.frames, fb.refused)
+
     # --- unaligned access fix-up (what OSF/1's and Linux's entUna handlers do) --------
 
     def emulate_unaligned(self, ctx: Context, word: int, read: Callable[[int, int], bytes | None],
@@ -580,6 +610,9 @@ class Sal:
             out.append(
                 ("Ethernet (Lance)", f"MAC {m.nic.mac:012x}, {m.nic.sent:,} frames sent, {m.nic.received:,} received")
             )
+        if m.framebuffer is not None:
+            fb = m.framebuffer
+            out.append(("frame buffer", f"{fb.width}x{fb.height} 8-bit, {fb.frames:,} frames presented"))
         return out
 
     @property

@@ -25,27 +25,29 @@ def host_address(i: int, subnet: str = "10.0.0") -> str:
 
 class Network:
     """``n`` hosts 10.0.0.1.. on one 10 Mb/s wire. ``programs`` maps a host's
-    index to the (image, argv) its init runs; ``loss`` and ``seed`` make the
-    wire drop frames, reproducibly; ``pcap`` names a file for the tap.
-    ``bandwidth`` (bits/s) changes the wire's speed, ``device="dma"`` gives
-    every host the DMA driver cost model (kernel/net/driver.py, use_dma: a
-    T3PKT-like 45 Mb/s interface with ``bandwidth=45_000_000``), and
-    ``disks`` maps a host's index to an extent-disk image."""
+    index to the (image, argv) its init runs; ``disks`` a host's index to the
+    disk image it boots with (an extent file system, kernel/fs/format.py);
+    ``loss`` and ``seed`` make the wire drop frames, reproducibly; ``pcap``
+    names a file for the tap. ``bandwidth`` (bits/s) changes the wire's
+    speed, and ``device="dma"`` gives every host the DMA driver cost model
+    (kernel/net/driver.py, use_dma: a T3PKT-like 45 Mb/s interface with
+    ``bandwidth=45_000_000``)."""
 
     def __init__(self, n: int = 2, *, programs: dict[int, tuple[ElfImage, list[str]]] | None = None,
                  loss: float = 0.0, seed: int = 0, pcap: str | Path | None = None, latency_cycles: int = 665,
-                 memory: int = 32 << 20, subnet: str = "10.0.0", trace: bool = False, bandwidth: int = 10_000_000,
-                 device: str = "pio", disks: dict[int, bytes] | None = None) -> None:  # fmt: skip
+                 memory: int = 32 << 20, subnet: str = "10.0.0", trace: bool = False,
+                 disks: dict[int, bytes] | None = None, bandwidth: int = 10_000_000,
+                 device: str = "pio") -> None:  # fmt: skip
         if device not in DEVICES:
             raise ValueError(f"Network: device {device!r} is not one of {', '.join(DEVICES)}")
         self.world = World()
         self.tap = Tap(pcap) if pcap is not None else None
         self.wire = Wire(latency_cycles, bandwidth=bandwidth, loss=loss, seed=seed, tap=self.tap)
         self.device = device
-        disks = disks or {}
         self.hosts: list[Kernel] = []
         self.addresses: list[str] = []
         programs = programs or {}
+        disks = disks or {}
         machines = []
         for i in range(n):
             m = Machine(memory)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from kernel.core import framebuffer
 from kernel.net.topology import Network
 from kernel.sys import language as L
 from tests.conftest import ROOT
@@ -35,6 +36,8 @@ def test_the_readme_links_the_reference() -> None:
 def test_every_shipped_extension_loads_and_runs_on_a_networked_kernel(path: Path) -> None:
     net = Network(2)
     a, b = net.hosts
+    b.machine.attach_framebuffer()  # the video client writes to one (SOSP'95 §5.4)
+    framebuffer.attach(b)
     ext = b.system.load_file(path, importer="root")
     assert ext.bindings or ext.namespace.get("init") is not None
     seq = 1

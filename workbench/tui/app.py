@@ -159,7 +159,7 @@ class Workbench(App[None]):
         Binding("a", "answers", "Answers", show=False),
         Binding("t", "theme", "Theme", show=False),
         Binding("colon", "command", "Command", show=False),
-        *(Binding(str(i + 1), f"pane({i})", p.TITLE, show=False) for i, p in enumerate(PANES)),
+        *(Binding(str((i + 1) % 10), f"pane({i})", p.TITLE, show=False) for i, p in enumerate(PANES)),  # 0: the tenth
         Binding("up", "cursor(-1)", "Up", show=False),
         Binding("down", "cursor(1)", "Down", show=False),
         Binding("pageup", "cursor(-10)", show=False),

@@ -24,7 +24,7 @@ class Layout:
 
 
 LAYOUTS: list[Layout] = [
-    Layout("single", "one pane at a time, in tabs (1…9 pick one)", ()),
+    Layout("single", "one pane at a time, in tabs (1…9 and 0 pick one)", ()),
     Layout(
         "overview",
         "strands, events, console, CPU and the machine's pace",
@@ -49,6 +49,7 @@ LAYOUTS: list[Layout] = [
     ),  # fmt: skip
     Layout("memory", "page tables beside the trace and the console", (("pagetables",), ("trace", "console"))),
     Layout("network", "packets beside events and the trace", (("packets",), ("events", "trace"))),
+    Layout("video", "the frame buffer beside packets and events (SOSP'95 §5.4)", (("video",), ("packets", "events"))),
 ]
 NAMES = [lay.name for lay in LAYOUTS]
 

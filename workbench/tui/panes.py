@@ -23,10 +23,12 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Input, Static
 
+from kernel import inspect
 from kernel.inspect import StrandRow
 from scenarios import engine
 from workbench import views
 from workbench.session import Session
+from workbench.tui import video
 
 CHANGED = "reverse"
 
@@ -632,8 +634,37 @@ class ScenarioPane(Pane):
         return out
 
 
+# --- Video -----------------------------------------------------------------------------------------
+
+
+class VideoPane(Pane):
+    """The frame buffer's shown frame in half-block pixels, and the video client's counters (workbench/tui/video.py)."""
+
+    TITLE = "Video"
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._picture = video.Picture()
+        self._rate = video.Rate()
+
+    def show(self, session: Session) -> None:
+        self.begin(session)
+        view = inspect.framebuffer(session.kernel)
+        if view is None:
+            label = session.host_label
+            self.update(Text(f"{label[:1].upper() + label[1:]} has no frame buffer: the video lesson and bench attach one to "
+                             "each client host (machine.attach_framebuffer)", style="dim"))  # fmt: skip
+            return
+        pic = self._picture.of(view, max(1, self.size.width - 4), max(1, self.size.height - 3))
+        line = Text()
+        for piece, what in video.caption(view, self._rate(view.now_us, view.frames)):
+            value = {"frames": view.frames, "refused": view.refused}.get(what)
+            line.append(piece, style=self.mark(what, value) if value is not None else "")
+        self.update(Group(pic, line))
+
+
 PANES: list[type[Pane]] = [StrandsPane, DomainsPane, EventsPane, PageTablesPane, PacketsPane, ConsolePane, CpuPane,
-                           TracePane, ScenarioPane]  # fmt: skip
+                           TracePane, ScenarioPane, VideoPane]  # fmt: skip
 if [p.TITLE for p in PANES] != list(engine.PANES):  # the names lesson steps give panes are these panes' titles
     raise ImportError(
         f"scenarios/engine.py PANES {engine.PANES} differ from the workbench's panes {[p.TITLE for p in PANES]}"
