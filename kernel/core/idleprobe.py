@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kernel.core import costs
-from machine.alpha.pal import PAL_ENTRY_CYCLES
+from kernel.core.sal import PAL_ENTRY_CYCLES
 
 if TYPE_CHECKING:
     from kernel.kernel import Kernel

@@ -10,8 +10,13 @@ from pathlib import Path
 import pytest
 
 from kernel.core import framebuffer
+from kernel.core.reel import install_reel
+from kernel.core.timers import install_timers
+from kernel.fs.format import build_image
+from kernel.net.multicast import install_multicast
 from kernel.net.topology import Network
 from kernel.sys import language as L
+from kernel.video.format import build_movie, test_pattern
 from tests.conftest import ROOT
 
 DOC = (ROOT / "docs" / "extensions.md").read_text()
@@ -34,10 +39,12 @@ def test_the_readme_links_the_reference() -> None:
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_every_shipped_extension_loads_and_runs_on_a_networked_kernel(path: Path) -> None:
-    net = Network(2)
+    movie = build_image({"video/test.svf": build_movie(test_pattern("bars", 2))})  # the video reader's
+    net = Network(2, disks={1: movie})
     a, b = net.hosts
     b.machine.attach_framebuffer()  # the video client writes to one (SOSP'95 §5.4)
     framebuffer.attach(b)
+    install_timers(b), install_reel(b), install_multicast(b)  # the video server's (kernel/core/timers.py ...)
     ext = b.system.load_file(path, importer="root")
     assert ext.bindings or ext.namespace.get("init") is not None
     seq = 1

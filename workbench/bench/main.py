@@ -79,6 +79,11 @@ def main(args: argparse.Namespace) -> int:
         from workbench.bench import web
 
         return web.main(args.json, min(args.ops, 60), not getattr(args, "no_chart", False))
+    if args.what == "video":
+        from workbench.bench import video
+
+        streams = args.streams or video.DEFAULT_STREAMS
+        return video.main(args.json, streams, args.device, not getattr(args, "no_chart", False))
     if args.what == "threads":
         from workbench.bench import threads
 

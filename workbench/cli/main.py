@@ -164,6 +164,17 @@ def _asm(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stream_list(text: str) -> tuple[int, ...]:
+    """--streams: "1,3,5" -> (1, 3, 5); each 1..32 (the multicast extension's client bound)."""
+    try:
+        out = tuple(int(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of stream counts") from None
+    if not out or len(out) > 16 or any(not 1 <= n <= 32 for n in out):
+        raise argparse.ArgumentTypeError(f"{text!r}: 1 to 16 stream counts, each from 1 to 32")
+    return out
+
+
 def _bench(args: argparse.Namespace) -> int:
     return bench.main(args)
 
@@ -244,12 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="print performance figures")
     b.add_argument(
         "what",
-        choices=["cpu", "mmu", "dispatch", "vm", "threads", "net", "web", "ui"],
+        choices=["cpu", "mmu", "dispatch", "vm", "threads", "net", "web", "ui", "video"],
         help="cpu: translator vs interpreter vs qemu; mmu: paged vs unmapped; dispatch: event raise costs; "
         "vm: SOSP'95 Table 4 the UNIX way and the SPIN way; threads: Table 3, kernel and user threads; "
         "net: §5.5's guard experiment and Tables 5 and 6 on emulated machines joined by a wire; "
         "web: §5.4's web server, the extension vs a user-level server, and its cache policies; "
-        "ui: the workbench's input-to-repaint latency while the machine runs",
+        "ui: the workbench's input-to-repaint latency while the machine runs; "
+        "video: SOSP'95 Figure 6, the video server's utilization against streams, SPIN vs the OSF/1 way",
     )
     b.add_argument("--ops", type=int_in(1, MAX_OPS), default=200,
                    help="vm, threads, net: operations of each kind per run; web: requests per cached-file figure (at most 60); "
@@ -260,6 +272,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--rounds", type=int_in(1, MAX_OPS), default=100,
                    help="bench program rounds (100 = about 20M instructions)")  # fmt: skip
+    b.add_argument("--streams", type=_stream_list, default=None,
+                   help="video: stream counts, comma-separated (default 1,3,...,15; each 1..32)")  # fmt: skip
+    b.add_argument(
+        "--device",
+        choices=["dma", "pio"],
+        default="dma",
+        help="video: the server's interface, DMA (T3-like, default) or programmed I/O (Lance-like)",
+    )
     b.set_defaults(fn=_bench)
     cc.add_parser(sub)
     netrun.add_parser(sub)

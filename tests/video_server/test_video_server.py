@@ -1,0 +1,107 @@
+"""The video server of SOSP'95 §5.4 (issue 20): the SPIN way's multicast
+on UDP.PacketSend against the OSF/1 way's sendto per client, paced at 30
+frames/s, measured by the idle probe (workbench/bench/video.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kernel.net import packet as P
+from workbench.bench import video as BV
+
+ROOT = Path(__file__).resolve().parents[2]
+SHORT = 200_000  # virtual µs measured per run: enough for six frames a stream
+
+
+@pytest.fixture(scope="module")
+def spin3() -> tuple[BV.VideoWorld, dict[str, int], float]:
+    w = BV.VideoWorld(3, "spin", "dma")
+    _, d, secs = w.measure(warmup_us=100_000, interval_us=SHORT)
+    return w, d, secs
+
+
+@pytest.fixture(scope="module")
+def osf3() -> tuple[BV.VideoWorld, dict[str, int], float]:
+    w = BV.VideoWorld(3, "osf1", "dma")
+    _, d, secs = w.measure(warmup_us=100_000, interval_us=SHORT)
+    return w, d, secs
+
+
+def test_multicast_one_trip_down_the_graph_one_copy_per_client(spin3) -> None:
+    w, d, _ = spin3
+    sender, mc = w.globals("video_sender"), w.globals("video_multicast")
+    assert sender["packets_sent"] > 0 and sender["errors"] == 0
+    # every datagram the sender sent went down UDP/IP once; the driver sent it once per client
+    assert w.multicast.sends == sender["packets_sent"] == w.server.net.counters["udp out"]
+    assert w.multicast.copies == 3 * w.multicast.sends == mc["copies"]
+    assert abs(d["driver_sends"] - 3 * d["udp_out"]) <= 3  # copies still queued at the window's edges
+    assert d["crossings"] == 0 and d["copies"] == 0  # in the kernel: no trap, no copyin
+    # and the copies really crossed the wire, one per client port, each a well-formed video packet
+    assert w.sink.bad == 0
+    assert min(w.sink.packets) > 0 and max(w.sink.packets) - min(w.sink.packets) <= 1  # one in flight
+
+
+def test_osf1_way_sends_once_per_client_per_packet(osf3) -> None:
+    w, d, _ = osf3
+    assert d["udp_out"] == d["copies"] > 0  # each sendto: a copyin and a trip down the stack
+    assert abs(d["udp_out"] - d["sink_packets"]) <= 3 * 12  # as many trips down the stack as client packets
+    assert max(w.sink.packets) - min(w.sink.packets) <= 12
+    assert d["crossings"] >= 2 * d["udp_out"]  # a trap in and a return out per sendto at least
+    assert w.sink.bad == 0
+
+
+@pytest.mark.parametrize("which", ["spin3", "osf3"])
+def test_thirty_frames_a_second_per_stream(which: str, request: pytest.FixtureRequest) -> None:
+    w, d, secs = request.getfixturevalue(which)
+    fps = d["sink_frames"] / 3 / secs
+    assert 27 <= fps <= 33, f"{which}: {fps:.1f} frames/s per stream"
+
+
+def test_utilization_rises_and_spin_grows_more_slowly_on_dma() -> None:
+    res = BV.bench_video((1, 5), "dma", interval_us=SHORT)
+    u = {(p["streams"], p["way"]): p["utilization"] for p in res["points"]}
+    assert u[5, "spin"] > u[1, "spin"] > 0
+    assert u[5, "osf1"] > u[1, "osf1"] > 0
+    assert u[5, "spin"] - u[1, "spin"] < (u[5, "osf1"] - u[1, "osf1"]) / 2
+    assert u[5, "spin"] < u[5, "osf1"]
+
+
+def test_a_control_storm_does_not_break_the_server() -> None:
+    w = BV.VideoWorld(2, "spin", "dma")
+    client = w.client
+    assert client.net is not None
+    junk = [b"", b"JOIN", b"JOIN\x00\x00", b"LEAVE\x27\x0f", b"JOIN\xff\xff" * 40, bytes(range(256)) * 5]
+    for i in range(200):  # joins from many ports, malformed datagrams, leaves of nobody
+        client.net.udp.send(6000 + i % 50, "10.0.0.1", 5005, b"JOIN" + (7000 + i).to_bytes(2, "big"))
+        client.net.udp.send(6000, "10.0.0.1", 5005, junk[i % len(junk)][: P.ETH_MAX - 100])
+        if i % 20 == 0:
+            w.net.run_us(2000)
+    sent0 = w.globals("video_sender")["packets_sent"]
+    _, d, _ = w.measure(warmup_us=100_000, interval_us=SHORT)
+    mc = w.globals("video_multicast")
+    assert len(mc["clients"]) == mc["MAX_CLIENTS"]  # bounded: the rest were refused
+    assert mc["refused"] > 200
+    assert w.server.sched.failures == []
+    assert w.globals("video_sender")["packets_sent"] - sent0 >= 60  # still 30 frames/s of 12 chunks
+    assert d["udp_out"] > 0 and d["driver_sends"] > d["udp_out"]  # still one trip, many copies
+    assert min(w.sink.packets) > 0
+
+
+def test_bench_json_parses() -> None:
+    r = subprocess.run([sys.executable, "-m", "workbench.cli", "bench", "video", "--streams", "1", "--json"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert [p["way"] for p in res["points"]] == ["spin", "osf1"]
+    assert all(0 <= p["utilization"] <= 100 for p in res["points"])
+
+
+def test_bad_stream_list_is_a_clear_error() -> None:
+    r = subprocess.run([sys.executable, "-m", "workbench.cli", "bench", "video", "--streams", "x"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert r.returncode != 0 and "Traceback" not in r.stderr and "stream counts" in r.stderr
