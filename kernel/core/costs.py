@@ -62,3 +62,8 @@ LANCE_BYTE = 1  # per byte moved through the Lance's buffer memory (16 bits per 
 NET_LAYER = 400  # one protocol layer's input or output bookkeeping (header checks, demux, counters)
 CHECKSUM_PER_8 = 1  # Internet checksum, per quadword summed
 SOCKET_CALL = 3000  # BSD sosend/soreceive: socket lock, mbuf chain allocation or walk, sbappend/sbdrop
+
+# TCP for extensions (issue 20, kernel/net/tcp_ext.py): a conn.Send or conn.Recv is a procedure call
+# into the kernel (EXT_CALL above is the way back in); Recv copies out of the connection's receive
+# buffer at BYTE_COPY_PER_8, Send keeps a reference (no copy). This is the queue bookkeeping.
+TCP_EXT_OP = 60  # find the connection, append to or walk its queue of references
