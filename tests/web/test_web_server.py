@@ -222,8 +222,10 @@ def test_latency_and_mechanism_of_a_cached_1k_get(w: WebWorld) -> None:
     fresh_us = (r.at - s.start) / CLOCK_MHZ
     s = w.session([req("/k1.txt") for _ in range(5)])
     per_us = (s.responses[-1].at - s.responses[0].at) / 4 / CLOCK_MHZ
-    print(f"\ncached 1 KiB GET: {fresh_us:.0f} µs SYN to last byte; {per_us:.0f} µs per request kept alive; "
-          f"server crossings {after.crossings - before.crossings}, copies {after.copies - before.copies}")
+    print(
+        f"\ncached 1 KiB GET: {fresh_us:.0f} µs SYN to last byte; {per_us:.0f} µs per request kept alive; "
+        f"server crossings {after.crossings - before.crossings}, copies {after.copies - before.copies}"
+    )
     assert after.crossings == before.crossings  # nothing crossed into user space on the server
     assert after.copies - before.copies == 1  # the request out of TCP's buffer; the response by reference
     assert 1000 < per_us < fresh_us < 10_000
