@@ -41,6 +41,8 @@ URI_MAX = 2048  # characters of a request target
 HEADERS_MAX = 64  # header fields in one request
 PIPELINE_MAX = 16  # requests taken from one connection per handler call (the rest at the next)
 READ_CHUNK = 65536  # bytes one Files.Read asks for
+READS_MAX = 12  # Files.Reads at the disk at once
+NFS_MAX = 12  # NFS.Reads unanswered at once
 INDEX = "index.html"
 SERVER = "SPIN-Workbench"
 
@@ -375,6 +377,10 @@ def complete(name, parts, level, status):
 # --- the disk and NFS levels ---------------------------------------------------------------------
 
 reads = {}  # name -> [size, {offset: data}] for a Files.Read in progress
+read_queue = []  # (name, offset, n) not yet asked of the disk
+reads_out = 0
+nfs_queue = []  # names not yet asked of NFS
+nfs_out = 0
 
 
 def from_disk(name):
@@ -389,13 +395,33 @@ def from_disk(name):
         return True
     off = 0
     while off < size:
-        Files.Read(name, off, min(READ_CHUNK, size - off), disk_done)
+        read_queue.append((name, off, min(READ_CHUNK, size - off)))
         off += READ_CHUNK
+    start_reads()
     return True
+
+
+def start_reads():
+    """Keep at most READS_MAX Files.Reads at the disk (the kernel bounds an extension's)."""
+    global reads_out
+    while read_queue and reads_out < READS_MAX:
+        name, off, n = read_queue.pop(0)
+        if name not in reads:
+            continue
+        reads_out += 1
+        try:
+            Files.Read(name, off, n, disk_done)
+        except Exception:
+            reads_out -= 1
+            del reads[name]
+            from_nfs(name)
 
 
 def disk_done(name, offset, data):
     """Files.Read's completion: when every chunk is in, answer; a failed read goes to NFS."""
+    global reads_out
+    reads_out -= 1
+    start_reads()
     st = reads.get(name)
     if st is None:
         return
@@ -412,10 +438,27 @@ def disk_done(name, offset, data):
 
 
 def from_nfs(name):
-    NFS.Read(NFS_SERVER, name, nfs_done)
+    nfs_queue.append(name)
+    start_nfs()
+
+
+def start_nfs():
+    """Keep at most NFS_MAX NFS.Reads unanswered (the kernel bounds an extension's)."""
+    global nfs_out
+    while nfs_queue and nfs_out < NFS_MAX:
+        name = nfs_queue.pop(0)
+        nfs_out += 1
+        try:
+            NFS.Read(NFS_SERVER, name, nfs_done)
+        except Exception:
+            nfs_out -= 1
+            complete(name, None, "nfs", 502)
 
 
 def nfs_done(path, data):
+    global nfs_out
+    nfs_out -= 1
+    start_nfs()
     if isinstance(data, bytes):
         complete(path, (data,), "nfs", 200)
     elif data == -2 or data == -21 or data == -27:  # ENOENT, EISDIR, EFBIG: not a file we serve

@@ -119,3 +119,18 @@ TCP_EXT_CONNS = 64  # live connections one extension holds; more are refused wit
 TCP_EXT_QUEUED = 4 << 20  # bytes one extension may have queued on its connections, not yet taken by TCP
 TCP_EXT_BACKLOG = 16  # the listen backlog TCP.Listen asks for
 TCP_EXT_RECV_MAX = 64 * 1024  # bytes one conn.Recv returns at most
+
+# --- files and NFS (kernel/fs/files_ext.py, nfs_server.py, nfs_client.py) --------------------
+
+FILES_READ_MAX = 64 * 1024  # bytes one Files.Read may ask for: 8 frames held while the disk fills them
+FILES_READS_PER_EXTENSION = 16  # Files.Read calls an extension may have waiting for the disk at once
+FILES_LIST_MAX = 4096  # names Files.List returns (the first, in sorted order)
+CALLBACKS_PER_EXTENSION = 64  # distinct handler procedures the kernel keeps ready to call back, per extension
+NFS_RSIZE = 8192  # bytes one NFS READ asks for and the server answers at most (rsize; Linux's UDP default)
+NFS_WINDOW = 4  # READs the client keeps outstanding per transfer: 4 x 6 fragments fit the Lance's 32-buffer ring
+NFS_TIMEOUT_US = 100_000  # virtual: the first retransmission timeout (timeo); doubled on each retry ...
+NFS_RETRIES = 5  # ... up to this many retransmissions of one call, then ETIMEDOUT (retrans)
+NFS_MAX_FILE = 16 << 20  # bytes the client fetches into memory for one NFS.Read: more is EFBIG
+NFS_CALLS_OUTSTANDING = 64  # calls the kernel client has in flight in all: more are refused with EAGAIN
+NFS_PER_EXTENSION = 16  # NFS.Read/Stat calls one extension may have unanswered at once
+NFS_SERVER_PENDING = 64  # READs the server holds waiting for the disk; more are dropped (the client retries)

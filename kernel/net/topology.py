@@ -24,24 +24,28 @@ def host_address(i: int, subnet: str = "10.0.0") -> str:
 
 class Network:
     """``n`` hosts 10.0.0.1.. on one 10 Mb/s wire. ``programs`` maps a host's
-    index to the (image, argv) its init runs; ``loss`` and ``seed`` make the
-    wire drop frames, reproducibly; ``pcap`` names a file for the tap."""
+    index to the (image, argv) its init runs; ``disks`` a host's index to the
+    disk image it boots with (an extent file system, kernel/fs/format.py);
+    ``loss`` and ``seed`` make the wire drop frames, reproducibly; ``pcap``
+    names a file for the tap."""
 
     def __init__(self, n: int = 2, *, programs: dict[int, tuple[ElfImage, list[str]]] | None = None,
                  loss: float = 0.0, seed: int = 0, pcap: str | Path | None = None, latency_cycles: int = 665,
-                 memory: int = 32 << 20, subnet: str = "10.0.0", trace: bool = False) -> None:  # fmt: skip
+                 memory: int = 32 << 20, subnet: str = "10.0.0", trace: bool = False,
+                 disks: dict[int, bytes] | None = None) -> None:  # fmt: skip
         self.world = World()
         self.tap = Tap(pcap) if pcap is not None else None
         self.wire = Wire(latency_cycles, loss=loss, seed=seed, tap=self.tap)
         self.hosts: list[Kernel] = []
         self.addresses: list[str] = []
         programs = programs or {}
+        disks = disks or {}
         machines = []
         for i in range(n):
             m = Machine(memory)
             m.attach_nic(BASE_MAC | (i + 1))
             image, argv = programs.get(i, (None, None))
-            k = boot(m, init=image, argv=argv, address=host_address(i, subnet), trace=trace)
+            k = boot(m, init=image, argv=argv, address=host_address(i, subnet), trace=trace, disk_image=disks.get(i))
             self.world.add(m)
             self.hosts.append(k)
             self.addresses.append(host_address(i, subnet))

@@ -75,6 +75,10 @@ def main(args: argparse.Namespace) -> int:
         from workbench.bench import net
 
         return net.main(args.json, args.ops, not getattr(args, "no_chart", False))
+    if args.what == "web":
+        from workbench.bench import web
+
+        return web.main(args.json, min(args.ops, 60), not getattr(args, "no_chart", False))
     if args.what == "threads":
         from workbench.bench import threads
 
