@@ -169,9 +169,6 @@ def _define_services(k: Kernel) -> None:
     views: dict[str, ExtensionSched] = {}
     k.system.public.exports["Sched"] = lambda ext: ExtensionSched(sched, ext, _serves(k), views)
     authorize_choose(d, d.event("Sched.Choose"), views)
-    from kernel import inspect_ext  # late: it reads kernel/inspect.py, which reads the net stack's records
-
-    inspect_ext.install(k)  # Inspect: plain-data rows for extensions holding the all-processes right
 
 
 __all__: list[Any] = ["boot"]

@@ -26,7 +26,7 @@ ROWS_MAX = 1000  # rows one call returns at most: a page shows a system, not a d
 
 
 def install(k: Kernel) -> None:
-    """Export Inspect to SpinPublic (boot calls this)."""
+    """Export Inspect to SpinPublic (with the network: kernel/net/tcp_ext.py's install)."""
     k.system.public.exports["Inspect"] = lambda ext: ExtensionInspect(k, ext)
 
 

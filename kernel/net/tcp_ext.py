@@ -62,6 +62,13 @@ def install(tcp: T.Tcp) -> None:
     tcp.after_input.append(service.drain)
     tcp.stack.k.system.public.exports["TCP"] = lambda ext: ExtensionTcp(service, ext)
     tcp.ext_service = service  # type: ignore[attr-defined]
+    # The web server (extensions/web_server.py) is what needs these, and it needs a network: offered with
+    # it, a kernel without one keeps the SpinPublic it had (the boot tour's golden lists it).
+    from kernel import inspect_ext
+    from kernel.fs import files_ext
+
+    inspect_ext.install(tcp.stack.k)
+    files_ext.export_none(tcp.stack.k)  # a disk mounted at boot has exported the real Files already
 
 
 class Conn(capability.Handle):
@@ -75,7 +82,7 @@ class Conn(capability.Handle):
         return int(self._rec().port)
 
     def _rec(self) -> _Record:
-        return capability.unwrap(self, "tcp connection")  # type: ignore[no-any-return]
+        return capability.unwrap(self, "tcp connection")
 
     def Recv(self, n: Any = TCP_EXT_RECV_MAX) -> bytes | None:  # noqa: N802 - SPIN's names
         return self._rec().recv(n)

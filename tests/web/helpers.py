@@ -185,7 +185,7 @@ class WebWorld:
             self.nfs.append(f)
             return f
 
-        if "Files" not in k.system.public.exports or "NFS" not in k.system.public.exports:
+        if k.machine.disk is None:  # no extent FS here: both levels are stand-ins
             k.system.public.exports["Files"] = files
             k.system.public.exports["NFS"] = nfs
         self.ext = k.system.load_file(WEB, importer=importer, settings={"PORT": 8080, **(settings or {})})
