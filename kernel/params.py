@@ -112,6 +112,14 @@ TCP_SYNACK_RETRIES = 3  # a half-open entry's SYN-ACKs after the first: gone aft
 TCP_CHALLENGE_ACKS = 8  # per connection per virtual second (RFC 5961 §7): no amplifier, no global side channel
 TCP_PORT_TABLE = 256  # RFC 6056 algorithm 4's table of per-destination counters
 
+# --- TCP for extensions (kernel/net/tcp_ext.py) and the web server (issue 20) ----------------
+
+TCP_EXT_PORTS = 8  # TCP ports one extension listens on
+TCP_EXT_CONNS = 64  # live connections one extension holds; more are refused with a reset
+TCP_EXT_QUEUED = 4 << 20  # bytes one extension may have queued on its connections, not yet taken by TCP
+TCP_EXT_BACKLOG = 16  # the listen backlog TCP.Listen asks for
+TCP_EXT_RECV_MAX = 64 * 1024  # bytes one conn.Recv returns at most
+
 # --- files and NFS (kernel/fs/files_ext.py, nfs_server.py, nfs_client.py) --------------------
 
 FILES_READ_MAX = 64 * 1024  # bytes one Files.Read may ask for: 8 frames held while the disk fills them

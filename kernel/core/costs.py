@@ -63,6 +63,11 @@ NET_LAYER = 400  # one protocol layer's input or output bookkeeping (header chec
 CHECKSUM_PER_8 = 1  # Internet checksum, per quadword summed
 SOCKET_CALL = 3000  # BSD sosend/soreceive: socket lock, mbuf chain allocation or walk, sbappend/sbdrop
 
+# TCP for extensions (issue 20, kernel/net/tcp_ext.py): a conn.Send or conn.Recv is a procedure call
+# into the kernel (EXT_CALL above is the way back in); Recv copies out of the connection's receive
+# buffer at BYTE_COPY_PER_8, Send keeps a reference (no copy). This is the queue bookkeeping.
+TCP_EXT_OP = 60  # find the connection, append to or walk its queue of references
+
 # Files and NFS (issue 20). RPC_DECODE: parse or build an ONC RPC header and its credential (a few dozen
 # XDR words, bounds-checked); NFS_OP: one NFSv3 procedure's work besides the data it moves (handle to
 # entry lookup in a dictionary, fattr3 fill); FILES_OP: a Files call's bookkeeping. The bytes a READ

@@ -188,3 +188,28 @@ class ExtensionFiles:
 def export(k: Kernel, fs: ExtentFS) -> None:
     """Offer Files to extensions (ExtentFS.mount calls this once the disk is read)."""
     k.system.public.exports["Files"] = lambda ext: ExtensionFiles(k, fs, ext)
+
+
+class NoFiles:
+    """Files on a host without a disk: nothing is there (Size -1, List empty),
+    so an extension written for a disk links everywhere and looks elsewhere
+    (the web server goes to NFS). Issue 20's web helper added it."""
+
+    __name__ = "Files"
+
+    def __init__(self, ext: Any) -> None:
+        self._ext = ext
+
+    def Size(self, name: Any) -> int:  # noqa: N802 - SPIN's names
+        return -1
+
+    def List(self) -> tuple[str, ...]:  # noqa: N802
+        return ()
+
+    def Read(self, name: Any, offset: Any, n: Any, handler: Any) -> None:  # noqa: N802
+        raise SpinError(f"{self._ext.name}: Files.Read: this host has no disk")
+
+
+def export_none(k: Kernel) -> None:
+    """Offer the disk-less Files if no disk did (the network's bring-up calls it, kernel/net/tcp_ext.py)."""
+    k.system.public.exports.setdefault("Files", NoFiles)

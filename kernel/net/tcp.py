@@ -276,6 +276,11 @@ class Tcp:
         stack.install_protocol(P.PROTO_TCP, self._input, "IP")
         stack.export("TCP", self.iface)
         stack.unreachable_hooks.append(self._unreachable)
+        self.inputting = False  # a segment is being processed: in-kernel endpoints' news waits for the end
+        self.after_input: list[Callable[[], None]] = []  # run once each segment is processed (kernel/net/tcp_ext.py)
+        from kernel.net import tcp_ext  # late: tcp_ext builds on this module
+
+        tcp_ext.install(self)
 
     # --- opening --------------------------------------------------------------------------
 
@@ -368,8 +373,16 @@ class Tcp:
     # --- input ------------------------------------------------------------------------------
 
     def _input(self, p: P.IpPacket) -> None:
-        """IP -> TCP: check the segment, then raise TCP.PacketArrived."""
-        self.stack.up(p, "TCP", P.parse_tcp, self.iface)
+        """IP -> TCP: check the segment, then raise TCP.PacketArrived; then
+        the ``after_input`` hooks (an extension's handlers run once the
+        segment is wholly processed, never in the middle of the engine)."""
+        self.inputting = True
+        try:
+            self.stack.up(p, "TCP", P.parse_tcp, self.iface)
+        finally:
+            self.inputting = False
+        for fn in self.after_input:
+            fn()
 
     def _input_segment(self, seg: P.TcpSegment) -> None:
         """TCP.PacketArrived's intrinsic handler: the engine."""

@@ -25,7 +25,8 @@ from machine.hostfile import HOST_TEXT_MAX, HostFileError, read_text
 # What the full kernel exports to every extension (spin-reference.md §2),
 # and the privileged set only trusted installers may use.
 SPIN_PUBLIC = ("Dispatcher", "Console", "Clock", "Domain", "NameServer", "Strand", "Sched", "Thread", "PhysAddr",
-               "VirtAddr", "Translation", "Trap", "Ether", "IP", "ICMP", "UDP", "TCP", "Replug", "FrameBuffer", "Files", "Timer", "Reel", "Multicast")  # fmt: skip
+               "VirtAddr", "Translation", "Trap", "Ether", "IP", "ICMP", "UDP", "TCP", "Replug", "Files", "NFS",
+               "Inspect", "FrameBuffer", "Timer", "Reel", "Multicast")  # fmt: skip
 SPIN_TRUSTED = ("DispatcherPrivate", "Sal", "SpinLock", "Stitcher")
 TRUSTED_IMPORTERS = ("kernel", "root")
 
