@@ -150,7 +150,11 @@ class Bridge:
         if net.wire.in_flight:
             return True
         for c in self.conns:
-            if (c.to_kernel and len(c.tcb.sndbuf) < TCP_SNDBUF) or (c.host_eof and not c.kernel_closed) or c.tcb.state in (T.SYN_SENT, T.SYN_RCVD):
+            if (
+                (c.to_kernel and len(c.tcb.sndbuf) < TCP_SNDBUF)
+                or (c.host_eof and not c.kernel_closed)
+                or c.tcb.state in (T.SYN_SENT, T.SYN_RCVD)
+            ):
                 return True
             if c.tcb.rcvbuf and len(c.to_host) < BUFFER:
                 return True

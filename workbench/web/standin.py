@@ -100,8 +100,10 @@ class StandinServer:
     def _threads(self) -> bytes:
         rows = "".join(f"<tr><td>{r.id}</td><td>{html.escape(r.name)}</td><td>{r.state}</td></tr>"
                        for r in inspect.strands(self.k))  # fmt: skip
-        return (f"<!doctype html><html><head><title>threads</title></head><body><table id='threads'>"
-                f"<tr><th>id</th><th>name</th><th>state</th></tr>{rows}</table></body></html>").encode()
+        return (
+            f"<!doctype html><html><head><title>threads</title></head><body><table id='threads'>"
+            f"<tr><th>id</th><th>name</th><th>state</th></tr>{rows}</table></body></html>"
+        ).encode()
 
 
 class StandinWorld:
