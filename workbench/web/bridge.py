@@ -209,6 +209,9 @@ class Bridge:
             sock.setblocking(False)
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                # a fixed send buffer (no autotuning to megabytes): a client that stops reading
+                # stops the bridge, and so the kernel's window, within a bounded number of bytes
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, BUFFER)
             if len(self.conns) >= MAX_CONNECTIONS:
                 self._reset_host(sock)
                 self.stats.refused += 1

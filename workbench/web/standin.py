@@ -63,7 +63,8 @@ class StandinServer:
         line = head.split(b"\r\n", 1)[0]
         parts = line.split(b" ")
         body, ctype, status = b"", "text/plain", "200 OK"
-        if len(parts) != 3 or not parts[2].startswith(b"HTTP/1.") or not parts[1].startswith(b"/"):
+        if (len(parts) != 3 or not parts[0].isalpha() or not parts[0].isascii()
+                or parts[2] not in (b"HTTP/1.0", b"HTTP/1.1") or not parts[1].startswith(b"/")):  # fmt: skip
             status, body = "400 Bad Request", b"bad request\n"
         elif parts[0] not in (b"GET", b"HEAD"):
             status, body = "405 Method Not Allowed", b"method not allowed\n"
