@@ -18,6 +18,8 @@ import sys
 import time
 from typing import Any
 
+from kernel.fs.format import FsFormatError
+from kernel.sys.errors import SpinError
 from machine.hostfile import write_error
 from workbench.cli.args import SEED, int_in
 from workbench.views import plural
@@ -85,7 +87,12 @@ def main(args: argparse.Namespace) -> int:
             raise
         print(f"spinwb web: --pcap {write_error(args.pcap, e)}", file=sys.stderr)
         return 2
-    except (ValueError, TypeError) as e:  # a name the file system refuses, a bad setting
+    except (FsFormatError, SpinError, ValueError) as e:  # a name the file system refuses, a refused setting
+        print(f"spinwb web: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # WebWorldError: the world cannot be built as asked (it says what and why)
+        if type(e).__name__ != "WebWorldError":
+            raise
         print(f"spinwb web: {e}", file=sys.stderr)
         return 2
     try:
