@@ -147,3 +147,38 @@ def test_tshark_reads_the_pcap_clean(tree: Path, tmp_path: Path) -> None:
 def _nfs_expected() -> bool:
     """The file server exists once kernel/net/webworld.py has landed (before it, a stand-in serves)."""
     return (ROOT / "kernel" / "net" / "webworld.py").exists()
+
+
+needs_world = pytest.mark.skipif(
+    not _nfs_expected(), reason="kernel/net/webworld.py has not landed: the stand-in serves"
+)
+
+
+@needs_world
+def test_flags_reach_the_world_levels_in_the_summary(tree: Path) -> None:
+    """--local-limit 0 puts nothing on the web host's disk and --policy none caches
+    nothing: both fetches of a small file cross the wire as NFS."""
+    s = start(tree, "--local-limit", "0", "--policy", "none")
+    for _ in range(2):
+        assert _get(s.port, "/index.html") == (200, TREE["index.html"])
+    assert s.stop() == 0, s.err
+    last = s.out.decode().strip().splitlines()[-1]
+    assert "2 requests" in last and "memory 0, disk 0, nfs 2" in last, last
+    s = start(tree)  # the defaults: hybrid, small files local; the second fetch is from memory
+    for _ in range(2):
+        assert _get(s.port, "/index.html") == (200, TREE["index.html"])
+    assert s.stop() == 0, s.err
+    last = s.out.decode().strip().splitlines()[-1]
+    assert "memory 1, disk 1, nfs 0" in last, last
+
+
+@needs_world
+def test_unix_way_server_through_the_bridge(tree: Path) -> None:
+    s = start(tree, "--server", "unix")
+    try:
+        for name in ("index.html", "bin/all256.bin", "a/b/c/deep.txt", "empty.txt"):
+            assert _get(s.port, url_path(name)) == (200, TREE[name]), name
+        assert _get(s.port, "/no/such")[0] == 404
+    finally:
+        assert s.stop() == 0, s.err
+    assert b"Traceback" not in s.err

@@ -65,7 +65,8 @@ def _summary(bridge: Bridge, world: Any, host_s: float, pcap: str | None) -> str
         parts.append("hits " + ", ".join(levels) + f", {c.get('misses', 0)} not found")
     parts.append(plural(s.connections, "connection"))
     parts.append(f"{s.bytes_in:,} bytes in, {s.bytes_out:,} bytes out")
-    parts.append(f"{s.virtual_us / 1e6:.3f} s virtual in {s.host_busy_s:.3f} s of host time ({host_s:.1f} s up)")
+    per = f", {s.host_busy_s * 1000 / int(c['requests']):.1f} ms a request" if c.get("requests") else ""
+    parts.append(f"{s.virtual_us / 1e6:.3f} s virtual in {s.host_busy_s:.3f} s of host time{per} ({host_s:.1f} s up)")
     if pcap:
         tap = world.net.tap
         parts.append(f"pcap {pcap} ({plural(tap.frames if tap else 0, 'frame')})")
