@@ -20,6 +20,7 @@ from kernel.core.sched import MIN_PRIORITY, Strand
 from kernel.core.translation import Translation
 from kernel.core.trap import _enosys, _ignore
 from kernel.fs.extentfs import ExtentFS
+from kernel.fs.nfs_client import export as export_nfs
 from kernel.kernel import Kernel
 from kernel.net import packet as P
 from kernel.net.sockets import Sockets
@@ -89,6 +90,7 @@ def boot(machine: Machine | None = None, *, init: ElfImage | None = None, argv: 
         k.attach_net(net)
         if k.personality is not None:
             Sockets(k.personality, net)
+        export_nfs(k)  # the NFS interface for extensions; its client is made on first use
         step("net", f"Lance {P.mac_str(net.mac)}, {address}/{netmask}: Ether IP ICMP UDP TCP events; "
                     f"network thread is strand {net.thread.id}" + ("; sockets" if k.personality else ""))  # fmt: skip
     idle = _idle_strand(k)

@@ -111,3 +111,18 @@ TCP_MAX_RETRIES = 12  # unanswered retransmissions (or window probes) before a c
 TCP_SYNACK_RETRIES = 3  # a half-open entry's SYN-ACKs after the first: gone after ~3 s, not ~21 s
 TCP_CHALLENGE_ACKS = 8  # per connection per virtual second (RFC 5961 §7): no amplifier, no global side channel
 TCP_PORT_TABLE = 256  # RFC 6056 algorithm 4's table of per-destination counters
+
+# --- files and NFS (kernel/fs/files_ext.py, nfs_server.py, nfs_client.py) --------------------
+
+FILES_READ_MAX = 64 * 1024  # bytes one Files.Read may ask for: 8 frames held while the disk fills them
+FILES_READS_PER_EXTENSION = 16  # Files.Read calls an extension may have waiting for the disk at once
+FILES_LIST_MAX = 4096  # names Files.List returns (the first, in sorted order)
+CALLBACKS_PER_EXTENSION = 64  # distinct handler procedures the kernel keeps ready to call back, per extension
+NFS_RSIZE = 8192  # bytes one NFS READ asks for and the server answers at most (rsize; Linux's UDP default)
+NFS_WINDOW = 4  # READs the client keeps outstanding per transfer: 4 x 6 fragments fit the Lance's 32-buffer ring
+NFS_TIMEOUT_US = 100_000  # virtual: the first retransmission timeout (timeo); doubled on each retry ...
+NFS_RETRIES = 5  # ... up to this many retransmissions of one call, then ETIMEDOUT (retrans)
+NFS_MAX_FILE = 16 << 20  # bytes the client fetches into memory for one NFS.Read: more is EFBIG
+NFS_CALLS_OUTSTANDING = 64  # calls the kernel client has in flight in all: more are refused with EAGAIN
+NFS_PER_EXTENSION = 16  # NFS.Read/Stat calls one extension may have unanswered at once
+NFS_SERVER_PENDING = 64  # READs the server holds waiting for the disk; more are dropped (the client retries)

@@ -62,3 +62,11 @@ LANCE_BYTE = 1  # per byte moved through the Lance's buffer memory (16 bits per 
 NET_LAYER = 400  # one protocol layer's input or output bookkeeping (header checks, demux, counters)
 CHECKSUM_PER_8 = 1  # Internet checksum, per quadword summed
 SOCKET_CALL = 3000  # BSD sosend/soreceive: socket lock, mbuf chain allocation or walk, sbappend/sbdrop
+
+# Files and NFS (issue 20). RPC_DECODE: parse or build an ONC RPC header and its credential (a few dozen
+# XDR words, bounds-checked); NFS_OP: one NFSv3 procedure's work besides the data it moves (handle to
+# entry lookup in a dictionary, fattr3 fill); FILES_OP: a Files call's bookkeeping. The bytes a READ
+# moves are charged as copies (BYTE_COPY_PER_8), once into the reply.
+RPC_DECODE = 400
+NFS_OP = 600
+FILES_OP = 150

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import struct
 from collections import Counter, deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -89,6 +90,15 @@ class _Looped:
 
     def __init__(self, frame: bytes) -> None:
         self.frame = frame
+
+
+class _Call:
+    """A work item: kernel code to run in the network thread (``NetStack.defer``)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[], None]) -> None:
+        self.fn = fn
 
 
 class Timer:
@@ -252,8 +262,13 @@ class NetStack:
     def _loopback(self, frame: bytes) -> None:
         self._enqueue(_Looped(frame))
 
+    def defer(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` in the network thread, after what is queued (a disk
+        interrupt's completion that must send: the NFS server's answer)."""
+        self._enqueue(_Call(fn))
+
     def _enqueue(self, item: Any) -> None:
-        if item is not _TIMERS and len(self.queue) >= self.queue_limit:
+        if item is not _TIMERS and type(item) is not _Call and len(self.queue) >= self.queue_limit:
             self.drop(next(self.ids), "Ether", "input queue full")
             return
         self.queue.append(item)
@@ -282,6 +297,11 @@ class NetStack:
                     self._run_timers()
                 elif type(item) is _Looped:
                     self.receive(item.frame, looped=True)
+                elif type(item) is _Call:
+                    try:
+                        item.fn()
+                    except Exception as e:  # noqa: BLE001 - one completion's bug must not take the network down
+                        self.k.report(f"network: deferred work raised {type(e).__name__}: {e}")
                 else:
                     self.receive(item)
             if q:
@@ -419,9 +439,13 @@ class NetStack:
             return None, -EHOSTUNREACH
         return hop, 0
 
-    def ip_send(self, dst: str, proto: int, payload: bytes, src: str | None = None) -> int:
-        """Build an IP packet and raise IP.PacketSend; 0 or -errno."""
-        if len(payload) > MTU - P.IP_HLEN:  # a reassembled request's answer, say: this stack does not fragment
+    def ip_send(self, dst: str, proto: int, payload: bytes, src: str | None = None, fragment: bool = False) -> int:
+        """Build an IP packet and raise IP.PacketSend; 0 or -errno. Larger than
+        the MTU, it is EMSGSIZE, unless the caller asks it ``fragment``ed (the
+        NFS READ replies: RFC 791 §3.2)."""
+        if len(payload) > MTU - P.IP_HLEN:  # a reassembled request's answer, say: not fragmented unless asked
+            if fragment and len(payload) <= 65_535 - P.IP_HLEN:
+                return self._ip_send_fragments(dst, proto, payload, src)
             self.counters["ip out: larger than the MTU"] += 1
             return -EMSGSIZE
         hop, err = self.route(dst)
@@ -433,6 +457,29 @@ class NetStack:
         pid = next(self.ids)
         self.sal.charge(costs.NET_LAYER + costs.CHECKSUM_PER_8 * 2)
         self.ip.PacketSend(P.IpPacket(pid, data, 0, 4, 5, len(data), 0, False, 64, proto, src, dst))
+        return 0
+
+    def _ip_send_fragments(self, dst: str, proto: int, payload: bytes, src: str | None) -> int:
+        """One datagram as fragments of 1480 bytes (a multiple of 8) and the
+        rest, one identification, MF on all but the last, DF clear (RFC 791
+        §3.2, "Fragmentation"); each raises IP.PacketSend as a packet does."""
+        hop, err = self.route(dst)
+        if hop is None:
+            self.counters["ip out: unroutable"] += 1
+            return err
+        src = src or self.address
+        ident = next(self.ip_ident) & 0xFFFF
+        step = (MTU - P.IP_HLEN) // 8 * 8
+        s, d = P.ip_aton(src), P.ip_aton(dst)
+        for off in range(0, len(payload), step):
+            piece = payload[off : off + step]
+            more = 0x2000 if off + step < len(payload) else 0
+            h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, P.IP_HLEN + len(piece), ident, more | (off // 8), 64, proto, 0,
+                            s, d)  # fmt: skip
+            data = h[:10] + struct.pack("!H", P.checksum(h)) + h[12:] + piece
+            self.sal.charge(costs.NET_LAYER + costs.CHECKSUM_PER_8 * 2)
+            self.counters["ip fragments out"] += 1
+            self.ip.PacketSend(P.IpPacket(next(self.ids), data, 0, 4, 5, len(data), ident, True, 64, proto, src, dst))
         return 0
 
     def _ip_send(self, p: P.IpPacket) -> None:

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from kernel.core.sched import Strand
     from kernel.net.stack import NetStack
 
-MAX_DATAGRAM = 1472  # one Ethernet frame: this stack does not fragment
+MAX_DATAGRAM = 1472  # one Ethernet frame: what sockets and extensions may send (they are not fragmented)
+MAX_FRAGMENTED = 65_507  # what kernel code may send with ``send(..., fragment=True)``: IP fragments it
 
 
 class UdpEndpoint:
@@ -168,9 +169,11 @@ class Udp:
 
     # --- output ---------------------------------------------------------------------------
 
-    def send(self, sport: int, dst: str, dport: int, payload: bytes, pid: int | None = None) -> int:
-        """Raise UDP.PacketSend for one datagram; 0 or -errno."""
-        if len(payload) > MAX_DATAGRAM:
+    def send(self, sport: int, dst: str, dport: int, payload: bytes, pid: int | None = None,
+             fragment: bool = False) -> int:  # fmt: skip
+        """Raise UDP.PacketSend for one datagram; 0 or -errno. ``fragment``:
+        kernel code's large datagram (NFS), sent as IP fragments."""
+        if len(payload) > (MAX_FRAGMENTED if fragment else MAX_DATAGRAM):
             return -EMSGSIZE
         if not 0 < dport < 65536:
             return -EINVAL
@@ -185,7 +188,8 @@ class Udp:
         """UDP.PacketSend's intrinsic handler: header, checksum, to IP."""
         self.stack.counters["udp out"] += 1
         self.stack.sal.charge(costs.NET_LAYER + costs.CHECKSUM_PER_8 * (len(d.payload) // 8 + 2))
-        self.stack.ip_send(d.dst, P.PROTO_UDP, P.udp(d.src, d.dst, d.src_port, d.dst_port, d.payload))
+        self.stack.ip_send(d.dst, P.PROTO_UDP, P.udp(d.src, d.dst, d.src_port, d.dst_port, d.payload),
+                           fragment=len(d.payload) > MAX_DATAGRAM)  # only send(fragment=True) lets one through  # fmt: skip
 
     def send_view(self, src_port: int, dst: str, dst_port: int, data: bytes) -> int:
         """UDP.Send(src_port, dst, dst_port, data) for kernel code."""

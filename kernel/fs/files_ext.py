@@ -1,0 +1,190 @@
+"""The ``Files`` interface extensions import: the local extent file system,
+read past the buffer cache.
+
+SOSP'95 §5.4's web server did its own caching, so it read files straight
+from the disk ("no double buffering"): ``Files.Read`` is ExtentFS's
+``read_direct`` -- one disk transfer into frames held only for it -- and its
+handler runs from the disk's interrupt, under the extension's fuel, like
+UDP.Listen's handlers (kernel/net/udp.py). A handler that faults or runs out
+of fuel is reported as any contained handler is (the dispatcher's reports)
+and the kernel goes on.
+
+    Files.Size(name) -> int size, or -1 if no such file
+    Files.Read(name, offset, n, handler) -> None; later handler(name, offset, data),
+        data = bytes (b"" past the end) or -errno (ENOENT 2, EIO 5, ENOMEM 12)
+    Files.List() -> tuple of names (the first FILES_LIST_MAX, sorted)
+
+Bounds (kernel/params.py): FILES_READ_MAX bytes a read, FILES_READS_PER_EXTENSION
+reads waiting at once. ``Callbacks`` is how the kernel keeps an extension's
+procedure ready to call later, contained (the NFS client's handlers too).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from kernel.core import costs
+from kernel.core.sal import ENOENT
+from kernel.params import CALLBACKS_PER_EXTENSION, FILES_LIST_MAX, FILES_READ_MAX, FILES_READS_PER_EXTENSION
+from kernel.sys.dispatcher import Binding, Event
+from kernel.sys.errors import SpinError
+from kernel.sys.interface import Interface
+from kernel.sys.sandbox import shown
+
+if TYPE_CHECKING:
+    from kernel.fs.extentfs import ExtentFS
+    from kernel.kernel import Kernel
+
+
+def _files_read(name: str, offset: int, data: Any) -> None:
+    """The shape of a Files.Read handler: (name, offset, data)."""
+
+
+def _nfs_done(path: str, result: Any) -> None:
+    """The shape of an NFS.Read or NFS.Stat handler: (path, data or size)."""
+
+
+SHAPES: dict[str, Callable[..., None]] = {"FilesRead": _files_read, "NfsDone": _nfs_done}
+
+
+class Callbacks:
+    """Extension procedures the kernel calls back later, each contained as a
+    binding's handler is (kernel/sys/contain.py): under the dispatch bound of
+    fuel, its faults reported, never raised into the kernel. The events
+    (``Completion.FilesRead``, ``Completion.NfsDone``) are never raised: they
+    give the handler's shape and the Events pane a line; they are defined on
+    first use, so a kernel that never calls back has no more events."""
+
+    def __init__(self, k: Kernel) -> None:
+        self.k = k
+        self.iface = Interface("Completion", "extension handlers the kernel calls when an I/O it started is done")
+        self.events: dict[str, Event] = {}
+        self.kept: dict[int, OrderedDict[tuple[str, Any], Binding]] = {}  # id(ext) -> (shape, handler) -> binding
+        self.calls = self.faults = self.skipped = 0
+
+    def _event(self, shape: str) -> Event:
+        ev = self.events.get(shape)
+        if ev is None:
+            ev = self.k.dispatcher.define(self.iface, shape, SHAPES[shape], self, policy="keep")
+            ev.authorizer = None  # the kernel makes these bindings itself, guard-less by design
+            self.events[shape] = ev
+        return ev
+
+    def prepare(self, ext: Any, shape: str, handler: Any, what: str) -> Binding:
+        """The binding that calls ``handler`` for ``ext``; a SpinError naming
+        ``what`` if it is no procedure of the right shape."""
+        if not callable(handler):
+            raise SpinError(f"{ext.name}: {what}: the handler {shown(handler)} is not a procedure")
+        kept = self.kept.setdefault(id(ext), OrderedDict())
+        try:
+            key: tuple[str, Any] | None = (shape, handler)
+            b = kept.get(key)  # type: ignore[arg-type]
+        except TypeError:  # an unhashable callable: made afresh each time
+            key, b = None, None
+        if b is not None:
+            kept.move_to_end(key)  # type: ignore[arg-type]
+            return b
+        d = self.k.dispatcher
+        try:
+            b = d.create(self._event(shape), handler, owner=ext.name, creator=ext, trusted=False,
+                         namespace=ext.namespace)  # fmt: skip
+        except SpinError as e:
+            raise SpinError(f"{ext.name}: {what}: {e}") from None
+        if key is not None:
+            kept[key] = b
+            while len(kept) > CALLBACKS_PER_EXTENSION:
+                kept.popitem(last=False)
+        return b
+
+    def call(self, ext: Any, b: Binding, *args: Any) -> None:
+        """Run the handler now, contained; nothing it does reaches the caller."""
+        if not getattr(ext, "loaded", True):
+            self.skipped += 1  # unloaded or evicted since it asked: nobody to tell
+            return
+        self.calls += 1
+        self.k.sal.charge(costs.EXT_CALL)
+        before = b.faulted
+        try:
+            fn = self.k.dispatcher._callable(b)  # noqa: SLF001 - the containment wrapper, as dispatch calls it
+            assert fn is not None
+            fn(*args)
+        except Exception as e:  # noqa: BLE001 - the wrapper contains the handler; this is the last guard
+            self.k.dispatcher.report(f"{ext.name}: handler on {b.event.name} raised {type(e).__name__}: {e}")
+        if b.faulted is not None and b.faulted is not before:
+            self.faults += 1
+            b.faulted = None  # the next call is a fresh one: the report line stays
+
+
+def callbacks(k: Kernel) -> Callbacks:
+    """The kernel's one Callbacks (made on first use)."""
+    cb = getattr(k, "_completion_callbacks", None)
+    if cb is None:
+        cb = Callbacks(k)
+        k._completion_callbacks = cb  # type: ignore[attr-defined]
+    return cb
+
+
+class ExtensionFiles:
+    """Files as one extension sees it."""
+
+    __name__ = "Files"
+
+    def __init__(self, k: Kernel, fs: ExtentFS, ext: Any) -> None:
+        self._k = k
+        self._fs = fs
+        self._ext = ext
+        self._waiting = 0  # reads queued for the disk, not yet answered
+
+    def _name(self, name: Any, what: str) -> str:
+        if not isinstance(name, str):
+            raise SpinError(f"{self._ext.name}: Files.{what}: the name must be a str, not {shown(name)}")
+        return name
+
+    def Size(self, name: Any) -> int:  # noqa: N802 - SPIN's names
+        """The file's size in bytes, or -1 if there is no such file."""
+        self._k.sal.charge(costs.FILES_OP)
+        e = self._fs.lookup(self._name(name, "Size(name)"))
+        return -1 if e is None else e.size
+
+    def List(self) -> tuple[str, ...]:  # noqa: N802
+        """The files' names, sorted (at most FILES_LIST_MAX)."""
+        self._k.sal.charge(costs.FILES_OP)
+        return tuple(sorted(self._fs.files)[:FILES_LIST_MAX])
+
+    def Read(self, name: Any, offset: Any, n: Any, handler: Any) -> None:  # noqa: N802
+        """Queue a read of ``n`` bytes at ``offset``; ``handler(name, offset,
+        data)`` runs when the disk is done (at once for a missing file, an
+        empty range or no memory)."""
+        ext = self._ext
+        what = "Read(name, offset, n, handler)"
+        self._name(name, what)
+        if type(offset) is not int or type(n) is not int or offset < 0 or n < 0:
+            raise SpinError(f"{ext.name}: Files.{what}: offset and n are ints >= 0, not {shown(offset)} and "
+                            f"{shown(n)}")  # fmt: skip
+        if n > FILES_READ_MAX:
+            raise SpinError(f"{ext.name}: Files.Read: {n} bytes is more than the {FILES_READ_MAX} one read may "
+                            f"ask for (read in pieces)")  # fmt: skip
+        if self._waiting >= FILES_READS_PER_EXTENSION:
+            raise SpinError(f"{ext.name}: Files.Read: {FILES_READS_PER_EXTENSION} reads are already waiting for "
+                            f"the disk; read more when one is answered")  # fmt: skip
+        cb = callbacks(self._k)
+        b = cb.prepare(ext, "FilesRead", handler, f"Files.{what}")
+        self._k.sal.charge(costs.FILES_OP)
+        e = self._fs.lookup(name)
+        if e is None:
+            cb.call(ext, b, name, offset, -ENOENT)
+            return
+        self._waiting += 1
+
+        def done(data: bytes | int) -> None:
+            self._waiting -= 1
+            cb.call(ext, b, name, offset, data)
+
+        self._fs.read_direct(e, offset, n, done)
+
+
+def export(k: Kernel, fs: ExtentFS) -> None:
+    """Offer Files to extensions (ExtentFS.mount calls this once the disk is read)."""
+    k.system.public.exports["Files"] = lambda ext: ExtensionFiles(k, fs, ext)
