@@ -1,0 +1,134 @@
+"""`spinwb web`: the web world served to real clients on the host.
+
+    spinwb web --port 8080 --root site/ [--pcap run.pcap]
+
+Boots the three hosts of the web world (10.0.0.1 the web server, 10.0.0.2
+the NFS file server with every file of --root, 10.0.0.3 the client), puts
+the small files on the web host's own disk too, and bridges
+http://127.0.0.1:PORT/ into the client host's kernel TCP (workbench/web/
+bridge.py): curl, ab and a browser talk to the server over real TCP on the
+emulated wire. Ctrl-C or SIGTERM stops it with a summary. docs/web.md says
+what runs where.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from kernel.fs.format import FsFormatError
+from kernel.sys.errors import SpinError
+from machine.hostfile import write_error
+from workbench.cli.args import SEED, int_in
+from workbench.views import plural
+from workbench.web.bridge import Bridge
+from workbench.web.tree import TreeError, read_tree
+
+SMALL_LIMIT = 32768  # the spec's default: files up to this size are also on the web host's disk
+WEB, CLIENT = 0, 2  # host indices: 10.0.0.1 serves, 10.0.0.3 is where the bridge's connections start
+
+
+def _world(args: argparse.Namespace, files: dict[str, bytes], local: list[str]) -> tuple[Any, str]:
+    """The web world, and which server answers (WebWorld once it exists; the stand-in before)."""
+    try:
+        from kernel.net.webworld import WebWorld  # type: ignore[import-not-found]
+    except ImportError:
+        from workbench.web.standin import StandinWorld
+
+        return StandinWorld(files, local, pcap=args.pcap, seed=args.seed), "stand-in (kernel/net/webworld.py absent)"
+    w = WebWorld(files, local, server=args.server, policy=args.policy, pcap=args.pcap, seed=args.seed)
+    return w, f"{args.server} server, {args.policy} cache policy"
+
+
+def _counters(world: Any) -> dict[str, Any]:
+    """The server's counters: the extension's globals (spec: web_server), or the stand-in's."""
+    if hasattr(world, "counters"):
+        return dict(world.counters())
+    try:
+        from kernel.inspect import extension_globals
+
+        return extension_globals(world.net.hosts[WEB], "web_server")
+    except Exception:  # the UNIX-way server keeps no such globals
+        return {}
+
+
+def _summary(bridge: Bridge, world: Any, host_s: float, pcap: str | None) -> str:
+    c = _counters(world)
+    s = bridge.stats
+    parts = []
+    if "requests" in c:
+        parts.append(plural(int(c["requests"]), "request"))
+    levels = [f"{lvl} {c[f'hits_{lvl}']}" for lvl in ("memory", "disk", "nfs") if f"hits_{lvl}" in c]
+    if levels:
+        parts.append("hits " + ", ".join(levels) + f", {c.get('misses', 0)} not found")
+    parts.append(plural(s.connections, "connection"))
+    parts.append(f"{s.bytes_in:,} bytes in, {s.bytes_out:,} bytes out")
+    per = f", {s.host_busy_s * 1000 / int(c['requests']):.1f} ms a request" if c.get("requests") else ""
+    parts.append(f"{s.virtual_us / 1e6:.3f} s virtual in {s.host_busy_s:.3f} s of host time{per} ({host_s:.1f} s up)")
+    if pcap:
+        tap = world.net.tap
+        parts.append(f"pcap {pcap} ({plural(tap.frames if tap else 0, 'frame')})")
+    return "spinwb web: stopped: " + "; ".join(parts)
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        files = read_tree(args.root)
+    except TreeError as e:
+        print(f"spinwb web: --root {e}", file=sys.stderr)
+        return 2
+    limit = SMALL_LIMIT if args.local_limit is None else args.local_limit
+    local = [n for n, d in files.items() if len(d) <= limit]
+    try:
+        world, which = _world(args, files, local)
+    except OSError as e:
+        if args.pcap is None:
+            raise
+        print(f"spinwb web: --pcap {write_error(args.pcap, e)}", file=sys.stderr)
+        return 2
+    except (FsFormatError, SpinError, ValueError) as e:  # a name the file system refuses, a refused setting
+        print(f"spinwb web: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # WebWorldError: the world cannot be built as asked (it says what and why)
+        if type(e).__name__ != "WebWorldError":
+            raise
+        print(f"spinwb web: {e}", file=sys.stderr)
+        return 2
+    try:
+        bridge = Bridge(world.net, world.net.hosts[CLIENT], world.net.addresses[WEB], 80, port=args.port)
+    except OSError as e:
+        world.close()
+        print(f"spinwb web: --port {args.port}: {e.strerror or e}", file=sys.stderr)
+        return 2
+    bridge.install_signals()
+    size = sum(len(d) for d in files.values())
+    print(f"spinwb web: {plural(len(files), 'file')} ({size:,} bytes) from {args.root} on the file server "
+          f"(10.0.0.2), {len(local)} of them on the web host's disk (10.0.0.1); {which}")  # fmt: skip
+    print(f"spinwb web: serving {bridge.url}")
+    print(f"spinwb web: status pages {bridge.url}spin/")
+    print("spinwb web: Ctrl-C to stop", flush=True)
+    t0 = time.monotonic()
+    try:
+        bridge.run()
+    finally:
+        bridge.close()
+        world.close()  # flushes and closes the pcap
+    print(_summary(bridge, world, time.monotonic() - t0, args.pcap), flush=True)
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("web", help="serve the web world to real clients (curl, ab, a browser) on 127.0.0.1")
+    p.add_argument("--port", type=int_in(0, 65535), default=8080, help="host TCP port (0: pick a free one)")
+    p.add_argument("--root", required=True, metavar="DIR", help="the files to serve (all on the file server)")
+    p.add_argument("--pcap", metavar="FILE", help="write every frame on the emulated wire to this pcap file")
+    p.add_argument("--policy", choices=("hybrid", "lru", "none"), default="hybrid",
+                   help="the web server's memory cache: hybrid (LRU for small files only), lru, none")  # fmt: skip
+    p.add_argument("--server", choices=("extension", "unix"), default="extension",
+                   help="the SPIN extension or the UNIX-way user-level server")  # fmt: skip
+    p.add_argument("--local-limit", type=int_in(0), default=None, metavar="BYTES",
+                   help=f"files up to this size are also on the web host's disk (default {SMALL_LIMIT})")  # fmt: skip
+    p.add_argument("--seed", type=SEED, default=0)
+    p.set_defaults(fn=main)
