@@ -138,23 +138,11 @@ def test_tshark_reads_the_pcap_clean(tree: Path, tmp_path: Path) -> None:
                                "ip.checksum.status == 2 || udp.checksum.status == 2"], capture_output=True, text=True,
                               timeout=300)  # fmt: skip
     assert bad_bits.stdout.strip() == "", bad_bits.stdout[:2000]
-    if _nfs_expected():
-        nfs = subprocess.run([tshark, "-n", "-r", str(pcap), "-Y", "nfs", "-T", "fields", "-e", "nfs.procedure_v3"],
-                             capture_output=True, text=True, timeout=300).stdout.split()  # fmt: skip
-        assert {"3", "6"} <= set(nfs), f"NFS LOOKUP and READ decoded: {sorted(set(nfs))}"
+    nfs = subprocess.run([tshark, "-n", "-r", str(pcap), "-Y", "nfs", "-T", "fields", "-e", "nfs.procedure_v3"],
+                         capture_output=True, text=True, timeout=300).stdout.split()  # fmt: skip
+    assert {"3", "6"} <= set(nfs), f"NFS LOOKUP and READ decoded: {sorted(set(nfs))}"
 
 
-def _nfs_expected() -> bool:
-    """The file server exists once kernel/net/webworld.py has landed (before it, a stand-in serves)."""
-    return (ROOT / "kernel" / "net" / "webworld.py").exists()
-
-
-needs_world = pytest.mark.skipif(
-    not _nfs_expected(), reason="kernel/net/webworld.py has not landed: the stand-in serves"
-)
-
-
-@needs_world
 def test_flags_reach_the_world_levels_in_the_summary(tree: Path) -> None:
     """--local-limit 0 puts nothing on the web host's disk and --policy none caches
     nothing: both fetches of a small file cross the wire as NFS."""
@@ -172,7 +160,6 @@ def test_flags_reach_the_world_levels_in_the_summary(tree: Path) -> None:
     assert "memory 1, disk 1, nfs 0" in last, last
 
 
-@needs_world
 def test_unix_way_server_through_the_bridge(tree: Path) -> None:
     s = start(tree, "--server", "unix")
     try:

@@ -19,6 +19,8 @@ import time
 from typing import Any
 
 from kernel.fs.format import FsFormatError
+from kernel.inspect import extension_globals
+from kernel.net.webworld import WebWorld
 from kernel.sys.errors import SpinError
 from machine.hostfile import write_error
 from workbench.cli.args import SEED, int_in
@@ -30,28 +32,15 @@ SMALL_LIMIT = 32768  # the spec's default: files up to this size are also on the
 WEB, CLIENT = 0, 2  # host indices: 10.0.0.1 serves, 10.0.0.3 is where the bridge's connections start
 
 
-def _world(args: argparse.Namespace, files: dict[str, bytes], local: list[str]) -> tuple[Any, str]:
-    """The web world, and which server answers (WebWorld once it exists; the stand-in before)."""
-    try:
-        from kernel.net.webworld import WebWorld  # type: ignore[import-not-found]
-    except ImportError:
-        from workbench.web.standin import StandinWorld
-
-        return StandinWorld(files, local, pcap=args.pcap, seed=args.seed), "stand-in (kernel/net/webworld.py absent)"
+def _world(args: argparse.Namespace, files: dict[str, bytes], local: list[str]) -> tuple[WebWorld, str]:
+    """The web world, and which server answers."""
     w = WebWorld(files, local, server=args.server, policy=args.policy, pcap=args.pcap, seed=args.seed)
     return w, f"{args.server} server, {args.policy} cache policy"
 
 
-def _counters(world: Any) -> dict[str, Any]:
-    """The server's counters: the extension's globals (spec: web_server), or the stand-in's."""
-    if hasattr(world, "counters"):
-        return dict(world.counters())
-    try:
-        from kernel.inspect import extension_globals
-
-        return extension_globals(world.net.hosts[WEB], "web_server")
-    except Exception:  # the UNIX-way server keeps no such globals
-        return {}
+def _counters(world: WebWorld) -> dict[str, Any]:
+    """The extension's counters (its top-level globals); the UNIX-way server keeps none."""
+    return extension_globals(world.net.hosts[WEB], "web_server")
 
 
 def _summary(bridge: Bridge, world: Any, host_s: float, pcap: str | None) -> str:
