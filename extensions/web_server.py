@@ -489,8 +489,11 @@ def serve_file(conn, st, slot, r, name):
 # --- the status pages -----------------------------------------------------------------------------
 
 
+LABELS = {"blocked_on": "blocked on", "us": "virtual µs run", "free_frames": "free frames"}
+
+
 def esc(v):
-    s = str(v)
+    s = f"{v:,.1f}" if isinstance(v, float) else str(v)
     if len(s) > 300:
         s = s[:300] + "..."
     return (
@@ -505,7 +508,7 @@ def page(title, intro, cols, rows):
     out.append(" | ".join(['<a href="/spin/">index</a>'] + [f'<a href="/spin/{p}">{p}</a>' for p in PAGES]))
     out.append("</p><p>" + esc(intro) + "</p><table><thead><tr>")
     for c in cols:
-        out.append("<th>" + esc(c) + "</th>")
+        out.append("<th>" + esc(LABELS.get(c, c)) + "</th>")
     out.append("</tr></thead><tbody>")
     total = 0
     shown = 0
