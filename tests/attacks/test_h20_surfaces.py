@@ -399,3 +399,45 @@ def test_an_nfs_reply_from_the_wrong_port_or_host_is_dropped() -> None:
     w.net.run_until(lambda: bool(got), 5_000_000)
     assert got == [b"the real bytes"]
     assert w.client.counters["replies dropped: from the wrong host or port"] >= 1
+
+
+# --- the web server --------------------------------------------------------------------------------
+
+SMUGGLE = {
+    "a body on GET (Content-Length + pipelining)": (
+        b"GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 35\r\n\r\nGET /docs/b.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+        400,
+    ),
+    "Transfer-Encoding with Content-Length": (
+        b"GET /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n0\r\n\r\n",
+        400,
+    ),
+    "two Content-Lengths": (b"GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n", 400),
+    "obs-fold": (b"GET /a.txt HTTP/1.1\r\nHost: x\r\n X: y\r\n\r\n", 400),
+    "overlong UTF-8 dots": (b"GET /%c0%ae%c0%ae/%c0%ae%c0%ae/etc HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    "percent-encoded dot segments": (b"GET /docs/%2e%2e/%2e%2e/a.txt HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    "an encoded slash": (b"GET /docs%2fb.txt HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    "backslashes": (b"GET /docs\\..\\a.txt HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    "markup in the path": (b"GET /%3cscript%3ealert(1)%3c/script%3e HTTP/1.1\r\nHost: x\r\n\r\n", 404),
+}
+
+
+def test_smuggling_path_escapes_and_markup_are_refused_and_escaped() -> None:
+    """Held: every request above is answered with its refusal (a 400 closes
+    the connection, so a smuggled second request is never read); the server
+    goes on serving; a strand named with markup is escaped on /spin/threads."""
+    from kernel.net.webworld import WebWorld
+
+    w = WebWorld({"a.txt": b"public", "docs/b.txt": b"bbb"})
+    try:
+        for what, (raw, status) in SMUGGLE.items():
+            r = w.fetch("/", raw=raw)
+            assert r.status == status, f"{what}: {r.status} {r.body[:60]!r}"
+            assert b"<script" not in r.body and b"bbb" not in r.body, what
+        w.web.sched.fork(lambda: w.web.sched.sleep(10**12), name="<script>alert(1)</script>")
+        page = w.fetch("/spin/threads")
+        assert page.status == 200 and b"&lt;script&gt;alert(1)&lt;/script&gt;" in page.body
+        assert b"<script" not in page.body
+        assert w.fetch("/a.txt").body == b"public"
+    finally:
+        w.close()
