@@ -44,7 +44,7 @@ stream = -1
 current = -1  # the frame being put together, -1: none
 nchunks = 0
 flags = 0
-parts = []  # the RLE frame's chunks so far (None where missing)
+parts = []  # the current frame's chunks so far: bytes (RLE) or True (raw, written); None where missing
 have = 0  # chunks of the current frame in hand
 RUN = []  # RUN[v] = bytes((v,)), made once
 
@@ -118,17 +118,18 @@ def on_packet(d):
         current = f
         nchunks = count
         flags = fl
-        parts = [None] * count if fl else []
+        parts = [None] * count  # per chunk: its bytes (RLE) or True (raw, written); None: not yet
         have = 0
     elif count != nchunks or fl != flags:
         malformed += 1
         return
+    if parts[chunk] is not None:
+        return  # a duplicate: counting it would show a frame with a chunk never received
     if fl:
-        if parts[chunk] is not None:
-            return  # a duplicate
         parts[chunk] = bytes(p[HEADER:])
     else:
         FrameBuffer.Write(chunk * CHUNK, p[HEADER:])  # raw: straight into pixel memory
+        parts[chunk] = True
     have += 1
     if have < nchunks:
         return

@@ -15,6 +15,7 @@ from spin import Console, Files, Reel, Timer
 
 MOVIE = "video/test.svf"
 STREAM = 1
+SENDER = "video_sender"  # the extension that may take this stream's frames (Reel belongs to its creator)
 POLL_US = 4000
 FRAME_MAX = 65536  # the longest payload a frame may have
 
@@ -107,6 +108,7 @@ def poll(tick):
 
 
 def init():
+    Reel.Create(STREAM, [SENDER])
     Files.Read(MOVIE, 0, 12, got_header)
     Timer.After(POLL_US, poll)
     Console.Print(f"video_reader: reading {MOVIE} for stream {STREAM}")

@@ -89,8 +89,16 @@ class Timers:
         key = b.guard.value if isinstance(b.guard, FieldEquals) else 0
         at = self.k.sal.now + us * CLOCK_MHZ
         self.pending[id(ext)] = self.pending.get(id(ext), 0) + 1
+        armed = self.k.ticks
 
         def fire() -> None:
+            if self.k.ticks == armed:
+                # Armed during this tick: it fires at the next. The network thread runs every timer due
+                # before it rests, and a handler's own work moves the clock past a short delay, so a
+                # handler that re-armed itself with After(0) would be due again at once, forever, and
+                # the thread would never rest (the attack in tests/attacks/test_h20_surfaces.py).
+                self.net.timer(1, fire)
+                return
             self.pending[id(ext)] -= 1
             self.fired += 1
             self.iface.Expired(Tick(key, at, self.k.sal.now))

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from kernel.core import costs
 from kernel.core.sal import ENOENT
 from kernel.params import CALLBACKS_PER_EXTENSION, FILES_LIST_MAX, FILES_READ_MAX, FILES_READS_PER_EXTENSION
+from kernel.sys import fuel
 from kernel.sys.dispatcher import Binding, Event
 from kernel.sys.errors import SpinError
 from kernel.sys.interface import Interface
@@ -46,6 +47,8 @@ def _nfs_done(path: str, result: Any) -> None:
     """The shape of an NFS.Read or NFS.Stat handler: (path, data or size)."""
 
 
+NESTED_MAX = 4  # a completion handler runs at most this deep inside its own extension's call
+
 SHAPES: dict[str, Callable[..., None]] = {"FilesRead": _files_read, "NfsDone": _nfs_done}
 
 
@@ -63,6 +66,8 @@ class Callbacks:
         self.events: dict[str, Event] = {}
         self.kept: dict[int, OrderedDict[tuple[str, Any], Binding]] = {}  # id(ext) -> (shape, handler) -> binding
         self.calls = self.faults = self.skipped = 0
+        self.depth: dict[int, int] = {}  # id(ext) -> its handlers running now, one inside another
+        self.nested = 0  # answers dropped: the handler would have run NESTED_MAX deep inside itself
 
     def _event(self, shape: str) -> Event:
         ev = self.events.get(shape)
@@ -99,19 +104,38 @@ class Callbacks:
         return b
 
     def call(self, ext: Any, b: Binding, *args: Any) -> None:
-        """Run the handler now, contained; nothing it does reaches the caller."""
+        """Run the handler now, contained; nothing it does reaches the caller.
+
+        An answer given at once (a missing file) runs the handler inside the
+        extension's own call; a handler that asks again from there would
+        recurse until Python's stack gave out, somewhere in the kernel. So
+        a handler is called at most NESTED_MAX deep inside its own extension;
+        deeper, the answer is dropped, counted and reported."""
         if not getattr(ext, "loaded", True):
             self.skipped += 1  # unloaded or evicted since it asked: nobody to tell
+            return
+        depth = self.depth.get(id(ext), 0)
+        if depth >= NESTED_MAX and ext.namespace.get(fuel.FUEL_NAME, fuel.EMPTY) is not fuel.EMPTY:
+            self.skipped += 1
+            self.nested += 1
+            self.k.dispatcher.report(f"{ext.name}: handler on {b.event.name} not called: it asked again from "
+                                     f"inside its own answer, {NESTED_MAX} deep")  # fmt: skip
             return
         self.calls += 1
         self.k.sal.charge(costs.EXT_CALL)
         before = b.faulted
+        self.depth[id(ext)] = depth + 1
         try:
             fn = self.k.dispatcher._callable(b)  # noqa: SLF001 - the containment wrapper, as dispatch calls it
             assert fn is not None
             fn(*args)
         except Exception as e:  # noqa: BLE001 - the wrapper contains the handler; this is the last guard
             self.k.dispatcher.report(f"{ext.name}: handler on {b.event.name} raised {type(e).__name__}: {e}")
+        finally:
+            if depth:
+                self.depth[id(ext)] = depth
+            else:
+                del self.depth[id(ext)]
         if b.faulted is not None and b.faulted is not before:
             self.faults += 1
             b.faulted = None  # the next call is a fresh one: the report line stays

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from kernel.core import costs
 from kernel.net import packet as P
 from kernel.net.records import PacketOut
+from kernel.sys import authority
 from kernel.sys.errors import SpinError
 from kernel.sys.sandbox import shown
 
@@ -48,18 +49,38 @@ class Multicast:
         self.copies = 0  # copies handed to the driver
         self.slow = 0  # copies that took IP's full path (the client's address not yet resolved)
 
-    def send(self, who: str, d: Any, clients: Any) -> int:
-        """Send datagram ``d`` (one an event passed the caller) to each (address, port) in ``clients``."""
+    def send(self, who: str, d: Any, clients: Any, ext: Any = None) -> int:
+        """Send datagram ``d`` (one an event passed the caller) to each (address, port) in ``clients``.
+
+        The copies go out with ``d``'s source, so that source must be this
+        host, and, for a user's extension, one of its own UDP ports -- what
+        UDP.Send asks (kernel/net/udp.py): a datagram a handler was *given*
+        (one that arrived from another host, or another extension's or the
+        NFS client's on UDP.PacketSend) is not one it may send as."""
         if not isinstance(d, P.UdpDatagram):
             raise SpinError(f"{who}: Multicast.Send: {shown(d)} is not a datagram UDP.PacketSend passed you")
+        if d.src != self.stack.address:
+            raise SpinError(f"{who}: Multicast.Send: the datagram is from {d.src}, not this host "
+                            f"({self.stack.address}): a datagram that arrived is not one to send as its sender")  # fmt: skip
+        if ext is not None and authority.RAISE not in ext.rights:
+            ep = self.stack.udp.ports.get(d.src_port)
+            b = getattr(ep, "binding", None)
+            if b is None or b.creator is not ext or not b.installed:
+                raise SpinError(f"{who}: Multicast.Send: source port {d.src_port} is not one this extension "
+                                f"listens on (a user's extension sends only from its own ports)")  # fmt: skip
         if not isinstance(clients, (list, tuple)) or len(clients) > MAX_CLIENTS:
             raise SpinError(f"{who}: Multicast.Send(datagram, clients): clients is a list of at most "
                             f"{MAX_CLIENTS} (address, port) pairs")  # fmt: skip
         dests: list[tuple[str, int]] = []
         for c in clients:
             ok = isinstance(c, tuple) and len(c) == 2 and isinstance(c[0], str) and type(c[1]) is int
+            if ok:
+                try:
+                    P.ip_aton(c[0])
+                except (ValueError, OSError):
+                    ok = False
             if not ok or not 0 < c[1] < 65536:
-                raise SpinError(f"{who}: Multicast.Send: {shown(c)} is not an (address, port) pair")
+                raise SpinError(f"{who}: Multicast.Send: {shown(c)} is not an (address 'a.b.c.d', port) pair")
             dests.append(c)
         st = self.stack
         if len(d.payload) > P.ETH_MAX - P.ETH_HLEN - P.IP_HLEN - P.UDP_HLEN:
@@ -111,7 +132,7 @@ class _ExtensionMulticast:
 
     def Send(self, datagram: Any, clients: Any) -> int:  # noqa: N802 - SPIN's names
         """One copy of ``datagram`` to each (address, port) in ``clients``; how many went."""
-        return self._m.send(self._ext.name, datagram, clients)
+        return self._m.send(self._ext.name, datagram, clients, self._ext)
 
 
 def install_multicast(k: Kernel) -> Multicast:
