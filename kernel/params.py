@@ -116,6 +116,7 @@ TCP_PORT_TABLE = 256  # RFC 6056 algorithm 4's table of per-destination counters
 
 TCP_EXT_PORTS = 8  # TCP ports one extension listens on
 TCP_EXT_CONNS = 64  # live connections one extension holds; more are refused with a reset
+TCP_EXT_IDLE_EVICT = 133_000_000  # cycles (1 virtual s): idle this long, a connection makes room for a new one
 TCP_EXT_QUEUED = 4 << 20  # bytes one extension may have queued on its connections, not yet taken by TCP
 TCP_EXT_BACKLOG = 16  # the listen backlog TCP.Listen asks for
 TCP_EXT_RECV_MAX = 64 * 1024  # bytes one conn.Recv returns at most

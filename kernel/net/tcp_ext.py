@@ -27,7 +27,12 @@ SOSP'95 §5.3): they are streamed into TCP's send buffer as its window
 opens; nothing is copied on the way in. ``Recv`` copies out of the receive
 buffer into a new bytes object, and that copy is counted (``stack.copy``)
 like the socket layer's. Bounds per extension: ports (TCP_EXT_PORTS), live
-connections (TCP_EXT_CONNS), bytes queued (TCP_EXT_QUEUED). A user's
+connections (TCP_EXT_CONNS), bytes queued (TCP_EXT_QUEUED). When the
+connections are all taken, a new one resets the one idle longest, if it has
+been idle TCP_EXT_IDLE_EVICT or more (nothing in or out, nothing queued):
+slowloris's peers that open connections and say nothing cannot hold a
+server shut -- what a header timeout does in Apache or nginx, without a
+timer per connection. A user's
 extension listens only on ports >= 1024 unless it holds the raise right
 (kernel/sys/authority.py: the right to act as the kernel). Unloading the
 extension aborts its connections, closes its ports and frees its queues.
@@ -42,7 +47,14 @@ from typing import TYPE_CHECKING, Any
 from kernel.core import costs
 from kernel.core.sal import EADDRINUSE
 from kernel.net import tcp as T
-from kernel.params import TCP_EXT_BACKLOG, TCP_EXT_CONNS, TCP_EXT_PORTS, TCP_EXT_QUEUED, TCP_EXT_RECV_MAX
+from kernel.params import (
+    TCP_EXT_BACKLOG,
+    TCP_EXT_CONNS,
+    TCP_EXT_IDLE_EVICT,
+    TCP_EXT_PORTS,
+    TCP_EXT_QUEUED,
+    TCP_EXT_RECV_MAX,
+)
 from kernel.sys import authority, capability, fuel
 from kernel.sys.dispatcher import FieldEquals
 from kernel.sys.errors import AuthError, SpinError
@@ -128,6 +140,7 @@ class _Record:
         self.dead = False  # over: closed, reset, aborted; out of the extension's count
         self.self_aborted = False
         self.last: tuple[int, ...] | None = None  # what the handler last saw (see signature)
+        self.active = view.service.stack.now  # the last news, Send or Recv with bytes (idle eviction)
         self.handle = Conn(self, "tcp connection")
 
     @property
@@ -152,6 +165,7 @@ class _Record:
         if isinstance(got, int):  # reset: the stream ends here
             return b""
         if got:
+            self.active = stack.now
             stack.sal.charge(costs.BYTE_COPY_PER_8 * (len(got) // 8 + 1))
             stack.copy(0, len(got), f"{self.view.ext.name}: TCP.Recv out of the receive buffer")
         return got
@@ -171,6 +185,7 @@ class _Record:
                             f"called when it has)")  # fmt: skip
         v.service.stack.sal.charge(costs.TCP_EXT_OP)
         if data:
+            self.active = v.service.stack.now
             self.out.append(memoryview(data))  # a reference, not a copy
             self.queued += len(data)
             v.queued += len(data)
@@ -239,6 +254,7 @@ class TcpService:
         self.ids = itertools.count(1)
         self._key = object()  # only TCP.Listen's installs carry it (TCP.Ready's authorizer)
         self.refused = 0  # connections reset for an extension at its bound
+        self.evicted = 0  # idle connections reset to make room (_evict_idle)
         self.timer: Timer | None = None  # a drain the network thread owes (news while an extension ran)
 
     def ready_event(self) -> Event:
@@ -262,6 +278,7 @@ class TcpService:
         deliver it now unless the engine is mid-segment or a handler is
         running (then at the end of that)."""
         self.news[rec.id] = rec
+        rec.active = self.stack.now
         if self.draining or self.tcp.inputting:
             return
         if rec.view.ext.namespace.get(fuel.FUEL_NAME, fuel.EMPTY) is not fuel.EMPTY:
@@ -319,6 +336,8 @@ class TcpService:
     def accept(self, v: ExtensionTcp, lst: T.Tcb) -> None:
         """A listener's ``on_event``: take what completed the handshake."""
         while (t := lst.accept()) is not None:
+            if v.ext.loaded and len(v.conns) >= TCP_EXT_CONNS:
+                self._evict_idle(v)
             if not v.ext.loaded or len(v.conns) >= TCP_EXT_CONNS:
                 self.refused += 1
                 v.refused += 1
@@ -328,6 +347,22 @@ class TcpService:
             v.conns[rec.id] = rec
             t.on_event = lambda _t, rec=rec: self.post(rec)
             self.post(rec)
+
+    def _evict_idle(self, v: ExtensionTcp) -> None:
+        """Make room: reset the connection idle longest, if long enough."""
+        idle = [r for r in v.conns.values() if not r.dead and r.queued == 0 and not r.tcb.sndbuf]
+        if not idle:
+            return
+        victim = min(idle, key=lambda r: (r.active, r.id))
+        if self.stack.now - victim.active < TCP_EXT_IDLE_EVICT:
+            return
+        self.evicted += 1
+        v.evicted += 1
+        self.stack.k.dispatcher.report(f"{victim.who} from {victim.tcb.raddr}:{victim.tcb.rport} reset: idle "
+                                       f"longest while all {TCP_EXT_CONNS} connections were taken")  # fmt: skip
+        victim.tcb.abort()
+        victim.finish()
+        self.post(victim)  # its handler hears the reset (Closed) and forgets the connection
 
 
 class ExtensionTcp:
@@ -342,7 +377,7 @@ class ExtensionTcp:
         self.bindings: dict[int, Binding] = {}
         self.conns: dict[int, _Record] = {}
         self.queued = 0
-        self.faults = self.refused = 0
+        self.faults = self.refused = self.evicted = 0
         ext.releases.append(self.release)
 
     def Listen(self, port: Any, handler: Any) -> capability.Handle:  # noqa: N802

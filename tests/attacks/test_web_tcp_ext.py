@@ -211,3 +211,31 @@ def test_unloading_aborts_connections_and_frees_the_port() -> None:
     assert 7000 not in a.net.tcp.listeners
     a.system.load(ECHO, "echo_tcp.py", importer="root")
     assert _rtt(net, b, b"again")["got"] == b"again"
+
+
+def test_silent_connections_cannot_hold_the_server_shut(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slowloris: peers open every connection the extension may hold and say
+    nothing. Within a virtual second a newcomer is refused (the bound holds);
+    after it, each newcomer resets the connection idle longest, its handler
+    hears the reset, and the newcomer is served."""
+    monkeypatch.setattr(tcp_ext, "TCP_EXT_CONNS", 3)
+    net, a, b, ext = _world()
+    conns: list[Any] = []
+    done: dict[str, Any] = {}
+
+    def hold() -> None:
+        for _ in range(3):
+            conns.append(E._connect(b, "10.0.0.1", 7000, "silent"))
+        done["ok"] = True
+
+    b.sched.fork(hold, name="silent")
+    assert net.run_until(lambda: "ok" in done, 2_000_000)
+    view = a.net.tcp.ext_service
+    assert _rtt(net, b, b"too soon")["got"] == b""  # all three are fresh: refused, none evicted
+    assert view.refused == 1 and view.evicted == 0
+    net.run_us(1_100_000)
+    assert _rtt(net, b, b"room now")["got"] == b"room now"
+    assert view.evicted == 1
+    assert conns[0].state == "CLOSED" and all(c.state == "ESTABLISHED" for c in conns[1:])
+    assert any("idle longest" in r for r in a.dispatcher.reports)
+    assert not a.sched.failures and a.machine.halt_reason is None
