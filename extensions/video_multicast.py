@@ -9,21 +9,31 @@ one IP header -- and hands the driver one copy per client
 (kernel/net/multicast.py). That is why SPIN's server in Figure 6 uses
 half the processor of one that sends each packet once per client.
 
-Clients: CLIENTS lists some ("a.b.c.d:port,..."); others join with a
-datagram to CONTROL from their own address: ``b"JOIN"`` + u16 port (big-
-endian), or ``b"LEAVE"`` + u16 port. At most MAX_CLIENTS; anything else
-sent there -- malformed, duplicate, a full list -- is counted and ignored.
-Loaded as the machine's owner (First and Cancel need the right).
+Clients: CLIENTS lists some ("a.b.c.d:port,..."); others join from their
+own address in two datagrams to CONTROL, so that a forged source cannot
+point a 3 Mb/s stream at a victim (a return-routability check, like a SYN
+cookie): ``b"JOIN"`` + u16 port (big-endian) is answered to that address
+and port with ``b"OFFER"`` + a 4-byte cookie, and only ``b"JOIN"`` + port +
+that cookie adds the client. ``b"LEAVE"`` + port + the cookie leaves, so a
+forged LEAVE cannot drop anyone either. At most MAX_CLIENTS clients and
+MAX_OFFERS offers outstanding (the oldest offer is forgotten first);
+anything else sent there -- malformed, duplicate, a full list, a wrong
+cookie -- is counted and ignored. Loaded as the machine's owner (First and
+Cancel need the right).
 """
 
-from spin import IP, UDP, Console, Dispatcher, Multicast
+from spin import IP, UDP, Clock, Console, Dispatcher, Multicast
 
 GROUP = 5000
 CONTROL = 5005
 CLIENTS = ""
 MAX_CLIENTS = 32
+MAX_OFFERS = 64
 
 clients = []
+offers = {}  # (address, port) -> the cookie offered, oldest first
+cookies = {}  # (address, port) -> the cookie a joined client leaves with
+offered = 0
 joins = 0
 leaves = 0
 refused = 0
@@ -41,17 +51,48 @@ def add(addr, port):
     joins += 1
 
 
+def cookie_for(addr, port):
+    """Four bytes an off-path sender cannot guess: the cycle counter when
+    the JOIN came, mixed with the address, the port and a count."""
+    global offered
+    offered += 1
+    h = Clock.Now() * 2654435761 + offered * 40503 + port
+    for ch in addr:
+        h = (h * 31 + ord(ch)) & 0xFFFFFFFF
+    return bytes([(h >> 24) & 255, (h >> 16) & 255, (h >> 8) & 255, h & 255])
+
+
+def offer(addr, port):
+    global refused
+    c = (addr, port)
+    if port <= 0 or c in clients:
+        refused += 1
+        return
+    if c not in offers and len(offers) >= MAX_OFFERS:
+        del offers[next(iter(offers))]
+    offers[c] = cookie_for(addr, port)
+    UDP.Send(CONTROL, addr, port, b"OFFER" + offers[c])
+
+
 def control(d):
     global leaves, refused
-    p = bytes(d.payload[0:8])
+    p = bytes(d.payload[0:16])
+    c = (d.src, (p[4] << 8) | p[5]) if len(p) >= 6 else None
     if d.dst != IP.Address():
         refused += 1
     elif len(p) == 6 and p[0:4] == b"JOIN":
-        add(d.src, (p[4] << 8) | p[5])
-    elif len(p) == 7 and p[0:5] == b"LEAVE":
+        offer(c[0], c[1])
+    elif len(p) == 10 and p[0:4] == b"JOIN" and offers.get(c) == p[6:10]:
+        del offers[c]
+        before = len(clients)
+        add(c[0], c[1])
+        if len(clients) > before:
+            cookies[c] = p[6:10]
+    elif len(p) == 11 and p[0:5] == b"LEAVE":
         c = (d.src, (p[5] << 8) | p[6])
-        if c in clients:
+        if c in clients and cookies.get(c) == p[7:11]:
             clients.remove(c)
+            del cookies[c]
             leaves += 1
         else:
             refused += 1

@@ -84,12 +84,45 @@ def test_a_control_storm_does_not_break_the_server() -> None:
     sent0 = w.globals("video_sender")["packets_sent"]
     _, d, _ = w.measure(warmup_us=100_000, interval_us=SHORT)
     mc = w.globals("video_multicast")
-    assert len(mc["clients"]) == mc["MAX_CLIENTS"]  # bounded: the rest were refused
-    assert mc["refused"] > 200
+    assert len(mc["clients"]) == 2  # the two listed: a JOIN alone only gets an OFFER
+    assert len(mc["offers"]) == mc["MAX_OFFERS"]  # bounded: the oldest offers were forgotten
+    assert mc["refused"] > 100
     assert w.server.sched.failures == []
     assert w.globals("video_sender")["packets_sent"] - sent0 >= 60  # still 30 frames/s of 12 chunks
     assert d["udp_out"] > 0 and d["driver_sends"] > d["udp_out"]  # still one trip, many copies
     assert min(w.sink.packets) > 0
+
+
+def test_joining_takes_the_offered_cookie_and_a_forged_source_gets_no_stream() -> None:
+    """A JOIN is answered with an OFFER to the address it names; only the
+    cookie echoed from there adds the client, and only it can LEAVE. A JOIN
+    with a forged source (another host's address) gets its victim one small
+    OFFER, never the 3 Mb/s stream."""
+    w = BV.VideoWorld(1, "spin", "dma")
+    client = w.client
+    assert client.net is not None
+    got: list[bytes] = []
+    client.net.udp.bind(7100, "joiner", lambda d: got.append(bytes(d.payload)))
+    client.net.udp.send(7100, "10.0.0.1", 5005, b"JOIN" + (7100).to_bytes(2, "big"))
+    w.net.run_us(20_000)
+    assert len(got) == 1 and got[0][:5] == b"OFFER" and len(got[0]) == 9
+    cookie = got[0][5:]
+    client.net.udp.send(7100, "10.0.0.1", 5005, b"JOIN" + (7100).to_bytes(2, "big") + bytes(4))  # a guess
+    client.net.udp.send(7100, "10.0.0.1", 5005, b"LEAVE" + (7100).to_bytes(2, "big") + cookie)  # not joined yet
+    w.net.run_us(20_000)
+    assert ("10.0.0.2", 7100) not in [tuple(c) for c in w.globals("video_multicast")["clients"]]
+    client.net.udp.send(7100, "10.0.0.1", 5005, b"JOIN" + (7100).to_bytes(2, "big") + cookie)
+    w.net.run_us(100_000)
+    assert ("10.0.0.2", 7100) in [tuple(c) for c in w.globals("video_multicast")["clients"]]
+    assert sum(1 for p in got if p[:2] == b"SV") > 12  # frames arrive
+    forged = client.net.udp.send(7100, "10.0.0.1", 5005, b"LEAVE" + (7100).to_bytes(2, "big") + bytes(4))
+    assert forged == 0
+    w.net.run_us(20_000)
+    assert ("10.0.0.2", 7100) in [tuple(c) for c in w.globals("video_multicast")["clients"]]
+    client.net.udp.send(7100, "10.0.0.1", 5005, b"LEAVE" + (7100).to_bytes(2, "big") + cookie)
+    w.net.run_us(20_000)
+    mc = w.globals("video_multicast")
+    assert ("10.0.0.2", 7100) not in [tuple(c) for c in mc["clients"]] and mc["leaves"] == 1
 
 
 def test_bench_json_parses() -> None:
