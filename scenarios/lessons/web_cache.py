@@ -151,8 +151,11 @@ def second(run):
     run.check("a memory hit: no disk, no NFS", delta["hits_memory"] == 1 and delta["hits_nfs"] == 0, str(delta))
     run.check("nothing went to the file server", not nfs_rows(w.web, mark) and all("TCP" in p.summary for p in new),
               f"{len(new)} packets, all TCP")  # fmt: skip
-    run.check("faster than the NFS fetch", r.latency_us < run.state["first_us"],
-              f"{r.latency_us / 1000:.1f} ms against {run.state['first_us'] / 1000:.1f} ms (modeled)")
+    run.check(
+        "faster than the NFS fetch",
+        r.latency_us < run.state["first_us"],
+        f"{r.latency_us / 1000:.1f} ms against {run.state['first_us'] / 1000:.1f} ms (modeled)",
+    )
     run.state["second_us"] = r.latency_us
     run.ask("From which port does the web host send every packet of this answer? (Packets pane)", 80)
 
