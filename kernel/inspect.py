@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kernel.core.costs import CLOCK_MHZ
+from kernel.net import packet as P
+from kernel.net import rpc
 from kernel.net.packet import ports
 from kernel.net.records import PacketCopy, PacketDrop, PacketFrame, PacketIn
 from kernel.net.stack import packet_path
@@ -379,8 +381,40 @@ def packets(k: Kernel, limit: int = 200) -> list[PacketRow]:
             frames.append(r)
         elif isinstance(r, PacketDrop):
             drops[r.packet] = f"{r.layer}: {r.reason}"
+    calls: dict[int, str] = {}  # xid -> NFS procedure of the calls listed: a reply names its call
     return [PacketRow(r.packet, "in" if isinstance(r, PacketIn) else "out", r.cycle / CLOCK_MHZ, r.length,
-                      r.summary, drops.get(r.packet, "")) for r in frames[-limit:]]  # fmt: skip
+                      r.summary + _nfs_note(r.frame, calls), drops.get(r.packet, ""))
+            for r in frames[-limit:]]  # fmt: skip
+
+
+def _nfs_note(frame: bytes, calls: dict[int, str]) -> str:
+    """' · NFS LOOKUP call xid 7' for an ONC RPC datagram to the NFS port (RFC 5531, RFC 1813),
+    ' · NFS LOOKUP reply xid 7' for one from it, else '' (a fragment too: its header is elsewhere)."""
+    from kernel.fs.nfs_client import NFS_PORT  # lazily: the packet rows need the NFS names only here
+    from kernel.fs.nfs_server import NFS_PROGRAM, PROC_NAMES
+
+    try:
+        f = P.parse_ether(0, frame)
+        if f.type != P.ETH_IP:
+            return ""
+        ip = P.parse_ip(f)
+        if ip.fragment or ip.proto != P.PROTO_UDP:
+            return ""
+        u = P.parse_udp(ip)
+        body = bytes(u.payload)
+        if u.dst_port == NFS_PORT:
+            c = rpc.decode_call(body)
+            if c.prog != NFS_PROGRAM:
+                return ""
+            calls[c.xid] = PROC_NAMES.get(c.proc, f"procedure {c.proc}")
+            return f" · NFS {calls[c.xid]} call xid {c.xid}"
+        if u.src_port == NFS_PORT:
+            reply = rpc.decode_reply(body)
+            name = calls.get(reply.xid)
+            return f" · NFS {name + ' ' if name else ''}reply xid {reply.xid}"
+    except (P.Malformed, rpc.RpcError):
+        return ""
+    return ""
 
 
 @dataclass(frozen=True)

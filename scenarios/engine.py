@@ -189,6 +189,7 @@ class Run:
         self.result: StepResult | None = None
         self.step: Step | None = None  # the step running now (None between steps)
         self.shown_event = ""  # the event whose bindings the Events pane shows (show_event)
+        self.shown_host = 0  # the index of the host the panes show (show_host): 0 is 10.0.0.1
         # Called with the run on every clock tick of a machine the run booted, and at run.tick(),
         # while a step runs: the workbench paces a watch step and repaints; a headless run shows progress.
         self.observer: Callable[[Run], None] | None = None
@@ -266,11 +267,50 @@ class Run:
                                 f"(\"udp_echo\", [\"7\"]), not {prog!r}")  # fmt: skip
         images = {i: (self.program(p), [p, *args]) for i, (p, args) in (programs or {}).items()}
         self.net = Network(hosts, programs=images, loss=loss, seed=self.rng.randrange(1 << 30), trace=self.trace, **kw)
+        self.shown_host = 0
         for k in self.net.hosts:
             self._watch(k)
         if self.on_world is not None:
             self.on_world(self)
         return self.net
+
+    def world(self, world: Any) -> Any:
+        """Put a world built outside the engine on the panes, as ``network``
+        does its own: a WebWorld (kernel/net/webworld.py), a VideoWorld
+        (kernel/net/videoworld.py), anything whose ``.net`` is a Network, or
+        a Network. Its hosts become ``run.net.hosts`` (the panes show host 1,
+        10.0.0.1, until ``show_host``); the step's limits count from now, not
+        from while the world was being built. Returns ``world``."""
+        net = world if isinstance(world, Network) else getattr(world, "net", None)
+        if not isinstance(net, Network):
+            raise TypeError(f"run.world takes a world with its hosts in .net (a WebWorld, a VideoWorld) or a "
+                            f"Network, not {_kind(world)}")  # fmt: skip
+        self.net = net
+        self.shown_host = 0
+        for k in net.hosts:
+            if self.trace:
+                k.dispatcher.set_tracing(True)  # the records the workbench's panes read (virtual time is the same)
+            if id(k) not in self._virtual_start:
+                k.tick_hooks.append(lambda k=k: self._tick(k))
+            self._virtual_start[id(k)] = k.sal.now
+        if self.on_world is not None:
+            self.on_world(self)
+        return world
+
+    def show_host(self, host: Kernel | int) -> None:
+        """Put one of ``run.net``'s hosts on the panes (a machine in
+        ``run.net.hosts``, or its index: 0 is 10.0.0.1), as pressing ``h`` would;
+        the student's ``h`` still moves on. Call it after the world is made."""
+        if self.net is None:
+            raise RuntimeError("run.show_host: no network yet; call it after run.network or run.world")
+        hosts = self.net.hosts
+        i = next((j for j, k in enumerate(hosts) if k is host), None) if isinstance(host, Kernel) else host
+        if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < len(hosts):
+            raise ValueError(f"run.show_host takes one of run.net.hosts or its index, 0 (10.0.0.1) to "
+                             f"{len(hosts) - 1}, not {_kind(host)}")  # fmt: skip
+        self.shown_host = i
+        if self.on_world is not None:
+            self.on_world(self)
 
     # --- limits, progress, pace ------------------------------------------------------------
 
@@ -344,7 +384,7 @@ class Run:
         one the shown machine defines now (load its extension first)."""
         if not isinstance(event, str):
             raise TypeError(f'run.show_event takes an event\'s name ("UDP.PacketArrived"), not {_kind(event)}')
-        shown = self.net.hosts[0] if self.net is not None else self.kernel
+        shown = self.net.hosts[self.shown_host] if self.net is not None else self.kernel
         if shown is None:
             raise RuntimeError(f"run.show_event({event!r}): no machine yet; call it after run.boot or run.network")
         if event not in shown.dispatcher.events:

@@ -246,6 +246,7 @@ class Session:
         # Called on each clock tick while a scenario step runs (engine.Run.observer): the workbench's pacing.
         self.observer: Callable[[engine.Run], None] | None = getattr(self, "observer", None)
         self._world: tuple[Kernel | None, Network | None] = (None, None)  # the run's machines the panes show
+        self._shown_host: tuple[int, int] = (0, 0)  # the (network, host) a lesson step last put on show
         self.net: Network | None = None
         self.focus = 0
         if self.lesson is not None:
@@ -458,6 +459,10 @@ class Session:
         elif run.kernel is not None and run.kernel is not self._world[0]:
             self.kernels, self.focus = [run.kernel], 0
         self._world = (run.kernel, run.net)
+        asked = (id(run.net), run.shown_host)  # a step put a host on show (engine.Run.show_host); h still moves on
+        if run.net is not None and self.kernels == run.net.hosts and asked != self._shown_host:
+            self.focus = run.shown_host
+        self._shown_host = asked
         self._watch_all()
 
     def add_break(self, text: str) -> str:
