@@ -133,5 +133,6 @@ NFS_TIMEOUT_US = 100_000  # virtual: the first retransmission timeout (timeo); d
 NFS_RETRIES = 5  # ... up to this many retransmissions of one call, then ETIMEDOUT (retrans)
 NFS_MAX_FILE = 16 << 20  # bytes the client fetches into memory for one NFS.Read: more is EFBIG
 NFS_CALLS_OUTSTANDING = 64  # calls the kernel client has in flight in all: more are refused with EAGAIN
+NFS_CALLS_USERS = 16  # of them, what all users' extensions together may have in flight (the rest is the owner's)
 NFS_PER_EXTENSION = 16  # NFS.Read/Stat calls one extension may have unanswered at once
 NFS_SERVER_PENDING = 64  # READs the server holds waiting for the disk; more are dropped (the client retries)

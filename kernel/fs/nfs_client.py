@@ -55,6 +55,7 @@ from kernel.net import packet as P
 from kernel.net import rpc
 from kernel.params import (
     NFS_CALLS_OUTSTANDING,
+    NFS_CALLS_USERS,
     NFS_MAX_FILE,
     NFS_PER_EXTENSION,
     NFS_RETRIES,
@@ -62,6 +63,7 @@ from kernel.params import (
     NFS_TIMEOUT_US,
     NFS_WINDOW,
 )
+from kernel.sys import authority
 from kernel.sys.errors import SpinError
 from kernel.sys.sandbox import shown
 
@@ -104,10 +106,11 @@ def parse_post_op(r: rpc.Reader) -> tuple[int, int] | None:
 
 
 class _Call:
-    __slots__ = ("xid", "server", "port", "msg", "done", "tries", "timer", "proc")
+    __slots__ = ("xid", "server", "port", "msg", "done", "tries", "timer", "proc", "user")
 
-    def __init__(self, xid: int, server: str, port: int, msg: bytes, done: Done, proc: int) -> None:
+    def __init__(self, xid: int, server: str, port: int, msg: bytes, done: Done, proc: int, user: bool) -> None:
         self.xid, self.server, self.port, self.msg, self.done, self.proc = xid, server, port, msg, done, proc
+        self.user = user  # made for a user's extension: counted against NFS_CALLS_USERS
         self.tries = 0
         self.timer: Timer | None = None
 
@@ -116,10 +119,13 @@ class _Transfer:
     """One Read or Stat: the walk down the path, then the READ window."""
 
     __slots__ = ("server", "path", "parts", "done", "stat", "fh", "size", "next", "holes", "have", "got",
-                 "inflight", "gen", "restarts", "finished", "max_size")  # fmt: skip
+                 "inflight", "gen", "restarts", "finished", "max_size", "user", "stalled")  # fmt: skip
 
-    def __init__(self, server: str, path: str, parts: list[str], done: Done, stat: bool, max_size: int) -> None:
+    def __init__(self, server: str, path: str, parts: list[str], done: Done, stat: bool, max_size: int,
+                 user: bool = False) -> None:  # fmt: skip
         self.server, self.path, self.parts, self.done, self.stat = server, path, parts, done, stat
+        self.user = user
+        self.stalled = False  # a READ found no call free: wait for one of ours to come back
         self.max_size = max_size
         self.fh = ROOT_HANDLE
         self.size = 0
@@ -153,6 +159,7 @@ class NfsClient:
         self.k, self.net = k, k.net
         self.port = 0
         self.calls: dict[int, _Call] = {}
+        self.user_calls = 0  # of them, made for users' extensions
         self.counters: Counter[str] = Counter()
         key = hashlib.sha256(f"spin nfs xid {self.net.address}".encode()).digest()
         self._xid = int.from_bytes(key[:4], "big")
@@ -177,17 +184,25 @@ class NfsClient:
         self._xid = (self._xid + self._xid_step) & 0xFFFF_FFFF
         return self._xid
 
-    def call(self, server: str, proc: int, args: bytes, done: Done, port: int = NFS_PORT) -> None:
-        """One NFS call; later ``done(results body)`` or ``done(-errno)``."""
+    def call(self, server: str, proc: int, args: bytes, done: Done, port: int = NFS_PORT, user: bool = False) -> None:
+        """One NFS call; later ``done(results body)`` or ``done(-errno)``. Users'
+        extensions share NFS_CALLS_USERS of the client's calls, so however many
+        of them read, the kernel's and the owner's (the web server) keep the rest."""
         if len(self.calls) >= NFS_CALLS_OUTSTANDING or not self._bind():
             self.counters["calls refused (too many outstanding)"] += 1
+            done(-EAGAIN)
+            return
+        if user and self.user_calls >= NFS_CALLS_USERS:
+            self.counters["calls refused (users' share taken)"] += 1
             done(-EAGAIN)
             return
         xid = self._next_xid()
         while xid in self.calls:
             xid = self._next_xid()
-        c = _Call(xid, server, port, rpc.encode_call(xid, NFS_PROGRAM, NFS_V3, proc, args, self.cred), done, proc)
+        c = _Call(xid, server, port, rpc.encode_call(xid, NFS_PROGRAM, NFS_V3, proc, args, self.cred), done, proc,
+                  user)  # fmt: skip
         self.calls[xid] = c
+        self.user_calls += user
         self.counters["calls"] += 1
         self._send(c)
 
@@ -204,6 +219,7 @@ class NfsClient:
             return
         if c.tries >= NFS_RETRIES:
             del self.calls[c.xid]
+            self.user_calls -= c.user
             self.counters["calls timed out"] += 1
             c.done(-ETIMEDOUT)
             return
@@ -233,6 +249,7 @@ class NfsClient:
             self.counters["replies dropped: from the wrong host or port"] += 1
             return
         del self.calls[rep.xid]
+        self.user_calls -= c.user
         if c.timer is not None:
             c.timer.cancel()
         self.counters["replies"] += 1
@@ -244,20 +261,20 @@ class NfsClient:
 
     # --- transfers ---------------------------------------------------------------------------------
 
-    def read(self, server: str, path: str, done: Done, max_size: int = NFS_MAX_FILE) -> None:
+    def read(self, server: str, path: str, done: Done, max_size: int = NFS_MAX_FILE, user: bool = False) -> None:
         """Fetch a whole file; later ``done(bytes)`` or ``done(-errno)``."""
-        self._start(server, path, done, False, max_size)
+        self._start(server, path, done, False, max_size, user)
 
-    def stat(self, server: str, path: str, done: Done) -> None:
+    def stat(self, server: str, path: str, done: Done, user: bool = False) -> None:
         """A file's size; later ``done(size)`` or ``done(-errno)`` (-EISDIR for a directory)."""
-        self._start(server, path, done, True, NFS_MAX_FILE)
+        self._start(server, path, done, True, NFS_MAX_FILE, user)
 
-    def _start(self, server: str, path: str, done: Done, stat: bool, max_size: int) -> None:
+    def _start(self, server: str, path: str, done: Done, stat: bool, max_size: int, user: bool = False) -> None:
         parts = split_path(path)
         if isinstance(parts, str):
             done(-ENOENT)
             return
-        t = _Transfer(server, path, parts, done, stat, max_size)
+        t = _Transfer(server, path, parts, done, stat, max_size, user)
         self.counters["transfers"] += 1
         self._walk(t, 0)
 
@@ -274,7 +291,7 @@ class NfsClient:
             self._getattr(t)
             return
         args = rpc.opaque(t.fh) + rpc.string(t.parts[i])
-        self.call(t.server, PROC_LOOKUP, args, lambda body: self._looked_up(t, i, body))
+        self.call(t.server, PROC_LOOKUP, args, lambda body: self._looked_up(t, i, body), user=t.user)
 
     def _looked_up(self, t: _Transfer, i: int, body: Any) -> None:
         if isinstance(body, int):
@@ -294,7 +311,7 @@ class NfsClient:
         self._walk(t, i + 1)
 
     def _getattr(self, t: _Transfer) -> None:
-        self.call(t.server, PROC_GETATTR, rpc.opaque(t.fh), lambda body: self._got_attr(t, body))
+        self.call(t.server, PROC_GETATTR, rpc.opaque(t.fh), lambda body: self._got_attr(t, body), user=t.user)
 
     def _got_attr(self, t: _Transfer, body: Any) -> None:
         if isinstance(body, int):
@@ -328,7 +345,7 @@ class NfsClient:
 
     def _fill(self, t: _Transfer) -> None:
         """Keep NFS_WINDOW READs outstanding until every byte has been asked for."""
-        while t.inflight < NFS_WINDOW and not t.finished:
+        while t.inflight < NFS_WINDOW and not t.finished and not t.stalled:
             if t.holes:
                 off, n = t.holes.pop()
             elif t.next < t.size:
@@ -339,7 +356,7 @@ class NfsClient:
             t.inflight += 1
             gen = t.gen
             args = rpc.opaque(t.fh) + rpc.u64(off) + rpc.u32(n)
-            self.call(t.server, PROC_READ, args, self._on_read(t, gen, off, n))
+            self.call(t.server, PROC_READ, args, self._on_read(t, gen, off, n), user=t.user)
 
     def _on_read(self, t: _Transfer, gen: int, off: int, n: int) -> Done:
         return lambda body: self._got_read(t, gen, off, n, body)
@@ -357,9 +374,15 @@ class NfsClient:
         if gen != t.gen or t.finished:
             return
         t.inflight -= 1
+        if body == -EAGAIN and t.inflight > 0:  # no call free now: ask again when one of ours is answered
+            t.holes.append((off, n))
+            t.stalled = True
+            self.counters["reads deferred (no call free)"] += 1
+            return
         if isinstance(body, int):
             self._finish(t, body)
             return
+        t.stalled = False
         try:
             r = rpc.Reader(body)
             status = r.u32("status")
@@ -441,7 +464,11 @@ class ExtensionNFS:
             cb.call(ext, b, path, result)
 
         c = client(self._k)
-        (c.stat if stat else c.read)(server, path, done)
+        user = authority.RAISE not in ext.rights
+        if stat:
+            c.stat(server, path, done, user=user)
+        else:
+            c.read(server, path, done, user=user)
 
     def Read(self, server: Any, path: Any, handler: Any) -> None:  # noqa: N802 - SPIN's names
         """Fetch ``path`` from ``server``; later handler(path, bytes or -errno)."""

@@ -151,3 +151,37 @@ def test_files_is_offered_only_with_a_disk() -> None:
         k.system.load("from spin import Files\n", "nofiles.py")
     attach_disk(k, build_image(FILES))
     k.system.load("from spin import Files\nn = Files.Size('a.txt')\n", "files.py")
+
+
+HOG = """
+from spin import NFS
+got = []
+
+def done(path, data):
+    got.append(data)
+
+def init():
+    for _ in range(16):
+        NFS.Read("10.0.0.2", "/d/big.bin", done)
+"""
+
+
+def test_users_extensions_cannot_starve_the_owner_s_nfs_reads() -> None:
+    """Two users' extensions each ask for 16 large files at once, more than
+    the client's 64 calls; they share NFS_CALLS_USERS of them (the rest get
+    EAGAIN, theirs to retry), and a read of the machine's owner -- the web
+    server's kind -- still goes through while they wait."""
+    w = NfsWorld(FILES)
+    hogs = [w.client_k.system.load(HOG, f"hog{i}.py", name=f"hog{i}") for i in range(2)]
+    w.net.run_us(40_000)  # their transfers are past the LOOKUPs, each asking for a window of READs
+    owner = w.client_k.system.load('SERVER = "10.0.0.2"\n' + NFS_READER, "owner.py", importer="root")
+    c = w.client
+    assert c.user_calls <= 16 and len(c.calls) > c.user_calls  # the owner's calls are in flight beside theirs
+    got = owner.namespace["got"]
+    assert w.net.run_until(lambda: len(got) == 4, 10_000_000)
+    assert got["/d/big.bin"] == BIG
+    assert w.net.run_until(lambda: sum(len(h.namespace["got"]) for h in hogs) == 32, 30_000_000)
+    results = [r for h in hogs for r in h.namespace["got"]]
+    assert -35 in results and BIG in results  # some refused with EAGAIN, the ones begun served whole
+    assert all(r == BIG or r == -35 for r in results)
+    assert c.stats()["calls refused (users' share taken)"] > 0
