@@ -92,17 +92,11 @@ class NIC(Part):
             self._transmit()
 
     def _interrupt(self, bit: int) -> None:
-        """Request the interrupt at NIC_IPL -- unless another device's request
-        (the disk's: it shares IPL 3) is pending there: the PAL keeps one
-        request a level, so posting over it would lose the disk's completion
-        for good (a stalled file read under heavy network output, issue 20's
-        video server). Then the card asks one level up; the kernel tells
-        devices apart by vector, not level."""
+        """Request the interrupt at NIC_IPL. The disk shares the level; the
+        PAL keeps each device's request (machine/alpha/pal.py), so neither
+        card nor disk can lose the other's."""
         self.regs[R_INT_STATUS] |= bit
-        pal = self.machine.pal
-        other = pal.pending.get(NIC_IPL)
-        ipl = NIC_IPL + 1 if other is not None and other[1] != NIC_VECTOR else NIC_IPL
-        pal.post_interrupt(ipl, DEVICE_INT, NIC_VECTOR)
+        self.machine.pal.post_interrupt(NIC_IPL, DEVICE_INT, NIC_VECTOR)
 
     def _transmit(self) -> None:
         regs = self.regs

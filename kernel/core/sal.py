@@ -483,7 +483,7 @@ class Sal:
         while True:
             done, err = self.disk_done()
             if done:
-                self.pal.pending.pop(DISK_IPL, None)
+                self.pal.clear_interrupt(DISK_IPL, DISK_VECTOR)  # served by polling: only the disk's request goes
                 return err
             if not self.machine.wait_for_device():
                 return -1

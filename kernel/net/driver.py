@@ -29,7 +29,6 @@ from kernel.core.sal import PAGE_SHIFT, PAGE_SIZE
 from kernel.params import RX_RING, TX_QUEUE_LIMIT
 from machine.nic import (
     BUFFER_SIZE,
-    DONE,
     INT_RX,
     INT_TX,
     NIC_PA,
@@ -87,7 +86,6 @@ class Lance:
         self.txq: deque[bytes] = deque()
         self.tx_busy = False
         self.received = self.sent = self.filtered = self.tx_errors = self.tx_dropped = 0
-        self.lost_interrupts = 0  # transmit completions found by _lost_tx
         self.kind = "pio"  # the cost model: "pio" (the Lance's) or "dma" (use_dma)
         self.tx_frame, self.tx_byte = costs.LANCE_TX, costs.LANCE_BYTE
         self.rx_frame, self.rx_byte = costs.LANCE_RX, costs.LANCE_BYTE
@@ -113,24 +111,9 @@ class Lance:
             self.tx_dropped += 1
             return False
         self.txq.append(frame)
-        if self.tx_busy and self.sal.io_read(_reg(R_TX_STATUS)) in (DONE, TX_ERROR):
-            self._lost_tx()  # the card is done, yet no interrupt told us: it was lost
         if not self.tx_busy:
             self._start()
         return True
-
-    def _lost_tx(self) -> None:
-        """The disk and the card share IPL 3 and the PAL keeps one request a
-        level, so a disk completion posted over the card's pending transmit-
-        done loses it, and the driver would wait for it forever. A driver's
-        usual remedy: look at the card's status when sending. Handled as the
-        interrupt would be (acknowledged, so the request, if it still comes,
-        finds nothing to do)."""
-        self.lost_interrupts += 1
-        self.sal.io_write(_reg(R_INT_ACK), INT_TX)
-        if self.sal.io_read(_reg(R_TX_STATUS)) == TX_ERROR:
-            self.tx_errors += 1
-        self.tx_busy = False
 
     def transmit_list(self, frames: list[bytes]) -> int:
         """Queue several frames (a multicast's copies); how many were queued,

@@ -10,6 +10,11 @@ pushes the 48-byte frame (PS, PC, gp, a0, a1, a2), loads the kernel gp and
 the entry's a0..a2 and jumps to the handler. A handler is either guest code
 (the address given to wrent) or, for the SPIN kernel, a Python callable
 ``handler(pal, entry)`` that finishes with ``pal.rti()`` or ``pal.retsys()``.
+
+Interrupt requests are kept per level and, within a level, per device (its
+vector): devices sharing a level (the disk and the Lance at IPL 3) never
+erase each other's request; ``take_interrupt`` serves the highest level
+above PS.IPL, oldest request first.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ ENT_INT, ENT_ARITH, ENT_MM, ENT_IF, ENT_UNA, ENT_SYS = range(6)
 ENTRY_NAMES = ("entInt", "entArith", "entMM", "entIF", "entUna", "entSys")
 PS_USER = 8
 FRAME_SIZE = 48
+PENDING_MOST = 256  # interrupt requests a state file may hold (32 levels, a few devices each)
 PAL_ENTRY_CYCLES = 40  # modeled cost of a PAL entry or return (virtual time only)
 
 # HWPCB offsets (alpha-machine.md §3.1).
@@ -90,7 +96,7 @@ class OsfPal(Part):
         self.mces = 0
         self.vptptr = 0
         self.entries: list[Handler | None] = [None] * 6
-        self.pending: dict[int, tuple[int, int]] = {}  # IPL -> (type, vector)
+        self.pending: dict[int, dict[int, int]] = {}  # IPL -> {vector: type}, oldest request first
         self.idle = False  # set by wtint: the machine skips ahead to its next event
         self.counts = [0] * 6  # entries taken, per entry point
         self.last_trap: Trap | None = None  # the trap ``deliver`` last turned into an entry, for reports
@@ -101,7 +107,7 @@ class OsfPal(Part):
         return {"ps": self.ps, "ksp": self.ksp, "usp": self.usp, "kgp": self.kgp, "sysval": self.sysval,
                 "pcbb": self.pcbb, "fen": self.fen, "mces": self.mces, "vptptr": self.vptptr, "idle": self.idle,
                 "entries": [e if isinstance(e, int) or e is None else "python" for e in self.entries],
-                "pending": [[ipl, k, v] for ipl, (k, v) in sorted(self.pending.items())],
+                "pending": [list(p) for p in self.requests()],
                 "counts": list(self.counts)}  # fmt: skip
 
     def check_state(self, saved: object) -> dict[str, Any]:
@@ -115,12 +121,14 @@ class OsfPal(Part):
         for i, e in enumerate(items(s["entries"], "pal.entries", 6)):
             if e is not None and e != "python":
                 integer(e, f"pal.entries[{i}]", U64)
-        ipls = set()
-        for i, p in enumerate(items(s["pending"], "pal.pending", most=32)):
-            ipl, _, _ = integers(p, f"pal.pending[{i}]", 3, U64)
-            if ipl > 31 or ipl in ipls:
-                raise Misfit(f"pal.pending[{i}]: interrupt level {ipl} is not 0..31 or is pending twice")
-            ipls.add(ipl)
+        seen: set[tuple[int, int]] = set()
+        for i, p in enumerate(items(s["pending"], "pal.pending", most=PENDING_MOST)):
+            ipl, _, vector = integers(p, f"pal.pending[{i}]", 3, U64)
+            if ipl > 31:
+                raise Misfit(f"pal.pending[{i}]: interrupt level {ipl} is not 0..31")
+            if (ipl, vector) in seen:
+                raise Misfit(f"pal.pending[{i}]: vector {vector:#x} is requested twice at interrupt level {ipl}")
+            seen.add((ipl, vector))
         integers(s["counts"], "pal.counts", 6, COUNT)
         return s
 
@@ -129,7 +137,9 @@ class OsfPal(Part):
             setattr(self, k, checked[k])
         self.counts = list(checked["counts"])
         self.entries = [self._python(i) if e == "python" else e for i, e in enumerate(checked["entries"])]
-        self.pending = {ipl: (k, v) for ipl, k, v in checked["pending"]}
+        self.pending = {}
+        for ipl, k, v in checked["pending"]:
+            self.pending.setdefault(ipl, {})[v] = k
 
     def _python(self, entry: int) -> Handler:
         """The Python handler installed at ``entry`` (a machine loading a
@@ -215,17 +225,48 @@ class OsfPal(Part):
             raise Halt(f"unexpected trap {trap.kind} at {trap.pc:#x}", 1)
 
     def post_interrupt(self, ipl: int, kind: int, vector: int) -> None:
-        """A device or the clock requests an interrupt at ipl (taken when PS.IPL < ipl)."""
-        self.pending[ipl] = (kind, vector)
+        """A device (named by its SCB vector) or the clock requests an
+        interrupt at ``ipl``, taken when PS.IPL < ipl. Every device's request
+        is kept: on the 21064 device lines are level-sensitive, so two devices
+        at one level (the disk and the Lance, both IPL 3) each go on asking
+        until served. A device asking again while its request is still
+        pending changes nothing (its line is already asserted)."""
+        self.pending.setdefault(ipl, {})[vector] = kind
+
+    def clear_interrupt(self, ipl: int, vector: int) -> bool:
+        """Withdraw that one device's request (a driver that polled its
+        device and served it); other devices' requests at ``ipl`` stay.
+        True if there was one."""
+        level = self.pending.get(ipl)
+        if level is None or vector not in level:
+            return False
+        del level[vector]
+        if not level:
+            del self.pending[ipl]
+        return True
+
+    def requests(self) -> list[tuple[int, int, int]]:
+        """The pending requests as (ipl, type, vector), by level, each level in
+        the order its requests will be taken (the saved state's order too)."""
+        return [(ipl, k, v) for ipl in sorted(self.pending) for v, k in self.pending[ipl].items()]
 
     def take_interrupt(self) -> bool:
-        """Enter entInt for the highest pending interrupt above the IPL."""
+        """Enter entInt for the highest pending level above the IPL; within a
+        level, the oldest request first (post order: fair, and deterministic
+        because devices post from the machine's ordered event queue). Taking
+        a request consumes it: the kernel's handler serves the device (reads
+        and acknowledges its status) before the IPL drops again, so the level
+        would have fallen by then; a device with more to say posts again."""
         if not self.pending:
             return False
         ipl = max(self.pending)
         if ipl <= self.ipl:
             return False
-        kind, vector = self.pending.pop(ipl)
+        level = self.pending[ipl]
+        vector = next(iter(level))
+        kind = level.pop(vector)
+        if not level:
+            del self.pending[ipl]
         self.enter(ENT_INT, kind, vector, 0, self.cpu.pc, new_ipl=ipl)
         return True
 
