@@ -38,6 +38,7 @@ from kernel.video.format import PALETTE
 
 if TYPE_CHECKING:
     from kernel.kernel import Kernel
+    from kernel.net.topology import Network
 
 # --- Strands ---------------------------------------------------------------------------------
 
@@ -558,3 +559,21 @@ def framebuffer(k: Kernel) -> FrameBufferView | None:
             if type(v) is int:
                 stream[name] = v
     return FrameBufferView(w, h, pixels, PALETTE, frames, refused, k.sal.now / CLOCK_MHZ, stream)
+
+
+# --- The wire (issue 20: the host bridge, workbench/web/bridge.py) ---------------------------------
+# A whole world's view, so it takes the Network, not one Kernel.
+
+
+@dataclass(frozen=True)
+class WireView:
+    carried: int  # frames the wire has carried since the world began
+    lost: int  # frames it dropped (the loss model)
+    in_flight: int  # frames on the wire now
+    now: int  # the world's virtual time, in cycles (CLOCK_MHZ to a µs)
+
+
+def wire(net: Network) -> WireView:
+    """The wire's frame counts and the world's virtual time."""
+    w = net.wire
+    return WireView(w.carried, w.lost, len(w.in_flight), net.now)

@@ -85,3 +85,47 @@ def test_in_the_kernel_only_sal_imports_the_alpha() -> None:
 def test_the_tui_the_shell_and_the_lessons_do_not_import_the_alpha(layer: str) -> None:
     bad = alpha_imports(_sources(layer))
     assert not bad, f"{layer} reads the machine through kernel/inspect.py, not machine.alpha:\n" + "\n".join(bad)
+
+
+def kernel_internals(path: Path) -> list[str]:
+    """Where a UI file reaches into the kernel's TCP or wire, or into another
+    object's private attributes (its own ``self._x`` is its business), with the line."""
+    bad = []
+    tree = ast.parse(path.read_text(), str(path))
+    for line, mod in imports_of(path):
+        if mod in ("kernel.net.tcp", "kernel.net.tcp.Tcb", "kernel.net.tcp_ext") or mod.endswith(".Tcb"):
+            bad.append(f"{line}: imports {mod}")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == "Tcb":
+            bad.append(f"{node.lineno}: names Tcb")
+        if not isinstance(node, ast.Attribute):
+            continue
+        inner = node.value
+        if node.attr == "Tcb":
+            bad.append(f"{node.lineno}: names .Tcb")
+        elif isinstance(inner, ast.Attribute) and (inner.attr, node.attr) == ("net", "tcp"):
+            bad.append(f"{node.lineno}: reads .net.tcp")
+        elif isinstance(inner, ast.Attribute) and inner.attr == "wire":
+            bad.append(f"{node.lineno}: reads .wire.{node.attr}")
+        elif node.attr.startswith("_") and not node.attr.startswith("__"):
+            if not (isinstance(inner, ast.Name) and inner.id in ("self", "cls")):
+                bad.append(f"{node.lineno}: reads private .{node.attr}")
+    return [f"{path.name}:{b}" for b in sorted(set(bad), key=lambda s: (int(s.split(":")[0]), s))]
+
+
+def test_the_internals_checker_sees_each_kind(tmp_path: Path) -> None:
+    f = tmp_path / "m.py"
+    f.write_text("from kernel.net import tcp as T\nfrom kernel.net.tcp import Tcb\n"
+                 "def g(k, net, c):\n    k.net.tcp.connect('a', 1, 'o')\n    net.wire.carried\n"
+                 "    c.tcb._private\n    self._mine\n    T.Tcb\n    relay.busy(net)\n")  # fmt: skip
+    assert kernel_internals(f) == ["m.py:1: imports kernel.net.tcp", "m.py:2: imports kernel.net.tcp",
+                                   "m.py:2: imports kernel.net.tcp.Tcb",
+                                   "m.py:4: reads .net.tcp", "m.py:5: reads .wire.carried",
+                                   "m.py:6: reads private ._private", "m.py:8: names .Tcb"]  # fmt: skip
+
+
+def test_the_web_ui_reaches_the_kernel_through_relay_and_inspect() -> None:
+    """workbench/web/ (the host bridge) drives connections through kernel/net/relay.py
+    and reads the world through kernel/inspect.py, never the TCP engine or the wire."""
+    bad = [b for f in _sources("workbench/web") for b in kernel_internals(f)]
+    assert not bad, "\n".join(bad)

@@ -2,22 +2,23 @@
 reach a server inside the emulated world, and every byte crosses the
 emulated wire as real TCP.
 
-Each host connection accepted on the listener becomes a kernel TCP
-connection opened from the client host's stack (kernel/net/tcp.py
-``Tcp.connect``) to the server's address and port; the bridge pumps bytes
-both ways. Back-pressure is the kernel's: ``Tcb.send`` takes what fits in
+Each host connection accepted on the listener becomes a relay
+(kernel/net/relay.py): a kernel TCP connection opened from the client
+host's stack to the server's address and port; the bridge pumps bytes
+between the host socket and the relay, and never drives the kernel's TCP
+itself. Back-pressure is the kernel's: ``Relay.push`` takes what fits in
 the send buffer, and the bridge reads from the host socket only while its
 own buffer toward the kernel is below ``BUFFER``; toward the host, it stops
-calling ``Tcb.recv`` while the host socket is behind, so the kernel's
+calling ``Relay.take`` while the host socket is behind, so the kernel's
 receive window closes and the server's TCP waits, as it would for a slow
-reader. Half-close maps both ways (a host EOF is ``Tcb.close``, a FIN from
+reader. Half-close maps both ways (a host EOF is ``Relay.close``, a FIN from
 the server is ``shutdown(SHUT_WR)`` on the host socket) and so do resets
-(a host RST aborts the kernel connection; a kernel reset or refusal closes
-the host socket with SO_LINGER 0, which sends RST).
+(a host RST aborts the relay; a kernel reset or refusal closes the host
+socket with SO_LINGER 0, which sends RST).
 
 Time: the world runs in virtual time only while something is in flight --
 bytes in the bridge's buffers, frames on the wire or queued at a host,
-network timers due soon, or within ``GRACE_US`` of virtual time since the
+network timers due soon (``relay.busy``), or within ``GRACE_US`` of virtual time since the
 last frame (a disk read, a strand finishing). Otherwise the process blocks
 in ``select`` with no timeout: an idle bridge costs no host CPU. The world
 stays deterministic given the bytes and the moments (in virtual time) they
@@ -37,16 +38,17 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
+from kernel import inspect
 from kernel.core.costs import CLOCK_MHZ
 from kernel.kernel import Kernel
-from kernel.net import tcp as T
+from kernel.net import relay
+from kernel.net.relay import Relay
 from kernel.net.topology import Network
-from kernel.params import TCP_SNDBUF
 
 BUFFER = 65536  # bytes the bridge holds per direction per connection before it pushes back
 STEP_US = 500  # virtual time per turn of the loop while the world is busy
 GRACE_US = 50_000  # keep running this long after the last frame: disk reads, strands finishing
-TIMER_HORIZON_US = 2_000_000  # a network timer due within this much virtual time keeps the world running
+TIMER_HORIZON_US = relay.TIMER_HORIZON_US  # a network timer due within this much virtual time keeps the world running
 MAX_CONNECTIONS = 512
 
 
@@ -66,12 +68,12 @@ class Stats:
 @dataclass(eq=False)
 class _Conn:
     sock: socket.socket
-    tcb: T.Tcb
+    relay: Relay
     peer: str
     to_kernel: bytearray = field(default_factory=bytearray)
     to_host: bytearray = field(default_factory=bytearray)
     host_eof: bool = False  # the host client sent FIN
-    kernel_closed: bool = False  # Tcb.close called (after host EOF and the buffer drained)
+    kernel_closed: bool = False  # Relay.close called (after host EOF and the buffer drained)
     kernel_eof: bool = False  # the server's FIN arrived
     host_shut: bool = False  # shutdown(SHUT_WR) done on the host socket
     events: int = 0  # the selector events registered
@@ -84,7 +86,7 @@ class Bridge:
 
     def __init__(self, net: Network, client: Kernel, dst: str, dport: int = 80, *, host: str = "127.0.0.1",
                  port: int = 0, on_idle: Callable[[], None] | None = None) -> None:  # fmt: skip
-        assert client.net is not None, "the client host needs a network"
+        assert relay.networked(client), "the client host needs a network"
         self.net = net
         self.client = client
         self.dst, self.dport = dst, dport
@@ -105,8 +107,9 @@ class Bridge:
         self.conns: list[_Conn] = []
         self.stopping = False
         self.signal: int | None = None
-        self._carried = net.wire.carried
-        self._last_activity = net.now
+        w = inspect.wire(net)
+        self._carried = w.carried
+        self._last_activity = w.now
 
     @property
     def url(self) -> str:
@@ -143,33 +146,21 @@ class Bridge:
 
     def busy(self) -> bool:
         """Whether the world must advance: see the module docstring."""
-        net = self.net
-        if net.wire.carried != self._carried:
-            self._carried = net.wire.carried
-            self._last_activity = net.now
-        if net.wire.in_flight:
+        w = inspect.wire(self.net)
+        if w.carried != self._carried:
+            self._carried = w.carried
+            self._last_activity = w.now
+        if w.in_flight:
             return True
         for c in self.conns:
-            if (
-                (c.to_kernel and len(c.tcb.sndbuf) < TCP_SNDBUF)
-                or (c.host_eof and not c.kernel_closed)
-                or c.tcb.state in (T.SYN_SENT, T.SYN_RCVD)
-            ):
+            r = c.relay
+            if (c.to_kernel and r.room > 0) or (c.host_eof and not c.kernel_closed) or r.opening:
                 return True
-            if c.tcb.rcvbuf and len(c.to_host) < BUFFER:
+            if r.pending and len(c.to_host) < BUFFER:
                 return True
-        if net.now - self._last_activity < GRACE_US * CLOCK_MHZ:
+        if w.now - self._last_activity < GRACE_US * CLOCK_MHZ:
             return True
-        horizon = net.now + TIMER_HORIZON_US * CLOCK_MHZ
-        for k in net.hosts:
-            stack = k.net
-            if stack is None:
-                continue
-            if stack.queue:
-                return True
-            if any(not t.cancelled and at <= horizon for at, _, t in stack.timers):
-                return True
-        return False
+        return relay.busy(self.net, TIMER_HORIZON_US)
 
     def run(self) -> None:
         import time
@@ -216,13 +207,12 @@ class Bridge:
                 self._reset_host(sock)
                 self.stats.refused += 1
                 continue
-            assert self.client.net is not None
-            tcb = self.client.net.tcp.connect(self.dst, self.dport, "host bridge")
-            if isinstance(tcb, int):  # no port left, no route: the client sees a reset
+            r = relay.connect(self.client, self.dst, self.dport, "host bridge")
+            if isinstance(r, int):  # no port left, no route: the client sees a reset
                 self._reset_host(sock)
                 self.stats.refused += 1
                 continue
-            c = _Conn(sock, tcb, f"{addr[0]}:{addr[1]}")
+            c = _Conn(sock, r, f"{addr[0]}:{addr[1]}")
             self.conns.append(c)
             self.stats.connections += 1
             self._register(c)
@@ -260,7 +250,7 @@ class Bridge:
             pass
         except OSError:  # the host client reset or vanished: so does the kernel connection
             self.stats.resets += 1
-            c.tcb.abort()
+            c.relay.abort()
             self._drop(c, reset=True)
             return
         self._register(c)
@@ -286,31 +276,29 @@ class Bridge:
     # --- kernel side ---------------------------------------------------------------------------------
 
     def _pump(self) -> None:
-        """Move bytes between each connection's buffers and its Tcb."""
+        """Move bytes between each connection's buffers and its relay."""
         for c in list(self.conns):
             self._pump_one(c)
 
     def _pump_one(self, c: _Conn) -> None:
-        t = c.tcb
-        if c.to_kernel and t.state in (T.ESTABLISHED, T.CLOSE_WAIT):
-            n = t.send(bytes(c.to_kernel[:BUFFER]))
+        r = c.relay
+        if c.to_kernel and r.writable:
+            n = r.push(bytes(c.to_kernel[:BUFFER]))
             if n > 0:
                 del c.to_kernel[:n]
             elif n < 0:
                 c.to_kernel.clear()  # the server stopped reading (EPIPE) or reset: what was left is lost
-        if c.host_eof and not c.to_kernel and not c.kernel_closed and t.state not in (T.SYN_SENT, T.SYN_RCVD):
+        if c.host_eof and not c.to_kernel and not c.kernel_closed and not r.opening:
             c.kernel_closed = True
-            t.close()
+            r.close()
         reset = False
         while not c.kernel_eof and len(c.to_host) < BUFFER:
-            d = t.recv(BUFFER - len(c.to_host))
-            if d is None:
-                break
-            if isinstance(d, int):  # reset or refused: -errno after the data that came before it
-                reset = True
-                break
+            d = r.take(BUFFER - len(c.to_host))
             if not d:
-                c.kernel_eof = True
+                if r.reset:  # reset or refused, after the data that came before it
+                    reset = True
+                elif r.eof:
+                    c.kernel_eof = True
                 break
             c.to_host += d
         if c.to_host:
@@ -322,7 +310,7 @@ class Bridge:
                 pass
             except OSError:
                 self.stats.resets += 1
-                t.abort()
+                r.abort()
                 self._drop(c, reset=True)
                 return
         if reset:
@@ -338,10 +326,10 @@ class Bridge:
         if c.kernel_eof and c.host_shut and c.host_eof:
             if not c.kernel_closed:
                 c.kernel_closed = True
-                t.close()
+                r.close()
             self._drop(c)
             return
-        if c.kernel_eof and c.host_shut and t.state == T.CLOSED:
+        if c.kernel_eof and c.host_shut and r.gone:
             self._drop(c)
             return
         self._register(c)
