@@ -50,6 +50,33 @@ def test_idle_world_does_not_spin(tree: Path) -> None:
         assert s.stop() == 0
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process CPU time from /proc (Linux)")
+@pytest.mark.parametrize("how", ["huge header", "never reads"])
+def test_a_stuck_client_does_not_spin_the_world(tree: Path, how: str) -> None:
+    """A client that sends a 100 KB header and stops, or asks for a large file
+    and never reads it, leaves a connection probing a zero window for ever;
+    its timers keep pace with host time (a probe every second or two), so
+    the process sleeps instead of running virtual time flat out."""
+    s = start(tree)
+    sock = socket.create_connection(("127.0.0.1", s.port), timeout=30)
+    try:
+        if how == "huge header":
+            sock.sendall(b"GET /index.html HTTP/1.1\r\nHost: x\r\nX-Big: " + b"A" * 100_000 + b"\r\n\r\n")
+            assert sock.recv(12) == b"HTTP/1.1 400"
+        else:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.sendall(b"GET /big/one-mib.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(2.0)  # the grace period and the last segments
+        before, t0 = _cpu_seconds(s.proc.pid), time.monotonic()
+        time.sleep(3.0)
+        used, wall = _cpu_seconds(s.proc.pid) - before, time.monotonic() - t0
+        assert used / wall < 0.15, f"{how}: spinwb web used {used:.2f} s of CPU in {wall:.2f} s"
+        assert _get(s.port, "/empty.txt") == (200, b"")  # and still serves
+    finally:
+        sock.close()
+        assert s.stop() == 0
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_stops_cleanly_with_a_summary(tree: Path, sig: int) -> None:
     s = start(tree)

@@ -18,9 +18,14 @@ socket with SO_LINGER 0, which sends RST).
 
 Time: the world runs in virtual time only while something is in flight --
 bytes in the bridge's buffers, frames on the wire or queued at a host,
-network timers due soon (``relay.busy``), or within ``GRACE_US`` of virtual time since the
-last frame (a disk read, a strand finishing). Otherwise the process blocks
-in ``select`` with no timeout: an idle bridge costs no host CPU. The world
+or within ``GRACE_US`` of virtual time since the last frame (a disk read,
+a strand finishing); then it runs flat out. When all that is left is a
+network timer (a zero-window probe of a client that stopped reading, a
+retransmission, TIME-WAIT), virtual time keeps pace with host time: the
+process sleeps in ``select`` until the timer's moment comes in host seconds,
+then runs the world to it -- so a connection stuck probing forever costs
+a probe every couple of seconds, not a core. With no timer at all it
+blocks in ``select`` with no timeout: an idle bridge costs no host CPU. The world
 stays deterministic given the bytes and the moments (in virtual time) they
 enter; which virtual moment a host byte enters depends on host timing,
 which is the one nondeterminism a real client brings in.
@@ -48,7 +53,6 @@ from kernel.net.topology import Network
 BUFFER = 65536  # bytes the bridge holds per direction per connection before it pushes back
 STEP_US = 500  # virtual time per turn of the loop while the world is busy
 GRACE_US = 50_000  # keep running this long after the last frame: disk reads, strands finishing
-TIMER_HORIZON_US = relay.TIMER_HORIZON_US  # a network timer due within this much virtual time keeps the world running
 MAX_CONNECTIONS = 512
 
 
@@ -145,7 +149,7 @@ class Bridge:
     # --- the loop -----------------------------------------------------------------------------------
 
     def busy(self) -> bool:
-        """Whether the world must advance: see the module docstring."""
+        """Whether the world must advance flat out: see the module docstring."""
         w = inspect.wire(self.net)
         if w.carried != self._carried:
             self._carried = w.carried
@@ -160,16 +164,26 @@ class Bridge:
                 return True
         if w.now - self._last_activity < GRACE_US * CLOCK_MHZ:
             return True
-        return relay.busy(self.net, TIMER_HORIZON_US)
+        return relay.in_flight(self.net)
+
+    def _timer_wait(self) -> tuple[float | None, int | None]:
+        """(host seconds to sleep, the virtual cycle to run to) when only timers
+        are left: one virtual second a host second; (None, None) with none."""
+        nxt = relay.next_activity(self.net)
+        if nxt is None:
+            return None, None
+        return max(0.0, (nxt - inspect.wire(self.net).now) / (CLOCK_MHZ * 1e6)), nxt
 
     def run(self) -> None:
         import time
 
         while not self.stopping:
             busy = self.busy()
+            timeout, due = (0.0, None) if busy else self._timer_wait()
             if not busy and self.on_idle is not None:
                 self.on_idle()
-            for key, mask in self.sel.select(0 if busy else None):
+            waited = time.monotonic()
+            for key, mask in self.sel.select(timeout):
                 if key.data == "wake":
                     with contextlib.suppress(OSError):
                         self._wake_r.recv(4096)
@@ -180,10 +194,15 @@ class Bridge:
             if self.stopping:
                 break
             self._pump()
+            run_us = 0.0
             if busy or self.busy():
+                run_us = STEP_US
+            elif due is not None and timeout is not None and time.monotonic() - waited >= timeout - 0.001:
+                run_us = max(STEP_US, (due - inspect.wire(self.net).now) / CLOCK_MHZ + 1)  # the timer's moment came
+            if run_us:
                 t0 = time.perf_counter()
-                self.net.run_us(STEP_US)
-                self.stats.virtual_us += STEP_US
+                self.net.run_us(run_us)
+                self.stats.virtual_us += run_us
                 self.stats.host_busy_s += time.perf_counter() - t0
                 self._pump()
 
