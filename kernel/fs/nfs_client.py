@@ -35,7 +35,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kernel.core import costs
-from kernel.core.sal import EAGAIN, EIO, ENOENT, ETIMEDOUT
+from kernel.core.sal import EAGAIN, EFBIG, EIO, EISDIR, ENOENT, ENOTDIR, ETIMEDOUT
 from kernel.fs.files_ext import callbacks
 from kernel.fs.format import name_problem
 from kernel.fs.nfs_server import (
@@ -71,7 +71,6 @@ if TYPE_CHECKING:
     from kernel.kernel import Kernel
     from kernel.net.stack import Timer
 
-ENOTDIR, EISDIR, EFBIG = 20, 21, 27  # Alpha's errno values (asm/errno.h), as Linux's
 NFS_PORT = 2049
 RESTARTS = 3  # times a transfer starts over when the file changes size under it
 PATH_MAX = 4096
