@@ -163,10 +163,8 @@ class _ExtensionReel:
 
 def install_reel(k: Kernel) -> Reel:
     """Offer Reel to extensions (once per kernel)."""
-    r = getattr(k, "_reel", None)
-    if isinstance(r, Reel):
-        return r
-    r = Reel()
-    k._reel = r  # type: ignore[attr-defined]
+    if k.reel is not None:
+        return k.reel
+    r = k.reel = Reel()
     k.system.public.exports["Reel"] = lambda ext: _ExtensionReel(r, ext)
     return r

@@ -120,9 +120,6 @@ class _ExtensionTimer:
 
 def install_timers(k: Kernel) -> Timers:
     """Offer Timer to extensions on a booted, networked kernel (once)."""
-    t = getattr(k, "_timers", None)
-    if isinstance(t, Timers):
-        return t
-    t = Timers(k)
-    k._timers = t  # type: ignore[attr-defined]
-    return t
+    if k.timers is None:
+        k.timers = Timers(k)
+    return k.timers

@@ -143,11 +143,9 @@ class Callbacks:
 
 def callbacks(k: Kernel) -> Callbacks:
     """The kernel's one Callbacks (made on first use)."""
-    cb = getattr(k, "_completion_callbacks", None)
-    if cb is None:
-        cb = Callbacks(k)
-        k._completion_callbacks = cb  # type: ignore[attr-defined]
-    return cb
+    if k.completion_callbacks is None:
+        k.completion_callbacks = Callbacks(k)
+    return k.completion_callbacks
 
 
 class ExtensionFiles:

@@ -422,11 +422,9 @@ class NfsClient:
 
 def client(k: Kernel) -> NfsClient:
     """The kernel's one client, made on first use."""
-    c = getattr(k, "nfs_client", None)
-    if c is None:
-        c = NfsClient(k)
-        k.nfs_client = c  # type: ignore[attr-defined]
-    return c
+    if k.nfs_client is None:
+        k.nfs_client = NfsClient(k)
+    return k.nfs_client
 
 
 class ExtensionNFS:

@@ -286,5 +286,5 @@ class NfsServer:
 def serve_nfs(k: Kernel, port: int = 2049) -> NfsServer:
     """Start the NFSv3-subset server on a booted kernel with a network and a disk."""
     server = NfsServer(k, port)
-    k.nfs_server = server  # type: ignore[attr-defined]  # for status pages and the Packets pane
+    k.nfs_server = server  # for status pages and the Packets pane
     return server

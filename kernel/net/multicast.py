@@ -137,12 +137,10 @@ class _ExtensionMulticast:
 
 def install_multicast(k: Kernel) -> Multicast:
     """Offer Multicast to extensions on a booted, networked kernel (once)."""
-    m = getattr(k, "_multicast", None)
-    if isinstance(m, Multicast):
-        return m
+    if k.multicast is not None:
+        return k.multicast
     if k.net is None:
         raise SpinError("Multicast needs a networked kernel")
-    m = Multicast(k.net)
-    k._multicast = m  # type: ignore[attr-defined]
+    m = k.multicast = Multicast(k.net)
     k.system.public.exports["Multicast"] = lambda ext: _ExtensionMulticast(m, ext)
     return m
