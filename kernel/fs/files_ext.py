@@ -126,9 +126,7 @@ class Callbacks:
         before = b.faulted
         self.depth[id(ext)] = depth + 1
         try:
-            fn = self.k.dispatcher._callable(b)  # noqa: SLF001 - the containment wrapper, as dispatch calls it
-            assert fn is not None
-            fn(*args)
+            self.k.dispatcher.call_outside(b, *args)
         except Exception as e:  # noqa: BLE001 - the wrapper contains the handler; this is the last guard
             self.k.dispatcher.report(f"{ext.name}: handler on {b.event.name} raised {type(e).__name__}: {e}")
         finally:
