@@ -38,7 +38,13 @@ from kernel.sys.trace import MemFault, Syscall, Trace
 from machine.machine import Machine
 
 if TYPE_CHECKING:  # built on the kernel, so imported only to be named here
+    from kernel.core.reel import Reel
+    from kernel.core.timers import Timers
     from kernel.fs.extentfs import ExtentFS
+    from kernel.fs.files_ext import Callbacks
+    from kernel.fs.nfs_client import NfsClient
+    from kernel.fs.nfs_server import NfsServer
+    from kernel.net.multicast import Multicast
     from kernel.net.stack import NetStack
     from kernel.unix.personality import Unix
 
@@ -82,6 +88,14 @@ class Kernel:
         self.tick_hooks: list[Callable[[], None]] = []  # called on every clock tick (the network's timers)
         self.net: NetStack | None = None  # attach_net: on a machine with a card and an address
         self.entry_watch: Callable[[str], None] | None = None  # told of every kernel entry (the workbench's stepping)
+        # Services made on first use, each by its own module's function; None until then. Not in
+        # state_hash: what they hold shows in the strands, the machine and the network they drive.
+        self.completion_callbacks: Callbacks | None = None  # kernel/fs/files_ext.py callbacks()
+        self.nfs_client: NfsClient | None = None  # kernel/fs/nfs_client.py client()
+        self.nfs_server: NfsServer | None = None  # kernel/fs/nfs_server.py serve_nfs(): status pages, Packets pane
+        self.timers: Timers | None = None  # kernel/core/timers.py install_timers()
+        self.reel: Reel | None = None  # kernel/core/reel.py install_reel()
+        self.multicast: Multicast | None = None  # kernel/net/multicast.py install_multicast()
 
     # --- what boot attaches ------------------------------------------------------------
 

@@ -136,3 +136,15 @@ NFS_CALLS_OUTSTANDING = 64  # calls the kernel client has in flight in all: more
 NFS_CALLS_USERS = 16  # of them, what all users' extensions together may have in flight (the rest is the owner's)
 NFS_PER_EXTENSION = 16  # NFS.Read/Stat calls one extension may have unanswered at once
 NFS_SERVER_PENDING = 64  # READs the server holds waiting for the disk; more are dropped (the client retries)
+
+# --- timers, reels and multicast for extensions (kernel/core/timers.py, reel.py, kernel/net/multicast.py) --
+
+TIMERS_PENDING = 64  # Timer.After calls one extension may have pending at once
+TIMER_HANDLERS = 8  # distinct handler procedures one extension's timers call: each is a binding on Timer.Expired
+TIMER_MAX_US = 10_000_000  # virtual: the longest delay Timer.After takes (10 s)
+REEL_STREAMS = 16  # reels (frame queues between extensions) in the kernel in all
+REEL_STREAMS_USER = 4  # reels one user's extension may own: it cannot take every stream from the rest
+REEL_FRAMES = 8  # frames one reel holds: the reader's read-ahead, so it stops while the sender is behind
+REEL_FRAME_BYTES = 64 * 1024  # bytes one frame on a reel may hold
+REEL_NAMES = 8  # extensions a reel's creator may name as sharing it
+MULTICAST_CLIENTS = 64  # (address, port) pairs one Multicast.Send copies its datagram to

@@ -4,8 +4,9 @@ SOSP'95 §5.4's server is three extensions; in SPIN the reader would
 export an interface the sender links against. This workbench's
 extensions import only the kernel's interfaces (``from spin import``),
 so the kernel lends them this one: per stream, a queue of at most
-REEL_FRAMES frames (each up to REEL_FRAME_BYTES) -- the reader's read
-ahead, bounded, so the reader stops reading while the sender is behind.
+REEL_FRAMES frames (each up to REEL_FRAME_BYTES; the bounds are in
+kernel/params.py) -- the reader's read ahead, bounded, so the reader
+stops reading while the sender is behind.
 Frames are held by reference, not copied (they are immutable bytes).
 
 A reel belongs to the extension that created it -- ``Reel.Create(stream,
@@ -25,18 +26,13 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from kernel.params import REEL_FRAME_BYTES, REEL_FRAMES, REEL_NAMES, REEL_STREAMS, REEL_STREAMS_USER
 from kernel.sys import authority
 from kernel.sys.errors import SpinError
 from kernel.sys.sandbox import shown
 
 if TYPE_CHECKING:
     from kernel.kernel import Kernel
-
-REEL_STREAMS = 16
-REEL_STREAMS_USER = 4  # reels one user's extension may own: it cannot take every stream from the rest
-REEL_FRAMES = 8
-REEL_FRAME_BYTES = 64 * 1024
-REEL_NAMES = 8  # extensions a creator may name
 
 
 class _Stream:
@@ -163,10 +159,8 @@ class _ExtensionReel:
 
 def install_reel(k: Kernel) -> Reel:
     """Offer Reel to extensions (once per kernel)."""
-    r = getattr(k, "_reel", None)
-    if isinstance(r, Reel):
-        return r
-    r = Reel()
-    k._reel = r  # type: ignore[attr-defined]
+    if k.reel is not None:
+        return k.reel
+    r = k.reel = Reel()
     k.system.public.exports["Reel"] = lambda ext: _ExtensionReel(r, ext)
     return r

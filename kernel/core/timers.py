@@ -10,10 +10,10 @@ declarative ``key ==`` guard the dispatcher indexes. ``tick.at`` is the
 cycle the timer was due, so a pacer can schedule against absolute time
 instead of drifting by its own work.
 
-Bounded: at most TIMERS_PENDING pending timers and TIMER_HANDLERS distinct
-handlers an extension, delays up to TIMER_MAX_US. The network thread
-looks at its timers on each clock tick (1024 Hz), so a timer fires on
-the first tick at or after its time.
+Bounded (kernel/params.py): at most TIMERS_PENDING pending timers and
+TIMER_HANDLERS distinct handlers an extension, delays up to TIMER_MAX_US.
+The network thread looks at its timers on each clock tick (1024 Hz), so a
+timer fires on the first tick at or after its time.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kernel.core.costs import CLOCK_MHZ
-from kernel.params import BINDINGS_PER_EXTENSION
+from kernel.params import BINDINGS_PER_EXTENSION, TIMER_HANDLERS, TIMER_MAX_US, TIMERS_PENDING
 from kernel.sys.dispatcher import Binding, FieldEquals
 from kernel.sys.errors import SpinError
 from kernel.sys.interface import Interface
@@ -29,10 +29,6 @@ from kernel.sys.sandbox import shown
 
 if TYPE_CHECKING:
     from kernel.kernel import Kernel
-
-TIMERS_PENDING = 64
-TIMER_HANDLERS = 8
-TIMER_MAX_US = 10_000_000
 
 
 class Tick(NamedTuple):
@@ -120,9 +116,6 @@ class _ExtensionTimer:
 
 def install_timers(k: Kernel) -> Timers:
     """Offer Timer to extensions on a booted, networked kernel (once)."""
-    t = getattr(k, "_timers", None)
-    if isinstance(t, Timers):
-        return t
-    t = Timers(k)
-    k._timers = t  # type: ignore[attr-defined]
-    return t
+    if k.timers is None:
+        k.timers = Timers(k)
+    return k.timers

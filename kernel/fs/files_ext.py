@@ -126,9 +126,7 @@ class Callbacks:
         before = b.faulted
         self.depth[id(ext)] = depth + 1
         try:
-            fn = self.k.dispatcher._callable(b)  # noqa: SLF001 - the containment wrapper, as dispatch calls it
-            assert fn is not None
-            fn(*args)
+            self.k.dispatcher.call_outside(b, *args)
         except Exception as e:  # noqa: BLE001 - the wrapper contains the handler; this is the last guard
             self.k.dispatcher.report(f"{ext.name}: handler on {b.event.name} raised {type(e).__name__}: {e}")
         finally:
@@ -143,11 +141,9 @@ class Callbacks:
 
 def callbacks(k: Kernel) -> Callbacks:
     """The kernel's one Callbacks (made on first use)."""
-    cb = getattr(k, "_completion_callbacks", None)
-    if cb is None:
-        cb = Callbacks(k)
-        k._completion_callbacks = cb  # type: ignore[attr-defined]
-    return cb
+    if k.completion_callbacks is None:
+        k.completion_callbacks = Callbacks(k)
+    return k.completion_callbacks
 
 
 class ExtensionFiles:

@@ -35,10 +35,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kernel.core import costs
-from kernel.core.sal import EAGAIN, EIO, ENOENT, ETIMEDOUT
+from kernel.core.sal import EAGAIN, EFBIG, EIO, EISDIR, ENOENT, ENOTDIR, ETIMEDOUT
 from kernel.fs.files_ext import callbacks
 from kernel.fs.format import name_problem
 from kernel.fs.nfs_server import (
+    FHSIZE3,
     NF3DIR,
     NFS3_OK,
     NFS3ERR_ISDIR,
@@ -71,7 +72,6 @@ if TYPE_CHECKING:
     from kernel.kernel import Kernel
     from kernel.net.stack import Timer
 
-ENOTDIR, EISDIR, EFBIG = 20, 21, 27  # Alpha's errno values (asm/errno.h), as Linux's
 NFS_PORT = 2049
 RESTARTS = 3  # times a transfer starts over when the file changes size under it
 PATH_MAX = 4096
@@ -293,17 +293,26 @@ class NfsClient:
         args = rpc.opaque(t.fh) + rpc.string(t.parts[i])
         self.call(t.server, PROC_LOOKUP, args, lambda body: self._looked_up(t, i, body), user=t.user)
 
-    def _looked_up(self, t: _Transfer, i: int, body: Any) -> None:
+    def _results(self, t: _Transfer, body: Any) -> rpc.Reader | None:
+        """A reply's results after an NFS3_OK status; None once the transfer
+        is finished instead (the call's -errno, or the status's). RpcError if
+        the status does not decode."""
         if isinstance(body, int):
             self._finish(t, body)
-            return
+            return None
+        r = rpc.Reader(body)
+        status = r.u32("status")
+        if status != NFS3_OK:
+            self._finish(t, _errno(status))
+            return None
+        return r
+
+    def _looked_up(self, t: _Transfer, i: int, body: Any) -> None:
         try:
-            r = rpc.Reader(body)
-            status = r.u32("status")
-            if status != NFS3_OK:
-                self._finish(t, _errno(status))
+            r = self._results(t, body)
+            if r is None:
                 return
-            t.fh = r.opaque(64, "the handle")
+            t.fh = r.opaque(FHSIZE3, "the handle")
         except rpc.RpcError:
             self.counters["replies dropped: malformed"] += 1
             self._finish(t, -EIO)
@@ -314,14 +323,9 @@ class NfsClient:
         self.call(t.server, PROC_GETATTR, rpc.opaque(t.fh), lambda body: self._got_attr(t, body), user=t.user)
 
     def _got_attr(self, t: _Transfer, body: Any) -> None:
-        if isinstance(body, int):
-            self._finish(t, body)
-            return
         try:
-            r = rpc.Reader(body)
-            status = r.u32("status")
-            if status != NFS3_OK:
-                self._finish(t, _errno(status))
+            r = self._results(t, body)
+            if r is None:
                 return
             kind, size = parse_fattr(r)
         except rpc.RpcError:
@@ -423,11 +427,9 @@ class NfsClient:
 
 def client(k: Kernel) -> NfsClient:
     """The kernel's one client, made on first use."""
-    c = getattr(k, "nfs_client", None)
-    if c is None:
-        c = NfsClient(k)
-        k.nfs_client = c  # type: ignore[attr-defined]
-    return c
+    if k.nfs_client is None:
+        k.nfs_client = NfsClient(k)
+    return k.nfs_client
 
 
 class ExtensionNFS:

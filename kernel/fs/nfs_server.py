@@ -11,10 +11,11 @@ says. Directories are synthesized from the '/' in the FS's names.
 
 Handles are ``b"SPNF" + fileid`` (12 bytes); a fileid is the first 8 bytes
 of SHA-256 of the path (the root's is 1), so it is stable across boots and
-images. Attributes: files 0644 (0755 if executable on the disk),
-directories 0755; mtime and ctime are the moment the server started, atime
-now, on the virtual clock from ``EPOCH`` (1996-01-01, the SPIN web server's
-year). READ answers at most NFS_RSIZE bytes with eof right and the file's
+images; a handle of that form whose fileid names no file is NFS3ERR_STALE,
+any other handle NFS3ERR_BADHANDLE (RFC 1813 §2.6). Attributes: files 0644
+(0755 if executable on the disk), directories 0755; mtime and ctime are the
+moment the server started, atime now, on the virtual clock from ``EPOCH``
+(1996-01-01, the SPIN web server's year). READ answers at most NFS_RSIZE bytes with eof right and the file's
 post-op attributes; it reads through the buffer cache (a real server
 caches), and when the chunk is not in yet it answers after the disk, from
 the network thread. Everything runs in the network thread and charges
@@ -43,7 +44,7 @@ PROC_NULL, PROC_GETATTR, PROC_LOOKUP, PROC_READ = 0, 1, 3, 6
 PROC_NAMES = {PROC_NULL: "NULL", PROC_GETATTR: "GETATTR", PROC_LOOKUP: "LOOKUP", PROC_READ: "READ"}
 # nfsstat3 (RFC 1813 §2.6)
 NFS3_OK, NFS3ERR_NOENT, NFS3ERR_IO, NFS3ERR_NOTDIR, NFS3ERR_ISDIR, NFS3ERR_INVAL = 0, 2, 5, 20, 21, 22
-NFS3ERR_NAMETOOLONG, NFS3ERR_BADHANDLE = 63, 10001
+NFS3ERR_NAMETOOLONG, NFS3ERR_STALE, NFS3ERR_BADHANDLE = 63, 70, 10001
 NF3REG, NF3DIR = 1, 2
 FHSIZE3 = 64  # the largest handle (RFC 1813 §2.4)
 NAME_MAX3 = 255
@@ -122,13 +123,16 @@ class NfsServer:
     def post_op(self, path: str | None) -> bytes:
         return rpc.u32(0) if path is None else rpc.u32(1) + self.fattr(path)
 
-    def _path(self, r: rpc.Reader) -> str | None:
-        """Decode an nfs_fh3; the path it names, or None for a bad handle
-        (RpcError if it does not even decode: garbage)."""
+    def _path(self, r: rpc.Reader) -> str | int:
+        """Decode an nfs_fh3: the path it names, or the nfsstat3 to answer
+        (RpcError if it does not even decode: garbage). RFC 1813 §2.6: a
+        handle that is not one of ours at all is NFS3ERR_BADHANDLE; one of
+        our form whose file id names no file is NFS3ERR_STALE."""
         fh = r.opaque(FHSIZE3, "the file handle")
         if len(fh) != 12 or fh[:4] != HANDLE_MAGIC:
-            return None
-        return self.by_id.get(int.from_bytes(fh[4:], "big"))
+            return NFS3ERR_BADHANDLE
+        path = self.by_id.get(int.from_bytes(fh[4:], "big"))
+        return NFS3ERR_STALE if path is None else path
 
     # --- the wire ----------------------------------------------------------------------------
 
@@ -199,16 +203,16 @@ class NfsServer:
     def _getattr(self, r: rpc.Reader) -> bytes:
         path = self._path(r)
         r.end("GETATTR's arguments")
-        if path is None:
-            return rpc.u32(NFS3ERR_BADHANDLE)
+        if isinstance(path, int):
+            return rpc.u32(path)
         return rpc.u32(NFS3_OK) + self.fattr(path)
 
     def _lookup(self, r: rpc.Reader) -> bytes:
         path = self._path(r)
         raw = r.opaque(1 << 16, "the name")  # a name's length is checked below, as an NFS error
         r.end("LOOKUP's arguments")
-        if path is None:
-            return rpc.u32(NFS3ERR_BADHANDLE) + self.post_op(None)
+        if isinstance(path, int):
+            return rpc.u32(path) + self.post_op(None)
         if path not in self.dirs:
             return rpc.u32(NFS3ERR_NOTDIR) + self.post_op(path)
         if len(raw) > NAME_MAX3:
@@ -233,8 +237,8 @@ class NfsServer:
         path = self._path(r)
         offset, count = r.u64("the offset"), r.u32("the count")
         r.end("READ's arguments")
-        if path is None:
-            return rpc.u32(NFS3ERR_BADHANDLE) + self.post_op(None)
+        if isinstance(path, int):
+            return rpc.u32(path) + self.post_op(None)
         e = self.fs.files.get(path)
         if e is None:
             return rpc.u32(NFS3ERR_ISDIR) + self.post_op(path)
@@ -282,5 +286,5 @@ class NfsServer:
 def serve_nfs(k: Kernel, port: int = 2049) -> NfsServer:
     """Start the NFSv3-subset server on a booted kernel with a network and a disk."""
     server = NfsServer(k, port)
-    k.nfs_server = server  # type: ignore[attr-defined]  # for status pages and the Packets pane
+    k.nfs_server = server  # for status pages and the Packets pane
     return server

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from kernel.core import costs
 from kernel.net import packet as P
 from kernel.net.records import PacketOut
+from kernel.params import MULTICAST_CLIENTS
 from kernel.sys import authority
 from kernel.sys.errors import SpinError
 from kernel.sys.sandbox import shown
@@ -36,8 +37,6 @@ from kernel.sys.sandbox import shown
 if TYPE_CHECKING:
     from kernel.kernel import Kernel
     from kernel.net.stack import NetStack
-
-MAX_CLIENTS = 64
 
 
 class Multicast:
@@ -68,9 +67,9 @@ class Multicast:
             if b is None or b.creator is not ext or not b.installed:
                 raise SpinError(f"{who}: Multicast.Send: source port {d.src_port} is not one this extension "
                                 f"listens on (a user's extension sends only from its own ports)")  # fmt: skip
-        if not isinstance(clients, (list, tuple)) or len(clients) > MAX_CLIENTS:
+        if not isinstance(clients, (list, tuple)) or len(clients) > MULTICAST_CLIENTS:
             raise SpinError(f"{who}: Multicast.Send(datagram, clients): clients is a list of at most "
-                            f"{MAX_CLIENTS} (address, port) pairs")  # fmt: skip
+                            f"{MULTICAST_CLIENTS} (address, port) pairs")  # fmt: skip
         dests: list[tuple[str, int]] = []
         for c in clients:
             ok = isinstance(c, tuple) and len(c) == 2 and isinstance(c[0], str) and type(c[1]) is int
@@ -137,12 +136,10 @@ class _ExtensionMulticast:
 
 def install_multicast(k: Kernel) -> Multicast:
     """Offer Multicast to extensions on a booted, networked kernel (once)."""
-    m = getattr(k, "_multicast", None)
-    if isinstance(m, Multicast):
-        return m
+    if k.multicast is not None:
+        return k.multicast
     if k.net is None:
         raise SpinError("Multicast needs a networked kernel")
-    m = Multicast(k.net)
-    k._multicast = m  # type: ignore[attr-defined]
+    m = k.multicast = Multicast(k.net)
     k.system.public.exports["Multicast"] = lambda ext: _ExtensionMulticast(m, ext)
     return m

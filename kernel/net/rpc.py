@@ -15,6 +15,7 @@ import struct
 from dataclasses import dataclass
 
 CALL, REPLY = 0, 1
+MSG_TYPE_NAMES = {CALL: "CALL", REPLY: "REPLY"}
 RPC_VERSION = 2
 MSG_ACCEPTED, MSG_DENIED = 0, 1
 # accept_stat (RFC 5531 §9)
@@ -185,6 +186,16 @@ def decode_auth_sys(body: bytes) -> AuthSys:
     return AuthSys(stamp, machine, uid, gid, gids)
 
 
+def _header(r: Reader, want: int) -> int:
+    """The xid of a message that opens as every RPC message does (RFC 5531
+    §9: xid, then its type); RpcError unless the type is ``want``."""
+    xid = r.u32("xid")
+    mtype = r.u32("message type")
+    if mtype != want:
+        raise RpcError(f"message type {mtype}: not a {MSG_TYPE_NAMES[want]} ({want})")
+    return xid
+
+
 class BadCall(RpcError):
     """A CALL whose header is readable but that the server must refuse with a
     reply (RFC 5531 §9): ``reply`` is the encoded refusal."""
@@ -198,12 +209,11 @@ def decode_call(data: bytes | bytearray | memoryview) -> Call:
     """A CALL message. RpcError if it cannot be read as one (drop it);
     BadCall if it can but must be refused (send ``.reply``): a wrong RPC
     version (MSG_DENIED RPC_MISMATCH), an unknown or malformed credential
-    (MSG_DENIED AUTH_ERROR)."""
+    (MSG_DENIED AUTH_ERROR, AUTH_BADCRED: RFC 5531 §9's AUTH_REJECTEDCRED
+    would tell the client to begin a new session, which neither flavor has),
+    a verifier other than AUTH_NONE (AUTH_BADVERF)."""
     r = Reader(data)
-    xid = r.u32("xid")
-    mtype = r.u32("message type")
-    if mtype != CALL:
-        raise RpcError(f"message type {mtype}: not a CALL (0)")
+    xid = _header(r, CALL)
     rpcvers = r.u32("RPC version")
     if rpcvers != RPC_VERSION:
         raise BadCall(f"RPC version {rpcvers}, not 2", encode_denied_mismatch(xid))
@@ -218,9 +228,9 @@ def decode_call(data: bytes | bytearray | memoryview) -> Call:
             cred = decode_auth_sys(cbody)
         except RpcError as e:
             raise BadCall(f"a malformed AUTH_SYS credential: {e}", encode_denied_auth(xid, AUTH_BADCRED)) from None
-    else:
+    else:  # AUTH_BADCRED, as Linux's svc_authenticate answers a flavor it has no handler for
         raise BadCall(f"credential flavor {cflavor}: only AUTH_NONE and AUTH_SYS",
-                      encode_denied_auth(xid, AUTH_REJECTEDCRED))  # fmt: skip
+                      encode_denied_auth(xid, AUTH_BADCRED))  # fmt: skip
     if vflavor != AUTH_NONE:
         raise BadCall(f"verifier flavor {vflavor}: only AUTH_NONE", encode_denied_auth(xid, AUTH_BADVERF))
     return Call(xid, prog, vers, proc, cflavor, cred, vflavor, r.data[r.pos :])
@@ -255,10 +265,7 @@ class Reply:
 
 def decode_reply(data: bytes | bytearray | memoryview) -> Reply:
     r = Reader(data)
-    xid = r.u32("xid")
-    mtype = r.u32("message type")
-    if mtype != REPLY:
-        raise RpcError(f"message type {mtype}: not a REPLY (1)")
+    xid = _header(r, REPLY)
     rstat = r.u32("reply status")
     if rstat == MSG_ACCEPTED:
         _auth(r, "the verifier")

@@ -505,6 +505,17 @@ class Dispatcher:
         """An extension's guard to impose on its binding, contained like its own."""
         return self._contain(b, guard, closure, True)
 
+    def call_outside(self, b: Binding, *args: Any) -> Any:
+        """Call ``b``'s handler now, outside any raise of its event, wrapped
+        exactly as a dispatch wraps it (an untrusted one under its fuel
+        bound, its faults reported and kept from the caller). For a kernel
+        service that calls an extension back later -- kernel/fs/files_ext.py's
+        Callbacks, whose bindings are never installed -- so it needs no
+        private path into the containment machinery."""
+        fn = self._callable(b)
+        assert fn is not None  # a binding always has a handler
+        return fn(*args)
+
     def bound_of(self, b: Binding) -> int:
         """The fuel one dispatch grants an untrusted binding: its own bound,
         the event's, the dispatcher's default, whichever is least."""

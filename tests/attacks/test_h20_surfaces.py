@@ -135,7 +135,8 @@ def test_user_reels_are_bounded_and_freed_on_unload() -> None:
         k.system.load(hog, "hog.py", importer="user")
     few = "from spin import Reel\ndef init():\n    for s in range(100, 104):\n        Reel.Room(s)\n"
     ext = k.system.load(few, "few.py", importer="user")
-    reel = k._reel  # type: ignore[attr-defined]
+    reel = k.reel
+    assert reel is not None
     assert len(reel.streams) == REEL_STREAMS_USER
     k.system.unload(ext)
     assert reel.streams == {}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from kernel.fs.format import Entry
-from kernel.fs.nfs_server import ROOT_HANDLE, fileid_of
+from kernel.fs.nfs_server import HANDLE_MAGIC, ROOT_HANDLE, fileid_of, handle_of
 from kernel.net import packet as P
 from kernel.net import rpc
 from tests.conftest import require
@@ -53,6 +53,31 @@ def test_errors(world: NfsWorld) -> None:
     world.client.read(SERVER, "big.bin", got.append, max_size=1000)  # EFBIG before any READ
     world.net.run_until(lambda: bool(got), 1_000_000)
     assert got == [-27]
+
+
+STALE, BADHANDLE = 70, 10001  # RFC 1813 §2.6, written out: the test does not take the server's word
+
+
+def _status(w: NfsWorld, proc: int, args: bytes) -> int:
+    """The nfsstat3 the server answers one call with."""
+    got: list[object] = []
+    w.client.call(SERVER, proc, args, got.append)
+    w.net.run_until(lambda: bool(got), 1_000_000)
+    assert isinstance(got[0], bytes), got
+    return rpc.Reader(got[0]).u32()
+
+
+def test_an_unknown_file_id_is_stale_a_foreign_handle_badhandle(world: NfsWorld) -> None:
+    """A handle of the server's own form (b"SPNF" + 8 bytes) whose file is
+    gone is NFS3ERR_STALE; one that is not of its form is NFS3ERR_BADHANDLE."""
+    gone = HANDLE_MAGIC + (12345).to_bytes(8, "big")
+    foreign = [b"", b"SPNF", HANDLE_MAGIC + bytes(7), HANDLE_MAGIC + bytes(9), b"XXXX" + bytes(8), bytes(64)]
+    for proc, tail in ((1, b""), (3, rpc.string("one")), (6, rpc.u64(0) + rpc.u32(10))):
+        assert _status(world, proc, rpc.opaque(gone) + tail) == STALE, proc
+        for fh in foreign:
+            assert _status(world, proc, rpc.opaque(fh) + tail) == BADHANDLE, (proc, fh)
+        assert _status(world, proc, rpc.opaque(ROOT_HANDLE if proc == 3 else handle_of("one")) + tail) == 0
+    assert world.fetch("one")[0] == b"1"  # and the server goes on
 
 
 def test_modeled_times(world: NfsWorld) -> None:
@@ -138,6 +163,13 @@ def test_tshark_decodes_the_capture_as_nfs(tmp_path: Path) -> None:
     w = NfsWorld({"empty": b"", "f8193": MIB[:8193], "d/x.txt": b"hello"}, pcap=pcap)
     for p in ("empty", "f8193", "d/x.txt", "nope"):
         w.fetch(p)
+    got: list[object] = []
+    w.client.call(SERVER, 1, rpc.opaque(HANDLE_MAGIC + (12345).to_bytes(8, "big")), got.append)  # a stale handle
+    ck = w.client_k.net
+    assert ck is not None
+    unknown = rpc.encode_call(4242, 100003, 3, 0, b"", rpc.u32(390003) + rpc.opaque(b"\1\2\3\4"))
+    ck.udp.send(w.client.port, SERVER, 2049, unknown)  # a flavor the server does not know
+    w.net.run_until(lambda: bool(got) and w.server.counters["denied (rpc version or auth)"] > 0, 1_000_000)
     w.close()
 
     def frames(flt: str, *fields: str) -> list[str]:
@@ -157,6 +189,8 @@ def test_tshark_decodes_the_capture_as_nfs(tmp_path: Path) -> None:
     for proc in ("1", "3", "6"):  # GETATTR, LOOKUP, READ: a call (0) and a reply (1) of each
         assert (proc, "0") in pairs and (proc, "1") in pairs, pairs
     assert frames("nfs.status == 2")  # the LOOKUP of "nope": NFS3ERR_NOENT
+    assert frames("nfs.status == 70 && nfs.procedure_v3 == 1")  # NFS3ERR_STALE, as tshark names it
+    assert frames("rpc.state_auth == 1 && rpc.xid == 4242")  # AUTH_BADCRED to the unknown flavor
     eofs = {tuple(x.split("\t")) for x in frames("nfs.procedure_v3 == 6 && rpc.msgtyp == 1", "nfs.count3",
                                                   "nfs.read.eof")}  # fmt: skip
     assert ("8192", "0") in eofs and ("1", "1") in eofs and ("5", "1") in eofs, eofs
