@@ -150,7 +150,7 @@ def main(as_json: bool, streams: tuple[int, ...] = DEFAULT_STREAMS, device: str 
     elif h["ratio"] is not None:
         sat = sorted(n for n, ways in by.items() if any(w["saturated"] for w in ways.values()))
         print(f"  at {h['streams']} streams SPIN uses {h['ratio']:.2f} of the OSF/1-way server's processor: the most "
-              f"streams at which both give every client {SATURATED_FPS}+ whole frames/s")  # fmt: skip
+              f"streams at which neither is saturated")  # fmt: skip
         if sat:
             print(f"  saturated (not compared): {', '.join(map(str, sat))} streams -- the wire or card carries "
                   f"less than is offered: the driver's queue fills, then drops copies, and clients lose frames")  # fmt: skip
