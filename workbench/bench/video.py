@@ -149,7 +149,7 @@ def main(as_json: bool, streams: tuple[int, ...] = DEFAULT_STREAMS, device: str 
         print("  no stream count here has both servers unsaturated: no comparison")
     elif h["ratio"] is not None:
         sat = sorted(n for n, ways in by.items() if any(w["saturated"] for w in ways.values()))
-        print(f"  at {h['streams']} streams SPIN uses {h['ratio']:.2f} of the OSF/1-way server's processor: the most "
+        print(f"  at {h['streams']} stream{'s' if h['streams'] != 1 else ''} SPIN uses {h['ratio']:.2f} of the OSF/1-way server's processor: the most "
               f"streams at which neither is saturated")  # fmt: skip
         if sat:
             print(f"  saturated (not compared): {', '.join(map(str, sat))} streams -- the wire or card carries "
