@@ -17,6 +17,10 @@ late and is counted in ``stale``. A datagram that is not a well-formed
 video packet is counted in ``malformed`` and ignored. The first stream
 heard is the one shown, unless STREAM names one.
 
+PORT, CHUNK and HEADER are kernel/video/format.py's (extensions import
+only ``spin``): kernel/net/videoworld.py passes them as load settings from
+there, and tests/video_server checks these defaults are the same.
+
 Counters (read them with kernel.inspect.extension_globals(k, "video_client")):
 frames_shown, frames_dropped, packets, bytes_received, malformed, stale,
 other_stream, last_frame.

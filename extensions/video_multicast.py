@@ -11,8 +11,8 @@ half the processor of one that sends each packet once per client.
 
 Clients: CLIENTS lists some ("a.b.c.d:port,..."); others join from their
 own address in two datagrams to CONTROL, so that a forged source cannot
-point a 3 Mb/s stream at a victim (a return-routability check, like a SYN
-cookie): ``b"JOIN"`` + u16 port (big-endian) is answered to that address
+simply point a 3 Mb/s stream at a victim (a return-routability check,
+like a SYN cookie): ``b"JOIN"`` + u16 port (big-endian) is answered to that address
 and port with ``b"OFFER"`` + a 4-byte cookie, and only ``b"JOIN"`` + port +
 that cookie adds the client. ``b"LEAVE"`` + port + the cookie leaves, so a
 forged LEAVE cannot drop anyone either. At most MAX_CLIENTS clients and
@@ -20,6 +20,19 @@ MAX_OFFERS offers outstanding (the oldest offer is forgotten first);
 anything else sent there -- malformed, duplicate, a full list, a wrong
 cookie -- is counted and ignored. Loaded as the machine's owner (First and
 Cancel need the right).
+
+What the cookie stops, and what it does not: a sender forging another
+host's address never sees the OFFER (it goes to that host), so it must
+guess the cookie. The cookie is not secret, though: it is the virtual
+cycle counter, a count of offers and the client's address through a fixed
+mix, and in this deterministic emulator virtual time is predictable, so
+someone who knows the seed and the timing can compute it. A real server
+would make it a keyed hash (an HMAC) of the address, port and time under
+a secret it keeps; extensions here have no secret source to draw one from.
+
+GROUP, CONTROL and MAX_CLIENTS are kernel/net/videoworld.py's, passed as
+load settings from there (extensions import only ``spin``); these
+defaults are the same (tests/video_server checks).
 """
 
 from spin import IP, UDP, Clock, Console, Dispatcher, Multicast
@@ -52,8 +65,10 @@ def add(addr, port):
 
 
 def cookie_for(addr, port):
-    """Four bytes an off-path sender cannot guess: the cycle counter when
-    the JOIN came, mixed with the address, the port and a count."""
+    """Four bytes an off-path sender does not see and must guess: the cycle
+    counter when the JOIN came, mixed with the address, the port and a
+    count. Predictable to whoever knows the emulator's seed and timing (a
+    real server would use a keyed hash of a secret): see the module's note."""
     global offered
     offered += 1
     h = Clock.Now() * 2654435761 + offered * 40503 + port

@@ -8,7 +8,9 @@ while the reel is full the reader waits (a timer looks again every
 POLL_US). A movie is ``b"SVF1"``, u16 width, height, fps, nframes, then
 per frame a u32 length and the payload, big-endian (kernel/video/format.py);
 at the end it starts again from the first frame. One read per frame takes
-the length and the frame together.
+the length and the frame together. MOVIE and STREAM are
+kernel/net/videoworld.py's, passed as load settings (these defaults are
+the same; tests/video_server checks).
 """
 
 from spin import Console, Files, Reel, Timer

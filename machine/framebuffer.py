@@ -19,7 +19,11 @@ memory). Registers (quadwords) on one page at ``FB_PA``:
 
 Pixel memory is the back buffer and ``shown`` is what the display shows:
 a frame half written is never on the screen, and the workbench's Video
-pane draws ``shown``. A write outside pixel memory changes nothing and is
+pane draws ``shown``. This double buffering is a departure from the
+paper, whose client wrote "directly to the frame buffer" -- the memory on
+the screen: here the client's writes land in the back buffer and appear
+at Present, so a frame whose chunks arrive over its 33 ms is shown whole
+or not at all. A write outside pixel memory changes nothing and is
 counted (a device error, never a host exception).
 
 Its saved state is the geometry, both buffers and the counters; a machine

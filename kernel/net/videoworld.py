@@ -16,6 +16,13 @@ its clients on one wire (kernel/net/topology.py).
               extensions/video_client.py, so the Video pane shows the stream;
               it takes the place of one sink (client 0)
 
+The facts the extensions share with the rest of the workbench -- the frame
+and packet formats (kernel/video/format.py), the clock (costs.CLOCK_MHZ),
+the group, control port and client bound (here) -- have one source each:
+``EXTENSION_FACTS`` hands them to each extension as load settings, and the
+extensions' own defaults are equal to them (tests/video_server checks), so
+an extension loaded on its own behaves the same.
+
 ``device="dma"`` (default) drives the server's card the T3's way (a cost
 per frame), ``"pio"`` the Lance's programmed-I/O way (per frame and per
 byte), both on a 45 Mb/s wire (the paper's T3). All figures are modeled
@@ -49,12 +56,35 @@ MOVIE = "video/test.svf"
 MOVIE_FRAMES = 30
 CLIENT_PORT = V.PORT  # client i listens on CLIENT_PORT + i
 STREAM = 1
+GROUP = 5000  # the SPIN way's group port on the server's own address: one UDP.Send, then Multicast.Send
+CONTROL = 5005  # where clients JOIN and LEAVE (extensions/video_multicast.py)
+SRC_PORT = 5006  # the sender's source port
+MAX_CLIENTS = 32  # the video server's client bound (the kernel's Multicast takes up to 64)
+SATURATED_FPS = 27  # a client getting fewer whole frames a second than this is not being served (30 is due)
 BANDWIDTH = 45_000_000  # the T3's
 WARMUP_US = 150_000
 INTERVAL_US = 500_000
 WAYS = ("spin", "osf1", "idle")
 SERVER, SINKS, VIEWER = 0, 1, 2  # the hosts' indices
 SPIN_EXTENSIONS = ("video_multicast", "video_reader", "video_sender")  # load order: the handler before the sends
+
+
+# Per extension: the load settings that carry the shared facts. Each extension's own
+# default for each of these is the same value (tests/video_server/test_video_server.py).
+EXTENSION_FACTS: dict[str, dict[str, Any]] = {
+    "video_sender": dict(
+        STREAM=STREAM,
+        GROUP=GROUP,
+        SRC_PORT=SRC_PORT,
+        FPS=V.FPS,
+        CHUNK=V.CHUNK,
+        FRAME_BYTES=V.FRAME_BYTES,
+        CLOCK_MHZ=CLOCK_MHZ,  # kernel/core/costs.py
+    ),
+    "video_multicast": {"GROUP": GROUP, "CONTROL": CONTROL, "MAX_CLIENTS": MAX_CLIENTS},
+    "video_reader": {"MOVIE": MOVIE, "STREAM": STREAM},
+    "video_client": {"PORT": V.PORT, "CHUNK": V.CHUNK, "HEADER": V.HEADER.size},
+}
 
 
 class VideoWorldError(ValueError):
@@ -68,13 +98,21 @@ def movie() -> bytes:
 
 class Sink:
     """The clients: kernel endpoints on the client host, one port each,
-    counting datagrams whose header is issue 20's and frames completed."""
+    counting datagrams whose header is issue 20's and the frames that came
+    whole -- every one of a frame's chunks, as a client needs to show it
+    (extensions/video_client.py shows no frame with a chunk missing).
+
+    Like the client, each port puts one frame together at a time: a chunk
+    of another frame starts that one, and the frame under way is lost."""
 
     def __init__(self, k: Kernel, n: int) -> None:
         assert k.net is not None
         self.packets = [0] * n
-        self.frames = [0] * n
+        self.frames = [0] * n  # frames with every chunk received
+        self.broken = [0] * n  # frames abandoned with a chunk missing
         self.bad = 0
+        self._current: list[tuple[int, int] | None] = [None] * n  # (stream, frame) under way per client
+        self._have: list[set[int]] = [set() for _ in range(n)]
         for i in range(n):
             ep = k.net.udp.bind(CLIENT_PORT + i, "video sink", self._counter(i))
             assert not isinstance(ep, int), f"sink port {CLIENT_PORT + i}: {ep}"
@@ -87,8 +125,17 @@ class Sink:
                 self.bad += 1
                 return
             self.packets[i] += 1
-            if h.chunk == h.nchunks - 1:
+            key = (h.stream, h.frame)
+            if self._current[i] != key:
+                if self._current[i] is not None:
+                    self.broken[i] += 1
+                self._current[i] = key
+                self._have[i] = set()
+            have = self._have[i]
+            have.add(h.chunk)
+            if len(have) == h.nchunks:
                 self.frames[i] += 1
+                self._current[i] = None
 
         return got
 
@@ -105,8 +152,10 @@ class VideoWorld:
                  viewer: bool = False, trace: bool = False) -> None:  # fmt: skip
         if way not in WAYS:
             raise VideoWorldError(f"VideoWorld: way {way!r} is not spin, osf1 or idle")
-        if not isinstance(streams, int) or isinstance(streams, bool) or not 1 <= streams <= 32:
-            raise VideoWorldError(f"VideoWorld: streams is a number of clients from 1 to 32, not {streams!r}")
+        if not isinstance(streams, int) or isinstance(streams, bool) or not 1 <= streams <= MAX_CLIENTS:
+            raise VideoWorldError(
+                f"VideoWorld: streams is a number of clients from 1 to {MAX_CLIENTS}, not {streams!r}"
+            )
         self.streams, self.way, self.viewer = streams, way, viewer
         sinks = streams - 1 if viewer else streams
         self.clients = [("10.0.0.3", CLIENT_PORT)] if viewer else []
@@ -137,7 +186,9 @@ class VideoWorld:
         if self.display is not None:
             self.display.machine.attach_framebuffer()
             fbdrv.attach(self.display)
-            self.exts["video_client"] = self.display.system.load_file(EXT / "video_client.py", importer="root")
+            self.exts["video_client"] = self.display.system.load_file(
+                EXT / "video_client.py", importer="root", settings=EXTENSION_FACTS["video_client"]
+            )
         if way == "spin":
             self.load_spin()
 
@@ -149,8 +200,8 @@ class VideoWorld:
         self.multicast = install_multicast(k)
         if clients is None:
             clients = ",".join(f"{a}:{p}" for a, p in self.clients)
-        for name, settings in (("video_multicast", {"CLIENTS": clients}), ("video_reader", {"MOVIE": MOVIE}),
-                               ("video_sender", {})):  # fmt: skip
+        for name in SPIN_EXTENSIONS:
+            settings = dict(EXTENSION_FACTS[name], **({"CLIENTS": clients} if name == "video_multicast" else {}))
             self.exts[name] = k.system.load_file(EXT / f"{name}.py", importer="root", settings=settings)
 
     def globals(self, name: str) -> dict[str, Any]:
@@ -162,19 +213,24 @@ class VideoWorld:
         c = k.net.counters
         return {"udp_out": c["udp out"], "driver_sends": k.net.driver.sent, "copies": c["copies"],
                 "crossings": k.sal.crossings, "tx_drops": k.net.driver.tx_dropped,
-                "sink_frames": sum(self.sink.frames), "bytes_out": self.net.wire.carried}  # fmt: skip
+                "sink_frames": sum(self.sink.frames), "bytes_out": self.net.wire.carried,
+                "tx_queue": len(k.net.driver.txq)}  # fmt: skip
 
     def measure(self, warmup_us: int = WARMUP_US, interval_us: int = INTERVAL_US) -> tuple[int, dict[str, int], float]:
-        """(probe loops, counter deltas, virtual seconds) over ``interval_us`` after ``warmup_us``."""
+        """(probe loops, counter deltas, virtual seconds) over ``interval_us`` after ``warmup_us``;
+        ``sink_frames`` counts whole frames over all sinks, ``sink_frames_min`` the worst-served sink's;
+        ``tx_queue`` is how much the driver's transmit queue grew (the default window is 15 frame periods, so
+        a server keeping up ends it with the queue it began with)."""
         self.net.run_us(warmup_us)
         c0, l0 = self.probe.sample()
         before = self.counters()
-        pk0 = sum(self.sink.packets)
+        pk0, fr0 = sum(self.sink.packets), list(self.sink.frames)
         self.net.run_us(interval_us)
         c1, l1 = self.probe.sample()
         after = self.counters()
         delta = {key: after[key] - before[key] for key in after}
         delta["sink_packets"] = sum(self.sink.packets) - pk0
+        delta["sink_frames_min"] = min((b - a for a, b in zip(fr0, self.sink.frames, strict=True)), default=0)
         return l1 - l0, delta, (c1 - c0) / (CLOCK_MHZ * 1e6)
 
     def close(self) -> None:

@@ -4,6 +4,7 @@ frames/s, measured by the idle probe (workbench/bench/video.py)."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from kernel.net import packet as P
+from kernel.net import videoworld as VW
 from workbench.bench import video as BV
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,3 +140,73 @@ def test_bad_stream_list_is_a_clear_error() -> None:
     r = subprocess.run([sys.executable, "-m", "workbench.cli", "bench", "video", "--streams", "x"],
                        cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert r.returncode != 0 and "Traceback" not in r.stderr and "stream counts" in r.stderr
+
+
+def _defaults(name: str) -> dict[str, object]:
+    """An extension's top-level constants as written in its source (what it uses loaded on its own)."""
+    tree = ast.parse((ROOT / "extensions" / f"{name}.py").read_text())
+    out: dict[str, object] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                out[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                pass
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(VW.EXTENSION_FACTS))
+def test_each_extensions_defaults_are_the_one_sources(name: str) -> None:
+    """The world hands each extension its shared facts (kernel/video/format.py, costs.CLOCK_MHZ,
+    videoworld's group and bounds) as load settings; the extension's own defaults must be the
+    same, or it loaded by hand would pace, cut or listen differently."""
+    facts = VW.EXTENSION_FACTS[name]
+    assert _defaults(name).items() >= facts.items(), {k: (_defaults(name).get(k), v) for k, v in facts.items()}
+
+
+def test_the_sources_the_facts_come_from() -> None:
+    from kernel.core.costs import CLOCK_MHZ
+    from kernel.video import format as V
+
+    s = VW.EXTENSION_FACTS["video_sender"]
+    assert (s["FPS"], s["CHUNK"], s["FRAME_BYTES"], s["CLOCK_MHZ"]) == (V.FPS, V.CHUNK, V.FRAME_BYTES, CLOCK_MHZ)
+    c = VW.EXTENSION_FACTS["video_client"]
+    assert (c["PORT"], c["CHUNK"], c["HEADER"]) == (V.PORT, V.CHUNK, V.HEADER.size)
+    assert VW.EXTENSION_FACTS["video_multicast"]["MAX_CLIENTS"] == VW.MAX_CLIENTS
+    r = subprocess.run([sys.executable, "-m", "workbench.cli", "bench", "video", "--streams", str(VW.MAX_CLIENTS + 1)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert r.returncode != 0 and f"each from 1 to {VW.MAX_CLIENTS}" in r.stderr
+
+
+def test_the_sink_counts_a_frame_only_when_every_chunk_came() -> None:
+    """Counting a frame at its last chunk counted frames a client could never show (a chunk lost
+    before it); the sink must count only whole frames, and count the broken one."""
+    from kernel.video import format as V
+
+    w = BV.VideoWorld(1, "idle", "dma")
+    srv = w.server
+    assert srv.net is not None
+    raw = V.test_pattern("box", 1)[0]
+    whole, holed = V.frame_packets(raw, 1, 7, rle=False), V.frame_packets(raw, 1, 8, rle=False)
+    assert len(holed) == 12
+    for pkt in whole + holed[:5] + holed[6:] + V.frame_packets(raw, 1, 9, rle=False):
+        srv.net.udp.send(VW.SRC_PORT, "10.0.0.2", VW.CLIENT_PORT, pkt)
+        w.net.run_us(400)
+    w.net.run_us(10_000)
+    assert w.sink.packets == [35] and w.sink.bad == 0
+    assert w.sink.frames == [2] and w.sink.broken == [1]  # frames 7 and 9; 8 lacked chunk 5
+    w.close()
+
+
+def test_saturated_points_are_marked_and_left_out_of_the_headline() -> None:
+    """At 15 streams the 45 Mb/s wire cannot carry what is offered (46.7 Mb/s of frames): both ways
+    must be marked saturated, and the comparison made at 13, where every client gets its frames."""
+    res = BV.bench_video((13, 15), "dma", interval_us=300_000)
+    sat = {(p["streams"], p["way"]): p["saturated"] for p in res["points"]}
+    assert sat == {(13, "spin"): False, (13, "osf1"): False, (15, "spin"): True, (15, "osf1"): True}
+    assert all(p["frames_worst_client"] >= 26 for p in res["points"] if p["streams"] == 13)
+    h = res["headline"]
+    assert h is not None and h["streams"] == 13 and 0 < h["ratio"] < 1
+    # paced per chunk, the SPIN way's losses fall on a few clients, not on every client's last chunk
+    spin15 = next(p for p in res["points"] if p["streams"] == 15 and p["way"] == "spin")
+    assert spin15["frames_per_stream"] > 20
