@@ -44,6 +44,7 @@ HEAD_MAX = 8192  # bytes of request line and headers together
 URI_MAX = 2048  # characters of a request target
 HEADERS_MAX = 64  # header fields in one request
 PIPELINE_MAX = 16  # requests taken from one connection per handler call (then conn.Again(): the rest at the next)
+SEND_AHEAD = 262144  # bytes of responses queued on one connection before the next waits for the queue to drain
 READ_CHUNK = 65536  # bytes one Files.Read asks for
 READS_MAX = 12  # Files.Reads at the disk at once
 NFS_MAX = 12  # NFS.Reads unanswered at once
@@ -342,9 +343,14 @@ def error(slot, r, status):
 
 
 def flush(conn, st):
-    """Send the responses that are ready, in request order."""
+    """Send the responses that are ready, in request order; past SEND_AHEAD
+    bytes queued on the connection, the rest wait until the queue drains (the
+    kernel calls the handler then), so pipelined large files do not pass the
+    kernel's bound on what an extension has queued."""
     q = st["queue"]
     while q and q[0]["ready"]:
+        if not conn.Closed() and conn.Pending() > 0 and conn.Pending() + sizeof(q[0]["parts"]) > SEND_AHEAD:
+            return
         slot = q.pop(0)
         if conn.Closed():
             continue

@@ -251,3 +251,16 @@ def test_latency_and_mechanism_of_a_cached_1k_get(w: WebWorld) -> None:
     assert after.crossings == before.crossings  # nothing crossed into user space on the server
     assert after.copies - before.copies == 1  # the request out of TCP's buffer; the response by reference
     assert 1000 < per_us < fresh_us < 10_000
+
+
+def test_pipelined_large_files_wait_for_the_queue_instead_of_passing_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Six pipelined 200 KB answers would queue 1.2 MB at once; with the kernel's
+    bound at 600 KB the server holds the next back until the queue drains."""
+    from kernel.net import tcp_ext
+
+    monkeypatch.setattr(tcp_ext, "TCP_EXT_QUEUED", 600_000)
+    big = bytes((i * 13) & 0xFF for i in range(200_000))
+    w = WebWorld({"big.bin": big}, settings={"POLICY": "lru"})
+    assert w.get("/big.bin").body == big  # now in memory: all six are ready at once
+    s = w.session([req("/big.bin")] * 6, pipeline=True, limit_us=10_000_000)
+    assert [r.body == big for r in s.responses] == [True] * 6
