@@ -6,6 +6,8 @@ import contextlib
 import io
 import json
 
+import pytest
+
 from kernel.net import webworld
 from workbench.bench import web
 
@@ -92,3 +94,14 @@ def test_the_extensions_defaults_are_the_web_worlds_settings() -> None:
             webworld.PORT, webworld.SMALL_LIMIT, webworld.CACHE_BYTES, webworld.NFS_SERVER)  # fmt: skip
     finally:
         w.close()
+
+
+def test_ops_over_the_web_bench_bound_is_refused_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from workbench.cli.main import main
+
+    assert main(["bench", "web", "--ops", "61"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        "spinwb bench: argument --ops: 61 is out of range for web: from 1 to 60 requests per cached-file figure "
+        "(see spinwb bench --help)"
+    ]
