@@ -26,7 +26,11 @@ component is refused, never resolved.
 /spin/ and /spin/threads, /spin/domains, /spin/events, /spin/heap,
 /spin/cache are the kernel's own state, from Inspect, as HTML5 -- seed
 000's "commands that show the running SPIN OS". Counters are top-level
-names (hits_memory, hits_disk, hits_nfs, misses, bytes_*, requests, errors_4xx).
+names (hits_memory, hits_disk, hits_nfs, misses, bytes_*, requests, errors_4xx):
+hits_* count the requests answered from each level, so requests coalesced
+onto one disk or NFS fetch are each a hit; bytes_memory is the bytes
+answered from memory, bytes_disk and bytes_nfs the bytes actually read from
+that level, once per fetch.
 """
 
 from spin import NFS, TCP, Console, Files, Inspect
@@ -39,12 +43,20 @@ SMALL_LIMIT = 32768  # hybrid: files larger than this are never cached in memory
 HEAD_MAX = 8192  # bytes of request line and headers together
 URI_MAX = 2048  # characters of a request target
 HEADERS_MAX = 64  # header fields in one request
-PIPELINE_MAX = 16  # requests taken from one connection per handler call (the rest at the next)
+PIPELINE_MAX = 16  # requests taken from one connection per handler call (then conn.Again(): the rest at the next)
+SEND_AHEAD = 262144  # bytes of responses queued on one connection before the next waits for the queue to drain
 READ_CHUNK = 65536  # bytes one Files.Read asks for
 READS_MAX = 12  # Files.Reads at the disk at once
 NFS_MAX = 12  # NFS.Reads unanswered at once
 INDEX = "index.html"
 SERVER = "SPIN-Workbench"
+VERSION = "HTTP/1.1"  # the status line's version for 1.0 requests too: a server sends its own (RFC 9110 §6.2)
+
+# What NFS.Read's handler gets instead of bytes: -errno, Alpha's values (kernel/fs/nfs_client.py)
+ENOENT = 2  # no such file
+EISDIR = 21  # a directory, not a file
+EFBIG = 27  # larger than NFS.Read fetches
+ETIMEDOUT = 60  # the server did not answer
 
 hits_memory = 0
 hits_disk = 0
@@ -294,7 +306,7 @@ def content_type(name):
 
 def head_bytes(r, status, ctype, length, extra):
     keep = r.keep and status != 400
-    lines = [f"{r.version} {status} {REASONS.get(status, 'Error')}", f"Server: {SERVER}"]
+    lines = [f"{VERSION} {status} {REASONS.get(status, 'Error')}", f"Server: {SERVER}"]
     if ctype:
         lines.append(f"Content-Type: {ctype}")
     lines.append(f"Content-Length: {length}")
@@ -331,9 +343,14 @@ def error(slot, r, status):
 
 
 def flush(conn, st):
-    """Send the responses that are ready, in request order."""
+    """Send the responses that are ready, in request order; past SEND_AHEAD
+    bytes queued on the connection, the rest wait until the queue drains (the
+    kernel calls the handler then), so pipelined large files do not pass the
+    kernel's bound on what an extension has queued."""
     q = st["queue"]
     while q and q[0]["ready"]:
+        if not conn.Closed() and conn.Pending() > 0 and conn.Pending() + sizeof(q[0]["parts"]) > SEND_AHEAD:
+            return
         slot = q.pop(0)
         if conn.Closed():
             continue
@@ -351,18 +368,22 @@ def flush(conn, st):
 
 
 def complete(name, parts, level, status):
-    """A fetch finished at ``level``: answer everyone waiting for ``name``."""
+    """A fetch finished at ``level``: answer everyone waiting for ``name``
+    (each a hit at that level; the bytes were read once)."""
     global hits_disk, hits_nfs, bytes_disk, bytes_nfs, misses
     size = sizeof(parts) if parts is not None else 0
+    if status == 200:
+        if level == "disk":
+            bytes_disk += size
+        else:
+            bytes_nfs += size
     for w in waiting.pop(name, []):
         conn, st, slot, r = w[0], w[1], w[2], w[3]
         if status == 200:
             if level == "disk":
                 hits_disk += 1
-                bytes_disk += size
             else:
                 hits_nfs += 1
-                bytes_nfs += size
             respond(slot, r, 200, content_type(name), parts, [])
         elif status == 404:
             misses += 1
@@ -461,9 +482,9 @@ def nfs_done(path, data):
     start_nfs()
     if isinstance(data, bytes):
         complete(path, (data,), "nfs", 200)
-    elif data == -2 or data == -21 or data == -27:  # ENOENT, EISDIR, EFBIG: not a file we serve
+    elif data == -ENOENT or data == -EISDIR or data == -EFBIG:  # not a file we serve
         complete(path, None, "nfs", 404)
-    elif data == -60:  # ETIMEDOUT
+    elif data == -ETIMEDOUT:
         complete(path, None, "nfs", 504)
     else:
         complete(path, None, "nfs", 502)
@@ -549,16 +570,18 @@ def status_page(which):
         return page("heap", intro, ("owner", "kind", "pages", "bytes", "objects"), h["memory"])
     if which == "cache":
         rows = [
-            {"level": "memory", "hits": hits_memory, "bytes": bytes_memory},
-            {"level": "disk", "hits": hits_disk, "bytes": bytes_disk},
-            {"level": "nfs", "hits": hits_nfs, "bytes": bytes_nfs},
-            {"level": "miss (404)", "hits": misses, "bytes": 0},
+            {"level": "memory", "requests answered": hits_memory, "bytes": bytes_memory},
+            {"level": "disk", "requests answered": hits_disk, "bytes": bytes_disk},
+            {"level": "nfs", "requests answered": hits_nfs, "bytes": bytes_nfs},
+            {"level": "miss (404)", "requests answered": misses, "bytes": 0},
         ]
         intro = (
             f"policy {POLICY}; {len(cache)} files, {cache_used} of {CACHE_BYTES} bytes cached; small limit "
-            f"{SMALL_LIMIT}; {evictions} evictions; {requests} requests, {errors_4xx} 4xx, {errors_5xx} 5xx"
+            f"{SMALL_LIMIT}; {evictions} evictions; {requests} requests, {errors_4xx} 4xx, {errors_5xx} 5xx. "
+            "Requests answered: from each level, each request once (requests waiting for the same file share "
+            "one read); bytes: answered from memory, read from the disk or NFS (once per read)"
         )
-        return page("cache", intro, ("level", "hits", "bytes"), rows)
+        return page("cache", intro, ("level", "requests answered", "bytes"), rows)
     c = Inspect.Counters()
     rows = [{"name": k, "value": c[k]} for k in sorted(c)]
     return page(
@@ -633,6 +656,8 @@ def on_conn(conn):
         st["buf"] = buf[rest:]
         handle(conn, st, r)
         taken += 1
+    if taken >= PIPELINE_MAX and not st["closing"]:
+        conn.Again()  # more may be buffered, and no news will come for it: the kernel calls again
     flush(conn, st)
     if conn.Closed() and not st["queue"]:
         conns.pop(cid, None)

@@ -351,6 +351,8 @@ class Counters:
     free_frames: int = 0  # physical frames PhysAddr can still hand out
     frames: int = 0  # physical frames PhysAddr manages
     forwarded: int = 0  # packets a forwarding node sent on (0 without a network)
+    busy: int = 0  # cycles run less what the idle strand ran: the processor's work
+    file_hits: int = 0  # extent-FS reads answered from the buffer cache: file data copied out of it (0 without a disk)
 
 
 def counters(k: Kernel) -> Counters:
@@ -358,7 +360,13 @@ def counters(k: Kernel) -> Counters:
     return Counters(k.sal.now, k.sal.icount, k.sal.crossings, k.syscalls, k.faults, k.sched.switches, k.ticks,
                     net.counters["copies"] if net is not None else 0, phys.nfree if phys is not None else 0,
                     len(phys.frames) if phys is not None else 0,
-                    net.counters["forwarded"] if net is not None else 0)  # fmt: skip
+                    net.counters["forwarded"] if net is not None else 0, _busy(k),
+                    k.fs.hits if k.fs is not None else 0)  # fmt: skip
+
+
+def _busy(k: Kernel) -> int:
+    idle = k.sched.idle
+    return k.sal.now - (k.sched.ran(idle) if idle is not None else 0)
 
 
 # --- Packets ---------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 An extension gets connections, never the engine's control blocks: each is
 a ``Conn``, a capability handle (kernel/sys/capability.py) whose one
 object slot the verifier keeps it from reading, with the calls
-``Recv Send Pending Close Abort Peer Id Closed``. Its handler runs in the
+``Recv Send Pending Close Abort Peer Id Closed Again``. Its handler runs in the
 network thread under its own fuel, the way UDP.Listen's do
 (kernel/net/udp.py): the TCP module installs the binding itself on the
 event ``TCP.Ready``, guarded by the port (``port == P``, indexed), with
@@ -20,7 +20,15 @@ and the others go on being served.
 The handler is called once the segment that brought the news is wholly
 processed (``Tcp.after_input``), never inside the engine, and only when
 something changed: the connection was accepted, data arrived, the peer
-closed or reset it, or the extension's queued output drained.
+closed or reset it, or the extension's queued output drained -- or it asked
+to be: ``conn.Again()``. A handler that takes a bounded share of what
+arrived (the web server's PIPELINE_MAX requests) leaves the rest in its own
+buffer, where no news would ever come for it; Again has the handler called
+once more. Any number of ``Again()`` calls in one handler call make one call
+again, queued behind what the network thread already holds
+(``NetStack.defer``): a handler that always asks cannot spin the network
+thread, it gets one call per turn, within the thread's batch and rest like
+a flood's frames.
 
 ``Send`` keeps a reference to the bytes (SPIN passed data by reference,
 SOSP'95 §5.3): they are streamed into TCP's send buffer as its window
@@ -118,6 +126,12 @@ class Conn(capability.Handle):
     def Id(self) -> int:  # noqa: N802
         return self._rec().id
 
+    def Again(self) -> None:  # noqa: N802
+        """Call the handler once more for this connection, after the news already waiting."""
+        r = self._rec()
+        r.view.service.stack.sal.charge(costs.TCP_EXT_OP)
+        r.view.service.again(r)
+
     def Closed(self) -> bool:  # noqa: N802
         r = self._rec()
         return r.dead or r.closing or r.tcb.state not in (T.ESTABLISHED, T.CLOSE_WAIT, T.SYN_RCVD)
@@ -140,6 +154,9 @@ class _Record:
         self.dead = False  # over: closed, reset, aborted; out of the extension's count
         self.self_aborted = False
         self.last: tuple[int, ...] | None = None  # what the handler last saw (see signature)
+        self.asked = False  # Again() was called during the handler's call now running
+        self.again_queued = False  # a call again is in the network thread's queue
+        self.rerun = False  # the next delivery calls the handler even if nothing changed (Again)
         self.active = view.service.stack.now  # the last news, Send or Recv with bytes (idle eviction)
         self.handle = Conn(self, "tcp connection")
 
@@ -256,6 +273,7 @@ class TcpService:
         self.refused = 0  # connections reset for an extension at its bound
         self.evicted = 0  # idle connections reset to make room (_evict_idle)
         self.timer: Timer | None = None  # a drain the network thread owes (news while an extension ran)
+        self.calling: _Record | None = None  # the connection whose handler is running (deliver)
 
     def ready_event(self) -> Event:
         if self.event is None:
@@ -289,6 +307,27 @@ class TcpService:
             return
         self.drain()
 
+    def again(self, rec: _Record) -> None:
+        """``Conn.Again``: from inside the connection's handler, queued when
+        it returns (``deliver``); from elsewhere (a disk completion), now."""
+        if self.calling is rec:
+            rec.asked = True
+            return
+        if rec.dead or rec.again_queued:
+            return
+        rec.again_queued = True
+        self.stack.defer(lambda: self._rerun(rec))
+
+    def _rerun(self, rec: _Record) -> None:
+        """The network thread reached a call again: deliver it like news."""
+        rec.again_queued = False
+        if rec.dead:
+            return
+        rec.rerun = True
+        self.news[rec.id] = rec
+        if not self.draining and not self.tcp.inputting:
+            self.drain()
+
     def _timer_drain(self) -> None:
         self.timer = None
         self.drain()
@@ -317,16 +356,25 @@ class TcpService:
         if not v.ext.loaded or rec.self_aborted or b is None or not b.installed:
             return
         sig = rec.signature()
-        if sig == rec.last:
+        if sig == rec.last and not rec.rerun:
             return
+        rec.rerun = False
         before = b.faulted
         b.faulted = None
         ev = self.ready_event()
-        getattr(ev.interface, ev.attr)(rec.handle)  # the dispatch: guard port == P, the handler contained
+        outer, self.calling = self.calling, rec
+        try:
+            getattr(ev.interface, ev.attr)(rec.handle)  # the dispatch: guard port == P, the handler contained
+        finally:
+            self.calling = outer
         failed = b.faulted
         if failed is None:
             b.faulted = before
         rec.last = rec.signature()
+        if rec.asked:
+            rec.asked = False
+            if not failed:
+                self.again(rec)  # one call again, queued behind what the network thread holds
         if failed and not rec.dead:
             v.faults += 1
             self.stack.k.dispatcher.report(f"{rec.who} from {rec.tcb.raddr}:{rec.tcb.rport} aborted: its "

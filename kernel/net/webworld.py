@@ -15,24 +15,27 @@ The benches, the lessons and the host bridge build on it.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from kernel.fs.format import build_image
-from kernel.kernel import Kernel
+from kernel.fs.nfs_server import NfsServer, serve_nfs
 from kernel.net import http_client
 from kernel.net.http_client import HttpResult
-from kernel.net.topology import Network
+from kernel.net.topology import Network, host_address
 from machine.elf import read_elf
 
 ROOT = Path(__file__).resolve().parents[2]
 EXTENSION = ROOT / "extensions" / "web_server.py"
 HTTPD = ROOT / "scenarios" / "programs" / "bin" / "httpd.elf"
+# The web server extension's settings, passed to it at load (its top-level values say the same, as
+# documentation; tests/web_bench/test_bench_web.py checks they agree): this module is their one source.
 PORT = 80
-SMALL_LIMIT = 32768  # the extension's default; files up to it go on the web host's disk by default
+SMALL_LIMIT = 32768  # hybrid: larger files are never cached in memory; files up to it go on the web host's disk
+CACHE_BYTES = 262144  # the extension's memory cache
 WEB, FILES, CLIENT = 0, 1, 2  # the hosts' indices
+NFS_SERVER = host_address(FILES)  # the file server host's address
 SERVERS = ("extension", "unix")
 POLICIES = ("hybrid", "lru", "none")
 READY_US = 2_000_000  # virtual µs the web host may take to listen on its port
@@ -40,16 +43,6 @@ READY_US = 2_000_000  # virtual µs the web host may take to listen on its port
 
 class WebWorldError(Exception):
     """The world cannot be built as asked; says what and why."""
-
-
-def _serve_nfs() -> Callable[[Kernel], Any] | None:
-    """kernel.fs.nfs_server.serve_nfs, once that module exists."""
-    try:
-        mod = importlib.import_module("kernel.fs.nfs_server")
-    except ImportError:
-        return None
-    fn = getattr(mod, "serve_nfs", None)
-    return fn if callable(fn) else None
 
 
 class WebWorld:
@@ -62,7 +55,8 @@ class WebWorld:
             raise WebWorldError(f"web world: policy {policy!r} is not one of {', '.join(POLICIES)}")
         self.files = dict(files)
         self.server, self.policy = server, policy
-        self.settings: dict[str, Any] = {"POLICY": policy, "NFS_SERVER": "10.0.0.2", "PORT": PORT,
+        self.settings: dict[str, Any] = {"POLICY": policy, "NFS_SERVER": NFS_SERVER, "PORT": PORT,
+                                         "SMALL_LIMIT": SMALL_LIMIT, "CACHE_BYTES": CACHE_BYTES,
                                          **(settings or {})}  # fmt: skip
         limit = int(self.settings.get("SMALL_LIMIT", SMALL_LIMIT))
         names = [n for n, b in self.files.items() if len(b) <= limit] if local is None else list(local)
@@ -83,11 +77,8 @@ class WebWorld:
             for other in self.net.hosts:
                 if other is not k and other.net is not None:
                     k.net.arp_cache[other.net.address] = other.net.mac
-        serve = _serve_nfs()
-        self.nfs: Any = serve(self.fileserver) if serve is not None else None
+        self.nfs: NfsServer = serve_nfs(self.fileserver)
         if server == "extension":
-            if not EXTENSION.exists():
-                raise WebWorldError(f"web world: {EXTENSION} is missing; server='unix' runs without it")
             self.web.system.load_file(EXTENSION, importer="root", settings=self.settings)
         if not self.run_until(self.listening, READY_US):
             raise WebWorldError(f"web world: the {server} server is not listening on port {PORT} after "

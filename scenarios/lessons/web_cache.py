@@ -71,7 +71,9 @@ def world(run):
         len(mine) == 1 and "80" in mine[0].guard,
         "; ".join(f"#{b.id} {b.owner}:{b.handler} guard {b.guard}" for b in rows),
     )
-    run.check("the web host's disk holds index.html, not the paper", w.local == [LOCAL], f"local files {w.local}")
+    run.check(
+        "the web host's disk holds index.html, not docs/sosp95.html", w.local == [LOCAL], f"local files {w.local}"
+    )
     run.ask("Whose binding on TCP.Ready is guarded arg0.port == 80? (Events pane)", mine[0].owner if mine else "")
 
 
@@ -169,7 +171,7 @@ disk transfer, and no NFS. The table puts the three fetches side by side, with t
 server's counters (its top-level globals, `hits_memory`, `hits_disk`, `hits_nfs`).
 Latencies are **modeled** virtual time at 133 MHz on the client, connect to last byte;
 the paper's figure is 5 ms for a cached file in SPIN's kernel (§5.4). The workbench's
-departures: the NFS server is another SPIN host (the paper's was a remote UNIX server),
+departures: the NFS server is another SPIN host (the paper's was a remote NFS server),
 and MOUNT is left out (a fixed root handle).
 """,
 )

@@ -88,6 +88,29 @@ def test_half_close_request_then_full_answer(served: Served) -> None:
     assert body == TREE["big/one-mib.bin"]
 
 
+def test_40_pipelined_requests_all_answered_in_order(served: Served) -> None:
+    """Past the server's 16 requests a handler call (PIPELINE_MAX) the rest
+    wait in its buffer; the kernel calls it again (conn.Again) without the
+    client sending more: this client writes once and never half-closes."""
+    names = [NAMES[i % len(NAMES)] for i in range(40)]
+    reqs = [f"GET {url_path(n)} HTTP/1.1\r\nHost: x\r\n{'Connection: close' + chr(13) + chr(10) if i == 39 else ''}\r\n"
+            for i, n in enumerate(names)]  # fmt: skip
+    with socket.create_connection(("127.0.0.1", served.port), timeout=60) as s:
+        s.sendall("".join(reqs).encode())
+        got = b""
+        while chunk := s.recv(65536):
+            got += chunk
+    bodies = []
+    while got:
+        head, sep, rest = got.partition(b"\r\n\r\n")
+        assert sep, got[:200]
+        assert head.startswith(b"HTTP/1.1 200 "), head[:200]
+        n = int(re.search(rb"(?i)\r\ncontent-length: (\d+)", head).group(1))  # type: ignore[union-attr]
+        bodies.append(rest[:n])
+        got = rest[n:]
+    assert len(bodies) == 40 and bodies == [TREE[n] for n in names]
+
+
 @pytest.mark.oracle
 def test_ab_500_requests_8_concurrent_none_failed(served: Served) -> None:
     ab = require("ab")

@@ -16,21 +16,10 @@ from kernel.net.multicast import Multicast
 from kernel.net.videoworld import VideoWorld
 from kernel.net.webworld import WebWorld
 from scenarios import engine
+from tests.scenarios.lesson_run import failed, run
 
 LESSONS = ("web_cache", "cache_policy", "video_server")
 HOST_BUDGET_S = 20.0  # CI runs every lesson
-
-
-def run(name: str) -> engine.Runner:
-    r = engine.Runner(engine.load(name))
-    r.run_all()
-    return r
-
-
-def failed(r: engine.Runner) -> set[str]:
-    return {c.text for res in r.results for c in res.checks if not c.ok} | {
-        f"error: {res.error}" for res in r.results if res.error
-    }
 
 
 @pytest.mark.parametrize("name", LESSONS)

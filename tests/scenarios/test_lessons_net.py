@@ -10,20 +10,9 @@ import pytest
 from kernel.net import udp as U
 from kernel.net.stack import NetStack
 from scenarios import engine
+from tests.scenarios.lesson_run import failed, run
 
 LESSONS = ("udp_forwarding", "user_endpoint")
-
-
-def run(name: str) -> engine.Runner:
-    r = engine.Runner(engine.load(name))
-    r.run_all()
-    return r
-
-
-def failed(r: engine.Runner) -> set[str]:
-    return {c.text for res in r.results for c in res.checks if not c.ok} | {
-        f"error: {res.error}" for res in r.results if res.error
-    }
 
 
 @pytest.mark.parametrize("name", LESSONS)

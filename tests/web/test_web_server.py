@@ -63,8 +63,9 @@ def test_keep_alive_three_requests_on_one_connection(w: WebWorld) -> None:
     s = w.session([req("/a.txt", version="HTTP/1.0", extra="Connection: keep-alive\r\n"),
                    req("/a.txt", version="HTTP/1.0")])  # fmt: skip
     assert [r.status for r in s.responses] == [200, 200]
-    assert s.responses[0].headers["connection"] == "keep-alive" and s.responses[0].version == "HTTP/1.0"
-    assert s.responses[1].headers["connection"] == "close" and s.closed
+    # the status line carries the server's own version, 1.1 (RFC 9110 §6.2); 1.0's semantics are kept
+    assert s.responses[0].headers["connection"] == "keep-alive" and s.responses[0].version == "HTTP/1.1"
+    assert s.responses[1].headers["connection"] == "close" and s.closed and s.responses[1].version == "HTTP/1.1"
 
 
 def test_pipelined_answers_stay_in_request_order_across_slow_levels() -> None:
@@ -74,6 +75,27 @@ def test_pipelined_answers_stay_in_request_order_across_slow_levels() -> None:
     assert [(r.status, r.body[:1]) for r in s.responses] == [(200, b"S"), (200, b"F"), (404, b"<"), (200, b"S")]
     c = w.counters
     assert c["hits_disk"] == 3 and c["misses"] == 1  # fast.txt's first trip, and two coalesced slow ones
+    assert c["bytes_disk"] == 1 + 5000  # but slow.txt was read once: bytes are what the disk gave
+
+
+def test_coalesced_requests_are_each_answered_but_the_file_read_once() -> None:
+    w = WebWorld({"one.txt": b"1" * 700}, disk_us=30_000)
+    s = w.session([req("/one.txt")] * 20, pipeline=True)
+    assert [r.body for r in s.responses] == [b"1" * 700] * 20
+    c = w.counters
+    assert w.files[0].reads == 1 and c["hits_disk"] == 20 and c["bytes_disk"] == 700
+
+
+def test_more_than_pipeline_max_pipelined_requests_are_all_answered_in_order() -> None:
+    """Requests past PIPELINE_MAX stay in the server's buffer; conn.Again() has
+    the kernel call its handler again, so they are answered without the client
+    sending anything more."""
+    files = {f"f{i}.txt": f"file {i}\n".encode() * (i + 1) for i in range(40)}
+    w = WebWorld(files)
+    assert w.ext.namespace["PIPELINE_MAX"] < 40
+    s = w.session([req(f"/f{i}.txt") for i in range(40)], pipeline=True, limit_us=2_000_000)
+    assert [r.body for r in s.responses] == [files[f"f{i}.txt"] for i in range(40)]
+    assert w.counters["requests"] == 40
 
 
 def test_errors_and_the_server_keeps_serving(w: WebWorld) -> None:
@@ -117,7 +139,7 @@ def test_the_three_levels_are_counted() -> None:
     assert (c["hits_nfs"], c["hits_disk"], c["hits_memory"], c["misses"]) == (1, 1, 2, 1)
     assert (c["bytes_nfs"], c["bytes_disk"], c["bytes_memory"]) == (200, 100, 300)
     page = w.get("/spin/cache").body.decode()
-    assert "<td>nfs</td><td>1</td><td>200</td>" in page and "policy hybrid" in page
+    assert "<td>nfs</td><td>1</td><td>200</td>" in page and "requests answered" in page and "policy hybrid" in page
 
 
 def _mix(policy: str) -> dict[str, Any]:
@@ -229,3 +251,16 @@ def test_latency_and_mechanism_of_a_cached_1k_get(w: WebWorld) -> None:
     assert after.crossings == before.crossings  # nothing crossed into user space on the server
     assert after.copies - before.copies == 1  # the request out of TCP's buffer; the response by reference
     assert 1000 < per_us < fresh_us < 10_000
+
+
+def test_pipelined_large_files_wait_for_the_queue_instead_of_passing_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Six pipelined 200 KB answers would queue 1.2 MB at once; with the kernel's
+    bound at 600 KB the server holds the next back until the queue drains."""
+    from kernel.net import tcp_ext
+
+    monkeypatch.setattr(tcp_ext, "TCP_EXT_QUEUED", 600_000)
+    big = bytes((i * 13) & 0xFF for i in range(200_000))
+    w = WebWorld({"big.bin": big}, settings={"POLICY": "lru"})
+    assert w.get("/big.bin").body == big  # now in memory: all six are ready at once
+    s = w.session([req("/big.bin")] * 6, pipeline=True, limit_us=10_000_000)
+    assert [r.body == big for r in s.responses] == [True] * 6

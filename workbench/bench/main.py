@@ -7,6 +7,7 @@ import io
 import json
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,8 @@ from machine.paged import boot_program
 from machine.usermode import UserProgram
 
 PROGRAMS = Path(__file__).resolve().parents[2] / "scenarios" / "programs" / "bin"
+OPS = 200  # --ops when not given: operations of each kind (vm, threads, net), key presses (ui, at most)
+WEB_OPS = 60  # web: requests per cached-file figure, when not given and at most (each is a whole HTTP exchange)
 
 
 def _timed(run: Callable[[], object], instructions: Callable[[], int]) -> dict[str, object]:
@@ -65,6 +68,12 @@ def bench_mmu(rounds: int) -> dict[str, object]:
 
 
 def main(args: argparse.Namespace) -> int:
+    given = args.ops
+    if args.what == "web" and given is not None and given > WEB_OPS:
+        print(f"spinwb bench: argument --ops: {given} is out of range for web: from 1 to {WEB_OPS} requests per "
+              "cached-file figure (see spinwb bench --help)", file=sys.stderr)  # fmt: skip
+        return 2
+    args.ops = OPS if given is None else given
     # Each bench's module is imported only when it runs: `spinwb` imports this module on every start,
     # and the benches cost 4-30 ms each to import (ui's Textual, 300 ms).
     if args.what == "dispatch":
@@ -78,7 +87,7 @@ def main(args: argparse.Namespace) -> int:
     if args.what == "web":
         from workbench.bench import web
 
-        return web.main(args.json, min(args.ops, 60), not getattr(args, "no_chart", False))
+        return web.main(args.json, WEB_OPS if given is None else given, not getattr(args, "no_chart", False))
     if args.what == "video":
         from workbench.bench import video
 

@@ -265,9 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
         "ui: the workbench's input-to-repaint latency while the machine runs; "
         "video: SOSP'95 Figure 6, the video server's utilization against streams, SPIN vs the OSF/1 way",
     )
-    b.add_argument("--ops", type=int_in(1, MAX_OPS), default=200,
-                   help="vm, threads, net: operations of each kind per run; web: requests per cached-file figure (at most 60); "
-                   "ui: key presses")  # fmt: skip
+    b.add_argument("--ops", type=int_in(1, MAX_OPS), default=None,
+                   help="vm, threads, net: operations of each kind per run (default 200); web: requests per cached-file "
+                   "figure (default and at most 60); ui: key presses (default and at most 200)")  # fmt: skip
     b.add_argument("--json", action="store_true")
     b.add_argument(
         "--no-chart", action="store_true", help="vm, threads, net, web: leave out the bar charts below the numbers"

@@ -20,16 +20,13 @@ from typing import Any
 
 from kernel.fs.format import FsFormatError
 from kernel.inspect import extension_globals
-from kernel.net.webworld import WebWorld
+from kernel.net.webworld import CLIENT, POLICIES, PORT, SERVERS, SMALL_LIMIT, WEB, WebWorld, WebWorldError
 from kernel.sys.errors import SpinError
 from machine.hostfile import write_error
 from workbench.cli.args import SEED, int_in
 from workbench.views import plural
 from workbench.web.bridge import Bridge
 from workbench.web.tree import TreeError, read_tree
-
-SMALL_LIMIT = 32768  # the spec's default: files up to this size are also on the web host's disk
-WEB, CLIENT = 0, 2  # host indices: 10.0.0.1 serves, 10.0.0.3 is where the bridge's connections start
 
 
 def _world(args: argparse.Namespace, files: dict[str, bytes], local: list[str]) -> tuple[WebWorld, str]:
@@ -77,16 +74,11 @@ def main(args: argparse.Namespace) -> int:
             raise
         print(f"spinwb web: --pcap {write_error(args.pcap, e)}", file=sys.stderr)
         return 2
-    except (FsFormatError, SpinError, ValueError) as e:  # a name the file system refuses, a refused setting
-        print(f"spinwb web: {e}", file=sys.stderr)
-        return 2
-    except Exception as e:  # WebWorldError: the world cannot be built as asked (it says what and why)
-        if type(e).__name__ != "WebWorldError":
-            raise
+    except (FsFormatError, SpinError, ValueError, WebWorldError) as e:  # a refused name or setting, or world
         print(f"spinwb web: {e}", file=sys.stderr)
         return 2
     try:
-        bridge = Bridge(world.net, world.net.hosts[CLIENT], world.net.addresses[WEB], 80, port=args.port)
+        bridge = Bridge(world.net, world.net.hosts[CLIENT], world.net.addresses[WEB], PORT, port=args.port)
     except OSError as e:
         world.close()
         print(f"spinwb web: --port {args.port}: {e.strerror or e}", file=sys.stderr)
@@ -113,9 +105,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--port", type=int_in(0, 65535), default=8080, help="host TCP port (0: pick a free one)")
     p.add_argument("--root", required=True, metavar="DIR", help="the files to serve (all on the file server)")
     p.add_argument("--pcap", metavar="FILE", help="write every frame on the emulated wire to this pcap file")
-    p.add_argument("--policy", choices=("hybrid", "lru", "none"), default="hybrid",
-                   help="the web server's memory cache: hybrid (LRU for small files only), lru, none")  # fmt: skip
-    p.add_argument("--server", choices=("extension", "unix"), default="extension",
+    p.add_argument("--policy", choices=POLICIES, default=POLICIES[0],
+                   help=f"the web server's memory cache: hybrid (LRU for files up to {SMALL_LIMIT} bytes, none for "
+                        "larger; SOSP'95 divides by file type, this by size), lru, none")  # fmt: skip
+    p.add_argument("--server", choices=SERVERS, default=SERVERS[0],
                    help="the SPIN extension or the UNIX-way user-level server")  # fmt: skip
     p.add_argument("--local-limit", type=int_in(0), default=None, metavar="BYTES",
                    help=f"files up to this size are also on the web host's disk (default {SMALL_LIMIT})")  # fmt: skip
