@@ -243,6 +243,15 @@ class _Record:
                 self.out.popleft()
         if self.closing and not self.out and not self.dead:
             t.close()
+        if self.closing and t.rcvbuf and not self.dead:
+            # A lingering close: what the peer still sends after Close is read and dropped, so the
+            # window never stays shut and the peer can finish (RFC 1122 §4.2.2.13 says a RST may
+            # show the data was lost, but a RST can destroy the answer queued before it; Apache
+            # lingers for the same reason). A server that closed on a 100 KB header left the peer
+            # probing a zero window for ever.
+            self.view.service.discarded += len(t.rcvbuf)
+            t.rcvbuf.clear()
+            t.tcp.window_update(t)
 
     def drop_queue(self) -> None:
         self.view.queued -= self.queued
@@ -272,6 +281,7 @@ class TcpService:
         self._key = object()  # only TCP.Listen's installs carry it (TCP.Ready's authorizer)
         self.refused = 0  # connections reset for an extension at its bound
         self.evicted = 0  # idle connections reset to make room (_evict_idle)
+        self.discarded = 0  # bytes that arrived after an extension's Close, read and dropped
         self.timer: Timer | None = None  # a drain the network thread owes (news while an extension ran)
         self.calling: _Record | None = None  # the connection whose handler is running (deliver)
 

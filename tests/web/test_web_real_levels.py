@@ -61,3 +61,40 @@ def test_a_mebibyte_over_nfs_is_never_cached_under_hybrid(world: WebWorld) -> No
     assert c["bytes_nfs"] - before["bytes_nfs"] == 2 * len(BIG)
     head = world.fetch("/big.bin", "HEAD", limit_us=30_000_000)
     assert head.status == 200 and head.body == b"" and head.headers["content-length"] == str(len(BIG))
+
+
+def test_a_client_that_sends_on_after_the_400_is_heard_out_not_left_probing() -> None:
+    """A 100 KB header: the server answers 400 and closes, with most of the
+    header not yet read. What arrives after its Close is read and dropped
+    (a lingering close), so the peer's window never stays shut: the client
+    gets the whole 400 and the end of the stream, and the wire falls quiet
+    instead of carrying zero-window probes for ever."""
+    from kernel import inspect
+    from kernel.net import relay
+
+    w = WebWorld({"index.html": b"hi"})
+    try:
+        r = relay.connect(w.client, w.address, 80)
+        assert not isinstance(r, int)
+        data = b"GET /index.html HTTP/1.1\r\nHost: x\r\nX-Big: " + b"A" * 100_000 + b"\r\n\r\n"
+        got = bytearray()
+
+        def pump() -> bool:
+            nonlocal data
+            if data and not r.opening:
+                n = r.push(data)
+                if n > 0:
+                    data = data[n:]
+            got.extend(r.take(65536))
+            return r.eof or bool(r.reset)
+
+        assert w.run_until(pump, 20_000_000)
+        assert got.startswith(b"HTTP/1.1 400") and r.eof and not r.reset
+        r.close()
+        w.run_us(2_000_000)
+        quiet = inspect.wire(w.net).carried
+        w.run_us(10_000_000)
+        assert inspect.wire(w.net).carried == quiet, "segments still on the wire 10 s after both ends closed"
+        assert w.web.net is not None and w.web.net.tcp.ext_service.discarded > 0
+    finally:
+        w.close()
