@@ -63,9 +63,9 @@ def three(run):
 **UDP.PacketSend** (the workbench's name for the paper's SendPacket). video_multicast's
 handler is bound there **First** and **Cancel**, guarded `to_group` (the group port on the
 server's own address): it takes the datagram down the rest of the graph once --
-one UDP header and checksum, one IP header -- and hands the driver one copy per client
-(kernel/net/multicast.py). Cancel means UDP's own send handler, `Udp._send`, never sees
-these datagrams. On the Events pane, the bindings of `UDP.PacketSend`: how many calls
+one UDP header and checksum, one IP header -- and hands the driver one packet per client,
+each with its own addresses (kernel/net/multicast.py): one **driver send** per client.
+Cancel means UDP's own send handler, `Udp._send`, never sees these datagrams. On the Events pane, the bindings of `UDP.PacketSend`: how many calls
 has video_multicast's handler had?
 """,
 )
@@ -113,15 +113,18 @@ def video(run):
 
 
 @lesson.step(
-    "One send, three copies",
+    "One send down the graph, three driver sends",
     pane="Packets",
     narration=f"""
 Back to the server (10.0.0.1). Its Packets pane's newest rows: each chunk leaves
 {STREAMS} times, once per client, all from the sender's port -- but it went down the
 protocol graph only once: the server's UDP output counter grew by one per chunk, the
-copies handed to the driver by {STREAMS}. The copies differ only in their addresses, patched into the
-headers with the checksums adjusted (RFC 1624). Which address and port gets the copy
-for the frame-buffer client?
+packets handed to the driver by {STREAMS}, one **driver send** each. The per-client packets
+differ only in their addresses, patched into the headers with the checksums adjusted
+(RFC 1624). Two words kept apart here: a *driver send* is one packet the driver puts on
+the card; a *data copy* is the packet's bytes copied in memory (the CPU pane's
+**copies**: copyin from a user process into the kernel), and the SPIN way makes none.
+Which address and port gets the packet for the frame-buffer client?
 """,
 )
 def copies(run):
@@ -133,13 +136,14 @@ def copies(run):
     dests = [p.summary.split("> ")[1].split(" ")[0] for p in out]
     run.check("each datagram went down the graph once and to the driver once per client",
               c["udp_out"] == sent == w.multicast.sends and w.multicast.copies == STREAMS * sent,
-              f"UDP out {c['udp_out']}, sender's sends {sent}, copies handed to the driver {w.multicast.copies} "
-              f"({c['driver_sends']} on the wire, the rest queued)")  # fmt: skip
-    run.check("the last chunk's copies went to every client",
+              f"UDP out {c['udp_out']}, sender's sends {sent}, packets handed to the driver {w.multicast.copies} "
+              f"(driver sends {c['driver_sends']} so far, the rest queued)")  # fmt: skip
+    run.check("the last chunk's per-client packets went to every client",
               sorted(dests) == sorted(f"{a}:{p}" for a, p in w.clients), ", ".join(dests))  # fmt: skip
-    run.check("no crossing and no copy into the kernel: nothing ran at user level",
-              c["crossings"] == 0 and c["copies"] == 0, f"crossings {c['crossings']}, copies {c['copies']}")  # fmt: skip
-    run.ask("Which address:port gets the viewer's copy? (Packets pane)", "10.0.0.3:5004")
+    run.check("no crossing and no data copy into the kernel: nothing ran at user level",
+              c["crossings"] == 0 and c["copies"] == 0,
+              f"crossings {c['crossings']}, data copies {c['copies']}")  # fmt: skip
+    run.ask("Which address:port gets the viewer's packet? (Packets pane)", "10.0.0.3:5004")
 
 
 @lesson.step(
@@ -150,9 +154,10 @@ def copies(run):
     narration=f"""
 The same {STREAMS} clients served the DEC OSF/1 way: `vserver` (scenarios/programs/kernel/
 vserver.c), a user process with a socket, reads the movie with `read` and calls `sendto`
-**once per client per packet**: each call a trap, a copy of the packet into the kernel
-(copyin) and a whole trip down the protocol stack (§5.4). Watch the server's CPU pane:
-**crossings** and **copies** climb with every packet. Read crossings when it ends.
+**once per client per packet**: each call a trap, a data copy of the packet into the
+kernel (copyin) and a whole trip down the protocol stack (§5.4). Watch the server's CPU
+pane: **crossings** and **copies** (data copies) climb with every packet. Read crossings
+when it ends.
 """,
 )
 def osf1(run):
@@ -161,9 +166,9 @@ def osf1(run):
     w.net.run_us(WARMUP_US + WATCH_US)
     c = w.counters()
     k = inspect.counters(w.server)
-    run.check("one trip down the stack and one copyin per client per packet",
+    run.check("one trip down the stack and one data copy (copyin) per client per packet",
               c["udp_out"] > 0 and c["copies"] == c["udp_out"] and c["driver_sends"] >= c["udp_out"],
-              f"UDP out {c['udp_out']}, copies {c['copies']}, driver sends {c['driver_sends']}")  # fmt: skip
+              f"UDP out {c['udp_out']}, data copies {c['copies']}, driver sends {c['driver_sends']}")  # fmt: skip
     run.check("at least a trap in and a return out per sendto", k.crossings >= 2 * c["udp_out"],
               f"crossings {k.crossings} for {c['udp_out']} sendto")  # fmt: skip
     run.ask("What does the server's CPU pane show as crossings?", f"{k.crossings:,}")

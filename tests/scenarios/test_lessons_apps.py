@@ -1,4 +1,4 @@
-"""The application lessons of issue 20 (seed 000 and SOSP'95 §5.4): web_cache,
+"""The application lessons of issue 20 (the SPIN web server's home page and SOSP'95 §5.4): web_cache,
 cache_policy, video_server. Each passes quickly enough for CI, and fails a
 named check when the mechanism it teaches is broken: a server that caches
 nothing, a "hybrid" that caches large files, a video server whose multicast

@@ -14,14 +14,17 @@ Utilization is measured the paper's way: the idle probe's progress on
 the server (kernel/core/idleprobe.py) over a virtual interval after a
 warm-up, against its progress on the same machine with no server
 running: ``1 - loops / loops_idle``. Beside it, per virtual second on the
-server: datagrams down the protocol graph (UDP output), the driver's
-sends, copies of packet data, and user/kernel crossings. All figures are
+server: datagrams down the protocol graph (UDP output), driver sends
+(packets the driver puts on the card, one per client), data copies
+(packet bytes copied in memory: the OSF/1 way's copyin from user to
+kernel; programmed I/O's copy into the card is the driver's cost, not a
+data copy), and user/kernel crossings. All figures are
 modeled virtual time (kernel/core/costs.py), not host time.
 
 A client is served when it gets whole frames -- every chunk -- at about
 the rate due: a point where any client gets fewer than SATURATED_FPS is
 marked ``saturated`` (the wire or the card could not carry the streams,
-and the driver's queue dropped copies or is filling), and the headline compares the two
+and the driver's queue dropped per-client packets or is filling), and the headline compares the two
 servers at the most streams at which neither is saturated, since a server
 that delivers a fraction of its frames spends a fraction of the work.
 """
@@ -41,8 +44,16 @@ from workbench.bench.chart import chart
 DEFAULT_STREAMS = (1, 3, 5, 7, 9, 11, 13, 15)
 PAPER = (
     "SOSP'95 Figure 6 (T3, DMA): SPIN's utilization grows more slowly; at 15 streams both saturate the "
-    "network and SPIN uses about half the processor of DEC OSF/1. With programmed I/O (FORE): about the same."
+    "network and SPIN uses about half the processor of DEC OSF/1. With programmed I/O (FORE ATM): both "
+    "servers used about the same processor, since copying words to the device dominated."
 )
+OURS = {  # why our SPIN/OSF-1 ratio is not the paper's, per device (docs/video.md names it under departures)
+    "dma": "our ratio is not the paper's half: the DMA card's per-frame cost is an estimate, not tuned to the "
+    "paper's figure (docs/video.md, departures)",
+    "pio": "our ratio is not the paper's \"about the same\": the card's per-frame and per-byte costs are estimates, "
+    "not tuned to the paper's FORE card (docs/video.md, departures)",
+}
+STREAM_MBPS = V.FRAME_BYTES * 8 * V.FPS / 1e6  # a raw stream's payload rate: the paper's "about 3 Mb/s"
 
 
 @dataclass
@@ -52,7 +63,7 @@ class Point:
     utilization: float  # percent
     packets_down_graph: float  # per virtual second: UDP datagrams the server's stack built
     driver_sends: float  # frames the driver sent
-    copies: float  # copies of packet data (copyin on the OSF/1 way)
+    copies: float  # data copies: packet bytes copied in memory (copyin on the OSF/1 way), not into the card
     crossings: float  # user/kernel boundary crossings
     frames_per_stream: float  # whole frames (every chunk) per second, averaged over the clients
     frames_worst_client: float  # the same for the worst-served client
@@ -60,7 +71,7 @@ class Point:
     tx_drops: int  # frames the driver's queue refused (the wire saturated)
     tx_backlog: int  # how much the driver's transmit queue grew over the interval (the card not keeping up)
     saturated: bool  # a client got under SATURATED_FPS whole frames/s (one frame of slack at the window's edges),
-    # or the driver's queue dropped copies or grew by more than one chunk's copies
+    # or the driver's queue dropped per-client packets or grew by more than one chunk's worth (one per client)
     host_seconds: float
 
 
@@ -119,28 +130,36 @@ def main(as_json: bool, streams: tuple[int, ...] = DEFAULT_STREAMS, device: str 
         print(json.dumps(res, indent=2))
         return 0
     dev = (
-        "DMA (T3-like: per-frame driver cost)" if device == "dma" else "PIO (Lance-like: the CPU copies into the card)"
+        "DMA (T3-like: per-frame driver cost)"
+        if device == "dma"
+        else "PIO (Lance-like: the CPU copies each frame into the card, in the driver's cost)"
     )
     print(
-        f"spinwb bench video — SOSP'95 Figure 6: server utilization vs 2.95 Mb/s streams; {dev}, "
+        f"spinwb bench video — SOSP'95 Figure 6: server utilization vs {STREAM_MBPS:.2f} Mb/s streams; {dev}, "
         f"{res['bandwidth_mbps']:.0f} Mb/s wire"
+    )
+    print(
+        f"  a stream: {V.WIDTH}x{V.HEIGHT} bytes a frame x {V.FPS} frames/s = {STREAM_MBPS:.2f} Mb/s of video "
+        '(the paper\'s "about 3 Mb/s"), before packet headers'
     )
     print(
         f"  modeled virtual time: {res['interval_us'] / 1e6:.1f} s measured per point after "
         f"{res['warmup_us'] / 1e3:.0f} ms warm-up; utilization = 1 - idle-probe progress / an idle server's"
     )
-    print("  per virtual second on the server: datagrams down the graph, driver sends, copies, crossings;")
+    print("  per virtual second on the server: datagrams down the graph; driver sends (packets the driver puts on")
+    print("  the card, one per client); data copies (packet bytes copied in memory, user->kernel copyin; with")
+    print("  --device pio the CPU's copy into the card is in the driver's cost, not this column); crossings;")
     print("  whole frames a second per client (mean, worst); drops and growth (queue+) of the driver's queue;")
     print(
-        f"  'sat': saturated -- a client under {SATURATED_FPS} frames/s, drops, or the queue grew by over a chunk's copies"
+        f"  'sat': saturated -- a client under {SATURATED_FPS} frames/s, drops, or the queue grew by over a chunk's packets"
     )
-    print(f"  {'streams':>7}  {'way':<5} {'util %':>6}  {'down graph':>10} {'driver':>7} {'copies':>7} "
+    print(f"  {'streams':>7}  {'way':<5} {'util %':>6}  {'down graph':>10} {'driver sends':>12} {'data copies':>11} "
           f"{'crossings':>9}  {'fps':>5} {'worst':>5} {'Mb/s':>5} {'drops':>5} {'queue+':>6}")  # fmt: skip
     by: dict[int, dict[str, dict[str, Any]]] = {}
     for p in res["points"]:
         by.setdefault(p["streams"], {})[p["way"]] = p
         print(f"  {p['streams']:>7}  {p['way']:<5} {p['utilization']:>6.1f}  {p['packets_down_graph']:>10,} "
-              f"{p['driver_sends']:>7,} {p['copies']:>7,} {p['crossings']:>9,}  {p['frames_per_stream']:>5.1f} "
+              f"{p['driver_sends']:>12,} {p['copies']:>11,} {p['crossings']:>9,}  {p['frames_per_stream']:>5.1f} "
               f"{p['frames_worst_client']:>5.1f} {p['wire_mbps']:>5.1f} {p['tx_drops']:>5} {p['tx_backlog']:>6}"
               f"{'  sat' if p['saturated'] else ''}")  # fmt: skip
     print("  Mb/s: Ethernet frames the server's card sent, without preamble, FCS and gap")
@@ -153,8 +172,9 @@ def main(as_json: bool, streams: tuple[int, ...] = DEFAULT_STREAMS, device: str 
               f"streams at which neither is saturated")  # fmt: skip
         if sat:
             print(f"  saturated (not compared): {', '.join(map(str, sat))} streams -- the wire or card carries "
-                  f"less than is offered: the driver's queue fills, then drops copies, and clients lose frames")  # fmt: skip
+                  f"less than is offered: the driver's queue fills, then drops packets, and clients lose frames")  # fmt: skip
     print(f"  paper: {PAPER}")
+    print(f"  {OURS[device]}")
     if bars:
         print()
         groups = [(f"{n} stream{'s' if n != 1 else ''}", [("SPIN", ways["spin"]["utilization"]),
