@@ -18,8 +18,12 @@ NFS; Content-Length always; Content-Type by the name's extension; no
 Date header (virtual time has no calendar). Errors: 400 malformed request
 line, headers, percent escapes, dot segments, NUL or an encoded '/' in a
 component, or a head past HEAD_MAX (the connection closes after a 400);
-404 no such file; 405 other methods (Allow: GET, HEAD); 414 a target past
-URI_MAX; 505 an HTTP version other than 1.0 and 1.1; 502/504 when NFS
+404 no such file; 405 (Allow: GET, HEAD) for the other standard methods
+(POST, PUT, DELETE, PATCH, OPTIONS, CONNECT, TRACE: known, not allowed on a
+file, RFC 9110 §15.5.6), and a request with a body of one of them is
+answered and the connection closed (the body is never read); 501 for any
+other well-formed method token (RFC 9110 §15.6.2; methods are
+case-sensitive, so "get" is one); 414 a target past URI_MAX; 505 an HTTP version other than 1.0 and 1.1; 502/504 when NFS
 fails. The path never leaves the root: after decoding, any "." or ".."
 component is refused, never resolved.
 
@@ -30,12 +34,16 @@ names (hits_memory, hits_disk, hits_nfs, misses, bytes_*, requests, errors_4xx):
 hits_* count the requests answered from each level, so requests coalesced
 onto one disk or NFS fetch are each a hit; bytes_memory is the bytes
 answered from memory, bytes_disk and bytes_nfs the bytes actually read from
-that level, once per fetch.
+that level, once per fetch. ANSWERS names the counters that divide
+``requests`` by how each was answered: every request is in exactly one,
+once answered (the rest are still waiting on the disk or NFS).
 """
 
 from spin import NFS, TCP, Console, Files, Inspect
 
 PORT = 80
+ADDRESS = "10.0.0.1"  # this host's (the web server host's): the status pages say whose counters they show
+CLOCK_MHZ = 133  # the emulated Alpha's clock: virtual cycles per virtual µs (kernel/core/costs.py)
 NFS_SERVER = "10.0.0.2"
 POLICY = "hybrid"  # "hybrid" | "lru" | "none"
 CACHE_BYTES = 262144
@@ -68,6 +76,11 @@ bytes_nfs = 0
 requests = 0
 errors_4xx = 0
 errors_5xx = 0
+status_pages = 0  # /spin/ pages answered
+bad_requests = 0  # 400 and 414: malformed, or past a size limit
+bad_methods = 0  # 405 and 501: a method other than GET and HEAD
+bad_versions = 0  # 505
+nfs_failures = 0  # 502 and 504: NFS failed or did not answer
 connections = 0
 cache_used = 0
 evictions = 0
@@ -86,6 +99,14 @@ REASONS = {
 TOKEN = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 HEX = "0123456789abcdefABCDEF"
 PAGES = ("threads", "domains", "events", "heap", "cache")
+STANDARD = ("POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE")  # known methods: 405, others 501
+# How a request was answered: (counter, what it counts); each answered request is in exactly one
+ANSWERS = (
+    ("hits_memory", "from memory"), ("hits_disk", "from the disk"), ("hits_nfs", "from NFS"),
+    ("misses", "not found (404)"), ("status_pages", "status pages"),
+    ("bad_requests", "bad requests (400, 414)"), ("bad_methods", "methods not served (405, 501)"),
+    ("bad_versions", "versions not served (505)"), ("nfs_failures", "NFS failures (502, 504)"),
+)  # fmt: skip
 
 cache = {}  # name -> tuple of bytes parts, least recently used first (dict order)
 conns = {}  # connection id -> its state
@@ -224,11 +245,12 @@ def parse_head(head):
     if version == "HTTP/1.1" and "host" not in r.headers:  # RFC 9112 §3.2
         r.status = 400
         return r
-    if "transfer-encoding" in r.headers:  # no request bodies here
+    length = r.headers.get("content-length", "0")
+    if not length.isdigit() or len(length) > 9:
         r.status = 400
         return r
-    length = r.headers.get("content-length", "0")
-    if not length.isdigit() or len(length) > 9 or int(length) != 0:
+    body = "transfer-encoding" in r.headers or int(length) != 0
+    if body and (method == "GET" or method == "HEAD"):  # no request bodies here
         r.status = 400
         return r
     tokens = [t.strip(" \t").lower() for t in r.headers.get("connection", "").split(",")]
@@ -236,6 +258,8 @@ def parse_head(head):
         r.keep = "close" not in tokens
     else:
         r.keep = "keep-alive" in tokens
+    if body:  # a method we refuse: answer it, then close rather than read a body we will not use
+        r.keep = False
     return r
 
 
@@ -337,6 +361,15 @@ def respond(slot, r, status, ctype, parts, extra):
 
 
 def error(slot, r, status):
+    global bad_requests, bad_methods, bad_versions, nfs_failures
+    if status == 400 or status == 414:
+        bad_requests += 1
+    elif status == 405 or status == 501:
+        bad_methods += 1
+    elif status == 505:
+        bad_versions += 1
+    elif status == 502 or status == 504:
+        nfs_failures += 1
     extra = ["Allow: GET, HEAD"] if status == 405 else []
     body = f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{status} {REASONS.get(status, "Error")}</title></head><body><h1>{status} {REASONS.get(status, "Error")}</h1></body></html>\n'
     respond(slot, r, status, "text/html; charset=utf-8", [body.encode("latin-1")], extra)
@@ -510,11 +543,38 @@ def serve_file(conn, st, slot, r, name):
 # --- the status pages -----------------------------------------------------------------------------
 
 
+COUNTERS = {
+    "cycles": "virtual cycles of the emulated Alpha since boot",
+    "instructions": "guest Alpha instructions executed: user programs (the kernel and this extension are not guest code)",
+    "crossings": "user/kernel crossings: entries plus returns",
+    "syscalls": "system calls from user programs",
+    "faults": "memory faults",
+    "switches": "strand switches",
+    "ticks": "clock interrupts",
+    "copies": "copies of packet data",
+    "free_frames": "physical frames free",
+    "frames": "physical frames",
+    "forwarded": "packets forwarded",
+    "busy": "cycles not run by the idle strand",
+    "file_hits": "extent-FS reads answered from the buffer cache",
+}  # what each of Inspect.Counters() is (kernel/inspect.py's Counters)
 LABELS = {"blocked_on": "blocked on", "us": "virtual µs run", "free_frames": "free frames"}
 
 
+def text(v):
+    """A cell's text: a sequence as comma-separated items ("—" if empty), a float to one place."""
+    if isinstance(v, tuple) or isinstance(v, list) or isinstance(v, set) or isinstance(v, frozenset):
+        items = [str(x) for x in v]
+        if isinstance(v, set) or isinstance(v, frozenset):
+            items = sorted(items)
+        return ", ".join(items) if items else "\u2014"
+    if isinstance(v, float):
+        return f"{v:,.1f}"
+    return str(v)
+
+
 def esc(v):
-    s = f"{v:,.1f}" if isinstance(v, float) else str(v)
+    s = text(v)
     if len(s) > 300:
         s = s[:300] + "..."
     return (
@@ -569,24 +629,34 @@ def status_page(which):
         intro = f"{h['free_frames']} of {h['frames']} frames free ({h['page_bytes']} bytes each)"
         return page("heap", intro, ("owner", "kind", "pages", "bytes", "objects"), h["memory"])
     if which == "cache":
-        rows = [
-            {"level": "memory", "requests answered": hits_memory, "bytes": bytes_memory},
-            {"level": "disk", "requests answered": hits_disk, "bytes": bytes_disk},
-            {"level": "nfs", "requests answered": hits_nfs, "bytes": bytes_nfs},
-            {"level": "miss (404)", "requests answered": misses, "bytes": 0},
-        ]
+        nbytes = {"hits_memory": bytes_memory, "hits_disk": bytes_disk, "hits_nfs": bytes_nfs}
+        counts = {"hits_memory": hits_memory, "hits_disk": hits_disk, "hits_nfs": hits_nfs, "misses": misses,
+                  "status_pages": status_pages, "bad_requests": bad_requests, "bad_methods": bad_methods,
+                  "bad_versions": bad_versions, "nfs_failures": nfs_failures}  # fmt: skip
+        rows = []
+        answered = 0
+        for item in ANSWERS:
+            n = counts[item[0]]
+            answered += n
+            rows.append({"answered": item[1], "requests": n, "bytes": nbytes.get(item[0], "")})
+        rows.append({"answered": "not yet (waiting on the disk or NFS)", "requests": requests - answered, "bytes": ""})
+        rows.append({"answered": "all", "requests": requests, "bytes": ""})
         intro = (
             f"policy {POLICY}; {len(cache)} files, {cache_used} of {CACHE_BYTES} bytes cached; small limit "
             f"{SMALL_LIMIT}; {evictions} evictions; {requests} requests, {errors_4xx} 4xx, {errors_5xx} 5xx. "
-            "Requests answered: from each level, each request once (requests waiting for the same file share "
+            "Each request is counted once, by how it was answered (requests waiting for the same file share "
             "one read); bytes: answered from memory, read from the disk or NFS (once per read)"
         )
-        return page("cache", intro, ("level", "requests answered", "bytes"), rows)
+        return page("cache", intro, ("answered", "requests", "bytes"), rows)
     c = Inspect.Counters()
-    rows = [{"name": k, "value": c[k]} for k in sorted(c)]
-    return page(
-        "SPIN web server", "the kernel's counters; the pages below show the running system", ("name", "value"), rows
+    rows = [{"name": k, "value": c[k], "meaning": COUNTERS.get(k, "")} for k in sorted(c)]
+    cycles = c.get("cycles", 0)
+    intro = (
+        f"the kernel's counters on the web server host ({ADDRESS}), the host this extension runs on: "
+        f"{cycles:,} virtual cycles at {CLOCK_MHZ} MHz are {cycles / (CLOCK_MHZ * 1e6):,.3f} virtual seconds "
+        "since boot; the pages below show the running system"
     )
+    return page("SPIN web server", intro, ("name", "value", "meaning"), rows)
 
 
 # --- connections ---------------------------------------------------------------------------------
@@ -594,20 +664,21 @@ def status_page(which):
 
 def handle(conn, st, r):
     """One parsed request into its slot (or a wait for the disk or NFS)."""
-    global requests
+    global requests, status_pages
     requests += 1
     slot = {"ready": False, "parts": [], "close": False}
     st["queue"].append(slot)
     if r.status:
         error(slot, r, r.status)
     elif r.method != "GET" and r.method != "HEAD":
-        error(slot, r, 405)
+        error(slot, r, 405 if r.method in STANDARD else 501)
     else:
         name = decode_path(r.target)
         if isinstance(name, int):
             error(slot, r, name)
         elif name == "spin" or name == "spin/" + INDEX or (name.startswith("spin/") and name[5:] in PAGES):
             which = "" if name == "spin" or name == "spin/" + INDEX else name[5:]
+            status_pages += 1
             respond(slot, r, 200, "text/html; charset=utf-8", [status_page(which)], [])
         else:
             serve_file(conn, st, slot, r, name)

@@ -1,10 +1,13 @@
 """The web world of seed 000 and SOSP'95 §5.4: three SPIN hosts on one
 10 Mb/s wire (kernel/net/topology.py).
 
-    10.0.0.1  the web server host: its extent disk holds a subset of the
-              files; it runs the web server extension (extensions/web_server.py,
-              loaded as root with its settings) or the UNIX-way server
-              (scenarios/programs/bin/httpd.elf as init, on port 80)
+    10.0.0.1  the web server host: it runs the web server extension
+              (extensions/web_server.py, loaded as root with its settings),
+              whose extent disk holds a subset of the files (the rest come
+              from NFS); or the UNIX-way server (scenarios/programs/bin/
+              httpd.elf as init, on port 80), whose disk holds every file:
+              it has no NFS level and relies on the kernel's caching file
+              system (SOSP'95 §5.4), so ``local`` does not apply to it
     10.0.0.2  the file server host: all the files on its disk, and the
               kernel's NFSv3-subset server on UDP 2049 (kernel/fs/nfs_server.py)
     10.0.0.3  the client host: HTTP requests from its kernel's TCP
@@ -19,6 +22,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from kernel.core.costs import CLOCK_MHZ
 from kernel.fs.format import build_image
 from kernel.fs.nfs_server import NfsServer, serve_nfs
 from kernel.net import http_client
@@ -56,10 +60,14 @@ class WebWorld:
         self.files = dict(files)
         self.server, self.policy = server, policy
         self.settings: dict[str, Any] = {"POLICY": policy, "NFS_SERVER": NFS_SERVER, "PORT": PORT,
+                                         "ADDRESS": host_address(WEB), "CLOCK_MHZ": CLOCK_MHZ,
                                          "SMALL_LIMIT": SMALL_LIMIT, "CACHE_BYTES": CACHE_BYTES,
                                          **(settings or {})}  # fmt: skip
         limit = int(self.settings.get("SMALL_LIMIT", SMALL_LIMIT))
-        names = [n for n, b in self.files.items() if len(b) <= limit] if local is None else list(local)
+        if server == "unix":  # no NFS level: a file not on its disk would be a 404
+            names = list(self.files)
+        else:
+            names = [n for n, b in self.files.items() if len(b) <= limit] if local is None else list(local)
         missing = [n for n in names if n not in self.files]
         if missing:
             raise WebWorldError(f"web world: local names {missing[:3]} are not among the files")

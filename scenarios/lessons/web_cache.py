@@ -243,8 +243,8 @@ Five requests, and the web host's **crossings** counter on the CPU pane has not 
 from zero: no system call, no trap into the kernel and no return out of it, because
 nothing ran at user level -- the request was parsed, the cache looked up, NFS called and
 the answer sent, all inside the kernel (§5.4: the server runs "as a kernel extension"; the SPIN project's page:
-data passed by reference rather than copied). A UNIX-way server traps for accept, read, open,
-read, write and close on every request (`spinwb bench web` compares the two).
+data passed by reference rather than copied). A UNIX-way server makes ten system calls a request:
+accept, read, open, lseek, lseek, write, read, write, close, close (`spinwb bench web` compares the two).
 """,
 )
 def no_crossings(run):

@@ -86,6 +86,26 @@ def test_signal_stops_cleanly_with_a_summary(tree: Path, sig: int) -> None:
     assert b"status pages http://127.0.0.1:" in s.out
     last = s.out.decode().strip().splitlines()[-1]
     assert last.startswith("spinwb web: stopped:") and "1 connection" in last, last
+    assert "1 request: hits memory 0, disk 1, nfs 0, 0 not found (404);" in last, last
+
+
+def test_the_summary_itemises_every_request(tree: Path) -> None:
+    """Good, missing, bad, refused and status requests: the summary's parts sum to its request count."""
+    s = start(tree)
+    try:
+        for path in ("/index.html", "/index.html", "/no/such", "/spin/", "/spin/cache", "/a%zz"):
+            _get(s.port, path)
+        for raw in (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi", b"GARBAGE\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", s.port), timeout=30) as c:
+                c.sendall(raw)
+                assert c.recv(12) in (b"HTTP/1.1 405", b"HTTP/1.1 400")
+    finally:
+        assert s.stop() == 0, s.err
+    last = s.out.decode().strip().splitlines()[-1]
+    assert (
+        "8 requests: hits memory 1, disk 1, nfs 0, 1 not found (404), 2 status pages, 2 bad requests (400, 414), "
+        "1 methods not served (405, 501);"
+    ) in last, last
 
 
 def test_signal_in_the_middle_of_a_transfer(tree: Path) -> None:
@@ -190,9 +210,16 @@ def test_flags_reach_the_world_levels_in_the_summary(tree: Path) -> None:
 def test_unix_way_server_through_the_bridge(tree: Path) -> None:
     s = start(tree, "--server", "unix")
     try:
-        for name in ("index.html", "bin/all256.bin", "a/b/c/deep.txt", "empty.txt"):
+        # every file is on its disk (no NFS level): those above SMALL_LIMIT too, and the 1 MiB one
+        for name in ("index.html", "bin/all256.bin", "a/b/c/deep.txt", "empty.txt", "medium/forty-k.bin",
+                     "big/one-mib.bin"):  # fmt: skip
             assert _get(s.port, url_path(name)) == (200, TREE[name]), name
         assert _get(s.port, "/no/such")[0] == 404
+        assert _get(s.port, "/spin/")[0] == 404  # no status pages, and the banner does not offer them
     finally:
         assert s.stop() == 0, s.err
     assert b"Traceback" not in s.err
+    out = s.out.decode()
+    assert "status pages" not in out.replace("no status pages", "") and "/spin/" not in out, out
+    assert f"{len(TREE)} files" in out and "all on the web host's disk" in out and "buffer cache" in out, out
+    assert "cache policy" not in out.replace("no cache policy", ""), out

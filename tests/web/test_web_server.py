@@ -102,17 +102,21 @@ def test_errors_and_the_server_keeps_serving(w: WebWorld) -> None:
     cases = [(b"GET /a.txt HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", 400),
              (b"GARBAGE\r\n\r\n", 400), (b"GET /a.txt HTTP/1.1\r\n\r\n", 400),  # 1.1 without Host
              (b"GET /a.txt HTTP/2.0\r\nHost: x\r\n\r\n", 505), (b"GET /a.txt HTTP/1.x\r\nHost: x\r\n\r\n", 400),
-             (req("/a.txt", "DELETE"), 405), (req("/a.txt", "get"), 405), (req("/" + "a" * 3000), 414),
+             (req("/a.txt", "DELETE"), 405), (req("/a.txt", "PUT"), 405), (req("/a.txt", "POST", "Content-Length: 0\r\n"), 405),
+             (req("/a.txt", "POST", "Content-Length: 5\r\n") + b"hello", 405),  # a body: answered, then closed
+             (req("/a.txt", "get"), 501), (req("/a.txt", "BREW"), 501), (req("/" + "a" * 3000), 414),
              (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n", 414), (req("/x", extra="X: " + "y" * 9000 + "\r\n"), 400),
              (req("/nope.txt"), 404), (req("/a%zz"), 400), (req("/a%0"), 400)]  # fmt: skip
     for raw, status in cases:
         s = w.session([raw, req("/a.txt")])
         assert s.responses and s.responses[0].status == status, raw[:60]
         if status == 400 or not raw.endswith(b"\r\n\r\n"):
+            assert s.responses[0].headers.get("connection") == "close", raw[:60]
             assert s.closed and len(s.responses) == 1  # a 400 (and an unfinished head) ends the connection
         else:
             assert [r.status for r in s.responses] == [status, 200], raw[:60]  # the same connection goes on
     assert w.session([req("/a.txt", "OPTIONS")]).responses[0].headers["allow"] == "GET, HEAD"
+    assert "allow" not in w.session([req("/a.txt", "BREW")]).responses[0].headers  # 501: no method is allowed
     assert w.get("/a.txt").body == FILES["a.txt"]
 
 
@@ -139,7 +143,27 @@ def test_the_three_levels_are_counted() -> None:
     assert (c["hits_nfs"], c["hits_disk"], c["hits_memory"], c["misses"]) == (1, 1, 2, 1)
     assert (c["bytes_nfs"], c["bytes_disk"], c["bytes_memory"]) == (200, 100, 300)
     page = w.get("/spin/cache").body.decode()
-    assert "<td>nfs</td><td>1</td><td>200</td>" in page and "requests answered" in page and "policy hybrid" in page
+    assert "<td>from NFS</td><td>1</td><td>200</td>" in page and "policy hybrid" in page
+
+
+def test_how_each_request_was_answered_sums_to_requests() -> None:
+    """ANSWERS divides ``requests``: after good, missing, bad, refused and status requests, the parts are the
+    whole, in the counters and on /spin/cache."""
+    w = WebWorld({"local.txt": b"L" * 100}, remote={"local.txt": b"L" * 100, "far.txt": b"R" * 20})
+    raws = [req("/local.txt"), req("/local.txt"), req("/far.txt"), req("/nope"), req("/nope2"), req("/spin/"),
+            req("/spin/heap"), b"GARBAGE\r\n\r\n", req("/a%zz"), req("/" + "a" * 3000), req("/x", "POST"),
+            req("/x", "BREW"), req("/x", version="HTTP/2.0")]  # fmt: skip
+    for raw in raws:
+        assert w.session([raw]).responses, raw[:40]
+    w.get("/spin/cache")
+    c = w.counters
+    want = {"hits_memory": 1, "hits_disk": 1, "hits_nfs": 1, "misses": 2, "status_pages": 3, "bad_requests": 3,
+            "bad_methods": 2, "bad_versions": 1, "nfs_failures": 0}  # fmt: skip
+    assert {k: c[k] for k, _ in c["ANSWERS"]} == want
+    assert c["requests"] == len(raws) + 1 == sum(want.values())
+    page = w.get("/spin/cache").body.decode()
+    assert "<td>status pages</td><td>4</td>" in page and "<td>all</td><td>15</td>" in page
+    assert "<td>not yet (waiting on the disk or NFS)</td><td>0</td>" in page
 
 
 def _mix(policy: str) -> dict[str, Any]:
@@ -209,6 +233,14 @@ def test_status_pages_show_the_real_system(w: WebWorld) -> None:
     doms = _Html()
     doms.feed(pages["domains"].body.decode())
     assert "web_server" in doms.cells and "SpinPublic" in doms.cells
+    assert not any(c.startswith("(") or c.startswith("[") for c in doms.cells), doms.cells  # no Python reprs
+    assert any(c.startswith("Clock, Console, ") for c in doms.cells) and "\u2014" in doms.cells  # "—": none
+    index = _Html()
+    index.feed(pages[""].body.decode())
+    text = pages[""].body.decode()
+    assert "web server host (10.0.0.1)" in text and f"at {CLOCK_MHZ} MHz" in text and "virtual seconds" in text
+    row = index.cells[index.cells.index("instructions") :][:3]
+    assert row[2].startswith("guest Alpha instructions"), row
     ev = _Html()
     ev.feed(pages["events"].body.decode())
     assert "TCP.Ready" in ev.cells and "UDP.PacketArrived" in ev.cells

@@ -4,7 +4,8 @@
 
 Boots the three hosts of the web world (10.0.0.1 the web server, 10.0.0.2
 the NFS file server with every file of --root, 10.0.0.3 the client), puts
-the small files on the web host's own disk too, and bridges
+the small files on the web host's own disk too (every file, for --server
+unix: the UNIX-way httpd has no NFS level), and bridges
 http://127.0.0.1:PORT/ into the client host's kernel TCP (workbench/web/
 bridge.py): curl, ab and a browser talk to the server over real TCP on the
 emulated wire. Ctrl-C or SIGTERM stops it with a summary. docs/web.md says
@@ -29,10 +30,34 @@ from workbench.web.bridge import Bridge
 from workbench.web.tree import TreeError, read_tree
 
 
-def _world(args: argparse.Namespace, files: dict[str, bytes], local: list[str]) -> tuple[WebWorld, str]:
-    """The web world, and which server answers."""
-    w = WebWorld(files, local, server=args.server, policy=args.policy, pcap=args.pcap, seed=args.seed)
-    return w, f"{args.server} server, {args.policy} cache policy"
+def _world(args: argparse.Namespace, files: dict[str, bytes], local: list[str]) -> WebWorld:
+    return WebWorld(files, local, server=args.server, policy=args.policy, pcap=args.pcap, seed=args.seed)
+
+
+def _banner(args: argparse.Namespace, files: dict[str, bytes], world: WebWorld) -> str:
+    """What serves what: the extension's levels and policy, or what the UNIX-way httpd does instead."""
+    head = f"spinwb web: {plural(len(files), 'file')} ({sum(len(d) for d in files.values()):,} bytes) from {args.root}"
+    if args.server == "unix":
+        return (f"{head}, all on the web host's disk (10.0.0.1); the UNIX-way httpd (scenarios/programs/kernel/"
+                "httpd.c): no NFS level, no status pages, no cache policy of its own -- it relies on the kernel's "
+                "buffer cache (SOSP'95 §5.4)")  # fmt: skip
+    return (f"{head} on the file server (10.0.0.2), {len(world.local)} of them on the web host's disk (10.0.0.1); "
+            f"the SPIN extension server, {args.policy} cache policy")  # fmt: skip
+
+
+def answered(c: dict[str, Any]) -> list[str]:
+    """The extension's requests divided by how each was answered (its ANSWERS), so the parts sum to
+    ``requests``: the levels always, the rest when nonzero, and those not answered yet."""
+    kinds = [k for k in c.get("ANSWERS", ()) if isinstance(k, (list, tuple)) and len(k) == 2 and k[0] in c]
+    if not kinds:
+        return []
+    levels = {"hits_memory": "memory", "hits_disk": "disk", "hits_nfs": "nfs"}
+    out = ["hits " + ", ".join(f"{levels[k]} {c[k]}" for k, _ in kinds if k in levels)]
+    out += [f"{c[k]} {label}" for k, label in kinds if k not in levels and (c[k] or k == "misses")]
+    pending = int(c.get("requests", 0)) - sum(int(c[k]) for k, _ in kinds)
+    if pending:
+        out.append(f"{pending} not answered yet")
+    return out
 
 
 def _counters(world: WebWorld) -> dict[str, Any]:
@@ -46,9 +71,8 @@ def _summary(bridge: Bridge, world: Any, host_s: float, pcap: str | None) -> str
     parts = []
     if "requests" in c:
         parts.append(plural(int(c["requests"]), "request"))
-    levels = [f"{lvl} {c[f'hits_{lvl}']}" for lvl in ("memory", "disk", "nfs") if f"hits_{lvl}" in c]
-    if levels:
-        parts.append("hits " + ", ".join(levels) + f", {c.get('misses', 0)} not found")
+    if "requests" in c:
+        parts[-1] += ": " + ", ".join(answered(c))
     parts.append(plural(s.connections, "connection"))
     parts.append(f"{s.bytes_in:,} bytes in, {s.bytes_out:,} bytes out")
     per = f", {s.host_busy_s * 1000 / int(c['requests']):.1f} ms a request" if c.get("requests") else ""
@@ -68,7 +92,7 @@ def main(args: argparse.Namespace) -> int:
     limit = SMALL_LIMIT if args.local_limit is None else args.local_limit
     local = [n for n, d in files.items() if len(d) <= limit]
     try:
-        world, which = _world(args, files, local)
+        world = _world(args, files, local)
     except OSError as e:
         if args.pcap is None:
             raise
@@ -84,11 +108,10 @@ def main(args: argparse.Namespace) -> int:
         print(f"spinwb web: --port {args.port}: {e.strerror or e}", file=sys.stderr)
         return 2
     bridge.install_signals()
-    size = sum(len(d) for d in files.values())
-    print(f"spinwb web: {plural(len(files), 'file')} ({size:,} bytes) from {args.root} on the file server "
-          f"(10.0.0.2), {len(local)} of them on the web host's disk (10.0.0.1); {which}")  # fmt: skip
+    print(_banner(args, files, world))
     print(f"spinwb web: serving {bridge.url}")
-    print(f"spinwb web: status pages {bridge.url}spin/")
+    if args.server == "extension":
+        print(f"spinwb web: status pages {bridge.url}spin/")
     print("spinwb web: Ctrl-C to stop", flush=True)
     t0 = time.monotonic()
     try:
@@ -109,7 +132,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help=f"the web server's memory cache: hybrid (LRU for files up to {SMALL_LIMIT} bytes, none for "
                         "larger; SOSP'95 divides by file type, this by size), lru, none")  # fmt: skip
     p.add_argument("--server", choices=SERVERS, default=SERVERS[0],
-                   help="the SPIN extension or the UNIX-way user-level server")  # fmt: skip
+                   help="the SPIN extension or the UNIX-way user-level server (every file on its disk; "
+                        "--policy and --local-limit do not apply)")  # fmt: skip
     p.add_argument("--local-limit", type=int_in(0), default=None, metavar="BYTES",
                    help=f"files up to this size are also on the web host's disk (default {SMALL_LIMIT})")  # fmt: skip
     p.add_argument("--seed", type=SEED, default=0)
