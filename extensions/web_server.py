@@ -1,4 +1,4 @@
-"""The SPIN web server (seed 000; SOSP'95 §5.4): HTTP as an extension on
+"""The SPIN web server (the SPIN project's web server of 1995; SOSP'95 §5.4): HTTP as an extension on
 the kernel's TCP, with a three-level cache and the kernel's own status pages.
 
 A request is parsed in the network thread, in the kernel, under this

@@ -14,7 +14,7 @@ address spaces with their mappings and a page-table walk, the TBs, the CPU's
 register names and the code around a PC, packets
 (their rows, their way through the protocol graph, drops by reason), devices,
 memory in use (physical frames, each process, each extension's kept heap --
-seed 000's status commands show "the state of the heap"), the kernel's
+the SPIN web server's status commands show "the state of the heap"), the kernel's
 counters, an extension's plain-data globals for a lesson's checks, and the
 frame buffer's shown frame (the Video pane's).
 """

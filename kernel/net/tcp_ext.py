@@ -1,5 +1,5 @@
 """TCP for extensions: ``TCP.Listen(port, handler)`` and connection handles
-(issue 20's spec, /tmp/h20/spec.md; the web server of seed 000 runs on it).
+(extensions/web_server.py, the SPIN web server of SOSP'95 §5.4, runs on it).
 
 An extension gets connections, never the engine's control blocks: each is
 a ``Conn``, a capability handle (kernel/sys/capability.py) whose one

@@ -1,4 +1,4 @@
-"""The web world of seed 000 and SOSP'95 §5.4: three SPIN hosts on one
+"""The web world of the SPIN project's web server (1995) and SOSP'95 §5.4: three SPIN hosts on one
 10 Mb/s wire (kernel/net/topology.py).
 
     10.0.0.1  the web server host: it runs the web server extension
