@@ -239,6 +239,7 @@ class Workbench(App[None]):
         if self.start_layout is not None:
             lay = layouts.by_name(self.start_layout)
             if w >= layouts.BIG[0] and h >= layouts.BIG[1]:
+                self.layout_chosen = True  # the first resize keeps it
                 self.set_layout(lay.name)
             elif lay.slugs:
                 self.query_one("#tabs", TabbedContent).active = f"tab-{lay.slugs[0]}"
