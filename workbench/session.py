@@ -216,12 +216,13 @@ class Session:
     runs a few programs from the disk), or the machines of a scenario."""
 
     def __init__(self, program: Path | None = None, argv: list[str] | None = None, scenario: str | None = None,
-                 seed: int = 0) -> None:  # fmt: skip
+                 seed: int = 0, live: tuple[str, Network] | None = None) -> None:  # fmt: skip
         self.program = program
         self.argv = argv
         self.lesson: engine.Lesson | None = engine.load(scenario) if scenario is not None else None
         self.seed = seed
         self.marks: list[int] = []  # snapshots: positions in the log
+        self.live = live  # of_world: (its name, the world)
         self.reset()
 
     # --- building ------------------------------------------------------------------------
@@ -235,6 +236,9 @@ class Session:
 
     def reset(self) -> None:
         """Boot again: the log and the breakpoints start empty (snapshots stay)."""
+        if self.live is not None and hasattr(self, "kernels"):
+            raise SessionError(f"{self.live[0]}: a live world cannot boot again, step back or restore: real "
+                               "clients' bytes are in it and not in the log (quit and start it again)")  # fmt: skip
         self.log: list[list[Any]] = []
         self.commands: list[Command] = []  # the log cut into what the user did, for `back`
         self._command: Command | None = None  # open while one command's actions are applied
@@ -249,7 +253,9 @@ class Session:
         self._shown_host: tuple[int, int] = (0, 0)  # the (network, host) a lesson step last put on show
         self.net: Network | None = None
         self.focus = 0
-        if self.lesson is not None:
+        if self.live is not None:  # of_world: the world was built elsewhere and is driven from there too
+            self.net, self.kernels = self.live[1], list(self.live[1].hosts)
+        elif self.lesson is not None:
             self.runner = engine.Runner(self.lesson, self.seed, trace=True)
             self.kernels = [boot(trace=True)]  # until the first step boots its own: an idle workstation
         elif self.program is None:  # the demo: init runs a few programs from the disk, one after another
@@ -285,6 +291,23 @@ class Session:
         path as given); a SessionError, and nothing booted, if it is not a program."""
         program_image(path)  # refuse before booting
         return cls(Path(path), [str(path), *(args or [])])
+
+    @classmethod
+    def of_world(cls, net: Network, name: str, focus: int = 0) -> Session:
+        """The panes on a world someone else built and keeps feeding (``spinwb web
+        --tui``: the web world, with the host bridge's real clients): steps run it
+        as any network's, but the log does not make it again, so reset, back,
+        restore and save are refused. ``focus``: the host shown first."""
+        s = cls(live=(name, net))
+        s.focus = focus
+        return s
+
+    @property
+    def name(self) -> str:
+        """What runs here, in a word: the demo, a program's name, a live world's name."""
+        if self.live is not None:
+            return self.live[0]
+        return "demo" if self.program is None else self.program.name
 
     def adopt(self, other: Session) -> None:
         """Become ``other`` (a snapshot opened, a lesson opened): whoever holds
@@ -618,6 +641,8 @@ class Session:
         return [k.state_hash() for k in self.kernels]
 
     def save(self, path: str | Path) -> str:
+        if self.live is not None:
+            raise SessionError(f"{self.live[0]}: a live world has no snapshot file: a replay could not make it again")
         doc = {"format": SNAPSHOT_FORMAT, "format_version": SNAPSHOT_VERSION, "spinwb": __version__,
                "source": self.source, "log": self.log, "hashes": self.hashes(), "position": self.position}  # fmt: skip
         try:
@@ -666,7 +691,7 @@ class Session:
         if self.runner is not None:
             return self.runner.position
         k = self.kernel
-        return f"{'demo' if self.program is None else self.program.name} icount {k.machine.cpu.icount} actions {len(self.log)}"
+        return f"{self.name} icount {k.machine.cpu.icount} actions {len(self.log)}"
 
     def strands(self) -> list[inspect.StrandRow]:
         return inspect.strands(self.kernel)

@@ -107,6 +107,8 @@ def main(args: argparse.Namespace) -> int:
         world.close()
         print(f"spinwb web: --port {args.port}: {e.strerror or e}", file=sys.stderr)
         return 2
+    if args.tui:
+        return _tui(args, world, bridge)
     bridge.install_signals()
     print(_banner(args, files, world))
     print(f"spinwb web: serving {bridge.url}")
@@ -119,6 +121,25 @@ def main(args: argparse.Namespace) -> int:
     finally:
         bridge.close()
         world.close()  # flushes and closes the pcap
+    print(_summary(bridge, world, time.monotonic() - t0, args.pcap), flush=True)
+    return 0
+
+
+def _tui(args: argparse.Namespace, world: WebWorld, bridge: Bridge) -> int:
+    """--tui: the workbench on the web world, the bridge turned by its timer (Bridge.poll); q stops both."""
+    from workbench.session import Session  # lazily: the headless server needs no Textual
+    from workbench.tui.app import Workbench
+
+    session = Session.of_world(world.net, f"spinwb web {bridge.url}", focus=WEB)
+    app = Workbench(session=session, poll=lambda: bridge.poll(0), start_layout="network")
+    app.title = f"SPIN Workbench: serving {bridge.url}"
+    t0 = time.monotonic()
+    try:
+        app.run()
+    finally:
+        bridge.close()
+        world.close()  # flushes and closes the pcap
+    print(f"spinwb web: served {bridge.url} under the workbench")
     print(_summary(bridge, world, time.monotonic() - t0, args.pcap), flush=True)
     return 0
 
@@ -137,4 +158,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--local-limit", type=int_in(0), default=None, metavar="BYTES",
                    help=f"files up to this size are also on the web host's disk (default {SMALL_LIMIT})")  # fmt: skip
     p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--tui", action="store_true",
+                   help="serve under the workbench: its panes (Packets, Events, ...) on the web world; q stops")  # fmt: skip
     p.set_defaults(fn=main)

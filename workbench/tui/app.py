@@ -51,6 +51,7 @@ MIN_PACE_US, MAX_PACE_US = 1.0, 10_000_000.0
 PACE_STEADY_S, PACE_DOUBLING_S = 5.0, 2.0
 TICK = 0.05  # seconds between repaints while running: at most 20 a second (one pane; fewer with several)
 SLICE_SECONDS = 0.035  # host time a slice aims for, so a key waits at most about one slice
+POLL = 0.02  # seconds between turns of a poll callback (spinwb web --tui)
 SLICE_CYCLES = 133_000_000 // 20  # and at most 50 ms of virtual time: idle, a slice is clock ticks
 MIN_SIZE = (80, 24)
 WIDE_FOOTER = 100  # narrower: the footer leaves out l and ctrl+p (the help, ?, lists them) so the rest fit
@@ -173,8 +174,14 @@ class Workbench(App[None]):
     ]
 
     def __init__(self, program: Path | None = None, argv: list[str] | None = None, scenario: str | None = None,
-                 seed: int = 0, session: Session | None = None) -> None:  # fmt: skip
+                 seed: int = 0, session: Session | None = None, poll: Callable[[], bool] | None = None,
+                 start_layout: str | None = None) -> None:  # fmt: skip
         super().__init__()
+        # Someone else's loop to turn (a host bridge's: workbench/web/bridge.py), called with the machine
+        # lock held, on the UI thread, every POLL seconds; True if it ran the world (the panes repaint).
+        self.poll = poll
+        self._polled = False  # the world ran since the last repaint
+        self.start_layout = start_layout  # shown first if the terminal fits it; else its first pane's tab
         self.session = session if session is not None else Session(program, argv, scenario, seed)
         self.runner: Worker[None] | None = None  # the running machine's worker thread
         self.running = False  # the worker's go-on flag
@@ -229,7 +236,35 @@ class Workbench(App[None]):
         w, h = self.size
         self._fit_footer(w)
         self.set_layout(layouts.default(w, h, self.session.runner is not None))
+        if self.start_layout is not None:
+            lay = layouts.by_name(self.start_layout)
+            if w >= layouts.BIG[0] and h >= layouts.BIG[1]:
+                self.layout_chosen = True  # the first resize keeps it
+                self.set_layout(lay.name)
+            elif lay.slugs:
+                self.query_one("#tabs", TabbedContent).active = f"tab-{lay.slugs[0]}"
+        if self.poll is not None:
+            self.set_interval(POLL, self._turn_poll)
         self.call_after_refresh(self.refresh_panes)  # pane sizes are known after the first layout
+
+    def _turn_poll(self) -> None:
+        """Turn ``poll`` for up to SLICE_SECONDS while it runs the world: one thread drives the world
+        at a time, so the turn is skipped while a slice (the lock) or a long action (busy) has it."""
+        assert self.poll is not None
+        if self.busy or not self.lock.acquire(blocking=False):
+            return
+        try:
+            t0 = time.perf_counter()
+            while self.poll() and time.perf_counter() - t0 < SLICE_SECONDS:
+                self._polled = True
+        except Exception as e:  # noqa: BLE001 - shown in the status bar; the app and the world go on
+            self.message = f"the poll failed: {type(e).__name__}: {e}"
+            self._polled = True
+        finally:
+            self.lock.release()
+        if self._polled and time.perf_counter() - self.painted >= self.tick:
+            self._polled = False
+            self.refresh_panes()
 
     def on_unmount(self) -> None:
         self.running = False  # the machine's worker thread ends after its slice
@@ -609,7 +644,11 @@ class Workbench(App[None]):
     def action_reset(self) -> None:
         if not self._refuse_if_busy():
             self._stop_runner()
-            self.session.reset()
+            try:
+                self.session.reset()
+            except SessionError as e:
+                self.say(str(e), error=True)
+                return
             self.say("reset: booted again")
 
     def action_host(self) -> None:
@@ -786,8 +825,7 @@ def position(w: Session) -> str:
     """Scenario, seed and step, always (a demo or a program is no scenario; each action is a step)."""
     if w.runner is not None:
         return w.runner.position
-    name = "demo" if w.program is None else w.program.name
-    return f"scenario none ({name}) seed {w.seed} step {len(w.log)} icount {w.kernel.machine.cpu.icount}"
+    return f"scenario none ({w.name}) seed {w.seed} step {len(w.log)} icount {w.kernel.machine.cpu.icount}"
 
 
 def run_app(scenario: str | None = None, seed: int = 0, pace: float | None = None) -> int:

@@ -29,6 +29,12 @@ blocks in ``select`` with no timeout: an idle bridge costs no host CPU. The worl
 stays deterministic given the bytes and the moments (in virtual time) they
 enter; which virtual moment a host byte enters depends on host timing,
 which is the one nondeterminism a real client brings in.
+
+Threads: the world is driven from one thread at a time. Headless, ``run()``
+is the only driver. Under the workbench (``spinwb web --tui``) the bridge owns
+no loop and no thread: the app calls ``poll(0)`` from a Textual interval timer
+on the UI thread, holding the app's machine lock (the one its run worker holds
+for each slice), and skips the turn while a slice or a long action has the world.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ import selectors
 import signal
 import socket
 import struct
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
@@ -86,7 +93,8 @@ class _Conn:
 class Bridge:
     """127.0.0.1:``port`` on the host -> ``dst``:``dport`` from ``client``'s
     kernel TCP, on ``net``'s wire. ``port`` 0 picks a free port (see
-    ``.port``). ``run()`` serves until ``stop()`` or a signal."""
+    ``.port``). ``run()`` serves until ``stop()`` or a signal; or whoever
+    drives the world calls ``poll()``, a turn at a time (``spinwb web --tui``)."""
 
     def __init__(self, net: Network, client: Kernel, dst: str, dport: int = 80, *, host: str = "127.0.0.1",
                  port: int = 0, on_idle: Callable[[], None] | None = None) -> None:  # fmt: skip
@@ -114,6 +122,7 @@ class Bridge:
         w = inspect.wire(net)
         self._carried = w.carried
         self._last_activity = w.now
+        self._timer: tuple[float, int] | None = None  # (host moment, virtual cycle) of the timer waited for
 
     @property
     def url(self) -> str:
@@ -175,36 +184,62 @@ class Bridge:
         return max(0.0, (nxt - inspect.wire(self.net).now) / (CLOCK_MHZ * 1e6)), nxt
 
     def run(self) -> None:
-        import time
-
+        """Serve until ``stop()``: ``poll()`` with no timeout of its own, so an idle
+        world blocks in ``select`` (or sleeps to its next timer) and costs no host CPU."""
         while not self.stopping:
-            busy = self.busy()
-            timeout, due = (0.0, None) if busy else self._timer_wait()
-            if not busy and self.on_idle is not None:
+            self.poll(None)
+
+    def poll(self, timeout: float | None = 0.0) -> bool:
+        """One turn of the loop: wait in ``select`` at most ``timeout`` host seconds
+        (None: as long as the world allows -- not at all while it is busy, until its
+        next timer's moment, or for ever), accept and pump the host sockets, and run
+        the world a step if it is busy or its timer's moment came. Whether the world ran.
+
+        ``spinwb web --tui`` calls ``poll(0)`` from the workbench's interval timer,
+        on the UI thread and under the app's machine lock, so the world is driven
+        from one thread at a time (workbench/tui/app.py ``poll``)."""
+        if self.stopping:
+            return False
+        busy = self.busy()
+        if busy:
+            self._timer = None
+            wait: float | None = 0.0
+        else:
+            seconds, due = self._timer_wait()
+            if due is None:
+                self._timer = None
+            elif self._timer is None or self._timer[1] != due:  # a new timer: its moment in host time from now
+                self._timer = (time.monotonic() + seconds, due)
+            wait = None if self._timer is None else max(0.0, self._timer[0] - time.monotonic())
+            if self.on_idle is not None:
                 self.on_idle()
-            waited = time.monotonic()
-            for key, mask in self.sel.select(timeout):
-                if key.data == "wake":
-                    with contextlib.suppress(OSError):
-                        self._wake_r.recv(4096)
-                elif key.data is None:
-                    self._accept()
-                else:
-                    self._host_io(key.data, mask)
-            if self.stopping:
-                break
-            self._pump()
-            run_us = 0.0
-            if busy or self.busy():
-                run_us = STEP_US
-            elif due is not None and timeout is not None and time.monotonic() - waited >= timeout - 0.001:
-                run_us = max(STEP_US, (due - inspect.wire(self.net).now) / CLOCK_MHZ + 1)  # the timer's moment came
-            if run_us:
-                t0 = time.perf_counter()
-                self.net.run_us(run_us)
-                self.stats.virtual_us += run_us
-                self.stats.host_busy_s += time.perf_counter() - t0
-                self._pump()
+        if timeout is not None:
+            wait = timeout if wait is None else min(wait, timeout)
+        for key, mask in self.sel.select(wait):
+            if key.data == "wake":
+                with contextlib.suppress(OSError):
+                    self._wake_r.recv(4096)
+            elif key.data is None:
+                self._accept()
+            else:
+                self._host_io(key.data, mask)
+        if self.stopping:
+            return False
+        self._pump()
+        run_us = 0.0
+        if busy or self.busy():
+            run_us = STEP_US
+        elif self._timer is not None and time.monotonic() >= self._timer[0] - 0.001:  # the timer's moment came
+            run_us = max(STEP_US, (self._timer[1] - inspect.wire(self.net).now) / CLOCK_MHZ + 1)
+            self._timer = None
+        if not run_us:
+            return False
+        t0 = time.perf_counter()
+        self.net.run_us(run_us)
+        self.stats.virtual_us += run_us
+        self.stats.host_busy_s += time.perf_counter() - t0
+        self._pump()
+        return True
 
     # --- host side -----------------------------------------------------------------------------------
 
