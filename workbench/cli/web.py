@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from kernel.fs.format import FsFormatError
@@ -115,12 +116,20 @@ def main(args: argparse.Namespace) -> int:
     if args.server == "extension":
         print(f"spinwb web: status pages {bridge.url}spin/")
     print("spinwb web: Ctrl-C to stop", flush=True)
+    return _serve(args, world, bridge, bridge.run)
+
+
+def _serve(args: argparse.Namespace, world: WebWorld, bridge: Bridge, run: Callable[[], object],
+           served: str = "") -> int:  # fmt: skip
+    """Serve until ``run`` returns, then close the bridge and the world (flushing the pcap) and sum up."""
     t0 = time.monotonic()
     try:
-        bridge.run()
+        run()
     finally:
         bridge.close()
         world.close()  # flushes and closes the pcap
+    if served:
+        print(served)
     print(_summary(bridge, world, time.monotonic() - t0, args.pcap), flush=True)
     return 0
 
@@ -133,15 +142,7 @@ def _tui(args: argparse.Namespace, world: WebWorld, bridge: Bridge) -> int:
     session = Session.of_world(world.net, f"spinwb web {bridge.url}", focus=WEB)
     app = Workbench(session=session, poll=lambda: bridge.poll(0), start_layout="network")
     app.title = f"SPIN Workbench: serving {bridge.url}"
-    t0 = time.monotonic()
-    try:
-        app.run()
-    finally:
-        bridge.close()
-        world.close()  # flushes and closes the pcap
-    print(f"spinwb web: served {bridge.url} under the workbench")
-    print(_summary(bridge, world, time.monotonic() - t0, args.pcap), flush=True)
-    return 0
+    return _serve(args, world, bridge, app.run, f"spinwb web: served {bridge.url} under the workbench")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
