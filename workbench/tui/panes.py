@@ -652,8 +652,8 @@ class VideoPane(Pane):
         view = inspect.framebuffer(session.kernel)
         if view is None:
             label = session.host_label
-            self.update(Text(f"{label[:1].upper() + label[1:]} has no frame buffer: the video lesson and bench attach one to "
-                             "each client host (machine.attach_framebuffer)", style="dim"))  # fmt: skip
+            self.update(Text(f"{label[:1].upper() + label[1:]} has no frame buffer; to watch one, run the "
+                             "video_server lesson (spinwb scenario run video_server), whose viewer has one", style="dim"))  # fmt: skip
             return
         pic = self._picture.of(view, max(1, self.size.width - 4), max(1, self.size.height - 3))
         line = Text()
