@@ -86,6 +86,7 @@ from kernel.sys.trace import Exit, Signal
 from kernel.unix import authority as unix_authority
 from kernel.unix.addrspace import AddressSpace
 from kernel.unix.cthreads import CThreads
+from kernel.unix.fileread import Reads
 from kernel.unix.machthreads import MachThreads
 from kernel.unix.process import (
     FRAME_SIZE,
@@ -140,6 +141,7 @@ class Unix:
         self.mach = MachThreads(self)  # layered C-Threads' kernel interface
         self.cthreads = CThreads(self)  # integrated C-Threads
         self.sockets: Any = None  # kernel/net/sockets.py, when the machine has a network
+        self.reads = Reads(self)  # the read path of regular files and its guards (kernel/unix/fileread.py)
         unix_authority.install(self)  # a user's extension sees only its own processes' calls and faults
 
     # --- processes -------------------------------------------------------------------
@@ -455,15 +457,12 @@ class Unix:
                 k.sched.block_strand(s, "console")
                 return RESTART
         else:
-            try:
-                data = k.fs.read(f.entry, f.offset, n, s)
-            except DiskIOError:
-                return -EIO
-            except OutOfFrames:
-                return -ENOMEM  # no frame for the buffer cache, as filemap_read answers
-            if data is None:
+            got = self.reads.read(p, f, s, n)
+            if got is None:
                 return RESTART
-            f.offset += len(data)
+            if type(got) is int:
+                return got
+            data = got
         if not k.copyout(s, buf, data):
             return -EFAULT
         return len(data)
@@ -486,6 +485,7 @@ class Unix:
             return -EMFILE
         p.fds[fd] = f
         self.k.sal.charge(costs.FILE_OP)
+        self.reads.opened(p, f)
         return fd
 
     def sys_close(self, p: Process, st: SyscallState) -> int:
@@ -498,6 +498,8 @@ class Unix:
     def _release(self, f: OpenFile) -> None:
         if f.kind == "socket" and self.sockets is not None:
             self.sockets.release(f.entry)
+        elif f.kind == "file":
+            self.reads.closed(f)
 
     def sys_lseek(self, p: Process, st: SyscallState) -> int:
         f = p.fds.get(st.a0)
@@ -510,6 +512,7 @@ class Unix:
         if base is None or base + off < 0:
             return -EINVAL
         f.offset = base + off
+        self.reads.seeked(f)
         return f.offset
 
     def sys_brk(self, p: Process, st: SyscallState) -> int:
