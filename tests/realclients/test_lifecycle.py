@@ -35,16 +35,27 @@ def _get(port: int, path: str) -> tuple[int, bytes]:
         c.close()
 
 
+def _quiet_after(pid: int, deadline: float, window: float, limit: float) -> list[float]:
+    """CPU share of `pid` in successive windows, until one is under `limit`
+    or `deadline` seconds have passed; the shares, the last one deciding."""
+    shares: list[float] = []
+    end = time.monotonic() + deadline
+    while True:
+        before, t0 = _cpu_seconds(pid), time.monotonic()
+        time.sleep(window)
+        shares.append(round((_cpu_seconds(pid) - before) / (time.monotonic() - t0), 3))
+        if shares[-1] < limit or time.monotonic() > end:
+            return shares
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process CPU time from /proc (Linux)")
 def test_idle_world_does_not_spin(tree: Path) -> None:
     s = start(tree)
     try:
         assert _get(s.port, "/index.html") == (200, TREE["index.html"])  # it ran, and settles afterwards
-        time.sleep(1.0)  # the grace period: TIME_WAIT and the last ACKs, in virtual time
-        before, t0 = _cpu_seconds(s.proc.pid), time.monotonic()
-        time.sleep(2.0)
-        used, wall = _cpu_seconds(s.proc.pid) - before, time.monotonic() - t0
-        assert used / wall < 0.10, f"idle spinwb web used {used:.2f} s of CPU in {wall:.2f} s"
+        # the grace period (TIME_WAIT and the last ACKs, in virtual time) is longer on a loaded machine
+        windows = _quiet_after(s.proc.pid, deadline=20.0, window=2.0, limit=0.10)
+        assert windows[-1] < 0.10, f"idle spinwb web never went quiet; CPU share per 2 s window: {windows}"
         assert _get(s.port, "/empty.txt") == (200, b"")  # and wakes up for the next client
     finally:
         assert s.stop() == 0
@@ -66,11 +77,10 @@ def test_a_stuck_client_does_not_spin_the_world(tree: Path, how: str) -> None:
         else:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             sock.sendall(b"GET /big/one-mib.bin HTTP/1.1\r\nHost: x\r\n\r\n")
-        time.sleep(2.0)  # the grace period and the last segments
-        before, t0 = _cpu_seconds(s.proc.pid), time.monotonic()
-        time.sleep(3.0)
-        used, wall = _cpu_seconds(s.proc.pid) - before, time.monotonic() - t0
-        assert used / wall < 0.15, f"{how}: spinwb web used {used:.2f} s of CPU in {wall:.2f} s"
+        # The last segments take longer on a loaded machine; a world that spins
+        # for ever never goes quiet, one that settles does within the deadline.
+        windows = _quiet_after(s.proc.pid, deadline=30.0, window=2.0, limit=0.15)
+        assert windows[-1] < 0.15, f"{how}: spinwb web never went quiet; CPU share per 2 s window: {windows}"
         assert _get(s.port, "/empty.txt") == (200, b"")  # and still serves
     finally:
         sock.close()

@@ -266,7 +266,7 @@ def test_a_step_with_its_own_pace_runs_at_it_not_the_workbench_default(tmp_path:
 
     async def body(pilot: Pilot[None]) -> None:
         await pilot.press("g")
-        for _ in range(50):
+        for _ in range(500):  # up to ten seconds: a loaded machine starts the step late
             await pilot.pause(0.02)
             if app.watching and "watching" in status(app):
                 seen["status"] = status(app)
