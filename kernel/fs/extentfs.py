@@ -594,6 +594,53 @@ class ExtentFS:
             self.flush_all()
         return n
 
+    def _offer(self, key: Key, f: Frame) -> None:
+        """A chunk the disk holds as the cache does, and no process maps: reclaimable."""
+        if f.refs == 0 and key not in self.dirty and self.cache.get(key) is f:
+            self.phys.make_reclaimable(f)
+
+    # --- mappings (mmap of a file: kernel/unix/addrspace.py's Pager) -------------------
+
+    def page(self, e: Entry, index: int, strand: Strand | None) -> Frame | None | bool:
+        """The cache frame of the file's page ``index``, kept (a process maps
+        it); None if the strand was blocked for the disk, False past the end
+        (or with no strand to block)."""
+        if index * CHUNK >= e.size:
+            return False
+        key = (e.ino, index)
+        if key not in self.cache:
+            if key not in self.filling and index * CHUNK >= e.valid():
+                self._zero_chunk(e, index)
+            else:
+                self._fetch(e, index)
+                if strand is None:
+                    return False
+                self.waiters.setdefault(key, []).append(strand)
+                self.k.sched.block_strand(strand, f"disk: {e.name}")
+                return None
+        f = self.cache[key]
+        self.phys.keep(f)
+        return f
+
+    def unmapped(self, e: Entry, index: int, f: Frame) -> None:
+        """A process's mapping of the frame went away."""
+        f.refs -= 1
+        if f.refs > 0:
+            return
+        key = (e.ino, index)
+        if self.cache.get(key) is f:
+            self._offer(key, f)
+        else:
+            self._release(f)  # truncated away while mapped
+
+    def _release(self, f: Frame) -> None:
+        """A frame no longer in the cache goes back once nothing holds it:
+        no process maps it and no write to the disk is reading it."""
+        if f.refs > 0 or any(type(q) is _Flush and q.frame is f for q in (self.busy, *self.queue)):
+            return
+        f.on_reclaim = None
+        self.phys.Deallocate(f)
+
     def _dirty(self, key: Key) -> None:
         self.gen += 1
         self.dirty[key] = self.gen
@@ -679,16 +726,14 @@ class ExtentFS:
         for key in [k for k in self.cache if k[0] == e.ino and k[1] >= first]:
             f = self.cache.pop(key)
             self.dirty.pop(key, None)
-            if self.flushing.get(key):
-                queued = [q for q in self.queue if type(q) is _Flush and q.key == key]
-                for q in queued:  # not started: not needed any more
-                    self.queue.remove(q)
+            queued = [q for q in self.queue if type(q) is _Flush and q.key == key]
+            for q in queued:  # not started: not needed any more
+                self.queue.remove(q)
+            if queued:
                 self.flushing[key] -= len(queued)
-                if self.flushing[key]:
-                    continue  # the write under way holds the frame; its end lets it go
-                del self.flushing[key]
-            f.on_reclaim = None
-            self.phys.Deallocate(f)
+                if not self.flushing[key]:
+                    del self.flushing[key]
+            self._release(f)  # now, or when its mapping or the write under way lets it go
         for key, t in list(self.filling.items()):
             if key[0] == e.ino and key[1] >= first:
                 t.dead = True
@@ -712,7 +757,7 @@ class ExtentFS:
             nb = min(BLOCKS_PER_CHUNK, -(-(e.size - c * CHUNK) // BLOCK), e.nblocks - c * BLOCKS_PER_CHUNK)
             if nb <= 0:  # past the end: nothing of it is the file's
                 self.dirty.pop(key)
-                self.phys.make_reclaimable(self.cache[key])
+                self._offer(key, self.cache[key])
                 continue
             if self.flushing.get(key) and self._queued(key):
                 continue  # a write not yet started will take the newest bytes
@@ -881,8 +926,7 @@ class ExtentFS:
             e = self.inodes.get(key[0])
             live = self.cache.get(key) is t.frame
             if not live:
-                t.frame.on_reclaim = None
-                self.phys.Deallocate(t.frame)  # dropped (truncated, unlinked) while it was being written
+                self._release(t.frame)  # dropped (truncated, unlinked) while it was being written
             elif not err:
                 self.writebacks += 1
                 if e is not None:
@@ -891,7 +935,7 @@ class ExtentFS:
                         e.ondisk = max(e.valid(), min(e.size, (c + 1) * CHUNK))
                 if self.dirty.get(key) == t.gen:  # not written again since: clean, and may be given up
                     del self.dirty[key]
-                    self.phys.make_reclaimable(t.frame)
+                    self._offer(key, t.frame)
         waiters, self.sync_waiters = self.sync_waiters, []
         for s in waiters:
             self.k.sched.wake(s)

@@ -237,6 +237,21 @@ def read_image(image: bytes) -> list[Entry]:
     return parse_directory(raw, nfiles, total, entry_format(image[:BLOCK]))
 
 
+def image_tree(image: bytes) -> tuple[dict[str, bytes], set[str]]:
+    """What an image holds, as the host would see it unpacked: each regular
+    file's bytes by name, and every directory (its own entry or implied)."""
+    files: dict[str, bytes] = {}
+    dirs: set[str] = set()
+    for e in read_image(image):
+        if e.is_dir:
+            dirs.add(e.name)
+        else:
+            files[e.name] = image[e.block * BLOCK : e.block * BLOCK + e.size]
+        parts = e.name.split("/")
+        dirs.update("/".join(parts[:i]) for i in range(1, len(parts)))
+    return files, dirs
+
+
 def tree_files(root: str | Path) -> tuple[dict[str, bytes], dict[str, int]]:
     """(files, modes) of every regular file under the host directory ``root``,
     named by relative POSIX path. Symbolic links are followed only when they
@@ -297,15 +312,16 @@ def tree_files(root: str | Path) -> tuple[dict[str, bytes], dict[str, int]]:
     return files, modes
 
 
-def image_from_tree(root: str | Path) -> bytes:
+def image_from_tree(root: str | Path, spare_blocks: int = 64) -> bytes:
     """An image of every regular file under the host directory ``root``
     (relative POSIX paths as names; version 2 when a name needs it)."""
     files, modes = tree_files(root)
-    return build_image(files, modes)
+    return build_image(files, modes, spare_blocks)
 
 
-def image_from_paths(paths: list[str]) -> bytes:
-    """The host tool's input: ``PATH`` or ``NAME=PATH``; ELF files are executable."""
+def image_from_paths(paths: list[str], spare_blocks: int = 64) -> bytes:
+    """The host tool's input: ``PATH`` or ``NAME=PATH``; ELF files are
+    executable. A directory's tree goes in at the top, or under NAME."""
     files: dict[str, bytes] = {}
     modes: dict[str, int] = {}
     total = 0
@@ -313,6 +329,15 @@ def image_from_paths(paths: list[str]) -> bytes:
         name, _, path = p.partition("=") if "=" in p else (Path(p).name, "", p)
         if not path:
             raise FsFormatError(f"{p}: no file after the '=' (write NAME=PATH)")
+        if os.path.isdir(path):
+            tf, tm = tree_files(path)
+            pre = f"{name}/" if "=" in p else ""
+            for n, body in tf.items():
+                if pre + n in files:
+                    raise FsFormatError(f"{pre + n}: given twice")
+                files[pre + n], modes[pre + n] = body, tm[n]
+                total += len(body)
+            continue
         try:
             body = read_bytes(path, DISK_MAX - total, "a file on the disk")
         except HostFileError as e:
@@ -325,4 +350,4 @@ def image_from_paths(paths: list[str]) -> bytes:
         modes[name] = 0o755 if body[:4] == b"\x7fELF" else 0o644
     if len(files) > MAX_FILES:
         raise FsFormatError(f"{len(files)} files, more than the {MAX_FILES} a directory holds")
-    return build_image(files, modes)
+    return build_image(files, modes, spare_blocks)
