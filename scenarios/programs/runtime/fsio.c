@@ -36,6 +36,31 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)
 	return (void *)syscall6(SYS_mmap, (long)addr, (long)len, prot, flags, fd, off);
 }
 
+void *copy_quads(void *d, const void *s, size_t n)
+{
+	unsigned long *dq = d;
+	const unsigned long *sq = s;
+	if ((((unsigned long)d | (unsigned long)s) & 7) == 0) {
+		for (; n >= 32; n -= 32, dq += 4, sq += 4) {
+			unsigned long a = sq[0], b = sq[1], c = sq[2], e = sq[3];
+			dq[0] = a, dq[1] = b, dq[2] = c, dq[3] = e;
+		}
+		for (; n >= 8; n -= 8)
+			*dq++ = *sq++;
+	}
+	memcpy(dq, sq, n);
+	return d;
+}
+
+int same_quads(const void *a, const void *b, size_t n)
+{
+	const unsigned long *x = a, *y = b;
+	for (; n >= 8; n -= 8)
+		if (*x++ != *y++)
+			return 0;
+	return memcmp(x, y, n) == 0;
+}
+
 long write_str(int fd, const char *s) { return write(fd, s, strlen(s)); }
 
 void report(const char *what, long r)

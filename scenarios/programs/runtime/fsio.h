@@ -72,6 +72,12 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off); /* (v
 int msync(void *addr, size_t len, int flags);
 int is_err(const void *p); /* a pointer mmap returned that is really -errno */
 
+/* memcpy as a C library's does it on Alpha: quadwords while both are aligned,
+   bytes only for the tail (the runtime's memcpy moves bytes, which on the
+   21064, without byte loads and stores, is some fifteen instructions each). */
+void *copy_quads(void *d, const void *s, size_t n);
+int same_quads(const void *a, const void *b, size_t n); /* memcmp() == 0, a quadword at a time */
+
 /* The helpers the programs share: write all of a string, say what a call answered. */
 long write_str(int fd, const char *s);
 void report(const char *what, long r); /* "what: ok" or "what: errno N" */
