@@ -566,6 +566,8 @@ class ExtentFS:
             return None
         first, last = offset // CHUNK, (end - 1) // CHUNK
         ino, valid = e.ino, e.valid()
+        if self._hold_edge(e, end, strand):
+            return None
         wait = [c for c in range(first, last + 1) if (ino, c) in self.filling or (
                 (ino, c) not in self.cache and c * CHUNK < valid         # the disk holds some of it, and
                 and not (offset <= c * CHUNK and (c + 1) * CHUNK <= end))]  # it is only partly overwritten  # fmt: skip
@@ -641,6 +643,24 @@ class ExtentFS:
         f.on_reclaim = None
         self.phys.Deallocate(f)
 
+    def _hold_edge(self, e: Entry, end: int, strand: Strand | None) -> bool:
+        """Before the file grows to ``end``: the chunk where the disk's copy of
+        it stops part-way must stay in the cache (dirty) until it is written,
+        so the disk's copy stays a prefix of the file (Entry.ondisk). True if
+        the strand waits for it to come in first."""
+        v = e.valid()
+        if end <= e.size or not v % CHUNK:
+            return False
+        key = (e.ino, v // CHUNK)
+        if key in self.cache:
+            self._dirty(key)
+            return False
+        self._fetch(e, key[1])
+        if strand is not None:
+            self.waiters.setdefault(key, []).append(strand)
+            self.k.sched.block_strand(strand, f"disk: {e.name}")
+        return True
+
     def _dirty(self, key: Key) -> None:
         self.gen += 1
         self.dirty[key] = self.gen
@@ -702,6 +722,8 @@ class ExtentFS:
         if size > e.nblocks * BLOCK:
             if self._grow(e, size, strand) is None:
                 return None
+        if self._hold_edge(e, size, strand):
+            return None
         if size < e.size:
             c = size // CHUNK
             if size % CHUNK and (e.ino, c) in self.cache:  # what the file held past the end reads as zero again
@@ -741,17 +763,22 @@ class ExtentFS:
     # --- write-back ------------------------------------------------------------------
 
     def _queue_flush(self, e: Entry) -> None:
-        """Queue the writes of the file's dirty chunks, in order; chunks
-        between what the disk holds and a dirty one are written too (zeros),
-        so the disk's copy stays a prefix of the file (Entry.ondisk)."""
-        keys = sorted(k for k in self.dirty if k[0] == e.ino)
-        if not keys:
+        """Queue the writes of the file's dirty chunks, in order; the chunks
+        from where the disk's copy stops to the end are written too (zeros
+        where nothing was written), so that afterwards the disk holds the
+        whole file and its copy is always a prefix of it (Entry.ondisk)."""
+        if e.valid() < e.size:
+            for c in range(e.valid() // CHUNK, -(-e.size // CHUNK)):
+                key = (e.ino, c)
+                if key not in self.cache and c * CHUNK < e.valid():  # the disk holds part of it: bring it in first
+                    self._fetch(e, c)  # (its fill wakes fsync's waiters, who ask again)
+                    return
+                if key not in self.cache:
+                    self._zero_chunk(e, c)
+                if key not in self.dirty:  # read as zeros, but the disk's blocks there hold what they held
+                    self._dirty(key)
+        if not any(k[0] == e.ino for k in self.dirty):
             return
-        for c in range(e.valid() // CHUNK, keys[-1][1]):
-            key = (e.ino, c)
-            if key not in self.cache and key not in self.filling:
-                self._zero_chunk(e, c)
-                self._dirty(key)
         for key in sorted(k for k in self.dirty if k[0] == e.ino):
             c = key[1]
             nb = min(BLOCKS_PER_CHUNK, -(-(e.size - c * CHUNK) // BLOCK), e.nblocks - c * BLOCKS_PER_CHUNK)
@@ -907,8 +934,9 @@ class ExtentFS:
                 self.k.sal.write_phys((f.pfn << PAGE_SHIFT) + skip, bytes(CHUNK - skip))
             self.cache[key] = f
             self.phys.make_reclaimable(f)  # filled: now it may be given up
-        for s in self.waiters.pop(key, []):
+        for s in [*self.waiters.pop(key, []), *self.sync_waiters]:
             self.k.sched.wake(s)  # a failed read is tried again (and fails again, with EIO, if it must)
+        self.sync_waiters = []
         for fn in self.notify.pop(key, []):
             fn()
 
