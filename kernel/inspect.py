@@ -364,6 +364,18 @@ def counters(k: Kernel) -> Counters:
                     k.fs.hits if k.fs is not None else 0)  # fmt: skip
 
 
+def fs_counters(k: Kernel) -> dict[str, int]:
+    """The extent file system's counts (kernel/fs/extentfs.py): what the
+    benches and lessons quote beside a figure; empty with no disk."""
+    fs = k.fs
+    if fs is None:
+        return {}
+    return {"reads": fs.reads, "hits": fs.hits, "misses": fs.misses, "writes": fs.writes,
+            "writebacks": fs.writebacks, "moves": fs.moves, "block_allocs": fs.allocs, "block_frees": fs.frees,
+            "dirty": len(fs.dirty), "cached": len(fs.cache), "free_blocks": fs.free_blocks(),
+            "disk_errors": fs.errors}  # fmt: skip
+
+
 def _busy(k: Kernel) -> int:
     idle = k.sched.idle
     return k.sal.now - (k.sched.ran(idle) if idle is not None else 0)

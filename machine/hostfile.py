@@ -12,6 +12,7 @@ The limits on what a user may hand the workbench live here, in one place.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -134,3 +135,18 @@ def write_bytes(path: str | Path, data: bytes) -> None:
         raise HostFileError(name, _write_why(name, e)) from None
     except ValueError:
         raise HostFileError(repr(name), "not a usable path (it holds a NUL character)") from None
+
+
+def replace_bytes(path: str | Path, data: bytes) -> None:
+    """Write a file in place of the old one at once: a new file beside it,
+    then a rename, so a reader (or a crash) sees the old bytes or the new,
+    never half of each. An OSError becomes a HostFileError saying why."""
+    name = os.fspath(path)
+    tmp = f"{name}.spinwb-new"
+    try:
+        Path(tmp).write_bytes(data)
+        os.replace(tmp, name)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise HostFileError(name, _write_why(name, e)) from None

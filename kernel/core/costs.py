@@ -91,3 +91,17 @@ T3_TX = 2000  # DMA transmit: descriptor, doorbell, and the completion's reclaim
 T3_RX = 2500  # DMA receive: the ring walk and buffer hand-back, per frame; the card wrote the bytes itself
 MCAST_PATCH = 60  # one multicast copy: the client's addresses written into the header, checksums adjusted (RFC 1624)
 PROBE_LOOP = 133  # one pass of the idle probe's counting loop (kernel/core/idleprobe.py): 1 µs
+# The writable extent file system (issue 21, kernel/fs/extentfs.py). A file is one extent: growing past it
+# moves the file to a larger free extent (its chunks rewritten there); truncating gives blocks back. The
+# free map is a sorted list of extents, first fit: FS_BLOCK_ALLOC and FS_BLOCK_FREE are one search or one
+# insert-and-coalesce, plus the per-block bitmap-like bookkeeping a UFS-style allocator does
+# (FS_PER_BLOCK); FS_DIR_UPDATE: a directory entry added, removed or renamed (name hash, entry rewrite,
+# the directory marked for write-back); FS_WRITE_CHUNK: one cache chunk dirtied by write (lookup,
+# dirty list); FS_WRITEBACK: one dirty chunk's transfer queued. The bytes written are copies
+# (BYTE_COPY_PER_8), once into the cache.
+FS_BLOCK_ALLOC = 400
+FS_BLOCK_FREE = 300
+FS_PER_BLOCK = 12
+FS_DIR_UPDATE = 500
+FS_WRITE_CHUNK = 80
+FS_WRITEBACK = 150

@@ -132,6 +132,13 @@ class PhysAddr:
             f.reclaimable = True
             self.reclaimable[f.pfn] = f
 
+    def keep(self, f: Frame) -> None:
+        """Take a frame off the reclaim list again (a cache chunk that now
+        holds data the disk does not: dirty, or mapped into a process)."""
+        if f.reclaimable:
+            f.reclaimable = False
+            self.reclaimable.pop(f.pfn, None)
+
     def alloc_zeroed_pfn(self, tag: str) -> int:
         """A zeroed, pinned frame's number (page tables, kernel stacks)."""
         return self.Allocate(tag, ("pinned", "zeroed")).pfn

@@ -84,6 +84,7 @@ from machine.alpha.traps import MMCSR_TEXT, IllegalInstruction, arith_text
 from machine.alpha.traps import Halt as Halt
 from machine.disk import (
     CMD_READ,
+    CMD_WRITE,
     DISK_IPL,
     DISK_PA,
     DISK_VECTOR,
@@ -461,12 +462,27 @@ class Sal:
     def disk_blocks(self) -> int:
         return 0 if self.machine.disk is None else self.machine.disk.nblocks
 
-    def disk_start(self, block: int, count: int, pa: int) -> None:
+    def disk_start(self, block: int, count: int, pa: int, write: bool = False) -> None:
+        """Start a transfer: disk to memory, or with ``write`` memory to disk."""
         w = self.memory.write_q
         w(DISK_PA + 8 * R_BLOCK, block)
         w(DISK_PA + 8 * R_COUNT, count)
         w(DISK_PA + 8 * R_DMA, pa)
-        w(DISK_PA + 8 * R_CMD, CMD_READ)
+        w(DISK_PA + 8 * R_CMD, CMD_WRITE if write else CMD_READ)
+
+    def disk_finished(self) -> bool:
+        """The transfer under way is done or failed (not yet acknowledged)."""
+        return self.memory.read_q(DISK_PA + 8 * R_STATUS) in (DISK_DONE, DISK_ERROR)
+
+    def disk_poll(self) -> bool:
+        """Wait, with interrupts off, for the disk's transfer under way to
+        finish (the machine runs to its next device event); False if it
+        never will. The interrupt it posts is withdrawn: the poller serves it."""
+        while not self.disk_finished():
+            if not self.machine.wait_for_device():
+                return False
+        self.pal.clear_interrupt(DISK_IPL, DISK_VECTOR)
+        return True
 
     def disk_done(self) -> tuple[bool, int]:
         """(finished, error code) of the transfer; acknowledges a finished one."""
@@ -487,6 +503,9 @@ class Sal:
                 return err
             if not self.machine.wait_for_device():
                 return -1
+
+    def disk_vector(self) -> int:
+        return DISK_VECTOR
 
     def is_disk(self, vector: int) -> bool:
         return vector == DISK_VECTOR

@@ -44,13 +44,35 @@ class FsFormatError(Exception):
     """An image or a file list that does not fit the format; says why."""
 
 
-@dataclass(frozen=True)
+S_IFMT, S_IFDIR, S_IFREG = 0o170000, 0o040000, 0o100000  # the mode's file type bits, as stat(2) has them
+
+
+@dataclass(eq=False)
 class Entry:
+    """A file or a directory: its extent, size and mode on the disk, and what
+    the mounted file system keeps beside it (an entry is one object for as
+    long as it lives, so open files, the cache and renames share it).
+
+    A directory is an entry whose mode has S_IFDIR, with no extent; images
+    without directory entries still make a tree of their names' '/'s."""
+
     name: str
     block: int
     nblocks: int
     size: int
     mode: int
+    ino: int = 0  # given at mount, in directory order; new files take the next
+    opens: int = 0  # open files (and mappings) of it: unlinked, its blocks go only when the last goes
+    ondisk: int = -1  # bytes of the extent known to hold the file's data (-1: all of size); beyond, zeros
+    unlinked: bool = False
+
+    @property
+    def is_dir(self) -> bool:
+        return self.mode & S_IFMT == S_IFDIR
+
+    def valid(self) -> int:
+        """Bytes from the extent's start that may be read from the disk."""
+        return self.size if self.ondisk < 0 else min(self.ondisk, self.size)
 
 
 def name_problem(name: str) -> str:
@@ -78,7 +100,8 @@ def fits_v1(name: str) -> bool:
 
 
 def _tree_conflict(names: list[str]) -> str:
-    """A name that is both a file and a directory another name is under, or ''."""
+    """A name that is both a file and a directory another name is under, or ''
+    (``names``: the regular files; directory entries may be parents)."""
     files = set(names)
     for n in names:
         parts = n.split("/")
@@ -89,40 +112,61 @@ def _tree_conflict(names: list[str]) -> str:
     return ""
 
 
-def build_image(files: dict[str, bytes], modes: dict[str, int] | None = None, spare_blocks: int = 64) -> bytes:
-    """An image holding ``files`` (name -> contents), names in sorted order:
-    version 1 if every name fits it, else version 2."""
+def pack_directory(entries: list[Entry], total: int, dir_block: int, dir_blocks: int) -> tuple[bytes, bytes]:
+    """(superblock, directory) for ``entries``, the one place both are laid
+    out: by the host's builder and by the mounted file system's sync. Version
+    1 when every name fits it (so images stay byte-identical), else 2."""
+    v1 = all(fits_v1(e.name) for e in entries)
+    magic, entry = (MAGIC, ENTRY) if v1 else (MAGIC2, ENTRY2)
+    raw = b"".join(entry.pack(e.name.encode(), e.block, e.nblocks, e.size, e.mode, 0) for e in entries)
+    if len(raw) > dir_blocks * BLOCK:
+        raise FsFormatError(f"a directory of {len(entries)} entries does not fit its {dir_blocks} blocks")
+    block0 = SUPER.pack(magic, len(entries), dir_block, dir_blocks, total)
+    return block0 + bytes(BLOCK - len(block0)), raw + bytes(dir_blocks * BLOCK - len(raw))
+
+
+def directory_blocks(entries: list[Entry]) -> int:
+    """The blocks a directory of these entries takes, at least one."""
+    entry = ENTRY if all(fits_v1(e.name) for e in entries) else ENTRY2
+    return max(1, (len(entries) * entry.size + BLOCK - 1) // BLOCK)
+
+
+def build_image(files: dict[str, bytes], modes: dict[str, int] | None = None, spare_blocks: int = 64,
+                dirs: tuple[str, ...] = ()) -> bytes:  # fmt: skip
+    """An image holding ``files`` (name -> contents) and the directories
+    ``dirs`` (entries of their own, so an empty one exists), names in sorted
+    order, ``spare_blocks`` free after the data: version 1 if every name fits
+    it, else version 2."""
     modes = modes or {}
     names = sorted(files)
-    for n in names:
+    for n in [*names, *dirs]:
         why = name_problem(n)
         if why:
             raise FsFormatError(f"file name {n!r}: {why} (a name is 1 to {NAME_MAX2} bytes of components "
                                 "joined by '/', none empty, '.' or '..', no NUL)")  # fmt: skip
-    conflict = _tree_conflict(names)
+    conflict = _tree_conflict(names) or next((f"{d!r} is both a file and a directory" for d in dirs if d in files), "")
     if conflict:
         raise FsFormatError(f"file names: {conflict}")
-    v1 = all(fits_v1(n) for n in names)
-    magic, entry = (MAGIC, ENTRY) if v1 else (MAGIC2, ENTRY2)
-    dir_blocks = max(1, (len(names) * entry.size + BLOCK - 1) // BLOCK)
+    entries = [Entry(n, 0, (len(files[n]) + BLOCK - 1) // BLOCK, len(files[n]), modes.get(n, 0o644)) for n in names]
+    entries += [Entry(d, 0, 0, 0, S_IFDIR | 0o755) for d in sorted(set(dirs))]
+    entries.sort(key=lambda e: e.name)
+    dir_blocks = directory_blocks(entries)
     nxt = 1 + dir_blocks
-    entries, data = [], bytearray()
-    for n in names:
-        body = files[n]
-        nb = (len(body) + BLOCK - 1) // BLOCK
-        entries.append(entry.pack(n.encode(), nxt, nb, len(body), modes.get(n, 0o644), 0))
-        data += body + bytes(nb * BLOCK - len(body))
-        nxt += nb
+    data = bytearray()
+    for e in entries:
+        if e.is_dir:
+            continue
+        e.block = nxt
+        body = files[e.name]
+        data += body + bytes(e.nblocks * BLOCK - len(body))
+        nxt += e.nblocks
     total = nxt + spare_blocks
-    image = bytearray(SUPER.pack(magic, len(names), 1, dir_blocks, total))
-    image += bytes(BLOCK - len(image))
-    directory = b"".join(entries)
-    image += directory + bytes(dir_blocks * BLOCK - len(directory))
-    image += data
+    if total * BLOCK > DISK_MAX:
+        raise FsFormatError(f"the image would be {size_text(total * BLOCK)}, more than the {size_text(DISK_MAX)} a "
+                            "disk may be")  # fmt: skip
+    block0, directory = pack_directory(entries, total, 1, dir_blocks)
+    image = bytearray(block0 + directory + data)
     image += bytes(total * BLOCK - len(image))
-    if len(image) > DISK_MAX:
-        raise FsFormatError(f"the image would be {size_text(len(image))}, more than the {size_text(DISK_MAX)} a disk "
-                            "may be")  # fmt: skip
     return bytes(image)
 
 
@@ -164,6 +208,10 @@ def parse_directory(raw: bytes, nfiles: int, total: int, entry: struct.Struct = 
     for i in range(nfiles):
         name, block, nb, size, mode, _ = entry.unpack_from(raw, i * entry.size)
         text = name.rstrip(b"\0").decode("utf-8", "replace")
+        if mode & S_IFMT == S_IFDIR and (nb or size):
+            raise FsFormatError(
+                f"directory entry {i} ({text}): a directory with an extent ({block}+{nb}, {size} bytes)"
+            )
         if block + nb > total or size > nb * BLOCK:
             raise FsFormatError(f"directory entry {i} ({text}): extent {block}+{nb} does not fit the disk")
         if not text or text in seen:
@@ -175,9 +223,9 @@ def parse_directory(raw: bytes, nfiles: int, total: int, entry: struct.Struct = 
             if why:
                 raise FsFormatError(f"directory entry {i} ({text!r}): the name {why}")
         seen.add(text)
-        out.append(Entry(text, block, nb, size, mode))
+        out.append(Entry(text, block, nb, size, mode, ino=i + 1))
     if entry is ENTRY2:
-        conflict = _tree_conflict(sorted(seen))
+        conflict = _tree_conflict(sorted(e.name for e in out if not e.is_dir))
         if conflict:
             raise FsFormatError(f"the directory: {conflict}")
     return out
@@ -187,6 +235,21 @@ def read_image(image: bytes) -> list[Entry]:
     nfiles, dir_block, dir_blocks, total = parse_super(image[:BLOCK], len(image) // BLOCK)
     raw = image[dir_block * BLOCK : (dir_block + dir_blocks) * BLOCK]
     return parse_directory(raw, nfiles, total, entry_format(image[:BLOCK]))
+
+
+def image_tree(image: bytes) -> tuple[dict[str, bytes], set[str]]:
+    """What an image holds, as the host would see it unpacked: each regular
+    file's bytes by name, and every directory (its own entry or implied)."""
+    files: dict[str, bytes] = {}
+    dirs: set[str] = set()
+    for e in read_image(image):
+        if e.is_dir:
+            dirs.add(e.name)
+        else:
+            files[e.name] = image[e.block * BLOCK : e.block * BLOCK + e.size]
+        parts = e.name.split("/")
+        dirs.update("/".join(parts[:i]) for i in range(1, len(parts)))
+    return files, dirs
 
 
 def tree_files(root: str | Path) -> tuple[dict[str, bytes], dict[str, int]]:
@@ -249,15 +312,16 @@ def tree_files(root: str | Path) -> tuple[dict[str, bytes], dict[str, int]]:
     return files, modes
 
 
-def image_from_tree(root: str | Path) -> bytes:
+def image_from_tree(root: str | Path, spare_blocks: int = 64) -> bytes:
     """An image of every regular file under the host directory ``root``
     (relative POSIX paths as names; version 2 when a name needs it)."""
     files, modes = tree_files(root)
-    return build_image(files, modes)
+    return build_image(files, modes, spare_blocks)
 
 
-def image_from_paths(paths: list[str]) -> bytes:
-    """The host tool's input: ``PATH`` or ``NAME=PATH``; ELF files are executable."""
+def image_from_paths(paths: list[str], spare_blocks: int = 64) -> bytes:
+    """The host tool's input: ``PATH`` or ``NAME=PATH``; ELF files are
+    executable. A directory's tree goes in at the top, or under NAME."""
     files: dict[str, bytes] = {}
     modes: dict[str, int] = {}
     total = 0
@@ -265,6 +329,15 @@ def image_from_paths(paths: list[str]) -> bytes:
         name, _, path = p.partition("=") if "=" in p else (Path(p).name, "", p)
         if not path:
             raise FsFormatError(f"{p}: no file after the '=' (write NAME=PATH)")
+        if os.path.isdir(path):
+            tf, tm = tree_files(path)
+            pre = f"{name}/" if "=" in p else ""
+            for n, body in tf.items():
+                if pre + n in files:
+                    raise FsFormatError(f"{pre + n}: given twice")
+                files[pre + n], modes[pre + n] = body, tm[n]
+                total += len(body)
+            continue
         try:
             body = read_bytes(path, DISK_MAX - total, "a file on the disk")
         except HostFileError as e:
@@ -277,4 +350,4 @@ def image_from_paths(paths: list[str]) -> bytes:
         modes[name] = 0o755 if body[:4] == b"\x7fELF" else 0o644
     if len(files) > MAX_FILES:
         raise FsFormatError(f"{len(files)} files, more than the {MAX_FILES} a directory holds")
-    return build_image(files, modes)
+    return build_image(files, modes, spare_blocks)

@@ -10,6 +10,7 @@ from the fault events. ``fix`` is that extension's fault handler.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from kernel.core import costs
 from kernel.core.physaddr import Frame, OutOfFrames, PhysAddr
@@ -27,7 +28,23 @@ class Region:
     start: int  # vpn
     end: int  # vpn, exclusive
     prot: int
-    kind: str  # "text", "data", "heap", "stack", "mmap"
+    kind: str  # "text", "data", "heap", "stack", "mmap", "file"
+    file: Any = None  # a "file" region's Entry
+    pgoff: int = 0  # the file page at ``start``
+    shared: bool = False  # MAP_SHARED: stores reach the file; else MAP_PRIVATE, copy-on-write
+
+    def piece(self, start: int, end: int) -> Region:
+        return Region(start, end, self.prot, self.kind, self.file, self.pgoff + start - self.start, self.shared)
+
+
+class Pager(Protocol):
+    """What a file mapping needs of the file system (kernel/fs/extentfs.py)."""
+
+    def hold(self, e: Any) -> None: ...
+    def let_go(self, e: Any) -> None: ...
+    def page(self, e: Any, index: int, strand: Any) -> Frame | None | bool: ...
+    def unmapped(self, e: Any, index: int, f: Frame) -> None: ...
+    def wrote(self, e: Any, index: int) -> None: ...
 
 
 class AddressSpace:
@@ -40,6 +57,8 @@ class AddressSpace:
         self.mmap_next = 0x200_0000_0000
         self.cow_breaks = 0
         self.zero_fills = 0
+        self.pager: Pager | None = None  # the file system, for "file" regions
+        self.file_pages: dict[int, tuple[Any, int]] = {}  # vpn -> (entry, file page) mapped to a cache frame
 
     # --- regions ---------------------------------------------------------------------
 
@@ -53,22 +72,36 @@ class AddressSpace:
     def _split(self, vpn: int) -> None:
         for i, r in enumerate(self.regions):
             if r.start < vpn < r.end:
-                self.regions[i : i + 1] = [Region(r.start, vpn, r.prot, r.kind), Region(vpn, r.end, r.prot, r.kind)]
+                self.regions[i : i + 1] = [r.piece(r.start, vpn), r.piece(vpn, r.end)]
+                if r.file is not None and self.pager is not None:
+                    self.pager.hold(r.file)  # each piece holds the file
                 return
 
-    def add_region(self, va: int, size: int, prot: int, kind: str) -> None:
+    def add_region(self, va: int, size: int, prot: int, kind: str, file: Any = None, pgoff: int = 0,
+                   shared: bool = False) -> None:  # fmt: skip
         start, end = va >> PAGE_SHIFT, (va + size + PAGE_SIZE - 1) >> PAGE_SHIFT
         self.remove_range(start << PAGE_SHIFT, (end - start) << PAGE_SHIFT)
-        self.regions.append(Region(start, end, prot, kind))
+        self.regions.append(Region(start, end, prot, kind, file, pgoff, shared))
         self.regions.sort(key=lambda r: r.start)
+        if file is not None and self.pager is not None:
+            self.pager.hold(file)
 
     def remove_range(self, va: int, size: int) -> None:
         start, end = va >> PAGE_SHIFT, (va + size + PAGE_SIZE - 1) >> PAGE_SHIFT
         self._split(start)
         self._split(end)
+        gone = [r for r in self.regions if not (r.end <= start or r.start >= end)]
         self.regions = [r for r in self.regions if r.end <= start or r.start >= end]
         for vpn in [v for v in self.space.mapped if start <= v < end]:
             self._drop(vpn)
+        for r in gone:
+            if r.file is not None and self.pager is not None:
+                self.pager.let_go(r.file)
+
+    def file_regions(self, va: int, size: int) -> list[Region]:
+        """The shared file regions that overlap the range (msync's)."""
+        start, end = va >> PAGE_SHIFT, (va + size + PAGE_SIZE - 1) >> PAGE_SHIFT
+        return [r for r in self.regions if r.file is not None and r.shared and r.start < end and r.end > start]
 
     def is_free(self, va: int, size: int) -> bool:
         start, end = va >> PAGE_SHIFT, (va + size + PAGE_SIZE - 1) >> PAGE_SHIFT
@@ -98,7 +131,8 @@ class AddressSpace:
         does), so protecting and unprotecting in a loop does not grow the map."""
         out: list[Region] = []
         for r in self.regions:
-            if out and out[-1].end == r.start and out[-1].prot == r.prot and out[-1].kind == r.kind:
+            if out and out[-1].end == r.start and out[-1].prot == r.prot and out[-1].kind == r.kind \
+                    and r.file is None and out[-1].file is None:  # fmt: skip
                 out[-1] = Region(out[-1].start, r.end, r.prot, r.kind)
             else:
                 out.append(r)
@@ -114,7 +148,12 @@ class AddressSpace:
 
     def _drop(self, vpn: int) -> None:
         pfn = self.tr.RemoveMapping(self.space, vpn << PAGE_SHIFT)
-        if pfn is not None:
+        if pfn is None:
+            return
+        held = self.file_pages.pop(vpn, None)
+        if held is not None and self.pager is not None:
+            self.pager.unmapped(held[0], held[1], self.phys.frames[pfn])  # a cache frame: the file system's
+        else:
             self._unref(self.phys.frames[pfn])
 
     def _unref(self, f: Frame) -> None:
@@ -124,9 +163,12 @@ class AddressSpace:
 
     # --- the fault handler -----------------------------------------------------------
 
-    def fix(self, va: int, kind: int, event: str) -> bool:
-        """Demand-zero a page, or break copy-on-write; False if the access
-        is one the process is not allowed (then it gets SIGSEGV)."""
+    def fix(self, va: int, kind: int, event: str, strand: Any = None) -> bool:
+        """Demand-zero a page, or break copy-on-write, or bring in a file's
+        page; False if the access is one the process is not allowed (then
+        it gets SIGSEGV). A file page on the disk blocks ``strand`` until it
+        is in (True: the access runs again then); with no strand to block
+        (a kernel copy) it is False."""
         r = self.region_at(va)
         if r is None:
             return False
@@ -134,6 +176,8 @@ class AddressSpace:
         if not r.prot & need:
             return False
         vpn = va >> PAGE_SHIFT
+        if r.file is not None:
+            return self._file_fault(r, vpn, kind == KIND_WRITE, strand)
         pfn = self.space.mapped.get(vpn)
         if pfn is None:
             self._zero_page(vpn, r.prot)
@@ -158,6 +202,50 @@ class AddressSpace:
             return True
         return False
 
+    def _file_fault(self, r: Region, vpn: int, write: bool, strand: Any) -> bool:
+        """A page of a file mapping (mmap(2) with a descriptor). Shared: the
+        cache frame itself, mapped without write until the first store, whose
+        fault tells the file system the chunk is dirty. Private: the cache
+        frame read-only, copied at the first store (copy-on-write)."""
+        assert self.pager is not None
+        index = r.pgoff + vpn - r.start
+        va = vpn << PAGE_SHIFT
+        pfn = self.space.mapped.get(vpn)
+        if pfn is not None:  # mapped, and this is a store to a page mapped without write
+            if not write:
+                return False
+            if r.shared:
+                self.pager.wrote(r.file, index)
+                self.tr.AddMapping(self.space, pfn, va, r.prot, 0)
+                return True
+            if vpn not in self.file_pages:
+                return False  # already the process's own copy, and still a store fault: not ours to fix
+            new = self.phys.Allocate("anon")
+            self.tr.sal.copy_frame(pfn, new.pfn)
+            self.tr.sal.charge(costs.PAGE_COPY)
+            new.refs = 1
+            entry, idx = self.file_pages.pop(vpn)
+            self.tr.AddMapping(self.space, new, va, r.prot, 0)
+            self.pager.unmapped(entry, idx, self.phys.frames[pfn])
+            self.cow_breaks += 1
+            return True
+        got = self.pager.page(r.file, index, strand)
+        if got is None:
+            return True  # the strand waits for the disk; the access runs again when it is woken
+        if got is False:
+            return False  # past the end of the file (Linux: SIGBUS)
+        assert isinstance(got, Frame)
+        got.refs += 1
+        self.file_pages[vpn] = (r.file, index)
+        if r.shared and write:
+            self.pager.wrote(r.file, index)
+            self.tr.AddMapping(self.space, got, va, r.prot, 0)
+        else:
+            self.tr.AddMapping(self.space, got, va, r.prot & ~WRITE, 0 if r.shared else COW)
+            if write:  # private: the store copies at once
+                return self._file_fault(r, vpn, True, strand)
+        return True
+
     def _zero_page(self, vpn: int, prot: int) -> int:
         """Map a fresh zeroed frame at vpn; its number. If the page table
         cannot grow to hold it, the frame goes back and OutOfFrames rises."""
@@ -179,12 +267,22 @@ class AddressSpace:
         parent's pages stay copy-on-write then, which costs it only a fault
         that finds the frame unshared."""
         child = AddressSpace(self.tr, self.phys, name)
-        child.regions = [Region(r.start, r.end, r.prot, r.kind) for r in self.regions]
+        child.pager = self.pager
+        child.regions = [r.piece(r.start, r.end) for r in self.regions]
+        for r in child.regions:
+            if r.file is not None and self.pager is not None:
+                self.pager.hold(r.file)
         child.brk_start, child.brk, child.mmap_next = self.brk_start, self.brk, self.mmap_next
         try:
             for vpn, pfn in sorted(self.space.mapped.items()):
                 r = self.region_at(vpn << PAGE_SHIFT)
                 prot = r.prot if r is not None else READ
+                if vpn in self.file_pages and r is not None:  # a cache frame: both map it as this one does
+                    soft = self.tr.soft_bits(self.space, vpn << PAGE_SHIFT)
+                    self.tr.AddMapping(child.space, pfn, vpn << PAGE_SHIFT, prot & ~WRITE, soft if not r.shared else 0)
+                    child.file_pages[vpn] = self.file_pages[vpn]
+                    self.phys.frames[pfn].refs += 1
+                    continue
                 soft = COW if prot & WRITE else 0
                 self.tr.AddMapping(self.space, pfn, vpn << PAGE_SHIFT, prot & ~WRITE if soft else prot, soft)
                 self.tr.AddMapping(child.space, pfn, vpn << PAGE_SHIFT, prot & ~WRITE if soft else prot, soft)
@@ -213,6 +311,9 @@ class AddressSpace:
         for vpn in list(self.space.mapped):
             self._drop(vpn)
         self.tr.Destroy(self.space)
+        for r in self.regions:
+            if r.file is not None and self.pager is not None:
+                self.pager.let_go(r.file)
         self.regions = []
 
     def pages(self) -> int:

@@ -42,13 +42,13 @@ from kernel.core.sal import (
     EFAULT,
     EINVAL,
     EIO,
+    EISDIR,
     EMFILE,
     ENODEV,
     ENOENT,
     ENOEXEC,
     ENOMEM,
     ENOSYS,
-    EROFS,
     ESPIPE,
     ESRCH,
     EXECUTE,
@@ -56,6 +56,7 @@ from kernel.core.sal import (
     M64,
     NSIG,
     PAGE_MASK,
+    PAGE_SHIFT,
     PAGE_SIZE,
     PV,
     RA,
@@ -86,6 +87,7 @@ from kernel.sys.trace import Exit, Signal
 from kernel.unix import authority as unix_authority
 from kernel.unix.addrspace import AddressSpace
 from kernel.unix.cthreads import CThreads
+from kernel.unix.filecalls import FileCalls, FilePager
 from kernel.unix.fileread import Reads
 from kernel.unix.machthreads import MachThreads
 from kernel.unix.process import (
@@ -102,11 +104,14 @@ from kernel.unix.process import (
 )
 from machine.elf import ElfError, ElfImage, parse_elf
 
-SYSCALLS = {1: "exit", 2: "fork", 3: "read", 4: "write", 6: "close", 7: "wait4", 17: "brk", 19: "lseek",
-            20: "getxpid", 37: "kill", 45: "open", 59: "execve", 71: "mmap", 73: "munmap", 74: "mprotect",
-            103: "sigreturn", 334: "sched_yield", 340: "nanosleep", 351: "rt_sigreturn", 352: "rt_sigaction",
-            365: "wait4", 405: "exit_group"}  # fmt: skip
-MAP_FIXED, MAP_ANONYMOUS = 0x100, 0x10
+SYSCALLS = {1: "exit", 2: "fork", 3: "read", 4: "write", 6: "close", 7: "wait4", 10: "unlink", 17: "brk",
+            19: "lseek", 20: "getxpid", 37: "kill", 45: "open", 59: "execve", 67: "stat", 68: "lstat", 71: "mmap",
+            73: "munmap", 74: "mprotect", 91: "fstat", 95: "fsync", 103: "sigreturn", 128: "rename",
+            129: "truncate", 130: "ftruncate", 136: "mkdir", 137: "rmdir", 217: "msync", 334: "sched_yield",
+            340: "nanosleep", 349: "pread64", 350: "pwrite64", 351: "rt_sigreturn", 352: "rt_sigaction",
+            365: "wait4", 377: "getdents64", 405: "exit_group", 447: "fdatasync"}  # fmt: skip
+MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS = 1, 2, 0x100, 0x10
+MS_ASYNC, MS_SYNC = 1, 2  # asm/mman.h
 WNOHANG = 1
 TTY_NAMES = ("/dev/tty", "/dev/console")
 STDOUT, STDERR = 1, 2  # the console's streams (machine/console.py): fd 2 stays apart, as on a host
@@ -123,8 +128,12 @@ class Unix:
         self.next_pid = 1
         self.refused_forks = 0
         self.oom_kills = 0
+        self.files = FileCalls(self)
+        self.pager = FilePager(
+            self
+        )  # file mappings' view of the file system  # open's flags, stat, truncation, the name calls (kernel/unix/filecalls.py)
         self.table: dict[int, Callable[[Process, SyscallState], Any]] = {
-            n: getattr(self, f"sys_{name}") for n, name in SYSCALLS.items()
+            n: getattr(self, f"sys_{name}", None) or getattr(self.files, f"sys_{name}") for n, name in SYSCALLS.items()
         }
         kernel.syscall_names.update(SYSCALLS)
         d, ev = kernel.dispatcher, kernel.event
@@ -162,6 +171,7 @@ class Unix:
         k = self.k
         pid = self.next_pid
         aspace = AddressSpace(k.translation, k.phys, f"pid {pid}")
+        aspace.pager = self.pager
         try:
             entry, sp = load_image(aspace, image, argv, [])
             s = k.new_user_strand(name or argv[0].rsplit("/", 1)[-1], aspace.space, priority, f"pid {pid}")
@@ -368,7 +378,7 @@ class Unix:
         space, kind = fault_of(state)
         if isinstance(p, Process) and space is p.aspace.space:
             try:
-                state.done = p.aspace.fix(state.address, kind, state.event)
+                state.done = p.aspace.fix(state.address, kind, state.event, None if state.in_kernel else strand)
             except OutOfFrames:
                 self.oom_kill(p, state.address)
                 state.done = True  # settled: the process that asked is gone, so no later handler acts on it
@@ -429,6 +439,8 @@ class Unix:
             return -EBADF
         if f.kind == "socket":
             return self.sockets.send(p, caller(st), f.entry, buf, n)
+        if f.kind == "file":
+            return self.files.write_file(p, f, caller(st), buf, n, None)
         if n > MAX_IO:
             n = MAX_IO
         data = self.k.copyin(caller(st), buf, n)
@@ -447,6 +459,8 @@ class Unix:
             return 0
         if f.kind == "socket":
             return self.sockets.recv(p, s, f.entry, buf, n)
+        if f.kind == "dir":
+            return -EISDIR
         for va in range(buf & ~PAGE_MASK, buf + n, PAGE_SIZE):  # check the buffer before consuming input
             if k.user_pa(s, max(va, buf), True) is None:
                 return -EFAULT
@@ -471,21 +485,21 @@ class Unix:
         path = self.k.copyin_string(caller(st), st.a0)
         if path is None:
             return -EFAULT
-        if st.a1 & 3:
-            return -EROFS
         if path in TTY_NAMES:
-            f = OpenFile("tty", STDOUT)
+            if len(p.fds) >= MAX_FDS:
+                return -EMFILE
+            f: OpenFile | int = OpenFile("tty", STDOUT, writable=bool(st.a1 & 3))
         else:
-            e = self.k.fs.lookup(path) if self.k.fs is not None else None
-            if e is None:
-                return -ENOENT
-            f = OpenFile("file", e)
-        fd = next((i for i in range(MAX_FDS) if i not in p.fds), None)
-        if fd is None:
-            return -EMFILE
-        p.fds[fd] = f
+            f = self.files.open_file(p, path, st.a1, st.a2)
+            if type(f) is int:
+                return f
+        assert isinstance(f, OpenFile)
+        fd = self.files.install(p, f)
+        if fd < 0:
+            return fd
         self.k.sal.charge(costs.FILE_OP)
-        self.reads.opened(p, f)
+        if f.kind == "file":
+            self.reads.opened(p, f)
         return fd
 
     def sys_close(self, p: Process, st: SyscallState) -> int:
@@ -500,11 +514,15 @@ class Unix:
             self.sockets.release(f.entry)
         elif f.kind == "file":
             self.reads.closed(f)
+            self.files.release(f)
 
     def sys_lseek(self, p: Process, st: SyscallState) -> int:
         f = p.fds.get(st.a0)
         if f is None:
             return -EBADF
+        if f.kind == "dir" and st.a1 == 0 and st.a2 == 0:
+            f.offset = 0  # rewinddir
+            return 0
         if f.kind != "file":
             return -ESPIPE
         off, whence = _signed(st.a1), st.a2
@@ -532,10 +550,23 @@ class Unix:
 
     def sys_mmap(self, p: Process, st: SyscallState) -> int:
         addr, length, prot, flags = st.a0, st.a1, st.a2, st.a3
-        if not flags & MAP_ANONYMOUS:
-            return -ENODEV  # file mappings are not offered by this personality
         if length == 0 or length > 1 << 36 or prot & ~(READ | WRITE | EXECUTE):
             return -EINVAL
+        file: Any = None
+        pgoff = 0
+        if not flags & MAP_ANONYMOUS:  # a file mapping (mmap(2)): the descriptor in a4, the offset in a5
+            f = p.fds.get(st.a4)
+            if f is None:
+                return -EBADF
+            if f.kind != "file":
+                return -ENODEV
+            if flags & 3 not in (MAP_SHARED, MAP_PRIVATE):
+                return -EINVAL
+            if st.a5 & PAGE_MASK:
+                return -EINVAL
+            if not f.readable or (flags & 3 == MAP_SHARED and prot & WRITE and not f.writable):
+                return -EACCES
+            file, pgoff = f.entry, st.a5 >> PAGE_SHIFT
         size = (length + PAGE_MASK) & ~PAGE_MASK
         a = p.aspace
         if flags & MAP_FIXED:
@@ -549,8 +580,28 @@ class Unix:
             if base + size > USER_LIMIT:
                 return -ENOMEM
             a.mmap_next = base + size
-        a.add_region(base, size, prot, "mmap")
+        if file is not None:
+            a.add_region(base, size, prot, "file", file, pgoff, flags & 3 == MAP_SHARED)
+            if flags & 3 == MAP_SHARED and prot & WRITE:
+                self.reads.wrote(file)  # a writer: what the read path assumed of the file may not hold
+        else:
+            a.add_region(base, size, prot, "mmap")
         return base
+
+    def sys_msync(self, p: Process, st: SyscallState) -> Any:
+        addr, length, flags = st.a0, st.a1, st.a2
+        if addr & PAGE_MASK or flags & ~7 or flags & MS_ASYNC and flags & MS_SYNC:
+            return -EINVAL
+        fs = self.k.fs
+        for r in p.aspace.file_regions(addr, length):
+            if fs is None:
+                break
+            if flags & MS_SYNC:
+                if not fs.fsync(r.file, caller(st)):
+                    return RESTART
+            else:
+                fs.flush_all()
+        return 0
 
     def sys_munmap(self, p: Process, st: SyscallState) -> int:
         addr, length = st.a0, st.a1
@@ -588,10 +639,13 @@ class Unix:
         s.ctx.r[A4] = 1  # OSF/1's fork: a4 = 1 in the child
         k.sal.set_pcb_unique(s.pcb, k.sal.cpu.unique)
         child = Process(pid, p.pid, p.name, s, aspace, list(p.argv))
-        child.fds = {fd: OpenFile(f.kind, f.entry, f.offset, f.readable, f.writable) for fd, f in p.fds.items()}
+        child.fds = {fd: OpenFile(f.kind, f.entry, f.offset, f.readable, f.writable, f.append)
+                     for fd, f in p.fds.items()}  # fmt: skip
         for f in child.fds.values():
             if f.kind == "socket":
                 f.entry.refs += 1
+            elif f.kind == "file" and k.fs is not None:
+                k.fs.opened(f.entry)
         child.actions = {n: SigAction(a.handler, a.flags, a.mask, a.restorer) for n, a in p.actions.items()}
         self._attach(child)
         k.sched.make_ready(s)
@@ -726,6 +780,7 @@ class Unix:
         # return, begin_new_exec, comes after the same work).
         try:
             aspace = AddressSpace(k.translation, k.phys, f"pid {p.pid}")
+            aspace.pager = self.pager
         except OutOfFrames:
             return -ENOMEM
         try:

@@ -28,6 +28,7 @@ class OpenFile:
     offset: int = 0
     readable: bool = True
     writable: bool = False
+    append: bool = False  # O_APPEND: each write goes to the end
 
 
 @dataclass

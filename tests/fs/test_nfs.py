@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from kernel.fs.format import Entry
 from kernel.fs.nfs_server import HANDLE_MAGIC, ROOT_HANDLE, fileid_of, handle_of
 from kernel.net import packet as P
 from kernel.net import rpc
@@ -151,7 +150,7 @@ def test_a_file_that_changes_size_mid_read_is_fetched_at_one_size() -> None:
     got: list[object] = []
     w.client.read(SERVER, "f", got.append)
     w.net.run_until(lambda: sent["calls READ"] >= 1, 5_000_000, step_us=50)
-    fs.files["f"] = Entry("f", old.block, old.nblocks, 30_000, old.mode)  # truncated under the transfer
+    assert fs.truncate(old, 30_000, None)  # truncated under the transfer
     w.net.run_until(lambda: bool(got), 10_000_000)
     assert got == [MIB[:30_000]]
     assert any(k.startswith("transfers restarted") for k in w.client.counters)

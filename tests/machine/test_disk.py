@@ -275,11 +275,11 @@ def test_a_cache_frame_is_not_reclaimable_while_the_disk_fills_it() -> None:
     fs, phys = k.fs, k.phys
     e = fs.files["data"]
     fs._fetch(e, 0)
-    _, _, f = fs.busy
+    f = fs.busy.frame
     assert f.pfn not in phys.reclaimable and not f.reclaimable  # in flight: nobody may take it
     for _ in range(200):
         if fs.busy is None:
             break
         k.run(until_cycle=k.sal.now + 100_000)
-    assert fs.busy is None and fs.cache[("data", 0)] is f
+    assert fs.busy is None and fs.cache[(e.ino, 0)] is f
     assert f.pfn in phys.reclaimable  # filled: now the cache may give it up

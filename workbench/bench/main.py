@@ -93,6 +93,10 @@ def main(args: argparse.Namespace) -> int:
 
         streams = args.streams or video.DEFAULT_STREAMS
         return video.main(args.json, streams, args.device, not getattr(args, "no_chart", False))
+    if args.what == "files":
+        from workbench.bench import files
+
+        return files.main(args.json)
     if args.what == "threads":
         from workbench.bench import threads
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import hashlib
 import json
 import os
 import sys
 import time
 from collections.abc import Callable
-from typing import BinaryIO, NoReturn
+from typing import Any, BinaryIO, NoReturn
 
 from kernel.boot import boot
 from kernel.fs.format import FsFormatError, image_from_paths, read_image
@@ -18,7 +19,7 @@ from machine.alpha.constants import CPU_MODELS, DEFAULT_CPU
 from machine.alpha.disasm import listing
 from machine.disk import DiskImageError
 from machine.elf import ElfError, ElfImage, read_elf, read_program
-from machine.hostfile import HostFileError, write_bytes
+from machine.hostfile import HostFileError, replace_bytes, write_bytes
 from machine.usermode import ExitInfo, UserProgram, default_streams
 from workbench.bench import main as bench
 from workbench.cli import cc, extcheck, netrun, scenario, web
@@ -72,6 +73,7 @@ def _run(args: argparse.Namespace) -> int:
         except SpinError as e:
             print(f"spinwb run: extension refused: {e}", file=sys.stderr)
             return 2
+    disk_before = hashlib.sha256(k.machine.disk.data).digest() if k.machine.disk is not None else b""
     stdin = sys.stdin.buffer
     k.console_input = stdin.read1 if hasattr(stdin, "read1") else stdin.read  # type: ignore[union-attr]
     t0 = time.perf_counter()
@@ -81,6 +83,8 @@ def _run(args: argparse.Namespace) -> int:
         why = "interrupted"
     host = time.perf_counter() - t0
     status = k.exit_status if k.exit_status is not None else 0
+    if args.disk and not _save_disk(k, args.disk, disk_before):
+        status = status or 1
     if why == "budget":
         status, k.exit_message = 124, f"stopped after {k.machine.cpu.icount} instructions (--max-instructions)"
     elif why == "interrupted":
@@ -98,6 +102,30 @@ def _run(args: argparse.Namespace) -> int:
                  "faults": c.faults, "switches": c.switches, "crossings": c.crossings, "ticks": c.ticks}  # fmt: skip
         print(json.dumps(stats), file=sys.stderr)
     return status
+
+
+def _save_disk(k: Any, path: str, before: bytes) -> bool:
+    """The run's writes to the image file: the file system's dirty chunks
+    and directory go to the disk (polled), then the image replaces the file
+    at once (a crash of the host leaves the old image or the new). A program
+    that crashed still had its writes in the cache: they are kept too."""
+    from kernel.fs.extentfs import DiskIOError
+
+    disk = k.machine.disk
+    try:
+        if k.fs is not None:
+            k.fs.flush_polled()
+    except DiskIOError as e:
+        print(f"spinwb run: {path}: not all writes reached the disk: {e}", file=sys.stderr)
+        return False
+    if disk is None or hashlib.sha256(disk.data).digest() == before:
+        return True
+    try:
+        replace_bytes(path, bytes(disk.data))
+    except HostFileError as e:
+        print(f"spinwb run: cannot save the disk's writes: {e}", file=sys.stderr)
+        return False
+    return True
 
 
 def _run_harness(args: argparse.Namespace, image: ElfImage) -> int:
@@ -244,7 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
     _run_arguments(sub.add_parser("run", help="run a static Alpha ELF program", **RUN_TEXT))
     f = sub.add_parser("mkfs", help="build an extent file-system image from host files")
     f.add_argument("output", metavar="IMAGE")
-    f.add_argument("files", nargs="+", metavar="[NAME=]PATH")
+    f.add_argument("files", nargs="+", metavar="[NAME=]PATH",
+                   help="a file, or a directory whose tree goes in (at the top, or under NAME)")  # fmt: skip
+    f.add_argument("--free", metavar="SIZE", default="32K", type=_size_arg,
+                   help="free space to leave for the programs' writes (bytes, or with K or M; default 32K)")  # fmt: skip
     f.set_defaults(fn=_mkfs)
     d = sub.add_parser("disasm", help="disassemble an Alpha ELF, objdump style")
     d.add_argument("file")
@@ -257,13 +288,14 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="print performance figures")
     b.add_argument(
         "what",
-        choices=["cpu", "mmu", "dispatch", "vm", "threads", "net", "web", "ui", "video"],
+        choices=["cpu", "mmu", "dispatch", "vm", "threads", "net", "web", "ui", "video", "files"],
         help="cpu: translator vs interpreter vs qemu; mmu: paged vs unmapped; dispatch: event raise costs; "
         "vm: SOSP'95 Table 4 the UNIX way and the SPIN way; threads: Table 3, kernel and user threads; "
         "net: §5.5's guard experiment and Tables 5 and 6 on emulated machines joined by a wire; "
         "web: §5.4's web server, the extension vs a user-level server, and its cache policies; "
         "ui: the workbench's input-to-repaint latency while the machine runs; "
-        "video: SOSP'95 Figure 6, the video server's utilization against streams, SPIN vs the OSF/1 way",
+        "video: SOSP'95 Figure 6, the video server's utilization against streams, SPIN vs the OSF/1 way; "
+        "files: Poking Holes' Tables 1-3, write against mmap and the hidden cost of O_TRUNC",
     )
     b.add_argument("--ops", type=int_in(1, MAX_OPS), default=None,
                    help="vm, threads, net: operations of each kind per run (default 200); web: requests per cached-file "
@@ -310,9 +342,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _size_arg(text: str) -> int:
+    """A size as mkfs --free takes it: 4096, 64K, 2M."""
+    t = text.strip().upper()
+    scale = {"K": 1024, "M": 1024 * 1024}.get(t[-1:], 1)
+    digits = t[:-1] if scale > 1 else t
+    if not digits.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size (write bytes, or a number with K or M: 64K)")
+    return int(digits) * scale
+
+
 def _mkfs(args: argparse.Namespace) -> int:
     try:
-        image = image_from_paths(args.files)
+        image = image_from_paths(args.files, spare_blocks=-(-args.free // 512))
         write_bytes(args.output, image)
     except (FsFormatError, HostFileError) as e:
         print(f"spinwb mkfs: {e}", file=sys.stderr)
