@@ -483,9 +483,10 @@ class Unix:
         fd = next((i for i in range(MAX_FDS) if i not in p.fds), None)
         if fd is None:
             return -EMFILE
+        if not self.reads.opened(p, f, caller(st)):  # the guard, before any side effect: it may wait and restart
+            return RESTART  # strands are inside the file's specialized read elsewhere (Synthetix §4.1)
         p.fds[fd] = f
         self.k.sal.charge(costs.FILE_OP)
-        self.reads.opened(p, f)
         return fd
 
     def sys_close(self, p: Process, st: SyscallState) -> int:
@@ -592,6 +593,7 @@ class Unix:
         for f in child.fds.values():
             if f.kind == "socket":
                 f.entry.refs += 1
+        self.reads.forked(child)  # each file the child has open is another opener (the guard)
         child.actions = {n: SigAction(a.handler, a.flags, a.mask, a.restorer) for n, a in p.actions.items()}
         self._attach(child)
         k.sched.make_ready(s)

@@ -28,6 +28,7 @@ class OpenFile:
     offset: int = 0
     readable: bool = True
     writable: bool = False
+    spec: Any = field(default=None, repr=False, compare=False)  # its read's slot (kernel/unix/fileread.py)
 
 
 @dataclass
