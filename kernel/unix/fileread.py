@@ -84,6 +84,7 @@ class Reads:
         self.slots = 0  # slots made, for their names
         self.replugs = self.guard_checks = self.generic_calls = self.specialized_calls = 0
         self.waits = 0  # guards that parked until the strands inside had left (their calls restarted)
+        self.observer: Callable[[str], None] | None = None  # told "replug" and "wait" (a lesson stops the machine)
         self.layers = self.copies = 0  # layers the generic read walked; copy-outs (the personality's)
 
     # --- the read ------------------------------------------------------------------------
@@ -122,6 +123,8 @@ class Reads:
     def _swapped(self) -> None:
         self.replugs += 1
         self.k.sal.charge(costs.REPLUG_SWAP)
+        if self.observer is not None:
+            self.observer("replug")
 
     def read_generic(self, p: Process, f: OpenFile, s: Strand, n: int) -> bytes | None:
         """The read every call interprets afresh: descriptor to file-table
@@ -271,6 +274,8 @@ class Reads:
         if st.slot.replug(self.read_generic, why, s):
             return True
         self.waits += 1
+        if self.observer is not None:
+            self.observer("wait")
         return False
 
     def _settle(self, f: OpenFile, why: str) -> None:
