@@ -120,6 +120,13 @@ class RestartableSlot:
             self.blocked.discard(s)
             self.purged += 1
 
+    def gone(self, s: Any) -> None:
+        """Strand ``s`` ended while inside (its process was killed): it leaves,
+        and if it was the last one inside, the waiting replug is done."""
+        if s in self.inside:
+            self.purged += 1
+            self._leave(s)
+
     def drop(self) -> None:
         """The slot is going (its file's last close): wake everyone parked; their calls restart and find no file."""
         self.inside.clear()
