@@ -26,6 +26,7 @@ from kernel.net import packet as P
 from kernel.net.sockets import Sockets
 from kernel.net.stack import NetStack
 from kernel.params import QUANTUM_TICKS
+from kernel.sys import replug_ext
 from kernel.sys.interface import Interface
 from kernel.sys.trace import Boot
 from kernel.unix.personality import Unix
@@ -169,6 +170,7 @@ def _define_services(k: Kernel) -> None:
     views: dict[str, ExtensionSched] = {}
     k.system.public.exports["Sched"] = lambda ext: ExtensionSched(sched, ext, _serves(k), views)
     authorize_choose(d, d.event("Sched.Choose"), views)
+    replug_ext.export(k)  # slots and quasi-invariants for extensions' own code (Synthetix §4)
 
 
 __all__: list[Any] = ["boot"]

@@ -148,3 +148,10 @@ REEL_FRAMES = 8  # frames one reel holds: the reader's read-ahead, so it stops w
 REEL_FRAME_BYTES = 64 * 1024  # bytes one frame on a reel may hold
 REEL_NAMES = 8  # extensions a reel's creator may name as sharing it
 MULTICAST_CLIENTS = 64  # (address, port) pairs one Multicast.Send copies its datagram to
+
+# --- replugging for extensions (kernel/sys/replug_ext.py, Synthetix §4) ----------------------
+
+REPLUG_SLOTS_PER_EXTENSION = 32  # slots one extension may make
+REPLUG_INVARIANTS_PER_EXTENSION = 32  # quasi-invariants one extension may declare
+REPLUG_NAME_MAX = 64  # characters of a slot's or an invariant's name
+REPLUG_NESTED_MAX = 8  # calls through one extension's slots, one inside another, at most

@@ -105,3 +105,21 @@ FS_PER_BLOCK = 12
 FS_DIR_UPDATE = 500
 FS_WRITE_CHUNK = 80
 FS_WRITEBACK = 150
+
+# Synthetix (issue 21; seed 003). Replugging's two figures are the paper's own (§4.3, measured and by
+# inspection of the generated code). The read of a regular file is charged as the layers an HP-UX-like
+# kernel walks on every call (§3.1: the object's type, the file system's type and parameters, the locks),
+# besides the trap and the copy-out; the specialized read (kernel/unix/fileread.py) walks them once, at
+# open, and keeps what they found in a closure. Its per-call figures are the work left: a compare with
+# the fixed size, a shift, a cache lookup with the file's fixed key.
+REPLUG_CALL = 35  # a call through a slot: the is-specialized check, the inside counter up and down, the indirect call
+REPLUG_SWAP = 535  # a replug with nobody inside: two locks, the indirection to the tank and back, the store
+READ_FILE_TABLE = 140  # generic read: descriptor to file-table entry under the file-table lock, mode and type checks
+READ_VNODE = 260  # the vnode layer: dispatch on the object's type (file, socket, device), vnode lock, VOP_READ
+READ_FS = 380  # the file system: inode lock, uio set-up, size check, logical block to disk block through the extent
+READ_BUFFER = 240  # per chunk the range touches: the buffer-cache hash of (vnode, block), getblk's lock, brelse
+READ_UIO = 80  # uiomove's bookkeeping and the offset's update in the file table, besides the copy itself
+SPEC_READ = 60  # the specialized read: the offset against the fixed size, the chunk by a fixed shift, no locks
+SPEC_CHUNK = 30  # per chunk the specialized read touches: a cache lookup with the file's fixed key
+SPEC_SIZED = 25  # incremental level (read size and sequential position fixed): two compares, the held chunk's check
+SPEC_BUILD = READ_VNODE + READ_FS  # at open: the layers' interpretation done once, to build the specialized read

@@ -47,9 +47,14 @@ def _nfs_done(path: str, result: Any) -> None:
     """The shape of an NFS.Read or NFS.Stat handler: (path, data or size)."""
 
 
+def _slot_fn(arg: Any) -> Any:
+    """The shape of a function in a Replug slot, and of a specializer: one argument, a result
+    (kernel/sys/replug_ext.py)."""
+
+
 NESTED_MAX = 4  # a completion handler runs at most this deep inside its own extension's call
 
-SHAPES: dict[str, Callable[..., None]] = {"FilesRead": _files_read, "NfsDone": _nfs_done}
+SHAPES: dict[str, Callable[..., Any]] = {"FilesRead": _files_read, "NfsDone": _nfs_done, "SlotFn": _slot_fn}
 
 
 class Callbacks:
@@ -111,24 +116,32 @@ class Callbacks:
         recurse until Python's stack gave out, somewhere in the kernel. So
         a handler is called at most NESTED_MAX deep inside its own extension;
         deeper, the answer is dropped, counted and reported."""
+        self.ask(ext, b, *args)
+
+    def ask(self, ext: Any, b: Binding, *args: Any, depth_max: int = NESTED_MAX) -> tuple[bool, Any]:
+        """``call``, keeping what the handler returned: (True, result), or
+        (False, None) if it was not called or faulted (a Replug slot's
+        function answers this way, kernel/sys/replug_ext.py)."""
         if not getattr(ext, "loaded", True):
             self.skipped += 1  # unloaded or evicted since it asked: nobody to tell
-            return
+            return False, None
         depth = self.depth.get(id(ext), 0)
-        if depth >= NESTED_MAX and ext.namespace.get(fuel.FUEL_NAME, fuel.EMPTY) is not fuel.EMPTY:
+        if depth >= depth_max and ext.namespace.get(fuel.FUEL_NAME, fuel.EMPTY) is not fuel.EMPTY:
             self.skipped += 1
             self.nested += 1
             self.k.dispatcher.report(f"{ext.name}: handler on {b.event.name} not called: it asked again from "
-                                     f"inside its own answer, {NESTED_MAX} deep")  # fmt: skip
-            return
+                                     f"inside its own answer, {depth_max} deep")  # fmt: skip
+            return False, None
         self.calls += 1
         self.k.sal.charge(costs.EXT_CALL)
         before = b.faulted
         self.depth[id(ext)] = depth + 1
+        result: Any = None
         try:
-            self.k.dispatcher.call_outside(b, *args)
+            result = self.k.dispatcher.call_outside(b, *args)
         except Exception as e:  # noqa: BLE001 - the wrapper contains the handler; this is the last guard
             self.k.dispatcher.report(f"{ext.name}: handler on {b.event.name} raised {type(e).__name__}: {e}")
+            b.faulted = f"raised {type(e).__name__}"
         finally:
             if depth:
                 self.depth[id(ext)] = depth
@@ -137,6 +150,8 @@ class Callbacks:
         if b.faulted is not None and b.faulted is not before:
             self.faults += 1
             b.faulted = None  # the next call is a fresh one: the report line stays
+            return False, None
+        return True, result
 
 
 def callbacks(k: Kernel) -> Callbacks:

@@ -12,6 +12,7 @@ call here that changes a file's bytes or size tells its guards.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kernel.core import costs
@@ -96,8 +97,10 @@ class FileCalls:
 
     # --- open ------------------------------------------------------------------------
 
-    def open_file(self, p: Process, path: str, flags: int, mode: int) -> OpenFile | int:
-        """The open file ``open(path, flags, mode)`` makes, or -errno."""
+    def open_file(self, p: Process, path: str, flags: int, mode: int, guard: Callable[[OpenFile], bool]) -> Any:
+        """The open file ``open(path, flags, mode)`` makes, -errno, or RESTART
+        when ``guard`` (the read path's, called once a regular file's open
+        file exists and before O_TRUNC or the open counts) asks to wait."""
         acc = flags & O_ACCMODE  # 3 opens for neither reading nor writing, as Linux allows
         fs = self.k.fs
         if fs is None:
@@ -122,11 +125,14 @@ class FileCalls:
                 return -err.errno
         elif flags & O_CREAT and flags & O_EXCL:
             return -EEXIST
+        f = OpenFile("file", e, 0, acc == 0 or acc == O_RDWR, writing, append=bool(flags & O_APPEND))
+        if not guard(f):
+            return RESTART
         if flags & O_TRUNC and writing and e.size:
             fs.truncate(e, 0, None)  # never blocks: shrinking reads nothing
             self.unix.reads.truncated(e)
         fs.opened(e)
-        return OpenFile("file", e, 0, acc == 0 or acc == O_RDWR, writing, append=bool(flags & O_APPEND))
+        return f
 
     def install(self, p: Process, f: OpenFile) -> int:
         """The lowest free descriptor for ``f``, or -EMFILE (and ``f`` let go)."""

@@ -490,7 +490,13 @@ class Unix:
                 return -EMFILE
             f: OpenFile | int = OpenFile("tty", STDOUT, writable=bool(st.a1 & 3))
         else:
-            f = self.files.open_file(p, path, st.a1, st.a2)
+            if len(p.fds) >= MAX_FDS:
+                return -EMFILE
+            # the guard runs before the open's side effects (O_TRUNC, another opener): it may wait and
+            # restart while strands are inside the file's specialized read elsewhere (Synthetix §4.1)
+            f = self.files.open_file(p, path, st.a1, st.a2, lambda g: self.reads.opened(p, g, caller(st)))
+            if f is RESTART:
+                return RESTART
             if type(f) is int:
                 return f
         assert isinstance(f, OpenFile)
@@ -498,8 +504,6 @@ class Unix:
         if fd < 0:
             return fd
         self.k.sal.charge(costs.FILE_OP)
-        if f.kind == "file":
-            self.reads.opened(p, f)
         return fd
 
     def sys_close(self, p: Process, st: SyscallState) -> int:
@@ -646,6 +650,7 @@ class Unix:
                 f.entry.refs += 1
             elif f.kind == "file" and k.fs is not None:
                 k.fs.opened(f.entry)
+        self.reads.forked(child)  # each file the child has open is another opener (the guard)
         child.actions = {n: SigAction(a.handler, a.flags, a.mask, a.restorer) for n, a in p.actions.items()}
         self._attach(child)
         k.sched.make_ready(s)

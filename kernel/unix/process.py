@@ -29,6 +29,7 @@ class OpenFile:
     readable: bool = True
     writable: bool = False
     append: bool = False  # O_APPEND: each write goes to the end
+    spec: Any = field(default=None, repr=False, compare=False)  # its read's slot (kernel/unix/fileread.py)
 
 
 @dataclass

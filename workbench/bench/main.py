@@ -101,6 +101,10 @@ def main(args: argparse.Namespace) -> int:
         from workbench.bench import threads
 
         return threads.main(args.json, args.ops, not getattr(args, "no_chart", False))
+    if args.what == "specialize":
+        from workbench.bench import specialize
+
+        return specialize.main(args.json, args.ops, not getattr(args, "no_chart", False))
     if args.what == "ui":
         from workbench.bench import ui
 
