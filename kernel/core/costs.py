@@ -91,3 +91,6 @@ T3_TX = 2000  # DMA transmit: descriptor, doorbell, and the completion's reclaim
 T3_RX = 2500  # DMA receive: the ring walk and buffer hand-back, per frame; the card wrote the bytes itself
 MCAST_PATCH = 60  # one multicast copy: the client's addresses written into the header, checksums adjusted (RFC 1624)
 PROBE_LOOP = 133  # one pass of the idle probe's counting loop (kernel/core/idleprobe.py): 1 µs
+# Read-ahead under software feedback (kernel/fs/readahead.py, Synthetix §3.2): per read of a stream, the
+# sample (a look at the chunks ahead in the cache), four running averages and the controller's compares.
+READAHEAD_SAMPLE = 150

@@ -27,6 +27,7 @@ from kernel.fs.format import BLOCK, Entry, FsFormatError, entry_format, parse_di
 if TYPE_CHECKING:
     from kernel.core.physaddr import Frame, PhysAddr
     from kernel.core.sched import Strand
+    from kernel.fs.readahead import ReadAhead
     from kernel.kernel import Kernel
 
 CHUNK = PAGE_SIZE  # a chunk fills one frame
@@ -69,6 +70,7 @@ class ExtentFS:
         self.direct_reads = self.direct_bytes = self.direct_errors = 0
         # callbacks waiting for a cache chunk (kernel code with no strand to block: the NFS server)
         self.notify: dict[tuple[str, int], list[Callable[[], None]]] = {}
+        self.readahead: ReadAhead | None = None  # off unless boot(readahead=...) turns it on
 
     @property
     def phys(self) -> PhysAddr:
@@ -124,10 +126,12 @@ class ExtentFS:
             self.failed.discard((e.name, bad[0]))  # report it once; the next read tries the disk again
             raise DiskIOError(f"{e.name}: disk error in chunk {bad[0]}")
         missing = [c for c in range(first, last + 1) if (e.name, c) not in self.cache]
+        for c in missing:
+            self._fetch(e, c)
+        if self.readahead is not None:  # the window software feedback sets (kernel/fs/readahead.py)
+            self.readahead.read(self, e, offset, n, missing, strand)
         if missing:
             self.misses += 1
-            for c in missing:
-                self._fetch(e, c)
             if strand is not None:
                 key = (e.name, missing[0])
                 self.waiters.setdefault(key, []).append(strand)
