@@ -91,10 +91,11 @@ class Tuning:
 # Reacts to each sample as it comes: a read that waited doubles the window, a lead of more than one
 # chunk halves it. The tolerances are as tight as they can be.
 UNDAMPED = Tuning(alpha=1.0, wait_hi=0.0, lead_hi=1.0, waste_hi=0.0, random_hi=0.5, up=0, down=0, hold_us=0)
-# Averages over about four reads, a band of [0.3 waits, 4 chunks of lead], one chunk a step, and a
-# hold of 30 ms after each change: twice the longest a chunk took to come in on the bench's runs (the
-# disk's revolution, 11.1 ms, plus a transfer, 2.5 ms, plus the chunks queued before it).
-DAMPED = Tuning(alpha=0.25, wait_hi=0.3, lead_hi=4.0, waste_hi=0.5, random_hi=0.5, up=1, down=1, hold_us=30_000)
+# Averages over about two reads, acts outside a band of [0.3 waits, 4 chunks of lead], raises one chunk
+# a step (and halves, as the undamped one does, when read-ahead is wasted), and holds for 30 ms after each
+# change: twice the longest a raise takes to show on a sequential stream (a chunk asked for just after
+# its first sector passed the head: the disk's revolution, 11.1 ms, plus the transfer, 2.5 ms).
+DAMPED = Tuning(alpha=0.5, wait_hi=0.3, lead_hi=4.0, waste_hi=0.5, random_hi=0.5, up=1, down=0, hold_us=30_000)
 
 
 class Policy(Protocol):
@@ -196,7 +197,7 @@ class _Stream:
     """One strand reading one file: the file system's stand-in for an open
     file's read-ahead state (the open file itself is the personality's)."""
 
-    __slots__ = ("label", "policy", "next", "issued", "pending", "blocked_at", "last_move")
+    __slots__ = ("label", "policy", "next", "issued", "pending", "blocked_at", "blocked_seq", "last_move")
 
     def __init__(self, label: str, policy: Policy) -> None:
         self.label = label
@@ -205,6 +206,7 @@ class _Stream:
         self.issued: set[int] = set()  # chunks read ahead, not yet read
         self.pending: int | None = None  # the offset of a read that blocked: its restart is no new sample
         self.blocked_at = 0
+        self.blocked_seq = False  # the read that blocked was sequential: its wait is the loop's delay
         self.last_move = 0  # +1 or -1: the window's last direction (for counting direction changes)
 
 
@@ -218,7 +220,8 @@ class ReadAhead:
         self.streams: dict[tuple[int, str], _Stream] = {}
         self.reads = self.waited = self.wasted = self.prefetched = 0
         self.moves = self.turns = 0  # window changes, and changes of direction among them
-        self.wait_cycles = self.longest_wait = 0  # time reads spent blocked; the longest one
+        self.wait_cycles = 0  # time reads spent blocked
+        self.longest_wait = 0  # the longest a sequential read waited: the feedback loop's delay
         self.history: deque[tuple[int, str, int]] = deque(maxlen=READAHEAD_HISTORY)  # (cycle, stream, window)
 
     def _stream(self, strand: Strand, e: Entry) -> _Stream:
@@ -247,7 +250,8 @@ class ReadAhead:
                 st.pending = None
                 waited = now - st.blocked_at
                 self.wait_cycles += waited
-                self.longest_wait = max(self.longest_wait, waited)
+                if st.blocked_seq:
+                    self.longest_wait = max(self.longest_wait, waited)
             return
         k.sal.charge(READAHEAD_SAMPLE)
         first, last = offset // CHUNK, (offset + n - 1) // CHUNK
@@ -280,7 +284,7 @@ class ReadAhead:
         self.wasted += wasted
         st.next = offset + n
         if missing:
-            st.pending, st.blocked_at = offset, now
+            st.pending, st.blocked_at, st.blocked_seq = offset, now, sequential
         end = -(-e.size // CHUNK)
         for c in range(last + 1, min(last + 1 + window, end)):
             if _key(e, c) in fs.cache or fs._pending(e.name, c):
