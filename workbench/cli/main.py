@@ -271,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "figure (default and at most 60); ui: key presses (default and at most 200)")  # fmt: skip
     b.add_argument("--json", action="store_true")
     b.add_argument(
-        "--no-chart", action="store_true", help="vm, threads, net, web, feedback: leave out the charts below the numbers"
+        "--no-chart", action="store_true", help="vm, threads, net, web, feedback: no charts below the numbers"
     )
     b.add_argument("--rounds", type=int_in(1, MAX_OPS), default=100,
                    help="bench program rounds (100 = about 20M instructions)")  # fmt: skip
