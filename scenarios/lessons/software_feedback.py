@@ -78,7 +78,7 @@ def windows(k, n):
     "On demand only",
     pane="Console",
     watch=True,
-    pace_us=200_000,
+    pace_us=300_000,
     narration=f"""
 `readphases` reads a file 8 KiB at a time -- one chunk of the buffer cache
 (`kernel/fs/extentfs.py`) -- in three phases: {CHUNKS} reads in order from the start
@@ -133,7 +133,7 @@ def fixed(run):
     "Feedback: a read waited",
     pane="Trace",
     watch=True,
-    pace_us=20_000,
+    pace_us=5_000,
     narration="""
 Now the window is set by **software feedback** (Synthetix §3.2): each read is a sample
 -- did it **wait**, how many chunks were already in ahead of it (the **lead**), was read-
@@ -162,7 +162,7 @@ def first_move(run):
     "Undamped, it swings",
     pane="Console",
     watch=True,
-    pace_us=200_000,
+    pace_us=160_000,
     narration="""
 The run goes on to its end. The loop has a **delay**: a raised window shows in the
 samples only once the disk has delivered what it asked for, a lowered one only once the
@@ -187,7 +187,7 @@ def undamped(run):
     "Damped: smoothed, a band, one step, a hold",
     pane="Trace",
     watch=True,
-    pace_us=20_000,
+    pace_us=15_000,
     narration=f"""
 The **damped** controller takes the same samples and acts on the same rules, with
 damping: each measurement is smoothed (an exponentially weighted average, about two
@@ -218,7 +218,7 @@ def damped_moves(run):
     "Damped, it settles",
     pane="CPU",
     watch=True,
-    pace_us=200_000,
+    pace_us=150_000,
     narration="""
 The damped run goes on to its end. In each sequential phase the window climbs to where
 the lead covers the disk's delay and stays; in the random phase the jumps and the

@@ -71,7 +71,9 @@ def main(as_json: bool, bars: bool = True) -> int:
     print(f'    propagation delay". Here the delay is a sequential read\'s wait for its chunk: at most '
           f"{delay_ms:.1f} ms (damped run);")  # fmt: skip
     print(f"    the damped controller holds {DAMPED.hold_us / 1000:.0f} ms after each change "
-          f"({'more' if DAMPED.hold_us / 1000 > 2 * delay_ms else 'LESS'} than twice that).")  # fmt: skip
+          f"({'more' if DAMPED.hold_us / 1000 > 2 * delay_ms else 'LESS'} than twice that). On this workload the")  # fmt: skip
+    print("    hold is not what settles it: smoothing, the band and the one-chunk step do, together")
+    print("    (docs/software_feedback.md: each alone, and all but the hold).")
     print(f"  every policy read the same bytes: {'yes' if same else 'NO'}")
     if bars:
         starts = {p: res[p].windows[0][0] if res[p].windows else 0 for p in ("undamped", "damped")}
