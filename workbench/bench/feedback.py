@@ -26,24 +26,25 @@ def ms(cycles: float) -> float:
     return cycles / CLOCK_MHZ / 1000
 
 
-def bench_feedback() -> dict[str, readworld.Measured]:
-    disk = readworld.image()
-    return {p: readworld.run(p, disk=disk) for p in POLICIES}
+def bench_feedback(chunks: int = readworld.CHUNKS, random: int = readworld.RANDOM) -> dict[str, readworld.Measured]:
+    disk = readworld.image(chunks)
+    return {p: readworld.run(p, chunks=chunks, random=random, disk=disk) for p in POLICIES}
 
 
 def _phases(m: readworld.Measured) -> dict[str, float]:
     return {ph.name: ms(ph.cycles) for ph in m.phases}
 
 
-def main(as_json: bool, bars: bool = True) -> int:
-    res = bench_feedback()
+def main(as_json: bool, bars: bool = True, chunks: int = readworld.CHUNKS, random: int = readworld.RANDOM) -> int:
+    """Print the figures (and the chart); 1 if damping did not do what it should, or a policy read wrong bytes."""
+    res = bench_feedback(chunks, random)
     damped, undamped, none = res["damped"], res["undamped"], res["none"]
     sums = {p: [ph.sum for ph in m.phases] for p, m in res.items()}
     same = len({tuple(s) for s in sums.values()}) == 1 and all(m.status == 0 for m in res.values())
     delay_ms = ms(damped.figures["longest_wait"])
     if as_json:
-        print(json.dumps({"workload": {"sequential_reads": readworld.CHUNKS, "random_reads": readworld.RANDOM,
-                                       "random_span_chunks": readworld.SPAN * readworld.CHUNKS,
+        print(json.dumps({"workload": {"sequential_reads": chunks, "random_reads": random,
+                                       "random_span_chunks": readworld.SPAN * chunks,
                                        "work_passes": readworld.WORK, "seed": readworld.SEED},
                           "hold_us": DAMPED.hold_us, "longest_delay_ms": round(delay_ms, 2), "same_bytes": same,
                           "policies": {p: asdict(m) | {"run_ms": round(ms(m.cycles), 1), "phase_ms": _phases(m)}
@@ -51,8 +52,8 @@ def main(as_json: bool, bars: bool = True) -> int:
         return 0 if same else 1
     print("spinwb bench feedback — Synthetix §3.2: read-ahead whose window software feedback sets "
           f"(modeled: virtual time at {CLOCK_MHZ} MHz)")  # fmt: skip
-    print(f"  readphases: {readworld.CHUNKS} sequential reads, {readworld.RANDOM} random among "
-          f"{readworld.SPAN * readworld.CHUNKS} chunks, {readworld.CHUNKS} sequential; 8 KiB each, "
+    print(f"  readphases: {chunks} sequential reads, {random} random among "
+          f"{readworld.SPAN * chunks} chunks, {chunks} sequential; 8 KiB each, "
           f"{readworld.WORK} passes of compute (~3.9 ms) after each")  # fmt: skip
     print(f"  {'policy':<10} {'run ms':>8} {'seq1':>7} {'random':>7} {'seq2':>7}   {'waited':>6} {'wait ms':>8} "
           f"{'read ahead':>10} {'wasted':>6}   {'moves':>5} {'turns':>5}")  # fmt: skip
@@ -91,8 +92,8 @@ def main(as_json: bool, bars: bool = True) -> int:
     lost = []
     if damped.figures["waited"] >= none.figures["waited"]:
         lost.append("the damped controller's reads waited no less than with no read-ahead")
-    if damped.figures["turns"] > undamped.figures["turns"]:
-        lost.append("the damped window turned more often than the undamped one")
+    if damped.figures["turns"] >= max(1, undamped.figures["turns"]):
+        lost.append("the damped window turned as often as the undamped one, or more")
     if not same:
         lost.append("a policy read different bytes")
     for why in lost:
