@@ -92,8 +92,8 @@ class Tuning:
 # chunk halves it. The tolerances are as tight as they can be.
 UNDAMPED = Tuning(alpha=1.0, wait_hi=0.0, lead_hi=1.0, waste_hi=0.0, random_hi=0.5, up=0, down=0, hold_us=0)
 # Averages over about two reads; acts only outside a band of [0.3 waits, 4 chunks of lead], so a window
-# that keeps 2-4 chunks in ahead holds (the undamped one halves at 2); raises one chunk a step (and halves,
-# as the undamped one does, when read-ahead is wasted or the stream is random); and holds for 30 ms after
+# that keeps 2-4 chunks in ahead holds (the undamped one halves at 2); raises one chunk a step (and lowers
+# by halving, as the undamped one does: waste, a random stream, a lead past the band); and holds 30 ms after
 # each change: twice the longest a raise takes to show on a sequential stream (a chunk asked for just
 # after its first sector passed the head: the disk's revolution, 11.1 ms, plus the transfer, 2.5 ms).
 # A band that ignored a lone wait (0.6) settles at 3 chunks, where lone waits recur: 6% slower on the bench.
