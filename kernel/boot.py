@@ -21,6 +21,7 @@ from kernel.core.translation import Translation
 from kernel.core.trap import _enosys, _ignore
 from kernel.fs.extentfs import ExtentFS
 from kernel.fs.nfs_client import export as export_nfs
+from kernel.fs.readahead import enable as enable_readahead
 from kernel.kernel import Kernel
 from kernel.net import packet as P
 from kernel.net.sockets import Sockets
@@ -42,13 +43,15 @@ def boot(machine: Machine | None = None, *, init: ElfImage | None = None, argv: 
          disk_image: bytes | str | None = None, halt_when_done: bool = False, model: str = DEFAULT_CPU,
          memory: int = 64 << 20, console_out: Callable[[bytes], None] | None = None,
          translate: bool = True, unix: bool = True, address: str | None = None, netmask: str = "255.255.255.0",
-         gateway: str | None = None, trace: bool = False) -> Kernel:  # fmt: skip
+         gateway: str | None = None, trace: bool = False, readahead: str | None = None) -> Kernel:  # fmt: skip
     """A booted kernel; with ``init``, pid 1 runs it. ``halt_when_done``
     stops the machine when the last process exits (``spinwb run``). With an
     Ethernet card and an ``address``, the network stack comes up too.
     ``trace`` turns on per-dispatch trace records from the start (the
     workbench's Events and Packets panes read them; virtual time is the same
-    either way)."""
+    either way). ``readahead`` names a read-ahead policy for the disk's file
+    system (kernel/fs/readahead.py: "damped", "undamped", "fixed:8", "none");
+    without it the buffer cache reads on demand only."""
     m = machine if machine is not None else Machine(memory, model, console_out=console_out, translate=translate)
     k = Kernel(m)
     k.halt_when_done = halt_when_done
@@ -79,6 +82,11 @@ def boot(machine: Machine | None = None, *, init: ElfImage | None = None, argv: 
         fs = ExtentFS(k)
         k.attach_fs(fs)
         step("disk", f"{m.disk.nblocks} blocks; {fs.mount()}")
+        if readahead is not None:
+            enable_readahead(fs, readahead)
+            step("read-ahead", f"policy {readahead}: the window set per stream (Synthetix §3.2)")
+    elif readahead is not None:
+        raise ValueError(f"read-ahead policy {readahead!r}: the machine has no disk to read ahead on")
     if unix:
         personality = Unix(k)
         k.attach_personality(personality)

@@ -137,6 +137,13 @@ NFS_CALLS_USERS = 16  # of them, what all users' extensions together may have in
 NFS_PER_EXTENSION = 16  # NFS.Read/Stat calls one extension may have unanswered at once
 NFS_SERVER_PENDING = 64  # READs the server holds waiting for the disk; more are dropped (the client retries)
 
+# --- read-ahead (kernel/fs/readahead.py; off unless boot(readahead=...) turns it on) -----------
+
+READAHEAD_MAX_WINDOW = 32  # chunks one stream may have read ahead of its reads (256 KiB; Linux's default is 128 KiB)
+READAHEAD_FIXED = 8  # the window of the "fixed" policy when it names none
+READAHEAD_STREAMS = 64  # (strand, file) streams remembered; the least recently read is forgotten first
+READAHEAD_HISTORY = 10_000  # window changes kept for the bench's chart (a ring)
+
 # --- timers, reels and multicast for extensions (kernel/core/timers.py, reel.py, kernel/net/multicast.py) --
 
 TIMERS_PENDING = 64  # Timer.After calls one extension may have pending at once

@@ -123,3 +123,7 @@ SPEC_READ = 60  # the specialized read: the offset against the fixed size, the c
 SPEC_CHUNK = 30  # per chunk the specialized read touches: a cache lookup with the file's fixed key
 SPEC_SIZED = 25  # incremental level (read size and sequential position fixed): two compares, the held chunk's check
 SPEC_BUILD = READ_VNODE + READ_FS  # at open: the layers' interpretation done once, to build the specialized read
+
+# Read-ahead under software feedback (kernel/fs/readahead.py, Synthetix §3.2): per read of a stream, the
+# sample (a look at the chunks ahead in the cache), four running averages and the controller's compares.
+READAHEAD_SAMPLE = 150

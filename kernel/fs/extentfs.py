@@ -53,6 +53,7 @@ from kernel.fs.format import (
 if TYPE_CHECKING:
     from kernel.core.physaddr import Frame, PhysAddr
     from kernel.core.sched import Strand
+    from kernel.fs.readahead import ReadAhead
     from kernel.kernel import Kernel
 
 CHUNK = PAGE_SIZE  # a chunk fills one frame
@@ -142,6 +143,7 @@ class ExtentFS:
         self.direct_reads = self.direct_bytes = self.direct_errors = 0
         # callbacks waiting for a cache chunk (kernel code with no strand to block: the NFS server)
         self.notify: dict[Key, list[Callable[[], None]]] = {}
+        self.readahead: ReadAhead | None = None  # off unless boot(readahead=...) turns it on
 
     @property
     def phys(self) -> PhysAddr:
@@ -417,7 +419,14 @@ class ExtentFS:
         if bad:
             self.failed.discard((ino, bad[0]))  # report it once; the next read tries the disk again
             raise DiskIOError(f"{e.name}: disk error in chunk {bad[0]}")
-        if self._wait_for(e, range(first, last + 1), strand, zero_fill=True):
+        chunks = range(first, last + 1)
+        missing = [
+            c for c in chunks if (ino, c) not in self.cache and ((ino, c) in self.filling or c * CHUNK < e.valid())
+        ]
+        waits = self._wait_for(e, chunks, strand, zero_fill=True)
+        if self.readahead is not None:  # the window software feedback sets (kernel/fs/readahead.py)
+            self.readahead.read(self, e, offset, n, missing, strand)
+        if waits:
             self.misses += 1
             return None
         self.hits += 1
@@ -868,12 +877,19 @@ class ExtentFS:
         f.on_reclaim = lambda fr, key=(e.ino, c): self.cache.pop(key, None)
         return f
 
+    def pending(self, e: Entry, c: int) -> bool:
+        """The chunk is on its way in from the disk."""
+        return (e.ino, c) in self.filling
+
     def _fetch(self, e: Entry, c: int) -> None:
         key = (e.ino, c)
         if key in self.filling or key in self.cache:
             return
         valid = e.valid()
         nb = min(BLOCKS_PER_CHUNK, -(-(valid - c * CHUNK) // BLOCK))
+        if nb <= 0:  # the disk holds nothing of it: zeros, no transfer (read-ahead may ask past the disk's copy)
+            self._zero_chunk(e, c)
+            return
         t = _Fill(key, self._frame(e, c), e.block + c * BLOCKS_PER_CHUNK, nb)
         self.filling[key] = t
         self.queue.append(t)

@@ -257,9 +257,10 @@ class Reads:
 
     def eligible(self, f: OpenFile) -> bool:
         """May ``f``'s read be specialized: the quasi-invariants of §3.1."""
-        fs = self.k.fs
-        return (self.specialize and f.kind == "file" and isinstance(fs, ExtentFS) and fs.lookup(f.entry.name)
-                is f.entry and f.readable and not f.writable and len(self.openers.get(id(f.entry), ())) == 1)  # fmt: skip
+        fs = self.k.fs  # read-ahead's feedback loop samples every read: a read that skipped it would starve it
+        return (self.specialize and f.kind == "file" and isinstance(fs, ExtentFS) and fs.readahead is None
+                and fs.lookup(f.entry.name) is f.entry and f.readable and not f.writable
+                and len(self.openers.get(id(f.entry), ())) == 1)  # fmt: skip
 
     def _generic(self, g: OpenFile, why: str, s: Strand | None, rejoin: bool = False) -> bool:
         """Replug ``g``'s read generic; False if ``s`` must wait (then blocked)."""

@@ -39,3 +39,54 @@ def chart(title: str, groups: Sequence[tuple[str, Sequence[tuple[str, float | No
                 continue
             out.append(f"    {name:<{label_w}} {bar(v, top, cells):<{cells}} {v:>{value_w},.1f} {unit}".rstrip())
     return out
+
+
+def _ranges(points: Sequence[tuple[float, float]], x_end: float, cols: int) -> list[tuple[float, float] | None]:
+    """For each of ``cols`` equal stretches of [0, x_end), the lowest and highest value a step function
+    takes there (it holds each point's value until the next point); None before its first point."""
+    out: list[tuple[float, float] | None] = []
+    i, current = 0, None
+    for col in range(cols):
+        lo_x, hi_x = x_end * col / cols, x_end * (col + 1) / cols
+        seen = [] if current is None else [current]
+        while i < len(points) and points[i][0] < hi_x:
+            current = points[i][1]
+            if points[i][0] >= lo_x or not seen:
+                seen.append(current)
+            else:
+                seen = [current]
+            i += 1
+        out.append((min(seen), max(seen)) if seen else None)
+    return out
+
+
+def timeline(title: str, series: Sequence[tuple[str, Sequence[tuple[float, float]]]], x_end: float, x_unit: str,
+             marks: Sequence[tuple[float, str]] = (), height: int = 8, width: int = WIDTH) -> list[str]:  # fmt: skip
+    """Lines of a chart of step functions over time, one panel per series, on one scale: each column
+    fills the cells from the lowest to the highest value the series took in its stretch of time, so a
+    value that holds is a thin line and one that swings is a tall band. ``marks`` label times below
+    the last panel (where a workload's phases begin)."""
+    top = max((y for _, pts in series for _, y in pts), default=1.0)
+    step = max(1, -(-(int(top) + 1) // height))  # whole values a row stands for: one each when they fit
+    rows = -(-(int(top) + 1) // step)
+    label_w = len(f"{top:.0f}")
+    cols = max(10, width - 4 - label_w - 2)
+    out = [title]
+    for name, pts in series:
+        out.append(f"  {name}")
+        ranges = _ranges(sorted(pts), x_end, cols)
+        for r in range(rows - 1, -1, -1):  # row r holds the values in [r, r + 1) x step
+            lo_v, hi_v = r * step, (r + 1) * step
+            cells = "".join("█" if g is not None and g[0] < hi_v and g[1] >= lo_v else " " for g in ranges)
+            out.append(f"  {lo_v:>{label_w}.0f} │{cells.rstrip()}")
+    axis = [" "] * cols
+    for x, text in marks:
+        at = min(cols - 1, max(0, int(x / x_end * cols))) if x_end > 0 else 0
+        axis[at] = "|"
+        for j, ch in enumerate(text, at + 1):
+            if j < cols and axis[j] == " ":
+                axis[j] = ch
+    out.append(f"  {'':>{label_w}} └{'─' * cols}")
+    out.append(f"  {'':>{label_w}}  {''.join(axis).rstrip()}")
+    out.append(f"  {'':>{label_w}}  0{f'{x_end:,.0f} {x_unit}':>{cols - 1}}")
+    return out

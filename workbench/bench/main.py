@@ -109,6 +109,10 @@ def main(args: argparse.Namespace) -> int:
         from workbench.bench import ui
 
         return ui.main(args.json, min(args.ops, 200))
+    if args.what == "feedback":
+        from workbench.bench import feedback
+
+        return feedback.main(args.json, not getattr(args, "no_chart", False))
     if args.what == "vm":
         from workbench.bench import vm
 

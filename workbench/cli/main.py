@@ -288,7 +288,20 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="print performance figures")
     b.add_argument(
         "what",
-        choices=["cpu", "mmu", "dispatch", "vm", "threads", "net", "web", "ui", "video", "files", "specialize"],
+        choices=[
+            "cpu",
+            "mmu",
+            "dispatch",
+            "vm",
+            "threads",
+            "net",
+            "web",
+            "ui",
+            "video",
+            "files",
+            "specialize",
+            "feedback",
+        ],
         help="cpu: translator vs interpreter vs qemu; mmu: paged vs unmapped; dispatch: event raise costs; "
         "vm: SOSP'95 Table 4 the UNIX way and the SPIN way; threads: Table 3, kernel and user threads; "
         "net: §5.5's guard experiment and Tables 5 and 6 on emulated machines joined by a wire; "
@@ -296,7 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
         "ui: the workbench's input-to-repaint latency while the machine runs; "
         "video: SOSP'95 Figure 6, the video server's utilization against streams, SPIN vs the OSF/1 way; "
         "files: Poking Holes' Tables 1-3, write against mmap and the hidden cost of O_TRUNC; "
-        "specialize: Synthetix's specialized read against the generic one, per read size, with the replug's cost",
+        "specialize: Synthetix's specialized read against the generic one, per read size, with the replug's cost; "
+        "feedback: Synthetix §3.2, read-ahead whose window a feedback loop sets, undamped and damped",
     )
     b.add_argument("--ops", type=int_in(1, MAX_OPS), default=None,
                    help="vm, threads, net, specialize: operations of each kind per run (default 200); web: requests per cached-file "
@@ -305,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--no-chart",
         action="store_true",
-        help="vm, threads, net, web, specialize: leave out the bar charts below the numbers",
+        help="vm, threads, net, web, specialize, feedback: leave out the charts below the numbers",
     )
     b.add_argument("--rounds", type=int_in(1, MAX_OPS), default=100,
                    help="bench program rounds (100 = about 20M instructions)")  # fmt: skip
