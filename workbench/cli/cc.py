@@ -28,7 +28,7 @@ from scenarios import programs
 
 RUNTIME = Path(programs.__file__).resolve().parent / "runtime"
 INCLUDE = RUNTIME / "include"
-LIBC = ("sys.c", "string.c", "stdlib.c", "stdio.c", "printf.c", "scanf.c")
+LIBC = ("sys.c", "string.c", "stdlib.c", "stdio.c", "printf.c", "scanf.c", "fs.c")
 GCC = "alpha-linux-gnu-gcc"
 AR = "alpha-linux-gnu-ar"
 INSTALL = "apt-get install gcc-alpha-linux-gnu"
@@ -71,11 +71,11 @@ def _cache_root() -> Path:
 def _runtime_archive(gcc: str, cpu: str, verbose: bool) -> Path:
     """libspin.a for ``cpu``: built once, then found by the hash of what made it."""
     files = [RUNTIME / "div.S", RUNTIME / "sys.h", *sorted((RUNTIME / "libc").iterdir()),
-             *sorted(INCLUDE.iterdir())]  # fmt: skip
+             *sorted(p for p in INCLUDE.rglob("*") if p.is_file())]  # fmt: skip (sys/stat.h and the like too)
     version = subprocess.run([gcc, "--version"], capture_output=True, text=True, check=False).stdout
     h = hashlib.sha256(version.encode() + cpu.encode() + " ".join(CFLAGS + RTFLAGS).encode())
     for f in files:
-        h.update(f.name.encode() + b"\0" + f.read_bytes())
+        h.update(str(f.relative_to(RUNTIME)).encode() + b"\0" + f.read_bytes())
     key = f"{cpu}-{h.hexdigest()[:16]}"
     for root in (_cache_root(), Path(tempfile.gettempdir()) / f"spinwb-cc-{os.getuid()}"):
         archive = root / key / "libspin.a"

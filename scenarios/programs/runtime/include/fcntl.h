@@ -9,6 +9,8 @@
 #define O_CREAT 01000
 #define O_TRUNC 02000
 #define O_EXCL 04000
+#define O_NONBLOCK 04
+#define O_DIRECTORY 0100000
 
 int open(const char *path, int flags, ...);
 

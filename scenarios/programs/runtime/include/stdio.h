@@ -22,6 +22,8 @@ typedef long fpos_t;
 extern FILE *stdin, *stdout, *stderr;
 
 FILE *fopen(const char *path, const char *mode);
+int rename(const char *from, const char *to);
+int remove(const char *path);
 int fclose(FILE *f);
 int fflush(FILE *f);
 int setvbuf(FILE *f, char *buf, int mode, size_t size);
