@@ -79,7 +79,7 @@ class Kernel:
         self.syscall_state: SyscallState | None = None  # the call being dispatched now (kernel/unix/calls_ext.py)
         self.syscall_note = ""  # what its handler decoded from user memory (a path), for its Syscall record
         self.call_end: dict[int, Callable[[], None]] = {}  # strand id -> what to do when its call returns (calls_ext)
-        self._entered: dict[int, tuple[int, int]] = {}  # strand id -> (first entry's cycle, entries) of a restarting call
+        self._entered: dict[int, tuple[int, int]] = {}  # strand id -> (first cycle, entries): a call that restarts
         self.halt_when_done = False  # stop the machine when no user strand is left
         self.exit_status: int | None = None
         self.console_input: Callable[[int], bytes] | None = None  # host source for the tty (spinwb run)
