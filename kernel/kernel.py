@@ -79,7 +79,9 @@ class Kernel:
         self.syscall_state: SyscallState | None = None  # the call being dispatched now (kernel/unix/calls_ext.py)
         self.syscall_note = ""  # what its handler decoded from user memory (a path), for its Syscall record
         self.call_end: dict[int, Callable[[], None]] = {}  # strand id -> what to do when its call returns (calls_ext)
-        self._entered: dict[int, tuple[int, int]] = {}  # strand id -> (first cycle, entries): a call that restarts
+        self._entered: dict[
+            int, tuple[int, int, str]
+        ] = {}  # strand id -> (first cycle, entries, note): a restarting call
         self.halt_when_done = False  # stop the machine when no user strand is left
         self.exit_status: int | None = None
         self.console_input: Callable[[int], bytes] | None = None  # host source for the tty (spinwb run)
@@ -237,8 +239,8 @@ class Kernel:
         self.syscalls += 1
         number = s.ctx.syscall_number
         args = s.ctx.args()
-        first, entries = self._entered.pop(s.id, (self.sal.trap_cycle, 0))
-        self.syscall_state, self.syscall_note = state, ""
+        first, entries, note = self._entered.pop(s.id, (self.sal.trap_cycle, 0, ""))
+        self.syscall_state, self.syscall_note = state, note
         try:
             self.trap.SystemCall(s.view, state)
         finally:
@@ -246,7 +248,7 @@ class Kernel:
         result = state.result
         if result is RESTART:
             s.ctx.restart()
-            self._entered[s.id] = (first, entries + 1)  # one call, however often it blocks (spinwb profile)
+            self._entered[s.id] = (first, entries + 1, self.syscall_note)  # one call, however often it blocks
             return
         if self.call_end:
             end = self.call_end.pop(s.id, None)

@@ -21,7 +21,7 @@ from machine.elf import ElfError, ElfImage, read_elf, read_program
 from machine.hostfile import HostFileError, write_bytes
 from machine.usermode import ExitInfo, UserProgram, default_streams
 from workbench.bench import main as bench
-from workbench.cli import cc, extcheck, netrun, scenario, web
+from workbench.cli import cc, extcheck, netrun, profile, scenario, web
 from workbench.cli.args import SEED, Parser, int_in, read_extension, scenario_arg
 from workbench.cli.serve import serve
 from workbench.views import plural
@@ -285,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(fn=_bench)
     cc.add_parser(sub)
     netrun.add_parser(sub)
+    profile.add_parser(sub)
     scenario.add_parser(sub)
     web.add_parser(sub)
     sh = sub.add_parser("shell", help="the workbench's commands at a prompt (history, completion, tables)")
