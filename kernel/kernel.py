@@ -348,7 +348,7 @@ class Kernel:
             k = min(PAGE_SIZE - (a & PAGE_MASK), n - len(out))
             out += self.sal.read_phys(pa, k)
         self.sal.charge(costs.BYTE_COPY_PER_8 * (n // 8))
-        self.copies += 1
+        self.copies += n > 0
         self.copied += n
         return bytes(out)
 
@@ -363,7 +363,7 @@ class Kernel:
             self.sal.write_phys(pa, data[pos : pos + k])
             pos += k
         self.sal.charge(costs.BYTE_COPY_PER_8 * (len(data) // 8))
-        self.copies += 1
+        self.copies += len(data) > 0
         self.copied += len(data)
         return True
 

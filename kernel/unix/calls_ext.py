@@ -85,6 +85,7 @@ class CallOps:
         self.unix = unix
         self.k = unix.k
         self.calls: dict[int, _Call] = {}  # strand id -> its macro call in progress
+        self.checks = 0  # the extension view's checks, all extensions (spinwb bench macro counts them)
 
     def call(self, st: SyscallState) -> tuple[Process, Strand, _Call]:
         s = strand_of(st._strand)
@@ -157,12 +158,11 @@ class ExtensionUnix:
     def __init__(self, ops: CallOps, ext: Any) -> None:
         self._ops = ops
         self._ext = ext
-        self._checks = 0  # checks made (spinwb bench macro counts them)
 
     def _state(self, st: Any, what: str) -> SyscallState:
         k = self._ops.k
         k.sal.charge(costs.EXT_CALL)
-        self._checks += 1
+        self._ops.checks += 1
         if type(st) is not SyscallState or st is not k.syscall_state:
             raise SpinError(f"{self._ext.name}: Unix.{what}: the state must be the system call being handled now, "
                             f"not {shown(st)}")  # fmt: skip
@@ -175,7 +175,7 @@ class ExtensionUnix:
         return st
 
     def _ints(self, what: str, *values: Any) -> None:
-        self._checks += 1
+        self._ops.checks += 1
         for v in values:
             if type(v) is not int or not 0 <= v < 1 << 64:
                 raise SpinError(f"{self._ext.name}: Unix.{what}: arguments are ints from 0 to 2**64-1, not {shown(v)}")

@@ -101,6 +101,10 @@ def main(args: argparse.Namespace) -> int:
         from workbench.bench import ui
 
         return ui.main(args.json, min(args.ops, 200))
+    if args.what == "macro":
+        from workbench.bench import macro
+
+        return macro.main(args.json, 50 if given is None else min(given, 1000))
     if args.what == "vm":
         from workbench.bench import vm
 

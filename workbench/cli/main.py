@@ -257,13 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="print performance figures")
     b.add_argument(
         "what",
-        choices=["cpu", "mmu", "dispatch", "vm", "threads", "net", "web", "ui", "video"],
+        choices=["cpu", "mmu", "dispatch", "vm", "threads", "net", "web", "ui", "video", "macro"],
         help="cpu: translator vs interpreter vs qemu; mmu: paged vs unmapped; dispatch: event raise costs; "
         "vm: SOSP'95 Table 4 the UNIX way and the SPIN way; threads: Table 3, kernel and user threads; "
         "net: §5.5's guard experiment and Tables 5 and 6 on emulated machines joined by a wire; "
         "web: §5.4's web server, the extension vs a user-level server, and its cache policies; "
         "ui: the workbench's input-to-repaint latency while the machine runs; "
-        "video: SOSP'95 Figure 6, the video server's utilization against streams, SPIN vs the OSF/1 way",
+        "video: SOSP'95 Figure 6, the video server's utilization against streams, SPIN vs the OSF/1 way; "
+        "macro: Poking Holes §3.2, one macro call as trusted kernel code, a verified extension and user code",
     )
     b.add_argument("--ops", type=int_in(1, MAX_OPS), default=None,
                    help="vm, threads, net: operations of each kind per run (default 200); web: requests per cached-file "
