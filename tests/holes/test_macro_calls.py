@@ -12,7 +12,7 @@ from kernel.sys.errors import SpinError
 from kernel.sys.trace import Syscall
 from kernel.unix.calls_ext import ExtensionUnix
 from kernel.unix.fileread import Reads
-from tests.holes.helpers import PATHS, expected_output, start
+from tests.holes.helpers import FILES, PATHS, expected_output, start
 
 ROUNDS = 3
 
@@ -157,3 +157,15 @@ def test_the_view_refuses_a_state_that_is_not_the_call_being_handled() -> None:
         view.Name(3, "read")
     with pytest.raises(SpinError, match="already"):
         view.Name(0x7600, "something_else")
+
+
+@pytest.mark.parametrize("n", [1, 100, 417, 4096])
+def test_the_specialized_read_gives_the_generic_reads_bytes(n: int) -> None:
+    name, data = "f4.txt", FILES["f4.txt"]
+    out = bytearray()
+    k = start("readfixed", [f"/{name}", str(n)], True, out)
+    finish(k)
+    calls = -(-len(data) // n)
+    assert bytes(out) == f"/{name}: {len(data)} bytes in {calls} reads, sum {sum(data)}\n".encode()
+    recs = [r for r in k.trace.of(Syscall) if r.name == "read_fixed"]
+    assert len(recs) == calls + 1 and recs[0].args[0] != 0 and recs[0].args[1:3] == (0, 0)  # only the buffer passed
