@@ -92,10 +92,12 @@ def _q(text: str) -> str:
 def arguments(c: Call) -> str:
     """The call's arguments as strace shows them, decoded where the trace can."""
     a = (*c.args, 0, 0, 0, 0, 0, 0)[:6]
-    path = _q(c.text) if c.text or c.name in ("open", "execve", "open_read_close", "file_to_socket") else f"{a[0]:#x}"
+    path = _q(c.text) if c.text else f"{a[0]:#x}"  # a path the handler could not read: its pointer
     n = c.name
     if n == "open":
         return f"{path}, {_flags(a[1])}"
+    if n == "execve":
+        return f"{path}, {a[1]:#x}, {a[2]:#x}"
     if n in READS or n in WRITES:
         return f"{a[0]}, {a[1]:#x}, {a[2]}"
     if n == "close":

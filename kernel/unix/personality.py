@@ -696,6 +696,7 @@ class Unix:
         path = k.copyin_string(s, st.a0)
         if path is None:
             return -EFAULT
+        k.note(path)
         argv = self._strings(s, st.a1)
         if argv is None:
             return -EFAULT
