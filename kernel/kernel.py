@@ -79,9 +79,8 @@ class Kernel:
         self.syscall_state: SyscallState | None = None  # the call being dispatched now (kernel/unix/calls_ext.py)
         self.syscall_note = ""  # what its handler decoded from user memory (a path), for its Syscall record
         self.call_end: dict[int, Callable[[], None]] = {}  # strand id -> what to do when its call returns (calls_ext)
-        self._entered: dict[
-            int, tuple[int, int, str]
-        ] = {}  # strand id -> (first cycle, entries, note): a restarting call
+        # strand id -> (first entry's cycle, entries so far, note) of a call that blocked and will restart
+        self._entered: dict[int, tuple[int, int, str]] = {}
         self.halt_when_done = False  # stop the machine when no user strand is left
         self.exit_status: int | None = None
         self.console_input: Callable[[int], bytes] | None = None  # host source for the tty (spinwb run)
