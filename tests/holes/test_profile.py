@@ -117,3 +117,16 @@ def test_bad_input_is_one_line(args: list[str], says: str, status: int, capsys: 
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.startswith("spinwb profile:")]
     assert len(lines) == 1 and says in lines[0] and "Traceback" not in err
+
+
+def test_sequences_are_per_process_never_across_two() -> None:
+    def call(pid: int, name: str, result: int = 0, *args: int) -> P.Call:
+        return P.Call(pid, pid, 0, name, args, result, 0, 10, 1, "")
+
+    cs = []
+    for _ in range(3):  # two processes interleaved: 1 does open-close, 2 does write-write
+        cs += [call(1, "open", 3), call(2, "write", 5, 1), call(1, "close", 0, 3), call(2, "write", 5, 1)]
+    seqs = {s.calls: s for s in P.sequences(cs)}
+    assert seqs[("open", "close")].count == 3 and seqs[("open", "close")].pids == (1,)
+    assert ("open", "write") not in seqs and ("write", "close") not in seqs
+    assert seqs[("write", "write")].count == 3  # six writes, counted without overlap
