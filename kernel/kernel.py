@@ -31,6 +31,7 @@ from kernel.core.sal import (
 from kernel.core.sched import DONE, RUNNING, Scheduler, Strand
 from kernel.core.translation import FaultState, Space, Translation, VirtAddr
 from kernel.core.trap import NORESULT, RESTART, SyscallState, TrapInterface, TrapState
+from kernel.params import NOTE_MAX
 from kernel.sys.dispatcher import Event
 from kernel.sys.interface import Interface
 from kernel.sys.system import ExtensionSystem
@@ -73,6 +74,13 @@ class Kernel:
         self.ticks = 0
         self.syscalls = 0
         self.faults = 0
+        self.copies = 0  # copyin/copyout operations between user memory and the kernel (a string is one)
+        self.copied = 0  # the bytes they moved
+        self.syscall_state: SyscallState | None = None  # the call being dispatched now (kernel/unix/calls_ext.py)
+        self.syscall_note = ""  # what its handler decoded from user memory (a path), for its Syscall record
+        self.call_end: dict[int, Callable[[], None]] = {}  # strand id -> what to do when its call returns (calls_ext)
+        # strand id -> (first entry's cycle, entries so far, note) of a call that blocked and will restart
+        self._entered: dict[int, tuple[int, int, str]] = {}
         self.halt_when_done = False  # stop the machine when no user strand is left
         self.exit_status: int | None = None
         self.console_input: Callable[[int], bytes] | None = None  # host source for the tty (spinwb run)
@@ -211,6 +219,10 @@ class Kernel:
         return s
 
     def release_strand(self, s: Strand) -> None:
+        self._entered.pop(s.id, None)
+        end = self.call_end.pop(s.id, None)
+        if end is not None:
+            end()
         if s.kstack is not None and self.phys is not None:
             self.phys.Deallocate(s.kstack)
             s.kstack = None
@@ -225,11 +237,22 @@ class Kernel:
         self.sal.charge(costs.SYSCALL_DISPATCH)
         self.syscalls += 1
         number = s.ctx.syscall_number
-        self.trap.SystemCall(s.view, state)
+        args = s.ctx.args()
+        first, entries, note = self._entered.pop(s.id, (self.sal.trap_cycle, 0, ""))
+        self.syscall_state, self.syscall_note = state, note
+        try:
+            self.trap.SystemCall(s.view, state)
+        finally:
+            self.syscall_state = None
         result = state.result
         if result is RESTART:
             s.ctx.restart()
+            self._entered[s.id] = (first, entries + 1, self.syscall_note)  # one call, however often it blocks
             return
+        if self.call_end:
+            end = self.call_end.pop(s.id, None)
+            if end is not None:
+                end()
         if result is NORESULT or s.state == DONE:
             return
         if not isinstance(result, int) or isinstance(result, bool):
@@ -238,7 +261,14 @@ class Kernel:
             result = -ENOSYS
         s.ctx.set_result(result)
         self.trace.add(Syscall(cycle=self.sal.now, strand=s.id, pid=s.pid, number=number,
-                               name=self.syscall_names.get(number, str(number)), result=result))  # fmt: skip
+                               name=self.syscall_names.get(number, str(number)), result=result, start=first,
+                               args=args, entries=entries + 1, text=self.syscall_note[:NOTE_MAX]))  # fmt: skip
+
+    def note(self, text: str) -> None:
+        """What the call being handled read from user memory (a path), for its
+        trace record; free in virtual time, so tracing never changes a run."""
+        if self.syscall_state is not None:
+            self.syscall_note = text
 
     # --- memory faults ---------------------------------------------------------------
 
@@ -317,6 +347,8 @@ class Kernel:
             k = min(PAGE_SIZE - (a & PAGE_MASK), n - len(out))
             out += self.sal.read_phys(pa, k)
         self.sal.charge(costs.BYTE_COPY_PER_8 * (n // 8))
+        self.copies += n > 0
+        self.copied += n
         return bytes(out)
 
     def copyout(self, s: Strand, va: int, data: bytes) -> bool:
@@ -330,20 +362,26 @@ class Kernel:
             self.sal.write_phys(pa, data[pos : pos + k])
             pos += k
         self.sal.charge(costs.BYTE_COPY_PER_8 * (len(data) // 8))
+        self.copies += len(data) > 0
+        self.copied += len(data)
         return True
 
     def copyin_string(self, s: Strand, va: int, limit: int = 4096) -> str | None:
         out = bytearray()
-        while len(out) < limit:
-            chunk = self.copyin(s, va + len(out), min(64, PAGE_SIZE - ((va + len(out)) & PAGE_MASK)))
-            if chunk is None:
-                return None
-            z = chunk.find(b"\0")
-            if z >= 0:
-                out += chunk[:z]
-                return out.decode("latin-1")
-            out += chunk
-        return None
+        copies = self.copies
+        try:
+            while len(out) < limit:
+                chunk = self.copyin(s, va + len(out), min(64, PAGE_SIZE - ((va + len(out)) & PAGE_MASK)))
+                if chunk is None:
+                    return None
+                z = chunk.find(b"\0")
+                if z >= 0:
+                    out += chunk[:z]
+                    return out.decode("latin-1")
+                out += chunk
+            return None
+        finally:
+            self.copies = copies + 1  # one copy, however many pieces it was read in
 
     # --- console ---------------------------------------------------------------------
 

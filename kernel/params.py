@@ -40,6 +40,9 @@ PORTS_PER_EXTENSION = 64  # UDP ports an extension listens on
 REPORTS_MAX = 10_000  # fault and abort lines the dispatcher keeps: an extension can fault on every packet
 CONSOLE_LINES = 10_000  # lines the kernel console keeps of extensions' output
 TRACE_RECORDS = 10_000  # records in the trace ring: enough for a lesson's run, bounded for a long one
+MACRO_READ_MAX = 64 * 1024  # bytes one Unix.ReadData may take from a file (a macro call reads in pieces)
+MACRO_NAME_MAX = 32  # characters in the name Unix.Name gives an application-specific call
+NOTE_MAX = 256  # characters of a system call's decoded argument (a path) its Syscall record keeps
 
 # --- extensions: the language's runtime limits (docs/extensions.md lists each) ----------------
 

@@ -42,7 +42,7 @@ from kernel.inspect import (  # noqa: F401 - re-exported for the panes and the s
 )
 from kernel.inspect import guards_text as _guards_text
 from kernel.net.records import PacketFrame
-from kernel.sys.trace import Dispatch, Record, Switch
+from kernel.sys.trace import Dispatch, Record, Switch, Syscall
 
 if TYPE_CHECKING:
     from kernel.kernel import Kernel
@@ -83,6 +83,9 @@ def plural(n: int, noun: str, nouns: str | None = None) -> str:
 # --- Trace -----------------------------------------------------------------------------------
 
 
+SYSCALL_PROFILE_FIELDS = ("start", "args", "entries", "text")  # spinwb profile's; the Trace pane's line stays short
+
+
 def record_text(r: Record) -> str:
     """One record as a line: its type and fields (frames by their summary)."""
     if isinstance(r, PacketFrame):
@@ -96,8 +99,9 @@ def record_text(r: Record) -> str:
     if isinstance(r, Switch):
         return f"Switch {r.old}→{r.new} ({r.old_name}→{r.new_name}) {r.reason} at cycle {r.cycle:,}"
     fields = []
+    hidden = SYSCALL_PROFILE_FIELDS if isinstance(r, Syscall) else ()
     for name in r.__dataclass_fields__:  # type: ignore[attr-defined]
-        if name == "seq":
+        if name == "seq" or name in hidden:
             continue
         value = getattr(r, name)
         if value in ("", (), None):

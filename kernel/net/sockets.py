@@ -315,6 +315,23 @@ class Sockets:
         err = net.udp.send(sock.port, a[0], a[1], data, pid)
         return err if err < 0 else n
 
+    def send_data(self, p: Process, s: Strand, sock: Socket, data: bytes) -> Any:
+        """Bytes the kernel already holds onto a connected stream socket: what
+        fits (RESTART when nothing does). A macro call's file-to-socket
+        (kernel/unix/calls_ext.py) sends a file this way: no copy from user
+        memory, one socket call's bookkeeping per piece."""
+        t = sock.tcb
+        if not sock.stream or t is None or t.state in (T.LISTEN, T.SYN_SENT):
+            return -ENOTCONN
+        if t.error:
+            return -t.error
+        if t.state not in (T.ESTABLISHED, T.CLOSE_WAIT) or t.fin_queued:
+            return -EPIPE
+        if len(t.sndbuf) >= TCP_SNDBUF and data:
+            return self._wait(t.waiters, s, f"send {t.raddr}:{t.rport}")
+        self.k.sal.charge(costs.SOCKET_CALL)
+        return t.send(data)
+
     def sys_recvfrom(self, p: Process, st: SyscallState) -> Any:
         return self._recv(p, st, st.a0, st.a1, st.a2, st.a4, st.a5)
 

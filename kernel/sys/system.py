@@ -26,7 +26,7 @@ from machine.hostfile import HOST_TEXT_MAX, HostFileError, read_text
 # and the privileged set only trusted installers may use.
 SPIN_PUBLIC = ("Dispatcher", "Console", "Clock", "Domain", "NameServer", "Strand", "Sched", "Thread", "PhysAddr",
                "VirtAddr", "Translation", "Trap", "Ether", "IP", "ICMP", "UDP", "TCP", "Replug", "Files", "NFS",
-               "Inspect", "FrameBuffer", "Timer", "Reel", "Multicast")  # fmt: skip
+               "Inspect", "FrameBuffer", "Timer", "Reel", "Multicast", "Unix")  # fmt: skip
 SPIN_TRUSTED = ("DispatcherPrivate", "Sal", "SpinLock", "Stitcher")
 TRUSTED_IMPORTERS = ("kernel", "root")
 

@@ -123,12 +123,22 @@ class Switch(Record):
 
 @dataclass(frozen=True, slots=True)
 class Syscall(Record):
+    """A system call that returned, at ``cycle``. The later fields are what
+    ``spinwb profile`` reads (Poking Holes §4's strace): when the call was
+    first entered (``start``, before the PAL entry), its six argument
+    registers, the kernel entries it took (more than 1 when it blocked and
+    restarted) and what its handler decoded from user memory (a path)."""
+
     cycle: int = 0
     strand: int = 0
     pid: int = 0
     number: int = 0
     name: str = ""
     result: int = 0  # >= 0, or -errno
+    start: int = 0
+    args: tuple[int, ...] = ()
+    entries: int = 1
+    text: str = ""
     kind = "syscall"
 
 

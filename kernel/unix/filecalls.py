@@ -265,6 +265,7 @@ class FileCalls:
         path = self.k.copyin_string(caller(st), va)
         if path is None:
             return -EFAULT
+        self.k.note(path)  # for the call's trace record (spinwb profile)
         if path == "":
             return -ENOENT
         if self.k.fs is None:

@@ -85,6 +85,7 @@ from kernel.params import MAX_ARGS, MAX_FDS, MAX_IO, MAX_PROCESSES
 from kernel.sys.dispatcher import FIRST
 from kernel.sys.trace import Exit, Signal
 from kernel.unix import authority as unix_authority
+from kernel.unix import calls_ext
 from kernel.unix.addrspace import AddressSpace
 from kernel.unix.cthreads import CThreads
 from kernel.unix.filecalls import FileCalls, FilePager
@@ -152,6 +153,7 @@ class Unix:
         self.sockets: Any = None  # kernel/net/sockets.py, when the machine has a network
         self.reads = Reads(self)  # the read path of regular files and its guards (kernel/unix/fileread.py)
         unix_authority.install(self)  # a user's extension sees only its own processes' calls and faults
+        self.calls = calls_ext.export(self)  # the personality's calls for macro system calls (Poking Holes §5)
 
     # --- processes -------------------------------------------------------------------
 
@@ -485,6 +487,7 @@ class Unix:
         path = self.k.copyin_string(caller(st), st.a0)
         if path is None:
             return -EFAULT
+        self.k.note(path)
         if path in TTY_NAMES:
             if len(p.fds) >= MAX_FDS:
                 return -EMFILE
@@ -752,6 +755,7 @@ class Unix:
         path = k.copyin_string(s, st.a0)
         if path is None:
             return -EFAULT
+        k.note(path)
         argv = self._strings(s, st.a1)
         if argv is None:
             return -EFAULT

@@ -113,6 +113,10 @@ def main(args: argparse.Namespace) -> int:
         from workbench.bench import feedback
 
         return feedback.main(args.json, not getattr(args, "no_chart", False))
+    if args.what == "macro":
+        from workbench.bench import macro
+
+        return macro.main(args.json, 50 if given is None else min(given, 1000))
     if args.what == "vm":
         from workbench.bench import vm
 

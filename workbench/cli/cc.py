@@ -70,8 +70,12 @@ def _cache_root() -> Path:
 
 def _runtime_archive(gcc: str, cpu: str, verbose: bool) -> Path:
     """libspin.a for ``cpu``: built once, then found by the hash of what made it."""
-    files = [RUNTIME / "div.S", RUNTIME / "sys.h", *sorted((RUNTIME / "libc").iterdir()),
-             *sorted(p for p in INCLUDE.rglob("*") if p.is_file())]  # fmt: skip (sys/stat.h and the like too)
+    files = [
+        RUNTIME / "div.S",
+        RUNTIME / "sys.h",
+        *sorted((RUNTIME / "libc").iterdir()),
+        *sorted(p for p in INCLUDE.rglob("*") if p.is_file()),
+    ]  # fmt: skip (sys/stat.h and the like too)
     version = subprocess.run([gcc, "--version"], capture_output=True, text=True, check=False).stdout
     h = hashlib.sha256(version.encode() + cpu.encode() + " ".join(CFLAGS + RTFLAGS).encode())
     for f in files:

@@ -22,7 +22,7 @@ from machine.elf import ElfError, ElfImage, read_elf, read_program
 from machine.hostfile import HostFileError, replace_bytes, write_bytes
 from machine.usermode import ExitInfo, UserProgram, default_streams
 from workbench.bench import main as bench
-from workbench.cli import cc, extcheck, netrun, scenario, web
+from workbench.cli import cc, extcheck, netrun, profile, scenario, web
 from workbench.cli.args import SEED, Parser, int_in, read_extension, scenario_arg
 from workbench.cli.serve import serve
 from workbench.views import plural
@@ -301,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
             "files",
             "specialize",
             "feedback",
+            "macro",
         ],
         help="cpu: translator vs interpreter vs qemu; mmu: paged vs unmapped; dispatch: event raise costs; "
         "vm: SOSP'95 Table 4 the UNIX way and the SPIN way; threads: Table 3, kernel and user threads; "
@@ -310,7 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
         "video: SOSP'95 Figure 6, the video server's utilization against streams, SPIN vs the OSF/1 way; "
         "files: Poking Holes' Tables 1-3, write against mmap and the hidden cost of O_TRUNC; "
         "specialize: Synthetix's specialized read against the generic one, per read size, with the replug's cost; "
-        "feedback: Synthetix §3.2, read-ahead whose window a feedback loop sets, undamped and damped",
+        "feedback: Synthetix §3.2, read-ahead whose window a feedback loop sets, undamped and damped; "
+        "macro: Poking Holes §3.2, one macro call as trusted kernel code, a verified extension and user code",
     )
     b.add_argument("--ops", type=int_in(1, MAX_OPS), default=None,
                    help="vm, threads, net, specialize: operations of each kind per run (default 200); web: requests per cached-file "
@@ -334,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(fn=_bench)
     cc.add_parser(sub)
     netrun.add_parser(sub)
+    profile.add_parser(sub)
     scenario.add_parser(sub)
     web.add_parser(sub)
     sh = sub.add_parser("shell", help="the workbench's commands at a prompt (history, completion, tables)")

@@ -26,6 +26,7 @@ BENCHES = (
     ("vm", "SOSP'95 Table 4: virtual memory operations, the UNIX way and the SPIN way"),
     ("threads", "SOSP'95 Table 3: fork-join and ping-pong, kernel and user threads"),
     ("net", "SOSP'95 §5.5 and Tables 5-6: UDP round trips, guards, forwarding"),
+    ("macro", "Poking Holes §3.2: one macro call as kernel code, a verified extension and user code"),
 )
 TIMEOUT_S = 600  # a bench that takes longer than this on the host is reported, not waited on
 

@@ -58,3 +58,11 @@ void *sbrk(long inc)
 	cur_brk = got;
 	return old;
 }
+
+/* <spin_macro.h>: the macro calls of extensions/macro_calls.py (0x7600..0x7603). */
+#include <spin_macro.h>
+
+ssize_t open_read_close(const char *path, void *buf, size_t n) { return check(syscall3(0x7600, path, buf, n)); }
+ssize_t file_to_socket(const char *path, int sock) { return check(syscall3(0x7601, path, sock, 0)); }
+int read_fixed_bind(int fd, size_t n) { return (int)check(syscall3(0x7602, fd, n, 0)); }
+ssize_t read_fixed(void *buf) { return check(syscall3(0x7603, buf, 0, 0)); }
