@@ -253,7 +253,9 @@ def _run_arguments(r: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="load an extension into the booted kernel before the program starts (repeatable)")  # fmt: skip
     r.add_argument("--max-instructions", type=int_in(1), default=None, metavar="N", help="stop after N instructions")
     r.add_argument("--interpret", action="store_true", help="use the reference interpreter, not the translator")
-    r.add_argument("--disk", metavar="IMAGE", help="attach a disk with an extent file system (see spinwb mkfs)")
+    r.add_argument("--disk", metavar="IMAGE",
+                   help="attach a disk with an extent file system (see spinwb mkfs); what the run writes on it goes "
+                   "back to IMAGE when the run ends")  # fmt: skip
     r.add_argument("--harness", action="store_true",
                    help="run without the kernel, in the one-process harness (for comparison)")  # fmt: skip
     r.set_defaults(fn=_run, command="run")
