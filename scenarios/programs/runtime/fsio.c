@@ -1,20 +1,6 @@
 /* The calls fsio.h declares, and the helpers the fs_*.c programs share. */
 #include "fsio.h"
 
-#define SYS_unlink 10
-#define SYS_stat 67
-#define SYS_fstat 91
-#define SYS_fsync 95
-#define SYS_rename 128
-#define SYS_truncate 129
-#define SYS_ftruncate 130
-#define SYS_mkdir 136
-#define SYS_rmdir 137
-#define SYS_msync 217
-#define SYS_pread64 349
-#define SYS_pwrite64 350
-#define SYS_getdents64 377
-
 int open3(const char *path, int flags, int mode) { return (int)syscall3(SYS_open, path, flags, mode); }
 long pread(int fd, void *buf, size_t n, long off) { return syscall6(SYS_pread64, fd, (long)buf, (long)n, off, 0, 0); }
 long pwrite(int fd, const void *buf, size_t n, long off) { return syscall6(SYS_pwrite64, fd, (long)buf, (long)n, off, 0, 0); }

@@ -11,6 +11,22 @@
 #define SYS_mmap 71
 #define SYS_munmap 73
 #define SYS_exit_group 405
+/* the file calls (fsio.c for the kernel's programs, libc/fs.c for spinwb cc's) */
+#define SYS_unlink 10
+#define SYS_stat 67
+#define SYS_lstat 68
+#define SYS_fstat 91
+#define SYS_fsync 95
+#define SYS_rename 128
+#define SYS_truncate 129
+#define SYS_ftruncate 130
+#define SYS_mkdir 136
+#define SYS_rmdir 137
+#define SYS_msync 217
+#define SYS_pread64 349
+#define SYS_pwrite64 350
+#define SYS_getdents64 377
+#define SYS_fdatasync 447
 
 #define SYSCALL_CLOBBERS "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", \
 	"$22", "$23", "$24", "$25", "$27", "$28", "memory"

@@ -11,22 +11,6 @@
 #include <unistd.h>
 #include "../sys.h"
 
-#define SYS_unlink 10
-#define SYS_stat 67
-#define SYS_lstat 68
-#define SYS_fstat 91
-#define SYS_fsync 95
-#define SYS_rename 128
-#define SYS_truncate 129
-#define SYS_ftruncate 130
-#define SYS_mkdir 136
-#define SYS_rmdir 137
-#define SYS_msync 217
-#define SYS_pread64 349
-#define SYS_pwrite64 350
-#define SYS_getdents64 377
-#define SYS_fdatasync 447
-
 static long fail(long r)
 {
 	if (r < 0 && r > -4096) {
