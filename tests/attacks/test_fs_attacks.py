@@ -160,3 +160,23 @@ def test_the_end_of_run_flush_with_memory_exhausted_is_one_line_not_a_traceback(
         k.phys.Deallocate(f)
     assert _mounts(k)["f"] == b"y" * 9000
     assert read_image(bytes(k.machine.disk.data))
+
+
+def test_lseek_past_off_t_is_einval_not_a_wrapped_offset() -> None:
+    """Before: SEEK_CUR by 2**63-1 twice gave an offset of 2**64-2, which the
+    program read back as -2 (an errno), and the descriptor kept it."""
+    from types import SimpleNamespace
+
+    from kernel.unix.process import OpenFile
+    from tests.holes.helpers import start
+
+    k = start("smallfiles", ["1", "/f1.txt"])
+    unix = k.personality
+    p = unix.procs[1]
+    f = OpenFile("file", k.fs.lookup("f1.txt"), 0, True, False)
+    p.fds[9] = f
+    big = (1 << 63) - 1
+    assert unix.sys_lseek(p, SimpleNamespace(a0=9, a1=big, a2=0)) == big
+    assert unix.sys_lseek(p, SimpleNamespace(a0=9, a1=big, a2=1)) == -22
+    assert f.offset == big
+    assert unix.sys_lseek(p, SimpleNamespace(a0=9, a1=(1 << 64) - 1, a2=1)) == big - 1  # -1 from where it is
