@@ -39,11 +39,15 @@ from kernel.core.physaddr import OutOfFrames
 from kernel.core.sal import EIO, ENOMEM, PAGE_SHIFT, PAGE_SIZE
 from kernel.fs.format import (
     BLOCK,
+    ENTRY,
+    ENTRY2,
+    MAX_FILES,
     S_IFDIR,
     Entry,
     FsFormatError,
     directory_blocks,
     entry_format,
+    fits_v1,
     name_problem,
     pack_directory,
     parse_directory,
@@ -95,10 +99,11 @@ class _Flush:
     """A write to the disk: a dirty chunk (``key``, its generation when
     queued) or the file system's own metadata (``key`` None, frames its own)."""
 
-    __slots__ = ("key", "gen", "frame", "block", "count", "own")
+    __slots__ = ("key", "gen", "frame", "block", "count", "own", "retire")
 
     def __init__(self, key: Key | None, gen: int, frame: Frame, block: int, count: int, own: bool) -> None:
         self.key, self.gen, self.frame, self.block, self.count, self.own = key, gen, frame, block, count, own
+        self.retire: list[tuple[int, int]] = []  # the superblock's: old directory extents it frees once written
 
 
 class _Direct:
@@ -108,13 +113,15 @@ class _Direct:
     scatter-gather; the frames PhysAddr hands out in a row are usually
     contiguous, so a read is usually one command)."""
 
-    __slots__ = ("entry", "frames", "skip", "n", "done", "runs", "failed")
+    __slots__ = ("entry", "frames", "skip", "n", "done", "runs", "failed", "offset", "block")
 
     def __init__(self, entry: Entry, frames: list[Frame], skip: int, n: int, done: Callable[[bytes | int], None],
                  runs: list[tuple[int, int, int]]) -> None:  # fmt: skip
         self.entry, self.frames, self.skip, self.n, self.done = entry, frames, skip, n, done
         self.runs = runs  # (disk block, block count, physical address), still to start
         self.failed = False
+        self.offset = 0  # the file's byte the read starts at
+        self.block = entry.block  # where the file's extent was when the read was queued
 
 
 class ExtentFS:
@@ -138,6 +145,8 @@ class ExtentFS:
         self.total = self.dir_block = self.dir_blocks = 0
         self.meta_dirty = False  # the directory or the superblock differs from the disk's
         self.meta_pending = 0  # metadata writes queued or under way
+        self.all_v1: bool | None = None  # every name fits the small entry format (None: not looked at yet)
+        self.retired: list[tuple[int, int]] = []  # old directory extents, free once the new superblock is written
         self.reads = self.hits = self.misses = self.errors = 0
         self.writes = self.writebacks = self.moves = self.allocs = self.frees = 0
         self.direct_reads = self.direct_bytes = self.direct_errors = 0
@@ -242,13 +251,45 @@ class ExtentFS:
         self.inodes[e.ino] = e
         return e
 
+    def _room_for_entry(self, path: str, new: bool = True) -> None:
+        """Before a directory entry is added (``new``) or renamed to ``path``:
+        the directory has room for it on the disk now, or the call fails
+        with ENOSPC -- not the end-of-run flush, which has nobody to tell (a
+        hostile program filled the disk, or the directory past MAX_FILES,
+        which no mount would read back). A directory that must grow moves
+        to an extent twice as large; the old one stays taken until the
+        superblock naming the new one is on the disk (_flushed)."""
+        if new and len(self.files) + len(self.dirs) >= MAX_FILES:
+            raise FsError(28, f"{path}: the directory holds {MAX_FILES} entries at most")  # ENOSPC
+        if self.all_v1 is None:
+            self.all_v1 = all(fits_v1(e.name) for e in (*self.files.values(), *self.dirs.values()))
+        self.all_v1 = self.all_v1 and fits_v1(path)  # (never True again: it only over-reserves)
+        n = len(self.files) + len(self.dirs) + 1
+        need = max(1, -(-n * (ENTRY if self.all_v1 else ENTRY2).size // BLOCK))  # directory_blocks, in O(1)
+        if need <= self.dir_blocks:
+            return
+        want = max(need, min(2 * self.dir_blocks, directory_blocks([Entry("/", 0, 0, 0, 0)] * MAX_FILES)))
+        try:
+            nb = self._allocate(want)
+        except NoSpace:
+            try:
+                want, nb = need, self._allocate(need)
+            except NoSpace:
+                raise FsError(28, f"{path}: no free blocks for the directory to grow into") from None
+        self.retired.append((self.dir_block, self.dir_blocks))
+        self.dir_block, self.dir_blocks = nb, want
+        self.meta_dirty = True
+
     def create(self, path: str, mode: int) -> Entry:
-        """A new empty regular file (the caller checked it does not exist)."""
-        name, _ = self.resolve(path)
+        """A new empty regular file; EEXIST if the name is taken."""
+        name, old = self.resolve(path)
+        if old is not None:  # (an implied directory: open_file looked already; is_dir is a scan)
+            raise FsError(17, f"{path}: exists")  # EEXIST
         self._parent_ok(name)
         why = name_problem(name)
         if why:
             raise FsError(22, f"{path}: {why}")
+        self._room_for_entry(name)
         e = self._new_ino(Entry(name, 0, 0, 0, mode & 0o7777))
         e.ondisk = 0
         self.files[name] = e
@@ -260,6 +301,10 @@ class ExtentFS:
         if e is not None or self.is_dir(name):
             raise FsError(17, f"{path}: exists")  # EEXIST
         self._parent_ok(name)
+        why = name_problem(name)
+        if why:
+            raise FsError(22, f"{path}: {why}")
+        self._room_for_entry(name)
         d = self._new_ino(Entry(name, 0, 0, 0, S_IFDIR | mode & 0o7777))
         self.dirs[name] = d
         self._meta(costs.FS_DIR_UPDATE)
@@ -323,6 +368,7 @@ class ExtentFS:
         self._parent_ok(nname)
         if oname == nname:
             return
+        self._room_for_entry(nname, new=False)  # a longer name may need the larger entry format
         if odir and (nname + "/").startswith(oname + "/"):
             raise FsError(22, f"{new}: inside {old}, which it would move")  # EINVAL
         ndir = self.is_dir(nname) and (ne is None or ne.is_dir)
@@ -519,7 +565,9 @@ class ExtentFS:
             left -= cnt
             i += -(-cnt // BLOCKS_PER_CHUNK)
         self.direct_reads += 1
-        self.queue.append(_Direct(e, frames, offset - first * BLOCK, n, done, runs))
+        t = _Direct(e, frames, offset - first * BLOCK, n, done, runs)
+        t.offset = offset
+        self.queue.append(t)
         self._start()
 
     def _finish_direct(self, t: _Direct) -> None:
@@ -539,11 +587,43 @@ class ExtentFS:
                     out += self.k.sal.read_phys((f.pfn << PAGE_SHIFT) + skip, piece)
                     need -= piece
                 skip = max(0, skip - CHUNK)
-            data = bytes(out)
-            self.direct_bytes += len(data)
+            data = self._as_the_file_is(t, out)
+            if type(data) is int:
+                self.direct_errors += 1
+            else:
+                self.direct_bytes += len(data)
         for f in t.frames:
             self.phys.Deallocate(f)
         t.done(data)
+
+    def _as_the_file_is(self, t: _Direct, out: bytearray) -> bytes | int:
+        """What the disk gave a direct read, made what the file holds now: the
+        disk lags the write-back cache, so a chunk in the cache (dirty, or
+        being written) is read from there; past the disk's copy of the file
+        (Entry.ondisk: a file truncated and grown again, one never yet
+        written back) its blocks hold old bytes, which read as zeros; and
+        the file may have shrunk meanwhile, or moved (then a chunk no longer
+        cached is -EIO: its old blocks may be another file's now). No double
+        buffering (SOSP'95 §5.4) must not mean stale bytes."""
+        e = t.entry
+        end = min(t.offset + len(out), e.size)
+        if end <= t.offset:
+            return b""
+        out = out[: end - t.offset]
+        moved, valid = e.block != t.block, e.valid()
+        for c in range(t.offset // CHUNK, (end - 1) // CHUNK + 1):
+            lo, hi = max(t.offset, c * CHUNK), min(end, (c + 1) * CHUNK)
+            f = self.cache.get((e.ino, c))
+            if f is not None:
+                out[lo - t.offset : hi - t.offset] = self.k.sal.read_phys(
+                    (f.pfn << PAGE_SHIFT) + lo - c * CHUNK, hi - lo
+                )
+            elif moved:
+                return -EIO
+            elif hi > valid:
+                z = max(lo, valid)
+                out[z - t.offset : hi - t.offset] = bytes(hi - z)
+        return bytes(out)
 
     def read_all_polled(self, e: Entry) -> bytes:
         """A whole file with polled I/O (boot loads init this way)."""
@@ -810,21 +890,32 @@ class ExtentFS:
         already queued): the directory moves to a larger extent if it must."""
         if not self.meta_dirty:
             return
-        self.meta_dirty = False
         entries = sorted([*self.files.values(), *self.dirs.values()], key=lambda x: x.name)
         need = directory_blocks(entries)
-        if need > self.dir_blocks:
+        if need > self.dir_blocks:  # (create and rename made room already: only a fallback)
             nb = self._allocate(need)
-            self._give_back(self.dir_block, self.dir_blocks)
+            self.retired.append((self.dir_block, self.dir_blocks))
             self.dir_block, self.dir_blocks = nb, need
         block0, raw = pack_directory(entries, self.total, self.dir_block, self.dir_blocks)
         used = directory_blocks(entries)  # only the blocks entries are in; mount reads no more
         pieces = [(self.dir_block + b, raw[b * BLOCK : min(b + BLOCKS_PER_CHUNK, used) * BLOCK])
                   for b in range(0, used, BLOCKS_PER_CHUNK)]  # fmt: skip
-        for block, data in [*pieces, (0, block0)]:  # the superblock last: it names the directory
-            f = self.phys.Allocate("fs metadata")
+        frames: list[Frame] = []
+        try:  # every frame first: out of memory, nothing is queued and the metadata stays dirty
+            for _ in range(len(pieces) + 1):
+                frames.append(self.phys.Allocate("fs metadata"))
+        except OutOfFrames:
+            for f in frames:
+                self.phys.Deallocate(f)
+            raise
+        self.meta_dirty = False
+        retired, self.retired = self.retired, []
+        for f, (block, data) in zip(frames, [*pieces, (0, block0)], strict=True):  # the superblock last
             self.k.sal.write_phys(f.pfn << PAGE_SHIFT, data)
-            self.queue.append(_Flush(None, 0, f, block, len(data) // BLOCK, True))
+            t = _Flush(None, 0, f, block, len(data) // BLOCK, True)
+            if block == 0:
+                t.retire = retired
+            self.queue.append(t)
             self.meta_pending += 1
         self.k.sal.charge(costs.FS_DIR_UPDATE)
         self._start()
@@ -862,8 +953,11 @@ class ExtentFS:
         or a lesson wants the image): transfers under way finish first. The
         chunks written; raises DiskIOError if a write failed."""
         before = self.writebacks
-        self.flush_all()
-        self._queue_meta()
+        try:
+            self.flush_all()
+            self._queue_meta()
+        except (OutOfFrames, NoSpace) as e:  # the run ends with memory or disk full: say so in one line
+            raise DiskIOError(f"no room to write the cache back ({e})") from None
         while self.busy is not None:
             if not self.k.sal.disk_poll():
                 raise DiskIOError("the disk stopped with a transfer under way")
@@ -962,6 +1056,10 @@ class ExtentFS:
             self.phys.Deallocate(t.frame)
             if err:
                 self.meta_dirty = True  # tried again at the next sync
+                self.retired += t.retire  # still named by the disk's superblock
+            else:
+                for b, n in t.retire:
+                    self._give_back(b, n)
         else:
             key = t.key
             self.flushing[key] -= 1

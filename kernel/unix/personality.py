@@ -534,7 +534,7 @@ class Unix:
             return -ESPIPE
         off, whence = _signed(st.a1), st.a2
         base = {0: 0, 1: f.offset, 2: f.entry.size}.get(whence)
-        if base is None or base + off < 0:
+        if base is None or not 0 <= base + off < 1 << 63:  # past off_t: Linux's -EINVAL (vfs_setpos)
             return -EINVAL
         f.offset = base + off
         self.reads.seeked(f)
