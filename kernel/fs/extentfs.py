@@ -144,6 +144,7 @@ class ExtentFS:
         self.free: list[list[int]] = []  # free extents [first block, count], sorted, coalesced
         self.total = self.dir_block = self.dir_blocks = 0
         self.meta_dirty = False  # the directory or the superblock differs from the disk's
+        self._implied: set[str] | None = None  # the directories names imply (is_dir), None until asked
         self.meta_pending = 0  # metadata writes queued or under way
         self.all_v1: bool | None = None  # every name fits the small entry format (None: not looked at yet)
         self.retired: list[tuple[int, int]] = []  # old directory extents, free once the new superblock is written
@@ -221,8 +222,10 @@ class ExtentFS:
         """A directory: the root, an entry of its own, or implied by a name under it."""
         if name == "" or name in self.dirs:
             return True
-        pre = name + "/"
-        return any(n.startswith(pre) for n in self.files) or any(n.startswith(pre) for n in self.dirs)
+        if self._implied is None:  # every directory a name is under: made again after a name changes
+            self._implied = {n[:i] for table in (self.files, self.dirs) for n in table
+                             for i in range(len(n)) if n[i] == "/"}  # fmt: skip
+        return name in self._implied
 
     def resolve(self, path: str) -> tuple[str, Entry | None]:
         """(name, the file or directory entry there or None); FsError if a
@@ -231,9 +234,9 @@ class ExtentFS:
         if ".." in name.split("/"):
             raise FsError(22, f"{path}: '..' is not supported in a path here")  # EINVAL
         for part in name.split("/"):
-            if len(part.encode()) > 255:
+            if len(part.encode("utf-8", "surrogateescape")) > 255:
                 raise FsError(63, f"{path}: a component is longer than 255 bytes")  # ENAMETOOLONG
-        if len(name.encode()) > 255:
+        if len(name.encode("utf-8", "surrogateescape")) > 255:
             raise FsError(63, f"{path}: longer than the 255 bytes a name on this disk may be")
         parts = name.split("/")
         for i in range(1, len(parts)):
@@ -396,6 +399,7 @@ class ExtentFS:
         self._meta(costs.FS_DIR_UPDATE)
 
     def _meta(self, cost: int) -> None:
+        self._implied = None  # a name came, went or moved
         self.meta_dirty = True
         self.k.sal.charge(cost)
 

@@ -54,6 +54,14 @@ BLKSIZE = 8192  # st_blksize: a cache chunk, the transfer the file system prefer
 DEV = 0x0801  # st_dev of the one disk
 
 
+def disk_name(path: str) -> str:
+    """A path as the program's bytes (copyin_string gives them one char each)
+    read as the disk's names are kept: UTF-8. Bytes that are not UTF-8 stay
+    as lone surrogates, which no name on the disk holds, so such a path
+    names nothing and cannot be created (EINVAL)."""
+    return path.encode("latin-1").decode("utf-8", "surrogateescape")
+
+
 def _signed(v: int) -> int:
     return v - (1 << 64) if v >> 63 else v
 
@@ -106,7 +114,7 @@ class FileCalls:
         if fs is None:
             return -ENOENT
         try:
-            name, e = fs.resolve(path)
+            name, e = fs.resolve(disk_name(path))
         except FsError as err:
             return -err.errno
         writing = acc in (O_WRONLY, O_RDWR)  # (3: neither)
@@ -270,7 +278,7 @@ class FileCalls:
             return -ENOENT
         if self.k.fs is None:
             return -ENOENT
-        return path
+        return disk_name(path)
 
     def _path_entry(self, st: SyscallState, va: int) -> Any:
         """The entry at the path in ``va`` (a synthesized one for an implied directory), or -errno."""

@@ -88,7 +88,7 @@ from kernel.unix import authority as unix_authority
 from kernel.unix import calls_ext
 from kernel.unix.addrspace import AddressSpace
 from kernel.unix.cthreads import CThreads
-from kernel.unix.filecalls import FileCalls, FilePager
+from kernel.unix.filecalls import FileCalls, FilePager, disk_name
 from kernel.unix.fileread import Reads
 from kernel.unix.machthreads import MachThreads
 from kernel.unix.process import (
@@ -763,7 +763,7 @@ class Unix:
             return argv
         if path in TTY_NAMES or (path and not path.strip("/")):
             return -EACCES  # execve(2): "the file ... is not a regular file" (a device, the root directory)
-        e = k.fs.lookup(path) if k.fs is not None else None
+        e = k.fs.lookup(disk_name(path)) if k.fs is not None else None
         if e is None:
             return -ENOENT
         phys = k.phys

@@ -157,3 +157,25 @@ def test_truncating_shorter_then_longer_reads_zeros_not_the_old_bytes() -> None:
     e = k.fs.lookup("f")
     _settle(k, lambda: k.fs.truncate(e, 16_384, None))
     assert _read_all(k, e) == bytes(range(100)) + bytes(16_284)
+
+
+def test_names_are_utf8_and_bytes_that_are_not_name_nothing() -> None:
+    from kernel.unix.filecalls import disk_name
+
+    k = boot(disk_image=build_image({"café.txt": b"c"}, spare_blocks=64), unix=False)
+    fs = k.fs
+    program_bytes = "café.txt".encode().decode("latin-1")  # what copyin_string hands the calls
+    assert fs.lookup(disk_name(program_bytes)) is fs.files["café.txt"]
+    with pytest.raises(FsError) as e:
+        fs.create(disk_name(b"bad\xff".decode("latin-1")), 0o644)
+    assert e.value.errno == 22 and "Unicode" in str(e.value)
+
+
+def test_is_dir_follows_names_as_they_change() -> None:
+    k = boot(disk_image=build_image({"a/b/c": b"1"}, spare_blocks=64), unix=False)
+    fs = k.fs
+    assert fs.is_dir("a") and fs.is_dir("a/b") and not fs.is_dir("a/b/c")
+    fs.rename("a", "z")
+    assert not fs.is_dir("a") and fs.is_dir("z/b")
+    fs.unlink("z/b/c")
+    assert not fs.is_dir("z")

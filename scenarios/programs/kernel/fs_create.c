@@ -21,5 +21,10 @@ int main(void)
 	report("stat empty.txt", stat("empty.txt", &st));
 	printf("empty: size %ld, mode %o, read %ld\n", st.st_size, st.st_mode & 0777, read(fd, buf, 10));
 	close(fd);
+	fd = open3("caf\xc3\xa9.txt", O_CREAT | O_WRONLY, 0644); /* a name in UTF-8, as the host keeps it */
+	write_str(fd, "accent\n");
+	close(fd);
+	report("stat the UTF-8 name", stat("caf\xc3\xa9.txt", &st));
+	list_dir(".");
 	return 0;
 }
