@@ -110,6 +110,7 @@ def test_the_macro_variant_profiled_with_the_extension(image: str, capsys: pytes
         ([__file__], "not an ELF", 2),
         (["--disk", "/no/disk.img", str(BIN / "smallfiles.elf")], "cannot read disk image", 2),
         ([str(BIN / "fault-ev4.elf")], "SIGSEGV: segmentation fault", 139),
+        ([], "name the program to profile", 2),
     ],
 )
 def test_bad_input_is_one_line(args: list[str], says: str, status: int, capsys: pytest.CaptureFixture[str]) -> None:

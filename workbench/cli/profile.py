@@ -40,7 +40,7 @@ def add_parser(sub: Any) -> None:
         "(ranked by count x crossings saved) and the macro calls they suggest (Poking Holes §4-5). The program's own "
         "output goes to stderr; the report to stdout. Options come before PROGRAM.elf.",
     )
-    p.add_argument("file", metavar="PROGRAM.elf")
+    p.add_argument("file", metavar="PROGRAM.elf", nargs="?")
     p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="the program's arguments (argv[1:])")
     p.add_argument("--disk", metavar="IMAGE", help="attach a disk with an extent file system (see spinwb mkfs)")
     p.add_argument("--ext", action="append", default=[], metavar="FILE",
@@ -80,6 +80,8 @@ def collect(k: Any) -> tuple[list[Record], list[int]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.file:
+        return _fail("name the program to profile (see spinwb profile --help)")
     try:
         image = read_program(args.file)
     except ElfError as e:
