@@ -592,7 +592,7 @@ class ExtentFS:
                     need -= piece
                 skip = max(0, skip - CHUNK)
             data = self._as_the_file_is(t, out)
-            if type(data) is int:
+            if isinstance(data, int):
                 self.direct_errors += 1
             else:
                 self.direct_bytes += len(data)

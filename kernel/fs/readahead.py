@@ -219,7 +219,7 @@ class ReadAhead:
     def __init__(self, spec: str) -> None:
         make_policy(spec)  # the name is checked now, at boot, not at the first read
         self.spec = spec
-        self.streams: dict[tuple[int, str], _Stream] = {}
+        self.streams: dict[tuple[int, int], _Stream] = {}  # (strand, inode)
         self.reads = self.waited = self.wasted = self.prefetched = 0
         self.moves = self.turns = 0  # window changes, and changes of direction among them
         self.wait_cycles = 0  # time reads spent blocked
@@ -305,7 +305,7 @@ class ReadAhead:
                 "wait_cycles": self.wait_cycles, "longest_wait": self.longest_wait}  # fmt: skip
 
 
-def _key(e: Entry, c: int) -> tuple[str, int]:
+def _key(e: Entry, c: int) -> tuple[int, int]:
     """The buffer cache's key for chunk ``c`` of ``e`` (extentfs.py's; one place here)."""
     return (e.ino, c)
 

@@ -275,11 +275,11 @@ class AddressSpace:
         child.brk_start, child.brk, child.mmap_next = self.brk_start, self.brk, self.mmap_next
         try:
             for vpn, pfn in sorted(self.space.mapped.items()):
-                r = self.region_at(vpn << PAGE_SHIFT)
-                prot = r.prot if r is not None else READ
-                if vpn in self.file_pages and r is not None:  # a cache frame: both map it as this one does
+                at = self.region_at(vpn << PAGE_SHIFT)
+                prot = at.prot if at is not None else READ
+                if vpn in self.file_pages and at is not None:  # a cache frame: both map it as this one does
                     soft = self.tr.soft_bits(self.space, vpn << PAGE_SHIFT)
-                    self.tr.AddMapping(child.space, pfn, vpn << PAGE_SHIFT, prot & ~WRITE, soft if not r.shared else 0)
+                    self.tr.AddMapping(child.space, pfn, vpn << PAGE_SHIFT, prot & ~WRITE, soft if not at.shared else 0)
                     child.file_pages[vpn] = self.file_pages[vpn]
                     self.phys.frames[pfn].refs += 1
                     continue

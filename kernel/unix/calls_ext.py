@@ -103,7 +103,7 @@ class CallOps:
         if c is None:
             return
         for fd, f in c.fds.items():
-            if c.p.fds.get(fd) is f:
+            if c.p.fds.get(fd) is f and f is not None:
                 del c.p.fds[fd]
                 self.unix._release(f)
 

@@ -483,7 +483,7 @@ class Unix:
             return -EFAULT
         return len(data)
 
-    def sys_open(self, p: Process, st: SyscallState) -> int:
+    def sys_open(self, p: Process, st: SyscallState) -> Any:
         path = self.k.copyin_string(caller(st), st.a0)
         if path is None:
             return -EFAULT
@@ -497,11 +497,10 @@ class Unix:
                 return -EMFILE
             # the guard runs before the open's side effects (O_TRUNC, another opener): it may wait and
             # restart while strands are inside the file's specialized read elsewhere (Synthetix §4.1)
-            f = self.files.open_file(p, path, st.a1, st.a2, lambda g: self.reads.opened(p, g, caller(st)))
-            if f is RESTART:
-                return RESTART
-            if type(f) is int:
-                return f
+            got = self.files.open_file(p, path, st.a1, st.a2, lambda g: self.reads.opened(p, g, caller(st)))
+            if got is RESTART or isinstance(got, int):
+                return got
+            f = got
         assert isinstance(f, OpenFile)
         fd = self.files.install(p, f)
         if fd < 0:
