@@ -150,12 +150,16 @@ class Reads:
     def build_specialized(self, f: OpenFile) -> Callable[..., bytes | None]:
         """The read for this file alone, with what the layers would find fixed
         (Synthetix §3.1): built at open, charged SPEC_BUILD once."""
+        self.k.sal.charge(costs.SPEC_BUILD)
+        return self._specialized(f)
+
+    def _specialized(self, f: OpenFile) -> Callable[..., bytes | None]:
+        """read_specialized itself; the levels above fall back to it at no new cost (the facts are known)."""
         k, fs, reads = self.k, self.k.fs, self
         e = f.entry
         name, size = e.name, e.size
         cache = fs.cache
         charge, read_phys = k.sal.charge, k.sal.read_phys
-        k.sal.charge(costs.SPEC_BUILD)
 
         def read_specialized(p: Process, f: OpenFile, s: Strand, n: int) -> bytes | None:
             charge(costs.SPEC_READ)
@@ -191,7 +195,7 @@ class Reads:
         name, size = e.name, e.size
         cache = fs.cache
         charge, read_phys = k.sal.charge, k.sal.read_phys
-        fallback = self.build_specialized(f)  # the level below, for a call that breaks the pattern
+        fallback = self._specialized(f)  # the level below, for a call that breaks the pattern
         held: list[Any] = [-1, None]  # the chunk last read and its frame
 
         def read_sequential(p: Process, f: OpenFile, s: Strand, n: int) -> bytes | None:
@@ -251,7 +255,7 @@ class Reads:
         if st.level == SEQUENTIAL:
             st.level = SPECIALIZED
             st.last_n = -1
-            st.slot.request(self.build_specialized(f), why)
+            st.slot.request(self._specialized(f), why)
 
     # --- the invariants ----------------------------------------------------------------
 
