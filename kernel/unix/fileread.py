@@ -181,6 +181,9 @@ class Reads:
                 lo = off - (c << SHIFT) if off > c << SHIFT else 0
                 hi = end - (c << SHIFT) if end < (c + 1) << SHIFT else CHUNK
                 out += read_phys((fr.pfn << PAGE_SHIFT) + lo, hi - lo)
+            else:
+                fs.reads += 1  # a buffer-cache hit, counted as the file system counts its own
+                fs.hits += 1
             f.offset = end
             reads.after(f, off, n)
             return bytes(out)
@@ -232,6 +235,8 @@ class Reads:
             else:
                 base = (fr.pfn << PAGE_SHIFT) - (c0 << SHIFT)
                 data = read_phys(base + off, end - off)
+            fs.reads += 1  # a buffer-cache hit, counted as the file system counts its own
+            fs.hits += 1
             f.offset = st.last_end = end
             return data
 
@@ -260,10 +265,12 @@ class Reads:
     # --- the invariants ----------------------------------------------------------------
 
     def eligible(self, f: OpenFile) -> bool:
-        """May ``f``'s read be specialized: the quasi-invariants of §3.1."""
+        """May ``f``'s read be specialized: the quasi-invariants of §3.1 (and
+        the offset inside the file, which a seek past the end falsifies)."""
         fs = self.k.fs
         return (self.specialize and f.kind == "file" and isinstance(fs, ExtentFS) and fs.lookup(f.entry.name)
-                is f.entry and f.readable and not f.writable and len(self.openers.get(id(f.entry), ())) == 1)  # fmt: skip
+                is f.entry and f.readable and not f.writable and f.offset <= f.entry.size
+                and len(self.openers.get(id(f.entry), ())) == 1)  # fmt: skip
 
     def _generic(self, g: OpenFile, why: str, s: Strand | None, rejoin: bool = False) -> bool:
         """Replug ``g``'s read generic; False if ``s`` must wait (then blocked)."""
