@@ -150,12 +150,16 @@ class Reads:
     def build_specialized(self, f: OpenFile) -> Callable[..., bytes | None]:
         """The read for this file alone, with what the layers would find fixed
         (Synthetix §3.1): built at open, charged SPEC_BUILD once."""
+        self.k.sal.charge(costs.SPEC_BUILD)
+        return self._specialized(f)
+
+    def _specialized(self, f: OpenFile) -> Callable[..., bytes | None]:
+        """read_specialized itself; the levels above fall back to it at no new cost (the facts are known)."""
         k, fs, reads = self.k, self.k.fs, self
         e = f.entry
         ino, size = e.ino, e.size
         cache = fs.cache
         charge, read_phys = k.sal.charge, k.sal.read_phys
-        k.sal.charge(costs.SPEC_BUILD)
 
         def read_specialized(p: Process, f: OpenFile, s: Strand, n: int) -> bytes | None:
             charge(costs.SPEC_READ)
@@ -177,6 +181,9 @@ class Reads:
                 lo = off - (c << SHIFT) if off > c << SHIFT else 0
                 hi = end - (c << SHIFT) if end < (c + 1) << SHIFT else CHUNK
                 out += read_phys((fr.pfn << PAGE_SHIFT) + lo, hi - lo)
+            else:
+                fs.reads += 1  # a buffer-cache hit, counted as the file system counts its own
+                fs.hits += 1
             f.offset = end
             reads.after(f, off, n)
             return bytes(out)
@@ -191,7 +198,7 @@ class Reads:
         ino, size = e.ino, e.size
         cache = fs.cache
         charge, read_phys = k.sal.charge, k.sal.read_phys
-        fallback = self.build_specialized(f)  # the level below, for a call that breaks the pattern
+        fallback = self._specialized(f)  # the level below, for a call that breaks the pattern
         held: list[Any] = [-1, None]  # the chunk last read and its frame
 
         def read_sequential(p: Process, f: OpenFile, s: Strand, n: int) -> bytes | None:
@@ -228,6 +235,8 @@ class Reads:
             else:
                 base = (fr.pfn << PAGE_SHIFT) - (c0 << SHIFT)
                 data = read_phys(base + off, end - off)
+            fs.reads += 1  # a buffer-cache hit, counted as the file system counts its own
+            fs.hits += 1
             f.offset = st.last_end = end
             return data
 
@@ -251,15 +260,16 @@ class Reads:
         if st.level == SEQUENTIAL:
             st.level = SPECIALIZED
             st.last_n = -1
-            st.slot.request(self.build_specialized(f), why)
+            st.slot.request(self._specialized(f), why)
 
     # --- the invariants ----------------------------------------------------------------
 
     def eligible(self, f: OpenFile) -> bool:
-        """May ``f``'s read be specialized: the quasi-invariants of §3.1."""
+        """May ``f``'s read be specialized: the quasi-invariants of §3.1 (and
+        the offset inside the file, which a seek past the end falsifies)."""
         fs = self.k.fs  # read-ahead's feedback loop samples every read: a read that skipped it would starve it
         return (self.specialize and f.kind == "file" and isinstance(fs, ExtentFS) and fs.readahead is None
-                and fs.lookup(f.entry.name) is f.entry and f.readable and not f.writable
+                and f.offset <= f.entry.size and fs.lookup(f.entry.name) is f.entry and f.readable and not f.writable
                 and len(self.openers.get(id(f.entry), ())) == 1)  # fmt: skip
 
     def _generic(self, g: OpenFile, why: str, s: Strand | None, rejoin: bool = False) -> bool:
