@@ -102,6 +102,24 @@ def arguments(c: Call) -> str:
         return f"{a[0]}, {a[1]:#x}, {a[2]}"
     if n == "close":
         return f"{a[0]}"
+    if n in ("unlink", "rmdir"):
+        return path
+    if n in ("stat", "lstat"):
+        return f"{path}, {a[1]:#x}"
+    if n == "mkdir":
+        return f"{path}, 0{a[1]:o}"
+    if n == "truncate":
+        return f"{path}, {a[1] - (1 << 64) if a[1] >> 63 else a[1]}"
+    if n == "rename":  # the handler notes the first path only
+        return f"{path}, {a[1]:#x}"
+    if n == "fstat":
+        return f"{a[0]}, {a[1]:#x}"
+    if n == "ftruncate":
+        return f"{a[0]}, {a[1] - (1 << 64) if a[1] >> 63 else a[1]}"
+    if n in ("fsync", "fdatasync"):
+        return f"{a[0]}"
+    if n == "getdents64":
+        return f"{a[0]}, {a[1]:#x}, {a[2]}"
     if n == "lseek":
         whence = ("SEEK_SET", "SEEK_CUR", "SEEK_END")[a[2]] if a[2] < 3 else str(a[2])
         return f"{a[0]}, {a[1] - (1 << 64) if a[1] >> 63 else a[1]}, {whence}"

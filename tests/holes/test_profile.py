@@ -131,3 +131,14 @@ def test_sequences_are_per_process_never_across_two() -> None:
     assert seqs[("open", "close")].count == 3 and seqs[("open", "close")].pids == (1,)
     assert ("open", "write") not in seqs and ("write", "close") not in seqs
     assert seqs[("write", "write")].count == 3  # six writes, counted without overlap
+
+
+def test_the_file_calls_show_their_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from kernel.fs.format import build_image
+
+    image = tmp_path / "d.img"
+    image.write_bytes(build_image({}, spare_blocks=256))
+    assert main(["profile", "--disk", str(image), "--top", "1", str(BIN / "fs_unlink.elf")]) == 0
+    out = capsys.readouterr().out
+    assert 'unlink("temp.txt") = 0' in out and 'unlink("temp.txt") = -1 ENOENT (errno 2)' in out
+    assert 'stat("temp.txt", 0x' in out and 'mkdir("dir", 0755) = 0' in out
