@@ -351,6 +351,12 @@ class Kernel:
         self.copied += n
         return bytes(out)
 
+    def user_writable(self, s: Strand, va: int, n: int) -> bool:
+        """Every page of the n bytes at va takes a store (faulted in as the
+        program's own store would): a read checks its buffer this way before
+        it consumes input it could not give back."""
+        return all(self.user_pa(s, max(p, va), True) is not None for p in range(va & ~PAGE_MASK, va + n, PAGE_SIZE))
+
     def copyout(self, s: Strand, va: int, data: bytes) -> bool:
         pos = 0
         while pos < len(data):

@@ -469,14 +469,10 @@ class ExtentFS:
         if bad:
             self.failed.discard((ino, bad[0]))  # report it once; the next read tries the disk again
             raise DiskIOError(f"{e.name}: disk error in chunk {bad[0]}")
-        chunks = range(first, last + 1)
-        missing = [
-            c for c in chunks if (ino, c) not in self.cache and ((ino, c) in self.filling or c * CHUNK < e.valid())
-        ]
-        waits = self._wait_for(e, chunks, strand, zero_fill=True)
+        missing = self._wait_for(e, range(first, last + 1), strand, zero_fill=True)
         if self.readahead is not None:  # the window software feedback sets (kernel/fs/readahead.py)
             self.readahead.read(self, e, offset, n, missing, strand)
-        if waits:
+        if missing:
             self.misses += 1
             return None
         self.hits += 1
@@ -488,10 +484,11 @@ class ExtentFS:
             out += self.k.sal.read_phys((f.pfn << PAGE_SHIFT) + lo, hi - lo)
         return bytes(out)
 
-    def _wait_for(self, e: Entry, chunks: range, strand: Strand | None, zero_fill: bool) -> bool:
-        """Bring ``chunks`` into the cache: True if some must come from the
-        disk (fetches queued, the strand blocked on the first); chunks past
-        what the disk holds of the file become zeroed frames at once."""
+    def _wait_for(self, e: Entry, chunks: range, strand: Strand | None, zero_fill: bool) -> list[int]:
+        """Bring ``chunks`` into the cache: the ones that must come from the
+        disk (fetches queued, the strand blocked on the first), empty if
+        none must; chunks past what the disk holds of the file become zeroed
+        frames at once (with ``zero_fill``)."""
         missing = []
         for c in chunks:
             key = (e.ino, c)
@@ -502,15 +499,18 @@ class ExtentFS:
                     self._zero_chunk(e, c)
                 continue
             missing.append(c)
-        if not missing:
-            return False
-        for c in missing:
+        if missing:
+            self._await(e, missing, strand)
+        return missing
+
+    def _await(self, e: Entry, chunks: list[int], strand: Strand | None) -> None:
+        """Fetch ``chunks`` and block ``strand`` (if any) until the first is in:
+        its system call runs again then and finds what it waited for."""
+        for c in chunks:
             self._fetch(e, c)
         if strand is not None:
-            key = (e.ino, missing[0])
-            self.waiters.setdefault(key, []).append(strand)
+            self.waiters.setdefault((e.ino, chunks[0]), []).append(strand)
             self.k.sched.block_strand(strand, f"disk: {e.name}")
-        return True
 
     def _zero_chunk(self, e: Entry, c: int) -> Frame:
         """A chunk the disk holds nothing of (past the file's valid bytes): zeros."""
@@ -665,11 +665,7 @@ class ExtentFS:
                 (ino, c) not in self.cache and c * CHUNK < valid         # the disk holds some of it, and
                 and not (offset <= c * CHUNK and (c + 1) * CHUNK <= end))]  # it is only partly overwritten  # fmt: skip
         if wait:
-            for c in wait:
-                self._fetch(e, c)
-            if strand is not None:
-                self.waiters.setdefault((ino, wait[0]), []).append(strand)
-                self.k.sched.block_strand(strand, f"disk: {e.name}")
+            self._await(e, wait, strand)
             return None
         sal = self.k.sal
         for c in range(first, last + 1):  # dirty (so kept) before a frame is taken for the next
@@ -707,12 +703,8 @@ class ExtentFS:
             if key not in self.filling and index * CHUNK >= e.valid():
                 self._zero_chunk(e, index)
             else:
-                self._fetch(e, index)
-                if strand is None:
-                    return False
-                self.waiters.setdefault(key, []).append(strand)
-                self.k.sched.block_strand(strand, f"disk: {e.name}")
-                return None
+                self._await(e, [index], strand)
+                return None if strand is not None else False
         f = self.cache[key]
         self.phys.keep(f)
         return f
@@ -748,10 +740,7 @@ class ExtentFS:
         if key in self.cache:
             self._dirty(key)
             return False
-        self._fetch(e, key[1])
-        if strand is not None:
-            self.waiters.setdefault(key, []).append(strand)
-            self.k.sched.block_strand(strand, f"disk: {e.name}")
+        self._await(e, [key[1]], strand)
         return True
 
     def _dirty(self, key: Key) -> None:
@@ -771,7 +760,7 @@ class ExtentFS:
         need = (size + BLOCK - 1) // BLOCK
         if need <= e.nblocks:
             return True
-        if e.nblocks and e.block + e.nblocks == self._next_free_start(e.block + e.nblocks, need - e.nblocks):
+        if e.nblocks and self._is_free(e.block + e.nblocks, need - e.nblocks):
             self._take(e.block + e.nblocks, need - e.nblocks)  # the blocks after it are free: grow in place
             e.nblocks = need
             self.meta_dirty = True
@@ -794,12 +783,12 @@ class ExtentFS:
         self.meta_dirty = True
         return True
 
-    def _next_free_start(self, b: int, n: int) -> int:
-        """``b`` if the ``n`` blocks from ``b`` are free, else -1."""
-        return b if any(x[0] <= b and b + n <= x[0] + x[1] for x in self.free) else -1
+    def _is_free(self, b: int, n: int) -> bool:
+        """The ``n`` blocks from ``b`` are all free (one free extent holds them)."""
+        return any(x[0] <= b and b + n <= x[0] + x[1] for x in self.free)
 
     def _take(self, b: int, n: int) -> None:
-        """Take the free blocks b..b+n-1 (they are free: _next_free_start said so)."""
+        """Take the free blocks b..b+n-1 (they are free: _is_free said so)."""
         self.k.sal.charge(costs.FS_BLOCK_ALLOC + costs.FS_PER_BLOCK * n)
         for i, x in enumerate(self.free):
             if x[0] <= b and b + n <= x[0] + x[1]:

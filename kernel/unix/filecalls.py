@@ -30,8 +30,6 @@ from kernel.core.sal import (
     ENOMEM,
     ENOSPC,
     ENOTDIR,
-    PAGE_MASK,
-    PAGE_SIZE,
 )
 from kernel.core.trap import RESTART, SyscallState, caller
 from kernel.fs.extentfs import DiskIOError, FsError, NoSpace
@@ -194,9 +192,8 @@ class FileCalls:
         if off < 0:
             return -EINVAL
         n, s = min(st.a2, MAX_IO), caller(st)
-        for va in range(st.a1 & ~PAGE_MASK, st.a1 + n, PAGE_SIZE):
-            if self.k.user_pa(s, max(va, st.a1), True) is None:
-                return -EFAULT
+        if not self.k.user_writable(s, st.a1, n):
+            return -EFAULT
         try:
             data = self.k.fs.read(f.entry, off, n, s)
         except DiskIOError:
@@ -301,7 +298,8 @@ class FileCalls:
         ino = self.dir_inos.setdefault(name, (1 << 20) + len(self.dir_inos))
         return Entry(name, 0, 0, 0, S_IFDIR | 0o755, ino=ino)
 
-    def _name_call(self, st: SyscallState, fn: Any, *vas: int) -> int:
+    def _name_call(self, st: SyscallState, op: str, *vas: int, **kw: Any) -> int:
+        """A call on names: the paths at ``vas``, then ``fs.op(*paths, **kw)``."""
         paths = []
         for va in vas:
             path = self._path(st, va)
@@ -309,7 +307,7 @@ class FileCalls:
                 return path
             paths.append(path)
         try:
-            fn(*paths)
+            getattr(self.k.fs, op)(*paths, **kw)  # _path answered ENOENT if there is no file system
         except FsError as err:
             return -err.errno
         except NoSpace:
@@ -317,17 +315,16 @@ class FileCalls:
         return 0
 
     def sys_unlink(self, p: Process, st: SyscallState) -> int:
-        return self._name_call(st, self.k.fs.unlink if self.k.fs else None, st.a0)
+        return self._name_call(st, "unlink", st.a0)
 
     def sys_rmdir(self, p: Process, st: SyscallState) -> int:
-        return self._name_call(st, self.k.fs.rmdir if self.k.fs else None, st.a0)
+        return self._name_call(st, "rmdir", st.a0)
 
     def sys_mkdir(self, p: Process, st: SyscallState) -> int:
-        mode = st.a1 & 0o7777 & ~UMASK
-        return self._name_call(st, (lambda path: self.k.fs.mkdir(path, mode)) if self.k.fs else None, st.a0)
+        return self._name_call(st, "mkdir", st.a0, mode=st.a1 & 0o7777 & ~UMASK)
 
     def sys_rename(self, p: Process, st: SyscallState) -> int:
-        return self._name_call(st, self.k.fs.rename if self.k.fs else None, st.a0, st.a1)
+        return self._name_call(st, "rename", st.a0, st.a1)
 
     # --- stat and directories --------------------------------------------------------------
 

@@ -463,9 +463,8 @@ class Unix:
             return self.sockets.recv(p, s, f.entry, buf, n)
         if f.kind == "dir":
             return -EISDIR
-        for va in range(buf & ~PAGE_MASK, buf + n, PAGE_SIZE):  # check the buffer before consuming input
-            if k.user_pa(s, max(va, buf), True) is None:
-                return -EFAULT
+        if not k.user_writable(s, buf, n):  # check the buffer before consuming input
+            return -EFAULT
         if f.kind == "tty":
             data = k.console_read(n)
             if data is None:

@@ -5,7 +5,6 @@ what must hold after it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,15 +13,7 @@ from kernel.boot import boot
 from kernel.fs import extentfs
 from kernel.fs.extentfs import FsError
 from kernel.fs.format import BLOCK, build_image, image_tree, read_image
-
-
-def _settle(k: Any, call: Callable[[], Any]) -> Any:
-    for _ in range(10_000):
-        got = call()
-        if got is not None:
-            return got
-        k.run(until_cycle=k.sal.now + 200_000)
-    raise AssertionError("the file system never finished")
+from tests.fs.test_writable import _settle
 
 
 def _mounts(k: Any) -> dict[str, bytes]:
