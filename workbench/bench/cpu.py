@@ -124,16 +124,22 @@ def _check(proc: UserProgram, w: Workload, budget: int | None) -> None:
         raise RuntimeError(f"{w.name}: exit {info.status} {info.message}".rstrip())
 
 
-def count_blocks(w: Workload, n: int) -> tuple[int, int, bytes]:
-    """The counting run of ``n`` rounds: instructions, dynamic blocks, stdout."""
-    proc = _program(w, n, translate=True)
+def counted_run(proc: UserProgram) -> int:
+    """Run ``proc`` to its end on a CountingTranslator; the dynamic blocks it ran."""
     counter = CountingTranslator(proc.cpu)
     proc.cpu._translator = counter  # the CPU's one translator slot (CPU.enable_translation fills it)
     proc.run()
+    return counter.entered
+
+
+def count_blocks(w: Workload, n: int) -> tuple[int, int, bytes]:
+    """The counting run of ``n`` rounds: instructions, dynamic blocks, stdout."""
+    proc = _program(w, n, translate=True)
+    blocks = counted_run(proc)
     _check(proc, w, None)
     out = proc.stdout
     assert isinstance(out, io.BytesIO)
-    return proc.cpu.icount, counter.entered, out.getvalue()
+    return proc.cpu.icount, blocks, out.getvalue()
 
 
 def time_tier(w: Workload, n: int, tier: Tier) -> tuple[int, float]:
@@ -166,12 +172,12 @@ def geomean(values: list[float | None]) -> float | None:
 
 
 def bench(rounds: int = DEFAULT_ROUNDS, runs: int = DEFAULT_RUNS, qemu: bool = True,
-          workloads: tuple[Workload, ...] = WORKLOADS) -> dict[str, Any]:  # fmt: skip
+          workloads: tuple[Workload, ...] = WORKLOADS, tiers: tuple[Tier, ...] = TIERS) -> dict[str, Any]:  # fmt: skip
     """Every workload on every tier (median of ``runs``), its instructions
     per dynamic block, and qemu-alpha's MIPS if it is installed."""
     qemu_path = shutil.which("qemu-alpha") if qemu else None
-    out: dict[str, Any] = {"rounds": rounds, "runs": runs, "cpu": "ev4", "tiers": [t.name for t in TIERS],
-                           "interpreted_budget": INTERPRETED_BUDGET}  # fmt: skip
+    out: dict[str, Any] = {"rounds": rounds, "runs": runs, "cpu": "ev4", "tiers": [t.name for t in tiers],
+                           "budgets": {t.name: t.budget for t in tiers}}  # fmt: skip
     startup = None
     if qemu_path:
         _qemu(qemu_path, TRIVIAL, [])  # a first run reads qemu-alpha from disk
@@ -185,7 +191,7 @@ def bench(rounds: int = DEFAULT_ROUNDS, runs: int = DEFAULT_RUNS, qemu: bool = T
                                "general": w.general, "instructions": n, "blocks": blocks,
                                "insns_per_block": round(n / blocks, 2) if blocks else None,
                                "output": stdout.decode(errors="replace").strip()}  # fmt: skip
-        for tier in TIERS:
+        for tier in tiers:
             times, counts = [], set()
             for _ in range(runs):
                 k, dt = time_tier(w, wr, tier)
@@ -207,7 +213,7 @@ def bench(rounds: int = DEFAULT_ROUNDS, runs: int = DEFAULT_RUNS, qemu: bool = T
                            "mips": _mips(est, med - startup), "same_output": same}  # fmt: skip
         rows.append(row)
     out["workloads"] = rows
-    cols = [t.name for t in TIERS] + (["qemu"] if qemu_path else [])
+    cols = [t.name for t in tiers] + (["qemu"] if qemu_path else [])
     general = [r for r in rows if r["general"]]
     out["general_geomean"] = {c: geomean([r[c]["mips"] for r in general]) for c in cols}
     return out
@@ -235,8 +241,8 @@ def report(res: dict[str, Any]) -> list[str]:
                      f"{_fmt(r['insns_per_block'], 12)}" + "".join(f" {_fmt(r[c]['mips'], 12)}" for c in cols) + mark)  # fmt: skip
     g = res["general_geomean"]
     lines.append(f"  {'general code (geometric mean)':<43}" + "".join(f" {_fmt(g[c], 12)}" for c in cols))
-    lines.append("  translated: whole runs, translation included; interpreted: the reference interpreter's first "
-                 f"{res['interpreted_budget']:,} instructions;")  # fmt: skip
+    parts = [f"{t}: the first {b:,} instructions" if b else f"{t}: whole runs" for t, b in res["budgets"].items()]
+    lines.append(f"  {'; '.join(parts)}; translation included")
     lines.append("  insns/block: instructions per dynamic block (a separate counting run; a self-loop block counts "
                  "each iteration)")  # fmt: skip
     if "qemu_startup_seconds" in res:
