@@ -38,10 +38,11 @@ def _loop_program() -> UserProgram:
 
 def test_counting_run_counts_each_iteration_of_a_self_loop_as_a_block() -> None:
     proc = _loop_program()
-    blocks = cpu.counted_run(proc)
+    counter = cpu.counted_run(proc)
     assert proc.exited is not None and proc.exited.status == 0
     assert proc.cpu.icount == LOOP_INSTRUCTIONS
-    assert blocks == LOOP_BLOCKS
+    assert counter.entered == LOOP_BLOCKS
+    assert counter.translated == 4
 
 
 def test_counting_run_keeps_the_instruction_count_and_registers() -> None:
@@ -52,9 +53,9 @@ def test_counting_run_keeps_the_instruction_count_and_registers() -> None:
     cpu.counted_run(counted)
     assert (counted.cpu.icount, counted.cpu.r, counted.cpu.cycles) == (plain.cpu.icount, plain.cpu.r, plain.cpu.cycles)
     w = cpu.Workload("strings", 1, True)
-    n, blocks, out = cpu.count_blocks(w, 1)
+    n, blocks, translated, out = cpu.count_blocks(w, 1)
     k, _ = cpu.time_tier(w, 1, cpu.Tier("translated", True, None))
-    assert n == k and 3 < n / blocks < 30
+    assert n == k and 3 < n / blocks < 30 and 0 < translated < blocks
     assert out.startswith(b"strings rounds=1 ")
 
 
@@ -69,7 +70,7 @@ def test_bench_cpu_json_has_every_figure_and_a_general_mean_without_bench() -> N
     rows = {r["name"]: r for r in res["workloads"]}
     assert set(rows) == {"bench", "strings"}
     for r in rows.values():
-        assert r["instructions"] > 100_000 and r["blocks"] > 0
+        assert r["instructions"] > 100_000 and r["blocks"] > r["blocks_translated"] > 0
         assert r["insns_per_block"] == round(r["instructions"] / r["blocks"], 2)
         assert r["translated"]["instructions"] == r["instructions"]
         assert r["interpreted"]["instructions"] == 20_000  # the budget, not the whole program
@@ -122,3 +123,15 @@ def test_unknown_lesson_and_misplaced_names_are_refused(capsys: pytest.CaptureFi
     )
     assert main(["bench", "cpu", "boot_tour"]) == 2
     assert "lesson names are for bench lessons" in capsys.readouterr().err
+
+
+def test_a_workload_that_fails_is_one_line_not_a_traceback(monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    monkeypatch.setattr(cpu, "_program", lambda w, n, translate: _failing_program())
+    assert main(["bench", "cpu", "--rounds", "1", "--runs", "1"]) == 1
+    assert capsys.readouterr().err.startswith("spinwb bench cpu: bench: exit 139 SIGSEGV")
+
+
+def _failing_program() -> UserProgram:
+    image = parse_elf(assemble(ASM_START + "\tldq\t$1, 8($31)\n" + ASM_EXIT_WITH_R4, "fault.s"))
+    return UserProgram(image, ["fault"], stdout=io.BytesIO())

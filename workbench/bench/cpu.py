@@ -124,22 +124,22 @@ def _check(proc: UserProgram, w: Workload, budget: int | None) -> None:
         raise RuntimeError(f"{w.name}: exit {info.status} {info.message}".rstrip())
 
 
-def counted_run(proc: UserProgram) -> int:
-    """Run ``proc`` to its end on a CountingTranslator; the dynamic blocks it ran."""
+def counted_run(proc: UserProgram) -> CountingTranslator:
+    """Run ``proc`` to its end on a CountingTranslator, which it returns."""
     counter = CountingTranslator(proc.cpu)
     proc.cpu._translator = counter  # the CPU's one translator slot (CPU.enable_translation fills it)
     proc.run()
-    return counter.entered
+    return counter
 
 
-def count_blocks(w: Workload, n: int) -> tuple[int, int, bytes]:
-    """The counting run of ``n`` rounds: instructions, dynamic blocks, stdout."""
+def count_blocks(w: Workload, n: int) -> tuple[int, int, int, bytes]:
+    """The counting run of ``n`` rounds: instructions, dynamic blocks, blocks translated, stdout."""
     proc = _program(w, n, translate=True)
-    blocks = counted_run(proc)
+    counter = counted_run(proc)
     _check(proc, w, None)
     out = proc.stdout
     assert isinstance(out, io.BytesIO)
-    return proc.cpu.icount, blocks, out.getvalue()
+    return proc.cpu.icount, counter.entered, counter.translated, out.getvalue()
 
 
 def time_tier(w: Workload, n: int, tier: Tier) -> tuple[int, float]:
@@ -153,10 +153,12 @@ def time_tier(w: Workload, n: int, tier: Tier) -> tuple[int, float]:
 
 
 def _qemu(qemu: str, name: str, args: list[str]) -> tuple[float, bytes]:
-    """Wall seconds of one qemu-alpha run, and its stdout."""
+    """Wall seconds of one qemu-alpha run, and its stdout; a run that fails raises."""
     t0 = time.perf_counter()  # host-time ok: a benchmark
     p = subprocess.run([qemu, "-cpu", "ev4", str(PROGRAMS / f"{name}-ev4.elf"), *args], capture_output=True,
                        check=False)  # fmt: skip
+    if p.returncode != 0:
+        raise RuntimeError(f"qemu-alpha {name} {' '.join(args)}: exit {p.returncode}")
     return time.perf_counter() - t0, p.stdout
 
 
@@ -186,9 +188,9 @@ def bench(rounds: int = DEFAULT_ROUNDS, runs: int = DEFAULT_RUNS, qemu: bool = T
     rows = []
     for w in workloads:
         wr = _rounds(w, rounds)
-        n, blocks, stdout = count_blocks(w, wr)
+        n, blocks, translated, stdout = count_blocks(w, wr)
         row: dict[str, Any] = {"name": w.name, "program": f"{w.name}-ev4.elf", "args": [str(wr)],
-                               "general": w.general, "instructions": n, "blocks": blocks,
+                               "general": w.general, "instructions": n, "blocks": blocks, "blocks_translated": translated,
                                "insns_per_block": round(n / blocks, 2) if blocks else None,
                                "output": stdout.decode(errors="replace").strip()}  # fmt: skip
         for tier in tiers:
@@ -242,7 +244,7 @@ def report(res: dict[str, Any]) -> list[str]:
     g = res["general_geomean"]
     lines.append(f"  {'general code (geometric mean)':<43}" + "".join(f" {_fmt(g[c], 12)}" for c in cols))
     parts = [f"{t}: the first {b:,} instructions" if b else f"{t}: whole runs" for t, b in res["budgets"].items()]
-    lines.append(f"  {'; '.join(parts)}; translation included")
+    lines.append(f"  {'; '.join(parts)}; each run starts cold, so the translator's figure includes translating")
     lines.append("  insns/block: instructions per dynamic block (a separate counting run; a self-loop block counts "
                  "each iteration)")  # fmt: skip
     if "qemu_startup_seconds" in res:

@@ -66,7 +66,11 @@ def main(args: argparse.Namespace) -> int:
     if args.what == "cpu":
         from workbench.bench import cpu
 
-        res = cpu.bench(cpu.DEFAULT_ROUNDS if args.rounds is None else args.rounds, args.runs)
+        try:
+            res = cpu.bench(cpu.DEFAULT_ROUNDS if args.rounds is None else args.rounds, args.runs)
+        except RuntimeError as e:  # a workload that did not run as it must (its exit, its instruction count)
+            print(f"spinwb bench cpu: {e}", file=sys.stderr)
+            return 1
         print(json.dumps(res) if args.json else "\n".join(cpu.report(res)))
         return 0
     if args.what == "lessons":
