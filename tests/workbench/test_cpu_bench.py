@@ -98,9 +98,11 @@ def test_geomean() -> None:
 
 
 def test_bench_lessons_times_a_named_lesson_and_help() -> None:
-    res = lessons.bench(["boot_tour"], 1)
+    heard: list[str] = []
+    res = lessons.bench(["boot_tour"], 1, heard.append)
     (row,) = res["lessons"]
     assert row["name"] == "boot_tour" and row["status"] == 0 and row["seconds"] > 0
+    assert heard == [f"  boot_tour: {row['seconds']:.3f} s"]
     assert res["help"]["status"] == 0 and res["help"]["seconds"] > 0
     text = "\n".join(lessons.report(res))
     assert "boot_tour" in text and "spinwb --help" in text and "0.25 s" in text

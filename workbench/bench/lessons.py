@@ -13,6 +13,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +43,10 @@ def _median(argv: list[str], runs: int) -> dict[str, Any]:
     return fig
 
 
-def bench(names: list[str], runs: int) -> dict[str, Any]:
+def bench(names: list[str], runs: int, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Every lesson named (all if none), slowest first, and --help. A name
-    that is no lesson raises ValueError before anything runs."""
+    that is no lesson raises ValueError before anything runs; ``progress``
+    hears each lesson's figure as it comes (all of them take minutes)."""
     from scenarios.engine import available
 
     lessons = available()
@@ -54,6 +56,8 @@ def bench(names: list[str], runs: int) -> dict[str, Any]:
     rows = []
     for name in names or list(lessons):
         rows.append({"name": name, **_median(["scenario", "run", name, "--headless"], runs)})
+        if progress is not None:
+            progress(f"  {name}: {rows[-1]['seconds']:.3f} s")
     rows.sort(key=lambda r: -r["seconds"])
     return {"runs": runs, "lesson_goal_seconds": LESSON_GOAL, "help_goal_seconds": HELP_GOAL, "lessons": rows,
             "help": _median(["--help"], runs)}  # fmt: skip
@@ -76,9 +80,13 @@ def report(res: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def main(as_json: bool, names: list[str], runs: int) -> int:
     try:
-        res = bench(names, runs)
+        res = bench(names, runs, None if as_json or not sys.stderr.isatty() else _progress)
     except ValueError as e:
         print(f"spinwb bench lessons: {e}", file=sys.stderr)
         return 2
