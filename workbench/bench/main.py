@@ -1,12 +1,11 @@
-"""`spinwb bench WHAT`: runs the bench named; the cpu and mmu benches (host MIPS) are here, each other bench a module."""
+"""`spinwb bench WHAT`: runs the bench named; the mmu bench (host MIPS, paged against unmapped) is here, each other
+bench a module."""
 
 from __future__ import annotations
 
 import argparse
 import io
 import json
-import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from machine.paged import boot_program
 from machine.usermode import UserProgram
 
 PROGRAMS = Path(__file__).resolve().parents[2] / "scenarios" / "programs" / "bin"
+MMU_ROUNDS = 100  # mmu's --rounds when not given: about 20M instructions
 OPS = 200  # --ops when not given: operations of each kind (vm, threads, net), key presses (ui, at most)
 WEB_OPS = 60  # web: requests per cached-file figure, when not given and at most (each is a whole HTTP exchange)
 
@@ -33,23 +33,6 @@ def _timed(run: Callable[[], object], instructions: Callable[[], int]) -> dict[s
 def _line(label: str, fig: dict[str, object], extra: str = "") -> str:
     return (f"  {label:<12} {fig['instructions']:>12,} instructions  {fig['host_seconds']:>8.3f} s  "
             f"{fig['mips']:>7.2f} MIPS{extra}")  # fmt: skip
-
-
-def bench_cpu(rounds: int) -> dict[str, object]:
-    """The translator and the reference interpreter on a CPU-bound program."""
-    elf = PROGRAMS / "bench-ev4.elf"
-    image = read_elf(elf)
-    out: dict[str, object] = {"program": elf.name, "rounds": rounds}
-    for mode, translate in (("translated", True), ("interpreted", False)):
-        r = rounds if translate else max(1, rounds // 20)
-        proc = UserProgram(image, [str(elf), str(r)], stdout=io.BytesIO(), translate=translate)
-        out[mode] = _timed(proc.run, lambda p=proc: p.cpu.icount)
-    qemu = shutil.which("qemu-alpha")
-    if qemu:
-        t0 = time.perf_counter()  # host-time ok: a benchmark
-        subprocess.run([qemu, "-cpu", "ev4", str(elf), str(rounds)], capture_output=True, check=False)
-        out["qemu_seconds"] = round(time.perf_counter() - t0, 3)
-    return out
 
 
 def bench_mmu(rounds: int) -> dict[str, object]:
@@ -74,8 +57,26 @@ def main(args: argparse.Namespace) -> int:
               "cached-file figure (see spinwb bench --help)", file=sys.stderr)  # fmt: skip
         return 2
     args.ops = OPS if given is None else given
+    if getattr(args, "lessons", None) and args.what != "lessons":
+        print(f"spinwb bench: lesson names are for bench lessons, not bench {args.what} (see spinwb bench --help)",
+              file=sys.stderr)  # fmt: skip
+        return 2
     # Each bench's module is imported only when it runs: `spinwb` imports this module on every start,
     # and the benches cost 4-30 ms each to import (ui's Textual, 300 ms).
+    if args.what == "cpu":
+        from workbench.bench import cpu
+
+        try:
+            res = cpu.bench(cpu.DEFAULT_ROUNDS if args.rounds is None else args.rounds, args.runs)
+        except RuntimeError as e:  # a workload that did not run as it must (its exit, its instruction count)
+            print(f"spinwb bench cpu: {e}", file=sys.stderr)
+            return 1
+        print(json.dumps(res) if args.json else "\n".join(cpu.report(res)))
+        return 0
+    if args.what == "lessons":
+        from workbench.bench import lessons
+
+        return lessons.main(args.json, args.lessons, args.runs)
     if args.what == "dispatch":
         from workbench.bench import dispatch
 
@@ -121,25 +122,15 @@ def main(args: argparse.Namespace) -> int:
         from workbench.bench import vm
 
         return vm.main(args.json, args.ops, not getattr(args, "no_chart", False))
-    res = bench_mmu(args.rounds) if args.what == "mmu" else bench_cpu(args.rounds)
+    res = bench_mmu(MMU_ROUNDS if args.rounds is None else args.rounds)
     if args.json:
         print(json.dumps(res))
         return 0
     print(f"spinwb bench {args.what} — {res['program']}, {res['rounds']} rounds (host time)")
-    if args.what == "mmu":
-        u, p = res["unmapped"], res["paged"]
-        assert isinstance(u, dict) and isinstance(p, dict)
-        print(_line("unmapped", u))
-        print(_line("paged", p, f"   ({p['timer_ticks']} timer ticks, ITB misses {p['itb_misses']}, "
-                                f"DTB misses {p['dtb_misses']})"))  # fmt: skip
-        print(f"  paging costs {100 * (u['mips'] / p['mips'] - 1):+.1f}% over unmapped (target: at most about +30%)")
-        return 0
-    t, i = res["translated"], res["interpreted"]
-    assert isinstance(t, dict) and isinstance(i, dict)
-    print(_line("translated", t))
-    print(_line("interpreted", i))
-    if "qemu_seconds" in res:
-        print(f"  {'qemu-alpha':<12} {t['instructions']:>12,} instructions  {res['qemu_seconds']:>8.3f} s  "
-              "(same ELF, whole process)")  # fmt: skip
-    print("  reference: a 133 MHz 21064 ran on the order of 100 MIPS")
+    u, p = res["unmapped"], res["paged"]
+    assert isinstance(u, dict) and isinstance(p, dict)
+    print(_line("unmapped", u))
+    print(_line("paged", p, f"   ({p['timer_ticks']} timer ticks, ITB misses {p['itb_misses']}, "
+                            f"DTB misses {p['dtb_misses']})"))  # fmt: skip
+    print(f"  paging costs {100 * (u['mips'] / p['mips'] - 1):+.1f}% over unmapped (target: at most about +30%)")
     return 0

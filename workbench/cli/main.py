@@ -292,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
         "what",
         choices=[
             "cpu",
+            "lessons",
             "mmu",
             "dispatch",
             "vm",
@@ -305,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
             "feedback",
             "macro",
         ],
-        help="cpu: translator vs interpreter vs qemu; mmu: paged vs unmapped; dispatch: event raise costs; "
+        help="cpu: guest MIPS of each CPU tier and qemu-alpha on general-code workloads, instructions per block; "
+        "lessons: each lesson headless from process start, and --help; mmu: paged vs unmapped; dispatch: event raise costs; "
         "vm: SOSP'95 Table 4 the UNIX way and the SPIN way; threads: Table 3, kernel and user threads; "
         "net: §5.5's guard experiment and Tables 5 and 6 on emulated machines joined by a wire; "
         "web: §5.4's web server, the extension vs a user-level server, and its cache policies; "
@@ -316,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
         "feedback: Synthetix §3.2, read-ahead whose window a feedback loop sets, undamped and damped; "
         "macro: Poking Holes §3.2, one macro call as trusted kernel code, a verified extension and user code",
     )
+    b.add_argument("lessons", nargs="*", metavar="LESSON", help="lessons: the lessons to time (default: all)")
     b.add_argument("--ops", type=int_in(1, MAX_OPS), default=None,
                    help="vm, threads, net, specialize: operations of each kind per run (default 200); web: requests per cached-file "
                    "figure (default and at most 60); ui: key presses (default and at most 200)")  # fmt: skip
@@ -325,8 +328,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="vm, threads, net, web, specialize, feedback: leave out the charts below the numbers",
     )
-    b.add_argument("--rounds", type=int_in(1, MAX_OPS), default=100,
-                   help="bench program rounds (100 = about 20M instructions)")  # fmt: skip
+    b.add_argument("--rounds", type=int_in(1, MAX_OPS), default=None,
+                   help="cpu: the bench program's rounds, the other workloads scaled alike (default 25 = about 5M "
+                   "instructions each); mmu: bench program rounds (default 100 = about 20M instructions)")  # fmt: skip
+    b.add_argument("--runs", type=int_in(1, 100), default=3,
+                   help="cpu, lessons: runs of each measurement, the median reported (default 3)")  # fmt: skip
     b.add_argument("--streams", type=_stream_list, default=None,
                    help="video: stream counts, comma-separated (default 1,3,...,15; each 1 to the server's client bound)")  # fmt: skip
     b.add_argument(
