@@ -196,16 +196,24 @@ class Compiled:
 
     SIZE = 4 << 20
     _engine: Any = None
+    _tm: Any = None
+
+    @classmethod
+    def init(cls) -> Any:
+        """The native target and the one MCJIT engine all regions are added to."""
+        import llvmlite.binding as llvm
+
+        if cls._engine is None:
+            llvm.initialize_native_target()
+            llvm.initialize_native_asmprinter()
+            cls._tm = llvm.Target.from_default_triple().create_target_machine(opt=2)
+            cls._engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), cls._tm)
+        return cls._engine
 
     def __init__(self, region: Region) -> None:
         import llvmlite.binding as llvm
 
-        if Compiled._engine is None:
-            llvm.initialize_native_target()
-            llvm.initialize_native_asmprinter()
-            target = llvm.Target.from_default_triple()
-            Compiled._tm = target.create_target_machine(opt=2)
-            Compiled._engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), Compiled._tm)
+        Compiled.init()
         self.ir = emit(region)
         mod = llvm.parse_assembly(self.ir)
         mod.verify()

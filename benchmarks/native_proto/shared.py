@@ -162,6 +162,10 @@ def drive(call: Callable[[], int], sh: Shared, p: Any, starts: set[int], inside:
         cpu.r[:] = r
         if code == TBMISS_R or code == TBMISS_W:
             sh.fill(code, {v for v, prot in p.space.prot.items() if prot & 2})
+        elif code == BUDGET:  # the next block does not fit: the interpreter runs the tail, as translate.run does
+            while cpu.icount < limit:
+                cpu.step()
+            return code
         elif code != UNALIGNED:
             return code
         while cpu.pc in inside and cpu.pc not in starts and cpu.icount < limit:

@@ -161,13 +161,20 @@ class Compiled:
     SIZE = 4 << 20
     _engine: Any = None
 
+    @classmethod
+    def init(cls) -> Any:
+        """The one engine (Cranelift, optimizing for speed by default) all regions share."""
+        import wasmtime
+
+        if cls._engine is None:
+            cls._engine = wasmtime.Engine()
+        return cls._engine
+
     def __init__(self, region: Region) -> None:
         import wasmtime
 
         self.wat = emit(region, self.SIZE // 65536)
-        if Compiled._engine is None:
-            Compiled._engine = wasmtime.Engine()  # Cranelift, speed-optimizing by default
-        self.engine = Compiled._engine
+        self.engine = Compiled.init()
         self.store = wasmtime.Store(self.engine)
         module = wasmtime.Module(self.engine, self.wat)
         self.instance = wasmtime.Instance(self.store, module, [])
