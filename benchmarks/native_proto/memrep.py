@@ -63,7 +63,7 @@ def _fn(body: str, args: str) -> Any:
 
 def micro(reps: int) -> None:
     print("\nMemory representation, the translator's fast-path statements in a function"
-          " (ns per access, host time, medians of alternating rounds):")  # fmt: skip
+          " (ns per access, host CPU time, medians of alternating rounds):")  # fmt: skip
     kinds = pages()
     tests = {op: _fn("\n".join(s.format(d=(k * (8 if op[-1] == "q" else 4)) % 8000) for k in range(N_ACC)),
                      "rt, wt, x1, x5, M") for op, s in STMTS.items()}  # fmt: skip
@@ -74,17 +74,17 @@ def micro(reps: int) -> None:
         for name, page in kinds.items():
             rt = {BASE >> 13: page}
             for op, f in tests.items():
-                t = time.perf_counter()
+                t = time.process_time()
                 for _ in range(300):
                     f(rt, rt, BASE, 0x1234_5678_9ABC, M)
-                times.setdefault((name, op), []).append((time.perf_counter() - t) / 300 / N_ACC * 1e9)
+                times.setdefault((name, op), []).append((time.process_time() - t) / 300 / N_ACC * 1e9)
             regs: Any = (
                 [5] * 32 if name == "list" else (ctypes.c_uint64 * 32)() if name.startswith("ctypes") else page[:32]
             )
-            t = time.perf_counter()
+            t = time.process_time()
             for _ in range(3000):
                 regs_fn(regs)
-            times.setdefault((name, "r"), []).append((time.perf_counter() - t) / 3000 / 60 * 1e9)
+            times.setdefault((name, "r"), []).append((time.process_time() - t) / 3000 / 60 * 1e9)
     print(f"  {'page kind':26}" + "".join(f"{k:>8}" for k in STMTS) + "  r[n] (read or write)")
     for name in kinds:
         cells = [f"{statistics.median(times[(name, op)]):8.1f}" for op in [*STMTS, "r"]]
@@ -92,7 +92,7 @@ def micro(reps: int) -> None:
 
 
 def whole(reps: int) -> None:
-    print("\nWhole programs, Python translator, list pages vs memoryview pages (MIPS, host time;"
+    print("\nWhole programs, Python translator, list pages vs memoryview pages (MIPS, host CPU time;"
           " alternating runs, medians):")  # fmt: skip
     for prog in ("crc-ev4.elf", "sort-ev4.elf", "bench-ev4.elf"):
         mips: dict[str, list[float]] = {"list": [], "memoryview": []}
@@ -102,9 +102,9 @@ def whole(reps: int) -> None:
                 p = UserProgram(read_program(BIN / prog), [prog], stdout=io.BytesIO())
                 if kind == "memoryview":
                     to_arena(p, Shared(memoryview(bytearray(64 << 20)), 64 << 20))
-                t = time.perf_counter()
+                t = time.process_time()
                 p.run()
-                dt = time.perf_counter() - t
+                dt = time.process_time() - t
                 mips[kind].append(p.cpu.icount / dt / 1e6)
                 counts.add((p.cpu.icount, p.cpu.cycles, p.stdout.getvalue()))
         same = "same icount, cycles and output" if len(counts) == 1 else "DIFFERENT results"
