@@ -69,18 +69,21 @@ class Shared:
         q = self.q
         return list(q[0:32]), q[PC // 8], q[ICOUNT // 8], q[CYCLES // 8]
 
-    def fill(self, code: int, writable: set[int]) -> None:
+    def fill(self, code: int, writable: set[int]) -> bool:
         """Refill the TB entry for the access that missed (what cpu._page and
-        the MMU do in the real tier; here every page is already a frame)."""
+        the MMU do in the real tier; here every page is already a frame).
+        False if the page may not be accessed so: the interpreter, finishing
+        the block, then takes the fault with exact state."""
         va = self.q[EXIT_VA // 8]
         vpn = va >> 13
         off = self.slots.get(vpn)
         if off is None or (code == TBMISS_W and vpn not in writable):
-            raise RuntimeError(f"guest fault at {va:#x}: the prototype hands faults to Python's interpreter")
+            return False
         i = vpn & (TB_ENTRIES - 1)
         tag, offs = (RTAG, ROFF) if code == TBMISS_R else (WTAG, WOFF)
         self.q[tag // 8 + i] = vpn
         self.q[offs // 8 + i] = off
+        return True
 
 
 def _words(words: list[int]) -> memoryview:
