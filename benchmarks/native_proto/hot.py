@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from shared import set_page
 
@@ -54,7 +53,7 @@ class Snapshot:
     writable: set[int]
 
 
-def program(hot: Hot, pages: Any = None) -> UserProgram:
+def program(hot: Hot) -> UserProgram:
     return UserProgram(read_program(BIN / hot.program), [hot.program], stdout=io.BytesIO())
 
 
