@@ -29,7 +29,6 @@ from kernel.net import packet as P
 from kernel.net import rpc
 from kernel.net.packet import ports
 from kernel.net.records import PacketCopy, PacketDrop, PacketFrame, PacketIn
-from kernel.net.stack import packet_path
 from kernel.sys.authority import ALL_PROCESSES
 from kernel.sys.dispatcher import FieldEquals
 from kernel.sys.domain import Domain
@@ -455,6 +454,8 @@ def drops(k: Kernel) -> list[DropRow]:
 def path(k: Kernel, packet: int) -> list[str]:
     """One packet's way through the protocol graph, a line per step: events
     raised with each guard passed (+) or rejected (-), the handlers run, copies."""
+    from kernel.net.stack import packet_path  # lazily: a kernel without a network never asks
+
     evs = k.dispatcher.events
     lines = []
     recs = packet_path(k.trace, packet)

@@ -59,3 +59,5 @@ def test_a_headless_lesson_imports_no_ui() -> None:
     assert "rich.markdown" in mods  # it does print the narration
     for idle in ("workbench.cli.isolate", "workbench.bench", "ctypes"):  # a lesson run here is not confined
         assert idle not in mods, f"a headless lesson imported {idle}"
+    # boot_tour boots neither a network nor a disk: the protocol stack and NFS stay unloaded
+    assert under(mods, ("kernel.net.stack", "kernel.net.tcp", "kernel.net.sockets", "kernel.fs.nfs_client")) == []
