@@ -30,10 +30,11 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 # The translator's on-disk cache (machine/alpha/codecache.py): one of the session's own, for
 # this process and every `spinwb` it starts, so neither CI nor a developer's cache decides a
-# result, and the suite runs with the cache on as users do (each test file starts it cold).
-_CACHE = tempfile.mkdtemp(prefix="spinwb-test-cache-")
-os.environ["SPINWB_CACHE"] = _CACHE
-atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)  # after the cache's own exit flush: atexit runs LIFO
+# result, and the suite runs with the cache on as users do. SPINWB_CACHE=off runs it without.
+if os.environ.get("SPINWB_CACHE", "").lower() != "off":
+    _CACHE = tempfile.mkdtemp(prefix="spinwb-test-cache-")
+    os.environ["SPINWB_CACHE"] = _CACHE
+    atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)  # after the cache's exit flush: atexit runs LIFO
 
 
 def require(tool: str) -> str:
