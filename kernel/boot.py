@@ -19,13 +19,7 @@ from kernel.core.sal import DEFAULT_CPU, PAGE_SHIFT, PAGE_SIZE, kseg
 from kernel.core.sched import MIN_PRIORITY, Strand
 from kernel.core.translation import Translation
 from kernel.core.trap import _enosys, _ignore
-from kernel.fs.extentfs import ExtentFS
-from kernel.fs.nfs_client import export as export_nfs
-from kernel.fs.readahead import enable as enable_readahead
 from kernel.kernel import Kernel
-from kernel.net import packet as P
-from kernel.net.sockets import Sockets
-from kernel.net.stack import NetStack
 from kernel.params import QUANTUM_TICKS
 from kernel.sys import replug_ext
 from kernel.sys.interface import Interface
@@ -79,6 +73,9 @@ def boot(machine: Machine | None = None, *, init: ElfImage | None = None, argv: 
     if disk_image is not None:
         m.attach_disk(disk_image)
     if m.disk is not None:
+        from kernel.fs.extentfs import ExtentFS  # lazily, as the network below: a lesson boots only what it uses
+        from kernel.fs.readahead import enable as enable_readahead
+
         fs = ExtentFS(k)
         k.attach_fs(fs)
         step("disk", f"{m.disk.nblocks} blocks; {fs.mount()}")
@@ -95,6 +92,11 @@ def boot(machine: Machine | None = None, *, init: ElfImage | None = None, argv: 
     if address is not None:
         if m.nic is None:
             raise ValueError("a network address needs an Ethernet card (machine.attach_nic)")
+        from kernel.fs.nfs_client import export as export_nfs
+        from kernel.net import packet as P
+        from kernel.net.sockets import Sockets
+        from kernel.net.stack import NetStack
+
         net = NetStack(k, address, netmask, gateway)
         k.attach_net(net)
         if k.personality is not None:

@@ -26,15 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 from kernel.core.costs import CLOCK_MHZ
 from kernel.net import packet as P
-from kernel.net import rpc
 from kernel.net.packet import ports
 from kernel.net.records import PacketCopy, PacketDrop, PacketFrame, PacketIn
-from kernel.net.stack import packet_path
 from kernel.sys.authority import ALL_PROCESSES
 from kernel.sys.dispatcher import FieldEquals
 from kernel.sys.domain import Domain
 from kernel.sys.trace import Dispatch, Record
-from kernel.video.format import PALETTE
 
 if TYPE_CHECKING:
     from kernel.kernel import Kernel
@@ -413,6 +410,7 @@ def _nfs_note(frame: bytes, calls: dict[int, str]) -> str:
     ' · NFS LOOKUP reply xid 7' for one from it, else '' (a fragment too: its header is elsewhere)."""
     from kernel.fs.nfs_client import NFS_PORT  # lazily: the packet rows need the NFS names only here
     from kernel.fs.nfs_server import NFS_PROGRAM, PROC_NAMES
+    from kernel.net import rpc
 
     try:
         f = P.parse_ether(0, frame)
@@ -455,6 +453,8 @@ def drops(k: Kernel) -> list[DropRow]:
 def path(k: Kernel, packet: int) -> list[str]:
     """One packet's way through the protocol graph, a line per step: events
     raised with each guard passed (+) or rejected (-), the handlers run, copies."""
+    from kernel.net.stack import packet_path  # lazily: a kernel without a network never asks
+
     evs = k.dispatcher.events
     lines = []
     recs = packet_path(k.trace, packet)
@@ -567,6 +567,8 @@ class FrameBufferView:
 
 def framebuffer(k: Kernel) -> FrameBufferView | None:
     """The frame buffer's shown frame, its palette and counters (None: no frame buffer on this machine)."""
+    from kernel.video.format import PALETTE  # lazily, as rpc for the NFS notes: most kernels show no video
+
     view = k.sal.fb_view()
     if view is None:
         return None

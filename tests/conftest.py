@@ -7,10 +7,12 @@ CI=true a missing oracle is a failure, so CI can never pass by skipping.
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +27,14 @@ CORPUS = sorted(p.stem for p in (PROGRAMS / "corpus").glob("*.c"))
 RUN_ARGS = {"bench": ["3"], "echo": ["first", "second"], "hello": ["x", "y z"], "streams": ["to stdout", "to stderr"]}
 RUN_STDIN = {"echo": b"line one\nline two\n\nlast line without newline", "upper": b"Hello\n\nworld, 2 lines"}
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# The translator's on-disk cache (machine/alpha/codecache.py): one of the session's own, for
+# this process and every `spinwb` it starts, so neither CI nor a developer's cache decides a
+# result, and the suite runs with the cache on as users do. SPINWB_CACHE=off runs it without.
+if os.environ.get("SPINWB_CACHE", "").lower() != "off":
+    _CACHE = tempfile.mkdtemp(prefix="spinwb-test-cache-")
+    os.environ["SPINWB_CACHE"] = _CACHE
+    atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)  # after the cache's exit flush: atexit runs LIFO
 
 
 def require(tool: str) -> str:

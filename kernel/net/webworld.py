@@ -28,20 +28,13 @@ from kernel.fs.nfs_server import NfsServer, serve_nfs
 from kernel.net import http_client
 from kernel.net.http_client import HttpResult
 from kernel.net.topology import Network, host_address
+from kernel.net.websettings import CACHE_BYTES, CLIENT, FILES, POLICIES, PORT, SERVERS, SMALL_LIMIT, WEB
 from machine.elf import read_elf
 
 ROOT = Path(__file__).resolve().parents[2]
 EXTENSION = ROOT / "extensions" / "web_server.py"
 HTTPD = ROOT / "scenarios" / "programs" / "bin" / "httpd.elf"
-# The web server extension's settings, passed to it at load (its top-level values say the same, as
-# documentation; tests/web_bench/test_bench_web.py checks they agree): this module is their one source.
-PORT = 80
-SMALL_LIMIT = 32768  # hybrid: larger files are never cached in memory; files up to it go on the web host's disk
-CACHE_BYTES = 262144  # the extension's memory cache
-WEB, FILES, CLIENT = 0, 1, 2  # the hosts' indices
 NFS_SERVER = host_address(FILES)  # the file server host's address
-SERVERS = ("extension", "unix")
-POLICIES = ("hybrid", "lru", "none")
 READY_US = 2_000_000  # virtual µs the web host may take to listen on its port
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from machine.alpha import isa
+from machine.alpha import codecache, isa
 from machine.alpha.constants import ACCESS_EXEC, M64, PAGE_MASK, PAGE_SHIFT, TB_MISS_CYCLES
 from machine.alpha.decode import Insn, decode
 from machine.alpha.semantics import namespace, substitute
@@ -368,7 +368,7 @@ class Translator:
             insns.append(ins)
         while insns[-1].op.kind == "bcc" and len(insns) > 1 and self._is_hammock(insns, len(insns) - 1):
             insns.pop()  # a trailing forward branch whose body did not fit: end before it
-        block = self._compile(pc, insns)
+        block = codecache.block(self, pc, insns, frame)  # self._compile's, or the same from the on-disk cache
         fid = id(frame)
         self.activate(vpn, frame)
         self.code.setdefault((vpn, fid), {})[pc] = block

@@ -15,12 +15,8 @@ compiles only the student's files.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from machine.alpha.constants import CPU_MODELS, DEFAULT_CPU
@@ -46,6 +42,8 @@ class BuildError(Exception):
 
 
 def _tool(name: str) -> str:
+    import shutil  # this and the other stdlib imports below: lazy, `spinwb --help` builds cc's parser
+
     path = shutil.which(name)
     if path is None:
         raise BuildError(f"{name} is not installed: spinwb cc needs the Alpha cross compiler "
@@ -55,6 +53,8 @@ def _tool(name: str) -> str:
 
 def _gcc_include(gcc: str) -> str:
     """gcc's own freestanding headers (stdarg.h, stddef.h, ...), which -nostdinc drops too."""
+    import subprocess
+
     p = subprocess.run([gcc, "-print-file-name=include"], capture_output=True, text=True, check=False)
     return p.stdout.strip()
 
@@ -70,6 +70,10 @@ def _cache_root() -> Path:
 
 def _runtime_archive(gcc: str, cpu: str, verbose: bool) -> Path:
     """libspin.a for ``cpu``: built once, then found by the hash of what made it."""
+    import hashlib
+    import subprocess
+    import tempfile
+
     files = [
         RUNTIME / "div.S",
         RUNTIME / "sys.h",
@@ -104,6 +108,8 @@ def _runtime_archive(gcc: str, cpu: str, verbose: bool) -> Path:
 
 
 def _compile(tool: str, args: list[str], verbose: bool, what: str = "") -> None:
+    import subprocess
+
     cmd = [tool, *args]
     if verbose:
         print(" ".join(cmd), file=sys.stderr)
@@ -118,6 +124,8 @@ def _compile(tool: str, args: list[str], verbose: bool, what: str = "") -> None:
 def build(sources: list[str], output: str, cpu: str = DEFAULT_CPU, opt: str = "2",
           defines: list[str] | None = None, includes: list[str] | None = None, verbose: bool = False) -> None:  # fmt: skip
     """Compile and link ``sources`` into the static ELF ``output``; a BuildError if not."""
+    import tempfile
+
     for s in sources:
         if not Path(s).exists():
             raise BuildError(f"{s}: no such file")

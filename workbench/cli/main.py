@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import bisect
-import hashlib
-import json
 import os
 import sys
-import time
 from collections.abc import Callable
-from typing import Any, BinaryIO, NoReturn
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 
-from kernel.boot import boot
-from kernel.fs.format import FsFormatError, image_from_paths, read_image
-from kernel.sys.errors import SpinError
 from machine.alpha.constants import CPU_MODELS, DEFAULT_CPU
-from machine.alpha.disasm import listing
-from machine.disk import DiskImageError
-from machine.elf import ElfError, ElfImage, read_elf, read_program
-from machine.hostfile import HostFileError, replace_bytes, write_bytes
-from machine.usermode import ExitInfo, UserProgram, default_streams
-from workbench.bench import main as bench
-from workbench.cli import cc, extcheck, netrun, profile, scenario, web
+from workbench.cli import cc, netrun, profile, scenario, web
 from workbench.cli.args import SEED, Parser, int_in, read_extension, scenario_arg
-from workbench.cli.serve import serve
-from workbench.views import plural
+
+if TYPE_CHECKING:
+    from machine.elf import ElfImage
+
+# Building the parser (and so `spinwb --help`) needs only the argument tables:
+# each handler imports the kernel, the machine or a bench itself, so a command
+# pays only for what it runs (tests/workbench/test_startup.py holds this).
 
 MAX_OPS = 1_000_000
 
@@ -33,6 +25,8 @@ MAX_OPS = 1_000_000
 def _read_image(command: str, path: str, program: bool = True) -> ElfImage | None:
     """The user program (or with ``program`` false, any image: disasm reads
     KSEG kernels too) at path, or None after one clear line on stderr."""
+    from machine.elf import ElfError, read_elf, read_program
+
     try:
         return read_program(path) if program else read_elf(path)
     except ElfError as e:
@@ -41,6 +35,15 @@ def _read_image(command: str, path: str, program: bool = True) -> ElfImage | Non
 
 
 def _run(args: argparse.Namespace) -> int:
+    import hashlib
+    import json
+    import time
+
+    from kernel.boot import boot
+    from kernel.fs.format import FsFormatError
+    from kernel.sys.errors import SpinError
+    from machine.disk import DiskImageError
+
     image = _read_image("run", args.file)
     if image is None:
         return 2
@@ -109,7 +112,10 @@ def _save_disk(k: Any, path: str, before: bytes) -> bool:
     and directory go to the disk (polled), then the image replaces the file
     at once (a crash of the host leaves the old image or the new). A program
     that crashed still had its writes in the cache: they are kept too."""
+    import hashlib
+
     from kernel.fs.extentfs import DiskIOError
+    from machine.hostfile import HostFileError, replace_bytes
 
     disk = k.machine.disk
     try:
@@ -130,6 +136,11 @@ def _save_disk(k: Any, path: str, before: bytes) -> bool:
 
 def _run_harness(args: argparse.Namespace, image: ElfImage) -> int:
     """The CPU issue's one-process harness (no kernel), kept for comparison."""
+    import json
+    import time
+
+    from machine.usermode import ExitInfo, UserProgram, default_streams
+
     stdin, stdout, stderr = default_streams()
     proc = UserProgram(image, [args.file, *args.args], model=args.cpu, stdin=stdin, stdout=stdout,
                    stderr=stderr, translate=not args.interpret)  # fmt: skip
@@ -150,6 +161,10 @@ def _run_harness(args: argparse.Namespace, image: ElfImage) -> int:
 
 
 def _disasm(args: argparse.Namespace) -> int:
+    import bisect
+
+    from machine.alpha.disasm import listing
+
     image = _read_image("disasm", args.file, program=False)
     if image is None:
         return 2
@@ -206,6 +221,8 @@ def _stream_list(text: str) -> tuple[int, ...]:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    from workbench.bench import main as bench
+
     return bench.main(args)
 
 
@@ -216,6 +233,8 @@ def _shell(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from workbench.cli.serve import serve
+
     return serve(args.host, args.port, args.scenario, args.seed, max_sessions=args.max_sessions,
                  public_url=args.public_url)  # fmt: skip
 
@@ -381,6 +400,10 @@ def _size_arg(text: str) -> int:
 
 
 def _mkfs(args: argparse.Namespace) -> int:
+    from kernel.fs.format import FsFormatError, image_from_paths, read_image
+    from machine.hostfile import HostFileError, write_bytes
+    from workbench.views import plural
+
     try:
         image = image_from_paths(args.files, spare_blocks=-(-args.free // 512))
         write_bytes(args.output, image)
@@ -395,6 +418,8 @@ def _mkfs(args: argparse.Namespace) -> int:
 
 
 def _ext_check(args: argparse.Namespace) -> int:
+    from workbench.cli import extcheck
+
     return extcheck.run(args)
 
 

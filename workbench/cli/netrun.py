@@ -16,13 +16,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from kernel.core.probe import install_probe
-from kernel.net.topology import Network
-from kernel.sys.errors import SpinError
-from machine.elf import ElfError, read_program
-from machine.hostfile import write_error
 from workbench.cli.args import SEED, float_in, int_in, read_extension
-from workbench.views import plural
 
 MAX_HOSTS = 16
 EXAMPLE = 'spinwb net --ext 2:extensions/udp_echo.py --run "1:scenarios/programs/bin/udp_rtt.elf 10.0.0.2 7 5"'
@@ -36,6 +30,13 @@ def _host(spec: str, n: int, what: str) -> tuple[int, str]:
 
 
 def main(args: argparse.Namespace) -> int:
+    from kernel.core.probe import install_probe  # lazy: `spinwb --help` builds this parser without a kernel
+    from kernel.net.topology import Network
+    from kernel.sys.errors import SpinError
+    from machine.elf import ElfError, read_program
+    from machine.hostfile import write_error
+    from workbench.views import plural
+
     n = args.hosts
     if not 1 <= n <= MAX_HOSTS:
         print(f"spinwb net: --hosts {n}: from 1 to {MAX_HOSTS}", file=sys.stderr)

@@ -11,21 +11,15 @@ own output on stderr, so the report on stdout can be piped or saved.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
-from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kernel import profile as P
-from kernel.boot import boot
-from kernel.core.costs import CLOCK_MHZ, micros
-from kernel.fs.format import FsFormatError
-from kernel.sys.errors import SpinError
-from kernel.sys.trace import Record, Syscall
-from machine.disk import DiskImageError
-from machine.elf import ElfError, read_program
 from workbench.cli.args import int_in, read_extension
+
+if TYPE_CHECKING:  # the functions import the kernel themselves: `spinwb --help` builds this parser without one
+    from kernel import profile as P
+    from kernel.sys.trace import Record
 
 CALLS_MAX = 1_000_000  # calls a profile keeps (a longer run's are counted, not kept)
 TOP = 5
@@ -62,6 +56,8 @@ def _fail(message: str) -> int:
 def collect(k: Any) -> tuple[list[Record], list[int]]:
     """Every Syscall record from now on (the trace ring keeps only the last
     ones), and a one-item list counting those past CALLS_MAX."""
+    from kernel.sys.trace import Syscall
+
     kept: list[Record] = []
     dropped = [0]
     before: Callable[[Record], None] | None = k.trace.watch
@@ -80,6 +76,15 @@ def collect(k: Any) -> tuple[list[Record], list[int]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+
+    from kernel import profile as P
+    from kernel.boot import boot
+    from kernel.fs.format import FsFormatError
+    from kernel.sys.errors import SpinError
+    from machine.disk import DiskImageError
+    from machine.elf import ElfError, read_program
+
     if not args.file:
         return _fail("name the program to profile (see spinwb profile --help)")
     try:
@@ -128,6 +133,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def as_json(prof: P.Profile, top: int, status: int) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from kernel import profile as P
+    from kernel.core.costs import CLOCK_MHZ
+
     seqs = prof.seqs[:top]
     return {
         "clock_mhz": CLOCK_MHZ,
@@ -147,6 +157,8 @@ def as_json(prof: P.Profile, top: int, status: int) -> dict[str, Any]:
 
 
 def _seq(s: P.Sequence) -> dict[str, Any]:
+    from kernel.core.costs import micros
+
     return {"calls": list(s.calls), "name": s.name, "count": s.count, "pids": list(s.pids),
             "self_contained": s.self_contained, "crossings_saved": s.count * s.crossings_saved,
             "micros_saved": round(s.micros_saved, 3), "copies_saved": 2 * s.copies * s.count,
@@ -154,6 +166,9 @@ def _seq(s: P.Sequence) -> dict[str, Any]:
 
 
 def report(prof: P.Profile, top: int, trace: bool) -> str:
+    from kernel import profile as P
+    from kernel.core.costs import CLOCK_MHZ, micros
+
     out: list[str] = []
     pids = len({c.pid for c in prof.calls}) > 1
     if trace:

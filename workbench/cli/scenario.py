@@ -17,23 +17,22 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.markdown import Markdown
-from rich.padding import Padding
-
-from scenarios import engine
-from workbench.cli import isolate
 from workbench.cli.args import SEED
-from workbench.views import plural
+
+if TYPE_CHECKING:  # imported where used: `spinwb --help` builds this parser without the engine or rich
+    from scenarios import engine
+    from workbench.cli import isolate
 
 STREAM = "\x1espinwb "  # marks the isolated child's protocol lines
 
 
 def _list(args: argparse.Namespace) -> int:
+    from scenarios import engine
+    from workbench.views import plural
+
     for name, path in engine.available().items():
         try:
             lesson = engine.load(str(path))
@@ -45,6 +44,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from scenarios import engine
+
     names: list[str] = args.name
     if args.stream:
         return _stream(names[0], args.seed, args.step_limit)
@@ -60,14 +61,13 @@ def _run(args: argparse.Namespace) -> int:
         from workbench.tui.app import run_app  # lazy: Textual takes 600 ms; headless grading never needs it
 
         return run_app(scenario=names[0], seed=args.seed, pace=args.pace)
-    limits = isolate.Limits(args.cpu_limit, args.memory_limit * isolate.MiB, wall_seconds=3 * args.cpu_limit + 30)
     docs: list[dict[str, Any]] = []
     worst = 0
     for i, name in enumerate(names):
         if i and not args.json:
             print()
         isolated = args.isolate if args.isolate is not None else _is_file(name)
-        code, doc = _isolated(name, args, limits) if isolated else _here(name, args)
+        code, doc = _isolated(name, args) if isolated else _here(name, args)
         worst = max(worst, code)
         if doc is not None:
             docs.append(doc)
@@ -83,6 +83,8 @@ def _is_file(name: str) -> bool:
 
 def _here(name: str, args: argparse.Namespace) -> tuple[int, dict[str, Any] | None]:
     """One scenario in this process (a lesson of the project's own)."""
+    from scenarios import engine
+
     try:
         lesson = engine.load(name)
     except engine.ScenarioError as e:
@@ -148,6 +150,10 @@ def _not_run(done: int, titles: list[str]) -> None:
 
 def _finish(name: str, title: str, args: argparse.Namespace, results: list[engine.StepResult], passed: bool,
             isolation: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:  # fmt: skip
+    from dataclasses import asdict
+
+    from workbench.views import plural
+
     checks = [c for r in results for c in r.checks]
     steps = [asdict(r) | {"passed": r.passed} for r in results]
     if not args.answers:  # the answers are -c's, as on the terminal: a student's --json does not give them away
@@ -172,10 +178,16 @@ def _finish(name: str, title: str, args: argparse.Namespace, results: list[engin
 _warned: set[str] = set()
 
 
-def _isolated(name: str, args: argparse.Namespace, limits: isolate.Limits) -> tuple[int, dict[str, Any] | None]:
+def _isolated(name: str, args: argparse.Namespace) -> tuple[int, dict[str, Any] | None]:
     """One scenario in an isolated child (see workbench/cli/isolate.py): the
     child streams its steps; a step it never finished is reported with what
     ended it (a limit, a signal)."""
+    from dataclasses import asdict
+
+    from scenarios import engine
+    from workbench.cli import isolate  # lazy: ctypes and the confinement probes, which a lesson run here never needs
+
+    limits = isolate.Limits(args.cpu_limit, args.memory_limit * isolate.MiB, wall_seconds=3 * args.cpu_limit + 30)
     target = str(Path(name).resolve()) if _is_file(name) else name
     cmd = [sys.executable, "-m", "workbench.cli", "scenario", "run", target, "--stream", "--seed", str(args.seed)]
     if args.step_limit is not None:
@@ -242,6 +254,9 @@ def _unroot(text: str) -> str:
 
 
 def _step_result(d: dict[str, Any], conf: isolate.Confinement, limits: isolate.Limits) -> engine.StepResult:
+    from scenarios import engine
+    from workbench.cli import isolate
+
     error = d["error"]
     if ": MemoryError" in error and "rlimits" in conf.applied:
         error += f" (an isolated run has {limits.memory_bytes // isolate.MiB} MiB of address space)"
@@ -266,6 +281,10 @@ def _positive(text: str) -> int:
 def _stream(name: str, seed: int, step_limit: float | None) -> int:
     """The isolated child's side: run the lesson, one protocol line per
     event on the real stdout; the lesson's own prints go to stderr."""
+    from dataclasses import asdict
+
+    from scenarios import engine
+
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
@@ -299,6 +318,10 @@ def _print_heading(number: int, total: int, title: str, narration: str) -> None:
 
 def _markdown(text: str) -> None:
     """Narration as markdown, 88 columns, indented; plain text (no ANSI) when stdout is not a terminal."""
+    from rich.console import Console
+    from rich.markdown import Markdown
+    from rich.padding import Padding
+
     tty = sys.stdout.isatty()
     buf = io.StringIO()
     console = Console(width=88, file=buf, force_terminal=tty, color_system="auto" if tty else None, highlight=False)

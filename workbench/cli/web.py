@@ -18,25 +18,26 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kernel.fs.format import FsFormatError
-from kernel.inspect import extension_globals
-from kernel.net.webworld import CLIENT, POLICIES, PORT, SERVERS, SMALL_LIMIT, WEB, WebWorld, WebWorldError
-from kernel.sys.errors import SpinError
-from machine.hostfile import write_error
+from kernel.net.websettings import CLIENT, POLICIES, PORT, SERVERS, SMALL_LIMIT, WEB
 from workbench.cli.args import SEED, int_in
-from workbench.views import plural
-from workbench.web.bridge import Bridge
-from workbench.web.tree import TreeError, read_tree
+
+if TYPE_CHECKING:  # main imports the web world itself: `spinwb --help` builds this parser without one
+    from kernel.net.webworld import WebWorld
+    from workbench.web.bridge import Bridge
 
 
 def _world(args: argparse.Namespace, files: dict[str, bytes], local: list[str]) -> WebWorld:
+    from kernel.net.webworld import WebWorld
+
     return WebWorld(files, local, server=args.server, policy=args.policy, pcap=args.pcap, seed=args.seed)
 
 
 def _banner(args: argparse.Namespace, files: dict[str, bytes], world: WebWorld) -> str:
     """What serves what: the extension's levels and policy, or what the UNIX-way httpd does instead."""
+    from workbench.views import plural
+
     head = f"spinwb web: {plural(len(files), 'file')} ({sum(len(d) for d in files.values()):,} bytes) from {args.root}"
     if args.server == "unix":
         return (f"{head}, all on the web host's disk (10.0.0.1); the UNIX-way httpd (scenarios/programs/kernel/"
@@ -63,10 +64,14 @@ def answered(c: dict[str, Any]) -> list[str]:
 
 def _counters(world: WebWorld) -> dict[str, Any]:
     """The extension's counters (its top-level globals); the UNIX-way server keeps none."""
+    from kernel.inspect import extension_globals
+
     return extension_globals(world.net.hosts[WEB], "web_server")
 
 
 def _summary(bridge: Bridge, world: Any, host_s: float, pcap: str | None) -> str:
+    from workbench.views import plural
+
     c = _counters(world)
     s = bridge.stats
     parts = []
@@ -85,6 +90,13 @@ def _summary(bridge: Bridge, world: Any, host_s: float, pcap: str | None) -> str
 
 
 def main(args: argparse.Namespace) -> int:
+    from kernel.fs.format import FsFormatError
+    from kernel.net.webworld import WebWorldError
+    from kernel.sys.errors import SpinError
+    from machine.hostfile import write_error
+    from workbench.web.bridge import Bridge
+    from workbench.web.tree import TreeError, read_tree
+
     try:
         files = read_tree(args.root)
     except TreeError as e:
