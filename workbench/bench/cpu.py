@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from machine.alpha.decode import Insn
 from machine.alpha.translate import Block, Translator
 from machine.elf import read_elf
 from machine.usermode import UserProgram
@@ -79,8 +78,10 @@ class CountingTranslator(Translator):
         super().__init__(cpu)
         self.entered = 0
 
-    def _compile(self, pc0: int, insns: list[Insn]) -> Block:
-        b = super()._compile(pc0, insns)
+    def translate(self, pc: int) -> Block:
+        # Wrapped here, after the block is built or taken from the on-disk code cache
+        # (which keeps only the real function: a closure is never cached).
+        b = super().translate(pc)
         fn, cpu = b.fn, self.cpu
         if b.loop:
 
@@ -102,6 +103,7 @@ class CountingTranslator(Translator):
                 return pc
 
             b.fn = once
+        self._publish(b)  # the run loop's tables hold the function itself
         return b
 
 
