@@ -13,7 +13,8 @@ back at the exit, or just before a slow path that can trap, so a trap always
 sees exact architectural state. Integer operate, address, load/store and
 control instructions are generated from the table's templates (with the
 hottest helpers inlined and a small peephole pass) and the memory fast path
-inlined (one dict probe on the host page cache, one list subscript);
+inlined (one dict probe on the host page cache that checks page and
+alignment together, see cpu.py, then one list subscript);
 everything else calls ``CPU.execute`` for that one instruction, so the
 reference interpreter's semantics are the only ones.
 
@@ -133,6 +134,12 @@ def _expr(template: str, **names: str) -> str:
     src = substitute(template, **names)
     tree = _Simplify().visit(_Inline().visit(ast.parse(src, mode="eval")))
     return ast.unparse(tree).replace(" M", f" {M64}").replace("(M", f"({M64}")
+
+
+def _probe(width: int) -> int:
+    """The host-TB key mask for an access of ``width`` bytes: the page base
+    with the alignment bits kept, so a misaligned address misses (cpu.py)."""
+    return (M64 & ~PAGE_MASK) | (width - 1)
 
 
 def _address(base: str, disp: int, mask: int) -> str:
@@ -465,8 +472,8 @@ class Translator:
                 if ra != 31:  # a load to r31 is a prefetch: no access, no fault
                     w = op.width
                     e.emit(f"a = {_address(e.reg(rb), ins.disp, M64 & ~7 if kind == 'ldu' else M64)}")
-                    e.emit("p = rt.get(a >> 13)")
-                    check = "p is None" if (w == 1 or kind == "ldu") else f"p is None or a & {w - 1}"
+                    e.emit(f"p = rt.get(a & {_probe(1 if kind == 'ldu' else w)})")
+                    check = "p is None"
                     consts.append(ins)
                     # the value goes straight into the register when the template is just `v`
                     dest = f"x{ra}" if op.sem == "v" else "v"
@@ -483,8 +490,8 @@ class Translator:
                 if w < 8 and val != "0":
                     val = f"{val} & {_MASK[w]}"
                 e.emit(f"a = {_address(e.reg(rb), ins.disp, M64 & ~7 if kind == 'stu' else M64)}")
-                e.emit("p = wt.get(a >> 13)")
-                check = "p is None" if (w == 1 or kind == "stu") else f"p is None or a & {w - 1}"
+                e.emit(f"p = wt.get(a & {_probe(1 if kind == 'stu' else w)})")
+                check = "p is None"
                 consts.append(ins)
                 e.emit(f"if {check}: {e.sync()}; cpu.slow_store(I[{len(consts) - 1}], a, {val}, {pc})")
                 if w == 8:
