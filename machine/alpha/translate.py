@@ -322,6 +322,22 @@ def _straight(e: _Emitter, ins: Insn, pc: int, consts: list[Insn], leave: str = 
             e.emit(f"if {check} and not LIVE[0]: {leave}")
 
 
+def _reads(insns: Sequence[Insn], hammocks: dict[int, int]) -> set[int]:
+    """Registers a block may read (a superset): operands, a cmov's old value,
+    and what its if-converted bodies write (kept when skipped)."""
+    out: set[int] = set()
+    for k, ins in enumerate(insns):
+        out.add(ins.ra)
+        if not ins.is_lit:
+            out.add(ins.rb)
+        if ins.op.kind == "cmov":
+            out.add(ins.rc)
+        if k in hammocks:
+            out.update(w for i in insns[k + 1 : hammocks[k] + 1] if (w := _writes(i)) is not None)
+    out.discard(31)
+    return out
+
+
 MAX_SKIP = 8  # longest forward branch turned into an if
 HOT = 40  # entries that make a block a region's head
 MAX_SEGS = 12  # blocks in a region, at most
@@ -715,6 +731,10 @@ class Translator:
             hammocks = {k: k + insns[k].disp for k in range(n - 1) if self._is_hammock(insns, k)}
             closes: dict[int, int] = {}
             top = e.depth
+            if not loop:  # load what this member reads on arrival: a side exit before it needs none of it
+                for reg in sorted(_reads(insns, hammocks) - e.loaded):
+                    e.emit(f"x{reg} = r[{reg}]")
+                    e.loaded.add(reg)
             for k, ins in enumerate(insns):
                 while closes.get(k, 0):
                     closes[k] -= 1
