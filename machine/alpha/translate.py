@@ -681,8 +681,7 @@ class Translator:
                 g = self._compile_region(segs, loop)
                 regions[g.pc] = g
                 self._publish_region(g)
-        b.succ = {}
-        self._publish(b)
+        self._publish(b)  # its profile stays: later regions through b follow it
 
     def _compile_region(self, segs: list[Block], loop: bool) -> Block:  # noqa: C901 - one branch per kind
         """One function for the blocks ``segs``, run in order while each
