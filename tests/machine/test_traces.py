@@ -168,3 +168,46 @@ def test_a_kernel_run_has_the_same_state_hash_with_traces_on_and_off(monkeypatch
     monkeypatch.setenv("SPINWB_TRACES", "0")
     off = once()
     assert on == off
+
+
+def _op(op: int, ra: int, lit: int, fn: int, rc: int) -> int:
+    return op << 26 | ra << 21 | lit << 13 | 1 << 12 | fn << 5 | rc
+
+
+def test_a_region_storing_into_its_own_code_runs_the_new_code_next(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loop region whose if-converted store (on pass 20) rewrites an
+    instruction later in the same pass: from that instruction on, the new code
+    runs, as on the interpreter (r4 counts the old instruction, r8 the new)."""
+    monkeypatch.setattr(translate, "HOT", 3)
+    new = _op(0x10, 8, 1, 0x20, 8)  # addq r8, 1, r8
+    words = [
+        _op(0x10, 2, 1, 0x20, 2),  # addq r2, 1, r2
+        _op(0x10, 2, 20, 0x2D, 7),  # cmpeq r2, 20, r7
+        0x39 << 26 | 7 << 21 | 1,  # beq r7, over the store
+        0x2C << 26 | 3 << 21 | 10 << 16 | 24,  # stl r3, 24(r10): rewrites word 6
+        0x30 << 26 | 31 << 21,  # br to the next word: a new block
+        _op(0x10, 5, 1, 0x20, 5),  # addq r5, 1, r5
+        _op(0x10, 4, 1, 0x20, 4),  # addq r4, 1, r4 (word 6)
+        _op(0x10, 2, 50, 0x4D, 6),  # cmplt r2, 50, r6
+        0x3D << 26 | 6 << 21 | (-9 & 0x1FFFFF),  # bne r6, to word 0
+        BUGCHK,
+    ]
+    regs = [0] * 32
+    regs[3], regs[10] = new, BASE
+    loops = []
+    orig = translate.Translator._compile_region
+
+    def counted(self: translate.Translator, segs: list[translate.Block], loop: bool) -> translate.Block:
+        loops.append(loop)
+        return orig(self, segs, loop)
+
+    monkeypatch.setattr(translate.Translator, "_compile_region", counted)
+    outcomes = []
+    for on in (True, False):
+        cpu, space = _machine(on)
+        _load(cpu, space, words, regs, [0] * 1024)
+        outcomes.append(_slice(cpu, space, 10_000, 1 << 40))
+    assert any(loops), "the loop must have run as a loop region before the store"
+    assert outcomes[0] == outcomes[1]
+    regs_after = outcomes[0][1]
+    assert isinstance(regs_after, list) and (regs_after[4], regs_after[8], regs_after[5]) == (19, 31, 50)
