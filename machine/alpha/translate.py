@@ -47,6 +47,7 @@ off) turns them off.
 from __future__ import annotations
 
 import ast
+import functools
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -155,7 +156,14 @@ class _Simplify(ast.NodeTransformer):
 
 
 def _expr(template: str, **names: str) -> str:
-    src = substitute(template, **names)
+    return _expr_of(template, tuple(sorted(names.items())))
+
+
+@functools.lru_cache(maxsize=8192)
+def _expr_of(template: str, names: tuple[tuple[str, str], ...]) -> str:
+    """A template's Python expression (pure, so cached: a region recompiles
+    its blocks' instructions, and the ast passes are most of translation)."""
+    src = substitute(template, **dict(names))
     tree = _Simplify().visit(_Inline().visit(ast.parse(src, mode="eval")))
     return ast.unparse(tree).replace(" M", f" {M64}").replace("(M", f"({M64}")
 
