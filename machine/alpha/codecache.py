@@ -47,6 +47,7 @@ DIGEST = 32  # bytes of blake2b over the payload: a file that does not match is 
 
 Key = tuple[str, int, bytes]  # (CPU model, pc, the block's instruction words)
 _ABSENT = object()
+_INSNS = "\0insns"  # marks a field kept as instruction words (no field value is this string)
 
 
 @cache
@@ -230,11 +231,25 @@ def _entry(tr: Any, b: Any) -> bytes | None:
             extras.append(("insns", name, tuple(x.word for x in value)))
         else:
             extras.append(("value", name, value))
-    fields = tuple((s, getattr(b, s)) for s in slots if s != "fn")
+    fields = tuple((s, _field(getattr(b, s))) for s in slots if s != "fn")
     try:
         return marshal.dumps((fn.__code__, fn.__name__, fields, tuple(extras)))
     except ValueError:
         return None
+
+
+def _field(value: Any) -> Any:
+    """A Block field as marshal can keep it: a tuple of instructions (the block's
+    ``insns``, which regions are compiled from) as their words."""
+    if isinstance(value, tuple) and value and all(isinstance(x, Insn) for x in value):
+        return (_INSNS, tuple(x.word for x in value))
+    return value
+
+
+def _unfield(value: Any) -> Any:
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == _INSNS:
+        return tuple(decode(w) for w in value[1])
+    return value
 
 
 def _rebuild(tr: Any, blob: bytes) -> Any:
@@ -248,7 +263,7 @@ def _rebuild(tr: Any, blob: bytes) -> Any:
             ns[key] = fn if kind == "fn" else tuple(decode(w) for w in value) if kind == "insns" else value
         b = translate.Block.__new__(translate.Block)
         for slot, value in fields:
-            setattr(b, slot, value)
+            setattr(b, slot, _unfield(value))
         b.fn = fn
     except (EOFError, ValueError, TypeError, AttributeError):
         return None

@@ -6,7 +6,13 @@ little-endian words: on CPython an aligned quadword access is then one list
 subscript, several times cheaper than struct unpacking, and Alpha code is
 dominated by quadword accesses (LDQ, LDQ_U, STQ_U). The CPU caches the answers per
 virtual page in three host-side dicts, ``rtlb``/``wtlb``/``xtlb``; whoever
-changes the mappings calls ``flush_tlb``. A page that holds translated code is
+changes the mappings calls ``flush_tlb`` (or ``forget_data``/``forget_exec``
+for one page). ``rtlb`` and ``wtlb`` are keyed by the page's base address
+(``va & ~PAGE_MASK``), not its number, so translated code probes them with
+``va & (~PAGE_MASK | width - 1)``: a misaligned address keeps a low bit set
+and cannot hit, and one dict probe checks page and alignment together (the
+slow path does the masking and raises the unaligned trap). ``xtlb`` is keyed
+by page number. A page that holds translated code is
 kept out of ``wtlb`` so the first store to it invalidates the translation
 (alpha-machine.md §2: IMB and stores into code must flush decoded code).
 
@@ -186,8 +192,7 @@ class CPU(Part):
             self.flush_tlb()
             return
         for vpn in range(first, end):
-            self.rtlb.pop(vpn, None)
-            self.wtlb.pop(vpn, None)
+            self.forget_data(vpn)
             self.xtlb.pop(vpn, None)
             if self._translator is not None:
                 self._translator.invalidate_vpn(vpn)
@@ -209,6 +214,12 @@ class CPU(Part):
         if self._translator is not None:
             self._translator.park(vpn)
 
+    def forget_data(self, vpn: int) -> None:
+        """The DTB dropped vpn: its cached data lookups go."""
+        base = vpn << PAGE_SHIFT
+        self.rtlb.pop(base, None)
+        self.wtlb.pop(base, None)
+
     def frame_written(self, frame: Any) -> None:
         """Something other than a CPU store changed a frame (DMA, the loader,
         a Python kernel): translated code from it is stale."""
@@ -217,7 +228,8 @@ class CPU(Part):
 
     def _page(self, tlb: dict[int, Any], va: int, access: int, pc: int, width: int = 1) -> Any:
         vpn = va >> PAGE_SHIFT
-        p = tlb.get(vpn)
+        key = vpn if access == ACCESS_EXEC else va & ~PAGE_MASK  # see the module docstring
+        p = tlb.get(key)
         if p is None:
             mem = self.memory
             try:
@@ -235,7 +247,7 @@ class CPU(Part):
                 if vpn in self.watch_pages or id(p) in self.watch_frames:
                     self._check_watch(vpn, p, va, width, access, pc)
                     return p  # never cached: every access to a watched page comes here
-            tlb[vpn] = p
+            tlb[key] = p
         return p
 
     def _check_watch(self, vpn: int, frame: Any, va: int, width: int, access: int, pc: int) -> None:

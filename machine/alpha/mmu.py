@@ -265,8 +265,7 @@ class MMU(Part):
             cpu.forget_exec(vpn)
 
         def drop_d(vpn: int) -> None:
-            cpu.rtlb.pop(vpn, None)
-            cpu.wtlb.pop(vpn, None)
+            cpu.forget_data(vpn)
 
         self.itb.evicted = drop_i
         self.dtb.evicted = drop_d

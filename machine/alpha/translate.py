@@ -13,7 +13,8 @@ back at the exit, or just before a slow path that can trap, so a trap always
 sees exact architectural state. Integer operate, address, load/store and
 control instructions are generated from the table's templates (with the
 hottest helpers inlined and a small peephole pass) and the memory fast path
-inlined (one dict probe on the host page cache, one list subscript);
+inlined (one dict probe on the host page cache that checks page and
+alignment together, see cpu.py, then one list subscript);
 everything else calls ``CPU.execute`` for that one instruction, so the
 reference interpreter's semantics are the only ones.
 
@@ -21,11 +22,34 @@ Blocks are keyed by virtual PC and physical frame (see ``Translator``); a
 store into a frame holding code, a host write to it, or IMB drops them.
 Breakpoint PCs (``CPU.stops``) always start a block, and the run loop
 returns before one.
+
+Regions (traces). A block of plain inlined instructions is first run
+through the run loop's counting path, which records where it went; after
+``HOT`` entries the successors seen most often are followed, within its
+page, and that path is compiled as one function: registers stay in locals
+across its blocks, each block's exit that leaves the path (a branch the
+other way, a ``jmp``/``ret`` to another target) writes back and returns,
+and a path that comes back to a member closes as a ``while`` loop headed
+there. The function returns (next pc, instructions, cycles) and runs only if
+one whole pass fits the budget and cycle limit; a loop goes round again
+only while the next pass fits, as the self-loop does, so counts, virtual
+time and interrupts are exactly as without regions. A region's slow paths
+publish completed passes and skips before anything can trap, and its
+``index`` maps each PC to its place in a pass, so a trap inside reports
+exact pc, icount and cycles. A region lies in one page and is kept with
+that page's blocks, so whatever drops them drops it; a store from the
+region into its own code page (always a slow path: code frames are kept
+out of ``wtlb``) leaves the region at the next instruction. Regions change
+speed only: ``Translator.traces`` (default from ``SPINWB_TRACES``, "0" for
+off) turns them off.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
+import os
+from collections.abc import Sequence
 from typing import Any
 
 from machine.alpha import codecache, isa
@@ -37,6 +61,8 @@ from machine.alpha.traps import ArithmeticTrap, Halt, IllegalInstruction, TbMiss
 MAX_BLOCK = 64
 _INLINE = {"alu", "cmov", "trapv", "lda", "ld", "ldu", "st", "stu", "br", "bcc", "jmp", "pal", "nop", "rpcc"}
 _TERMINAL = {"br", "bcc", "fbcc", "jmp", "pal"}
+_STRAIGHT = {"alu", "cmov", "trapv", "lda", "ld", "ldu", "st", "stu"}
+_CHAIN = _STRAIGHT | {"br", "bcc", "jmp", "nop"}  # what a region's member may hold
 # Pages are lists of 64-bit words (see cpu.py): loads and stores by width.
 _LOAD = {
     8: "p[(a & 8191) >> 3]",
@@ -130,9 +156,22 @@ class _Simplify(ast.NodeTransformer):
 
 
 def _expr(template: str, **names: str) -> str:
-    src = substitute(template, **names)
+    return _expr_of(template, tuple(sorted(names.items())))
+
+
+@functools.lru_cache(maxsize=8192)
+def _expr_of(template: str, names: tuple[tuple[str, str], ...]) -> str:
+    """A template's Python expression (pure, so cached: a region recompiles
+    its blocks' instructions, and the ast passes are most of translation)."""
+    src = substitute(template, **dict(names))
     tree = _Simplify().visit(_Inline().visit(ast.parse(src, mode="eval")))
     return ast.unparse(tree).replace(" M", f" {M64}").replace("(M", f"({M64}")
+
+
+def _probe(width: int) -> int:
+    """The host-TB key mask for an access of ``width`` bytes: the page base
+    with the alignment bits kept, so a misaligned address misses (cpu.py)."""
+    return (M64 & ~PAGE_MASK) | (width - 1)
 
 
 def _address(base: str, disp: int, mask: int) -> str:
@@ -145,10 +184,20 @@ def _address(base: str, disp: int, mask: int) -> str:
 
 
 class Block:
-    __slots__ = ("pc", "fn", "n", "cost", "prefix", "sync", "pal", "loop", "skips", "source")
+    """A compiled block, or a region (trace) of several (``index`` set)."""
+
+    __slots__ = ("pc", "fn", "n", "cost", "prefix", "sync", "pal", "loop", "skips", "source", "insns", "chain",
+                 "heat", "succ", "index", "live", "span")  # fmt: skip
 
     def __init__(self, pc: int, fn: Any, n: int, prefix: list[int], sync: bool, pal: bool, loop: bool,
                  skips: bool, source: str) -> None:  # fmt: skip
+        self.insns: tuple[Insn, ...] = ()
+        self.chain = False  # may be a region's member: plain, inlined instructions only
+        self.heat = -1  # >= 0 while profiled: entries so far (the run loop counts them)
+        self.succ: dict[int, int] = {}  # next PC -> times seen, while profiled
+        self.index: dict[int, int] | None = None  # a region's PC -> instructions before it in one pass
+        self.live = [True]  # a region's: cleared when its code is dropped
+        self.span = (pc, pc + 4 * n)  # a region's members' PC ranges (first, end)
         self.pc = pc
         self.fn = fn
         self.n = n  # instructions in the block, skipped ones included
@@ -219,7 +268,88 @@ def _writes(ins: Insn) -> int | None:
     return None
 
 
+def _straight(e: _Emitter, ins: Insn, pc: int, consts: list[Insn], leave: str = "") -> None:
+    """Emit one straight-line inlined instruction (operate, address, load,
+    store): its fast path inline, its slow path writing back first. In a
+    region, a slow store may have dropped the region's own code (a store into
+    its page): ``leave`` is then the statement that leaves at the next
+    instruction, so later blocks run only as they are now."""
+    op = ins.op
+    kind = op.kind
+    ra, rb, rc = ins.ra, ins.rb, ins.rc
+    if kind in ("alu", "cmov", "trapv"):
+        a = e.reg(ra)
+        b = str(ins.lit) if ins.is_lit else e.reg(rb)
+        if kind == "alu":
+            if rc != 31:
+                e.write(rc, _expr(op.sem, a=a, b=b))
+        elif kind == "cmov":
+            if rc != 31:
+                e.reg(rc)
+                e.emit(f"if {_expr(op.sem, a=a, b=b)}: x{rc} = {b}")
+                e.dirty.add(rc)
+        else:
+            e.emit(f"t = {_expr(op.sem, a=a, b=b)}")
+            e.emit(f"if t is None: {e.sync()}; raise ArithmeticTrap({pc}, 64, {1 << rc})")
+            if rc != 31:
+                e.write(rc, "t")
+    elif kind == "lda":
+        if ra != 31:
+            e.write(ra, _expr(op.sem, b=e.reg(rb), d=str(ins.disp)))
+    elif kind in ("ld", "ldu"):
+        if ra != 31:  # a load to r31 is a prefetch: no access, no fault
+            w = op.width
+            e.emit(f"a = {_address(e.reg(rb), ins.disp, M64 & ~7 if kind == 'ldu' else M64)}")
+            e.emit(f"p = rt.get(a & {_probe(1 if kind == 'ldu' else w)})")
+            check = "p is None"
+            consts.append(ins)
+            # the value goes straight into the register when the template is just `v`
+            dest = f"x{ra}" if op.sem == "v" else "v"
+            e.emit(f"if {check}: {e.sync()}; {dest} = cpu.slow_load(I[{len(consts) - 1}], a, {pc})")
+            e.emit(f"else: {dest} = {_LOAD[w]}")
+            if dest == "v":
+                e.write(ra, _expr(op.sem, v="v"))
+            else:
+                e.loaded.add(ra)
+                e.dirty.add(ra)
+    elif kind in ("st", "stu"):
+        w = op.width
+        val = e.reg(ra)
+        if w < 8 and val != "0":
+            val = f"{val} & {_MASK[w]}"
+        e.emit(f"a = {_address(e.reg(rb), ins.disp, M64 & ~7 if kind == 'stu' else M64)}")
+        e.emit(f"p = wt.get(a & {_probe(1 if kind == 'stu' else w)})")
+        check = "p is None"
+        consts.append(ins)
+        e.emit(f"if {check}: {e.sync()}; cpu.slow_store(I[{len(consts) - 1}], a, {val}, {pc})")
+        if w == 8:
+            e.emit(f"else: p[(a & 8191) >> 3] = {val}")
+        else:
+            e.emit(f"else: {_STORE_SUB.format(mask=_MASK[w], val=f'({val})')}")
+        if leave:
+            e.emit(f"if {check} and not LIVE[0]: {leave}")
+
+
+def _reads(insns: Sequence[Insn], hammocks: dict[int, int]) -> set[int]:
+    """Registers a block may read (a superset): operands, a cmov's old value,
+    and what its if-converted bodies write (kept when skipped)."""
+    out: set[int] = set()
+    for k, ins in enumerate(insns):
+        out.add(ins.ra)
+        if not ins.is_lit:
+            out.add(ins.rb)
+        if ins.op.kind == "cmov":
+            out.add(ins.rc)
+        if k in hammocks:
+            out.update(w for i in insns[k + 1 : hammocks[k] + 1] if (w := _writes(i)) is not None)
+    out.discard(31)
+    return out
+
+
 MAX_SKIP = 8  # longest forward branch turned into an if
+HOT = 40  # entries that make a block a region's head
+MAX_SEGS = 12  # blocks in a region, at most
+MAX_REGION = 256  # instructions in one pass of a region, at most
 
 
 class Translator:
@@ -247,6 +377,11 @@ class Translator:
         self.active: dict[int, int] = {}  # vpn -> id(frame) whose blocks are published
         self.code: dict[tuple[int, int], dict[int, Block]] = {}  # (vpn, id(frame)) -> pc -> block
         self.frames: dict[int, tuple[Any, set[int]]] = {}  # id(frame) -> (frame, vpns with code from it)
+        # Regions (traces): hot paths of blocks compiled as one function. They
+        # change only speed, never results, so the flag may be flipped at will.
+        self.traces = os.environ.get("SPINWB_TRACES", "1") != "0"
+        self.regions: dict[int, tuple[Any, int, int, Block]] = {}  # published: head pc -> (fn, n, cycles, region)
+        self.rcode: dict[tuple[int, int], dict[int, Block]] = {}  # (vpn, id(frame)) -> head pc -> region
         self.ns = namespace(cpu.model)
         self.ns.update(cpu=cpu, Unaligned=Unaligned, ArithmeticTrap=ArithmeticTrap)
         self.translated = 0
@@ -258,10 +393,15 @@ class Translator:
         self.park_all()
         self.code.clear()
         self.frames.clear()
+        for regions in self.rcode.values():
+            for g in regions.values():
+                g.live[0] = False
+        self.rcode.clear()
 
     def park_all(self) -> None:
         self.blocks.clear()
         self.plain.clear()
+        self.regions.clear()
         self.active.clear()
 
     def park(self, vpn: int) -> None:
@@ -270,11 +410,20 @@ class Translator:
             for pc in self.code.get((vpn, fid), ()):
                 self.blocks.pop(pc, None)
                 self.plain.pop(pc, None)
+            for pc in self.rcode.get((vpn, fid), ()):
+                self.regions.pop(pc, None)
 
     def _publish(self, b: Block) -> None:
         self.blocks[b.pc] = b
-        if not (b.sync or b.loop or b.skips):
+        # a profiled block runs through the run loop's counting path; a region's
+        # head is found as the region first (it runs alone only when the region
+        # does not fit the budget)
+        if not (b.sync or b.loop or b.skips) and b.heat < 0 and b.pc not in self.regions:
             self.plain[b.pc] = (b.fn, b.n, b.cost, b)
+
+    def _publish_region(self, g: Block) -> None:
+        self.regions[g.pc] = (g.fn, g.n, g.cost, g)
+        self.plain.pop(g.pc, None)
 
     def activate(self, vpn: int, frame: Any) -> None:
         """Publish the blocks translated from ``frame`` at ``vpn``."""
@@ -285,6 +434,8 @@ class Translator:
         if cur is not None:
             self.park(vpn)
         self.active[vpn] = fid
+        for g in self.rcode.get((vpn, fid), {}).values():
+            self._publish_region(g)
         for b in self.code.get((vpn, fid), {}).values():
             self._publish(b)
 
@@ -293,6 +444,12 @@ class Translator:
             if self.active.get(vpn) == fid:
                 self.blocks.pop(pc, None)
                 self.plain.pop(pc, None)
+        # a region lies in one page: it goes with its blocks, and one running
+        # now (whose store dropped them) leaves at its next instruction
+        for pc, g in self.rcode.pop((vpn, fid), {}).items():
+            g.live[0] = False
+            if self.active.get(vpn) == fid:
+                self.regions.pop(pc, None)
 
     def written(self, frame: Any) -> None:
         """``frame`` changed: drop every block translated from it."""
@@ -369,6 +526,8 @@ class Translator:
         while insns[-1].op.kind == "bcc" and len(insns) > 1 and self._is_hammock(insns, len(insns) - 1):
             insns.pop()  # a trailing forward branch whose body did not fit: end before it
         block = codecache.block(self, pc, insns, frame)  # self._compile's, or the same from the on-disk cache
+        if self.traces and block.chain:
+            block.heat = 0
         fid = id(frame)
         self.activate(vpn, frame)
         self.code.setdefault((vpn, fid), {})[pc] = block
@@ -382,7 +541,7 @@ class Translator:
         return block
 
     @staticmethod
-    def _is_hammock(insns: list[Insn], k: int) -> bool:
+    def _is_hammock(insns: Sequence[Insn], k: int) -> bool:
         ins = insns[k]
         return ins.op.kind == "bcc" and 0 < ins.disp and k + ins.disp < len(insns)
 
@@ -420,7 +579,7 @@ class Translator:
             nxt = (pc + 4) & M64
             op = ins.op
             kind = op.kind
-            ra, rb, rc = ins.ra, ins.rb, ins.rc
+            ra, rb = ins.ra, ins.rb
             if k in hammocks:
                 end = hammocks[k]
                 for j in range(k + 1, end + 1):  # registers the body writes must hold their old values
@@ -442,60 +601,13 @@ class Translator:
                 else:
                     e.emit(f"cpu.execute(I[{len(consts) - 1}], {pc})")
                     e.forget()
-            elif kind in ("alu", "cmov", "trapv"):
-                a = e.reg(ra)
-                b = str(ins.lit) if ins.is_lit else e.reg(rb)
-                if kind == "alu":
-                    if rc != 31:
-                        e.write(rc, _expr(op.sem, a=a, b=b))
-                elif kind == "cmov":
-                    if rc != 31:
-                        e.reg(rc)
-                        e.emit(f"if {_expr(op.sem, a=a, b=b)}: x{rc} = {b}")
-                        e.dirty.add(rc)
-                else:
-                    e.emit(f"t = {_expr(op.sem, a=a, b=b)}")
-                    e.emit(f"if t is None: {e.sync()}; raise ArithmeticTrap({pc}, 64, {1 << rc})")
-                    if rc != 31:
-                        e.write(rc, "t")
-            elif kind == "lda":
-                if ra != 31:
-                    e.write(ra, _expr(op.sem, b=e.reg(rb), d=str(ins.disp)))
-            elif kind in ("ld", "ldu"):
-                if ra != 31:  # a load to r31 is a prefetch: no access, no fault
-                    w = op.width
-                    e.emit(f"a = {_address(e.reg(rb), ins.disp, M64 & ~7 if kind == 'ldu' else M64)}")
-                    e.emit("p = rt.get(a >> 13)")
-                    check = "p is None" if (w == 1 or kind == "ldu") else f"p is None or a & {w - 1}"
-                    consts.append(ins)
-                    # the value goes straight into the register when the template is just `v`
-                    dest = f"x{ra}" if op.sem == "v" else "v"
-                    e.emit(f"if {check}: {e.sync()}; {dest} = cpu.slow_load(I[{len(consts) - 1}], a, {pc})")
-                    e.emit(f"else: {dest} = {_LOAD[w]}")
-                    if dest == "v":
-                        e.write(ra, _expr(op.sem, v="v"))
-                    else:
-                        e.loaded.add(ra)
-                        e.dirty.add(ra)
-            elif kind in ("st", "stu"):
-                w = op.width
-                val = e.reg(ra)
-                if w < 8 and val != "0":
-                    val = f"{val} & {_MASK[w]}"
-                e.emit(f"a = {_address(e.reg(rb), ins.disp, M64 & ~7 if kind == 'stu' else M64)}")
-                e.emit("p = wt.get(a >> 13)")
-                check = "p is None" if (w == 1 or kind == "stu") else f"p is None or a & {w - 1}"
-                consts.append(ins)
-                e.emit(f"if {check}: {e.sync()}; cpu.slow_store(I[{len(consts) - 1}], a, {val}, {pc})")
-                if w == 8:
-                    e.emit(f"else: p[(a & 8191) >> 3] = {val}")
-                else:
-                    e.emit(f"else: {_STORE_SUB.format(mask=_MASK[w], val=f'({val})')}")
+            elif kind in _STRAIGHT:
+                _straight(e, ins, pc, consts)
             elif kind in ("br", "bcc"):
                 cond = _expr(op.sem, a=e.reg(ra))
                 target = (nxt + 4 * ins.disp) & M64
                 if loop:  # registers stay in locals until the loop exits
-                    e.emit(f"if {cond} and it < lim: it += 1; continue")
+                    e.emit(f"if ({cond}) and it < lim: it += 1; continue")  # cond may be an `or`
                     e.emit(e.sync(final=True))
                     e.emit("cpu.iters = it + 1")
                     e.emit(f"return {target} if {cond} else {nxt}")
@@ -541,7 +653,182 @@ class Translator:
         ns["I"] = tuple(consts)
         ns["CYCLES"] = prefix[-1]
         exec(compile(src, f"<block {pc0:#x}>", "exec"), ns)  # noqa: S102 - our own generated code
-        return Block(pc0, ns["blk"], n, prefix, sync, pal, loop, e.skips, src)
+        block = Block(pc0, ns["blk"], n, prefix, sync, pal, loop, e.skips, src)
+        block.insns = tuple(insns)
+        block.chain = not (sync or loop) and all(i.op.kind in _CHAIN for i in insns)
+        return block
+
+    # --- regions (traces) -------------------------------------------------------------------
+
+    def _hot(self, b: Block) -> None:
+        """``b`` has been entered ``HOT`` times: follow the successors its
+        profile (and its successors') saw most, within its page, and compile
+        that path as a region headed by ``b``; then ``b`` runs plain."""
+        b.heat = -1
+        vpn = b.pc >> PAGE_SHIFT
+        fid = self.active.get(vpn)
+        page = self.code.get((vpn, fid)) if fid is not None else None
+        if self.traces and fid is not None and page is not None and page.get(b.pc) is b:
+            segs = [b]
+            cur, loop = b, False
+            while cur.succ and len(segs) < MAX_SEGS:
+                nxt = max(cur.succ, key=cur.succ.__getitem__)
+                back = [i for i, g in enumerate(segs) if g.pc == nxt]
+                if back:  # the path closes a loop: the region is that loop, headed where it re-enters
+                    segs, loop = segs[back[0] :], True
+                    break
+                nb = page.get(nxt)
+                if nb is None or not nb.chain or nxt in self.cpu.stops or sum(g.n for g in segs) + nb.n > MAX_REGION:
+                    break
+                if any(g.pc < nb.pc + 4 * nb.n and nb.pc < g.pc + 4 * g.n for g in segs):
+                    break  # overlapping blocks would give one PC two places in the pass
+                segs.append(nb)
+                cur = nb
+            regions = self.rcode.setdefault((vpn, fid), {})
+            if (len(segs) > 1 or loop) and segs[0].pc not in regions:
+                g = self._compile_region(segs, loop)
+                regions[g.pc] = g
+                self._publish_region(g)
+        self._publish(b)  # its profile stays: later regions through b follow it
+
+    def _compile_region(self, segs: list[Block], loop: bool) -> Block:  # noqa: C901 - one branch per kind
+        """One function for the blocks ``segs``, run in order while each
+        leaves the way its profile saw (else a side exit writes back and
+        returns); a ``loop`` region closes as a ``while`` bounded by the
+        budget. It returns (next pc, instructions, cycles) so the run loop
+        counts exactly; a slow path that may trap first publishes the
+        completed passes (``cpu.iters``) and what the ifs skipped."""
+        head = segs[0].pc
+        np_ = sum(g.n for g in segs)
+        prefix = [0]
+        index: dict[int, int] = {}
+        for g in segs:
+            for k, ins in enumerate(g.insns):
+                index[g.pc + 4 * k] = len(prefix) - 1
+                prefix.append(prefix[-1] + isa.COST[ins.op.cost])
+        cp = prefix[-1]
+        skips = any(g.skips for g in segs)
+        e = _Emitter(True, skips)
+        if loop:  # registers written anywhere are live in locals from the second pass on
+            for g in segs:
+                for ins in g.insns:
+                    w = _writes(ins)
+                    if w is not None and w != 31:
+                        e.reg(w)
+                        e.dirty.add(w)
+                    if ins.op.kind in ("br", "jmp") and ins.ra != 31:
+                        e.reg(ins.ra)
+                        e.dirty.add(ins.ra)
+            e.depth = 2
+        sk = " - sk" if skips else ""
+        skc = " - skc" if skips else ""
+        passes_n = "it * " + str(np_) + " + " if loop else ""
+        passes_c = "it * " + str(cp) + " + " if loop else ""
+
+        def leave(target: str, k: int) -> str:
+            """Write back and return, ``k`` instructions of this pass done."""
+            return f"{e.sync(final=True)}; return {target}, {passes_n}{k}{sk}, {passes_c}{prefix[k]}{skc}"
+
+        consts: list[Insn] = []
+        base = 0
+        for j, g in enumerate(segs):
+            insns = g.insns
+            n = len(insns)
+            follow = segs[j + 1].pc if j + 1 < len(segs) else (head if loop else None)
+            hammocks = {k: k + insns[k].disp for k in range(n - 1) if self._is_hammock(insns, k)}
+            closes: dict[int, int] = {}
+            top = e.depth
+            if not loop:  # load what this member reads on arrival: a side exit before it needs none of it
+                for reg in sorted(_reads(insns, hammocks) - e.loaded):
+                    e.emit(f"x{reg} = r[{reg}]")
+                    e.loaded.add(reg)
+            for k, ins in enumerate(insns):
+                while closes.get(k, 0):
+                    closes[k] -= 1
+                    e.depth -= 1
+                pc = g.pc + 4 * k
+                nxt = (pc + 4) & M64
+                op = ins.op
+                kind = op.kind
+                if k in hammocks:
+                    end = hammocks[k]
+                    for i in range(k + 1, end + 1):
+                        w = _writes(insns[i])
+                        if w is not None:
+                            e.reg(w)
+                    cond = _expr(op.sem, a=e.reg(ins.ra))
+                    e.emit(f"if {cond}: sk += {end - k}; skc += {g.prefix[end + 1] - g.prefix[k + 1]}")
+                    e.emit("else:")
+                    e.depth += 1
+                    closes[end + 1] = closes.get(end + 1, 0) + 1
+                    continue
+                if kind in _STRAIGHT:
+                    _straight(e, ins, pc, consts, leave(str(nxt), base + k + 1))
+                    continue
+                if kind == "nop":
+                    continue
+                # the block's last instruction: stay on the path, or leave
+                done = base + n
+                if kind == "bcc":
+                    cond = _expr(op.sem, a=e.reg(ins.ra))
+                    target = (nxt + 4 * ins.disp) & M64
+                    if follow == target:
+                        stay, other = f"({cond})", str(nxt)
+                    elif follow == nxt:
+                        stay, other = f"not ({cond})", str(target)
+                    else:
+                        stay, other = "", f"{target} if {cond} else {nxt}"
+                elif kind == "br":
+                    if ins.ra != 31:
+                        e.write(ins.ra, str(nxt))
+                    target = (nxt + 4 * ins.disp) & M64
+                    stay, other = ("True", "") if follow == target else ("", str(target))
+                else:  # jmp: checked against the target seen
+                    e.emit(f"t = {e.reg(ins.rb)} & {M64 & ~3}")
+                    if ins.ra != 31:
+                        e.write(ins.ra, str(nxt))
+                    stay, other = (f"t == {follow}", "t") if follow is not None else ("", "t")
+                self._stay(e, j == len(segs) - 1 and loop, stay, other, str(follow), leave, done)
+            if insns[-1].op.kind not in ("br", "bcc", "jmp"):  # ran off its end into the next block
+                e.depth = top
+                fall = (g.pc + 4 * n) & M64
+                self._stay(e, j == len(segs) - 1 and loop, "True" if follow == fall else "", str(fall),
+                           str(follow), leave, base + n)  # fmt: skip
+            e.depth = top
+            base += n
+        counters = ["    sk = 0; skc = 0"] if skips else []
+        if loop:
+            body = ["    it = 0", *counters, *e.prologue, "    while True:", *e.lines]
+        else:
+            body = ["    it = 0", *counters, *e.prologue, *e.lines]
+        src = "def region(r, rt, wt, lim):\n" + "\n".join(body) + "\n"
+        ns = dict(self.ns)
+        ns["I"] = tuple(consts)
+        live = [True]
+        ns["LIVE"] = live
+        exec(compile(src, f"<region {head:#x}>", "exec"), ns)  # noqa: S102 - our own generated code
+        region = Block(head, ns["region"], np_, prefix, False, False, loop, skips, src)
+        region.index = index
+        region.live = live
+        return region
+
+    @staticmethod
+    def _stay(e: _Emitter, back: bool, stay: str, other: str, follow: str, leave: Any, done: int) -> None:
+        """Emit a member's end: ``stay`` (a condition) keeps to the path; the
+        last member of a loop region goes round again while the budget lasts."""
+        if back:
+            if stay == "True":
+                e.emit("if it < lim: it += 1; continue")
+                e.emit(leave(follow, done))
+            else:
+                e.emit(f"if {stay} and it < lim: it += 1; continue")
+                e.emit(leave(f"{follow} if {stay} else {other}", done))
+        elif stay == "True":
+            pass
+        elif stay:
+            e.emit(f"if not ({stay}): {leave(other, done)}")
+        else:
+            e.emit(leave(other, done))
 
     # --- running --------------------------------------------------------------------------
 
@@ -565,6 +852,7 @@ class Translator:
         cpu = self.cpu
         blocks = self.blocks
         plain = self.plain
+        regions = self.regions
         stops = cpu.stops
         r, rt, wt = cpu.r, cpu.rtlb, cpu.wtlb
         icount, cycles, pc = cpu.icount, cpu.cycles, cpu.pc
@@ -584,6 +872,17 @@ class Translator:
                         continue
                     b = None
                     break
+                g = regions.get(pc)
+                if g is not None:  # a region, if one whole pass fits (else its head alone)
+                    fn, n, c, b = g
+                    if icount + n <= limit and cycles + c <= climit:
+                        if b.loop:  # passes after the first that fit the budget
+                            pc, n, c = fn(r, rt, wt, min((limit - icount) // n, (climit - cycles) // c) - 1)
+                        else:
+                            pc, n, c = fn(r, rt, wt, 0)
+                        icount += n
+                        cycles += c
+                        continue
                 b = None
                 if stops and pc in stops:
                     stopped = True
@@ -595,6 +894,16 @@ class Translator:
                 if icount + b.n > limit or cycles + b.cost > climit:
                     b = None
                     break
+                if b.heat >= 0:  # profiled: count the entry and where it went
+                    cpu.skipped = cpu.skipc = 0
+                    pc = b.fn(r, rt, wt)
+                    icount += b.n - cpu.skipped
+                    cycles += b.cost - cpu.skipc
+                    b.succ[pc] = b.succ.get(pc, 0) + 1
+                    b.heat += 1
+                    if b.heat >= HOT:
+                        self._hot(b)
+                    continue
                 if b.loop or b.skips:
                     cpu.iters = 1
                     cpu.skipped = cpu.skipc = 0
@@ -630,6 +939,13 @@ class Translator:
         except Trap as t:
             if b is None:  # raised by the lookup, before any block of this round ran
                 icount, cycles = cpu.icount, cpu.cycles
+            elif b.index is not None:  # a region: passes done, then this pass's part
+                k = b.index[t.pc]
+                icount += b.n * cpu.iters + k
+                cycles += b.cost * cpu.iters + b.prefix[k]
+                if b.skips:
+                    icount -= cpu.skipped
+                    cycles -= cpu.skipc
             elif b.pc <= t.pc < b.pc + 4 * b.n:
                 k = (t.pc - b.pc) >> 2
                 if b.loop:  # whole iterations before the trapping one

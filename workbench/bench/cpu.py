@@ -77,6 +77,7 @@ class CountingTranslator(Translator):
     def __init__(self, cpu: Any) -> None:
         super().__init__(cpu)
         self.entered = 0
+        self.traces = False  # the figure is per basic block: regions would run blocks uncounted
 
     def translate(self, pc: int) -> Block:
         # Wrapped here, after the block is built or taken from the on-disk code cache
