@@ -15,6 +15,7 @@ from machine.alpha.traps import Halt, Trap
 from machine.elf import read_elf
 from machine.usermode import UserPages, UserProgram
 from tests.conftest import BIN, CORPUS, CPUS, RUN_ARGS, RUN_STDIN, elf, run_kernel
+from tests.machine.test_translator_fuzz import _machine  # the same code and data pages at BASE
 
 BASE = 0x10000  # code page; the data page follows it
 DATA = BASE + 0x2000
@@ -28,11 +29,6 @@ LOADS = [0x29, 0x28, 0x0B, 0x0A, 0x0C]  # ldq, ldl, ldq_u, ldbu, ldwu
 STORES = [0x2D, 0x2C, 0x0F, 0x0E, 0x0D]  # stq, stl, stq_u, stb, stw
 BRANCHES = [0x39, 0x3D, 0x3A, 0x3E, 0x38, 0x3C, 0x3B, 0x3F]  # beq bne blt bge blbc blbs ble bgt
 WORK = range(1, 9)  # registers the program computes in; $9 holds DATA, $10 a code address
-
-
-class _StopPal:
-    def call_pal(self, cpu: CPU, fn: int, pc: int) -> int:
-        raise Halt("pal", fn)
 
 
 def _program(rng: random.Random) -> list[int]:
@@ -66,14 +62,6 @@ def _program(rng: random.Random) -> list[int]:
             words.append(0x1A << 26 | 31 << 21 | rng.choice([10, 26]) << 16 | rng.choice([0, 2]) << 14)
     words.append(BUGCHK)
     return words
-
-
-def _machine(translate_on: bool) -> tuple[CPU, UserPages]:
-    space = UserPages()
-    space.map(BASE, 0x4000, 7)
-    cpu = CPU(space, _StopPal(), "ev67")
-    cpu.enable_translation(translate_on)
-    return cpu, space
 
 
 def _load(cpu: CPU, space: UserPages, words: list[int], regs: list[int], data: list[int]) -> None:
