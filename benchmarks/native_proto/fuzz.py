@@ -107,14 +107,22 @@ def machine(space: UserPages, words: list[int], data: bytes, r: list[int]) -> CP
     return cpu
 
 
+def _step(cpu: CPU) -> str | None:
+    """One reference step: None, or how the run stopped (a trap)."""
+    try:
+        cpu.step()
+    except Unaligned:
+        return f"unaligned at {cpu.pc:#x}"
+    except MemoryTrap as t:
+        return f"fault at {t.pc:#x}"
+    return None
+
+
 def reference(cpu: CPU, end: int) -> str:
     while CODE <= cpu.pc < end:
-        try:
-            cpu.step()
-        except Unaligned:
-            return f"unaligned at {cpu.pc:#x}"
-        except MemoryTrap as t:
-            return f"fault at {t.pc:#x}"
+        why = _step(cpu)
+        if why is not None:
+            return why
     return "left"
 
 
@@ -137,12 +145,9 @@ def native(c: Any, cpu: CPU, space: ArenaPages, reg: region.Region, end: int) ->
         while CODE <= cpu.pc < end and (first or cpu.pc not in starts):
             first = False
             STEPPED[0] += 1
-            try:
-                cpu.step()
-            except Unaligned:
-                return f"unaligned at {cpu.pc:#x}"
-            except MemoryTrap as t:
-                return f"fault at {t.pc:#x}"
+            why = _step(cpu)
+            if why is not None:
+                return why
 
 
 def state(cpu: CPU, space: UserPages, why: str) -> tuple[Any, ...]:
