@@ -222,7 +222,7 @@ def sqrt(fmt: str, b: int, rmode: int) -> tuple[int, int]:
     exact = root * root == n and scaled.denominator == 1
     q = Fraction(root) / Fraction(2) ** (shift // 2)
     if not exact:
-        q += Fraction(1, 2 ** (shift // 2 + 1))  # sticky bit below the root
+        q += Fraction(1) / Fraction(2) ** (shift // 2 + 1)  # sticky bit below the root (shift < 0 for large x)
     r, exc = _round_frac(q, fmt, rmode)
     return t_to_bits(r), exc
 

@@ -16,6 +16,7 @@ OPCODES = [0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F, 0x14, 0x16, 0x17, 0x1
            0x27, 0x28, 0x29, 0x2A, 0x2B, 0x2C, 0x2D, 0x2E, 0x2F, *range(0x30, 0x40), 0x01, 0x19, 0x15,
            *[0x10, 0x11, 0x12, 0x13, 0x1C] * 4]  # fmt: skip
 BUGCHK = 0x81
+WORDS = 100_000  # issue 22: at least 100,000 random words per CPU tier (about a minute)
 
 
 class _StopPal:
@@ -56,7 +57,7 @@ def test_translator_matches_interpreter_on_random_words() -> None:
     fast, fspace = _machine(True)
     slow, sspace = _machine(False)
     interesting = [0, 1, 7, 0x80, BASE, BASE + 8, BASE + 3, BASE + 0x2000, 1 << 63, (1 << 64) - 1]
-    for _ in range(30_000):
+    for _ in range(WORDS):
         opcode = rng.choice(OPCODES)
         word = (opcode << 26) | rng.getrandbits(26)
         regs = [rng.choice(interesting) if rng.random() < 0.6 else rng.getrandbits(64) for _ in range(31)] + [0]
