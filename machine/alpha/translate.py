@@ -252,6 +252,38 @@ class _Emitter:
             parts.append("cpu.skipped = sk; cpu.skipc = skc")
         return "; ".join(parts) or "pass"
 
+    def keep_live(self, insns: Sequence[Insn]) -> None:
+        """A loop: every register the body writes is live in a local from the
+        second iteration on, so it is loaded up front and every write-back
+        (a slow path's before a trap too) stores it. A ``br``/``jmp`` link
+        register counts as written."""
+        for ins in insns:
+            w = _writes(ins)
+            if w is None and ins.op.kind in ("br", "jmp"):
+                w = ins.ra
+            if w is not None and w != 31:
+                self.reg(w)
+                self.dirty.add(w)
+
+    def hammock(self, insns: Sequence[Insn], k: int, end: int, prefix: list[int], closes: dict[int, int]) -> None:
+        """If-convert the short forward branch at ``k`` over ``insns[k+1..end]``:
+        counting what it skips, and opening an ``if`` that ``closes`` ends."""
+        for j in range(k + 1, end + 1):  # registers the body writes must hold their old values
+            w = _writes(insns[j])
+            if w is not None:
+                self.reg(w)
+        cond = _expr(insns[k].op.sem, a=self.reg(insns[k].ra))
+        self.emit(f"if {cond}: sk += {end - k}; skc += {prefix[end + 1] - prefix[k + 1]}")
+        self.emit("else:")
+        self.depth += 1
+        closes[end + 1] = closes.get(end + 1, 0) + 1
+
+    def close(self, k: int, closes: dict[int, int]) -> None:
+        """End the ifs that end before instruction ``k``."""
+        while closes.get(k, 0):
+            closes[k] -= 1
+            self.depth -= 1
+
     def forget(self) -> None:
         self.loaded.clear()
         self.dirty.clear()
@@ -300,12 +332,11 @@ def _straight(e: _Emitter, ins: Insn, pc: int, consts: list[Insn], leave: str = 
         if ra != 31:  # a load to r31 is a prefetch: no access, no fault
             w = op.width
             e.emit(f"a = {_address(e.reg(rb), ins.disp, M64 & ~7 if kind == 'ldu' else M64)}")
-            e.emit(f"p = rt.get(a & {_probe(1 if kind == 'ldu' else w)})")
-            check = "p is None"
+            e.emit(f"p = rt.get(a & {_probe(1 if kind == 'ldu' else w)})")  # None: a miss or misaligned
             consts.append(ins)
             # the value goes straight into the register when the template is just `v`
             dest = f"x{ra}" if op.sem == "v" else "v"
-            e.emit(f"if {check}: {e.sync()}; {dest} = cpu.slow_load(I[{len(consts) - 1}], a, {pc})")
+            e.emit(f"if p is None: {e.sync()}; {dest} = cpu.slow_load(I[{len(consts) - 1}], a, {pc})")
             e.emit(f"else: {dest} = {_LOAD[w]}")
             if dest == "v":
                 e.write(ra, _expr(op.sem, v="v"))
@@ -319,15 +350,14 @@ def _straight(e: _Emitter, ins: Insn, pc: int, consts: list[Insn], leave: str = 
             val = f"{val} & {_MASK[w]}"
         e.emit(f"a = {_address(e.reg(rb), ins.disp, M64 & ~7 if kind == 'stu' else M64)}")
         e.emit(f"p = wt.get(a & {_probe(1 if kind == 'stu' else w)})")
-        check = "p is None"
         consts.append(ins)
-        e.emit(f"if {check}: {e.sync()}; cpu.slow_store(I[{len(consts) - 1}], a, {val}, {pc})")
+        e.emit(f"if p is None: {e.sync()}; cpu.slow_store(I[{len(consts) - 1}], a, {val}, {pc})")
         if w == 8:
             e.emit(f"else: p[(a & 8191) >> 3] = {val}")
         else:
             e.emit(f"else: {_STORE_SUB.format(mask=_MASK[w], val=f'({val})')}")
         if leave:
-            e.emit(f"if {check} and not LIVE[0]: {leave}")
+            e.emit(f"if p is None and not LIVE[0]: {leave}")
 
 
 def _reads(insns: Sequence[Insn], hammocks: dict[int, int]) -> set[int]:
@@ -555,15 +585,8 @@ class Translator:
         )
         hammocks = {k: k + insns[k].disp for k in range(n - 1) if self._is_hammock(insns, k)}
         e = _Emitter(loop, bool(hammocks))
-        if loop:
-            # Any register the body writes is live in a local from the second
-            # iteration on, so it is loaded up front and every write-back
-            # (including a slow path's before a trap) stores it.
-            for ins in insns:
-                w = _writes(ins)
-                if w is not None and w != 31:
-                    e.reg(w)
-                    e.dirty.add(w)
+        if loop:  # a self-loop holds no br/jmp but its last bcc
+            e.keep_live(insns)
         prefix = [0]
         for ins in insns:
             prefix.append(prefix[-1] + isa.COST[ins.op.cost])
@@ -572,25 +595,14 @@ class Translator:
         terminated = False
         closes: dict[int, int] = {}  # instruction index -> how many ifs end before it
         for k, ins in enumerate(insns):
-            while closes.get(k, 0):
-                closes[k] -= 1
-                e.depth -= 1
+            e.close(k, closes)
             pc = pc0 + 4 * k
             nxt = (pc + 4) & M64
             op = ins.op
             kind = op.kind
             ra, rb = ins.ra, ins.rb
             if k in hammocks:
-                end = hammocks[k]
-                for j in range(k + 1, end + 1):  # registers the body writes must hold their old values
-                    w = _writes(insns[j])
-                    if w is not None:
-                        e.reg(w)
-                cond = _expr(op.sem, a=e.reg(ra))
-                e.emit(f"if {cond}: sk += {end - k}; skc += {prefix[end + 1] - prefix[k + 1]}")
-                e.emit("else:")
-                e.depth += 1
-                closes[end + 1] = closes.get(end + 1, 0) + 1
+                e.hammock(insns, k, hammocks[k], prefix, closes)
                 continue
             if kind not in _INLINE:
                 consts.append(ins)
@@ -711,14 +723,7 @@ class Translator:
         e = _Emitter(True, skips)
         if loop:  # registers written anywhere are live in locals from the second pass on
             for g in segs:
-                for ins in g.insns:
-                    w = _writes(ins)
-                    if w is not None and w != 31:
-                        e.reg(w)
-                        e.dirty.add(w)
-                    if ins.op.kind in ("br", "jmp") and ins.ra != 31:
-                        e.reg(ins.ra)
-                        e.dirty.add(ins.ra)
+                e.keep_live(g.insns)
             e.depth = 2
         sk = " - sk" if skips else ""
         skc = " - skc" if skips else ""
@@ -743,24 +748,13 @@ class Translator:
                     e.emit(f"x{reg} = r[{reg}]")
                     e.loaded.add(reg)
             for k, ins in enumerate(insns):
-                while closes.get(k, 0):
-                    closes[k] -= 1
-                    e.depth -= 1
+                e.close(k, closes)
                 pc = g.pc + 4 * k
                 nxt = (pc + 4) & M64
                 op = ins.op
                 kind = op.kind
                 if k in hammocks:
-                    end = hammocks[k]
-                    for i in range(k + 1, end + 1):
-                        w = _writes(insns[i])
-                        if w is not None:
-                            e.reg(w)
-                    cond = _expr(op.sem, a=e.reg(ins.ra))
-                    e.emit(f"if {cond}: sk += {end - k}; skc += {g.prefix[end + 1] - g.prefix[k + 1]}")
-                    e.emit("else:")
-                    e.depth += 1
-                    closes[end + 1] = closes.get(end + 1, 0) + 1
+                    e.hammock(insns, k, hammocks[k], g.prefix, closes)
                     continue
                 if kind in _STRAIGHT:
                     _straight(e, ins, pc, consts, leave(str(nxt), base + k + 1))
