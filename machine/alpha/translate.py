@@ -187,7 +187,7 @@ class Block:
     """A compiled block, or a region (trace) of several (``index`` set)."""
 
     __slots__ = ("pc", "fn", "n", "cost", "prefix", "sync", "pal", "loop", "skips", "source", "insns", "chain",
-                 "heat", "succ", "index", "live", "span")  # fmt: skip
+                 "heat", "succ", "index", "live")  # fmt: skip
 
     def __init__(self, pc: int, fn: Any, n: int, prefix: list[int], sync: bool, pal: bool, loop: bool,
                  skips: bool, source: str) -> None:  # fmt: skip
@@ -197,7 +197,6 @@ class Block:
         self.succ: dict[int, int] = {}  # next PC -> times seen, while profiled
         self.index: dict[int, int] | None = None  # a region's PC -> instructions before it in one pass
         self.live = [True]  # a region's: cleared when its code is dropped
-        self.span = (pc, pc + 4 * n)  # a region's members' PC ranges (first, end)
         self.pc = pc
         self.fn = fn
         self.n = n  # instructions in the block, skipped ones included
