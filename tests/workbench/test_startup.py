@@ -53,10 +53,12 @@ def test_help_needs_only_the_argument_tables(argv: list[str]) -> None:
 
 
 def test_a_headless_lesson_imports_no_ui() -> None:
-    """A headless lesson needs the kernel and rich's markdown, never Textual, the shell or the web bits."""
+    """A headless lesson needs the kernel, never Textual, the shell or the web bits, nor rich:
+    its narration, printed to a pipe, is plain text (workbench/cli/narration.py)."""
     mods = loaded("scenario", "run", "--headless", "boot_tour")
     assert under(mods, UI) == []
-    assert "rich.markdown" in mods  # it does print the narration
+    assert under(mods, ("rich", "markdown_it", "pygments")) == []
+    assert "workbench.cli.narration" in mods  # it does print the narration
     for idle in ("workbench.cli.isolate", "workbench.bench", "ctypes"):  # a lesson run here is not confined
         assert idle not in mods, f"a headless lesson imported {idle}"
     # boot_tour boots neither a network nor a disk: the protocol stack and NFS stay unloaded

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.cli import narration
 from workbench.cli.args import SEED
 
 if TYPE_CHECKING:  # imported where used: `spinwb --help` builds this parser without the engine or rich
@@ -317,20 +318,29 @@ def _print_heading(number: int, total: int, title: str, narration: str) -> None:
 
 
 def _markdown(text: str) -> None:
-    """Narration as markdown, 88 columns, indented; plain text (no ANSI) when stdout is not a terminal."""
+    """Narration as markdown, 88 columns, indented; plain text (no ANSI) when stdout is not a
+    terminal, rendered without rich where workbench/cli/narration.py can (the same text, and
+    no rich.markdown, markdown-it or pygments to import)."""
+    tty = sys.stdout.isatty()
+    out = None if tty else narration.plain(text, 88, indent=2)
+    if out is None:
+        out = _rich_markdown(text, tty)
+    sys.stdout.write(out)
+    sys.stdout.flush()
+
+
+def _rich_markdown(text: str, tty: bool) -> str:
     from rich.console import Console
     from rich.markdown import Markdown
     from rich.padding import Padding
 
-    tty = sys.stdout.isatty()
     buf = io.StringIO()
     console = Console(width=88, file=buf, force_terminal=tty, color_system="auto" if tty else None, highlight=False)
     console.print(Padding(Markdown(text), (0, 0, 0, 2)))
     out = buf.getvalue()
     if not tty:  # rich pads each line to the width: greppable text has no trailing blanks
         out = "".join(line.rstrip() + "\n" for line in out.splitlines())
-    sys.stdout.write(out)
-    sys.stdout.flush()
+    return out
 
 
 def _print_outcome(res: engine.StepResult, answers: bool) -> None:
