@@ -37,15 +37,17 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kernel import inspect
 from kernel.boot import boot
 from kernel.kernel import Kernel
-from kernel.net.topology import Network
 from kernel.sys.errors import SpinError
 from machine.elf import ElfError, ElfImage, read_elf, read_program
 from machine.hostfile import HOST_TEXT_MAX, HostFileError, read_text
+
+if TYPE_CHECKING:  # the network's modules load with a lesson's first network (most lessons boot none)
+    from kernel.net.topology import Network
 
 LESSONS = Path(__file__).resolve().parent / "lessons"
 PROGRAMS = Path(__file__).resolve().parent / "programs" / "bin"
@@ -265,6 +267,8 @@ class Run:
                     or not isinstance(prog[1], list | tuple)):  # fmt: skip
                 raise TypeError(f"run.network's programs[{i}] is (program, [args...]), e.g. "
                                 f"(\"udp_echo\", [\"7\"]), not {prog!r}")  # fmt: skip
+        from kernel.net.topology import Network
+
         images = {i: (self.program(p), [p, *args]) for i, (p, args) in (programs or {}).items()}
         self.net = Network(hosts, programs=images, loss=loss, seed=self.rng.randrange(1 << 30), trace=self.trace, **kw)
         self.shown_host = 0
@@ -281,6 +285,8 @@ class Run:
         a Network. Its hosts become ``run.net.hosts`` (the panes show host 1,
         10.0.0.1, until ``show_host``); the step's limits count from now, not
         from while the world was being built. Returns ``world``."""
+        from kernel.net.topology import Network
+
         net = world if isinstance(world, Network) else getattr(world, "net", None)
         if not isinstance(net, Network):
             raise TypeError(f"run.world takes a world with its hosts in .net (a WebWorld, a VideoWorld) or a "
@@ -555,6 +561,8 @@ def _nearest(name: str, names: Iterable[str]) -> str:
 
 def _need_kernel(what: str, k: object) -> None:
     if not isinstance(k, Kernel):
+        from kernel.net.topology import Network
+
         hint = " (a network's machines are net.hosts[0], net.hosts[1], ...)" if isinstance(k, Network) else ""
         raise TypeError(f"{what} takes a machine (the Kernel run.boot returns), not {_kind(k)}{hint}")
 

@@ -61,5 +61,15 @@ def test_a_headless_lesson_imports_no_ui() -> None:
     assert "workbench.cli.narration" in mods  # it does print the narration
     for idle in ("workbench.cli.isolate", "workbench.bench", "ctypes"):  # a lesson run here is not confined
         assert idle not in mods, f"a headless lesson imported {idle}"
-    # boot_tour boots neither a network nor a disk: the protocol stack and NFS stay unloaded
-    assert under(mods, ("kernel.net.stack", "kernel.net.tcp", "kernel.net.sockets", "kernel.fs.nfs_client")) == []
+    # boot_tour boots neither a network nor a disk: the protocol stack, its records and NFS stay unloaded
+    net = ("kernel.net.stack", "kernel.net.tcp", "kernel.net.sockets", "kernel.fs.nfs_client", "kernel.net.records",
+           "kernel.net.packet", "kernel.net.topology", "machine.world")  # fmt: skip
+    assert under(mods, net) == []
+    # nor does it load an extension: the verifier and SPIN Python's tables stay unloaded
+    assert under(mods, ("kernel.sys.verifier", "kernel.sys.language")) == []
+
+
+def test_a_lesson_with_an_extension_loads_the_verifier() -> None:
+    """The other side of the lazy verifier: a lesson that loads an extension has it."""
+    mods = loaded("scenario", "run", "--headless", "handler_combination")
+    assert "kernel.sys.verifier" in mods
