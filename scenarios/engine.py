@@ -25,14 +25,12 @@ the engine and whatever shows it keep running.
 
 from __future__ import annotations
 
-import difflib
 import importlib.util
 import random
 import signal
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -554,6 +552,8 @@ def _kind(v: object) -> str:
 
 def _nearest(name: str, names: Iterable[str]) -> str:
     """' (did you mean X?)' for a misspelling, else ''."""
+    import difflib  # here: only a misspelling needs it
+
     by_lower = {n.lower(): n for n in names}
     close = difflib.get_close_matches(str(name).lower().strip(), list(by_lower), n=3, cutoff=0.6)
     return f" (did you mean {' or '.join(by_lower[c] for c in close)}?)" if close else ""
@@ -670,6 +670,8 @@ def _alarm(seconds: float) -> Iterator[None]:
 
 def _where(e: BaseException, file: str) -> str:
     """FILE:LINE of the deepest frame in the scenario file (else the deepest frame)."""
+    import traceback  # here: only a failing check or step needs it (with linecache, tokenize, textwrap)
+
     frames = traceback.extract_tb(e.__traceback__)
     mine = [f for f in frames if Path(f.filename).resolve() == Path(file).resolve()] if file else []
     f = (mine or frames)[-1] if (mine or frames) else None

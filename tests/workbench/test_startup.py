@@ -67,6 +67,8 @@ def test_a_headless_lesson_imports_no_ui() -> None:
     assert under(mods, net) == []
     # nor does it load an extension: the verifier and SPIN Python's tables stay unloaded
     assert under(mods, ("kernel.sys.verifier", "kernel.sys.language")) == []
+    # and every check passes: what explains a failure (traceback, difflib's suggestions) stays unloaded
+    assert under(mods, ("traceback", "difflib", "textwrap")) == []
 
 
 def test_a_lesson_with_an_extension_loads_the_verifier() -> None:
