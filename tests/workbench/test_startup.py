@@ -46,9 +46,9 @@ def test_the_probe_sees_an_eager_import() -> None:
 @pytest.mark.parametrize("argv", [["--help"], ["scenario", "run", "--help"], ["web", "--help"], ["net", "--help"]])
 def test_help_needs_only_the_argument_tables(argv: list[str]) -> None:
     """Building the parser imports no kernel (but the web world's settings, kernel/net/websettings.py),
-    machine model, lesson engine, rich or UI."""
+    machine model, lesson engine, rich, json or UI."""
     mods = loaded(*argv) - {"kernel", "kernel.net", "kernel.net.websettings"}
-    heavy = under(mods, ("kernel", "machine.alpha.cpu", "machine.machine", "scenarios.engine", "rich", *UI))
+    heavy = under(mods, ("kernel", "machine.alpha.cpu", "machine.machine", "scenarios.engine", "rich", "json", *UI))
     assert heavy == [], f"spinwb {' '.join(argv)} imported {heavy}"
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import os
 import sys
 import time
@@ -73,6 +72,8 @@ def _run(args: argparse.Namespace) -> int:
         if doc is not None:
             docs.append(doc)
     if args.json and docs:
+        import json  # here, as in every handler: `spinwb --help` builds this parser without it
+
         out = docs[0] if len(names) == 1 else {"passed": worst == 0, "scenarios": docs}
         print(json.dumps(out, indent=2))
     return worst
@@ -209,6 +210,8 @@ def _isolated(name: str, args: argparse.Namespace) -> tuple[int, dict[str, Any] 
     started: dict[str, Any] | None = None
     halted = ""  # a step exceeded its limit: the child stopped there on purpose
     results: list[engine.StepResult] = []
+    import json
+
     for raw in out.stdout.decode("utf-8", "replace").split("\n"):  # not splitlines: \x1e splits there
         if not raw.startswith(STREAM):
             continue
@@ -251,6 +254,8 @@ def _isolated(name: str, args: argparse.Namespace) -> tuple[int, dict[str, Any] 
 def _unroot(text: str) -> str:
     """The child works in a scratch directory, so it names files absolutely;
     show those under our directory as the run here would."""
+    import json
+
     return text.replace(json.dumps(str(Path.cwd()) + os.sep)[1:-1], "")
 
 
@@ -282,6 +287,7 @@ def _positive(text: str) -> int:
 def _stream(name: str, seed: int, step_limit: float | None) -> int:
     """The isolated child's side: run the lesson, one protocol line per
     event on the real stdout; the lesson's own prints go to stderr."""
+    import json
     from dataclasses import asdict
 
     from scenarios import engine
