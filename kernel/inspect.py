@@ -25,9 +25,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kernel.core.costs import CLOCK_MHZ
-from kernel.net import packet as P
-from kernel.net.packet import ports
-from kernel.net.records import PacketCopy, PacketDrop, PacketFrame, PacketIn
 from kernel.sys.authority import ALL_PROCESSES
 from kernel.sys.dispatcher import FieldEquals
 from kernel.sys.domain import Domain
@@ -35,6 +32,7 @@ from kernel.sys.trace import Dispatch, Record
 
 if TYPE_CHECKING:
     from kernel.kernel import Kernel
+    from kernel.net.records import PacketFrame
     from kernel.net.topology import Network
 
 # --- Strands ---------------------------------------------------------------------------------
@@ -392,6 +390,8 @@ class PacketRow:
 
 
 def packets(k: Kernel, limit: int = 200) -> list[PacketRow]:
+    from kernel.net.records import PacketDrop, PacketFrame, PacketIn  # lazily, as every packet function here
+
     drops: dict[int, str] = {}
     frames: list[PacketFrame] = []
     for r in k.trace:
@@ -410,6 +410,7 @@ def _nfs_note(frame: bytes, calls: dict[int, str]) -> str:
     ' · NFS LOOKUP reply xid 7' for one from it, else '' (a fragment too: its header is elsewhere)."""
     from kernel.fs.nfs_client import NFS_PORT  # lazily: the packet rows need the NFS names only here
     from kernel.fs.nfs_server import NFS_PROGRAM, PROC_NAMES
+    from kernel.net import packet as P
     from kernel.net import rpc
 
     try:
@@ -453,6 +454,7 @@ def drops(k: Kernel) -> list[DropRow]:
 def path(k: Kernel, packet: int) -> list[str]:
     """One packet's way through the protocol graph, a line per step: events
     raised with each guard passed (+) or rejected (-), the handlers run, copies."""
+    from kernel.net.records import PacketCopy, PacketDrop, PacketFrame, PacketIn
     from kernel.net.stack import packet_path  # lazily: a kernel without a network never asks
 
     evs = k.dispatcher.events
@@ -495,7 +497,13 @@ def path(k: Kernel, packet: int) -> list[str]:
 
 
 def packet_ports(r: Record) -> tuple[int, int] | None:
-    return ports(r.frame) if isinstance(r, PacketFrame) else None
+    from kernel.net.records import PacketFrame
+
+    if not isinstance(r, PacketFrame):
+        return None
+    from kernel.net.packet import ports
+
+    return ports(r.frame)
 
 
 # --- An extension's state, for a lesson's checks ----------------------------------------------

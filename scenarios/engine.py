@@ -25,27 +25,27 @@ the engine and whatever shows it keep running.
 
 from __future__ import annotations
 
-import difflib
 import importlib.util
 import random
 import signal
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kernel import inspect
 from kernel.boot import boot
 from kernel.kernel import Kernel
-from kernel.net.topology import Network
 from kernel.sys.errors import SpinError
 from machine.elf import ElfError, ElfImage, read_elf, read_program
 from machine.hostfile import HOST_TEXT_MAX, HostFileError, read_text
+
+if TYPE_CHECKING:  # the network's modules load with a lesson's first network (most lessons boot none)
+    from kernel.net.topology import Network
 
 LESSONS = Path(__file__).resolve().parent / "lessons"
 PROGRAMS = Path(__file__).resolve().parent / "programs" / "bin"
@@ -265,6 +265,8 @@ class Run:
                     or not isinstance(prog[1], list | tuple)):  # fmt: skip
                 raise TypeError(f"run.network's programs[{i}] is (program, [args...]), e.g. "
                                 f"(\"udp_echo\", [\"7\"]), not {prog!r}")  # fmt: skip
+        from kernel.net.topology import Network
+
         images = {i: (self.program(p), [p, *args]) for i, (p, args) in (programs or {}).items()}
         self.net = Network(hosts, programs=images, loss=loss, seed=self.rng.randrange(1 << 30), trace=self.trace, **kw)
         self.shown_host = 0
@@ -281,6 +283,8 @@ class Run:
         a Network. Its hosts become ``run.net.hosts`` (the panes show host 1,
         10.0.0.1, until ``show_host``); the step's limits count from now, not
         from while the world was being built. Returns ``world``."""
+        from kernel.net.topology import Network
+
         net = world if isinstance(world, Network) else getattr(world, "net", None)
         if not isinstance(net, Network):
             raise TypeError(f"run.world takes a world with its hosts in .net (a WebWorld, a VideoWorld) or a "
@@ -548,6 +552,8 @@ def _kind(v: object) -> str:
 
 def _nearest(name: str, names: Iterable[str]) -> str:
     """' (did you mean X?)' for a misspelling, else ''."""
+    import difflib  # here: only a misspelling needs it
+
     by_lower = {n.lower(): n for n in names}
     close = difflib.get_close_matches(str(name).lower().strip(), list(by_lower), n=3, cutoff=0.6)
     return f" (did you mean {' or '.join(by_lower[c] for c in close)}?)" if close else ""
@@ -555,6 +561,8 @@ def _nearest(name: str, names: Iterable[str]) -> str:
 
 def _need_kernel(what: str, k: object) -> None:
     if not isinstance(k, Kernel):
+        from kernel.net.topology import Network
+
         hint = " (a network's machines are net.hosts[0], net.hosts[1], ...)" if isinstance(k, Network) else ""
         raise TypeError(f"{what} takes a machine (the Kernel run.boot returns), not {_kind(k)}{hint}")
 
@@ -662,6 +670,8 @@ def _alarm(seconds: float) -> Iterator[None]:
 
 def _where(e: BaseException, file: str) -> str:
     """FILE:LINE of the deepest frame in the scenario file (else the deepest frame)."""
+    import traceback  # here: only a failing check or step needs it (with linecache, tokenize, textwrap)
+
     frames = traceback.extract_tb(e.__traceback__)
     mine = [f for f in frames if Path(f.filename).resolve() == Path(file).resolve()] if file else []
     f = (mine or frames)[-1] if (mine or frames) else None

@@ -41,7 +41,6 @@ from kernel.inspect import (  # noqa: F401 - re-exported for the panes and the s
     walk,
 )
 from kernel.inspect import guards_text as _guards_text
-from kernel.net.records import PacketFrame
 from kernel.sys.trace import Dispatch, Record, Switch, Syscall
 
 if TYPE_CHECKING:
@@ -88,6 +87,8 @@ SYSCALL_PROFILE_FIELDS = ("start", "args", "entries", "text")  # spinwb profile'
 
 def record_text(r: Record) -> str:
     """One record as a line: its type and fields (frames by their summary)."""
+    from kernel.net.records import PacketFrame  # here: a lesson without a network never loads the stack's records
+
     if isinstance(r, PacketFrame):
         return f"{type(r).__name__} #{r.packet} at {r.cycle:,}: {r.summary}"
     if isinstance(r, Dispatch):

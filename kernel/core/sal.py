@@ -227,6 +227,12 @@ class Sal:
 
     def _frame(self) -> list[int]:
         sp = self.cpu.r[SP]
+        if sp >> 41 == KSEG_BASE >> 41 and sp & PAGE_MASK <= PAGE_SIZE - 48:
+            # The usual case, a kernel stack in KSEG with the frame in one page: KSEG maps
+            # linearly through no TB, so one translation gives all six words (the same
+            # addresses, and no TB state to keep: the six walks were a tenth of a kernel entry).
+            pa, read_q = self.mmu.translate(sp, 0, 0), self.memory.read_q
+            return [read_q(pa + 8 * i) for i in range(6)]
         return [self.memory.read_q(self.mmu.translate(sp + 8 * i, 0, 0)) for i in range(6)]
 
     def _frame_ps(self) -> int:

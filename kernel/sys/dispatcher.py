@@ -704,6 +704,14 @@ def _index_key(b: Binding) -> tuple[int, str | None] | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _compiled(src: str, filename: str) -> Any:
+    """The code for a dispatch source: the same text recurs at every boot of a lesson that
+    boots many machines (page_faults boots 18), and compiling it was most of publishing.
+    A code object is immutable, so functions made from one share it safely."""
+    return compile(src, filename, "exec")
+
+
 def _generate(d: Dispatcher, ev: Event, bs: tuple[Binding, ...]) -> tuple[Callable[..., Any], str]:
     """Python source for this binding list: straight-line guard tests, then
     straight-line handler calls; constants bound through the namespace."""
@@ -850,7 +858,7 @@ def _generate(d: Dispatcher, ev: Event, bs: tuple[Binding, ...]) -> tuple[Callab
         emit(f"{ind}{ind}return acc")
     emit(f"{ind}return {'acc' if fold else 'res'}")
     src = "\n".join(lines) + "\n"
-    exec(compile(src, f"<dispatch {ev.name}>", "exec"), ns)  # noqa: S102 - our own generated code
+    exec(_compiled(src, f"<dispatch {ev.name}>"), ns)  # noqa: S102 - our own generated code
     fn = ns["dispatch"]
     fn.__name__ = fn.__qualname__ = f"dispatch[{ev.name}]"
     return fn, src

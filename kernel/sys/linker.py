@@ -14,13 +14,15 @@ import builtins
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kernel.params import INIT_FUEL, QUOTA_BYTES, QUOTA_FUEL
 from kernel.sys import contain, fuel, sandbox
 from kernel.sys.domain import Domain, resolve
 from kernel.sys.errors import LinkError, SpinError
-from kernel.sys.verifier import Diagnostic, Verified, check, instrument
+
+if TYPE_CHECKING:  # the verifier (ast, its rules, SPIN Python's tables) loads with the first extension
+    from kernel.sys.verifier import Diagnostic, Verified
 
 #: What the instrumentation calls, by the reserved names it uses; those that charge the
 #: extension's own fuel come from sandbox.helpers_for.
@@ -78,6 +80,8 @@ class Extension:
 
 
 def verify_or_raise(source: str, filename: str, name: str) -> Verified:
+    from kernel.sys.verifier import check
+
     v = check(source, filename)
     if isinstance(v, list):
         raise ExtensionRejected(name, v)
@@ -100,6 +104,8 @@ def link(v: Verified, name: str, domains: list[Domain], bind: Callable[[str, Any
         what = ", ".join(f"`{n}` (line {target.imports[n]})" for n in missing)
         raise LinkError(f"{v.filename}: cannot link extension {name}: no domain it may use "
                         f"({', '.join(d.name for d in domains)}) exports {what}; they export: {', '.join(offered)}")  # fmt: skip
+    from kernel.sys import verifier
+
     ns: dict[str, Any] = {"__name__": name, **HELPERS}
     ext = Extension(name, v.filename, target, ns, rights=rights, clients=tuple(clients), clock=clock,
                     measure_every=QUOTA_FUEL * max(per_fuel, 1))  # fmt: skip
@@ -110,7 +116,7 @@ def link(v: Verified, name: str, domains: list[Domain], bind: Callable[[str, Any
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the verifier compiled it with warnings as errors already
-            tree = instrument(v)
+            tree = verifier.instrument(v)
             code = compile(tree, v.filename, "exec", dont_inherit=True)
         ext.entries = contain.entries_of(tree, code)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as e:

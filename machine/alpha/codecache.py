@@ -179,17 +179,28 @@ class CodeCache:
 
 
 _CACHES: dict[Path, CodeCache] = {}
+# What current() last answered for a value of the variables root() reads and the version,
+# with the _CACHES it came from (a test that empties _CACHES is a fresh process).
+_NAMED: dict[tuple[str | None, ...], tuple[CodeCache | None, dict[Path, CodeCache]]] = {}
 
 
 def current() -> CodeCache | None:
-    """The cache the environment names now, or None if it is off."""
-    where, tag = root(), version()
-    if where is None or tag is None:
-        return None
-    directory = where / "code" / tag
-    c = _CACHES.get(directory)
-    if c is None:
-        c = _CACHES[directory] = CodeCache(directory)
+    """The cache the environment names now, or None if it is off. Asked once per block
+    translated, so the answer is kept per value of what decides it: building the path
+    each time was about a tenth of a lesson's translating."""
+    env = os.environ
+    said = (env.get("SPINWB_CACHE"), env.get("XDG_CACHE_HOME"), env.get("HOME"), version())
+    known = _NAMED.get(said)
+    if known is not None and known[1] is _CACHES:
+        return known[0]
+    where, tag = root(), said[-1]
+    c = None
+    if where is not None and tag is not None:
+        directory = where / "code" / tag
+        c = _CACHES.get(directory)
+        if c is None:
+            c = _CACHES[directory] = CodeCache(directory)
+    _NAMED[said] = (c, _CACHES)
     return c
 
 

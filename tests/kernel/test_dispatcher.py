@@ -314,3 +314,17 @@ def test_one_guarded_binding_is_generated_code_and_says_so_in_the_singular() -> 
     d.uninstall(d.get_original_handler(ev))
     d.install_handler(ev, rec(log, "guarded"), lambda p: p > 0)
     assert ev.path == "generated for 1 binding", ev.path
+
+
+def test_two_dispatchers_with_one_shape_each_call_their_own_handlers() -> None:
+    """Generated dispatch code is compiled once per source text and shared (dispatcher._compiled):
+    the code may be shared, the handlers and guards it calls may not."""
+    (d1, ev1, log1), (d2, ev2, log2) = setup(False), setup(False)
+    for d, ev, log, tag in ((d1, ev1, log1, "one"), (d2, ev2, log2, "two")):
+        d.install_handler(ev, rec(log, tag), lambda p, t=tag: p == (1 if t == "one" else 2))
+    for p in (1, 2):
+        ev1(p)
+        ev2(p)
+    assert ev1.fn.__code__ is ev2.fn.__code__  # one compile for the two
+    assert [t for t, *_ in log1] == ["intrinsic", "one", "intrinsic"]
+    assert [t for t, *_ in log2] == ["intrinsic", "intrinsic", "two"]

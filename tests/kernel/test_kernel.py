@@ -283,3 +283,27 @@ def test_a_disk_media_error_is_eio_and_the_kernel_goes_on() -> None:
         f"/good: {len(good)} bytes, sum {sum(good)}",
     ]
     assert k.exit_status == 1 and k.fs.errors == 1
+
+
+def test_the_trap_frame_read_in_one_translation_is_the_word_by_word_one() -> None:
+    """Sal._frame translates a KSEG kernel stack once (kernel/core/sal.py); the words and the
+    TB counters must be what six translations give, in a page's middle, at its end and across it."""
+    from machine.alpha.constants import KSEG_BASE, PAGE_SIZE
+
+    k = boot(init=read_elf(elf("hello", "ev4")), argv=["hello"])
+    cpu, mem, mmu = k.machine.cpu, k.machine.memory, k.machine.mmu
+    base = KSEG_BASE + 0x40 * PAGE_SIZE  # a kernel frame's page
+    for i in range(PAGE_SIZE // 8):
+        mem.write_q(0x40 * PAGE_SIZE + 8 * i, 0x1111_0000 + i)
+        mem.write_q(0x41 * PAGE_SIZE + 8 * i, 0x2222_0000 + i)
+    saved = cpu.r[30]
+    try:
+        for sp in (base + 0x100, base + PAGE_SIZE - 48, base + PAGE_SIZE - 40):
+            cpu.r[30] = sp
+            tb = (mmu.dtb.hits, mmu.dtb.misses)
+            want = [mem.read_q(mmu.translate(sp + 8 * i, 0, 0)) for i in range(6)]
+            assert k.sal._frame() == want
+            assert (mmu.dtb.hits, mmu.dtb.misses) == tb  # KSEG: no TB either way
+        assert want[-2:] == [0x1111_0000 + PAGE_SIZE // 8 - 1, 0x2222_0000]  # the last one runs into the next page
+    finally:
+        cpu.r[30] = saved

@@ -486,13 +486,15 @@ def _names_a_program(parser: argparse.ArgumentParser, word: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and _names_a_program(build_parser(), argv[0]):
+    # Built once (a build is about 10 ms, twice was a tenth of a short lesson), and not for `run`, which has its own.
+    parser = None if argv[:1] == ["run"] else build_parser()
+    if argv and parser is not None and _names_a_program(parser, argv[0]):
         return _open_elf(argv[0], argv[1:])
     after: list[str] = []
     if argv[:1] == ["run"] and "--" in argv:  # argparse would swallow the `--`
         cut = argv.index("--")
         argv, after = argv[:cut], argv[cut + 1 :]
-    args = run_parser().parse_args(argv[1:]) if argv[:1] == ["run"] else build_parser().parse_args(argv)
+    args = run_parser().parse_args(argv[1:]) if parser is None else parser.parse_args(argv)
     if args.command is None:
         from workbench.tui.app import run_app  # lazy: Textual takes 600 ms, which no subcommand needs
 

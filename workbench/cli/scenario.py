@@ -13,13 +13,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import os
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workbench.cli import narration
 from workbench.cli.args import SEED
 
 if TYPE_CHECKING:  # imported where used: `spinwb --help` builds this parser without the engine or rich
@@ -72,6 +72,8 @@ def _run(args: argparse.Namespace) -> int:
         if doc is not None:
             docs.append(doc)
     if args.json and docs:
+        import json  # here, as in every handler: `spinwb --help` builds this parser without it
+
         out = docs[0] if len(names) == 1 else {"passed": worst == 0, "scenarios": docs}
         print(json.dumps(out, indent=2))
     return worst
@@ -208,6 +210,8 @@ def _isolated(name: str, args: argparse.Namespace) -> tuple[int, dict[str, Any] 
     started: dict[str, Any] | None = None
     halted = ""  # a step exceeded its limit: the child stopped there on purpose
     results: list[engine.StepResult] = []
+    import json
+
     for raw in out.stdout.decode("utf-8", "replace").split("\n"):  # not splitlines: \x1e splits there
         if not raw.startswith(STREAM):
             continue
@@ -250,6 +254,8 @@ def _isolated(name: str, args: argparse.Namespace) -> tuple[int, dict[str, Any] 
 def _unroot(text: str) -> str:
     """The child works in a scratch directory, so it names files absolutely;
     show those under our directory as the run here would."""
+    import json
+
     return text.replace(json.dumps(str(Path.cwd()) + os.sep)[1:-1], "")
 
 
@@ -281,6 +287,7 @@ def _positive(text: str) -> int:
 def _stream(name: str, seed: int, step_limit: float | None) -> int:
     """The isolated child's side: run the lesson, one protocol line per
     event on the real stdout; the lesson's own prints go to stderr."""
+    import json
     from dataclasses import asdict
 
     from scenarios import engine
@@ -317,20 +324,29 @@ def _print_heading(number: int, total: int, title: str, narration: str) -> None:
 
 
 def _markdown(text: str) -> None:
-    """Narration as markdown, 88 columns, indented; plain text (no ANSI) when stdout is not a terminal."""
+    """Narration as markdown, 88 columns, indented; plain text (no ANSI) when stdout is not a
+    terminal, rendered without rich where workbench/cli/narration.py can (the same text, and
+    no rich.markdown, markdown-it or pygments to import)."""
+    tty = sys.stdout.isatty()
+    out = None if tty else narration.plain(text, 88, indent=2)
+    if out is None:
+        out = _rich_markdown(text, tty)
+    sys.stdout.write(out)
+    sys.stdout.flush()
+
+
+def _rich_markdown(text: str, tty: bool) -> str:
     from rich.console import Console
     from rich.markdown import Markdown
     from rich.padding import Padding
 
-    tty = sys.stdout.isatty()
     buf = io.StringIO()
     console = Console(width=88, file=buf, force_terminal=tty, color_system="auto" if tty else None, highlight=False)
     console.print(Padding(Markdown(text), (0, 0, 0, 2)))
     out = buf.getvalue()
     if not tty:  # rich pads each line to the width: greppable text has no trailing blanks
         out = "".join(line.rstrip() + "\n" for line in out.splitlines())
-    sys.stdout.write(out)
-    sys.stdout.flush()
+    return out
 
 
 def _print_outcome(res: engine.StepResult, answers: bool) -> None:
