@@ -136,7 +136,10 @@ def test_a_watch_step_runs_at_the_pace_set_with_the_panes_repainting(tmp_path: P
         r = app.session.runner
         assert r is not None
         await pilot.press("g")
-        await pilot.pause(0.4)
+        for _ in range(60):  # the step takes ~1.75 s once it starts; a loaded host may start it late
+            await pilot.pause(0.05)
+            if app.watching:
+                break
         assert app.watching and "watching step 1 at 150 µs/s" in status(app)
         seen["mid"] = app.session.kernel is r.run.kernel  # the step's machine on show while it runs
         seen["strands"] = "forkcow" in pane_text(app, "strands")
