@@ -80,6 +80,7 @@ _BYTE_OPS = {
     "extl": "(({a}) >> {s}) & {bm}",
     "exth": "(({a}) << ((64 - {s}) & 63)) & {bm}",
     "insl": "((({a}) & {bm}) << {s}) & {M}",
+    "insbl": "(({a}) & 255) << {s}",  # a byte shifted by at most 56 stays below 2**64
     "insh": "(({a}) & {bm}) >> (64 - {s})",
     "mskl": "({a}) & ~({bm} << {s})",  # a >= 0, so & with a negative mask stays in range
     "mskh": "({a}) & ~(({bm} << {s}) >> 64)",
@@ -100,7 +101,8 @@ class _Inline(ast.NodeTransformer):
             a, b = (ast.unparse(x) for x in node.args[:2])
             m = ast.literal_eval(node.args[2])
             bm = sum(0xFF << (8 * i) for i in range(8) if (m >> i) & 1)
-            src = _BYTE_OPS[node.func.id].format(a=a, s=f"((({b}) & 7) << 3)", bm=bm, M=M64)
+            form = "insbl" if node.func.id == "insl" and m == 1 else node.func.id
+            src = _BYTE_OPS[form].format(a=a, s=f"((({b}) & 7) << 3)", bm=bm, M=M64)
             return ast.parse(src, mode="eval").body
         if isinstance(node.func, ast.Name) and len(node.args) == 2 and node.func.id == "sra":
             a, b = (ast.unparse(x) for x in node.args)
@@ -128,13 +130,36 @@ class _Simplify(ast.NodeTransformer):
     operands and zero displacements. Register locals (x0..x30) and loaded
     values always hold 0 <= v < 2**64, so masking them with M is a no-op."""
 
-    @staticmethod
-    def _in_range(node: ast.AST) -> bool:
-        return isinstance(node, ast.Name) and (node.id[0] == "x" and node.id[1:].isdigit() or node.id == "v")
+    @classmethod
+    def _in_range(cls, node: ast.AST) -> bool:
+        """Whether ``node`` is sure to hold 0 <= v < 2**64: a register local, a
+        loaded value, such a literal, or an and/shift/or of such values."""
+        if isinstance(node, ast.Name):
+            return node.id[0] == "x" and node.id[1:].isdigit() or node.id == "v"
+        if (c := _const(node)) is not None:
+            return 0 <= c <= M64
+        if isinstance(node, ast.BinOp):
+            if isinstance(node.op, ast.BitAnd):
+                return cls._in_range(node.left) or cls._in_range(node.right)
+            if isinstance(node.op, ast.RShift):
+                return cls._in_range(node.left)
+            if isinstance(node.op, (ast.BitOr, ast.BitXor)):
+                return cls._in_range(node.left) and cls._in_range(node.right)
+        return False
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
+        self.generic_visit(node)
+        c = _const(node.operand)
+        if c is not None and isinstance(node.op, (ast.USub, ast.Invert)):
+            return ast.Constant(-c if isinstance(node.op, ast.USub) else ~c)
+        return node
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         self.generic_visit(node)
         left, right, op = node.left, node.right, node.op
+        folded = _fold(left, op, right)  # e.g. `x >> (5 & 63)`: a literal shift count
+        if folded is not None:
+            return folded
         zero_l = isinstance(left, ast.Constant) and left.value == 0
         zero_r = isinstance(right, ast.Constant) and right.value == 0
         if isinstance(op, (ast.BitOr, ast.Add, ast.BitXor)) and zero_l:
@@ -143,16 +168,36 @@ class _Simplify(ast.NodeTransformer):
             return left
         if isinstance(op, ast.BitAnd) and (zero_l or zero_r):
             return ast.Constant(0)
-        if isinstance(op, ast.BitAnd) and isinstance(right, ast.Name) and right.id == "M" and self._in_range(left):
-            return left
-        if (
-            isinstance(op, ast.BitAnd)
-            and isinstance(right, ast.Constant)
-            and right.value == M64
-            and self._in_range(left)
-        ):
+        if isinstance(op, ast.BitAnd) and _const(right) == M64 and self._in_range(left):
             return left
         return node
+
+
+_FOLD = {ast.Add: int.__add__, ast.Sub: int.__sub__, ast.Mult: int.__mul__, ast.BitAnd: int.__and__,
+         ast.BitOr: int.__or__, ast.BitXor: int.__xor__, ast.RShift: int.__rshift__}  # fmt: skip
+
+
+def _const(node: ast.AST) -> int | None:
+    """The value of an integer literal (not a bool) or of the templates' ``M``, else None."""
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.Name) and node.id == "M":
+        return M64
+    return None
+
+
+def _fold(left: ast.AST, op: ast.operator, right: ast.AST) -> ast.Constant | None:
+    """Two integer literals folded into one (shifts only by 0..64: a template's
+    counts are masked, so nothing larger is ever meant)."""
+    a, b = _const(left), _const(right)
+    if a is None or b is None:
+        return None
+    if isinstance(op, ast.LShift):
+        return ast.Constant(a << b) if 0 <= b <= 64 else None
+    if isinstance(op, ast.RShift) and not 0 <= b <= 64:
+        return None
+    f = _FOLD.get(type(op))
+    return ast.Constant(f(a, b)) if f is not None else None
 
 
 def _expr(template: str, **names: str) -> str:
