@@ -70,7 +70,7 @@ _LOAD = {
     2: "p[(a & 8191) >> 3] >> ((a & 6) << 3) & 65535",
     1: "p[(a & 8191) >> 3] >> ((a & 7) << 3) & 255",
 }
-_STORE_SUB = "i = (a & 8191) >> 3; s = (a & 7) << 3; p[i] = p[i] & ~({mask} << s) | {val} << s"
+_STORE_SUB = "i = ({a} & 8191) >> 3; s = ({a} & 7) << 3; p[i] = p[i] & ~({mask} << s) | {val} << s"
 _MASK = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFF_FFFF, 8: M64}
 
 
@@ -106,7 +106,12 @@ class _Inline(ast.NodeTransformer):
             return ast.parse(src, mode="eval").body
         if isinstance(node.func, ast.Name) and len(node.args) == 2 and node.func.id == "sra":
             a, b = (ast.unparse(x) for x in node.args)
-            src = f"(((({a}) ^ {1 << 63}) - {1 << 63}) >> (({b}) & 63)) & {M64}"
+            k = _const(node.args[1])
+            if k is not None and not any(isinstance(n, ast.NamedExpr) for n in ast.walk(node.args[0])):
+                k &= 63  # a literal count (gcc's `sra x, 56` of a byte load): shift, then fill when negative
+                src = f"(({a}) >> {k} | {M64 ^ (M64 >> k)}) if ({a}) >> 63 else ({a}) >> {k}"
+            else:
+                src = f"(((({a}) ^ {1 << 63}) - {1 << 63}) >> (({b}) & 63)) & {M64}"
             return ast.parse(src, mode="eval").body
         if (
             isinstance(node.func, ast.Name)
@@ -219,13 +224,16 @@ def _probe(width: int) -> int:
     return (M64 & ~PAGE_MASK) | (width - 1)
 
 
-def _address(base: str, disp: int, mask: int) -> str:
-    """Effective-address expression (the base is a register local or 0)."""
+def _address(base: str, disp: int) -> str:
+    """Effective-address expression (the base is a register local or 0), not
+    reduced mod 2**64: the host-TB probe's mask and the word index keep only
+    bits below 64, which a wrapped sum shares with the reduced one, so only
+    the slow path reduces it (``a & M``)."""
     if base == "0":
-        return str(disp & mask)
+        return str(disp & M64)
     if disp == 0:
-        return base if mask == M64 else f"{base} & {mask}"
-    return f"({base} + {disp}) & {mask}"
+        return base
+    return f"{base} + {disp}"
 
 
 class Block:
@@ -375,13 +383,18 @@ def _straight(e: _Emitter, ins: Insn, pc: int, consts: list[Insn], leave: str = 
     elif kind in ("ld", "ldu"):
         if ra != 31:  # a load to r31 is a prefetch: no access, no fault
             w = op.width
-            e.emit(f"a = {_address(e.reg(rb), ins.disp, M64 & ~7 if kind == 'ldu' else M64)}")
-            e.emit(f"p = rt.get(a & {_probe(1 if kind == 'ldu' else w)})")  # None: a miss or misaligned
+            a = _address(e.reg(rb), ins.disp)
+            if not a.isidentifier():
+                e.emit(f"a = {a}")
+                a = "a"
             consts.append(ins)
             # the value goes straight into the register when the template is just `v`
             dest = f"x{ra}" if op.sem == "v" else "v"
-            e.emit(f"if p is None: {e.sync()}; {dest} = cpu.slow_load(I[{len(consts) - 1}], a, {pc})")
-            e.emit(f"else: {dest} = {_LOAD[w]}")
+            # a KeyError is a host-TB miss or a misaligned address (see _probe); ldq_u's index ignores bits 2:0
+            probe = _probe(1 if kind == "ldu" else w)
+            load = _LOAD[w].replace("p[", f"rt[a & {probe}][", 1).replace("a", a)
+            e.emit(f"try: {dest} = {load}")  # a failed load leaves dest (perhaps the base) as it was
+            e.emit(f"except KeyError: {e.sync()}; {dest} = cpu.slow_load(I[{len(consts) - 1}], {a} & {M64}, {pc})")
             if dest == "v":
                 e.write(ra, _expr(op.sem, v="v"))
             else:
@@ -392,16 +405,24 @@ def _straight(e: _Emitter, ins: Insn, pc: int, consts: list[Insn], leave: str = 
         val = e.reg(ra)
         if w < 8 and val != "0":
             val = f"{val} & {_MASK[w]}"
-        e.emit(f"a = {_address(e.reg(rb), ins.disp, M64 & ~7 if kind == 'stu' else M64)}")
-        e.emit(f"p = wt.get(a & {_probe(1 if kind == 'stu' else w)})")
+        a = _address(e.reg(rb), ins.disp)
+        if not a.isidentifier():
+            e.emit(f"a = {a}")
+            a = "a"
         consts.append(ins)
-        e.emit(f"if p is None: {e.sync()}; cpu.slow_store(I[{len(consts) - 1}], a, {val}, {pc})")
+        probe = f"wt[{a} & {_probe(1 if kind == 'stu' else w)}]"
         if w == 8:
-            e.emit(f"else: p[(a & 8191) >> 3] = {val}")
+            e.emit(f"try: {probe}[({a} & 8191) >> 3] = {val}")
         else:
-            e.emit(f"else: {_STORE_SUB.format(mask=_MASK[w], val=f'({val})')}")
-        if leave:
-            e.emit(f"if p is None and not LIVE[0]: {leave}")
+            e.emit(f"try: p = {probe}")
+        e.emit("except KeyError:")
+        e.depth += 1
+        e.emit(f"{e.sync()}; cpu.slow_store(I[{len(consts) - 1}], {a} & {M64}, {val}, {pc})")
+        if leave:  # the store may have dropped this region's own code
+            e.emit(f"if not LIVE[0]: {leave}")
+        e.depth -= 1
+        if w < 8:
+            e.emit(f"else: {_STORE_SUB.format(mask=_MASK[w], val=f'({val})', a=a)}")
 
 
 def _reads(insns: Sequence[Insn], hammocks: dict[int, int]) -> set[int]:
