@@ -16,7 +16,11 @@ hottest helpers inlined and a small peephole pass) and the memory fast path
 inlined (one dict probe on the host page cache that checks page and
 alignment together, see cpu.py, then one list subscript);
 everything else calls ``CPU.execute`` for that one instruction, so the
-reference interpreter's semantics are the only ones.
+reference interpreter's semantics are the only ones. Sums (addq, subq,
+lda, ldah) are left unreduced mod 2**64 while every use depends only on
+their low 64 bits (an address, another sum, a longword or byte op), and are
+reduced where a use needs the exact value and on write-back, so registers in
+``r`` are always exact (see ``_Emitter.loose``).
 
 Blocks are keyed by virtual PC and physical frame (see ``Translator``); a
 store into a frame holding code, a host write to it, or IMB drops them.
@@ -272,12 +276,18 @@ class _Emitter:
         self.loop = loop
         self.skips = skips
         self.depth = 1
+        self.top = 1  # the depth whose statements run on every path (not inside an if-converted body)
+        # Lazy masking: registers whose local may hold their value plus a multiple of 2**64
+        # (an addq/subq/lda result not yet reduced); reduced where a use needs it, and on write-back.
+        self.loose: set[int] = set()
 
     def emit(self, line: str) -> None:
         if line != "pass":
             self.lines.append("    " * self.depth + line)
 
-    def reg(self, n: int) -> str:
+    def reg(self, n: int, loose_ok: bool = False) -> str:
+        """The local holding register ``n``; reduced first unless the use
+        (``loose_ok``) depends only on its low 64 bits."""
         if n == 31:
             return "0"
         if n not in self.loaded:
@@ -287,17 +297,29 @@ class _Emitter:
             else:
                 self.prologue.append("    " + load)
             self.loaded.add(n)
+        if n in self.loose and not loose_ok:
+            self.emit(f"x{n} = x{n} & {M64}")
+            if self.depth == self.top:  # inside an if it may not have run
+                self.loose.discard(n)
         return f"x{n}"
 
-    def write(self, n: int, expr: str) -> None:
+    def write(self, n: int, expr: str, loose: bool = False) -> None:
         self.emit(f"x{n} = {expr}")
         self.loaded.add(n)
         self.dirty.add(n)
+        self.mark(n, loose)
+
+    def mark(self, n: int, loose: bool) -> None:
+        """Register ``n`` was just written, reduced or (``loose``) perhaps not."""
+        if loose:
+            self.loose.add(n)
+        elif self.depth == self.top:
+            self.loose.discard(n)
 
     def sync(self, final: bool = False) -> str:
         """Write-back before leaving the block or a slow path that may trap,
         with the counters the run loop needs to count exactly."""
-        parts = [f"r[{n}] = x{n}" for n in sorted(self.dirty)]
+        parts = [f"r[{n}] = x{n} & {M64}" if n in self.loose else f"r[{n}] = x{n}" for n in sorted(self.dirty)]
         if self.loop and not final:
             parts.append("cpu.iters = it")
         if self.skips:
@@ -339,7 +361,25 @@ class _Emitter:
     def forget(self) -> None:
         self.loaded.clear()
         self.dirty.clear()
+        self.loose.clear()  # written back reduced; reloaded from r
         self.forgotten = True
+
+
+# Lazy 64-bit masking (see _Emitter.loose): these results are left unreduced...
+_LOOSE = {"addq": "a + b", "subq": "a - b", "lda": "b + d", "ldah": "b + (d << 16)"}
+assert all(isa.BY_NAME[k].sem == f"({v}) & M" for k, v in _LOOSE.items())
+# ... and these read a loose Ra (or Rb) as is: their result depends only on its low 64 bits
+# (a sign-extended longword, a reduced sum or product, a low byte, a shift count).
+_LOW_A = {"addl", "subl", "s4addl", "s8addl", "s4subl", "s8subl", "s4addq", "s8addq", "s4subq", "s8subq", "mull",
+          "mulq", "insbl", "sll"}  # fmt: skip
+_LOW_B = {"addl", "subl", "s4addl", "s8addl", "s4subl", "s8subl", "s4addq", "s8addq", "s4subq", "s8subq", "mull",
+          "mulq", "srl", "sll", "sra", *(op.name for op in isa.TABLE if op.opcode == 0x12 and op.name[:3] in
+          ("msk", "ext", "ins"))}  # fmt: skip
+
+
+def _loose_dests(insns: Sequence[Insn]) -> set[int]:
+    """Registers a loop body may leave loose at its back edge (so loose at its top)."""
+    return {w for i in insns if i.op.name in _LOOSE and (w := _writes(i)) is not None and w != 31}
 
 
 def _writes(ins: Insn) -> int | None:
@@ -361,9 +401,19 @@ def _straight(e: _Emitter, ins: Insn, pc: int, consts: list[Insn], leave: str = 
     op = ins.op
     kind = op.kind
     ra, rb, rc = ins.ra, ins.rb, ins.rc
-    if kind in ("alu", "cmov", "trapv"):
+    if kind == "alu" and rc != 31 and (op.name in _LOOSE or op.name in _LOW_A):
+        # ops whose result's low 64 bits depend only on their operands' low 64 bits
+        a = e.reg(ra, loose_ok=True)
+        b = str(ins.lit) if ins.is_lit else e.reg(rb, loose_ok=True)
+        if op.name in _LOOSE:  # the sum stays unreduced: at most one loose operand, so it grows by 2**64 at most
+            if ra in e.loose and not ins.is_lit and rb != 31 and rb in e.loose:
+                b = e.reg(rb)
+            e.write(rc, _expr(_LOOSE[op.name], a=a, b=b), loose=True)
+        else:
+            e.write(rc, _expr(op.sem, a=a, b=b))
+    elif kind in ("alu", "cmov", "trapv"):
         a = e.reg(ra)
-        b = str(ins.lit) if ins.is_lit else e.reg(rb)
+        b = str(ins.lit) if ins.is_lit else e.reg(rb, loose_ok=kind == "alu" and op.name in _LOW_B)
         if kind == "alu":
             if rc != 31:
                 e.write(rc, _expr(op.sem, a=a, b=b))
@@ -379,11 +429,11 @@ def _straight(e: _Emitter, ins: Insn, pc: int, consts: list[Insn], leave: str = 
                 e.write(rc, "t")
     elif kind == "lda":
         if ra != 31:
-            e.write(ra, _expr(op.sem, b=e.reg(rb), d=str(ins.disp)))
+            e.write(ra, _expr(_LOOSE[op.name], b=e.reg(rb, loose_ok=True), d=str(ins.disp)), loose=True)
     elif kind in ("ld", "ldu"):
         if ra != 31:  # a load to r31 is a prefetch: no access, no fault
             w = op.width
-            a = _address(e.reg(rb), ins.disp)
+            a = _address(e.reg(rb, loose_ok=True), ins.disp)  # the probe and index keep the low bits only
             if not a.isidentifier():
                 e.emit(f"a = {a}")
                 a = "a"
@@ -400,12 +450,13 @@ def _straight(e: _Emitter, ins: Insn, pc: int, consts: list[Insn], leave: str = 
             else:
                 e.loaded.add(ra)
                 e.dirty.add(ra)
+                e.mark(ra, False)
     elif kind in ("st", "stu"):
         w = op.width
-        val = e.reg(ra)
+        val = e.reg(ra, loose_ok=w < 8)  # a narrow store keeps the low bytes only
         if w < 8 and val != "0":
             val = f"{val} & {_MASK[w]}"
-        a = _address(e.reg(rb), ins.disp)
+        a = _address(e.reg(rb, loose_ok=True), ins.disp)
         if not a.isidentifier():
             e.emit(f"a = {a}")
             a = "a"
@@ -652,6 +703,7 @@ class Translator:
         e = _Emitter(loop, bool(hammocks))
         if loop:  # a self-loop holds no br/jmp but its last bcc
             e.keep_live(insns)
+            e.loose = _loose_dests(insns)
         prefix = [0]
         for ins in insns:
             prefix.append(prefix[-1] + isa.COST[ins.op.cost])
@@ -789,7 +841,9 @@ class Translator:
         if loop:  # registers written anywhere are live in locals from the second pass on
             for g in segs:
                 e.keep_live(g.insns)
-            e.depth = 2
+            for g in segs:
+                e.loose |= _loose_dests(g.insns)
+            e.depth = e.top = 2
         sk = " - sk" if skips else ""
         skc = " - skc" if skips else ""
         passes_n = "it * " + str(np_) + " + " if loop else ""
