@@ -16,7 +16,11 @@ hottest helpers inlined and a small peephole pass) and the memory fast path
 inlined (one dict probe on the host page cache that checks page and
 alignment together, see cpu.py, then one list subscript);
 everything else calls ``CPU.execute`` for that one instruction, so the
-reference interpreter's semantics are the only ones.
+reference interpreter's semantics are the only ones. Sums (addq, subq,
+lda, ldah) are left unreduced mod 2**64 while every use depends only on
+their low 64 bits (an address, another sum, a longword or byte op), and are
+reduced where a use needs the exact value and on write-back, so registers in
+``r`` are always exact (see ``_Emitter.loose``).
 
 Blocks are keyed by virtual PC and physical frame (see ``Translator``); a
 store into a frame holding code, a host write to it, or IMB drops them.
@@ -70,7 +74,7 @@ _LOAD = {
     2: "p[(a & 8191) >> 3] >> ((a & 6) << 3) & 65535",
     1: "p[(a & 8191) >> 3] >> ((a & 7) << 3) & 255",
 }
-_STORE_SUB = "i = (a & 8191) >> 3; s = (a & 7) << 3; p[i] = p[i] & ~({mask} << s) | {val} << s"
+_STORE_SUB = "i = ({a} & 8191) >> 3; s = ({a} & 7) << 3; p[i] = p[i] & ~({mask} << s) | {val} << s"
 _MASK = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFF_FFFF, 8: M64}
 
 
@@ -80,6 +84,7 @@ _BYTE_OPS = {
     "extl": "(({a}) >> {s}) & {bm}",
     "exth": "(({a}) << ((64 - {s}) & 63)) & {bm}",
     "insl": "((({a}) & {bm}) << {s}) & {M}",
+    "insbl": "(({a}) & 255) << {s}",  # a byte shifted by at most 56 stays below 2**64
     "insh": "(({a}) & {bm}) >> (64 - {s})",
     "mskl": "({a}) & ~({bm} << {s})",  # a >= 0, so & with a negative mask stays in range
     "mskh": "({a}) & ~(({bm} << {s}) >> 64)",
@@ -100,11 +105,17 @@ class _Inline(ast.NodeTransformer):
             a, b = (ast.unparse(x) for x in node.args[:2])
             m = ast.literal_eval(node.args[2])
             bm = sum(0xFF << (8 * i) for i in range(8) if (m >> i) & 1)
-            src = _BYTE_OPS[node.func.id].format(a=a, s=f"((({b}) & 7) << 3)", bm=bm, M=M64)
+            form = "insbl" if node.func.id == "insl" and m == 1 else node.func.id
+            src = _BYTE_OPS[form].format(a=a, s=f"((({b}) & 7) << 3)", bm=bm, M=M64)
             return ast.parse(src, mode="eval").body
         if isinstance(node.func, ast.Name) and len(node.args) == 2 and node.func.id == "sra":
             a, b = (ast.unparse(x) for x in node.args)
-            src = f"(((({a}) ^ {1 << 63}) - {1 << 63}) >> (({b}) & 63)) & {M64}"
+            k = _const(node.args[1])
+            if k is not None and not any(isinstance(n, ast.NamedExpr) for n in ast.walk(node.args[0])):
+                k &= 63  # a literal count (gcc's `sra x, 56` of a byte load): shift, then fill when negative
+                src = f"(({a}) >> {k} | {M64 ^ (M64 >> k)}) if ({a}) >> 63 else ({a}) >> {k}"
+            else:
+                src = f"(((({a}) ^ {1 << 63}) - {1 << 63}) >> (({b}) & 63)) & {M64}"
             return ast.parse(src, mode="eval").body
         if (
             isinstance(node.func, ast.Name)
@@ -128,13 +139,36 @@ class _Simplify(ast.NodeTransformer):
     operands and zero displacements. Register locals (x0..x30) and loaded
     values always hold 0 <= v < 2**64, so masking them with M is a no-op."""
 
-    @staticmethod
-    def _in_range(node: ast.AST) -> bool:
-        return isinstance(node, ast.Name) and (node.id[0] == "x" and node.id[1:].isdigit() or node.id == "v")
+    @classmethod
+    def _in_range(cls, node: ast.AST) -> bool:
+        """Whether ``node`` is sure to hold 0 <= v < 2**64: a register local, a
+        loaded value, such a literal, or an and/shift/or of such values."""
+        if isinstance(node, ast.Name):
+            return node.id[0] == "x" and node.id[1:].isdigit() or node.id == "v"
+        if (c := _const(node)) is not None:
+            return 0 <= c <= M64
+        if isinstance(node, ast.BinOp):
+            if isinstance(node.op, ast.BitAnd):
+                return cls._in_range(node.left) or cls._in_range(node.right)
+            if isinstance(node.op, ast.RShift):
+                return cls._in_range(node.left)
+            if isinstance(node.op, (ast.BitOr, ast.BitXor)):
+                return cls._in_range(node.left) and cls._in_range(node.right)
+        return False
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
+        self.generic_visit(node)
+        c = _const(node.operand)
+        if c is not None and isinstance(node.op, (ast.USub, ast.Invert)):
+            return ast.Constant(-c if isinstance(node.op, ast.USub) else ~c)
+        return node
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         self.generic_visit(node)
         left, right, op = node.left, node.right, node.op
+        folded = _fold(left, op, right)  # e.g. `x >> (5 & 63)`: a literal shift count
+        if folded is not None:
+            return folded
         zero_l = isinstance(left, ast.Constant) and left.value == 0
         zero_r = isinstance(right, ast.Constant) and right.value == 0
         if isinstance(op, (ast.BitOr, ast.Add, ast.BitXor)) and zero_l:
@@ -143,16 +177,36 @@ class _Simplify(ast.NodeTransformer):
             return left
         if isinstance(op, ast.BitAnd) and (zero_l or zero_r):
             return ast.Constant(0)
-        if isinstance(op, ast.BitAnd) and isinstance(right, ast.Name) and right.id == "M" and self._in_range(left):
-            return left
-        if (
-            isinstance(op, ast.BitAnd)
-            and isinstance(right, ast.Constant)
-            and right.value == M64
-            and self._in_range(left)
-        ):
+        if isinstance(op, ast.BitAnd) and _const(right) == M64 and self._in_range(left):
             return left
         return node
+
+
+_FOLD = {ast.Add: int.__add__, ast.Sub: int.__sub__, ast.Mult: int.__mul__, ast.BitAnd: int.__and__,
+         ast.BitOr: int.__or__, ast.BitXor: int.__xor__, ast.RShift: int.__rshift__}  # fmt: skip
+
+
+def _const(node: ast.AST) -> int | None:
+    """The value of an integer literal (not a bool) or of the templates' ``M``, else None."""
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.Name) and node.id == "M":
+        return M64
+    return None
+
+
+def _fold(left: ast.AST, op: ast.operator, right: ast.AST) -> ast.Constant | None:
+    """Two integer literals folded into one (shifts only by 0..64: a template's
+    counts are masked, so nothing larger is ever meant)."""
+    a, b = _const(left), _const(right)
+    if a is None or b is None:
+        return None
+    if isinstance(op, ast.LShift):
+        return ast.Constant(a << b) if 0 <= b <= 64 else None
+    if isinstance(op, ast.RShift) and not 0 <= b <= 64:
+        return None
+    f = _FOLD.get(type(op))
+    return ast.Constant(f(a, b)) if f is not None else None
 
 
 def _expr(template: str, **names: str) -> str:
@@ -174,13 +228,16 @@ def _probe(width: int) -> int:
     return (M64 & ~PAGE_MASK) | (width - 1)
 
 
-def _address(base: str, disp: int, mask: int) -> str:
-    """Effective-address expression (the base is a register local or 0)."""
+def _address(base: str, disp: int) -> str:
+    """Effective-address expression (the base is a register local or 0), not
+    reduced mod 2**64: the host-TB probe's mask and the word index keep only
+    bits below 64, which a wrapped sum shares with the reduced one, so only
+    the slow path reduces it (``a & M``)."""
     if base == "0":
-        return str(disp & mask)
+        return str(disp & M64)
     if disp == 0:
-        return base if mask == M64 else f"{base} & {mask}"
-    return f"({base} + {disp}) & {mask}"
+        return base
+    return f"{base} + {disp}"
 
 
 class Block:
@@ -219,12 +276,18 @@ class _Emitter:
         self.loop = loop
         self.skips = skips
         self.depth = 1
+        self.top = 1  # the depth whose statements run on every path (not inside an if-converted body)
+        # Lazy masking: registers whose local may hold their value plus a multiple of 2**64
+        # (an addq/subq/lda result not yet reduced); reduced where a use needs it, and on write-back.
+        self.loose: set[int] = set()
 
     def emit(self, line: str) -> None:
         if line != "pass":
             self.lines.append("    " * self.depth + line)
 
-    def reg(self, n: int) -> str:
+    def reg(self, n: int, loose_ok: bool = False) -> str:
+        """The local holding register ``n``; reduced first unless the use
+        (``loose_ok``) depends only on its low 64 bits."""
         if n == 31:
             return "0"
         if n not in self.loaded:
@@ -234,17 +297,29 @@ class _Emitter:
             else:
                 self.prologue.append("    " + load)
             self.loaded.add(n)
+        if n in self.loose and not loose_ok:
+            self.emit(f"x{n} = x{n} & {M64}")
+            if self.depth == self.top:  # inside an if it may not have run
+                self.loose.discard(n)
         return f"x{n}"
 
-    def write(self, n: int, expr: str) -> None:
+    def write(self, n: int, expr: str, loose: bool = False) -> None:
         self.emit(f"x{n} = {expr}")
         self.loaded.add(n)
         self.dirty.add(n)
+        self.mark(n, loose)
+
+    def mark(self, n: int, loose: bool) -> None:
+        """Register ``n`` was just written, reduced or (``loose``) perhaps not."""
+        if loose:
+            self.loose.add(n)
+        elif self.depth == self.top:
+            self.loose.discard(n)
 
     def sync(self, final: bool = False) -> str:
         """Write-back before leaving the block or a slow path that may trap,
         with the counters the run loop needs to count exactly."""
-        parts = [f"r[{n}] = x{n}" for n in sorted(self.dirty)]
+        parts = [f"r[{n}] = x{n} & {M64}" if n in self.loose else f"r[{n}] = x{n}" for n in sorted(self.dirty)]
         if self.loop and not final:
             parts.append("cpu.iters = it")
         if self.skips:
@@ -286,7 +361,25 @@ class _Emitter:
     def forget(self) -> None:
         self.loaded.clear()
         self.dirty.clear()
+        self.loose.clear()  # written back reduced; reloaded from r
         self.forgotten = True
+
+
+# Lazy 64-bit masking (see _Emitter.loose): these results are left unreduced...
+_LOOSE = {"addq": "a + b", "subq": "a - b", "lda": "b + d", "ldah": "b + (d << 16)"}
+assert all(isa.BY_NAME[k].sem == f"({v}) & M" for k, v in _LOOSE.items())
+# ... and these read a loose Ra (or Rb) as is: their result depends only on its low 64 bits
+# (a sign-extended longword, a reduced sum or product, a low byte, a shift count).
+_LOW_A = {"addl", "subl", "s4addl", "s8addl", "s4subl", "s8subl", "s4addq", "s8addq", "s4subq", "s8subq", "mull",
+          "mulq", "insbl", "sll"}  # fmt: skip
+_LOW_B = {"addl", "subl", "s4addl", "s8addl", "s4subl", "s8subl", "s4addq", "s8addq", "s4subq", "s8subq", "mull",
+          "mulq", "srl", "sll", "sra", *(op.name for op in isa.TABLE if op.opcode == 0x12 and op.name[:3] in
+          ("msk", "ext", "ins"))}  # fmt: skip
+
+
+def _loose_dests(insns: Sequence[Insn]) -> set[int]:
+    """Registers a loop body may leave loose at its back edge (so loose at its top)."""
+    return {w for i in insns if i.op.name in _LOOSE and (w := _writes(i)) is not None and w != 31}
 
 
 def _writes(ins: Insn) -> int | None:
@@ -308,9 +401,19 @@ def _straight(e: _Emitter, ins: Insn, pc: int, consts: list[Insn], leave: str = 
     op = ins.op
     kind = op.kind
     ra, rb, rc = ins.ra, ins.rb, ins.rc
-    if kind in ("alu", "cmov", "trapv"):
+    if kind == "alu" and rc != 31 and (op.name in _LOOSE or op.name in _LOW_A):
+        # ops whose result's low 64 bits depend only on their operands' low 64 bits
+        a = e.reg(ra, loose_ok=True)
+        b = str(ins.lit) if ins.is_lit else e.reg(rb, loose_ok=True)
+        if op.name in _LOOSE:  # the sum stays unreduced: at most one loose operand, so it grows by 2**64 at most
+            if ra in e.loose and not ins.is_lit and rb != 31 and rb in e.loose:
+                b = e.reg(rb)
+            e.write(rc, _expr(_LOOSE[op.name], a=a, b=b), loose=True)
+        else:
+            e.write(rc, _expr(op.sem, a=a, b=b))
+    elif kind in ("alu", "cmov", "trapv"):
         a = e.reg(ra)
-        b = str(ins.lit) if ins.is_lit else e.reg(rb)
+        b = str(ins.lit) if ins.is_lit else e.reg(rb, loose_ok=kind == "alu" and op.name in _LOW_B)
         if kind == "alu":
             if rc != 31:
                 e.write(rc, _expr(op.sem, a=a, b=b))
@@ -326,37 +429,51 @@ def _straight(e: _Emitter, ins: Insn, pc: int, consts: list[Insn], leave: str = 
                 e.write(rc, "t")
     elif kind == "lda":
         if ra != 31:
-            e.write(ra, _expr(op.sem, b=e.reg(rb), d=str(ins.disp)))
+            e.write(ra, _expr(_LOOSE[op.name], b=e.reg(rb, loose_ok=True), d=str(ins.disp)), loose=True)
     elif kind in ("ld", "ldu"):
         if ra != 31:  # a load to r31 is a prefetch: no access, no fault
             w = op.width
-            e.emit(f"a = {_address(e.reg(rb), ins.disp, M64 & ~7 if kind == 'ldu' else M64)}")
-            e.emit(f"p = rt.get(a & {_probe(1 if kind == 'ldu' else w)})")  # None: a miss or misaligned
+            a = _address(e.reg(rb, loose_ok=True), ins.disp)  # the probe and index keep the low bits only
+            if not a.isidentifier():
+                e.emit(f"a = {a}")
+                a = "a"
             consts.append(ins)
             # the value goes straight into the register when the template is just `v`
             dest = f"x{ra}" if op.sem == "v" else "v"
-            e.emit(f"if p is None: {e.sync()}; {dest} = cpu.slow_load(I[{len(consts) - 1}], a, {pc})")
-            e.emit(f"else: {dest} = {_LOAD[w]}")
+            # a KeyError is a host-TB miss or a misaligned address (see _probe); ldq_u's index ignores bits 2:0
+            probe = _probe(1 if kind == "ldu" else w)
+            load = _LOAD[w].replace("p[", f"rt[a & {probe}][", 1).replace("a", a)
+            e.emit(f"try: {dest} = {load}")  # a failed load leaves dest (perhaps the base) as it was
+            e.emit(f"except KeyError: {e.sync()}; {dest} = cpu.slow_load(I[{len(consts) - 1}], {a} & {M64}, {pc})")
             if dest == "v":
                 e.write(ra, _expr(op.sem, v="v"))
             else:
                 e.loaded.add(ra)
                 e.dirty.add(ra)
+                e.mark(ra, False)
     elif kind in ("st", "stu"):
         w = op.width
-        val = e.reg(ra)
+        val = e.reg(ra, loose_ok=w < 8)  # a narrow store keeps the low bytes only
         if w < 8 and val != "0":
             val = f"{val} & {_MASK[w]}"
-        e.emit(f"a = {_address(e.reg(rb), ins.disp, M64 & ~7 if kind == 'stu' else M64)}")
-        e.emit(f"p = wt.get(a & {_probe(1 if kind == 'stu' else w)})")
+        a = _address(e.reg(rb, loose_ok=True), ins.disp)
+        if not a.isidentifier():
+            e.emit(f"a = {a}")
+            a = "a"
         consts.append(ins)
-        e.emit(f"if p is None: {e.sync()}; cpu.slow_store(I[{len(consts) - 1}], a, {val}, {pc})")
+        probe = f"wt[{a} & {_probe(1 if kind == 'stu' else w)}]"
         if w == 8:
-            e.emit(f"else: p[(a & 8191) >> 3] = {val}")
+            e.emit(f"try: {probe}[({a} & 8191) >> 3] = {val}")
         else:
-            e.emit(f"else: {_STORE_SUB.format(mask=_MASK[w], val=f'({val})')}")
-        if leave:
-            e.emit(f"if p is None and not LIVE[0]: {leave}")
+            e.emit(f"try: p = {probe}")
+        e.emit("except KeyError:")
+        e.depth += 1
+        e.emit(f"{e.sync()}; cpu.slow_store(I[{len(consts) - 1}], {a} & {M64}, {val}, {pc})")
+        if leave:  # the store may have dropped this region's own code
+            e.emit(f"if not LIVE[0]: {leave}")
+        e.depth -= 1
+        if w < 8:
+            e.emit(f"else: {_STORE_SUB.format(mask=_MASK[w], val=f'({val})', a=a)}")
 
 
 def _reads(insns: Sequence[Insn], hammocks: dict[int, int]) -> set[int]:
@@ -586,6 +703,7 @@ class Translator:
         e = _Emitter(loop, bool(hammocks))
         if loop:  # a self-loop holds no br/jmp but its last bcc
             e.keep_live(insns)
+            e.loose = _loose_dests(insns)
         prefix = [0]
         for ins in insns:
             prefix.append(prefix[-1] + isa.COST[ins.op.cost])
@@ -723,7 +841,9 @@ class Translator:
         if loop:  # registers written anywhere are live in locals from the second pass on
             for g in segs:
                 e.keep_live(g.insns)
-            e.depth = 2
+            for g in segs:
+                e.loose |= _loose_dests(g.insns)
+            e.depth = e.top = 2
         sk = " - sk" if skips else ""
         skc = " - skc" if skips else ""
         passes_n = "it * " + str(np_) + " + " if loop else ""
