@@ -716,12 +716,10 @@ class Workbench(App[None]):
             self.layout_chosen = True  # not in this layout: the tabs show it
             self.set_layout("single")
         self.query_one("#tabs", TabbedContent).active = f"tab-{slug}"
+        self.refresh_panes()  # now, not after the tab's message has queued behind a slice
         pane = self.active_pane()
-        if pane.size.height:  # now, not after the tab's message has queued behind a slice
-            self.refresh_panes()
-            if not self.dirty:  # drawn: the tab's message need not draw it again
-                self._switched = (id(pane), self.session.generation)
-        # else a hidden tab's pane has no size until the next layout: the tab's message draws it then
+        if not self.dirty and pane.size.height:  # drawn at its size: the tab's message need not draw it again
+            self._switched = (id(pane), self.session.generation)
 
     def action_cursor(self, by: int) -> None:
         pane = self.active_pane()
