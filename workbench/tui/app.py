@@ -6,7 +6,8 @@ in a named layout (workbench/tui/layouts.py, ``l`` cycles them) with the
 dashboard of the machine's pace; a status bar with what a student pastes
 into a help request (scenario, seed, step), and the footer's keys. The
 machine advances in bounded slices on a timer while running, so keys stay
-live; only the panes on show repaint, at most 20 times a second. Long
+live; only the panes on show repaint, at most 20 times a second (fewer while
+drawing would take more than a tenth of the host's time). Long
 actions (a scenario step, step back, opening a snapshot) run in a worker
 thread while the panes wait.
 """
@@ -51,6 +52,11 @@ MIN_PACE_US, MAX_PACE_US = 1.0, 10_000_000.0
 PACE_STEADY_S, PACE_DOUBLING_S = 5.0, 2.0
 TICK = 0.05  # seconds between repaints while running: at most 20 a second (one pane; fewer with several)
 SLICE_SECONDS = 0.035  # host time a slice aims for, so a key waits at most about one slice
+# Running flat out, repaints slow down until drawing takes at most this share of the host's time
+# (the UI thread's CPU per repaint, Textual's compositor included, is measured), but not below
+# MAX_TICK apart: drawing competes with the machine for the one interpreter (the GIL).
+UI_SHARE = 0.1
+MAX_TICK = 0.25
 POLL = 0.02  # seconds between turns of a poll callback (spinwb web --tui)
 SLICE_CYCLES = 133_000_000 // 20  # and at most 50 ms of virtual time: idle, a slice is clock ticks
 MIN_SIZE = (80, 24)
@@ -193,9 +199,13 @@ class Workbench(App[None]):
         self.register_theme(HIGH_CONTRAST)
         self.theme = THEMES[0]
         self.painted = 0.0  # host time the last repaint ended (`spinwb bench ui`)
+        self.machine_cpu = 0.0  # CPU seconds the worker's slices took (`spinwb bench ui`: the UI's share is the rest)
         self.meter = Meter()  # the machine's pace, host-timed (the dashboard and the status bar read it)
         self.layout_name = "single"
         self.tick = TICK
+        self.run_tick = TICK  # the running machine's repaint interval: tick, longer if drawing is dear
+        self._ui_cpu = 0.0  # the UI thread's CPU time at the last repaint
+        self._switched: tuple[int, int] | None = None  # (pane, generation) action_pane drew on a tab switch
         self.layout_chosen = False  # the user picked a layout: a resize keeps it
         self.pace = DEFAULT_PACE_US  # a watch step's speed when it names none: virtual µs per host second
         self.pace_factor = 1.0  # + / - : twice / half every watch step's pace, live
@@ -311,10 +321,14 @@ class Workbench(App[None]):
                 "Enlarge the window or make the font smaller. The machine keeps its state meanwhile.")  # fmt: skip
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        self.refresh_panes()
-        # A pane shown for the first time has no height until the next layout, and its rows are
-        # windowed to its height: paint again once it has one (a page-tables pane once showed one row).
-        self.call_after_refresh(self.refresh_panes)
+        pane = self.active_pane()
+        if not pane.size.height:
+            # A pane shown for the first time has no height until the next layout, and its rows are
+            # windowed to its height: paint it once it has one (a page-tables pane once showed one row).
+            self.call_after_refresh(self.refresh_panes)
+        elif self._switched != (id(pane), self.session.generation):  # else action_pane has just drawn it
+            self.refresh_panes()
+        self._switched = None
 
     # --- repainting ---------------------------------------------------------------------
 
@@ -353,6 +367,7 @@ class Workbench(App[None]):
                 except Exception as e:  # noqa: BLE001 - a view's bug shows in the status bar, the app goes on
                     self.message = f"could not draw the {pane.TITLE} pane: {type(e).__name__}: {e}"
             self.painted = time.perf_counter()
+            self._pace_repaints()
         w = self.session
         state = self.busy or ("running" if self.runner else "paused")
         bps = f" | {plural(len(w.breakpoints), 'breakpoint')}" if w.breakpoints else ""
@@ -362,8 +377,18 @@ class Workbench(App[None]):
             text.append(f" | {self.message}", style="bold")
         if not pace and self.runner is not None and pace_status(self.meter):
             text.append(f" | {pace_status(self.meter)}")
-        self.query_one("#status", Static).update(text)
+        self.query_one("#status", Static).update(text, layout=False)  # one line, always
         self.sub_title = state + (f" — {w.stopped}" if w.stopped else "")
+
+    def _pace_repaints(self) -> None:
+        """While the worker runs the machine, space repaints so that drawing (the UI
+        thread's CPU since the last repaint) is at most UI_SHARE of the time between them."""
+        cpu = time.thread_time()
+        spent, self._ui_cpu = cpu - self._ui_cpu, cpu
+        if self.runner is not None and self.poll is None:
+            self.run_tick = min(MAX_TICK, max(self.tick, spent / UI_SHARE))
+        else:
+            self.run_tick = self.tick
 
     def say(self, message: str, error: bool = False) -> None:
         self.message = message.splitlines()[0] if message else ""
@@ -388,18 +413,20 @@ class Workbench(App[None]):
 
     def _run_loop(self) -> None:
         """The running machine, in a worker thread: slices sized to about
-        SLICE_SECONDS of host time, a repaint at most every TICK."""
+        SLICE_SECONDS of host time, a repaint at most every run_tick (a key's
+        repaint, asked for during a slice, comes right after it)."""
         last = 0.0
         why = ""
         while self.running:
             with self.lock:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.thread_time()
                 why = self.session.step(self.slice, SLICE_CYCLES)
                 dt = max(time.perf_counter() - t0, 1e-4)
+                self.machine_cpu += time.thread_time() - c0
                 self.slice = int(min(2_000_000, max(5_000, self.slice * SLICE_SECONDS / dt)))
             if why == "stop" or self.session.stopped:
                 break
-            if self.dirty or time.perf_counter() - last >= self.tick:
+            if self.dirty or time.perf_counter() - last >= self.run_tick:
                 self.call_from_thread(self.refresh_panes)
                 last = time.perf_counter()
         self.call_from_thread(self._run_ended, why)
@@ -690,6 +717,9 @@ class Workbench(App[None]):
             self.set_layout("single")
         self.query_one("#tabs", TabbedContent).active = f"tab-{slug}"
         self.refresh_panes()  # now, not after the tab's message has queued behind a slice
+        pane = self.active_pane()
+        if not self.dirty and pane.size.height:  # drawn at its size: the tab's message need not draw it again
+            self._switched = (id(pane), self.session.generation)
 
     def action_cursor(self, by: int) -> None:
         pane = self.active_pane()
