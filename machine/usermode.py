@@ -404,7 +404,7 @@ class UserProgram:
                 else:
                     cpu.run(left)
             except Halt as h:
-                self.exited = ExitInfo(h.status)
+                self.exited = ExitInfo(h.status, 0, getattr(h, "message", ""))  # a native-tier fault says what
             except Unaligned as u:
                 self._fix_unaligned(u)
             except _Signal as s:

@@ -15,7 +15,8 @@ from machine.alpha import translate
 from machine.alpha.cpu import CPU
 from machine.alpha.decode import decode
 from machine.alpha.native.lower import lowerable
-from machine.alpha.native.tier import NativeRegion, NativeTier, arena_of
+from machine.alpha.native.state import ROFF, RTAG
+from machine.alpha.native.tier import NativeFault, NativeRegion, NativeTier, arena_of
 from machine.alpha.traps import Halt, Trap
 from machine.arena import set_words
 from machine.elf import read_elf
@@ -171,3 +172,27 @@ def test_corpus_is_the_same_with_native_on_and_off(name: str, cpu: str, monkeypa
     assert on == off
     if name in ("sort", "sieve", "crc", "matrix"):  # long enough for a region to reach the threshold
         assert compiled > 0, "general code must run natively"
+
+
+def test_a_trap_in_native_code_drops_the_region_and_stops_with_a_message() -> None:
+    """A wrong TB entry (a frame offset past the memory) makes wasm trap: the
+    region is dropped, the fault kept, and the run ends in NativeFault with a
+    message, not a traceback or a corrupted process."""
+    cpu, space = _word_machine(True)
+    tier = NativeTier(cpu, arena_of(space))  # type: ignore[arg-type]
+    ldq = 0x29 << 26 | 1 << 21 | 2 << 16  # ldq r1, 0(r2)
+    space.write_bulk(CODE, (ldq | BUGCHK << 32).to_bytes(8, "little"))
+    owner = SimpleNamespace(pc=CODE, native=None)
+    nr = tier.region({CODE: decode(ldq)}, owner, {CODE: owner})  # type: ignore[arg-type]
+    assert nr is not None
+    owner.native = nr
+    data = CODE + 0x2000
+    vpn = data >> 13
+    tier.q[(RTAG >> 3) + (vpn & 255)] = vpn
+    tier.q[(ROFF >> 3) + (vpn & 255)] = 0xFFFF_E000  # 4 GiB less a page: far past the linear memory
+    cpu.r[2], cpu.pc = data, CODE
+    with pytest.raises(NativeFault) as e:
+        nr.enter(10, 1 << 63)
+    assert "native tier fault in the region at 0x20000" in e.value.message
+    assert "out of bounds" in e.value.message
+    assert owner.native is None and tier.faults == [e.value.message]

@@ -46,6 +46,14 @@ def arena_of(memory: Any) -> Arena | None:
     return a if isinstance(a, Arena) else None
 
 
+class NativeFault(Halt):
+    """A trap inside native code: this tier's bug. The machine stops with ``message``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("native tier fault", 70)
+        self.message = message
+
+
 class NativeTier:
     def __init__(self, cpu: Any, arena: Arena) -> None:
         if arena.shared is None:
@@ -217,7 +225,7 @@ class NativeRegion:
         msg = (f"native tier fault in the region at {self.head:#x} (a translator bug; this machine's state "
                f"may be wrong): {str(t).splitlines()[-1].strip()}")  # fmt: skip
         self.tier.faults.append(msg)
-        raise Halt(msg, 70)
+        raise NativeFault(msg)
 
 
 def compile_hot(translator: Any, owner: Any, published: Any) -> None:
@@ -241,4 +249,4 @@ def compile_hot(translator: Any, owner: Any, published: Any) -> None:
         tier.compile(owner, pages, published)
 
 
-__all__ = ["NativeRegion", "NativeTier", "compile_hot"]
+__all__ = ["NativeFault", "NativeRegion", "NativeTier", "compile_hot"]
