@@ -1,9 +1,10 @@
 """Physical memory of the emulated workstation.
 
-Memory is a set of 8 KiB frames, each a list of 1,024 unsigned 64-bit
-little-endian quadwords (the CPU's page format, see machine/alpha/cpu.py),
-created zero-filled on first touch so a 64 MiB machine costs only what it
-uses. Device DMA and the loader use the byte-level helpers.
+Memory is a set of 8 KiB frames, each 1,024 unsigned 64-bit little-endian
+quadwords (the CPU's page format, see machine/alpha/cpu.py): slices of one
+arena (machine/arena.py), frame n at slot n, so the native tier can see
+them too. The arena is an anonymous mapping, so a 64 MiB machine costs only
+the frames it touches. Device DMA and the loader use the byte-level helpers.
 
 Its saved state is the frames that are not all zeros, each as its number
 and its words (``save_frames``); the state digest is of the same bytes.
@@ -18,12 +19,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from machine.alpha.constants import PAGE_MASK, PAGE_SHIFT, PAGE_SIZE
+from machine.arena import Arena, Frame, as_bytes, is_zero, set_bytes, zero
 from machine.fields import Misfit
 
 WORDS = PAGE_SIZE // 8
 DEFAULT_SIZE = 64 << 20  # the DEC 3000/400's 64 MiB
-_FRAME = struct.Struct(f"<{WORDS}Q")
 _SAVED = struct.Struct(f"<Q{WORDS}Q")  # a saved frame: its number, then its words
+_PFN = struct.Struct("<Q")
 
 
 class BusError(Exception):
@@ -37,6 +39,7 @@ class BusError(Exception):
 class PhysicalMemory:
     NOT_STATE = {"size": "the machine's memory_size, saved and hashed by the machine", "nframes": "follows from size",
                  "io": "the devices' register windows", "on_write": "a link to the machine",
+                 "arena": "the bytes behind frames",
                  "frames": "saved by save_frames, hashed by state_digest"}  # fmt: skip
 
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
@@ -44,13 +47,14 @@ class PhysicalMemory:
             raise ValueError(f"memory size {size} is not a positive multiple of {PAGE_SIZE}")
         self.size = size
         self.nframes = size >> PAGE_SHIFT
-        self.frames: dict[int, list[int]] = {}
+        self.arena = Arena(self.nframes)
+        self.frames: dict[int, Frame] = {}  # the frames touched so far
         self.io: dict[int, Any] = {}  # pfn -> a device's register page (machine.console.MmioPage)
         # Told of every write made through this object (DMA, loaders, a Python
         # kernel), not of CPU stores: (frame, physical address, length).
-        self.on_write: Callable[[list[int], int, int], None] | None = None
+        self.on_write: Callable[[Frame, int, int], None] | None = None
 
-    def frame(self, pfn: int) -> list[int]:
+    def frame(self, pfn: int) -> Frame:
         """The frame's quadwords (or a device's register page); BusError
         where nothing answers."""
         f = self.frames.get(pfn)
@@ -60,7 +64,7 @@ class PhysicalMemory:
                 if dev is not None:
                     return dev
                 raise BusError(pfn << PAGE_SHIFT)
-            f = self.frames[pfn] = [0] * WORDS
+            f = self.frames[pfn] = self.arena.frame(pfn)
         return f
 
     def read_q(self, pa: int) -> int:
@@ -79,7 +83,7 @@ class PhysicalMemory:
             a = pa + len(out)
             off = a & PAGE_MASK
             k = min(PAGE_SIZE - off, n - len(out))
-            out += _FRAME.pack(*self.frame(a >> PAGE_SHIFT))[off : off + k]
+            out += as_bytes(self.frame(a >> PAGE_SHIFT))[off : off + k]
         return bytes(out)
 
     def write(self, pa: int, data: bytes) -> None:
@@ -89,9 +93,7 @@ class PhysicalMemory:
             f = self.frame(a >> PAGE_SHIFT)
             off = a & PAGE_MASK
             k = min(PAGE_SIZE - off, len(data) - pos)
-            raw = bytearray(_FRAME.pack(*f))
-            raw[off : off + k] = data[pos : pos + k]
-            f[:] = _FRAME.unpack(raw)
+            set_bytes(f, off, data[pos : pos + k])
             if self.on_write is not None:
                 self.on_write(f, a, k)
             pos += k
@@ -101,8 +103,8 @@ class PhysicalMemory:
     def _saved(self) -> Iterator[bytes]:
         for pfn in sorted(self.frames):
             frame = self.frames[pfn]
-            if any(frame):
-                yield _SAVED.pack(pfn, *frame)
+            if not is_zero(frame):
+                yield _PFN.pack(pfn) + as_bytes(frame).tobytes()
 
     def state_digest(self) -> bytes:
         h = hashlib.sha256()
@@ -120,7 +122,7 @@ class PhysicalMemory:
         memory before the next is inflated (no zip bombs), and nothing
         changes unless all of it fits. Frames are changed in place: the CPU's
         watchpoints know them by identity."""
-        loaded: dict[int, tuple[int, ...]] = {}
+        loaded: dict[int, bytes] = {}
         d = zlib.decompressobj()
         pending, buf, count = packed, b"", 0
         while True:
@@ -134,11 +136,11 @@ class PhysicalMemory:
                 count += 1
                 if count > self.nframes:
                     raise Misfit(f"the memory image holds more frames than the machine's {self.nframes}")
-                pfn, *content = _SAVED.unpack(buf)
-                buf = b""
+                (pfn,) = _PFN.unpack_from(buf)
                 if not 0 <= pfn < self.nframes:
                     raise BusError(pfn << PAGE_SHIFT)
-                loaded[pfn] = tuple(content)
+                loaded[pfn] = buf[_PFN.size :]
+                buf = b""
             elif d.eof:
                 if buf:
                     raise Misfit("the memory image is not whole frames")
@@ -147,6 +149,6 @@ class PhysicalMemory:
                 raise Misfit("the memory image is cut short")
         for pfn, frame in self.frames.items():
             if pfn not in loaded:
-                frame[:] = [0] * WORDS
+                zero(frame)
         for pfn, saved in loaded.items():
-            self.frame(pfn)[:] = saved
+            set_bytes(self.frame(pfn), 0, saved)

@@ -7,6 +7,7 @@ PTEs the same way.
 from __future__ import annotations
 
 from machine.alpha.constants import PAGE_SHIFT, PTE_KRE, PTE_KWE, PTE_PFN_SHIFT, PTE_V
+from machine.arena import zero
 from machine.memory import PhysicalMemory
 
 TABLE_BITS = PTE_V | PTE_KRE | PTE_KWE  # how L1 and L2 entries are marked
@@ -28,7 +29,7 @@ class FrameAllocator:
                 raise MemoryError("out of physical memory")
             pfn = self.next
             self.next += 1
-        self.memory.frame(pfn)[:] = [0] * 1024
+        zero(self.memory.frame(pfn))
         return pfn
 
     def release(self, pfn: int) -> None:

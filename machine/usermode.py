@@ -63,6 +63,7 @@ from machine.alpha.traps import (
     Unaligned,
     arith_text,
 )
+from machine.arena import Arena, ArenaFull, Frame, as_bytes, set_bytes
 from machine.elf import PF_W, PF_X, ElfImage
 
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
@@ -74,23 +75,25 @@ SYS_MMAP, SYS_MUNMAP, SYS_EXIT_GROUP = 71, 73, 405
 MAP_ANONYMOUS, MAP_FIXED = 0x10, 0x100  # Alpha values
 
 
-WORDS = PAGE_SIZE // 8
-_PAGE = struct.Struct(f"<{WORDS}Q")
+USER_FRAMES = 32768  # 256 MiB of touched pages: the arena is a mapping, only what is used costs
 
 
-def page_bytes(page: list[int]) -> bytes:
+def page_bytes(page: Frame) -> bytes:
     """A page (1,024 little-endian quadwords, see cpu.py) as bytes."""
-    return _PAGE.pack(*page)
+    return as_bytes(page).tobytes()
 
 
 class UserPages:
     """Pages of one program and their protections, kept by page number with no
-    page tables or TB (QEMU linux-user's way); a MemoryPort for the CPU."""
+    page tables or TB (QEMU linux-user's way); a MemoryPort for the CPU. The
+    frames come from an arena of their own (machine/arena.py) and go back to
+    it when unmapped."""
 
     missed = False  # no TB here: lookups never miss
 
     def __init__(self) -> None:
-        self.pages: dict[int, list[int]] = {}
+        self.arena = Arena(USER_FRAMES)
+        self.pages: dict[int, Frame] = {}
         self.prot: dict[int, int] = {}
         self.demand: list[tuple[int, int, int]] = []  # [start, end) with prot: zero-filled on touch
 
@@ -101,14 +104,23 @@ class UserPages:
             self.demand.append((start, end, prot))
             return
         for vpn in range(start, end):
-            self.pages.setdefault(vpn, [0] * WORDS)
+            if vpn not in self.pages:
+                self.pages[vpn] = self._alloc(va)
             self.prot[vpn] = prot
+
+    def _alloc(self, va: int) -> Frame:
+        try:
+            return self.arena.alloc()
+        except ArenaFull as e:
+            raise MemFault(va, MMCSR_TNV, CAUSE_LOAD) from e
 
     def unmap(self, va: int, size: int) -> None:
         start = va >> PAGE_SHIFT
         end = (va + size + PAGE_MASK) >> PAGE_SHIFT
         for vpn in range(start, end):
-            self.pages.pop(vpn, None)
+            page = self.pages.pop(vpn, None)
+            if page is not None:
+                self.arena.release(page)
             self.prot.pop(vpn, None)
         self.demand = [(s, e, p) for s, e, p in self.demand if e <= start or s >= end] + [
             piece
@@ -124,7 +136,7 @@ class UserPages:
             return False
         return all(e <= start or s >= end for s, e, _ in self.demand)
 
-    def lookup(self, va: int, access: int) -> list[int]:
+    def lookup(self, va: int, access: int) -> Frame:
         cause = (CAUSE_LOAD, 1, CAUSE_IFETCH)[access]
         if va >= USER_LIMIT:
             raise MemFault(va, MMCSR_ACV, cause)
@@ -133,7 +145,7 @@ class UserPages:
         if page is None:
             for s, e, p in self.demand:
                 if s <= vpn < e:
-                    page = self.pages[vpn] = [0] * WORDS
+                    page = self.pages[vpn] = self._alloc(va)
                     self.prot[vpn] = p
                     break
             else:
@@ -156,9 +168,7 @@ class UserPages:
             page = self.pages[vpn]
             off = a & PAGE_MASK
             n = min(PAGE_SIZE - off, len(data) - pos)
-            raw = bytearray(page_bytes(page))
-            raw[off : off + n] = data[pos : pos + n]
-            page[:] = _PAGE.unpack(raw)
+            set_bytes(page, off, data[pos : pos + n])
             pos += n
 
     def read_bulk(self, va: int, n: int) -> bytes:
@@ -169,7 +179,7 @@ class UserPages:
             page = self.lookup(a, 0)
             off = a & PAGE_MASK
             k = min(PAGE_SIZE - off, n - len(out))
-            out += page_bytes(page)[off : off + k]
+            out += as_bytes(page)[off : off + k]
         return bytes(out)
 
 
@@ -394,7 +404,7 @@ class UserProgram:
                 else:
                     cpu.run(left)
             except Halt as h:
-                self.exited = ExitInfo(h.status)
+                self.exited = ExitInfo(h.status, 0, getattr(h, "message", ""))  # a native-tier fault says what
             except Unaligned as u:
                 self._fix_unaligned(u)
             except _Signal as s:

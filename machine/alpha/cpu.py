@@ -207,6 +207,8 @@ class CPU(Part):
         self.xtlb.clear()
         if self._translator is not None:
             self._translator.park_all()
+            if self._translator.native is not None:
+                self._translator.native.flush_tb()
 
     def forget_exec(self, vpn: int) -> None:
         """The ITB dropped vpn: its code must be looked up again before it runs."""
@@ -219,6 +221,8 @@ class CPU(Part):
         base = vpn << PAGE_SHIFT
         self.rtlb.pop(base, None)
         self.wtlb.pop(base, None)
+        if self._translator is not None and self._translator.native is not None:
+            self._translator.native.forget(vpn)
 
     def frame_written(self, frame: Any) -> None:
         """Something other than a CPU store changed a frame (DMA, the loader,

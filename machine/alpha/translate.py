@@ -59,6 +59,8 @@ from typing import Any
 from machine.alpha import codecache, isa
 from machine.alpha.constants import ACCESS_EXEC, M64, PAGE_MASK, PAGE_SHIFT, TB_MISS_CYCLES
 from machine.alpha.decode import Insn, decode
+from machine.alpha.native import HOT as NATIVE_HOT
+from machine.alpha.native import enabled as native_enabled
 from machine.alpha.semantics import namespace, substitute
 from machine.alpha.traps import ArithmeticTrap, Halt, IllegalInstruction, TbMiss, Trap, Unaligned
 
@@ -244,7 +246,7 @@ class Block:
     """A compiled block, or a region (trace) of several (``index`` set)."""
 
     __slots__ = ("pc", "fn", "n", "cost", "prefix", "sync", "pal", "loop", "skips", "source", "insns", "chain",
-                 "heat", "succ", "index", "live")  # fmt: skip
+                 "heat", "succ", "index", "live", "native", "runs")  # fmt: skip
 
     def __init__(self, pc: int, fn: Any, n: int, prefix: list[int], sync: bool, pal: bool, loop: bool,
                  skips: bool, source: str) -> None:  # fmt: skip
@@ -254,6 +256,8 @@ class Block:
         self.succ: dict[int, int] = {}  # next PC -> times seen, while profiled
         self.index: dict[int, int] | None = None  # a region's PC -> instructions before it in one pass
         self.live = [True]  # a region's: cleared when its code is dropped
+        self.native: Any = None  # a region's or self-loop's native code (machine/alpha/native)
+        self.runs = 0  # entries of a region or self-loop, up to the native tier's threshold
         self.pc = pc
         self.fn = fn
         self.n = n  # instructions in the block, skipped ones included
@@ -528,6 +532,9 @@ class Translator:
         self.traces = os.environ.get("SPINWB_TRACES", "1") != "0"
         self.regions: dict[int, tuple[Any, int, int, Block]] = {}  # published: head pc -> (fn, n, cycles, region)
         self.rcode: dict[tuple[int, int], dict[int, Block]] = {}  # (vpn, id(frame)) -> head pc -> region
+        # The native tier (machine/alpha/native): made when a region first gets hot.
+        self.native: Any = None
+        self.native_on = native_enabled()
         self.ns = namespace(cpu.model)
         self.ns.update(cpu=cpu, Unaligned=Unaligned, ArithmeticTrap=ArithmeticTrap)
         self.translated = 0
@@ -682,6 +689,8 @@ class Translator:
             self.frames[fid] = (frame, set())
             for v in [v for v, f in cpu.wtlb.items() if f is frame]:
                 del cpu.wtlb[v]
+            if self.native is not None:
+                self.native.forget_writes()
         self.frames[fid][1].add(vpn)
         self.translated += 1
         return block
@@ -943,6 +952,11 @@ class Translator:
         else:
             e.emit(leave(other, done))
 
+    def _native_hot(self, b: Block, published: dict[int, Any]) -> None:
+        from machine.alpha.native.tier import compile_hot  # wasmtime only once something is hot
+
+        compile_hot(self, b, published)
+
     # --- running --------------------------------------------------------------------------
 
     def run(self, limit: int, climit: int = 1 << 63) -> None:
@@ -988,6 +1002,20 @@ class Translator:
                 g = regions.get(pc)
                 if g is not None:  # a region, if one whole pass fits (else its head alone)
                     fn, n, c, b = g
+                    if b.native is not None and not stops:
+                        cpu.pc, cpu.icount, cpu.cycles = pc, icount, cycles
+                        b = None
+                        try:
+                            moved = g[3].native.enter(limit, climit)
+                        finally:
+                            pc, icount, cycles = cpu.pc, cpu.icount, cpu.cycles
+                        if moved:
+                            continue
+                        b = g[3]
+                    elif b.runs < NATIVE_HOT and self.native_on:
+                        b.runs += 1
+                        if b.runs == NATIVE_HOT:
+                            self._native_hot(b, regions)
                     if icount + n <= limit and cycles + c <= climit:
                         if b.loop:  # passes after the first that fit the budget
                             pc, n, c = fn(r, rt, wt, min((limit - icount) // n, (climit - cycles) // c) - 1)
@@ -1017,6 +1045,24 @@ class Translator:
                     if b.heat >= HOT:
                         self._hot(b)
                     continue
+                if b.loop and self.native_on:
+                    if b.native is not None and not stops:
+                        cpu.pc, cpu.icount, cpu.cycles = pc, icount, cycles
+                        owner, b = b, None
+                        try:
+                            moved = owner.native.enter(limit, climit)
+                        finally:
+                            pc, icount, cycles = cpu.pc, cpu.icount, cpu.cycles
+                        if moved:
+                            continue
+                        b = owner
+                        if icount + b.n > limit or cycles + b.cost > climit:
+                            b = None
+                            break
+                    elif b.runs < NATIVE_HOT:
+                        b.runs += 1
+                        if b.runs == NATIVE_HOT:
+                            self._native_hot(b, blocks)
                 if b.loop or b.skips:
                     cpu.iters = 1
                     cpu.skipped = cpu.skipc = 0

@@ -12,6 +12,7 @@ import pytest
 from machine.alpha import translate
 from machine.alpha.cpu import CPU
 from machine.alpha.traps import Halt, Trap
+from machine.arena import set_words, zero
 from machine.elf import read_elf
 from machine.usermode import UserPages, UserProgram
 from tests.conftest import BIN, CORPUS, CPUS, RUN_ARGS, RUN_STDIN, elf, run_kernel
@@ -67,11 +68,11 @@ def _program(rng: random.Random) -> list[int]:
 def _load(cpu: CPU, space: UserPages, words: list[int], regs: list[int], data: list[int]) -> None:
     cpu.flush_tlb()
     code = space.pages[BASE >> 13]
-    code[:] = [0] * 1024
+    zero(code)
     for i, w in enumerate(words):
         code[i >> 1] |= w << (32 * (i & 1))
     cpu.frame_written(code)
-    space.pages[DATA >> 13][:] = data
+    set_words(space.pages[DATA >> 13], data)
     cpu.r[:] = regs
     cpu.pc, cpu.icount, cpu.cycles = BASE, 0, 0
 

@@ -8,6 +8,7 @@ import random
 
 from machine.alpha.cpu import CPU
 from machine.alpha.traps import Halt, Trap
+from machine.arena import set_words
 from machine.usermode import UserPages
 
 BASE = 0x10000
@@ -35,7 +36,7 @@ def _machine(translate: bool) -> tuple[CPU, UserPages]:
 def _run(cpu: CPU, space: UserPages, word: int, regs: list[int], fregs: list[int], fpcr: int, data: list[int]):
     cpu.flush_tlb()
     page = space.pages[BASE >> 13]
-    page[:] = data
+    set_words(page, data)
     page[0] = word | (BUGCHK << 32)  # the word, then call_pal bugchk to stop
     cpu.r[:] = regs
     cpu.f[:] = fregs

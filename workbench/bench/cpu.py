@@ -61,9 +61,20 @@ class Tier:
     name: str
     translate: bool
     budget: int | None  # instructions per run (a prefix of the workload); None: the whole program
+    native: bool = False  # hot regions compiled to wasm (machine/alpha/native); the others run without it
+
+
+def native_available() -> bool:
+    """The native tier can run here: wasmtime is installed and ``SPINWB_NATIVE`` is not 0."""
+    import importlib.util
+
+    from machine.alpha.native import enabled
+
+    return enabled() and importlib.util.find_spec("wasmtime") is not None
 
 
 TIERS = (
+    Tier("native", True, None, True),
     Tier("translated", True, None),
     Tier("interpreted", False, INTERPRETED_BUDGET),
 )
@@ -78,6 +89,7 @@ class CountingTranslator(Translator):
         super().__init__(cpu)
         self.entered = 0
         self.traces = False  # the figure is per basic block: regions would run blocks uncounted
+        self.native_on = False
 
     def translate(self, pc: int) -> Block:
         # Wrapped here, after the block is built or taken from the on-disk code cache
@@ -112,10 +124,13 @@ def _rounds(w: Workload, rounds: int) -> int:
     return max(1, w.rounds * rounds // DEFAULT_ROUNDS)
 
 
-def _program(w: Workload, n: int, translate: bool) -> UserProgram:
+def _program(w: Workload, n: int, translate: bool, native: bool = False) -> UserProgram:
     elf = PROGRAMS / f"{w.name}-ev4.elf"
-    return UserProgram(read_elf(elf), [str(elf), str(n)], stdout=io.BytesIO(), stderr=io.BytesIO(),
+    proc = UserProgram(read_elf(elf), [str(elf), str(n)], stdout=io.BytesIO(), stderr=io.BytesIO(),
                        translate=translate)  # fmt: skip
+    if translate and not native:
+        proc.cpu._translator.native_on = False
+    return proc
 
 
 def _check(proc: UserProgram, w: Workload, budget: int | None) -> None:
@@ -147,7 +162,7 @@ def count_blocks(w: Workload, n: int) -> tuple[int, int, int, bytes]:
 
 def time_tier(w: Workload, n: int, tier: Tier) -> tuple[int, float]:
     """One timed run of ``n`` rounds: instructions and host seconds, translation included."""
-    proc = _program(w, n, tier.translate)
+    proc = _program(w, n, tier.translate, tier.native)
     t0 = time.perf_counter()  # host-time ok: a benchmark
     proc.run(tier.budget)
     dt = time.perf_counter() - t0
@@ -181,6 +196,8 @@ def bench(rounds: int = DEFAULT_ROUNDS, runs: int = DEFAULT_RUNS, qemu: bool = T
     """Every workload on every tier (median of ``runs``), its instructions
     per dynamic block, and qemu-alpha's MIPS if it is installed."""
     qemu_path = shutil.which("qemu-alpha") if qemu else None
+    if not native_available():  # no wasmtime here, or SPINWB_NATIVE=0: no native column
+        tiers = tuple(t for t in tiers if not t.native)
     out: dict[str, Any] = {"rounds": rounds, "runs": runs, "cpu": "ev4", "tiers": [t.name for t in tiers],
                            "budgets": {t.name: t.budget for t in tiers}}  # fmt: skip
     startup = None

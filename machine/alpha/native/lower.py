@@ -1,11 +1,12 @@
-"""Hot regions as a small IR both native backends print.
+"""Hot code as a small IR the wasm back end prints.
 
-A region is every block reachable from an entry PC through direct branches
-inside an address window, split at branch targets (a control-flow graph,
-not one basic block: native code keeps registers in machine registers
-across the whole loop nest). Anything the prototype does not lower (jumps,
-CALL_PAL, FP, unknown rows) ends its block with an exit to that PC, where
-Python takes over with exact state.
+A region is every block reachable from its entry through direct branches
+among the instructions the translator has already seen run in that page,
+split at branch targets: a control-flow graph, so native code keeps loops
+(nested ones too) and both directions of a branch without coming back to
+Python. Anything not lowered (CALL_PAL, FP, traps on overflow, RPCC, an
+instruction this CPU model lacks) ends its block with an exit
+to that PC, where Python takes over with exact state.
 
 Expressions are tuples over 64-bit values: ("reg", n), ("const", v),
 (binop, x, y) with binop in BINOPS, ("sext32", x). Comparisons give 0 or 1.
@@ -13,20 +14,19 @@ Expressions are tuples over 64-bit values: ("reg", n), ("const", v),
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from machine.alpha import isa
 from machine.alpha.constants import M64
-from machine.alpha.decode import Insn, decode
+from machine.alpha.decode import Insn
 
 Expr = tuple[Any, ...]
 BINOPS = {"add", "sub", "mul", "shl", "lshr", "ashr", "and", "or", "xor", "eq", "ne", "ult", "ule", "slt", "sle"}
 
-# exit codes the native function returns (the same for both backends)
+# exit codes native code returns
 LEFT, BUDGET, TBMISS_R, TBMISS_W, UNALIGNED = 0, 1, 2, 3, 4
-EXIT_NAMES = {LEFT: "left region", BUDGET: "budget", TBMISS_R: "TB miss (read)", TBMISS_W: "TB miss (write)",
-              UNALIGNED: "unaligned"}  # fmt: skip
 
 
 @dataclass
@@ -34,7 +34,9 @@ class Block:
     pc: int
     insns: list[Insn]
     stmts: list[tuple[Any, ...]] = field(default_factory=list)
-    term: tuple[Any, ...] = ()  # ("goto", pc) | ("cond", expr, taken_pc, next_pc) | ("exit", pc_expr)
+    # ("goto", pc) | ("cond", expr, taken_pc, next_pc) | ("exit", pc_expr): an indirect jump, on natively
+    # if it lands on a block start | ("leave", pc_expr): back to Python there
+    term: tuple[Any, ...] = ()
     prefix: list[int] = field(default_factory=list)  # cycles before instruction k
 
     @property
@@ -49,11 +51,15 @@ class Block:
 @dataclass
 class Region:
     entry: int
-    blocks: list[Block]
+    blocks: list[Block]  # the entry's first
 
     @property
     def pcs(self) -> dict[int, int]:
         return {b.pc: i for i, b in enumerate(self.blocks)}
+
+    def inside(self) -> set[int]:
+        """Every PC native code covers."""
+        return {b.pc + 4 * k for b in self.blocks for k in range(b.n)}
 
     def regs(self) -> list[int]:
         """Registers the region reads or writes: loaded into locals at entry."""
@@ -73,6 +79,7 @@ class Region:
                     used.add(s[1])
             walk(b.term)
         used.discard(31)
+        used.discard(-1)  # the jump target's temporary, never a guest register
         return sorted(used)
 
     def ninsns(self) -> int:
@@ -144,33 +151,53 @@ def _operate(ins: Insn) -> Expr | None:
     if name in ("zapnot", "zap") and ins.is_lit:
         m = _bytemask(ins.lit)
         return ("and", a, C(m if name == "zapnot" else ~m))
-    if name[:3] in ("ext", "ins", "msk") and name[3] in _BYTE_WIDTH and name[4:] == "l":
+    if name[:3] in ("ext", "ins", "msk") and len(name) == 5 and name[3] in _BYTE_WIDTH and name[4] in "lh":
         bm = C(_bytemask(_BYTE_WIDTH[name[3]]))
         s = ("shl", ("and", b, C(7)), C(3))
+        if name[4] == "l":
+            if name.startswith("ext"):
+                return ("and", ("lshr", a, s), bm)
+            if name.startswith("ins"):
+                return ("shl", ("and", a, bm), s)
+            return ("and", a, ("xor", ("shl", bm, s), C(M64)))
+        # the high halves: x >> (64 - s) as (x >> 1) >> (63 - s), which is 0 for s == 0
+        # where a wasm shift by 64 would be a shift by 0 (alu.py's exth, insh, mskh)
         if name.startswith("ext"):
-            return ("and", ("lshr", a, s), bm)
+            return ("and", ("shl", a, ("and", ("sub", C(64), s), C(63))), bm)
         if name.startswith("ins"):
-            return ("shl", ("and", a, bm), s)
-        return ("and", a, ("xor", ("shl", bm, s), C(M64)))
+            return ("lshr", ("lshr", ("and", a, bm), C(1)), ("sub", C(63), s))
+        return ("and", a, ("xor", ("lshr", ("lshr", bm, C(1)), ("sub", C(63), s)), C(M64)))
+    if name == "umulh":
+        return _umulh(a, b)
     return None
 
 
-_LOWERED = {"alu", "cmov", "lda", "ld", "ldu", "st", "stu", "br", "bcc", "nop"}
+def _umulh(a: Expr, b: Expr) -> Expr:
+    """The high 64 bits of a 64x64 product from 32-bit halves (wasm has no wide multiply)."""
+    lo32 = C(0xFFFF_FFFF)
+    al, ah, bl, bh = ("and", a, lo32), ("lshr", a, C(32)), ("and", b, lo32), ("lshr", b, C(32))
+    p0, p1, p2, p3 = ("mul", al, bl), ("mul", al, bh), ("mul", ah, bl), ("mul", ah, bh)
+    mid = ("add", ("add", ("lshr", p0, C(32)), ("and", p1, lo32)), ("and", p2, lo32))
+    return ("add", ("add", ("add", p3, ("lshr", p1, C(32))), ("lshr", p2, C(32))), ("lshr", mid, C(32)))
 
 
-def _lowerable(ins: Insn | None) -> bool:
+_LOWERED = {"alu", "cmov", "lda", "ld", "ldu", "st", "stu", "br", "bcc", "jmp", "nop"}
+
+
+def lowerable(ins: Insn | None, features: int) -> bool:
     if ins is None or ins.op.kind not in _LOWERED:
         return False
-    if ins.op.kind == "alu" and _operate(ins) is None:
-        return False
-    return True
+    if ins.op.feature and not features & ins.op.feature:
+        return False  # this model raises an illegal instruction: the interpreter's job
+    return ins.op.kind != "alu" or _operate(ins) is not None
 
 
-def build(cpu: Any, entry: int, lo: int, hi: int) -> Region:
-    """The region of code reachable from entry inside [lo, hi)."""
-    leaders = {entry}
+def build(code: dict[int, Insn], entry: int, features: int, more: Sequence[int] = ()) -> Region:
+    """The region reachable from ``entry`` (and the ``more`` entries) among
+    ``code`` (pc -> instruction)."""
+    leaders = {entry, *more}
     seen: set[int] = set()
-    work = [entry]
+    work = [entry, *more]
     runs: dict[int, list[Insn]] = {}
     while work:
         pc = work.pop()
@@ -180,29 +207,31 @@ def build(cpu: Any, entry: int, lo: int, hi: int) -> Region:
         insns: list[Insn] = []
         a = pc
         while True:
-            ins = decode(cpu.fetch(a))
-            if not _lowerable(ins):
+            ins = code.get(a)
+            if ins is None or not lowerable(ins, features):
                 break
-            assert ins is not None
             insns.append(ins)
             a += 4
-            if ins.op.kind in ("br", "bcc"):
+            kind = ins.op.kind
+            if kind == "jmp":
+                break
+            if kind in ("br", "bcc"):
                 t = (a + 4 * ins.disp) & M64
-                for s in (t, a) if ins.op.kind == "bcc" else (t,):
-                    if lo <= s < hi:
+                for s in (t, a) if kind == "bcc" else (t,):
+                    if s in code:
                         leaders.add(s)
                         work.append(s)
                 break
         runs[pc] = insns
-    code = {pc + 4 * k: ins for pc, insns in runs.items() for k, ins in enumerate(insns)}
+    lowered = {pc + 4 * k: ins for pc, insns in runs.items() for k, ins in enumerate(insns)}
     blocks = []
     for pc in sorted(leaders):
         body: list[Insn] = []
         a = pc
-        while a in code and (a == pc or a not in leaders):  # up to the next leader or a branch
-            body.append(code[a])
+        while a in lowered and (a == pc or a not in leaders):  # up to the next leader or a branch
+            body.append(lowered[a])
             a += 4
-            if body[-1].op.kind in ("br", "bcc"):
+            if body[-1].op.kind in ("br", "bcc", "jmp"):
                 break
         blocks.append(_lower(pc, body))
     return Region(entry, [b for b in blocks if b.pc == entry] + [b for b in blocks if b.pc != entry])
@@ -214,7 +243,7 @@ def _lower(pc0: int, insns: list[Insn]) -> Block:
     for ins in insns:
         b.prefix.append(b.prefix[-1] + isa.COST[ins.op.cost])
     end = (pc0 + 4 * len(insns)) & M64
-    b.term = ("goto", end) if insns else ("exit", C(pc0))  # an empty block: Python runs what is there
+    b.term = ("goto", end) if insns else ("leave", C(pc0))  # an empty block: Python runs what is there
     for k, ins in enumerate(insns):
         op, kind = ins.op, ins.op.kind
         nxt = (pc0 + 4 * k + 4) & M64
@@ -241,4 +270,12 @@ def _lower(pc0: int, insns: list[Insn]) -> Block:
             b.term = ("goto", (nxt + 4 * ins.disp) & M64)
         elif kind == "bcc":
             b.term = ("cond", _COND[op.name[1:]](R(ins.ra)), (nxt + 4 * ins.disp) & M64, nxt)
+        elif kind == "jmp":  # the target is read before Ra is written (jsr $26, ($26))
+            b.stmts.append(("set", -1, ("and", R(ins.rb), C(M64 & ~3))))
+            if ins.ra != 31:
+                b.stmts.append(("set", ins.ra, C(nxt)))
+            b.term = ("exit", ("reg", -1))
     return b
+
+
+__all__ = ["BUDGET", "LEFT", "TBMISS_R", "TBMISS_W", "UNALIGNED", "Block", "Region", "build", "lowerable"]

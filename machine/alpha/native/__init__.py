@@ -1,0 +1,20 @@
+"""The native tier: hot regions of guest code compiled to WebAssembly and run
+by wasmtime (Cranelift), beside the Python translator (docs/native-tier.md).
+
+``lower`` turns a region's Alpha code into a small IR, ``wasm`` prints it as
+WebAssembly text and runs it on the machine's own memory, and ``tier`` drives
+entries and exits from the translator's run loop. wasmtime is imported only
+when a region first gets hot; without it (or with ``SPINWB_NATIVE=0``) the
+Python translator is the only tier, on the same memory.
+"""
+
+from __future__ import annotations
+
+import os
+
+HOT = 200  # entries of a region or self-loop before it is compiled natively (3-14 ms each)
+
+
+def enabled() -> bool:
+    """The tier may be tried: ``SPINWB_NATIVE=0`` turns it off (wasmtime is imported later, when needed)."""
+    return os.environ.get("SPINWB_NATIVE", "1") != "0"
