@@ -196,3 +196,4 @@ def test_a_trap_in_native_code_drops_the_region_and_stops_with_a_message() -> No
     assert "native tier fault in the region at 0x20000" in e.value.message
     assert "out of bounds" in e.value.message
     assert owner.native is None and tier.faults == [e.value.message]
+    assert e.value.reason == e.value.message  # what Machine.run keeps as the halt reason

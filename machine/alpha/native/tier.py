@@ -50,7 +50,7 @@ class NativeFault(Halt):
     """A trap inside native code: this tier's bug. The machine stops with ``message``."""
 
     def __init__(self, message: str) -> None:
-        super().__init__("native tier fault", 70)
+        super().__init__(message, 70)  # the reason: a kernel machine shows it as its halt reason
         self.message = message
 
 
