@@ -465,11 +465,11 @@ def _straight(e: _Emitter, ins: Insn, pc: int, consts: list[Insn], leave: str = 
             e.emit(f"a = {a}")
             a = "a"
         consts.append(ins)
-        probe = f"wt[{a} & {_probe(1 if kind == 'stu' else w)}]"
+        slot = f"wt[{a} & {_probe(1 if kind == 'stu' else w)}]"
         if w == 8:
-            e.emit(f"try: {probe}[({a} & 8191) >> 3] = {val}")
+            e.emit(f"try: {slot}[({a} & 8191) >> 3] = {val}")
         else:
-            e.emit(f"try: p = {probe}")
+            e.emit(f"try: p = {slot}")
         e.emit("except KeyError:")
         e.depth += 1
         e.emit(f"{e.sync()}; cpu.slow_store(I[{len(consts) - 1}], {a} & {M64}, {val}, {pc})")

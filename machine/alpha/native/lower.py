@@ -129,7 +129,7 @@ _ARITH: dict[str, Any] = {
     "mulq": lambda a, b: ("mul", a, b),
 }
 _BYTE_WIDTH = {"b": 0x01, "w": 0x03, "l": 0x0F, "q": 0xFF}
-_COND = {  # branch and cmov conditions on the Ra value
+_COND: dict[str, Any] = {  # branch and cmov conditions on the Ra value
     "eq": lambda a: ("eq", a, C(0)),
     "ne": lambda a: ("ne", a, C(0)),
     "lt": lambda a: ("slt", a, C(0)),
@@ -147,7 +147,7 @@ def _operate(ins: Insn) -> Expr | None:
     a = R(ins.ra)
     b = C(ins.lit) if ins.is_lit else R(ins.rb)
     if name in _ARITH:
-        return _ARITH[name](a, b)  # type: ignore[no-any-return]
+        return _ARITH[name](a, b)
     if name in ("zapnot", "zap") and ins.is_lit:
         m = _bytemask(ins.lit)
         return ("and", a, C(m if name == "zapnot" else ~m))

@@ -121,9 +121,10 @@ class NativeTier:
                     if a not in stops:
                         code[a] = ins
             more = tuple(sorted(blk.pc for blk in pages.values() if blk.pc != owner.pc and blk.pc in code))
-            nr = self.region(code, owner, published, more)
-            if nr is None:
+            made = self.region(code, owner, published, more)
+            if made is None:
                 return
+            nr = made
             self.modules[id(pages)] = (pages, len(pages), nr)
         nr.pages = pages
         owner.native = nr
@@ -164,7 +165,8 @@ class NativeRegion:
         self.fn = fn
         self.head = owner.pc
         if like is not None:  # another head in the same module
-            self.starts, self.inside = like.starts, like.inside
+            self.starts: set[int] = like.starts
+            self.inside: set[int] = like.inside
         else:
             assert region is not None
             self.starts = set(region.pcs)
