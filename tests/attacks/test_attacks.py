@@ -650,3 +650,26 @@ def test_an_extension_cannot_pass_a_forged_strand_to_the_scheduler(forged: str) 
     assert all(s.group is None or s.group.name != "mine" for s in k.sched.strands.values())
     k.run(max_instructions=20_000_000)
     assert k.exit_status == 0
+
+
+def test_twin_handlers_on_two_machines_each_run_only_on_their_own(world: World) -> None:
+    """Dispatch code is compiled once per source text and shared between machines
+    (dispatcher._compiled). Host 2 of this world and host 2 of a second world each load a
+    hostile extension binding the same event with the same guard shape; a datagram to one
+    must run that machine's handler only. (Here the two UDP dispatch sources differ, so
+    the code is not shared; tests/kernel/test_dispatcher.py shows the shared case.)"""
+    other = World()
+    port = 2999
+    src = ("from spin import UDP, Dispatcher\ndef handler(p):\n    1 / 0\n"
+           f"def init():\n    Dispatcher.InstallHandler(UDP.PacketArrived, handler, Dispatcher.FieldEquals('dst_port', {port}))\n")  # fmt: skip
+    mine = other.b.system.load(src, "twin_a.py", importer="user")
+    theirs = world.b.system.load(src, "twin_b.py", importer="user")
+    try:
+        world.send(port)
+        other.send(port + 1)  # its dispatch runs (and is generated) with the guard false
+        assert [r for r in world.b.dispatcher.reports if r.startswith("twin_b:")], world.b.dispatcher.reports[-3:]
+        assert not [r for r in other.b.dispatcher.reports if r.startswith("twin_a:")]  # the other twin never ran
+        world.alive()
+    finally:
+        other.b.system.unload(mine)
+        world.b.system.unload(theirs)
