@@ -257,7 +257,7 @@ class Block:
         self.index: dict[int, int] | None = None  # a region's PC -> instructions before it in one pass
         self.live = [True]  # a region's: cleared when its code is dropped
         self.native: Any = None  # a region's or self-loop's native code (machine/alpha/native)
-        self.runs = 0  # entries of a region or self-loop, up to the native tier's threshold
+        self.runs = 0  # entries (and passes) of a region or self-loop, up to the native tier's threshold
         self.pc = pc
         self.fn = fn
         self.n = n  # instructions in the block, skipped ones included
@@ -556,8 +556,12 @@ class Translator:
         self.plain.clear()
         self.regions.clear()
         self.active.clear()
+        if self.native is not None:  # native code chains only into published pages
+            self.native.unpublish_all()
 
     def park(self, vpn: int) -> None:
+        if self.native is not None:
+            self.native.unpublish(vpn)
         fid = self.active.pop(vpn, None)
         if fid is not None:
             for pc in self.code.get((vpn, fid), ()):
@@ -589,10 +593,15 @@ class Translator:
         self.active[vpn] = fid
         for g in self.rcode.get((vpn, fid), {}).values():
             self._publish_region(g)
-        for b in self.code.get((vpn, fid), {}).values():
+        pages = self.code.get((vpn, fid))
+        for b in (pages or {}).values():
             self._publish(b)
+        if self.native is not None:
+            self.native.activated(pages)
 
     def _drop(self, vpn: int, fid: int) -> None:
+        if self.native is not None and self.active.get(vpn) == fid:
+            self.native.unpublish(vpn)
         for pc in self.code.pop((vpn, fid), ()):
             if self.active.get(vpn) == fid:
                 self.blocks.pop(pc, None)
@@ -1019,6 +1028,8 @@ class Translator:
                     if icount + n <= limit and cycles + c <= climit:
                         if b.loop:  # passes after the first that fit the budget
                             pc, n, c = fn(r, rt, wt, min((limit - icount) // n, (climit - cycles) // c) - 1)
+                            if b.runs < NATIVE_HOT - 1:  # a long loop entered rarely is hot too
+                                b.runs = min(b.runs + n // g[1] - 1, NATIVE_HOT - 1)
                         else:
                             pc, n, c = fn(r, rt, wt, 0)
                         icount += n
@@ -1030,8 +1041,12 @@ class Translator:
                     break
                 b = blocks.get(pc)
                 if b is None:
+                    if icount >= limit or cycles >= climit:  # the interpreter would not fetch it (nor fault) either
+                        break
                     cpu.pc, cpu.icount, cpu.cycles = pc, icount, cycles
                     b = self.lookup(pc)
+                    if pc in regions:  # published with its page just now: run as the region
+                        continue
                 if icount + b.n > limit or cycles + b.cost > climit:
                     b = None
                     break
@@ -1081,6 +1096,8 @@ class Translator:
                     else:
                         icount += b.n * cpu.iters - cpu.skipped
                         cycles += b.cost * cpu.iters - cpu.skipc
+                    if b.loop and b.runs < NATIVE_HOT - 1:  # iterations count towards hot, as entries do
+                        b.runs = min(b.runs + cpu.iters - 1, NATIVE_HOT - 1)
                     continue
                 if b.sync:
                     cpu.icount, cpu.cycles = icount, cycles
