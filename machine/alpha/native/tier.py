@@ -42,7 +42,7 @@ _EMPTY = memoryview(array.array("Q", [M64] * TB_ENTRIES))
 _EMPTY_CHAIN = memoryview(array.array("Q", [M64] * CHAIN_ENTRIES))
 _NO_LIMIT = 1 << 63
 RECOMPILES = 4  # times a region is compiled again as more of its page is seen
-MISSES = 64  # exits to its own page's unseen code before that
+MISSES = 2000  # exits to its own page's unseen code before that: about a compile's cost at ~12 us an exit
 
 
 def arena_of(memory: Any) -> Arena | None:
