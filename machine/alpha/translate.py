@@ -360,6 +360,8 @@ class _Emitter:
         """End the ifs that end before instruction ``k``."""
         while closes.get(k, 0):
             closes[k] -= 1
+            if self.lines[-1].endswith("else:"):  # the body emitted nothing (a unop, a write to $31)
+                self.lines.append("    " * self.depth + "pass")
             self.depth -= 1
 
     def forget(self) -> None:
@@ -882,6 +884,7 @@ class Translator:
                 if ra != 31:
                     e.write(ra, f"cpu.read_pcc({prefix[k]})")
             # kind == "nop": barriers do nothing in a sequential machine
+        e.close(n, closes)  # an if-converted body may end with the block
         e.depth = 1
         if not terminated:
             e.emit(e.sync())
@@ -1022,6 +1025,7 @@ class Translator:
                         e.write(ins.ra, str(nxt))
                     stay, other = (f"t == {follow}", "t") if follow is not None else ("", "t")
                 self._stay(e, j == len(segs) - 1 and loop, stay, other, str(follow), leave, done)
+            e.close(n, closes)
             if insns[-1].op.kind not in ("br", "bcc", "jmp"):  # ran off its end into the next block
                 e.depth = top
                 fall = (g.pc + 4 * n) & M64
