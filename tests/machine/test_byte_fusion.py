@@ -326,3 +326,14 @@ def test_random_combinations_agree_with_the_interpreter(fusions: list[int], monk
         budgets = [rng.choice([1, 5, 13, 40, 400]) for _ in range(4)] + [2000]
         _both(words, regs, data, budgets)
     assert sum(fusions) > 500
+
+
+def test_a_branch_over_an_instruction_that_emits_nothing_compiles() -> None:
+    """An if-converted body of a unop (or a write to $31) emits no statement:
+    the block once failed to compile (an empty ``else:``)."""
+    rng = random.Random(9)
+    for words in ([bne(T0, 1), UNOP, lda(T1, 1, T1)], [bne(T0, 1), bis(T1, T1, 31), lda(T1, 1, T1)]):
+        for t0 in (0, 1):
+            regs = _regs(rng, DATA)
+            regs[T0] = t0
+            _both(words, regs, [0] * 1024, [1 << 20])
