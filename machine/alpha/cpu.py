@@ -12,7 +12,9 @@ for one page). ``rtlb`` and ``wtlb`` are keyed by the page's base address
 ``va & (~PAGE_MASK | width - 1)``: a misaligned address keeps a low bit set
 and cannot hit, and one dict probe checks page and alignment together (the
 slow path does the masking and raises the unaligned trap). ``xtlb`` is keyed
-by page number. A page that holds translated code is
+by page number. ``rbtlb`` holds byte views of ``rtlb``'s frames for the
+translator's fused byte loads; it is filled only from ``rtlb`` and emptied
+with it, so it never holds a page ``rtlb`` lacks. A page that holds translated code is
 kept out of ``wtlb`` so the first store to it invalidates the translation
 (alpha-machine.md §2: IMB and stores into code must flush decoded code).
 
@@ -321,10 +323,11 @@ class CPU(Part):
         page = self.rtlb.get(key)
         if page is None:
             word = self.slow_load(ins, va, pc)
+            page = self.rtlb.get(key)  # cached now, unless watched or a device's
         else:
-            if isinstance(page, memoryview) and page.format == "Q":
-                self.rbtlb[key] = page.cast("B")
             word = page[(va & PAGE_MASK) >> 3]
+        if isinstance(page, memoryview) and page.format == "Q":
+            self.rbtlb[key] = page.cast("B")
         return (word >> ((va & 7) << 3)) & 0xFF
 
     def slow_store(self, ins: Insn, va: int, value: int, pc: int) -> None:

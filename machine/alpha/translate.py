@@ -14,7 +14,9 @@ sees exact architectural state. Integer operate, address, load/store and
 control instructions are generated from the table's templates (with the
 hottest helpers inlined and a small peephole pass) and the memory fast path
 inlined (one dict probe on the host page cache that checks page and
-alignment together, see cpu.py, then one list subscript);
+alignment together, see cpu.py, then one list subscript; ev4's
+``ldq_u``+``extbl`` byte loads read one byte from a byte view instead,
+see ``_byte_loads``);
 everything else calls ``CPU.execute`` for that one instruction, so the
 reference interpreter's semantics are the only ones. Sums (addq, subq,
 lda, ldah) are left unreduced mod 2**64 while every use depends only on
@@ -502,7 +504,10 @@ def _reads(insns: Sequence[Insn], hammocks: dict[int, int]) -> set[int]:
 # signed char as ``extqh t, s, t; sra t, 56, t`` with s == b + d + 1, other instructions in
 # between (gcc's scheduling). Fused, the ldq_u reads the byte from a byte view of the frame
 # (``cpu.rbtlb``), about 40% cheaper than the quadword, shift and mask, and the ext (and sra)
-# emit nothing.
+# emit nothing. The five-instruction byte store is not fused: its mskbl result (the
+# quadword less the byte) is read, or still held when the block ends, in every byte store
+# of six ev4 corpus programs (strings, hash, sort, interp, crc, bytes), so the quadword
+# must be read and merged anyway, and then a byte store costs as much as the quadword one.
 _SEXT8 = tuple(v | (M64 ^ 0xFF) if v & 0x80 else v for v in range(256))
 _HARMLESS = {"alu", "lda", "nop"}  # cannot trap, touch memory or leave: nothing can observe the fused register
 
