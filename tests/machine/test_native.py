@@ -242,6 +242,25 @@ def test_programs_across_two_pages_chain_natively_and_keep_protection(monkeypatc
     assert revoked > 20
 
 
+LOOP, FN = CROSS + 0x1FE0, CROSS + 0x2010  # a hot loop in the first page calling a function in the second
+
+
+def _two_page_loop() -> dict[int, int]:
+    """The loop (12 instructions a pass, its native head at LOOP + 8) and its function, by address."""
+    loop, fn = LOOP, FN
+    return {
+        loop: 0x10 << 26 | 2 << 21 | 1 << 13 | 1 << 12 | 0x20 << 5 | 2,  # addq r2, 1, r2
+        loop + 4: 0x34 << 26 | 26 << 21 | (fn - loop - 8) // 4,  # bsr r26, fn (the next page)
+        loop + 8: 0x10 << 26 | 2 << 21 | 7 << 16 | 0x4D << 5 | 6,  # cmplt r2, r7, r6 (the native head)
+        loop + 12: 0x3D << 26 | 6 << 21 | (-4 & 0x1FFFFF),  # bne r6, loop
+        loop + 16: BUGCHK,
+        fn: 0x08 << 26 | 5 << 21 | 31 << 16 | 3,  # lda r5, 3(r31)
+        fn + 4: 0x10 << 26 | 5 << 21 | 1 << 13 | 1 << 12 | 0x29 << 5 | 5,  # subq r5, 1, r5 (a self-loop: native)
+        fn + 8: 0x3D << 26 | 5 << 21 | (-2 & 0x1FFFFF),  # bne r5, fn + 4
+        fn + 12: 0x1A << 26 | 31 << 21 | 26 << 16 | 2 << 14,  # ret (r26)
+    }
+
+
 @pytest.mark.parametrize("change", ["tb-invalidate", "flush", "rewrite"])
 def test_native_code_never_goes_on_into_a_page_it_may_no_longer_run(
     change: str, monkeypatch: pytest.MonkeyPatch
@@ -255,18 +274,8 @@ def test_native_code_never_goes_on_into_a_page_it_may_no_longer_run(
     run the new code, at the same count as on the interpreter."""
     monkeypatch.setattr(translate, "HOT", 3)
     monkeypatch.setattr(translate, "NATIVE_HOT", 3)
-    loop, fn = CROSS + 0x1FE0, CROSS + 0x2010
-    words = {
-        loop: 0x10 << 26 | 2 << 21 | 1 << 13 | 1 << 12 | 0x20 << 5 | 2,  # addq r2, 1, r2
-        loop + 4: 0x34 << 26 | 26 << 21 | (fn - loop - 8) // 4,  # bsr r26, fn (the next page)
-        loop + 8: 0x10 << 26 | 2 << 21 | 7 << 16 | 0x4D << 5 | 6,  # cmplt r2, r7, r6 (the native head)
-        loop + 12: 0x3D << 26 | 6 << 21 | (-4 & 0x1FFFFF),  # bne r6, loop
-        loop + 16: BUGCHK,
-        fn: 0x08 << 26 | 5 << 21 | 31 << 16 | 3,  # lda r5, 3(r31)
-        fn + 4: 0x10 << 26 | 5 << 21 | 1 << 13 | 1 << 12 | 0x29 << 5 | 5,  # subq r5, 1, r5 (a self-loop: native)
-        fn + 8: 0x3D << 26 | 5 << 21 | (-2 & 0x1FFFFF),  # bne r5, fn + 4
-        fn + 12: 0x1A << 26 | 31 << 21 | 26 << 16 | 2 << 14,  # ret (r26)
-    }
+    loop, fn = LOOP, FN
+    words = _two_page_loop()
     vpn = fn >> 13
     outcomes = []
     for native in (True, False):
@@ -296,6 +305,31 @@ def test_native_code_never_goes_on_into_a_page_it_may_no_longer_run(
     else:
         assert outcomes[0][1][0] == ("MemoryTrap", fn, fn), "the call into the page must fault"
     assert outcomes[0][1] == outcomes[1][1]
+
+
+def test_translation_turned_off_and_on_again_compiles_into_the_same_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CPU's next translator (translation off, then on) makes a new tier on
+    the same memory, whose store already holds the old tier's modules: the new
+    ones take the next table slots, and the results stay the interpreter's."""
+    monkeypatch.setattr(translate, "HOT", 3)
+    monkeypatch.setattr(translate, "NATIVE_HOT", 3)
+    machines = [_cross_machine(True), _cross_machine(False)]
+    for cpu, space in machines:
+        for a, w in _two_page_loop().items():
+            space.write_bulk(a, w.to_bytes(4, "little"))
+        cpu.r[7], cpu.pc = 1 << 40, LOOP
+    tiers = []
+    for _ in range(3):
+        a, b = (_cross_slice(cpu, space, 5_000, 1 << 62) for cpu, space in machines)
+        assert a == b
+        fast = machines[0][0]
+        tiers.append(fast._translator.native)
+        fast.enable_translation(False)
+        fast.enable_translation(True)
+    assert all(t is not None for t in tiers) and len({id(t) for t in tiers}) == 3
+    assert len({id(t.rt) for t in tiers}) == 1, "one store per memory"
+    slots = [m.slot for m in tiers[0].by_slot]
+    assert slots == list(range(len(slots))) and len(slots) >= 6, "one table, slots in compile order"
 
 
 def _run(path: str, args: list[str], stdin: bytes, cpu: str) -> tuple[tuple[object, ...], int]:

@@ -72,7 +72,7 @@ class NativeTier:
         self.q = arena.q
         self.faults: list[str] = []
         self.modules: dict[int, NativeModule] = {}  # id(page's blocks) -> its newest module
-        self.by_slot: list[NativeModule] = []  # every module compiled, at its table slot
+        self.by_slot: list[NativeModule] = self.rt.by_slot  # every module in the store, at its table slot
         self.drive = self.rt.drive
         self.compiled = 0
         self.flush_tb()

@@ -325,6 +325,7 @@ class Runtime:
         funcref = wasmtime.ValType.funcref()
         self.table = wasmtime.Table(self.store, wasmtime.TableType(funcref, wasmtime.Limits(SLOTS, None)), None)
         self.slots = 0  # modules in the table: slot k is the k-th compiled
+        self.by_slot: list[Any] = []  # the tiers' records of them (a CPU's next translator shares this store)
         drive = self.wasmtime.Instance(self.store, self.wasmtime.Module(self.engine, driver(self.pages)),
                                        [self.memory, self.table])  # fmt: skip
         self.drive = Compiled(self, drive.exports(self.store)["drive"])
