@@ -1,0 +1,343 @@
+"""A hostile guest against the native tier (docs/native-tier.md): each attack
+runs the same code natively (regions compiled after 3 entries) and on the
+interpreter alone, and the outcome -- trap, registers, pc, icount, cycles and
+memory -- must be the interpreter's exactly. The guest tries to make native
+code run what it may no longer fetch (a page unmapped, made non-executable,
+rewritten, another address space's, the kernel's), write what it may not,
+go on forever past its budget, or confuse chaining with odd, huge and
+mid-block targets; two machines share the process, and the host changes
+watchpoints and the translation switch between slices."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from machine.alpha import translate
+from machine.alpha.asm import assemble
+from machine.alpha.constants import PTE_FOE, PTE_KRE, PTE_URE, PTE_V
+from machine.alpha.cpu import CPU, Watch
+from machine.alpha.native.tier import NativeModule, NativeTier
+from machine.alpha.pal import ENT_MM, ENT_SYS
+from machine.alpha.traps import Halt, Trap
+from machine.elf import parse_elf
+from machine.pagetable import PageTable
+from machine.usermode import UserPages
+from tests.conftest import require_module
+from tests.machine.test_code_cache import enter_user, user_machine
+
+P1 = 0x40000  # the hot loop's page
+P2 = P1 + 0x2000  # the function it calls (another page: the call and return chain natively)
+DATA = P1 + 0x4000  # read-write data
+
+
+CHAINED = [0, 0]  # native runs that ended in another module than they started in; all native runs
+
+
+@pytest.fixture(autouse=True)
+def _hot(monkeypatch: pytest.MonkeyPatch) -> None:
+    require_module("wasmtime")
+    monkeypatch.setenv("SPINWB_NATIVE", "1")
+    monkeypatch.setattr(translate, "HOT", 3)
+    monkeypatch.setattr(translate, "NATIVE_HOT", 3)
+    run = NativeTier.run
+
+    def counting(self: NativeTier, m: NativeModule) -> tuple[int, NativeModule]:
+        code, last = run(self, m)
+        CHAINED[0] += last is not m
+        CHAINED[1] += 1
+        return code, last
+
+    monkeypatch.setattr(NativeTier, "run", counting)
+    CHAINED[:] = [0, 0]
+
+
+def code(source: str, base: int) -> bytes:
+    seg = parse_elf(assemble("\t.text\n_start:\n" + source, "t.s", text_base=base)).segments[0]
+    return seg.data[base - seg.vaddr :]
+
+
+class _StopPal:
+    def call_pal(self, cpu: CPU, fn: int, pc: int) -> int:
+        raise Halt("pal", fn)
+
+
+# A loop in P1 calling fn in P2 through $27 (so the target is whatever $27 holds), $2 times;
+# each page has a self-loop, so each gets a module (native code is compiled for a hot
+# self-loop or trace region, covering what the translator has seen of its page).
+LOOP = """\tldah $27, 4($31)
+	lda $27, 0x2000($27)
+	lda $2, {n}($31)
+loop:	jsr $26, ($27)
+	lda $8, 2($31)
+spin:	subq $8, 1, $8
+	bne $8, spin
+	subq $2, 1, $2
+	bne $2, loop
+	call_pal 0x83
+"""
+FN = """\taddq $1, 1, $1
+	lda $5, 3($31)
+inner:	subq $5, 1, $5
+	addq $1, $5, $1
+	bne $5, inner
+	ret ($26)
+"""
+
+
+def _user(native: bool, prot2: int = 7) -> tuple[CPU, UserPages]:
+    space = UserPages()
+    space.map(P1, 0x2000, 7)
+    space.map(P2, 0x2000, prot2)
+    space.map(DATA, 0x2000, 3)
+    cpu = CPU(space, _StopPal(), "ev67")
+    cpu.enable_translation(native)
+    return cpu, space
+
+
+def _load(cpu: CPU, space: UserPages, n: int = 400, fn: str = FN) -> None:
+    space.write_bulk(P1, code(LOOP.format(n=n), P1))
+    space.write_bulk(P2, code(fn, P2))
+    cpu.pc = P1
+
+
+Outcome = tuple[object, list[int], int, int, int, list[bytes | None]]  # trap, registers, pc, icount, cycles, pages
+
+
+def _slice(cpu: CPU, space: UserPages, budget: int, climit: int = 1 << 62) -> Outcome:
+    outcome: object = None
+    try:
+        cpu.run(budget, climit)
+    except Halt as h:
+        outcome = ("halt", h.status)
+    except Trap as t:
+        outcome = (type(t).__name__, t.pc, getattr(t, "va", None))
+    pages = [bytes(space.pages[v].cast("B")) if v in space.pages else None for v in (P1 >> 13, P2 >> 13, DATA >> 13)]
+    return outcome, list(cpu.r), cpu.pc, cpu.icount, cpu.cycles, pages
+
+
+Slices = list[int] | list[tuple[int, int]]
+
+
+def _both(between: Callable[[CPU, UserPages, int], None], slices: Slices, **kw: object) -> list[Outcome]:
+    """Run the same slices (a budget, or a budget and the cycles allowed past
+    the slice's start) natively and on the interpreter, calling
+    ``between(cpu, space, k)`` before slice k on both; the native outcomes."""
+    runs = []
+    for native in (True, False):
+        cpu, space = _user(native)
+        _load(cpu, space, **kw)  # type: ignore[arg-type]
+        out = []
+        for k, sl in enumerate(slices):
+            between(cpu, space, k)
+            budget, dc = sl if isinstance(sl, tuple) else (sl, 1 << 40)
+            out.append(_slice(cpu, space, budget, cpu.cycles + dc))
+        runs.append((out, cpu))
+    (fast, fcpu), (slow, _) = runs
+    for k, (a, b) in enumerate(zip(fast, slow, strict=True)):
+        assert a == b, f"slice {k}: native {a[:4]} / interpreter {b[:4]}"
+    tier = fcpu._translator.native
+    assert tier is not None and tier.compiled >= 2 and not tier.faults, "both pages must have run natively"
+    assert CHAINED[0] >= 1, "native code must have gone on from one page's module into the other's"
+    return fast
+
+
+def _nothing(cpu: CPU, space: UserPages, k: int) -> None:
+    pass
+
+
+def test_the_loop_runs_natively_and_chains() -> None:
+    """The baseline every attack below builds on: the same result as the interpreter, natively."""
+    out = _both(_nothing, [3000, 100_000])
+    assert out[-1][0] == ("halt", 0x83) and out[-1][1][1] == 400 * 4
+    assert CHAINED[0] >= 1 and CHAINED[1] < 10, "400 calls and returns must go on natively between the pages"
+
+
+@pytest.mark.parametrize("prot", [0, 3, 5])
+def test_a_function_page_losing_execute_between_slices_faults_at_the_call(prot: int) -> None:
+    """After the loop is hot and chained, P2 is made unreadable, read-write
+    only, or re-protected executable (5) with the host dropping its lookups:
+    the next call faults at fn (or runs on) at the interpreter's count."""
+
+    def revoke(cpu: CPU, space: UserPages, k: int) -> None:
+        if k == 1:
+            space.prot[P2 >> 13] = prot
+            cpu.forget_exec(P2 >> 13)
+            cpu.forget_data(P2 >> 13)
+
+    out = _both(revoke, [3001, 100_000])
+    if prot & 4:
+        assert out[-1][0] == ("halt", 0x83)
+    else:
+        assert out[-1][0] == ("MemoryTrap", P2, P2)
+
+
+def _set(k0: int, **regs: int) -> Callable[[CPU, UserPages, int], None]:
+    def change(cpu: CPU, space: UserPages, k: int) -> None:
+        if k == k0:
+            for name, v in regs.items():
+                cpu.r[int(name[1:])] = v
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("target", "outcome"),
+    [
+        (P2 + 4, ("halt", 0x83)),  # the middle of fn's first block: runs from there, never at a block start
+        (P2 + 1, ("halt", 0x83)),  # odd: jsr ignores the low bits
+        (P2 + 3, ("halt", 0x83)),
+        (P2 + 0x1FFC, ("halt", 0)),  # the page's last word (zero: call_pal 0)
+        (P1 + 0x1FFC, ("halt", 0)),  # the loop's own page, past its code
+        (DATA, ("MemoryTrap", DATA, DATA)),  # a readable, writable page that is not executable
+        (P1 + 0x6000, ("MemoryTrap", P1 + 0x6000, P1 + 0x6000)),  # unmapped
+        ((1 << 64) - 4, ("MemoryTrap", (1 << 64) - 4, (1 << 64) - 4)),  # huge: the top of the address space
+        (1 << 63, ("MemoryTrap", 1 << 63, 1 << 63)),
+    ],
+)
+def test_a_hot_call_through_a_hostile_register_goes_where_the_interpreter_goes(
+    target: int, outcome: tuple[object, ...]
+) -> None:
+    """Once the loop and fn run natively and chain, the call's register is
+    pointed at a mid-block word, an odd address, a page's last word, a
+    non-executable or unmapped page, or the top of the address space."""
+    out = _both(_set(1, r27=target), [3001, 100_000])
+    assert out[-1][0] == outcome
+
+
+def test_budget_and_cycle_limits_cut_native_code_where_the_interpreter_stops() -> None:
+    """After the loop is hot: budget-1 slices, tiny slices, and cycle limits
+    that end mid-block, instruction for instruction the interpreter's."""
+    slices: list[tuple[int, int]] = [(3000, 1 << 40)] + [(1, 1 << 40)] * 300 + [(7, 1 << 40)] * 100
+    slices += [(50, d) for d in (0, 1, 2, 3, 5, 8, 13) * 20] + [(100_000, 1 << 40)]
+    out = _both(_nothing, slices)
+    assert out[-1][0] == ("halt", 0x83)
+
+
+def test_a_native_self_loop_never_runs_past_its_budget() -> None:
+    """``br`` to itself: native code must stop at the budget exactly (the
+    host never hangs), counting the cycles the interpreter counts."""
+    forever = "loop:\taddq $1, 1, $1\n\tbr $31, loop\n"
+    runs = []
+    for native in (True, False):
+        cpu, space = _user(native)
+        space.write_bulk(P1, code(forever, P1))
+        cpu.pc = P1
+        runs.append([_slice(cpu, space, b) for b in (50, 1, 999, 4_000)])
+    assert runs[0] == runs[1]
+    cpu, space = _user(True)
+    space.write_bulk(P1, code(forever, P1))
+    cpu.pc = P1
+    cpu.run(1000)
+    per = cpu.cycles / cpu.icount
+    assert cpu.run(5_000_000) == 5_000_000 and cpu.icount == 5_001_000 and cpu.cycles == per * cpu.icount
+    assert cpu.r[1] == 2_500_500 and cpu._translator.native is not None and cpu._translator.native.compiled
+
+
+# The loop rewrites code on its 200th pass: fn's first instruction (another
+# page, chained) and an instruction in its own body (its own page).
+SMC = """	ldah $27, 4($31)
+	lda $27, 0x2000($27)
+	ldah $9, 4($31)
+	lda $9, 0x4000($9)
+	ldl $6, 0($9)
+	lda $2, 400($31)
+	lda $10, 0x44($27)
+	lda $10, -0x2000($10)
+loop:	jsr $26, ($27)
+	lda $8, 2($31)
+spin:	subq $8, 1, $8
+	bne $8, spin
+	subq $2, 1, $2
+	cmpeq $2, 200, $7
+	beq $7, skip
+	stl $6, 0($27)
+	stl $6, 0($10)
+skip:	addq $3, 1, $3
+	bne $2, loop
+	call_pal 0x83
+"""
+
+
+def _smc(cpu: CPU, space: UserPages, k: int) -> None:
+    if k == 0:
+        space.write_bulk(P1, code(SMC, P1))
+        assert int.from_bytes(bytes(space.pages[P1 >> 13].cast("B"))[0x44:0x48], "little") == 0x40603403
+        space.write_bulk(DATA, (0x10 << 26 | 1 << 21 | 7 << 13 | 1 << 12 | 0x20 << 5 | 1).to_bytes(4, "little"))
+
+
+def test_a_hot_loop_rewriting_its_own_page_and_the_chained_page_runs_the_new_code() -> None:
+    """Native stores into code -- the chained function's page and the loop's
+    own page -- must be seen at the next instruction, as the interpreter does."""
+    out = _both(_smc, [100_000])
+    assert out[-1][0] == ("halt", 0x83)
+    # r3 counted 199 passes before its addq became "addq $1, 7, $1" (201 passes
+    # ran that); fn added 4 a call for 200 calls, then 10 for the other 200
+    assert out[-1][1][3] == 199 and out[-1][1][1] == 200 * 4 + 200 * 10 + 201 * 7
+
+
+def test_a_watchpoint_set_between_slices_stops_native_code_at_the_access() -> None:
+    """fn reads DATA on every call; a read watch set once the code is native
+    (as Machine.add_watch does it: the host caches flushed) stops at the
+    next read, exactly where the interpreter stops."""
+    fn = "\tldq $4, 8($9)\n" + FN
+
+    def watch(cpu: CPU, space: UserPages, k: int) -> None:
+        if k == 0:
+            cpu.r[9] = DATA
+        if k == 1:
+            cpu.watch_pages[DATA >> 13] = [Watch(1, DATA + 8, 8, "r", False)]
+            cpu.flush_host_caches()
+
+    out = _both(watch, [3001, 100_000], fn=fn)
+    assert out[-1][0] == ("WatchHit", P2, DATA + 8)
+
+
+AFTER_CALL = P1 + 0x10  # LOOP's instruction after the jsr
+
+
+@pytest.mark.parametrize("other", ["own code", "kernel only", "unmapped", "no execute"])
+def test_after_a_context_switch_native_code_never_goes_on_into_the_old_spaces_page(other: str) -> None:
+    """Under the MMU in user mode: space 1 runs the loop (P1) calling fn (P2)
+    until both are native and chained. Space 2 shares P1's frame but maps P2
+    to its own code, to the same frame kernel-only, not at all, or readable
+    but not executable. Switching to space 2 (swpctx) and back, every run
+    must end as the interpreter's does: the other fn's result, or entMM at
+    the call with the interpreter's cause, count and cycles."""
+    results = []
+    for translate_on in (True, False):
+        m, frames, seen = user_machine(translate_on)
+        loop, fn1, fn2 = frames.alloc(), frames.alloc(), frames.alloc()
+        m.memory.write(loop << 13, code(LOOP.format(n=300), P1))
+        m.memory.write(fn1 << 13, code(FN, P2))
+        m.memory.write(fn2 << 13, code(FN.replace("addq $1, 1, $1", "addq $1, 100, $1"), P2))
+        ux = PTE_V | PTE_KRE | PTE_URE
+        one, two = PageTable(m.memory, frames), PageTable(m.memory, frames)
+        one.map(P1, loop, ux)
+        one.map(P2, fn1, ux)
+        two.map(P1, loop, ux)
+        if other == "own code":
+            two.map(P2, fn2, ux)
+        elif other == "kernel only":
+            two.map(P2, fn1, PTE_V | PTE_KRE)
+        elif other == "no execute":
+            two.map(P2, fn1, PTE_V | PTE_KRE | PTE_URE | PTE_FOE)
+        runs = []
+        for asn, pt, pc in ((1, one, P1), (2, two, AFTER_CALL), (1, one, AFTER_CALL), (2, two, AFTER_CALL)):
+            # after the first run, start just past the call with 4 calls to go, so
+            # the first call in the other space is made by native code (P1's module)
+            m.cpu.r[1], m.cpu.r[2], m.cpu.r[27] = 0, 5, P2
+            runs.append((enter_user(m, pt, asn, pc), m.cpu.icount, m.cpu.cycles, m.cpu.pc))
+        if translate_on:
+            tier = m.cpu._translator.native
+            assert tier is not None and tier.compiled >= 2 and not tier.faults
+            assert CHAINED[0] >= 1, "the call and return must have chained between the pages"
+        results.append((runs, seen))
+    assert results[0] == results[1]
+    seen = results[0][1]
+    assert seen[0][:2] == (ENT_SYS, 300 * 4) and seen[2][:2] == (ENT_SYS, 4 * 4)
+    if other == "own code":
+        assert seen[1][:2] == seen[3][:2] == (ENT_SYS, 4 * 103)
+    else:
+        assert seen[1][0] == seen[3][0] == ENT_MM and seen[1][2] == seen[3][2] == P2, "space 2's call must fault at fn"
