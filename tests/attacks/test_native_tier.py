@@ -77,6 +77,7 @@ spin:	subq $8, 1, $8
 	bne $2, loop
 	call_pal 0x83
 """
+AFTER_CALL = P1 + 0x10  # LOOP's instruction after the jsr: native code (the self-loop) comes before the next call
 FN = """\taddq $1, 1, $1
 	lda $5, 3($31)
 inner:	subq $5, 1, $5
@@ -165,6 +166,7 @@ def test_a_function_page_losing_execute_between_slices_faults_at_the_call(prot: 
             space.prot[P2 >> 13] = prot
             cpu.forget_exec(P2 >> 13)
             cpu.forget_data(P2 >> 13)
+            cpu.pc = AFTER_CALL  # so the next call is made by native code (P1's module)
 
     out = _both(revoke, [3001, 100_000])
     if prot & 4:
@@ -178,6 +180,7 @@ def _set(k0: int, **regs: int) -> Callable[[CPU, UserPages, int], None]:
         if k == k0:
             for name, v in regs.items():
                 cpu.r[int(name[1:])] = v
+            cpu.pc = AFTER_CALL  # so the next call is made by native code (P1's module)
 
     return change
 
@@ -224,14 +227,17 @@ def test_a_native_self_loop_never_runs_past_its_budget() -> None:
         cpu, space = _user(native)
         space.write_bulk(P1, code(forever, P1))
         cpu.pc = P1
-        runs.append([_slice(cpu, space, b) for b in (50, 1, 999, 4_000)])
+        # a cycle limit far past each budget, so a missing budget check fails here rather than hangs
+        runs.append([_slice(cpu, space, b, cpu.cycles + 100_000) for b in (50, 1, 999, 4_000)])
     assert runs[0] == runs[1]
     cpu, space = _user(True)
     space.write_bulk(P1, code(forever, P1))
     cpu.pc = P1
     cpu.run(1000)
-    per = cpu.cycles / cpu.icount
-    assert cpu.run(5_000_000) == 5_000_000 and cpu.icount == 5_001_000 and cpu.cycles == per * cpu.icount
+    per = cpu.cycles // cpu.icount
+    assert cpu.cycles == per * cpu.icount
+    assert cpu.run(5_000_000, cpu.cycles + 4 * per * 5_000_000) == 5_000_000
+    assert cpu.icount == 5_001_000 and cpu.cycles == per * cpu.icount
     assert cpu.r[1] == 2_500_500 and cpu._translator.native is not None and cpu._translator.native.compiled
 
 
@@ -292,9 +298,6 @@ def test_a_watchpoint_set_between_slices_stops_native_code_at_the_access() -> No
 
     out = _both(watch, [3001, 100_000], fn=fn)
     assert out[-1][0] == ("WatchHit", P2, DATA + 8)
-
-
-AFTER_CALL = P1 + 0x10  # LOOP's instruction after the jsr
 
 
 @pytest.mark.parametrize("other", ["own code", "kernel only", "unmapped", "no execute"])
