@@ -299,6 +299,7 @@ def test_a_watchpoint_set_between_slices_stops_native_code_at_the_access() -> No
         if k == 1:
             cpu.watch_pages[DATA >> 13] = [Watch(1, DATA + 8, 8, "r", False)]
             cpu.flush_host_caches()
+            cpu.pc = AFTER_CALL  # so the next read is native code's (fn's module, chained to)
 
     out = _both(watch, [3001, 100_000], fn=fn)
     assert out[-1][0] == ("WatchHit", P2, DATA + 8)
@@ -447,3 +448,69 @@ def test_translation_off_and_on_with_the_code_rewritten_while_off() -> None:
         runs.append(out)
     assert runs[0] == runs[1]
     assert runs[0][-1][0] == ("MemoryTrap", P2, P2)
+
+
+@pytest.mark.parametrize(("prot", "trap"), [(1, ("MemoryTrap", P2 + 4, DATA)), (0, ("MemoryTrap", P2, DATA))])
+def test_a_data_page_revoked_between_slices_faults_in_native_code(prot: int, trap: tuple[object, ...]) -> None:
+    """fn loads and stores DATA on every call, so its frame is in the native
+    TB; then DATA is made read-only (the store must fault) or inaccessible
+    (the load must), its lookups dropped as the DTB drops them."""
+    fn = "\tldq $4, 0($9)\n\tstq $1, 0($9)\n" + FN
+
+    def revoke(cpu: CPU, space: UserPages, k: int) -> None:
+        if k == 0:
+            cpu.r[9] = DATA
+        if k == 1:
+            space.prot[DATA >> 13] = prot
+            cpu.forget_data(DATA >> 13)
+            cpu.pc = AFTER_CALL
+
+    out = _both(revoke, [3001, 100_000], fn=fn)
+    assert out[-1][0] == trap
+
+
+W1, W5 = 0x40203401, 0x4020B401  # addq $1, 1, $1 and addq $1, 5, $1
+RET = 0x6BFA8001  # ret ($26)
+# The loop calls fn (which stores $6 at DATA) every pass, and in its second half
+# also calls the code at DATA, which it thereby makes code; at pass 100 $6 becomes
+# another instruction, so fn's next store (from native code) rewrites DATA's code.
+DATA_CODE = """\tldah $27, 4($31)
+	lda $27, 0x2000($27)
+	ldah $9, 4($31)
+	lda $9, 0x4000($9)
+	lda $2, 400($31)
+loop:	jsr $26, ($27)
+	lda $8, 2($31)
+spin:	subq $8, 1, $8
+	bne $8, spin
+	cmplt $2, 200, $7
+	beq $7, skip
+	jsr $26, ($9)
+	cmpeq $2, 100, $7
+	cmovne $7, $13, $6
+skip:	subq $2, 1, $2
+	bne $2, loop
+	call_pal 0x83
+"""
+
+
+def test_native_stores_into_a_page_that_became_code_are_seen() -> None:
+    """A page first only written by native code (so its frame is in the
+    native write TB) becomes code when the loop starts calling it; a later
+    native store rewriting that code must reach the translator, as every
+    store into code does: the new instruction runs, as on the interpreter."""
+
+    def setup(cpu: CPU, space: UserPages, k: int) -> None:
+        if k == 0:
+            space.prot[DATA >> 13] = 7
+            space.write_bulk(P1, code(DATA_CODE, P1))
+            space.write_bulk(P2, code("\tstl $6, 0($9)\n" + FN, P2))
+            space.write_bulk(DATA + 4, RET.to_bytes(4, "little"))
+            cpu.r[6], cpu.r[13] = W1, W5
+
+    assert code("\taddq $1, 1, $1\n\taddq $1, 5, $1\n\tret\n", 0) == b"".join(
+        w.to_bytes(4, "little") for w in (W1, W5, RET)
+    )
+    out = _both(setup, [3001, 100_000], chain=False)  # DATA's code stays Python: each call there leaves
+    assert out[-1][0] == ("halt", 0x83)
+    assert out[-1][1][1] == 400 * 4 + 100 * 1 + 99 * 5
