@@ -288,10 +288,12 @@ def test_a_hot_loop_rewriting_its_own_page_and_the_chained_page_runs_the_new_cod
 
 
 def test_a_watchpoint_set_between_slices_stops_native_code_at_the_access() -> None:
-    """fn reads DATA on every call; a read watch set once the code is native
+    """fn's self-loop reads DATA; a read watch set once the code is native
     (as Machine.add_watch does it: the host caches flushed) stops at the
-    next read, exactly where the interpreter stops."""
-    fn = "\tldq $4, 8($9)\n" + FN
+    next read, made by native code, exactly where the interpreter stops."""
+    # fn's self-loop reads DATA + 16, + 8, + 0: the first pass is Python's (fn's
+    # first block takes it in), the next ones native code's, entered at the loop's head
+    fn = FN.replace("subq $5, 1, $5\n", "subq $5, 1, $5\n\ts8addq $5, $9, $10\n\tldq $4, 0($10)\n")
 
     def watch(cpu: CPU, space: UserPages, k: int) -> None:
         if k == 0:
@@ -302,7 +304,7 @@ def test_a_watchpoint_set_between_slices_stops_native_code_at_the_access() -> No
             cpu.pc = AFTER_CALL  # so the next read is native code's (fn's module, chained to)
 
     out = _both(watch, [3001, 100_000], fn=fn)
-    assert out[-1][0] == ("WatchHit", P2, DATA + 8)
+    assert out[-1][0] == ("WatchHit", P2 + 16, DATA + 8)
 
 
 @pytest.mark.parametrize("other", ["own code", "kernel only", "unmapped", "no execute"])
