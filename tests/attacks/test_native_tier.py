@@ -16,7 +16,7 @@ import pytest
 
 from machine.alpha import translate
 from machine.alpha.asm import assemble
-from machine.alpha.constants import PTE_FOE, PTE_KRE, PTE_URE, PTE_V
+from machine.alpha.constants import KSEG_BASE, M64, PTE_FOE, PTE_KRE, PTE_URE, PTE_V
 from machine.alpha.cpu import CPU, Watch
 from machine.alpha.native.tier import NativeModule, NativeTier
 from machine.alpha.pal import ENT_MM, ENT_SYS
@@ -516,3 +516,49 @@ def test_native_stores_into_a_page_that_became_code_are_seen() -> None:
     out = _both(setup, [3001, 100_000], chain=False)  # DATA's code stays Python: each call there leaves
     assert out[-1][0] == ("halt", 0x83)
     assert out[-1][1][1] == 400 * 4 + 100 * 1 + 99 * 5
+
+
+def test_user_mode_native_code_never_reads_what_kernel_mode_cached() -> None:
+    """Under the MMU: the loop runs natively in user mode, then in kernel
+    mode (a system call's view: the same user pages) reading a kernel page
+    through KSEG, so native code's TB holds that page; back in user mode the
+    same native read of the kernel address must take entMM (ACV), never
+    return the kernel's data. fn's self-loop reads $9 + $5 * $11 for $5 = 2,
+    1, 0: the first pass is Python's (fn's first block takes it in), the
+    second native code's; $9 and $11 put the first at DATA, the second at
+    the kernel page (and the third, in kernel mode, at an unmapped address)."""
+    fn = FN.replace("subq $5, 1, $5\n", "subq $5, 1, $5\n\tmulq $5, $11, $10\n\taddq $10, $9, $10\n\tldq $4, 0($10)\n")
+    results = []
+    for translate_on in (True, False):
+        m, frames, seen = user_machine(translate_on)
+        loop, fn1, data, secret = frames.alloc(), frames.alloc(), frames.alloc(), frames.alloc()
+        m.memory.write(loop << 13, code(LOOP.format(n=300), P1))
+        m.memory.write(fn1 << 13, code(fn, P2))
+        m.memory.write(secret << 13, (0x5EC2E7).to_bytes(8, "little") * 4)
+        pt = PageTable(m.memory, frames)
+        ux = PTE_V | PTE_KRE | PTE_URE
+        pt.map(P1, loop, ux)
+        pt.map(P2, fn1, ux)
+        pt.map(DATA, data, ux)
+        kseg = KSEG_BASE + (secret << 13)
+        stride = (DATA - kseg) & M64
+        base = (DATA - 2 * stride) & M64
+        runs: list[object] = []
+        m.cpu.r[9], m.cpu.r[11] = DATA, 0
+        runs.append(enter_user(m, pt, 1, P1))  # hot and native, in user mode
+        m.pal._set_ps(0)  # kernel mode: the same code reads the kernel's page
+        m.cpu.r[2], m.cpu.r[9], m.cpu.r[11], m.cpu.r[27], m.cpu.pc = 50, base, stride, P2, AFTER_CALL
+        m.halt_reason = None
+        runs.append(m.run(max_instructions=10_000))
+        runs.append(m.cpu.r[4])
+        m.cpu.r[2], m.cpu.r[4] = 50, 0
+        runs.append(enter_user(m, pt, 1, AFTER_CALL))  # user mode: the same native read of it
+        runs.append((m.cpu.r[4], m.cpu.icount, m.cpu.cycles))
+        if translate_on:
+            tier = m.cpu._translator.native
+            assert tier is not None and tier.compiled >= 2 and not tier.faults
+        results.append((runs, seen))
+    assert results[0] == results[1]
+    runs, seen = results[0]
+    assert runs[2] == 0x5EC2E7 and seen[-2][0] == ENT_MM, "kernel mode reads the page (then faults past it)"
+    assert seen[-1][0] == ENT_MM and seen[-1][2] == kseg and runs[4][0] == 0, "user mode must fault on it"  # type: ignore[index]
