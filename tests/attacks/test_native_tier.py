@@ -10,6 +10,7 @@ watchpoints and the translation switch between slices."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
 import pytest
@@ -23,7 +24,7 @@ from machine.alpha.pal import ENT_MM, ENT_SYS
 from machine.alpha.traps import Halt, Trap
 from machine.elf import parse_elf
 from machine.pagetable import PageTable
-from machine.usermode import UserPages
+from machine.usermode import UserPages, UserProgram
 from tests.conftest import require_module
 from tests.machine.test_code_cache import enter_user, user_machine
 
@@ -562,3 +563,69 @@ def test_user_mode_native_code_never_reads_what_kernel_mode_cached() -> None:
     runs, seen = results[0]
     assert runs[2] == 0x5EC2E7 and seen[-2][0] == ENT_MM, "kernel mode reads the page (then faults past it)"
     assert seen[-1][0] == ENT_MM and seen[-1][2] == kseg and runs[4][0] == 0, "user mode must fault on it"  # type: ignore[index]
+
+
+# A program for the user-mode harness: the loop calls fn (the next page) until
+# both are native and chained, then a system call unmaps or remaps fn's page,
+# then the loop calls fn again (natively: the spin loop is entered first).
+REMAP = """\t.text
+	.globl _start
+_start:
+	ldiq $27, fn
+	lda $2, 400($31)
+loop:	jsr $26, ($27)
+after:	lda $8, 2($31)
+spin:	subq $8, 1, $8
+	bne $8, spin
+	subq $2, 1, $2
+	bne $2, loop
+	bne $3, done
+	lda $3, 1($31)
+	lda $2, 3($31)
+	lda $0, {sys}($31)
+	srl $27, 13, $16
+	sll $16, 13, $16
+	ldiq $17, 8192
+	lda $18, {prot}($31)
+	ldiq $19, 0x110
+	lda $20, -1($31)
+	clr $21
+	call_pal 0x83
+	br $31, after
+done:	mov $1, $16
+	lda $0, 1($31)
+	call_pal 0x83
+	.align 13
+fn:	addq $1, 1, $1
+	lda $5, 3($31)
+inner:	subq $5, 1, $5
+	bne $5, inner
+	ret ($26)
+"""
+
+
+@pytest.mark.parametrize(
+    ("sys", "prot", "status"),
+    [(73, 0, 128 + 11), (71, 3, 128 + 11), (71, 1, 128 + 11), (71, 7, 128 + 4)],
+    ids=["munmap", "mmap-rw", "mmap-r", "mmap-rwx-zeros"],
+)
+def test_a_system_call_unmapping_or_remapping_hot_chained_code(sys: int, prot: int, status: int) -> None:
+    """munmap, or mmap MAP_FIXED without execute (or with it, demand-zero:
+    call_pal 0, SIGILL), of fn's page while fn is native and chained to:
+    the next native call must die as on the interpreter, at the same count."""
+    image = parse_elf(assemble(REMAP.format(sys=sys, prot=prot), "remap.s"))
+    outs = []
+    for native in ("1", "0"):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("SPINWB_NATIVE", native)
+            out, err = io.BytesIO(), io.BytesIO()
+            proc = UserProgram(image, ["remap"], model="ev67", stdout=out, stderr=err)
+            info = proc.run(1_000_000)
+            tier = proc.cpu._translator.native
+            if native == "1":
+                assert tier is not None and tier.compiled >= 2 and not tier.faults
+            else:
+                assert tier is None
+            outs.append((info, err.getvalue(), proc.cpu.icount, proc.cpu.cycles, list(proc.cpu.r), proc.cpu.pc))
+    assert outs[0] == outs[1]
+    assert outs[0][0].status == status
