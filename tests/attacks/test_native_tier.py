@@ -629,3 +629,31 @@ def test_a_system_call_unmapping_or_remapping_hot_chained_code(sys: int, prot: i
             outs.append((info, err.getvalue(), proc.cpu.icount, proc.cpu.cycles, list(proc.cpu.r), proc.cpu.pc))
     assert outs[0] == outs[1]
     assert outs[0][0].status == status
+
+
+P2C = P2 + 256 * 0x2000  # the same chain-map entry as P2 (direct-mapped on the vpn's low 8 bits)
+
+
+@pytest.mark.parametrize("revoked", [P2, P2C])
+def test_two_pages_sharing_a_chain_map_entry_each_lose_execute_alone(revoked: int) -> None:
+    """fn at P2 and another fn at P2C collide in the chain map; the loop calls
+    each in turn, slice by slice, so each publishes over the other. Then one
+    of them loses execute permission: its next call (from native code) must
+    fault, the other's must run, as on the interpreter."""
+
+    def turn(cpu: CPU, space: UserPages, k: int) -> None:
+        if k == 0:
+            space.map(P2C, 0x2000, 7)
+            space.write_bulk(P2C, code(FN.replace("addq $1, 1, $1", "addq $1, 100, $1"), P2C))
+        if k == 7:
+            space.prot[revoked >> 13] = 3
+            cpu.forget_exec(revoked >> 13)
+        if k >= 1:  # P2, P2C, ..., then the revoked page (last published), it again, the other one
+            cpu.pc, cpu.r[2] = AFTER_CALL, 20
+            other = P2C if revoked == P2 else P2
+            cpu.r[27] = (P2, P2C)[k % 2] if k < 6 else revoked if k < 8 else other
+
+    out = _both(turn, [3001] + [2000] * 8)
+    assert out[6][0] == ("halt", 0x83)
+    assert out[7][0] == ("MemoryTrap", revoked, revoked)
+    assert out[8][0] == ("halt", 0x83), "the other page still runs"
