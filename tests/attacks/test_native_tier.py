@@ -657,3 +657,26 @@ def test_two_pages_sharing_a_chain_map_entry_each_lose_execute_alone(revoked: in
     assert out[6][0] == ("halt", 0x83)
     assert out[7][0] == ("MemoryTrap", revoked, revoked)
     assert out[8][0] == ("halt", 0x83), "the other page still runs"
+
+
+def test_a_breakpoint_set_between_slices_inside_native_code_stops_there() -> None:
+    """A breakpoint inside fn's self-loop (P2's native module), set as
+    Machine.add_breakpoint sets it once both pages are native (translations
+    flushed, so blocks split at it): the next slice stops before it (and
+    stays: the CPU does not step over a breakpoint), as on the interpreter;
+    removed again, the loop runs to its end. (A stop put in ``cpu.stops``
+    without the flush is run through by the Python translator as well, native
+    tier or not: Machine.add_breakpoint, its only setter, flushes.)"""
+
+    def stop(cpu: CPU, space: UserPages, k: int) -> None:
+        if k == 1:
+            cpu.stops.add(P2 + 12)  # "addq $1, $5, $1" in the self-loop
+            cpu.flush_tlb()
+            cpu.pc = AFTER_CALL
+        if k == 3:
+            cpu.stops.discard(P2 + 12)
+            cpu.flush_tlb()
+
+    out = _both(stop, [3001, 500, 500, 100_000])
+    assert out[1][0] is None and out[1][2] == out[2][2] == P2 + 12 and out[1][3] < out[0][3] + 500
+    assert out[3][0] == ("halt", 0x83)
