@@ -19,6 +19,7 @@ from machine.alpha import translate
 from machine.alpha.asm import assemble
 from machine.alpha.constants import KSEG_BASE, M64, PTE_FOE, PTE_KRE, PTE_URE, PTE_V
 from machine.alpha.cpu import CPU, Watch
+from machine.alpha.native import tier as native_tier
 from machine.alpha.native.tier import NativeModule, NativeTier
 from machine.alpha.pal import ENT_MM, ENT_SYS
 from machine.alpha.traps import Halt, Trap
@@ -36,12 +37,18 @@ DATA = P1 + 0x4000  # read-write data
 CHAINED = [0, 0]  # native runs that ended in another module than they started in; all native runs
 
 
-@pytest.fixture(autouse=True)
-def _hot(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True, params=["compile", "recompile-each-miss"])
+def _hot(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regions compiled after 3 entries; and (second pass) a page compiled
+    again at every exit to its code not yet seen, so the attacks also meet
+    modules replaced while chained to."""
     require_module("wasmtime")
     monkeypatch.setenv("SPINWB_NATIVE", "1")
     monkeypatch.setattr(translate, "HOT", 3)
     monkeypatch.setattr(translate, "NATIVE_HOT", 3)
+    if request.param == "recompile-each-miss":
+        monkeypatch.setattr(native_tier, "MISSES", 1)
+        monkeypatch.setattr(native_tier, "RECOMPILES", 50)
     run = NativeTier.run
 
     def counting(self: NativeTier, m: NativeModule) -> tuple[int, NativeModule]:
