@@ -61,10 +61,10 @@ def version() -> str | None:
     return hashlib.blake2b(f"{py} {sources}".encode(), digest_size=10).hexdigest()
 
 
-def source_hash(directory: Path) -> str | None:
-    """A hash of the SOURCES in directory, or None if one cannot be read."""
+def source_hash(directory: Path, sources: tuple[str, ...] = SOURCES) -> str | None:
+    """A hash of ``sources`` (file names) in directory, or None if one cannot be read."""
     h = hashlib.blake2b(digest_size=16)
-    for name in SOURCES:
+    for name in sources:
         try:
             data = (directory / name).read_bytes()
         except OSError:

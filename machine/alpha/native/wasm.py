@@ -22,6 +22,7 @@ import mmap
 import os
 from typing import Any
 
+from machine.alpha.native import modcache
 from machine.alpha.native.lower import BUDGET, LEFT, TBMISS_R, TBMISS_W, UNALIGNED, Block, Region
 from machine.alpha.native.state import CLIMIT, CYCLES, EXIT_VA, ICOUNT, LIMIT, PC, ROFF, RTAG, WOFF, WTAG
 from machine.arena import Arena
@@ -186,7 +187,7 @@ def _targets(b: Block) -> list[int]:
 
 
 _engine: Any = None
-ENGINE = ""  # what the engine was built with (compiler, memory settings), once it is
+ENGINE = ""  # what the engine was built with, once it is: part of the module cache's key (modcache.py)
 COMPILERS = ("winch", "cranelift")
 _WINCH = 2  # wasmtime.h's WASMTIME_STRATEGY_WINCH; wasmtime-py's Config.strategy knows only auto and cranelift
 
@@ -326,7 +327,7 @@ class Runtime:
 
     def compile(self, region: Region) -> Compiled:
         wat = emit(region, self.pages)
-        module = self.wasmtime.Module(self.engine, wat)
+        module = modcache.module(self.wasmtime, self.engine, ENGINE, wat)  # deserialized when it can be
         instance = self.wasmtime.Instance(self.store, module, [self.memory])
         return Compiled(self, instance.exports(self.store)["run"])
 
