@@ -154,7 +154,8 @@ def compile_module(wasmtime: Any, engine: Any, wat: str) -> Any:
 def current(engine: str) -> ModuleCache | None:
     """The cache the environment names now for an engine described as ``engine``, or
     None if it is off (asked once per module compiled: a few per run)."""
-    where, tag = codecache.root(), version(engine)
+    where = codecache.root()
+    tag = version(engine) if where is not None else None
     if where is None or tag is None:
         return None
     directory = where / "native" / tag
