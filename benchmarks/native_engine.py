@@ -42,6 +42,7 @@ def engine(config: str) -> Any:
     cfg.memory_reservation = 0
     cfg.memory_guard_size = 0
     cfg.memory_reservation_for_growth = 0
+    cfg.wasm_tail_call = True  # as the tier's engine (wasm._build_engine)
     compiler, *opts = config.split("+")
     if compiler == "winch":
         wasmtime._bindings.wasmtime_config_strategy_set(cfg.ptr(), wasm._WINCH)

@@ -224,6 +224,7 @@ def _build_engine(wasmtime: Any, compiler: str) -> Any:
     cfg.memory_reservation = 0
     cfg.memory_guard_size = 0
     cfg.memory_reservation_for_growth = 0
+    cfg.wasm_tail_call = True  # on by default for Cranelift but not for Winch: the same wasm for both
     if compiler == "winch":
         from wasmtime import _bindings as ffi
 
@@ -254,7 +255,7 @@ def _the_engine() -> Any:
                     raise Unavailable("no wasmtime compiler accepts the native tier's code") from None
                 continue
             break
-        ENGINE = f"{compiler} reservation=0 guard=0 growth=0"
+        ENGINE = f"{compiler} reservation=0 guard=0 growth=0 tail_call"
         _engine = engine
         # at exit, wasmtime-py's finalizers can run after its own module is torn
         # down and print "Exception ignored" noise; the process frees it all anyway
