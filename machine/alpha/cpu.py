@@ -12,7 +12,9 @@ for one page). ``rtlb`` and ``wtlb`` are keyed by the page's base address
 ``va & (~PAGE_MASK | width - 1)``: a misaligned address keeps a low bit set
 and cannot hit, and one dict probe checks page and alignment together (the
 slow path does the masking and raises the unaligned trap). ``xtlb`` is keyed
-by page number. A page that holds translated code is
+by page number. ``rbtlb`` holds byte views of ``rtlb``'s frames for the
+translator's fused byte loads; it is filled only from ``rtlb`` and emptied
+with it, so it never holds a page ``rtlb`` lacks. A page that holds translated code is
 kept out of ``wtlb`` so the first store to it invalidates the translation
 (alpha-machine.md §2: IMB and stores into code must flush decoded code).
 
@@ -132,7 +134,7 @@ class CPU(Part):
         "iters": "scratch of one translated block's run", "skipped": "scratch of one translated block's run",
         "skipc": "scratch of one translated block's run",
         "rtlb": "a host cache of page lookups", "wtlb": "a host cache of page lookups",
-        "xtlb": "a host cache of page lookups", "_translator": "a host cache of translated code",
+        "xtlb": "a host cache of page lookups", "rbtlb": "a host cache of page lookups", "_translator": "a host cache of translated code",
         "tb_trap": "set only inside run()", "leave": "set only inside run()",
         "exit_after_pal": "how the machine runs its CPU, set when it is built",
         "stops": "the debugger's breakpoints", "watch_pages": "the debugger's watchpoints",
@@ -163,6 +165,7 @@ class CPU(Part):
         self.rtlb: dict[int, Any] = {}
         self.wtlb: dict[int, Any] = {}
         self.xtlb: dict[int, Any] = {}
+        self.rbtlb: dict[int, Any] = {}  # rtlb's memoryview frames as bytes, for fused byte loads (translate.py)
         self._translator: Any = None
         self.tb_trap = False  # inside run(): a TB miss restarts the instruction (TbMiss)
         self.stops: set[int] = set()  # breakpoint PCs: run() returns before executing one
@@ -203,6 +206,7 @@ class CPU(Part):
         and physical frame, but parked until its page is looked up again
         through the TB with the new mode's permissions."""
         self.rtlb.clear()
+        self.rbtlb.clear()
         self.wtlb.clear()
         self.xtlb.clear()
         if self._translator is not None:
@@ -220,6 +224,7 @@ class CPU(Part):
         """The DTB dropped vpn: its cached data lookups go."""
         base = vpn << PAGE_SHIFT
         self.rtlb.pop(base, None)
+        self.rbtlb.pop(base, None)
         self.wtlb.pop(base, None)
         if self._translator is not None and self._translator.native is not None:
             self._translator.native.forget(vpn)
@@ -308,6 +313,22 @@ class CPU(Part):
         """A load the translator's fast path could not do: misaligned or a
         page not in the host cache. Returns the raw value or raises the trap."""
         return self.load(self.aligned(ins, va, pc), ins.op.width, pc)
+
+    def load_byte(self, ins: Insn, va: int, pc: int) -> int:
+        """The byte at ``va`` for a fused ``ldq_u``+``ext`` (translate.py) whose
+        byte TB missed: refilled from ``rtlb`` (so it never holds a page
+        ``rtlb`` lacks: watched, device or dropped), else ``ins``, the ldq_u,
+        takes its own slow path, so faults and TB misses are the unfused ones."""
+        key = va & ~PAGE_MASK
+        page = self.rtlb.get(key)
+        if page is None:
+            word = self.slow_load(ins, va, pc)
+            page = self.rtlb.get(key)  # cached now, unless watched or a device's
+        else:
+            word = page[(va & PAGE_MASK) >> 3]
+        if isinstance(page, memoryview) and page.format == "Q":
+            self.rbtlb[key] = page.cast("B")
+        return (word >> ((va & 7) << 3)) & 0xFF
 
     def slow_store(self, ins: Insn, va: int, value: int, pc: int) -> None:
         self.store(self.aligned(ins, va, pc), ins.op.width, value, pc)

@@ -14,7 +14,9 @@ sees exact architectural state. Integer operate, address, load/store and
 control instructions are generated from the table's templates (with the
 hottest helpers inlined and a small peephole pass) and the memory fast path
 inlined (one dict probe on the host page cache that checks page and
-alignment together, see cpu.py, then one list subscript);
+alignment together, see cpu.py, then one list subscript; ev4's
+``ldq_u``+``extbl`` byte loads read one byte from a byte view instead,
+see ``_byte_loads``);
 everything else calls ``CPU.execute`` for that one instruction, so the
 reference interpreter's semantics are the only ones. Sums (addq, subq,
 lda, ldah) are left unreduced mod 2**64 while every use depends only on
@@ -257,7 +259,7 @@ class Block:
         self.index: dict[int, int] | None = None  # a region's PC -> instructions before it in one pass
         self.live = [True]  # a region's: cleared when its code is dropped
         self.native: Any = None  # a region's or self-loop's native code (machine/alpha/native)
-        self.runs = 0  # entries of a region or self-loop, up to the native tier's threshold
+        self.runs = 0  # entries (and passes) of a region or self-loop, up to the native tier's threshold
         self.pc = pc
         self.fn = fn
         self.n = n  # instructions in the block, skipped ones included
@@ -360,6 +362,8 @@ class _Emitter:
         """End the ifs that end before instruction ``k``."""
         while closes.get(k, 0):
             closes[k] -= 1
+            if self.lines[-1].endswith("else:"):  # the body emitted nothing (a unop, a write to $31)
+                self.lines.append("    " * self.depth + "pass")
             self.depth -= 1
 
     def forget(self) -> None:
@@ -496,6 +500,109 @@ def _reads(insns: Sequence[Insn], hammocks: dict[int, int]) -> set[int]:
     return out
 
 
+# ev4 (no BWX) reads a byte as ``ldq_u t, d(b)`` then ``extbl t, s, t`` with s == b + d, or a
+# signed char as ``extqh t, s, t; sra t, 56, t`` with s == b + d + 1, other instructions in
+# between (gcc's scheduling). Fused, the ldq_u reads the byte from a byte view of the frame
+# (``cpu.rbtlb``), about 40% cheaper than the quadword, shift and mask, and the ext (and sra)
+# emit nothing. The five-instruction byte store is not fused: its mskbl result (the
+# quadword less the byte) is read, or still held when the block ends, in every byte store
+# of six ev4 corpus programs (strings, hash, sort, interp, crc, bytes), so the quadword
+# must be read and merged anyway, and then a byte store costs as much as the quadword one.
+_SEXT8 = tuple(v | (M64 ^ 0xFF) if v & 0x80 else v for v in range(256))
+_HARMLESS = {"alu", "lda", "nop"}  # cannot trap, touch memory or leave: nothing can observe the fused register
+
+
+def _byte_loads(insns: Sequence[Insn], hammocks: dict[int, int]) -> tuple[dict[int, bool], set[int]]:
+    """The byte loads to fuse: ldq_u index -> signed, and the ext/sra indices they absorb.
+
+    Exact only if nothing sees the ldq_u's register between it and the ext:
+    the window holds only instructions that cannot trap (a trap writes every
+    register back) and do not read or write it, and no if-converted body
+    starts or ends inside it. The ext's Rb must hold the ldq_u's address (+1
+    for extqh): values are tracked as (token, offset) through lda, ldah,
+    addq/subq of a literal and moves; a write the analysis does not follow,
+    or any write inside an if-converted body, gets a token of its own."""
+    n = len(insns)
+    bodies = [frozenset(s for s, end in hammocks.items() if s < i <= end) for i in range(n)]
+    sym: dict[int, tuple[object, int]] = {}
+
+    def val(reg: int) -> tuple[object, int]:
+        return (None, 0) if reg == 31 else sym.get(reg, (("in", reg), 0))
+
+    fuse: dict[int, bool] = {}
+    skip: set[int] = set()
+    cands: list[list[Any]] = []  # [ldq_u index, register, address value, "ext" or the extqh index]
+    for i, ins in enumerate(insns):
+        op = ins.op
+        name, kind = op.name, op.kind
+        keep = []
+        for c in cands:
+            k, t, addr, state = c
+            if bodies[i] != bodies[k]:
+                continue
+            if state == "ext" and name in ("extbl", "extqh") and not ins.is_lit and ins.ra == t == ins.rc:
+                if ins.rb != t and val(ins.rb) == (addr[0], (addr[1] + (name == "extqh")) & M64):
+                    if name == "extbl":
+                        fuse[k] = False
+                        skip.add(i)
+                    else:
+                        c[3] = i
+                        keep.append(c)
+                    continue
+            if state != "ext" and name == "sra" and ins.is_lit and ins.lit == 56 and ins.ra == t == ins.rc:
+                fuse[k] = True
+                skip.update((state, i))
+                continue
+            reads = {ins.rb} if kind == "lda" else {ins.ra} | (set() if ins.is_lit else {ins.rb})
+            if (kind in _HARMLESS or kind == "ldu" and ins.ra == 31) and t not in reads and _writes(ins) != t:
+                keep.append(c)
+        cands = keep
+        w = _writes(ins)
+        if kind == "ldu" and w is not None and w != 31:
+            cands.append([i, w, (val(ins.rb)[0], (val(ins.rb)[1] + ins.disp) & M64), "ext"])
+        if w is None or w == 31:
+            continue
+        new: tuple[object, int] = (("w", i), 0)
+        b = val(ins.rb)
+        if bodies[i]:
+            pass
+        elif kind == "lda":
+            new = (b[0], (b[1] + (ins.disp << 16 if name == "ldah" else ins.disp)) & M64)
+        elif name in ("addq", "subq", "bis") and (ins.is_lit or ins.ra == 31 or ins.rb == 31):
+            a = val(ins.ra)
+            if ins.is_lit:
+                lit = ins.lit if name == "addq" else -ins.lit if name == "subq" else None
+                if lit is not None:
+                    new = (a[0], (a[1] + lit) & M64)
+                elif ins.ra == 31:
+                    new = (None, ins.lit)
+            elif ins.rb == 31:
+                new = a
+            elif name != "subq":  # 0 + b, 0 | b
+                new = b
+        sym[w] = new
+    return fuse, skip
+
+
+def _fused_load(e: _Emitter, ins: Insn, pc: int, consts: list[Insn], signed: bool) -> None:
+    """A fused ldq_u+ext (see ``_byte_loads``): one byte from the byte TB, or
+    the ldq_u's own slow path (``cpu.load_byte``), so a fault is the ldq_u's."""
+    a = _address(e.reg(ins.rb, loose_ok=True), ins.disp)
+    if not a.isidentifier():
+        e.emit(f"a = {a}")
+        a = "a"
+    consts.append(ins)
+    fast = f"RB[{a} & {_probe(1)}][{a} & 8191]"
+    slow = f"cpu.load_byte(I[{len(consts) - 1}], {a} & {M64}, {pc})"
+    if signed:
+        fast, slow = f"SX[{fast}]", f"SX[{slow}]"
+    e.emit(f"try: x{ins.ra} = {fast}")
+    e.emit(f"except KeyError: {e.sync()}; x{ins.ra} = {slow}")
+    e.loaded.add(ins.ra)
+    e.dirty.add(ins.ra)
+    e.mark(ins.ra, False)
+
+
 MAX_SKIP = 8  # longest forward branch turned into an if
 HOT = 40  # entries that make a block a region's head
 MAX_SEGS = 12  # blocks in a region, at most
@@ -536,7 +643,7 @@ class Translator:
         self.native: Any = None
         self.native_on = native_enabled()
         self.ns = namespace(cpu.model)
-        self.ns.update(cpu=cpu, Unaligned=Unaligned, ArithmeticTrap=ArithmeticTrap)
+        self.ns.update(cpu=cpu, Unaligned=Unaligned, ArithmeticTrap=ArithmeticTrap, RB=cpu.rbtlb, SX=_SEXT8)
         self.translated = 0
 
     # --- cache maintenance ----------------------------------------------------------
@@ -556,8 +663,12 @@ class Translator:
         self.plain.clear()
         self.regions.clear()
         self.active.clear()
+        if self.native is not None:  # native code chains only into published pages
+            self.native.unpublish_all()
 
     def park(self, vpn: int) -> None:
+        if self.native is not None:
+            self.native.unpublish(vpn)
         fid = self.active.pop(vpn, None)
         if fid is not None:
             for pc in self.code.get((vpn, fid), ()):
@@ -589,10 +700,15 @@ class Translator:
         self.active[vpn] = fid
         for g in self.rcode.get((vpn, fid), {}).values():
             self._publish_region(g)
-        for b in self.code.get((vpn, fid), {}).values():
+        pages = self.code.get((vpn, fid))
+        for b in (pages or {}).values():
             self._publish(b)
+        if self.native is not None:
+            self.native.activated(pages)
 
     def _drop(self, vpn: int, fid: int) -> None:
+        if self.native is not None and self.active.get(vpn) == fid:
+            self.native.unpublish(vpn)
         for pc in self.code.pop((vpn, fid), ()):
             if self.active.get(vpn) == fid:
                 self.blocks.pop(pc, None)
@@ -720,8 +836,11 @@ class Translator:
         sync = pal = False
         terminated = False
         closes: dict[int, int] = {}  # instruction index -> how many ifs end before it
+        fuse, fused = _byte_loads(insns, hammocks)
         for k, ins in enumerate(insns):
             e.close(k, closes)
+            if k in fused:  # an ext (or sra) its ldq_u did
+                continue
             pc = pc0 + 4 * k
             nxt = (pc + 4) & M64
             op = ins.op
@@ -739,6 +858,8 @@ class Translator:
                 else:
                     e.emit(f"cpu.execute(I[{len(consts) - 1}], {pc})")
                     e.forget()
+            elif k in fuse:
+                _fused_load(e, ins, pc, consts, fuse[k])
             elif kind in _STRAIGHT:
                 _straight(e, ins, pc, consts)
             elif kind in ("br", "bcc"):
@@ -777,6 +898,7 @@ class Translator:
                 if ra != 31:
                     e.write(ra, f"cpu.read_pcc({prefix[k]})")
             # kind == "nop": barriers do nothing in a sequential machine
+        e.close(n, closes)  # an if-converted body may end with the block
         e.depth = 1
         if not terminated:
             e.emit(e.sync())
@@ -870,6 +992,7 @@ class Translator:
             follow = segs[j + 1].pc if j + 1 < len(segs) else (head if loop else None)
             hammocks = {k: k + insns[k].disp for k in range(n - 1) if self._is_hammock(insns, k)}
             closes: dict[int, int] = {}
+            fuse, fused = _byte_loads(insns, hammocks)
             top = e.depth
             if not loop:  # load what this member reads on arrival: a side exit before it needs none of it
                 for reg in sorted(_reads(insns, hammocks) - e.loaded):
@@ -877,12 +1000,17 @@ class Translator:
                     e.loaded.add(reg)
             for k, ins in enumerate(insns):
                 e.close(k, closes)
+                if k in fused:
+                    continue
                 pc = g.pc + 4 * k
                 nxt = (pc + 4) & M64
                 op = ins.op
                 kind = op.kind
                 if k in hammocks:
                     e.hammock(insns, k, hammocks[k], g.prefix, closes)
+                    continue
+                if k in fuse:
+                    _fused_load(e, ins, pc, consts, fuse[k])
                     continue
                 if kind in _STRAIGHT:
                     _straight(e, ins, pc, consts, leave(str(nxt), base + k + 1))
@@ -911,6 +1039,7 @@ class Translator:
                         e.write(ins.ra, str(nxt))
                     stay, other = (f"t == {follow}", "t") if follow is not None else ("", "t")
                 self._stay(e, j == len(segs) - 1 and loop, stay, other, str(follow), leave, done)
+            e.close(n, closes)
             if insns[-1].op.kind not in ("br", "bcc", "jmp"):  # ran off its end into the next block
                 e.depth = top
                 fall = (g.pc + 4 * n) & M64
@@ -1019,6 +1148,8 @@ class Translator:
                     if icount + n <= limit and cycles + c <= climit:
                         if b.loop:  # passes after the first that fit the budget
                             pc, n, c = fn(r, rt, wt, min((limit - icount) // n, (climit - cycles) // c) - 1)
+                            if b.runs < NATIVE_HOT - 1:  # a long loop entered rarely is hot too
+                                b.runs = min(b.runs + n // g[1] - 1, NATIVE_HOT - 1)
                         else:
                             pc, n, c = fn(r, rt, wt, 0)
                         icount += n
@@ -1030,8 +1161,12 @@ class Translator:
                     break
                 b = blocks.get(pc)
                 if b is None:
+                    if icount >= limit or cycles >= climit:  # the interpreter would not fetch it (nor fault) either
+                        break
                     cpu.pc, cpu.icount, cpu.cycles = pc, icount, cycles
                     b = self.lookup(pc)
+                    if pc in regions:  # published with its page just now: run as the region
+                        continue
                 if icount + b.n > limit or cycles + b.cost > climit:
                     b = None
                     break
@@ -1081,6 +1216,8 @@ class Translator:
                     else:
                         icount += b.n * cpu.iters - cpu.skipped
                         cycles += b.cost * cpu.iters - cpu.skipc
+                    if b.loop and b.runs < NATIVE_HOT - 1:  # iterations count towards hot, as entries do
+                        b.runs = min(b.runs + cpu.iters - 1, NATIVE_HOT - 1)
                     continue
                 if b.sync:
                     cpu.icount, cpu.cycles = icount, cycles

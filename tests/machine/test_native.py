@@ -18,7 +18,7 @@ from machine.alpha.native.lower import lowerable
 from machine.alpha.native.state import ROFF, RTAG
 from machine.alpha.native.tier import NativeFault, NativeRegion, NativeTier, arena_of
 from machine.alpha.traps import Halt, Trap
-from machine.arena import set_words
+from machine.arena import set_words, zero
 from machine.elf import read_elf
 from machine.usermode import UserPages, UserProgram
 from tests.conftest import CORPUS, CPUS, RUN_ARGS, RUN_STDIN, elf, require_module
@@ -83,8 +83,9 @@ def test_native_matches_interpreter_on_random_words() -> None:
         insns = {CODE + 8 * i: ins for i, w in enumerate(words) if (ins := decode(w)) is not None}
         slots = [a for a, ins in insns.items() if lowerable(ins, ncpu.features)]
         owner = SimpleNamespace(pc=slots[0])
-        nr = tier.region(insns, owner, {owner.pc: owner}, tuple(slots[1:]))  # type: ignore[arg-type]
-        assert nr is not None
+        m = tier.module(insns, owner, {owner.pc: owner}, CODE >> 13, tuple(slots[1:]))  # type: ignore[arg-type]
+        assert m is not None
+        nr = NativeRegion(tier, owner, m)
         data = [rng.getrandbits(64) for _ in range(1024)]
         for i, w in enumerate(words):
             pc = CODE + 8 * i
@@ -101,12 +102,12 @@ def test_native_matches_interpreter_on_random_words() -> None:
             tier.flush_tb()
 
             def native(pc: int = pc, nr: NativeRegion = nr) -> None:
-                if pc in nr.starts:
+                if pc in nr.module.starts:
                     nr.enter(10, 1 << 63)
                 ncpu.interpret(10, 1 << 63)
 
             a = _outcome(ncpu, nspace, native)
-            if pc in nr.starts:
+            if pc in nr.module.starts:
                 native_insns += 1
             b = _outcome(rcpu, rspace, lambda: rcpu.interpret(10, 1 << 63))
             assert a == b, f"word {w:#010x} at {pc:#x}: native {a[0]} / interpreter {b[0]}"
@@ -148,6 +149,189 @@ def test_random_multi_block_programs_agree_with_the_interpreter(monkeypatch: pyt
     assert entries > 50, "the programs must run natively"
 
 
+CROSS = 0x40000  # two code pages (a program straddles their boundary), then the data page
+CROSS_START = CROSS + 0x2000 - 4 * 24
+
+
+def _cross_machine(native: bool) -> tuple[CPU, UserPages]:
+    space = UserPages()
+    space.map(CROSS, 0x4000, 7)
+    space.map(CROSS + 0x4000, 0x2000, 3)
+    cpu = CPU(space, _StopPal(), "ev67")
+    cpu.enable_translation(native)
+    return cpu, space
+
+
+def _cross_load(cpu: CPU, space: UserPages, words: list[int], regs: list[int], data: list[int]) -> None:
+    cpu.flush_tlb()
+    for vpn in (CROSS >> 13, (CROSS >> 13) + 1):
+        space.prot[vpn] = 7
+        zero(space.pages[vpn])
+    space.write_bulk(CROSS_START, b"".join(w.to_bytes(4, "little") for w in words))
+    for vpn in (CROSS >> 13, (CROSS >> 13) + 1):
+        cpu.frame_written(space.pages[vpn])
+    set_words(space.pages[(CROSS >> 13) + 2], data)
+    cpu.r[:] = regs
+    cpu.pc, cpu.icount, cpu.cycles = CROSS_START, 0, 0
+
+
+def _cross_slice(cpu: CPU, space: UserPages, budget: int, climit: int) -> tuple[object, ...]:
+    outcome: object = None
+    try:
+        cpu.run(budget, climit)
+    except Halt as h:
+        outcome = ("halt", h.status)
+    except Trap as t:
+        outcome = (type(t).__name__, t.pc, getattr(t, "va", None))
+    pages = [list(space.pages[(CROSS >> 13) + k]) for k in range(3)]
+    return outcome, list(cpu.r), cpu.pc, cpu.icount, cpu.cycles, pages
+
+
+def test_programs_across_two_pages_chain_natively_and_keep_protection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random programs straddling a page boundary, so their branches, calls and
+    returns cross from one page's module to the other's (which native code
+    follows without coming back to Python), agree with the interpreter; and
+    between slices the second page now and then loses execute permission
+    (its ITB entry dropped, as a TB invalidation does): a jump into it from
+    native code must then fault exactly as the interpreter's does, never run."""
+    monkeypatch.setattr(translate, "HOT", 3)
+    monkeypatch.setattr(translate, "NATIVE_HOT", 3)
+    chained = 0
+    run = NativeTier.run
+
+    def counting(self: NativeTier, m: object) -> tuple[int, object]:
+        nonlocal chained
+        code, last = run(self, m)  # type: ignore[arg-type]
+        chained += last is not m
+        return code, last
+
+    monkeypatch.setattr(NativeTier, "run", counting)
+    rng = random.Random(2404)
+    fast, fspace = _cross_machine(True)
+    slow, sspace = _cross_machine(False)
+    second = (CROSS >> 13) + 1
+    revoked = 0
+    for _ in range(200):
+        words = _program(rng)
+        regs = [rng.getrandbits(64) if rng.random() < 0.3 else rng.randrange(0, 64) for _ in range(31)] + [0]
+        regs[9] = CROSS + 0x4000
+        regs[10] = CROSS_START + 4 * rng.randrange(0, len(words) - 1)
+        regs[26] = CROSS_START + 4 * rng.randrange(0, len(words) - 1)
+        data = [rng.getrandbits(64) if rng.random() < 0.5 else rng.randrange(0, 16) for _ in range(1024)]
+        _cross_load(fast, fspace, words, regs, data)
+        _cross_load(slow, sspace, words, regs, data)
+        for _ in range(12):
+            if rng.random() < 0.2:
+                prot = rng.choice([3, 7])  # read-write only, or executable again
+                revoked += prot == 3
+                for cpu, space in ((fast, fspace), (slow, sspace)):
+                    space.prot[second] = prot
+                    cpu.forget_exec(second)
+                    cpu.forget_data(second)
+            budget = rng.choice([1, 3, 17, 60, 250, 900, 5000])
+            climit = fast.cycles + rng.choice([5, 40, 400, 1 << 40])
+            a = _cross_slice(fast, fspace, budget, climit)
+            b = _cross_slice(slow, sspace, budget, climit)
+            assert a == b, f"program {[hex(w) for w in words]}: native {a[0]} / interpreter {b[0]}"
+            if a[0] is not None:
+                break
+    tier = fast._translator.native
+    assert tier is not None and not tier.faults
+    assert tier.compiled > 50, "the programs must run natively"
+    assert chained > 100, "jumps between the pages must go on natively"
+    assert revoked > 20
+
+
+LOOP, FN = CROSS + 0x1FE0, CROSS + 0x2010  # a hot loop in the first page calling a function in the second
+
+
+def _two_page_loop() -> dict[int, int]:
+    """The loop (12 instructions a pass, its native head at LOOP + 8) and its function, by address."""
+    loop, fn = LOOP, FN
+    return {
+        loop: 0x10 << 26 | 2 << 21 | 1 << 13 | 1 << 12 | 0x20 << 5 | 2,  # addq r2, 1, r2
+        loop + 4: 0x34 << 26 | 26 << 21 | (fn - loop - 8) // 4,  # bsr r26, fn (the next page)
+        loop + 8: 0x10 << 26 | 2 << 21 | 7 << 16 | 0x4D << 5 | 6,  # cmplt r2, r7, r6 (the native head)
+        loop + 12: 0x3D << 26 | 6 << 21 | (-4 & 0x1FFFFF),  # bne r6, loop
+        loop + 16: BUGCHK,
+        fn: 0x08 << 26 | 5 << 21 | 31 << 16 | 3,  # lda r5, 3(r31)
+        fn + 4: 0x10 << 26 | 5 << 21 | 1 << 13 | 1 << 12 | 0x29 << 5 | 5,  # subq r5, 1, r5 (a self-loop: native)
+        fn + 8: 0x3D << 26 | 5 << 21 | (-2 & 0x1FFFFF),  # bne r5, fn + 4
+        fn + 12: 0x1A << 26 | 31 << 21 | 26 << 16 | 2 << 14,  # ret (r26)
+    }
+
+
+@pytest.mark.parametrize("change", ["tb-invalidate", "flush", "rewrite"])
+def test_native_code_never_goes_on_into_a_page_it_may_no_longer_run(
+    change: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hot loop in one page calls a function (a loop) in the next page, both
+    native, the call and the return chained module to module. Then the
+    function's page changes under the chain: it loses execute permission and
+    its ITB entry is dropped (``tb-invalidate``), or it loses it and every
+    cached lookup goes as at a mode or context switch (``flush``), or its code
+    is rewritten from outside (``rewrite``). The next call must fault there, or
+    run the new code, at the same count as on the interpreter."""
+    monkeypatch.setattr(translate, "HOT", 3)
+    monkeypatch.setattr(translate, "NATIVE_HOT", 3)
+    loop, fn = LOOP, FN
+    words = _two_page_loop()
+    vpn = fn >> 13
+    outcomes = []
+    for native in (True, False):
+        cpu, space = _cross_machine(native)
+        for a, w in words.items():
+            space.write_bulk(a, w.to_bytes(4, "little"))
+        cpu.r[7], cpu.pc = 1 << 40, loop
+        first = _cross_slice(cpu, space, 12 * 1666 + 10, 1 << 62)  # whole passes (12 instructions) and a call
+        if native:
+            tier = cpu._translator.native
+            assert tier is not None and tier.compiled >= 2, "both pages must have run natively"
+        if change == "rewrite":
+            space.write_bulk(fn, (0x08 << 26 | 5 << 21 | 31 << 16 | 5).to_bytes(4, "little"))  # lda r5, 5(r31)
+            cpu.frame_written(space.pages[vpn])
+        else:
+            space.prot[vpn] = 3  # read and write, no execute
+            if change == "flush":
+                cpu.flush_host_caches()
+            else:
+                cpu.forget_exec(vpn)
+                cpu.forget_data(vpn)
+        outcomes.append((first, _cross_slice(cpu, space, 20_000, 1 << 62)))
+    assert outcomes[0][0][2] == loop + 8, "the first slice ends at the native head"
+    assert outcomes[0][0] == outcomes[1][0]
+    if change == "rewrite":
+        assert outcomes[0][1][0] is None and outcomes[0][1][3] == 12 * 1666 + 10 + 20_000
+    else:
+        assert outcomes[0][1][0] == ("MemoryTrap", fn, fn), "the call into the page must fault"
+    assert outcomes[0][1] == outcomes[1][1]
+
+
+def test_translation_turned_off_and_on_again_compiles_into_the_same_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CPU's next translator (translation off, then on) makes a new tier on
+    the same memory, whose store already holds the old tier's modules: the new
+    ones take the next table slots, and the results stay the interpreter's."""
+    monkeypatch.setattr(translate, "HOT", 3)
+    monkeypatch.setattr(translate, "NATIVE_HOT", 3)
+    machines = [_cross_machine(True), _cross_machine(False)]
+    for cpu, space in machines:
+        for a, w in _two_page_loop().items():
+            space.write_bulk(a, w.to_bytes(4, "little"))
+        cpu.r[7], cpu.pc = 1 << 40, LOOP
+    tiers = []
+    for _ in range(3):
+        a, b = (_cross_slice(cpu, space, 5_000, 1 << 62) for cpu, space in machines)
+        assert a == b
+        fast = machines[0][0]
+        tiers.append(fast._translator.native)
+        fast.enable_translation(False)
+        fast.enable_translation(True)
+    assert all(t is not None for t in tiers) and len({id(t) for t in tiers}) == 3
+    assert len({id(t.rt) for t in tiers}) == 1, "one store per memory"
+    slots = [m.slot for m in tiers[0].by_slot]
+    assert slots == list(range(len(slots))) and len(slots) >= 6, "one table, slots in compile order"
+
+
 def _run(path: str, args: list[str], stdin: bytes, cpu: str) -> tuple[tuple[object, ...], int]:
     out, err = io.BytesIO(), io.BytesIO()
     proc = UserProgram(read_elf(path), [path, *args], model=cpu, stdin=io.BytesIO(stdin), stdout=out,
@@ -183,9 +367,9 @@ def test_a_trap_in_native_code_drops_the_region_and_stops_with_a_message() -> No
     ldq = 0x29 << 26 | 1 << 21 | 2 << 16  # ldq r1, 0(r2)
     space.write_bulk(CODE, (ldq | BUGCHK << 32).to_bytes(8, "little"))
     owner = SimpleNamespace(pc=CODE, native=None)
-    nr = tier.region({CODE: decode(ldq)}, owner, {CODE: owner})  # type: ignore[arg-type]
-    assert nr is not None
-    owner.native = nr
+    m = tier.module({CODE: decode(ldq)}, owner, {CODE: owner}, CODE >> 13)  # type: ignore[arg-type]
+    assert m is not None
+    owner.native = nr = NativeRegion(tier, owner, m)
     data = CODE + 0x2000
     vpn = data >> 13
     tier.q[(RTAG >> 3) + (vpn & 255)] = vpn
@@ -193,7 +377,7 @@ def test_a_trap_in_native_code_drops_the_region_and_stops_with_a_message() -> No
     cpu.r[2], cpu.pc = data, CODE
     with pytest.raises(NativeFault) as e:
         nr.enter(10, 1 << 63)
-    assert "native tier fault in the region at 0x20000" in e.value.message
+    assert "native tier fault in the code of page 0x20000" in e.value.message
     assert "out of bounds" in e.value.message
     assert owner.native is None and tier.faults == [e.value.message]
     assert e.value.reason == e.value.message  # what Machine.run keeps as the halt reason

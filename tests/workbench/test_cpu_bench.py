@@ -81,6 +81,25 @@ def test_bench_cpu_json_has_every_figure_and_a_general_mean_without_bench() -> N
     assert "general code (geometric mean)" in text and "insns/block" in text and ">= 10 MIPS" in text
 
 
+def test_a_steady_column_is_the_marginal_rate_of_longer_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tier with ``steady`` also runs k times the rounds; its column is what the
+    extra instructions cost, so warm-up (translating, compiling) drops out. Without
+    wasmtime the report says why there is no native column."""
+    monkeypatch.setattr(cpu, "native_available", lambda: False)
+    res = cpu.bench(rounds=1, runs=1, qemu=False, workloads=(cpu.Workload("strings", 1, True),),
+                    tiers=(cpu.Tier("native", True, None, True, 3), cpu.Tier("translated", True, None, False, 3)))  # fmt: skip
+    assert res["tiers"] == ["translated"] and res["steady"] == {"translated": 3}
+    (row,) = res["workloads"]
+    short, long = row["translated"], row["translated steady"]
+    assert long["instructions"] > 2.5 * short["instructions"]
+    dt = long["host_seconds"] - short["host_seconds"]
+    assert long["mips"] == pytest.approx((long["instructions"] - short["instructions"]) / dt / 1e6, rel=0.01)
+    assert res["general_geomean"]["translated steady"] == long["mips"]
+    text = "\n".join(cpu.report(res))
+    assert "translated steady" in text.splitlines()[1] and "the marginal rate" in text
+    assert "native: not measured here (wasmtime cannot be imported" in text
+
+
 def test_bench_cpu_beside_qemu_checks_its_output() -> None:
     require("qemu-alpha")
     res = _small(qemu=True)

@@ -62,6 +62,7 @@ class Tier:
     translate: bool
     budget: int | None  # instructions per run (a prefix of the workload); None: the whole program
     native: bool = False  # hot regions compiled to wasm (machine/alpha/native); the others run without it
+    steady: int = 0  # if set, also runs of this many times the rounds: the marginal rate, warm-up excluded
 
 
 def native_available() -> bool:
@@ -73,8 +74,9 @@ def native_available() -> bool:
     return enabled() and importlib.util.find_spec("wasmtime") is not None
 
 
+STEADY = 8  # the native tier's long runs, in multiples of the rounds (about 40M instructions)
 TIERS = (
-    Tier("native", True, None, True),
+    Tier("native", True, None, True, STEADY),
     Tier("translated", True, None),
     Tier("interpreted", False, INTERPRETED_BUDGET),
 )
@@ -196,10 +198,12 @@ def bench(rounds: int = DEFAULT_ROUNDS, runs: int = DEFAULT_RUNS, qemu: bool = T
     """Every workload on every tier (median of ``runs``), its instructions
     per dynamic block, and qemu-alpha's MIPS if it is installed."""
     qemu_path = shutil.which("qemu-alpha") if qemu else None
-    if not native_available():  # no wasmtime here, or SPINWB_NATIVE=0: no native column
+    native = native_available()
+    if not native:  # no wasmtime here, or SPINWB_NATIVE=0: no native column (the report says so)
         tiers = tuple(t for t in tiers if not t.native)
     out: dict[str, Any] = {"rounds": rounds, "runs": runs, "cpu": "ev4", "tiers": [t.name for t in tiers],
-                           "budgets": {t.name: t.budget for t in tiers}}  # fmt: skip
+                           "budgets": {t.name: t.budget for t in tiers}, "native_available": native,
+                           "steady": {t.name: t.steady for t in tiers if t.steady}}  # fmt: skip
     startup = None
     if qemu_path:
         _qemu(qemu_path, TRIVIAL, [])  # a first run reads qemu-alpha from disk
@@ -225,6 +229,11 @@ def bench(rounds: int = DEFAULT_ROUNDS, runs: int = DEFAULT_RUNS, qemu: bool = T
             med = statistics.median(times)
             row[tier.name] = {"instructions": k, "host_seconds": round(med, 4), "mips": _mips(k, med),
                               "runs_seconds": [round(t, 4) for t in times]}  # fmt: skip
+            if tier.steady:  # the same again at steady x the rounds: what the extra instructions cost
+                long = [time_tier(w, tier.steady * wr, tier) for _ in range(runs)]
+                k2, t2 = long[0][0], statistics.median(dt for _, dt in long)
+                row[tier.name + " steady"] = {"instructions": k2, "host_seconds": round(t2, 4),
+                                              "mips": _mips(k2 - k, t2 - med) if t2 > med else None}  # fmt: skip
         if qemu_path and startup is not None:
             same = _qemu(qemu_path, w.name, [str(wr)])[1] == stdout
             base = count_blocks(w, 0)[0]
@@ -235,7 +244,7 @@ def bench(rounds: int = DEFAULT_ROUNDS, runs: int = DEFAULT_RUNS, qemu: bool = T
                            "mips": _mips(est, med - startup), "same_output": same}  # fmt: skip
         rows.append(row)
     out["workloads"] = rows
-    cols = [t.name for t in tiers] + (["qemu"] if qemu_path else [])
+    cols = _columns(out) + (["qemu"] if qemu_path else [])
     general = [r for r in rows if r["general"]]
     out["general_geomean"] = {c: geomean([r[c]["mips"] for r in general]) for c in cols}
     return out
@@ -247,24 +256,36 @@ def _fmt(v: float | None, width: int) -> str:
     return f"{v:>{width},.0f}" if v >= 100 else f"{v:>{width}.2f}"
 
 
+def _columns(res: dict[str, Any]) -> list[str]:
+    """The tiers' columns, each tier's steady-state one after it."""
+    steady = res.get("steady", {})
+    return [c for t in res["tiers"] for c in ([t, t + " steady"] if t in steady else [t])]
+
+
 def report(res: dict[str, Any]) -> list[str]:
     """The table `spinwb bench cpu` prints."""
-    cols = list(res["tiers"]) + (["qemu"] if "qemu_startup_seconds" in res else [])
+    cols = _columns(res) + (["qemu"] if "qemu_startup_seconds" in res else [])
     heads = [("qemu-alpha" if c == "qemu" else c) for c in cols]
     lines = [f"spinwb bench cpu — {len(res['workloads'])} workloads ({res['cpu']} ELFs), MIPS, median of "
              f"{res['runs']} runs (host time)",  # fmt: skip
              f"  {'workload':<10} {'args':>5} {'instructions':>13} {'insns/block':>12}"
-             + "".join(f" {h:>12}" for h in heads)]  # fmt: skip
+             + "".join(f" {h:>13}" for h in heads)]  # fmt: skip
     for r in res["workloads"]:
         mark = "" if r["general"] else "  (not general: division millicode)"
         if "qemu" in r and not r["qemu"]["same_output"]:
             mark += "  OUTPUT DIFFERS FROM QEMU"
         lines.append(f"  {r['name']:<10} {' '.join(r['args']) or '-':>5} {r['instructions']:>13,} "
-                     f"{_fmt(r['insns_per_block'], 12)}" + "".join(f" {_fmt(r[c]['mips'], 12)}" for c in cols) + mark)  # fmt: skip
+                     f"{_fmt(r['insns_per_block'], 12)}" + "".join(f" {_fmt(r[c]['mips'], 13)}" for c in cols) + mark)  # fmt: skip
     g = res["general_geomean"]
-    lines.append(f"  {'general code (geometric mean)':<43}" + "".join(f" {_fmt(g[c], 12)}" for c in cols))
+    lines.append(f"  {'general code (geometric mean)':<43}" + "".join(f" {_fmt(g[c], 13)}" for c in cols))
     parts = [f"{t}: the first {b:,} instructions" if b else f"{t}: whole runs" for t, b in res["budgets"].items()]
     lines.append(f"  {'; '.join(parts)}; each run starts cold, so the translator's figure includes translating")
+    for t, k in res.get("steady", {}).items():
+        lines.append(f"  {t} steady: the marginal rate from the args above to {k}x as many rounds (each a median of "
+                     f"{res['runs']} cold runs): the speed once translated and compiled, which the whole runs mostly spend "
+                     "getting to")  # fmt: skip
+    if not res.get("native_available", True):
+        lines.append("  native: not measured here (wasmtime cannot be imported, or SPINWB_NATIVE=0)")
     lines.append("  insns/block: instructions per dynamic block (a separate counting run; a self-loop block counts "
                  "each iteration)")  # fmt: skip
     if "qemu_startup_seconds" in res:

@@ -27,6 +27,7 @@ BINOPS = {"add", "sub", "mul", "shl", "lshr", "ashr", "and", "or", "xor", "eq", 
 
 # exit codes native code returns
 LEFT, BUDGET, TBMISS_R, TBMISS_W, UNALIGNED = 0, 1, 2, 3, 4
+CHAIN = 5  # left for another page's module (state NEXT): the driver runs it, Python never sees this code
 
 
 @dataclass
@@ -278,4 +279,4 @@ def _lower(pc0: int, insns: list[Insn]) -> Block:
     return b
 
 
-__all__ = ["BUDGET", "LEFT", "TBMISS_R", "TBMISS_W", "UNALIGNED", "Block", "Region", "build", "lowerable"]
+__all__ = ["BUDGET", "CHAIN", "LEFT", "TBMISS_R", "TBMISS_W", "UNALIGNED", "Block", "Region", "build", "lowerable"]

@@ -11,6 +11,12 @@ rest of the block, through the CPU's own page lookup, so faults, TB-miss
 cycles and watchpoints happen there, and the TB entry is then copied from
 ``rtlb``/``wtlb``), or at an instruction it does not lower.
 
+An exit to another page whose module stands in the chain map (state.py)
+goes on there inside wasm (the driver, wasm.py): the map holds only pages
+the translator has published, so whatever parks or drops a page -- a mode
+switch, a TB invalidation, a context switch, a store to its code -- takes
+it out first, and native code never runs what the CPU could not fetch.
+
 A ``wasmtime.Trap`` is a bug of this tier: the region is dropped, the fault
 kept in ``NativeTier.faults``, and the run ends in ``Halt`` with a message
 (guest state may be wrong: stores before the trap happened).
@@ -25,17 +31,18 @@ from typing import Any
 from machine.alpha.constants import M64, PAGE_MASK, PAGE_SHIFT
 from machine.alpha.native import lower
 from machine.alpha.native.lower import BUDGET, LEFT, TBMISS_R, UNALIGNED
-from machine.alpha.native.state import EXIT_VA, ROFF, RTAG, TB_ENTRIES, WOFF, WTAG
-from machine.alpha.native.wasm import Compiled, Runtime, Unavailable
+from machine.alpha.native.state import CHAIN_ENTRIES, CSLOT, CTAG, EXIT_VA, NEXT, ROFF, RTAG, TB_ENTRIES, WOFF, WTAG
+from machine.alpha.native.wasm import Runtime, Unavailable
 from machine.alpha.traps import Halt
 from machine.arena import Arena
 
 _IN = struct.Struct("<37Q")  # r0..r31, pc, icount, cycles, limit, climit
 _OUT = struct.Struct("<35Q")  # r0..r31, pc, icount, cycles
 _EMPTY = memoryview(array.array("Q", [M64] * TB_ENTRIES))
+_EMPTY_CHAIN = memoryview(array.array("Q", [M64] * CHAIN_ENTRIES))
 _NO_LIMIT = 1 << 63
 RECOMPILES = 4  # times a region is compiled again as more of its page is seen
-MISSES = 64  # exits to its own page's unseen code before that
+MISSES = 2000  # exits to its own page's unseen code before that: about a compile's cost at ~12 us an exit
 
 
 def arena_of(memory: Any) -> Arena | None:
@@ -64,9 +71,12 @@ class NativeTier:
         self.buf = arena.buf
         self.q = arena.q
         self.faults: list[str] = []
-        self.modules: dict[int, tuple[dict[int, Any], int, NativeRegion]] = {}  # id(page's blocks) -> module
+        self.modules: dict[int, NativeModule] = {}  # id(page's blocks) -> its newest module
+        self.by_slot: list[NativeModule] = self.rt.by_slot  # every module in the store, at its table slot
+        self.drive = self.rt.drive
         self.compiled = 0
         self.flush_tb()
+        self.unpublish_all()
 
     # --- the TB: copies of the CPU's rtlb/wtlb entries ------------------------------------
 
@@ -100,19 +110,45 @@ class NativeTier:
         self.q[(off >> 3) + i] = self.arena.offset(slot)
         self.q[(tag >> 3) + i] = vpn
 
+    # --- the chain map: which page's module another module may go on into -----------------
+
+    def publish(self, m: NativeModule) -> None:
+        """``m``'s page is published (the translator found it through the ITB): exits to it chain."""
+        i = m.vpn & (CHAIN_ENTRIES - 1)
+        self.q[(CSLOT >> 3) + i] = m.slot
+        self.q[(CTAG >> 3) + i] = m.vpn
+
+    def published(self, m: NativeModule) -> bool:
+        i = m.vpn & (CHAIN_ENTRIES - 1)
+        return self.q[(CTAG >> 3) + i] == m.vpn and self.q[(CSLOT >> 3) + i] == m.slot
+
+    def unpublish(self, vpn: int) -> None:
+        """The translator parked or dropped page ``vpn``: no native exit goes there."""
+        i = (CTAG >> 3) + (vpn & (CHAIN_ENTRIES - 1))
+        if self.q[i] == vpn:
+            self.q[i] = M64
+
+    def unpublish_all(self) -> None:
+        self.q[CTAG >> 3 : (CTAG >> 3) + CHAIN_ENTRIES] = _EMPTY_CHAIN
+
+    def activated(self, pages: dict[int, Any] | None) -> None:
+        """The translator published the blocks ``pages`` again: their module, if any, chains again."""
+        m = self.modules.get(id(pages)) if pages else None
+        if m is not None and m.pages is pages:
+            self.publish(m)
+
     # --- compiling ------------------------------------------------------------------------
 
-    def compile(self, owner: Any, pages: dict[int, Any], published: Any) -> None:
+    def compile(self, owner: Any, pages: dict[int, Any], published: Any, vpn: int, again: bool = False) -> None:
         """Compile the region headed by ``owner`` (a trace region or a
         self-loop): every block of its page seen so far is an entry, so an
         indirect jump (a switch's table, a return) lands in native code too.
         One module serves every head in the page it holds while the page's
         blocks stand (the translator's dict for the page, held here so its
-        identity cannot be reused); exits to code seen later recompile it."""
-        cached = self.modules.get(id(pages))
-        if cached is not None and cached[0] is pages and owner.pc in cached[2].starts:
-            nr = NativeRegion(self, owner, cached[2].fn, None, published, cached[2])
-        else:
+        identity cannot be reused); exits to code seen later recompile it
+        (``again``)."""
+        m = self.modules.get(id(pages))
+        if again or m is None or m.pages is not pages or owner.pc not in m.starts:
             stops = self.cpu.stops
             code = {}
             for blk in pages.values():
@@ -121,64 +157,88 @@ class NativeTier:
                     if a not in stops:
                         code[a] = ins
             more = tuple(sorted(blk.pc for blk in pages.values() if blk.pc != owner.pc and blk.pc in code))
-            made = self.region(code, owner, published, more)
+            made = self.module(code, owner, published, vpn, more)
             if made is None:
                 return
-            nr = made
-            self.modules[id(pages)] = (pages, len(pages), nr)
-        nr.pages = pages
-        owner.native = nr
+            if m is not None and m.pages is pages:
+                made.generation = made.recompiles = m.generation + 1
+                if len(made.inside) <= len(m.inside):
+                    made.recompiles = RECOMPILES  # nothing new: stop trying
+            m = made
+            m.pages = pages
+            self.modules[id(pages)] = m
+        self.publish(m)  # compiled while its page is published: the translator found ``owner`` there
+        owner.native = NativeRegion(self, owner, m)
 
-    def recompile(self, nr: NativeRegion) -> None:
-        """``nr`` keeps leaving to code of its page that was not yet seen when it
+    def recompile(self, m: NativeModule) -> None:
+        """``m`` keeps leaving to code of its page that was not yet seen when it
         was compiled (a switch's later cases): compile the page again."""
-        before = len(nr.inside)
-        self.compile(nr.owner, nr.pages, nr.published)
-        new = nr.owner.native
-        if new is not nr and new is not None:
-            new.recompiles = nr.recompiles + 1
-            if len(new.inside) <= before:
-                new.recompiles = RECOMPILES  # nothing new: stop trying
+        m.recompiles = RECOMPILES  # superseded: its misses no longer count
+        self.compile(m.owner, m.pages, m.published, m.vpn, again=True)
 
-    def region(
-        self, code: dict[int, Any], owner: Any, published: Any, more: tuple[int, ...] = ()
-    ) -> NativeRegion | None:
+    def module(self, code: dict[int, Any], owner: Any, published: Any, vpn: int,
+               more: tuple[int, ...] = ()) -> NativeModule | None:  # fmt: skip
         """Native code for what is reachable from ``owner.pc`` (and ``more``) in
         ``code``, alive while ``published`` holds ``owner`` at its pc."""
         region = lower.build(code, owner.pc, self.cpu.features, more)
         if not region.blocks or region.blocks[0].n == 0:
             return None
         try:
-            fn = self.rt.compile(region)
+            slot = self.rt.compile(region)
         except Exception as e:  # a lowering the assembler refuses: this region stays Python
             self.faults.append(f"region {owner.pc:#x} not compiled: {str(e).splitlines()[0]}")
             return None
         self.compiled += 1
-        return NativeRegion(self, owner, fn, region, published)
+        m = NativeModule(slot, region, owner, published, vpn)
+        assert slot == len(self.by_slot)
+        self.by_slot.append(m)
+        return m
+
+    def run(self, m: NativeModule) -> tuple[int, NativeModule]:
+        """Run from the state page's pc in ``m`` (and on through the modules it
+        chains to): the exit code and the module that exited."""
+        q = self.q
+        q[NEXT >> 3] = m.slot
+        try:
+            code = self.drive()
+        except self.rt.wasmtime.Trap as t:
+            self._fault(m, t)
+        return code, self.by_slot[q[NEXT >> 3]]
+
+    def _fault(self, m: NativeModule, t: Exception) -> None:
+        self.unpublish_all()
+        last = self.by_slot[self.q[NEXT >> 3]] if self.q[NEXT >> 3] < len(self.by_slot) else m
+        last.owner.native = None
+        msg = (f"native tier fault in the code of page {last.vpn << PAGE_SHIFT:#x} (a translator bug; this machine's "
+               f"state may be wrong): {str(t).splitlines()[-1].strip()}")  # fmt: skip
+        self.faults.append(msg)
+        raise NativeFault(msg)
+
+
+class NativeModule:
+    """One page's compiled code: its slot in the store's table, the block
+    starts it can be entered at, the PCs it covers, and what it was compiled from."""
+
+    def __init__(self, slot: int, region: lower.Region, owner: Any, published: Any, vpn: int) -> None:
+        self.slot = slot
+        self.starts = set(region.pcs)
+        self.inside = region.inside()
+        self.owner = owner  # the head it was compiled for (a recompile starts from it)
+        self.published = published  # the translator's dict the owner is published in
+        self.vpn = vpn
+        self.pages: dict[int, Any] = {}  # the page's blocks it was compiled from (they grow)
+        self.recompiles = 0
+        self.generation = 0  # compiles of this page before this one
+        self.misses = 0
 
 
 class NativeRegion:
-    def __init__(self, tier: NativeTier, owner: Any, fn: Compiled, region: lower.Region | None, published: Any,
-                 like: NativeRegion | None = None) -> None:  # fmt: skip
+    """A head's way into its page's module."""
+
+    def __init__(self, tier: NativeTier, owner: Any, module: NativeModule) -> None:
         self.tier = tier
         self.owner = owner
-        self.fn = fn
-        self.head = owner.pc
-        if like is not None:  # another head in the same module
-            self.starts: set[int] = like.starts
-            self.inside: set[int] = like.inside
-        else:
-            assert region is not None
-            self.starts = set(region.pcs)
-            self.inside = region.inside()
-        self.published = published  # the translator's dict the owner is published in
-        self.pages: dict[int, Any] = {}  # the page's blocks it was compiled from (they grow)
-        self.recompiles = 0
-        self.misses = 0
-
-    def _alive(self) -> bool:
-        e = self.published.get(self.head)
-        return e is self.owner or (isinstance(e, tuple) and e[3] is self.owner)
+        self.module = module
 
     def enter(self, limit: int, climit: int) -> bool:
         """Run from ``cpu.pc`` (this region's head) until native code leaves;
@@ -188,21 +248,23 @@ class NativeRegion:
         buf, q = tier.buf, tier.q
         r = cpu.r
         start = cpu.icount
+        m = self.module
+        newest = tier.modules.get(id(m.pages))
+        if newest is not m and newest is not None and newest.pages is m.pages and self.owner.pc in newest.starts:
+            m = self.module = newest  # the page was compiled again since
+        tier.publish(m)  # the translator found the head published: its page is (again, after a collision)
         while True:
             _IN.pack_into(buf, 0, *r, cpu.pc, cpu.icount, cpu.cycles, limit, climit)
-            try:
-                code = self.fn()
-            except tier.rt.wasmtime.Trap as t:
-                self._fault(t)
+            code, m = tier.run(m)
             out = _OUT.unpack_from(buf, 0)
             r[:31] = out[:31]
             cpu.pc, cpu.icount, cpu.cycles = out[32], out[33], out[34]
             if code == LEFT or code == BUDGET:
-                if code == LEFT and cpu.pc not in self.inside and self.recompiles < RECOMPILES:
-                    if cpu.pc >> PAGE_SHIFT == self.head >> PAGE_SHIFT:
-                        self.misses += 1
-                        if self.misses >= MISSES:
-                            tier.recompile(self)
+                if code == LEFT and cpu.pc not in m.inside and m.recompiles < RECOMPILES:
+                    if cpu.pc >> PAGE_SHIFT == m.vpn:
+                        m.misses += 1
+                        if m.misses >= MISSES:
+                            tier.recompile(m)
                 return cpu.icount != start
             # mid-block, with the rest of the block known to fit: the interpreter
             # runs the instruction (and takes any fault), then the block's rest,
@@ -214,20 +276,13 @@ class NativeRegion:
                 return cpu.icount != start
             if code != UNALIGNED:
                 tier._fill(code, va)
-            while cpu.pc not in self.starts and cpu.pc in self.inside:
+            while cpu.pc not in m.starts and cpu.pc in m.inside:
                 n0 = cpu.icount
                 cpu.interpret(min(n0 + 1, limit), climit, stops=False)
                 if cpu.icount == n0:
                     return True
-            if cpu.pc not in self.starts or not self._alive():
+            if cpu.pc not in m.starts or not tier.published(m):
                 return True
-
-    def _fault(self, t: Exception) -> None:
-        self.owner.native = None
-        msg = (f"native tier fault in the region at {self.head:#x} (a translator bug; this machine's state "
-               f"may be wrong): {str(t).splitlines()[-1].strip()}")  # fmt: skip
-        self.tier.faults.append(msg)
-        raise NativeFault(msg)
 
 
 def compile_hot(translator: Any, owner: Any, published: Any) -> None:
@@ -248,7 +303,7 @@ def compile_hot(translator: Any, owner: Any, published: Any) -> None:
     fid = translator.active.get(vpn)
     pages = translator.code.get((vpn, fid)) if fid is not None else None
     if pages:
-        tier.compile(owner, pages, published)
+        tier.compile(owner, pages, published, vpn)
 
 
-__all__ = ["NativeFault", "NativeRegion", "NativeTier", "compile_hot"]
+__all__ = ["NativeFault", "NativeModule", "NativeRegion", "NativeTier", "compile_hot"]

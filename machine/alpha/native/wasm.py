@@ -10,7 +10,11 @@ wasm memory's pages are mapped to the same file. Python's views of every
 frame stay valid and see every native store, and native code sees every
 Python store, with no copying. Control flow is a dispatch loop (``br_table``
 on the block index) with fall-through to the next block and self-loops as
-direct ``loop``s. Every access is bounds-checked by wasm itself, so a wrong
+direct ``loop``s. Every module's ``run`` sits in one function table of the
+store; an exit to a page in the chain map sets the state's ``next`` and
+returns ``CHAIN``, and the driver (the one function Python calls) calls
+that slot next, so calls and returns across pages stay native with a
+constant stack. Every access is bounds-checked by wasm itself, so a wrong
 TB entry traps (wasmtime.Trap) instead of writing outside the buffer.
 """
 
@@ -22,9 +26,25 @@ import mmap
 import os
 from typing import Any
 
+from machine.alpha.constants import PAGE_SHIFT
 from machine.alpha.native import modcache
-from machine.alpha.native.lower import BUDGET, LEFT, TBMISS_R, TBMISS_W, UNALIGNED, Block, Region
-from machine.alpha.native.state import CLIMIT, CYCLES, EXIT_VA, ICOUNT, LIMIT, PC, ROFF, RTAG, WOFF, WTAG
+from machine.alpha.native.lower import BUDGET, CHAIN, LEFT, TBMISS_R, TBMISS_W, UNALIGNED, Block, Region
+from machine.alpha.native.state import (
+    CHAIN_ENTRIES,
+    CLIMIT,
+    CSLOT,
+    CTAG,
+    CYCLES,
+    EXIT_VA,
+    ICOUNT,
+    LIMIT,
+    NEXT,
+    PC,
+    ROFF,
+    RTAG,
+    WOFF,
+    WTAG,
+)
 from machine.arena import Arena
 
 _BIN = {"add": "i64.add", "sub": "i64.sub", "mul": "i64.mul", "and": "i64.and", "or": "i64.or", "xor": "i64.xor",
@@ -161,11 +181,21 @@ def emit(region: Region, mem_pages: int) -> str:  # noqa: C901 - one branch per 
     for i in range(1, nb):
         tree = f"(block $B{i} {tree}\n    {code[i - 1]})"
     tree = f"(block $X {tree}\n    {code[nb - 1]})\n    {exit_(LEFT, '(local.get $pc)', 0, 0)}"
+    # leaving for another page whose module stands in the chain map: on natively (the driver runs it)
+    chain = (f"(if (i32.eqz (local.get $ec)) (then"
+             f" (local.set $vpn (i64.shr_u (local.get $epc) (i64.const {PAGE_SHIFT})))"
+             f" (local.set $t (i32.shl (i32.and (i32.wrap_i64 (local.get $vpn)) (i32.const {CHAIN_ENTRIES - 1}))"
+             " (i32.const 3)))"
+             f" (if (i32.and (i64.ne (local.get $vpn) (i64.const {region.entry >> PAGE_SHIFT}))"
+             f" (i64.eq (i64.load offset={CTAG} (local.get $t)) (local.get $vpn))) (then"
+             f" (i64.store offset={NEXT} (i32.const 0) (i64.load offset={CSLOT} (local.get $t)))"
+             f" (local.set $ec (i32.const {CHAIN}))))))")  # fmt: skip
     stores = " ".join(f"(i64.store offset={8 * n} (i32.const 0) (local.get $x{n}))" for n in regs)
     locals_ = " ".join(f"(local $x{n} i64)" for n in regs)
     loads = " ".join(f"(local.set $x{n} (i64.load offset={8 * n} (i32.const 0)))" for n in regs)
     return f"""(module
   (import "spinwb" "mem" (memory {mem_pages} {mem_pages}))
+  (import "spinwb" "modules" (table 0 funcref))
   (func (export "run") (result i32)
     {locals_} (local $xj i64) (local $ic i64) (local $cy i64) (local $lim i64) (local $clim i64) (local $pc i64)
     (local $va i64) (local $vpn i64) (local $t i32) (local $ec i32) (local $epc i64)
@@ -177,7 +207,24 @@ def emit(region: Region, mem_pages: int) -> str:  # noqa: C901 - one branch per 
     {tree}))
     {stores} (i64.store offset={PC} (i32.const 0) (local.get $epc))
     (i64.store offset={ICOUNT} (i32.const 0) (local.get $ic)) (i64.store offset={CYCLES} (i32.const 0) (local.get $cy))
+    {chain}
     (local.get $ec)))
+"""
+
+
+def driver(mem_pages: int) -> str:
+    """The one entry Python calls: run the module in slot ``next``, and the
+    next while they chain, so a call across pages costs a return and an
+    indirect call rather than a trip through Python (and no stack grows)."""
+    return f"""(module
+  (import "spinwb" "mem" (memory {mem_pages} {mem_pages}))
+  (import "spinwb" "modules" (table 0 funcref))
+  (type $run (func (result i32)))
+  (func (export "drive") (result i32) (local $c i32)
+    (loop $again
+      (local.set $c (call_indirect (type $run) (i32.wrap_i64 (i64.load offset={NEXT} (i32.const 0)))))
+      (br_if $again (i32.eq (local.get $c) (i32.const {CHAIN}))))
+    (local.get $c)))
 """
 
 
@@ -202,7 +249,9 @@ def _probe() -> str:
     body += [f"(local.set $a ({op} (i32.wrap_i64 {v})))" for op in _LOAD.values()]
     body += [f"({op} (i32.const 8) {v})" for op in _STORE.values()]
     body.append(f"(local.set $a (i64.extend32_s {v}))")
-    return f"""(module (import "spinwb" "mem" (memory 1 1)) (func (export "run") (result i32) (local $a i64)
+    body.append("(drop (call_indirect (type $run) (i32.const 0)))")  # the driver's, through the imported table
+    return f"""(module (import "spinwb" "mem" (memory 1 1)) (import "spinwb" "modules" (table 0 funcref))
+  (type $run (func (result i32))) (func (export "run") (result i32) (local $a i64)
   (local.set $a (i64.load offset=8 (i32.const 0))) {" ".join(body)}
   (block $E (loop $L (block $X (block $B0 (br_if $X (i64.gt_u {v} (i64.const 1)))
     (br_table $B0 $X (i32.wrap_i64 {v}))) (if (i32.or (i64.ne {v} (i64.const 0)) (i32.const 0)) (then (br $E))) (br $L))))
@@ -325,16 +374,33 @@ class Runtime:
 
         self._ffi = ffi
         self._ctx = self.store._context()
+        funcref = wasmtime.ValType.funcref()
+        self.table = wasmtime.Table(self.store, wasmtime.TableType(funcref, wasmtime.Limits(SLOTS, None)), None)
+        self.slots = 0  # modules in the table: slot k is the k-th compiled
+        self.by_slot: list[Any] = []  # the tiers' records of them (a CPU's next translator shares this store)
+        drive = self.wasmtime.Instance(self.store, modcache.module(wasmtime, self.engine, ENGINE, driver(self.pages)),
+                                       [self.memory, self.table])  # fmt: skip
+        self.drive = Compiled(self, drive.exports(self.store)["drive"])
 
-    def compile(self, region: Region) -> Compiled:
+    def compile(self, region: Region) -> int:
+        """Compile ``region`` into the store; its table slot, which ``drive`` runs from the state's ``next``."""
         wat = emit(region, self.pages)
         module = modcache.module(self.wasmtime, self.engine, ENGINE, wat)  # deserialized when it can be
-        instance = self.wasmtime.Instance(self.store, module, [self.memory])
-        return Compiled(self, instance.exports(self.store)["run"])
+        instance = self.wasmtime.Instance(self.store, module, [self.memory, self.table])
+        slot = self.slots
+        size = self.table.size(self.store)
+        if slot >= size:
+            self.table.grow(self.store, size, None)
+        self.table.set(self.store, slot, instance.exports(self.store)["run"])
+        self.slots += 1
+        return slot
+
+
+SLOTS = 64  # the function table's first size (it doubles as modules are compiled)
 
 
 class Compiled:
-    """One region's ``run``, called through the C API's unchecked call:
+    """An exported function (the driver's ``drive``), called through the C API's unchecked call:
     wasmtime-py's ``Func.__call__`` looks the type up and converts values on
     every call (15-36 us against about 2)."""
 
@@ -364,4 +430,16 @@ class Compiled:
         return int(self._raw[0].i32)
 
 
-__all__ = ["BUDGET", "LEFT", "TBMISS_R", "TBMISS_W", "UNALIGNED", "Compiled", "Runtime", "Unavailable", "emit"]
+__all__ = [
+    "BUDGET",
+    "CHAIN",
+    "LEFT",
+    "TBMISS_R",
+    "TBMISS_W",
+    "UNALIGNED",
+    "Compiled",
+    "Runtime",
+    "Unavailable",
+    "driver",
+    "emit",
+]
