@@ -288,8 +288,9 @@ def _build_engine(wasmtime: Any, compiler: str) -> Any:
 def _the_engine() -> Any:
     """One engine for the process. Winch, wasmtime's baseline compiler, by default: it
     compiles a region's module about 14 times faster than Cranelift (1.6 against 22 ms
-    a module, docs/native-tier.md) for code 20-40% slower, and the tier's time is
-    compiling and exits, not the native code. ``SPINWB_NATIVE_COMPILER=cranelift``
+    a module, docs/native-tier.md) for code 2-4 times slower: it halves a short or first
+    run, and Cranelift wins past about 100M instructions or with the module cache
+    warm (modcache.py). ``SPINWB_NATIVE_COMPILER=cranelift``
     chooses Cranelift; where Winch is missing or refuses the probe, Cranelift is used."""
     global _engine, ENGINE
     if _engine is None:
