@@ -19,7 +19,8 @@ what another process may have written meanwhile, through a temporary file and
 replaced. ROOT is ``$SPINWB_CACHE`` ("off" turns the cache off), else
 ``$XDG_CACHE_HOME/spinwb``, else ``~/.cache/spinwb``; where it cannot be written, the
 cache only reads, silently. Anyone who can write ROOT can run code in the workbench,
-as with Python's own ``__pycache__``.
+as with Python's own ``__pycache__``. The native tier's compiled modules have a cache of
+their own beside this one, under ``ROOT/native`` (machine/alpha/native/modcache.py).
 """
 
 from __future__ import annotations
@@ -61,10 +62,10 @@ def version() -> str | None:
     return hashlib.blake2b(f"{py} {sources}".encode(), digest_size=10).hexdigest()
 
 
-def source_hash(directory: Path) -> str | None:
-    """A hash of the SOURCES in directory, or None if one cannot be read."""
+def source_hash(directory: Path, sources: tuple[str, ...] = SOURCES) -> str | None:
+    """A hash of ``sources`` (file names) in directory, or None if one cannot be read."""
     h = hashlib.blake2b(digest_size=16)
-    for name in SOURCES:
+    for name in sources:
         try:
             data = (directory / name).read_bytes()
         except OSError:

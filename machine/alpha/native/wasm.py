@@ -27,6 +27,7 @@ import os
 from typing import Any
 
 from machine.alpha.constants import PAGE_SHIFT
+from machine.alpha.native import modcache
 from machine.alpha.native.lower import BUDGET, CHAIN, LEFT, TBMISS_R, TBMISS_W, UNALIGNED, Block, Region
 from machine.alpha.native.state import (
     CHAIN_ENTRIES,
@@ -233,6 +234,28 @@ def _targets(b: Block) -> list[int]:
 
 
 _engine: Any = None
+ENGINE = ""  # what the engine was built with, once it is: part of the module cache's key (modcache.py)
+COMPILERS = ("winch", "cranelift")
+_WINCH = 2  # wasmtime.h's WASMTIME_STRATEGY_WINCH; wasmtime-py's Config.strategy knows only auto and cranelift
+
+
+def _probe() -> str:
+    """A module with every kind of instruction emit() prints, from its own tables: a
+    compiler that cannot take one fails on this, once per process, rather than on a
+    region later (Winch is not complete on every platform)."""
+    v = "(local.get $a)"
+    body = [f"(local.set $a ({op} {v} (i64.const 3)))" for op in _BIN.values()]
+    body += [f"(local.set $a (i64.extend_i32_u ({op} {v} (i64.const 5))))" for op in _CMP.values()]
+    body += [f"(local.set $a ({op} (i32.wrap_i64 {v})))" for op in _LOAD.values()]
+    body += [f"({op} (i32.const 8) {v})" for op in _STORE.values()]
+    body.append(f"(local.set $a (i64.extend32_s {v}))")
+    body.append("(drop (call_indirect (type $run) (i32.const 0)))")  # the driver's, through the imported table
+    return f"""(module (import "spinwb" "mem" (memory 1 1)) (import "spinwb" "modules" (table 0 funcref))
+  (type $run (func (result i32))) (func (export "run") (result i32) (local $a i64)
+  (local.set $a (i64.load offset=8 (i32.const 0))) {" ".join(body)}
+  (block $E (loop $L (block $X (block $B0 (br_if $X (i64.gt_u {v} (i64.const 1)))
+    (br_table $B0 $X (i32.wrap_i64 {v}))) (if (i32.or (i64.ne {v} (i64.const 0)) (i32.const 0)) (then (br $E))) (br $L))))
+  (i32.const 0)))"""
 
 
 def _wasmtime() -> Any:
@@ -243,17 +266,47 @@ def _wasmtime() -> Any:
     return wasmtime
 
 
+def _build_engine(wasmtime: Any, compiler: str) -> Any:
+    """An engine with memories exactly their size (no reservation beyond it, so an
+    address-space limit is not spent on them), compiling with ``compiler``."""
+    cfg = wasmtime.Config()
+    cfg.memory_reservation = 0
+    cfg.memory_guard_size = 0
+    cfg.memory_reservation_for_growth = 0
+    cfg.wasm_tail_call = True  # on by default for Cranelift but not for Winch: the same wasm for both
+    if compiler == "winch":
+        from wasmtime import _bindings as ffi
+
+        ffi.wasmtime_config_strategy_set(cfg.ptr(), _WINCH)
+    else:
+        cfg.strategy = "cranelift"
+    engine = wasmtime.Engine(cfg)
+    wasmtime.Module(engine, _probe())
+    return engine
+
+
 def _the_engine() -> Any:
-    """One engine for the process: Cranelift, memories exactly their size
-    (no reservation beyond it, so an address-space limit is not spent on them)."""
-    global _engine
+    """One engine for the process. Winch, wasmtime's baseline compiler, by default: it
+    compiles a region's module about 14 times faster than Cranelift (1.6 against 22 ms
+    a module, docs/native-tier.md) for code 2-4 times slower: it halves a short or first
+    run, and Cranelift wins past about 100M instructions or with the module cache
+    warm (modcache.py). ``SPINWB_NATIVE_COMPILER=cranelift``
+    chooses Cranelift; where Winch is missing or refuses the probe, Cranelift is used."""
+    global _engine, ENGINE
     if _engine is None:
         wasmtime = _wasmtime()
-        cfg = wasmtime.Config()
-        cfg.memory_reservation = 0
-        cfg.memory_guard_size = 0
-        cfg.memory_reservation_for_growth = 0
-        _engine = wasmtime.Engine(cfg)
+        want = os.environ.get("SPINWB_NATIVE_COMPILER", COMPILERS[0])
+        order = [want] + [c for c in COMPILERS if c != want] if want in COMPILERS else list(COMPILERS)
+        for compiler in order:
+            try:
+                engine = _build_engine(wasmtime, compiler)
+            except Exception:  # noqa: BLE001 - this compiler cannot run here: try the next
+                if compiler == order[-1]:
+                    raise Unavailable("no wasmtime compiler accepts the native tier's code") from None
+                continue
+            break
+        ENGINE = f"{compiler} reservation=0 guard=0 growth=0 tail_call"
+        _engine = engine
         # at exit, wasmtime-py's finalizers can run after its own module is torn
         # down and print "Exception ignored" noise; the process frees it all anyway
         atexit.register(_quiet_exit, wasmtime)
@@ -326,14 +379,14 @@ class Runtime:
         self.table = wasmtime.Table(self.store, wasmtime.TableType(funcref, wasmtime.Limits(SLOTS, None)), None)
         self.slots = 0  # modules in the table: slot k is the k-th compiled
         self.by_slot: list[Any] = []  # the tiers' records of them (a CPU's next translator shares this store)
-        drive = self.wasmtime.Instance(self.store, self.wasmtime.Module(self.engine, driver(self.pages)),
+        drive = self.wasmtime.Instance(self.store, modcache.module(wasmtime, self.engine, ENGINE, driver(self.pages)),
                                        [self.memory, self.table])  # fmt: skip
         self.drive = Compiled(self, drive.exports(self.store)["drive"])
 
     def compile(self, region: Region) -> int:
         """Compile ``region`` into the store; its table slot, which ``drive`` runs from the state's ``next``."""
         wat = emit(region, self.pages)
-        module = self.wasmtime.Module(self.engine, wat)
+        module = modcache.module(self.wasmtime, self.engine, ENGINE, wat)  # deserialized when it can be
         instance = self.wasmtime.Instance(self.store, module, [self.memory, self.table])
         slot = self.slots
         size = self.table.size(self.store)

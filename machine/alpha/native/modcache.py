@@ -1,0 +1,173 @@
+"""An on-disk cache of the native tier's compiled modules, beside the translator's
+block cache (machine/alpha/codecache.py, whose conventions it follows).
+
+Compiling a region's module was most of what the native tier cost on a short run
+(``bench cpu``'s hash workload spent about a third of its time on eleven of them).
+What wasmtime produces depends only on the module's WebAssembly text, the
+compiler and engine settings and wasmtime itself, so the compiled artifact
+(``Module.serialize``) is kept on disk under exactly that key, and a later process
+deserializes it instead of compiling. The key is a hash of the exact text, under a
+version that hashes the engine description (``wasm.ENGINE``), the wasmtime library
+file (path, size, mtime: a different wasmtime is a different file, and reading the
+package's metadata costs about 0.1 s), the machine's architecture and the sources
+that decide the text (lower.py, wasm.py, state.py, this module): a change anywhere
+can never load a stale artifact, and deleting the cache is always safe. wasmtime
+also refuses an artifact made by another version or configuration; that is a miss.
+
+Layout: ``ROOT/native/TAG/KEY`` (ROOT as codecache.root(): ``$SPINWB_CACHE``, "off"
+turns this cache off too). A file is MAGIC, a blake2b digest of the artifact and the
+artifact; one that does not verify (truncated, corrupt) is ignored, compiled again and
+replaced. New artifacts are written when the process exits, through a temporary file
+and ``os.replace``; where ROOT cannot be written the cache only reads, silently.
+
+Trust: deserializing runs the artifact's machine code, unchecked by wasm's sandbox,
+and the digest only catches accidents, not intent: anyone who can write ROOT can run
+code in the workbench, exactly as with codecache's marshalled code and Python's own
+``__pycache__``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+from machine.alpha import codecache
+
+SOURCES = ("lower.py", "wasm.py", "state.py", "modcache.py")
+MAGIC = b"SPINWB-WASM-1\n"
+DIGEST = 32  # bytes of blake2b over the artifact: a file that does not match is ignored
+
+_VERSIONS: dict[str, str | None] = {}  # engine description -> version tag
+
+
+def version(engine: str) -> str | None:
+    """The tag for modules compiled by an engine described as ``engine``; None if a
+    source or the wasmtime library cannot be read (an unusual install): nothing is cached."""
+    if engine not in _VERSIONS:
+        _VERSIONS[engine] = _version(engine)
+    return _VERSIONS[engine]
+
+
+def _version(engine: str) -> str | None:
+    sources = codecache.source_hash(Path(__file__).parent, SOURCES)
+    try:
+        from wasmtime import _ffi
+
+        lib = Path(_ffi.filename)
+        st = lib.stat()
+    except (ImportError, AttributeError, OSError):
+        return None
+    if sources is None:
+        return None
+    what = f"{engine} | {lib} {st.st_size} {st.st_mtime_ns} | {platform.machine()} | {sources}"
+    return hashlib.blake2b(what.encode(), digest_size=10).hexdigest()
+
+
+class ModuleCache:
+    """The artifacts of one directory (one version): each file read when its module
+    is asked for, new ones written at exit."""
+
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.new: dict[str, bytes] = {}  # file name -> artifact not yet on disk
+        self.writable = True
+        self.hits = self.misses = 0
+        self._armed = False
+
+    def module(self, wasmtime: Any, engine: Any, wat: str) -> Any:
+        """The compiled module for ``wat``: deserialized from the cache when it holds a
+        verified artifact the engine accepts, else compiled and kept."""
+        name = hashlib.blake2b(wat.encode(), digest_size=20).hexdigest()
+        blob = self.new.get(name)
+        if blob is None:
+            blob = self.read(name)
+        if blob is not None:
+            try:
+                m = wasmtime.Module.deserialize(engine, blob)
+            except wasmtime.WasmtimeError:  # another wasmtime's or engine's artifact: compile anew
+                pass
+            else:
+                self.hits += 1
+                return m
+        self.misses += 1
+        m = compile_module(wasmtime, engine, wat)
+        try:
+            self.new[name] = bytes(m.serialize())
+        except wasmtime.WasmtimeError:
+            return m
+        if not self._armed:
+            self._armed = True
+            atexit.register(self.flush)
+        return m
+
+    def read(self, name: str) -> bytes | None:
+        """A file's artifact, or None if it is missing or does not verify."""
+        try:
+            data = (self.dir / name).read_bytes()
+        except OSError:
+            return None
+        head = len(MAGIC) + DIGEST
+        blob = data[head:]
+        if data[: len(MAGIC)] != MAGIC or hashlib.blake2b(blob, digest_size=DIGEST).digest() != data[len(MAGIC) : head]:
+            return None
+        return blob
+
+    def flush(self) -> None:
+        """Write the new artifacts (each whole, or not at all)."""
+        new, self.new = self.new, {}
+        if not new or not self.writable:
+            return
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            self.writable = False
+            return
+        for name, blob in new.items():
+            tmp = self.dir / f".{name}.{os.getpid()}.tmp"
+            try:
+                tmp.write_bytes(MAGIC + hashlib.blake2b(blob, digest_size=DIGEST).digest() + blob)
+                os.replace(tmp, self.dir / name)
+            except OSError:
+                self.writable = False
+                try:
+                    tmp.unlink()
+                except OSError:
+                    pass
+                return
+
+
+COMPILED = 0  # modules this process compiled (not deserialized): what a warm run keeps at zero
+_CACHES: dict[Path, ModuleCache] = {}
+
+
+def compile_module(wasmtime: Any, engine: Any, wat: str) -> Any:
+    """Compile ``wat`` (the one place the tier does), counted in COMPILED."""
+    global COMPILED
+    COMPILED += 1
+    return wasmtime.Module(engine, wat)
+
+
+def current(engine: str) -> ModuleCache | None:
+    """The cache the environment names now for an engine described as ``engine``, or
+    None if it is off (asked once per module compiled: a few per run)."""
+    where = codecache.root()
+    tag = version(engine) if where is not None else None
+    if where is None or tag is None:
+        return None
+    directory = where / "native" / tag
+    c = _CACHES.get(directory)
+    if c is None:
+        c = _CACHES[directory] = ModuleCache(directory)
+    return c
+
+
+def module(wasmtime: Any, engine: Any, description: str, wat: str) -> Any:
+    """``Runtime.compile``'s one call: the compiled module for ``wat``, from the cache when it can."""
+    c = current(description)
+    if c is None:
+        return compile_module(wasmtime, engine, wat)
+    return c.module(wasmtime, engine, wat)
