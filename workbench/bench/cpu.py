@@ -12,6 +12,7 @@ for the count.
 
 from __future__ import annotations
 
+import gc
 import io
 import math
 import shutil
@@ -165,6 +166,7 @@ def count_blocks(w: Workload, n: int) -> tuple[int, int, int, bytes]:
 def time_tier(w: Workload, n: int, tier: Tier) -> tuple[int, float]:
     """One timed run of ``n`` rounds: instructions and host seconds, translation included."""
     proc = _program(w, n, tier.translate, tier.native)
+    gc.collect()  # every run from a collected heap: the runs before left garbage that one of them would pay for
     t0 = time.perf_counter()  # host-time ok: a benchmark
     proc.run(tier.budget)
     dt = time.perf_counter() - t0
