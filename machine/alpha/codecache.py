@@ -133,16 +133,8 @@ class CodeCache:
 
     def read(self, page: str) -> dict[Key, bytes]:
         """A page file's entries, or none if it is missing or does not verify."""
-        try:
-            data = (self.dir / page).read_bytes()
-        except OSError:
-            return {}
-        head = len(MAGIC) + DIGEST
-        payload = data[head:]
-        if (
-            data[: len(MAGIC)] != MAGIC
-            or hashlib.blake2b(payload, digest_size=DIGEST).digest() != data[len(MAGIC) : head]
-        ):
+        payload = read_verified(self.dir / page, MAGIC)
+        if payload is None:
             return {}
         try:
             entries = marshal.loads(payload)
@@ -163,20 +155,40 @@ class CodeCache:
         for page, entries in new.items():
             merged = self.read(page)
             merged.update(entries)
-            payload = marshal.dumps(merged)
-            path = self.dir / page
-            tmp = self.dir / f".{page}.{os.getpid()}.tmp"
-            try:
-                tmp.write_bytes(MAGIC + hashlib.blake2b(payload, digest_size=DIGEST).digest() + payload)
-                os.replace(tmp, path)
-            except OSError:
+            if not write_verified(self.dir, page, MAGIC, marshal.dumps(merged)):
                 self.writable = False
-                try:
-                    tmp.unlink()
-                except OSError:
-                    pass
                 return
             self.pages[page] = merged
+
+
+def read_verified(path: Path, magic: bytes) -> bytes | None:
+    """The payload of a file written by ``write_verified`` with ``magic``, or None
+    if it is missing, truncated or corrupt (its digest does not match)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    head = len(magic) + DIGEST
+    payload = data[head:]
+    if data[: len(magic)] != magic or hashlib.blake2b(payload, digest_size=DIGEST).digest() != data[len(magic) : head]:
+        return None
+    return payload
+
+
+def write_verified(directory: Path, name: str, magic: bytes, payload: bytes) -> bool:
+    """Write ``magic``, a digest and ``payload`` to ``directory/name`` whole or not at
+    all (a temporary file, then ``os.replace``); False if the directory refuses."""
+    tmp = directory / f".{name}.{os.getpid()}.tmp"
+    try:
+        tmp.write_bytes(magic + hashlib.blake2b(payload, digest_size=DIGEST).digest() + payload)
+        os.replace(tmp, directory / name)
+    except OSError:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        return False
+    return True
 
 
 _CACHES: dict[Path, CodeCache] = {}

@@ -90,7 +90,7 @@ def test_a_corrupt_or_truncated_file_is_ignored_and_replaced(cache_dir: Path, mo
         if i % 2:
             p.write_bytes(data[: len(data) // 2])
         else:  # one byte of the artifact itself: wasmtime might well load it, and run it
-            data[len(modcache.MAGIC) + modcache.DIGEST + len(data) // 3] ^= 0x40
+            data[len(modcache.MAGIC) + codecache.DIGEST + len(data) // 3] ^= 0x40
             p.write_bytes(data)
     fresh_process(monkeypatch)
     again, recompiled = run()

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import atexit
 import hashlib
-import os
 import platform
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,6 @@ from machine.alpha import codecache
 
 SOURCES = ("lower.py", "wasm.py", "state.py", "modcache.py")
 MAGIC = b"SPINWB-WASM-1\n"
-DIGEST = 32  # bytes of blake2b over the artifact: a file that does not match is ignored
 
 _VERSIONS: dict[str, str | None] = {}  # engine description -> version tag
 
@@ -106,15 +104,7 @@ class ModuleCache:
 
     def read(self, name: str) -> bytes | None:
         """A file's artifact, or None if it is missing or does not verify."""
-        try:
-            data = (self.dir / name).read_bytes()
-        except OSError:
-            return None
-        head = len(MAGIC) + DIGEST
-        blob = data[head:]
-        if data[: len(MAGIC)] != MAGIC or hashlib.blake2b(blob, digest_size=DIGEST).digest() != data[len(MAGIC) : head]:
-            return None
-        return blob
+        return codecache.read_verified(self.dir / name, MAGIC)
 
     def flush(self) -> None:
         """Write the new artifacts (each whole, or not at all)."""
@@ -127,16 +117,8 @@ class ModuleCache:
             self.writable = False
             return
         for name, blob in new.items():
-            tmp = self.dir / f".{name}.{os.getpid()}.tmp"
-            try:
-                tmp.write_bytes(MAGIC + hashlib.blake2b(blob, digest_size=DIGEST).digest() + blob)
-                os.replace(tmp, self.dir / name)
-            except OSError:
+            if not codecache.write_verified(self.dir, name, MAGIC, blob):
                 self.writable = False
-                try:
-                    tmp.unlink()
-                except OSError:
-                    pass
                 return
 
 
