@@ -83,13 +83,16 @@ def test_back_pressure_with_a_slow_reader(echo: tuple[Bridge, Network]) -> None:
 def test_many_connections_at_once(echo: tuple[Bridge, Network]) -> None:
     b, _ = echo
     socks = [_connect(b) for _ in range(8)]
-    for i, s in enumerate(socks):
-        s.sendall(f"hello {i}\n".encode())
-        s.shutdown(socket.SHUT_WR)
-    # the echo server serves one connection after another (backlog 4: the rest retransmit their SYNs)
-    for i, s in enumerate(socks):
-        assert _read_all(s) == f"hello {i}\n".encode()
-        s.close()
+    try:
+        for i, s in enumerate(socks):
+            s.sendall(f"hello {i}\n".encode())
+            s.shutdown(socket.SHUT_WR)
+        # the echo server serves one connection after another (backlog 4: the rest retransmit their SYNs)
+        for i, s in enumerate(socks):
+            assert _read_all(s) == f"hello {i}\n".encode()
+    finally:  # a failure here must not leave open sockets for a later test's garbage collection to report
+        for s in socks:
+            s.close()
     assert b.stats.connections == 8
 
 
