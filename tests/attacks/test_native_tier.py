@@ -22,12 +22,13 @@ from machine.alpha.cpu import CPU, Watch
 from machine.alpha.native import tier as native_tier
 from machine.alpha.native.tier import NativeModule, NativeTier
 from machine.alpha.pal import ENT_MM, ENT_SYS
-from machine.alpha.traps import Halt, Trap
+from machine.alpha.traps import Halt
 from machine.elf import parse_elf
 from machine.pagetable import PageTable
 from machine.usermode import UserPages, UserProgram
 from tests.conftest import require_module
 from tests.machine.test_code_cache import enter_user, user_machine
+from tests.machine.test_traces import run_outcome
 
 P1 = 0x40000  # the hot loop's page
 P2 = P1 + 0x2000  # the function it calls (another page: the call and return chain natively)
@@ -115,13 +116,7 @@ Outcome = tuple[object, list[int], int, int, int, list[bytes | None]]  # trap, r
 
 
 def _slice(cpu: CPU, space: UserPages, budget: int, climit: int = 1 << 62) -> Outcome:
-    outcome: object = None
-    try:
-        cpu.run(budget, climit)
-    except Halt as h:
-        outcome = ("halt", h.status)
-    except Trap as t:
-        outcome = (type(t).__name__, t.pc, getattr(t, "va", None))
+    outcome = run_outcome(cpu, budget, climit)
     pages = [bytes(space.pages[v].cast("B")) if v in space.pages else None for v in (P1 >> 13, P2 >> 13, DATA >> 13)]
     return outcome, list(cpu.r), cpu.pc, cpu.icount, cpu.cycles, pages
 

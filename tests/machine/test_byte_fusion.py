@@ -17,6 +17,7 @@ from machine.alpha.cpu import CPU
 from machine.alpha.traps import Halt, Trap
 from machine.arena import set_words, zero
 from machine.usermode import UserPages
+from tests.machine.test_traces import run_outcome
 
 BASE = 0x10000  # code
 DATA = BASE + 0x2000  # read-write
@@ -135,13 +136,7 @@ def _load(cpu: CPU, space: UserPages, words: list[int], regs: list[int], data: l
 
 
 def _slice(cpu: CPU, space: UserPages, budget: int, climit: int = 1 << 40) -> tuple[Any, ...]:
-    outcome: object = None
-    try:
-        cpu.run(budget, climit)
-    except Halt as h:
-        outcome = ("halt", h.status)
-    except Trap as t:
-        outcome = (type(t).__name__, t.pc, getattr(t, "va", None))
+    outcome = run_outcome(cpu, budget, climit)
     pages = [list(space.pages[v >> 13]) for v in (BASE, DATA, WO)]
     return outcome, list(cpu.r), cpu.pc, cpu.icount, cpu.cycles, pages
 

@@ -22,7 +22,7 @@ from machine.arena import set_words, zero
 from machine.elf import read_elf
 from machine.usermode import UserPages, UserProgram
 from tests.conftest import CORPUS, CPUS, RUN_ARGS, RUN_STDIN, elf, require_module
-from tests.machine.test_traces import BASE, DATA, _load, _program, _slice
+from tests.machine.test_traces import BASE, DATA, _load, _program, _slice, run_outcome
 from tests.machine.test_translator_fuzz import BUGCHK, OPCODES, _machine
 
 WORDS = 100_000  # issue 22: at least 100,000 random words per tier
@@ -176,13 +176,7 @@ def _cross_load(cpu: CPU, space: UserPages, words: list[int], regs: list[int], d
 
 
 def _cross_slice(cpu: CPU, space: UserPages, budget: int, climit: int) -> tuple[object, ...]:
-    outcome: object = None
-    try:
-        cpu.run(budget, climit)
-    except Halt as h:
-        outcome = ("halt", h.status)
-    except Trap as t:
-        outcome = (type(t).__name__, t.pc, getattr(t, "va", None))
+    outcome = run_outcome(cpu, budget, climit)
     pages = [list(space.pages[(CROSS >> 13) + k]) for k in range(3)]
     return outcome, list(cpu.r), cpu.pc, cpu.icount, cpu.cycles, pages
 

@@ -77,14 +77,19 @@ def _load(cpu: CPU, space: UserPages, words: list[int], regs: list[int], data: l
     cpu.pc, cpu.icount, cpu.cycles = BASE, 0, 0
 
 
-def _slice(cpu: CPU, space: UserPages, budget: int, climit: int) -> tuple[object, ...]:
-    outcome: object = None
+def run_outcome(cpu: CPU, budget: int, climit: int) -> object:
+    """Run one slice: None, ("halt", status), or the trap's kind, pc and address."""
     try:
         cpu.run(budget, climit)
     except Halt as h:
-        outcome = ("halt", h.status)
+        return ("halt", h.status)
     except Trap as t:
-        outcome = (type(t).__name__, t.pc, getattr(t, "va", None))
+        return (type(t).__name__, t.pc, getattr(t, "va", None))
+    return None
+
+
+def _slice(cpu: CPU, space: UserPages, budget: int, climit: int) -> tuple[object, ...]:
+    outcome = run_outcome(cpu, budget, climit)
     pages = [list(space.pages[BASE >> 13]), list(space.pages[DATA >> 13])]
     return outcome, list(cpu.r), cpu.pc, cpu.icount, cpu.cycles, pages
 
