@@ -1145,9 +1145,14 @@ class Translator:
                         b.runs += 1
                         if b.runs == NATIVE_HOT:
                             self._native_hot(b, regions)
+                            if b.native is not None and not stops:
+                                continue  # nothing of it ran yet: enter it natively
                     if icount + n <= limit and cycles + c <= climit:
                         if b.loop:  # passes after the first that fit the budget
-                            pc, n, c = fn(r, rt, wt, min((limit - icount) // n, (climit - cycles) // c) - 1)
+                            more = min((limit - icount) // n, (climit - cycles) // c) - 1
+                            if b.runs < NATIVE_HOT and self.native_on:  # back here once it is hot (lim is only a cap)
+                                more = min(more, NATIVE_HOT - 1 - b.runs)
+                            pc, n, c = fn(r, rt, wt, more)
                             if b.runs < NATIVE_HOT - 1:  # a long loop entered rarely is hot too
                                 b.runs = min(b.runs + n // g[1] - 1, NATIVE_HOT - 1)
                         else:
@@ -1198,6 +1203,8 @@ class Translator:
                         b.runs += 1
                         if b.runs == NATIVE_HOT:
                             self._native_hot(b, blocks)
+                            if b.native is not None and not stops:
+                                continue  # nothing of it ran yet: enter it natively
                 if b.loop or b.skips:
                     cpu.iters = 1
                     cpu.skipped = cpu.skipc = 0
@@ -1205,6 +1212,8 @@ class Translator:
                         cpu.icount, cpu.cycles = icount, cycles
                     if b.loop:
                         iters = min((limit - icount) // b.n, (climit - cycles) // max(b.cost, 1))
+                        if b.runs < NATIVE_HOT and self.native_on:  # back here once it is hot (lim is only a cap)
+                            iters = min(iters, max(NATIVE_HOT - b.runs, 1))
                         pc = b.fn(r, rt, wt, iters - 1)
                     else:
                         pc = b.fn(r, rt, wt)

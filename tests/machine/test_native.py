@@ -375,3 +375,52 @@ def test_a_trap_in_native_code_drops_the_region_and_stops_with_a_message() -> No
     assert "out of bounds" in e.value.message
     assert owner.native is None and tier.faults == [e.value.message]
     assert e.value.reason == e.value.message  # what Machine.run keeps as the halt reason
+
+
+def _lda(ra: int, disp: int) -> int:
+    return 0x08 << 26 | ra << 21 | ra << 16 | (disp & 0xFFFF)
+
+
+def _branch(op: int, ra: int, words: int) -> int:
+    return op << 26 | ra << 21 | (words & 0x1FFFFF)
+
+
+LONG_LOOPS = {
+    # lda $1,-1($1); bne $1,-2; halt: one block that branches to itself
+    "self-loop": [_lda(1, -1), _branch(0x3D, 1, -2), 0],
+    # lda $1,-1($1); br +0 (the next word); lda $3,1($3); bne $1,-4; halt: two blocks, a loop region
+    "loop region": [_lda(1, -1), _branch(0x30, 31, 0), _lda(3, 1), _branch(0x3D, 1, -4), 0],
+}
+
+
+@pytest.mark.parametrize("shape", sorted(LONG_LOOPS))
+def test_a_long_loop_entered_once_goes_native_within_its_threshold(shape: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A loop entered once that runs 100,000 times (a memset of a big table at
+    start-up) must not run all of them as a Python ``while``: its passes count
+    towards the native threshold, and the Python loop stops there so the next
+    pass runs natively; the state is still the interpreter's."""
+    first: list[int] = []
+    enter = NativeRegion.enter
+
+    def watched(self: NativeRegion, limit: int, climit: int) -> bool:
+        if not first:
+            first.append(self.tier.cpu.icount)
+        return enter(self, limit, climit)
+
+    monkeypatch.setattr(NativeRegion, "enter", watched)
+    words = LONG_LOOPS[shape]
+    outcomes = []
+    for native in (True, False):
+        cpu, space = _word_machine(native)
+        cpu.enable_translation(native)
+        space.write_bulk(CODE, b"".join(w.to_bytes(4, "little") for w in words))
+        cpu.frame_written(space.pages[CODE >> 13])
+        cpu.r[1], cpu.pc = 100_000, CODE
+        outcomes.append(_outcome(cpu, space, lambda cpu=cpu: cpu.run(10_000_000)))
+        if native:
+            assert cpu._translator.native is not None and cpu._translator.native.compiled > 0
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] == ("halt", 0) and outcomes[0][1][1] == 0
+    per_pass = len(words) - 1
+    assert first, "the loop never ran natively"
+    assert first[0] <= (translate.HOT + translate.NATIVE_HOT + 2) * per_pass, first[0]
