@@ -73,11 +73,15 @@ def test_a_warm_run_compiles_no_module_and_is_the_same_run(cache_dir: Path, monk
     at_exit()
     assert len(artifacts(cache_dir)) == compiled
     fresh_process(monkeypatch)
+    emitted = []
+    emit = wasm.emit
+    monkeypatch.setattr(wasm, "emit", lambda region, pages: emitted.append(region) or emit(region, pages))
     warm, recompiled = run()
     assert recompiled == 0
     assert warm == cold
     (c,) = modcache._CACHES.values()
     assert c.hits == compiled and c.misses == 0
+    assert emitted == [], "a hit is found from the region's inputs: its text is never written"
 
 
 def test_a_corrupt_or_truncated_file_is_ignored_and_replaced(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -173,3 +177,20 @@ def test_winch_by_default_cranelift_when_asked_or_when_winch_refuses(monkeypatch
             monkeypatch.setenv("SPINWB_NATIVE_COMPILER", env)
         wasm._the_engine()
         assert wasm.ENGINE.split()[0] == want
+
+
+def test_the_key_names_every_input_of_a_region() -> None:
+    """A hit skips the text, so the key must change with anything that changes it: an
+    instruction word anywhere in the page, an entry, the CPU's features."""
+    from machine.alpha.decode import decode
+    from machine.alpha.native import lower
+
+    code = {0x1000 + 4 * k: decode(w) for k, w in enumerate([0x40220401, 0x47FF041F, 0x6BFA8001])}
+    base = lower.key(code, 0x1000, 1)
+    assert lower.key(dict(code), 0x1000, 1) == base
+    changed = dict(code)
+    changed[0x1004] = decode(0x40220402)
+    assert lower.key(changed, 0x1000, 1) != base
+    assert lower.key(code, 0x1004, 1) != base
+    assert lower.key(code, 0x1000, 3) != base
+    assert lower.key(code, 0x1000, 1, (0x1008,)) != base

@@ -193,6 +193,12 @@ def lowerable(ins: Insn | None, features: int) -> bool:
     return ins.op.kind != "alu" or _operate(ins) is not None
 
 
+def key(code: dict[int, Insn], entry: int, features: int, more: Sequence[int] = ()) -> str:
+    """Everything ``build``'s region depends on (beyond this module's source): the module
+    cache's key for it, so a hit needs no text (modcache.py)."""
+    return f"{entry} {features} {tuple(more)} {sorted((a, ins.word) for a, ins in code.items())}"
+
+
 def build(code: dict[int, Insn], entry: int, features: int, more: Sequence[int] = ()) -> Region:
     """The region reachable from ``entry`` (and the ``more`` entries) among
     ``code`` (pc -> instruction)."""

@@ -6,13 +6,17 @@ Compiling a region's module was most of what the native tier cost on a short run
 What wasmtime produces depends only on the module's WebAssembly text, the
 compiler and engine settings and wasmtime itself, so the compiled artifact
 (``Module.serialize``) is kept on disk under exactly that key, and a later process
-deserializes it instead of compiling. The key is a hash of the exact text, under a
-version that hashes the engine description (``wasm.ENGINE``), the wasmtime library
-file (path, size, mtime: a different wasmtime is a different file, and reading the
-package's metadata costs about 0.1 s), the machine's architecture and the sources
-that decide the text (lower.py, wasm.py, state.py, this module): a change anywhere
-can never load a stale artifact, and deleting the cache is always safe. wasmtime
-also refuses an artifact made by another version or configuration; that is a miss.
+deserializes it instead of compiling. The key is a hash of what decides the text --
+a region's instruction words at their addresses, its entries, the CPU's features and
+the memory's size -- so a hit skips writing the text too (a third of a warm run's
+native cost). It sits under a version that hashes the engine description
+(``wasm.ENGINE``), the wasmtime library file (path, size, mtime: a different wasmtime
+is a different file, and reading the package's metadata costs about 0.1 s), the
+machine's architecture, the sources that turn those inputs into text (lower.py,
+wasm.py, state.py, this module) and the translator's version (codecache.version:
+the decoder and instruction table): a change anywhere can never load a stale
+artifact, and deleting the cache is always safe. wasmtime also refuses an artifact
+made by another version or configuration; that is a miss.
 
 Layout: ``ROOT/native/TAG/KEY`` (ROOT as codecache.root(): ``$SPINWB_CACHE``, "off"
 turns this cache off too). A file is MAGIC, a blake2b digest of the artifact and the
@@ -31,6 +35,7 @@ from __future__ import annotations
 import atexit
 import hashlib
 import platform
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +64,10 @@ def _version(engine: str) -> str | None:
         st = lib.stat()
     except (ImportError, AttributeError, OSError):
         return None
-    if sources is None:
+    decoder = codecache.version()
+    if sources is None or decoder is None:
         return None
-    what = f"{engine} | {lib} {st.st_size} {st.st_mtime_ns} | {platform.machine()} | {sources}"
+    what = f"{engine} | {lib} {st.st_size} {st.st_mtime_ns} | {platform.machine()} | {sources} | {decoder}"
     return hashlib.blake2b(what.encode(), digest_size=10).hexdigest()
 
 
@@ -76,10 +82,11 @@ class ModuleCache:
         self.hits = self.misses = 0
         self._armed = False
 
-    def module(self, wasmtime: Any, engine: Any, wat: str) -> Any:
-        """The compiled module for ``wat``: deserialized from the cache when it holds a
-        verified artifact the engine accepts, else compiled and kept."""
-        name = hashlib.blake2b(wat.encode(), digest_size=20).hexdigest()
+    def module(self, wasmtime: Any, engine: Any, key: str, text: Callable[[], str]) -> Any:
+        """The compiled module of ``text()`` (whose inputs ``key`` names): deserialized
+        from the cache when it holds a verified artifact the engine accepts, else
+        compiled and kept."""
+        name = hashlib.blake2b(key.encode(), digest_size=20).hexdigest()
         blob = self.new.get(name)
         if blob is None:
             blob = self.read(name)
@@ -92,7 +99,7 @@ class ModuleCache:
                 self.hits += 1
                 return m
         self.misses += 1
-        m = compile_module(wasmtime, engine, wat)
+        m = compile_module(wasmtime, engine, text())
         try:
             self.new[name] = bytes(m.serialize())
         except wasmtime.WasmtimeError:
@@ -147,9 +154,10 @@ def current(engine: str) -> ModuleCache | None:
     return c
 
 
-def module(wasmtime: Any, engine: Any, description: str, wat: str) -> Any:
-    """``Runtime.compile``'s one call: the compiled module for ``wat``, from the cache when it can."""
+def module(wasmtime: Any, engine: Any, description: str, key: str, text: Callable[[], str]) -> Any:
+    """``Runtime``'s one call: the compiled module of ``text()``, from the cache when it
+    can. ``key`` must name everything the text depends on beyond the version's sources."""
     c = current(description)
     if c is None:
-        return compile_module(wasmtime, engine, wat)
-    return c.module(wasmtime, engine, wat)
+        return compile_module(wasmtime, engine, text())
+    return c.module(wasmtime, engine, key, text)

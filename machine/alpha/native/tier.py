@@ -180,11 +180,12 @@ class NativeTier:
                more: tuple[int, ...] = ()) -> NativeModule | None:  # fmt: skip
         """Native code for what is reachable from ``owner.pc`` (and ``more``) in
         ``code``, alive while ``published`` holds ``owner`` at its pc."""
-        region = lower.build(code, owner.pc, self.cpu.features, more)
+        features = self.cpu.features
+        region = lower.build(code, owner.pc, features, more)
         if not region.blocks or region.blocks[0].n == 0:
             return None
         try:
-            slot = self.rt.compile(region)
+            slot = self.rt.compile(region, lower.key(code, owner.pc, features, more))
         except Exception as e:  # a lowering the assembler refuses: this region stays Python
             self.faults.append(f"region {owner.pc:#x} not compiled: {str(e).splitlines()[0]}")
             return None

@@ -379,14 +379,16 @@ class Runtime:
         self.table = wasmtime.Table(self.store, wasmtime.TableType(funcref, wasmtime.Limits(SLOTS, None)), None)
         self.slots = 0  # modules in the table: slot k is the k-th compiled
         self.by_slot: list[Any] = []  # the tiers' records of them (a CPU's next translator shares this store)
-        drive = self.wasmtime.Instance(self.store, modcache.module(wasmtime, self.engine, ENGINE, driver(self.pages)),
+        text = driver(self.pages)
+        drive = self.wasmtime.Instance(self.store, modcache.module(wasmtime, self.engine, ENGINE, text, lambda: text),
                                        [self.memory, self.table])  # fmt: skip
         self.drive = Compiled(self, drive.exports(self.store)["drive"])
 
-    def compile(self, region: Region) -> int:
-        """Compile ``region`` into the store; its table slot, which ``drive`` runs from the state's ``next``."""
-        wat = emit(region, self.pages)
-        module = modcache.module(self.wasmtime, self.engine, ENGINE, wat)  # deserialized when it can be
+    def compile(self, region: Region, key: str) -> int:
+        """Compile ``region`` into the store; its table slot, which ``drive`` runs from the state's ``next``.
+        ``key`` names what the region was built from (modcache.module); the memory's size is added here."""
+        module = modcache.module(self.wasmtime, self.engine, ENGINE, f"region {self.pages} {key}",
+                                 lambda: emit(region, self.pages))  # fmt: skip # deserialized when it can be
         instance = self.wasmtime.Instance(self.store, module, [self.memory, self.table])
         slot = self.slots
         size = self.table.size(self.store)
