@@ -54,7 +54,7 @@ def test_counting_run_keeps_the_instruction_count_and_registers() -> None:
     assert (counted.cpu.icount, counted.cpu.r, counted.cpu.cycles) == (plain.cpu.icount, plain.cpu.r, plain.cpu.cycles)
     w = cpu.Workload("strings", 1, True)
     n, blocks, translated, out = cpu.count_blocks(w, 1)
-    k, _ = cpu.time_tier(w, 1, cpu.Tier("translated", True, None))
+    k, _, _ = cpu.time_tier(w, 1, cpu.Tier("translated", True, None))
     assert n == k and 3 < n / blocks < 30 and 0 < translated < blocks
     assert out.startswith(b"strings rounds=1 ")
 
@@ -98,6 +98,24 @@ def test_a_steady_column_is_the_marginal_rate_of_longer_runs(monkeypatch: pytest
     text = "\n".join(cpu.report(res))
     assert "translated steady" in text.splitlines()[1] and "the marginal rate" in text
     assert "native: not measured here (wasmtime cannot be imported" in text
+
+
+def test_warm_tiers_fill_their_cache_and_cold_ones_use_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cold run must not read or write a code cache (it would not be a first run), not
+    even the user's default one; a warm one fills the bench's own directory; both run
+    the same instructions."""
+    monkeypatch.delenv("SPINWB_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # where the default cache would be
+    w = cpu.Workload("strings", 1, True)
+    k1, _, _ = cpu.time_tier(w, 1, cpu.Tier("translated", True, None), tmp_path)
+    assert not any(tmp_path.rglob("*")), "a cold run wrote a cache"
+    k2, _, _ = cpu.time_tier(w, 1, cpu.Tier("translated warm", True, None, warm=True), tmp_path)
+    assert k1 == k2 and any((tmp_path / "code").rglob("*")), "a warm run's cache is empty"
+    res = cpu.bench(rounds=1, runs=1, qemu=False, workloads=(w,),
+                    tiers=(cpu.Tier("translated", True, None), cpu.Tier("translated warm", True, None, warm=True)))  # fmt: skip
+    text = "\n".join(cpu.report(res))
+    assert "translated: whole runs, each in a fresh process with the on-disk code caches off" in text
+    assert "translated warm: the same with the caches" in text
 
 
 def test_bench_cpu_beside_qemu_checks_its_output() -> None:

@@ -12,12 +12,15 @@ for the count.
 
 from __future__ import annotations
 
-import gc
 import io
+import json
 import math
+import os
 import shutil
 import statistics
 import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +30,8 @@ from machine.alpha.translate import Block, Translator
 from machine.elf import read_elf
 from machine.usermode import UserProgram
 
-PROGRAMS = Path(__file__).resolve().parents[2] / "scenarios" / "programs" / "bin"
+ROOT = Path(__file__).resolve().parents[2]
+PROGRAMS = ROOT / "scenarios" / "programs" / "bin"
 DEFAULT_ROUNDS = 25  # --rounds when not given: about 5M instructions per workload
 DEFAULT_RUNS = 3
 INTERPRETED_BUDGET = 250_000  # instructions per interpreted run: about a second of the reference interpreter
@@ -64,6 +68,7 @@ class Tier:
     budget: int | None  # instructions per run (a prefix of the workload); None: the whole program
     native: bool = False  # hot regions compiled to wasm (machine/alpha/native); the others run without it
     steady: int = 0  # if set, also runs of this many times the rounds: the marginal rate, warm-up excluded
+    warm: bool = False  # the on-disk caches filled by an untimed run first (a program's second run); else off
 
 
 def native_available() -> bool:
@@ -78,7 +83,9 @@ def native_available() -> bool:
 STEADY = 16  # the native tier's long runs, in multiples of the rounds (about 80M instructions)
 TIERS = (
     Tier("native", True, None, True, STEADY),
+    Tier("native warm", True, None, True, warm=True),
     Tier("translated", True, None),
+    Tier("translated warm", True, None, warm=True),
     Tier("interpreted", False, INTERPRETED_BUDGET),
 )
 
@@ -163,15 +170,26 @@ def count_blocks(w: Workload, n: int) -> tuple[int, int, int, bytes]:
     return proc.cpu.icount, counter.entered, counter.translated, out.getvalue()
 
 
-def time_tier(w: Workload, n: int, tier: Tier) -> tuple[int, float]:
-    """One timed run of ``n`` rounds: instructions and host seconds, translation included."""
-    proc = _program(w, n, tier.translate, tier.native)
-    gc.collect()  # every run from a collected heap: the runs before left garbage that one of them would pay for
-    t0 = time.perf_counter()  # host-time ok: a benchmark
-    proc.run(tier.budget)
-    dt = time.perf_counter() - t0
-    _check(proc, w, tier.budget)
-    return proc.cpu.icount, dt
+def time_tier(w: Workload, n: int, tier: Tier, cache: Path | None = None) -> tuple[int, float, float]:
+    """One timed run of ``n`` rounds, in a fresh process (cpu_run.py): instructions and
+    host seconds, translation included. ``cache``: the code caches' directory for a warm
+    tier (else they are off, and the run translates and compiles everything). Also the
+    seconds the process spent on wasmtime's import and engine, before the timer."""
+    env = dict(os.environ)
+    env["SPINWB_CACHE"] = str(cache) if tier.warm and cache is not None else "off"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    argv = [w.name, str(n), str(int(tier.translate)), str(int(tier.native)), str(tier.budget or 0)]
+    p = subprocess.run([sys.executable, "-m", "workbench.bench.cpu_run", *argv], capture_output=True, text=True,
+                       env=env, cwd=ROOT, check=False)  # fmt: skip
+    try:
+        got = json.loads(p.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        last = (p.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"{w.name}: the {tier.name} run failed: {last}") from None
+    status = got["status"]
+    if not (tier.budget is not None and status == 124) and status != 0:
+        raise RuntimeError(f"{w.name}: exit {status} {got['message']}".rstrip())
+    return int(got["instructions"]), float(got["seconds"]), float(got["engine_seconds"])
 
 
 def _qemu(qemu: str, name: str, args: list[str]) -> tuple[float, bytes]:
@@ -211,46 +229,57 @@ def bench(rounds: int = DEFAULT_ROUNDS, runs: int = DEFAULT_RUNS, qemu: bool = T
         _qemu(qemu_path, TRIVIAL, [])  # a first run reads qemu-alpha from disk
         startup = statistics.median(_qemu(qemu_path, TRIVIAL, [])[0] for _ in range(runs))
         out["qemu_startup_seconds"] = round(startup, 4)
-    rows = []
-    for w in workloads:
-        wr = _rounds(w, rounds)
-        n, blocks, translated, stdout = count_blocks(w, wr)
-        row: dict[str, Any] = {"name": w.name, "program": f"{w.name}-ev4.elf", "args": [str(wr)],
-                               "general": w.general, "instructions": n, "blocks": blocks, "blocks_translated": translated,
-                               "insns_per_block": round(n / blocks, 2) if blocks else None,
-                               "output": stdout.decode(errors="replace").strip()}  # fmt: skip
-        for tier in tiers:
-            times, counts = [], set()
-            for _ in range(runs):
-                k, dt = time_tier(w, wr, tier)
-                times.append(dt)
-                counts.add(k)
-            if tier.budget is None and counts != {n}:
-                raise RuntimeError(f"{w.name}: {tier.name} ran {sorted(counts)} instructions, the counting run {n}")
-            k = counts.pop()
-            med = statistics.median(times)
-            row[tier.name] = {"instructions": k, "host_seconds": round(med, 4), "mips": _mips(k, med),
-                              "runs_seconds": [round(t, 4) for t in times]}  # fmt: skip
-            if tier.steady:  # the same again at steady x the rounds: what the extra instructions cost
-                long = [time_tier(w, tier.steady * wr, tier) for _ in range(runs)]
-                k2, t2 = long[0][0], min(dt for _, dt in long)  # the fastest of each: the least disturbed
-                t1 = min(times)
-                row[tier.name + " steady"] = {"instructions": k2, "host_seconds": round(t2, 4),
-                                              "mips": _mips(k2 - k, t2 - t1) if t2 > t1 else None}  # fmt: skip
-        if qemu_path and startup is not None:
-            same = _qemu(qemu_path, w.name, [str(wr)])[1] == stdout
-            base = count_blocks(w, 0)[0]
-            scale = max(1, -(-QEMU_INSTRUCTIONS // n))
-            est = base + scale * (n - base)
-            med = statistics.median(_qemu(qemu_path, w.name, [str(scale * wr)])[0] for _ in range(runs))
-            row["qemu"] = {"args": [str(scale * wr)], "instructions_estimated": est, "host_seconds": round(med, 4),
-                           "mips": _mips(est, med - startup), "same_output": same}  # fmt: skip
-        rows.append(row)
-    out["workloads"] = rows
+    with tempfile.TemporaryDirectory(prefix="spinwb-bench-cache-") as cache:
+        out["workloads"] = [_workload(w, rounds, runs, tiers, Path(cache), qemu_path, startup) for w in workloads]
     cols = _columns(out) + (["qemu"] if qemu_path else [])
-    general = [r for r in rows if r["general"]]
+    general = [r for r in out["workloads"] if r["general"]]
     out["general_geomean"] = {c: geomean([r[c]["mips"] for r in general]) for c in cols}
     return out
+
+
+def _workload(w: Workload, rounds: int, runs: int, tiers: tuple[Tier, ...], cache: Path, qemu_path: str | None,
+              startup: float | None) -> dict[str, Any]:  # fmt: skip
+    """One row of the table: ``w`` on every tier, and on qemu-alpha if it is here."""
+    wr = _rounds(w, rounds)
+    n, blocks, translated, stdout = count_blocks(w, wr)
+    row: dict[str, Any] = {"name": w.name, "program": f"{w.name}-ev4.elf", "args": [str(wr)],
+                           "general": w.general, "instructions": n, "blocks": blocks, "blocks_translated": translated,
+                           "insns_per_block": round(n / blocks, 2) if blocks else None,
+                           "output": stdout.decode(errors="replace").strip()}  # fmt: skip
+    for tier in tiers:
+        times, counts = [], set()
+        engines: list[float] = []
+        if tier.warm:
+            time_tier(w, wr, tier, cache)  # fills the caches; not timed
+        for _ in range(runs):
+            k, dt, engine = time_tier(w, wr, tier, cache)
+            times.append(dt)
+            counts.add(k)
+            if tier.native:
+                engines.append(engine)
+        if tier.budget is None and counts != {n}:
+            raise RuntimeError(f"{w.name}: {tier.name} ran {sorted(counts)} instructions, the counting run {n}")
+        k = counts.pop()
+        med = statistics.median(times)
+        row[tier.name] = {"instructions": k, "host_seconds": round(med, 4), "mips": _mips(k, med),
+                          "runs_seconds": [round(t, 4) for t in times]}  # fmt: skip
+        if engines:
+            row[tier.name]["engine_seconds"] = round(statistics.median(engines), 4)
+        if tier.steady:  # the same again at steady x the rounds: what the extra instructions cost
+            long = [time_tier(w, tier.steady * wr, tier) for _ in range(runs)]
+            k2, t2 = long[0][0], min(dt for _, dt, _ in long)  # the fastest of each: the least disturbed
+            t1 = min(times)
+            row[tier.name + " steady"] = {"instructions": k2, "host_seconds": round(t2, 4),
+                                          "mips": _mips(k2 - k, t2 - t1) if t2 > t1 else None}  # fmt: skip
+    if qemu_path and startup is not None:
+        same = _qemu(qemu_path, w.name, [str(wr)])[1] == stdout
+        base = count_blocks(w, 0)[0]
+        scale = max(1, -(-QEMU_INSTRUCTIONS // n))
+        est = base + scale * (n - base)
+        med = statistics.median(_qemu(qemu_path, w.name, [str(scale * wr)])[0] for _ in range(runs))
+        row["qemu"] = {"args": [str(scale * wr)], "instructions_estimated": est, "host_seconds": round(med, 4),
+                       "mips": _mips(est, med - startup), "same_output": same}  # fmt: skip
+    return row
 
 
 def _fmt(v: float | None, width: int) -> str:
@@ -269,20 +298,37 @@ def report(res: dict[str, Any]) -> list[str]:
     """The table `spinwb bench cpu` prints."""
     cols = _columns(res) + (["qemu"] if "qemu_startup_seconds" in res else [])
     heads = [("qemu-alpha" if c == "qemu" else c) for c in cols]
+    widths = [max(len(h), 8) for h in heads]
     lines = [f"spinwb bench cpu — {len(res['workloads'])} workloads ({res['cpu']} ELFs), MIPS, median of "
              f"{res['runs']} runs (host time)",  # fmt: skip
              f"  {'workload':<10} {'args':>5} {'instructions':>13} {'insns/block':>12}"
-             + "".join(f" {h:>13}" for h in heads)]  # fmt: skip
+             + "".join(f" {h:>{k}}" for h, k in zip(heads, widths, strict=True))]  # fmt: skip
     for r in res["workloads"]:
         mark = "" if r["general"] else "  (not general: division millicode)"
         if "qemu" in r and not r["qemu"]["same_output"]:
             mark += "  OUTPUT DIFFERS FROM QEMU"
         lines.append(f"  {r['name']:<10} {' '.join(r['args']) or '-':>5} {r['instructions']:>13,} "
-                     f"{_fmt(r['insns_per_block'], 12)}" + "".join(f" {_fmt(r[c]['mips'], 13)}" for c in cols) + mark)  # fmt: skip
+                     f"{_fmt(r['insns_per_block'], 12)}"
+                     + "".join(f" {_fmt(r[c]['mips'], k)}" for c, k in zip(cols, widths, strict=True)) + mark)  # fmt: skip
     g = res["general_geomean"]
-    lines.append(f"  {'general code (geometric mean)':<43}" + "".join(f" {_fmt(g[c], 13)}" for c in cols))
-    parts = [f"{t}: the first {b:,} instructions" if b else f"{t}: whole runs" for t, b in res["budgets"].items()]
-    lines.append(f"  {'; '.join(parts)}; each run starts cold, so the translator's figure includes translating")
+    lines.append(f"  {'general code (geometric mean)':<43}"
+                 + "".join(f" {_fmt(g[c], k)}" for c, k in zip(cols, widths, strict=True)))  # fmt: skip
+    cold = [t for t, b in res["budgets"].items() if not b and not t.endswith(" warm")]
+    warm = [t for t in res["budgets"] if t.endswith(" warm")]
+    parts = [f"{t}: the first {b:,} instructions" for t, b in res["budgets"].items() if b]
+    if cold:
+        lines.append(f"  {', '.join(cold)}: whole runs, each in a fresh process with the on-disk code caches off, "
+                     "so every block is translated and every region compiled in the time, as in a program's "
+                     "first run")  # fmt: skip
+    if warm:
+        lines.append(f"  {', '.join(warm)}: the same with the caches (docs/native-tier.md) filled by an untimed run "
+                     "first, as in its second run")  # fmt: skip
+    if parts:
+        lines.append(f"  {'; '.join(parts)}")
+    engines = [r[t]["engine_seconds"] for r in res["workloads"] for t in res["tiers"] if "engine_seconds" in r[t]]
+    if engines:
+        lines.append(f"  native columns leave out wasmtime's import and engine ({1000 * statistics.median(engines):.0f} ms "
+                     "once per process, before the program starts), as qemu-alpha's figure leaves out its start-up")  # fmt: skip
     for t, k in res.get("steady", {}).items():
         lines.append(f"  {t} steady: the marginal rate from the args above to {k}x as many rounds (the fastest of "
                      f"{res['runs']} cold runs of each): the speed once translated and compiled, which the whole runs "
