@@ -129,6 +129,39 @@ class CodeCache:
                 atexit.register(self.flush)
         return b
 
+    def region(self, tr: Any, segs: list[Any], loop: bool, frame: Any) -> Any:
+        """The region of blocks ``segs``: rebuilt from the cache, or compiled by ``tr`` and
+        kept, in its page's file. Its key holds every member's pc and words (the file name
+        is only a grouping), marked apart from a block's (whose words are 4-byte multiples)."""
+        head = segs[0].pc
+        page = _page_name(tr.cpu.model, head >> PAGE_SHIFT, frame)
+        if page is None:
+            return tr._compile_region(segs, loop)
+        path = b"".join(g.pc.to_bytes(8, "little") + len(g.insns).to_bytes(4, "little")
+                        + array("I", [i.word for i in g.insns]).tobytes() for g in segs)  # fmt: skip
+        key = (tr.cpu.model, head, b"R" + bytes([loop]) + path)
+        entries = self.pages.get(page)
+        if entries is None:
+            entries = self.pages[page] = self.read(page)
+        blob = entries.get(key)
+        if blob is not None:
+            g = _rebuild(tr, blob)
+            if g is not None and isinstance(g.fn.__globals__.get("LIVE"), list):
+                g.live = g.fn.__globals__["LIVE"]  # the one list its code and the translator share
+                g.live[0] = True
+                self.hits += 1
+                return g
+        self.misses += 1
+        g = tr._compile_region(segs, loop)
+        blob = _entry(tr, g)
+        if blob is not None:
+            entries[key] = blob
+            self.new.setdefault(page, {})[key] = blob
+            if not self._armed:
+                self._armed = True
+                atexit.register(self.flush)
+        return g
+
     # --- files ---------------------------------------------------------------------------
 
     def read(self, page: str) -> dict[Key, bytes]:
@@ -224,6 +257,14 @@ def block(tr: Any, pc: int, insns: list[Insn], frame: Any) -> Any:
     if c is None:
         return tr._compile(pc, insns)
     return c.block(tr, pc, insns, frame)
+
+
+def region(tr: Any, segs: list[Any], loop: bool, frame: Any) -> Any:
+    """The translator's call for a region (trace): as ``block``, from the cache when it can."""
+    c = current()
+    if c is None:
+        return tr._compile_region(segs, loop)
+    return c.region(tr, segs, loop, frame)
 
 
 def _page_name(model: str, vpn: int, frame: Any) -> str | None:

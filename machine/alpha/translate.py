@@ -946,7 +946,7 @@ class Translator:
                 cur = nb
             regions = self.rcode.setdefault((vpn, fid), {})
             if (len(segs) > 1 or loop) and segs[0].pc not in regions:
-                g = self._compile_region(segs, loop)
+                g = codecache.region(self, segs, loop, self.frames.get(fid, (None,))[0])  # or from the disk cache
                 regions[g.pc] = g
                 self._publish_region(g)
         self._publish(b)  # its profile stays: later regions through b follow it

@@ -170,3 +170,40 @@ def test_where_the_cache_lives(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     monkeypatch.setenv("XDG_CACHE_HOME", "relative")  # the XDG spec says to ignore it
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert codecache.root() == tmp_path / "home" / ".cache" / "spinwb"
+
+
+def test_regions_come_from_the_cache_too_and_can_still_be_dropped(cache_dir: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A warm run rebuilds its regions (traces) from the cache instead of compiling them,
+    and each rebuilt region's code reads the same ``live`` flag the translator clears
+    when its page is dropped (else a stale region would run on after a store to its code)."""
+    from machine.alpha import translate
+
+    compiled: list[int] = []
+    real = translate.Translator._compile_region
+
+    def counting(self: Any, segs: Any, loop: bool) -> Any:
+        compiled.append(segs[0].pc)
+        return real(self, segs, loop)
+
+    monkeypatch.setattr(translate.Translator, "_compile_region", counting)
+    monkeypatch.setenv("SPINWB_NATIVE", "0")
+
+    def run() -> tuple[Any, Any]:
+        proc = UserProgram(read_elf(elf("sort", "ev4")), ["sort", "1"], stdin=io.BytesIO(b""), stdout=io.BytesIO(),
+                           stderr=io.BytesIO())  # fmt: skip
+        proc.run(None)
+        return (proc.cpu.icount, proc.cpu.cycles, tuple(proc.cpu.r)), proc.cpu._translator
+
+    cold, _ = run()
+    assert compiled, "sort no longer forms regions: pick another program"
+    flush()
+    fresh_process(monkeypatch)
+    compiled.clear()
+    warm, tr = run()
+    assert warm == cold and compiled == []
+    regions = [g for pages in tr.rcode.values() for g in pages.values()]
+    assert regions and all(g.live is g.fn.__globals__["LIVE"] and g.live == [True] for g in regions)
+    for vpn, fid in list(tr.rcode):
+        tr._drop(vpn, fid)
+    assert all(g.live == [False] for g in regions), "dropping the page must stop its rebuilt regions"
