@@ -11,7 +11,8 @@ it (marshal's format is version-specific), so the cache is never wrong after a c
 and deleting it is always safe.
 
 Layout: ``ROOT/code/TAG/PAGE`` with TAG that version, one file per (CPU model, virtual
-page, page contents) holding every block ever translated from that page: a lesson opens
+page, page contents) holding every block ever translated from that page, and every region
+(trace) compiled from its blocks, keyed by each member's pc and words: a lesson opens
 a few dozen small files, and two programs at one address never share one. A file is read
 when its page is first translated from, and written when the process exits (merged with
 what another process may have written meanwhile, through a temporary file and
