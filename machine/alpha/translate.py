@@ -62,6 +62,7 @@ from machine.alpha import codecache, isa
 from machine.alpha.constants import ACCESS_EXEC, M64, PAGE_MASK, PAGE_SHIFT, TB_MISS_CYCLES
 from machine.alpha.decode import Insn, decode
 from machine.alpha.native import HOT as NATIVE_HOT
+from machine.alpha.native import START as NATIVE_START
 from machine.alpha.native import enabled as native_enabled
 from machine.alpha.semantics import namespace, substitute
 from machine.alpha.traps import ArithmeticTrap, Halt, IllegalInstruction, TbMiss, Trap, Unaligned
@@ -1081,7 +1082,11 @@ class Translator:
         else:
             e.emit(leave(other, done))
 
-    def _native_hot(self, b: Block, published: dict[int, Any]) -> None:
+    def _native_hot(self, b: Block, published: dict[int, Any], icount: int) -> None:
+        """``b`` has run ``NATIVE_HOT`` times: compile it natively (``icount``: the run loop's count, ahead of the CPU's)."""
+        if self.native is None and icount < NATIVE_START:
+            b.runs = 0  # too early to start the tier (native/__init__.py): count it again
+            return
         from machine.alpha.native.tier import compile_hot  # wasmtime only once something is hot
 
         compile_hot(self, b, published)
@@ -1144,7 +1149,7 @@ class Translator:
                     elif b.runs < NATIVE_HOT and self.native_on:
                         b.runs += 1
                         if b.runs == NATIVE_HOT:
-                            self._native_hot(b, regions)
+                            self._native_hot(b, regions, icount)
                             if b.native is not None and not stops:
                                 continue  # nothing of it ran yet: enter it natively
                     if icount + n <= limit and cycles + c <= climit:
@@ -1202,7 +1207,7 @@ class Translator:
                     elif b.runs < NATIVE_HOT:
                         b.runs += 1
                         if b.runs == NATIVE_HOT:
-                            self._native_hot(b, blocks)
+                            self._native_hot(b, blocks, icount)
                             if b.native is not None and not stops:
                                 continue  # nothing of it ran yet: enter it natively
                 if b.loop or b.skips:

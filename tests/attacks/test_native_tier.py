@@ -47,6 +47,7 @@ def _hot(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("SPINWB_NATIVE", "1")
     monkeypatch.setattr(translate, "HOT", 3)
     monkeypatch.setattr(translate, "NATIVE_HOT", 3)
+    monkeypatch.setattr(translate, "NATIVE_START", 0)
     if request.param == "recompile-each-miss":
         monkeypatch.setattr(native_tier, "MISSES", 1)
         monkeypatch.setattr(native_tier, "RECOMPILES", 50)

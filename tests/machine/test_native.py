@@ -31,8 +31,11 @@ CODE = 0x20000  # the words' page (read and execute only: a store there faults o
 
 
 @pytest.fixture(autouse=True)
-def _wasmtime() -> None:
+def _wasmtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    """wasmtime, and the tier allowed to start at once: these programs are far shorter than
+    NATIVE_START (whose own test is test_the_tier_starts_only_after_start_instructions)."""
     require_module("wasmtime")
+    monkeypatch.setattr(translate, "NATIVE_START", 0)
 
 
 class _StopPal:
@@ -424,3 +427,33 @@ def test_a_long_loop_entered_once_goes_native_within_its_threshold(shape: str, m
     per_pass = len(words) - 1
     assert first, "the loop never ran natively"
     assert first[0] <= (translate.HOT + translate.NATIVE_HOT + 2) * per_pass, first[0]
+
+
+def test_the_tier_starts_only_after_start_instructions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Starting the tier costs about 45 ms (wasmtime's import, its engine): a run shorter
+    than NATIVE_START never starts it, however hot its loop, and a longer one does, at
+    the first head that gets hot past that count. Counts and state are the same either way."""
+    monkeypatch.setattr(translate, "NATIVE_START", 30_000)
+    first: list[int] = []
+    enter = NativeRegion.enter
+
+    def watched(self: NativeRegion, limit: int, climit: int) -> bool:
+        if not first:
+            first.append(self.tier.cpu.icount)
+        return enter(self, limit, climit)
+
+    monkeypatch.setattr(NativeRegion, "enter", watched)
+    words = LONG_LOOPS["self-loop"]
+    for budget, started in ((20_000, False), (200_000, True)):
+        outcomes = []
+        for native in (True, False):
+            cpu, space = _word_machine(native)
+            cpu.enable_translation(native)
+            space.write_bulk(CODE, b"".join(w.to_bytes(4, "little") for w in words))
+            cpu.frame_written(space.pages[CODE >> 13])
+            cpu.r[1], cpu.pc = 100_000, CODE
+            outcomes.append(_outcome(cpu, space, lambda cpu=cpu, budget=budget: cpu.run(budget)))
+            if native:
+                assert (cpu._translator.native is not None) == started, budget
+        assert outcomes[0] == outcomes[1]
+    assert first and 30_000 <= first[0] <= 30_000 + 2 * (translate.NATIVE_HOT + 2), first

@@ -13,6 +13,12 @@ from __future__ import annotations
 import os
 
 HOT = 200  # entries of a region or self-loop before it is compiled natively (3-14 ms each)
+# Instructions a CPU runs before the tier may start. Starting it (wasmtime's import and
+# engine, the store, the first modules: about 45 ms) costs what the Python translator
+# spends on 250,000 or so, so a run shorter than START never pays it and a longer one
+# loses at most about this much (ski rental). Most lessons' CPUs run 300-153,000
+# instructions (boot_tour 7,527), a few 0.5-20M; bench cpu's workloads about 5M.
+START = 160_000
 
 
 def enabled() -> bool:
