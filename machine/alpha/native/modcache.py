@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import marshal
 import platform
 from collections.abc import Callable
 from pathlib import Path
@@ -42,7 +43,8 @@ from typing import Any
 from machine.alpha import codecache
 
 SOURCES = ("lower.py", "wasm.py", "state.py", "modcache.py")
-MAGIC = b"SPINWB-WASM-1\n"
+MAGIC = b"SPINWB-WASM-2\n"  # a file: MAGIC, digest, marshal of (the region's facts, the artifact)
+Make = Callable[[], "tuple[str, Any] | None"]  # a module's text and facts, made only on a miss
 
 _VERSIONS: dict[str, str | None] = {}  # engine description -> version tag
 
@@ -82,32 +84,38 @@ class ModuleCache:
         self.hits = self.misses = 0
         self._armed = False
 
-    def module(self, wasmtime: Any, engine: Any, key: str, text: Callable[[], str]) -> Any:
-        """The compiled module of ``text()`` (whose inputs ``key`` names): deserialized
-        from the cache when it holds a verified artifact the engine accepts, else
-        compiled and kept."""
+    def module(self, wasmtime: Any, engine: Any, key: str, make: Make) -> tuple[Any, Any] | None:
+        """The compiled module of ``make()``'s text (whose inputs ``key`` names) and its
+        facts: deserialized from the cache when it holds a verified artifact the engine
+        accepts (``make`` is then never called), else compiled and kept. None if
+        ``make`` has nothing to compile."""
         name = hashlib.blake2b(key.encode(), digest_size=20).hexdigest()
         blob = self.new.get(name)
         if blob is None:
             blob = self.read(name)
         if blob is not None:
             try:
-                m = wasmtime.Module.deserialize(engine, blob)
-            except wasmtime.WasmtimeError:  # another wasmtime's or engine's artifact: compile anew
+                facts, artifact = marshal.loads(blob)
+                m = wasmtime.Module.deserialize(engine, artifact)
+            except (wasmtime.WasmtimeError, EOFError, ValueError, TypeError):  # another wasmtime's, or not ours
                 pass
             else:
                 self.hits += 1
-                return m
+                return m, facts
+        made = make()
+        if made is None:
+            return None
         self.misses += 1
-        m = compile_module(wasmtime, engine, text())
+        text, facts = made
+        m = compile_module(wasmtime, engine, text)
         try:
-            self.new[name] = bytes(m.serialize())
-        except wasmtime.WasmtimeError:
-            return m
+            self.new[name] = marshal.dumps((facts, bytes(m.serialize())))
+        except (wasmtime.WasmtimeError, ValueError):
+            return m, facts
         if not self._armed:
             self._armed = True
             atexit.register(self.flush)
-        return m
+        return m, facts
 
     def read(self, name: str) -> bytes | None:
         """A file's artifact, or None if it is missing or does not verify."""
@@ -154,10 +162,13 @@ def current(engine: str) -> ModuleCache | None:
     return c
 
 
-def module(wasmtime: Any, engine: Any, description: str, key: str, text: Callable[[], str]) -> Any:
-    """``Runtime``'s one call: the compiled module of ``text()``, from the cache when it
-    can. ``key`` must name everything the text depends on beyond the version's sources."""
+def module(wasmtime: Any, engine: Any, description: str, key: str, make: Make) -> tuple[Any, Any] | None:
+    """``Runtime``'s one call: the compiled module of the text ``make()`` returns with
+    its facts (what the tier keeps of the region: marshallable), from the cache when it
+    can, so a hit needs neither. ``key`` must name everything ``make`` depends on beyond
+    the version's sources. None if ``make`` has nothing to compile."""
     c = current(description)
     if c is None:
-        return compile_module(wasmtime, engine, text())
-    return c.module(wasmtime, engine, key, text)
+        made = make()
+        return None if made is None else (compile_module(wasmtime, engine, made[0]), made[1])
+    return c.module(wasmtime, engine, key, make)

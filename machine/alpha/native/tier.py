@@ -181,16 +181,17 @@ class NativeTier:
         """Native code for what is reachable from ``owner.pc`` (and ``more``) in
         ``code``, alive while ``published`` holds ``owner`` at its pc."""
         features = self.cpu.features
-        region = lower.build(code, owner.pc, features, more)
-        if not region.blocks or region.blocks[0].n == 0:
-            return None
         try:
-            slot = self.rt.compile(region, lower.key(code, owner.pc, features, more))
+            got = self.rt.compile(lower.key(code, owner.pc, features, more),
+                                  lambda: lower.build(code, owner.pc, features, more))  # fmt: skip
         except Exception as e:  # a lowering the assembler refuses: this region stays Python
             self.faults.append(f"region {owner.pc:#x} not compiled: {str(e).splitlines()[0]}")
             return None
+        if got is None:
+            return None
+        slot, (starts, inside) = got
         self.compiled += 1
-        m = NativeModule(slot, region, owner, published, vpn)
+        m = NativeModule(slot, starts, inside, owner, published, vpn)
         assert slot == len(self.by_slot)
         self.by_slot.append(m)
         return m
@@ -220,10 +221,11 @@ class NativeModule:
     """One page's compiled code: its slot in the store's table, the block
     starts it can be entered at, the PCs it covers, and what it was compiled from."""
 
-    def __init__(self, slot: int, region: lower.Region, owner: Any, published: Any, vpn: int) -> None:
+    def __init__(self, slot: int, starts: tuple[int, ...], inside: tuple[int, ...], owner: Any, published: Any,
+                 vpn: int) -> None:  # fmt: skip
         self.slot = slot
-        self.starts = set(region.pcs)
-        self.inside = region.inside()
+        self.starts = set(starts)
+        self.inside = set(inside)
         self.owner = owner  # the head it was compiled for (a recompile starts from it)
         self.published = published  # the translator's dict the owner is published in
         self.vpn = vpn

@@ -24,6 +24,7 @@ import atexit
 import ctypes
 import mmap
 import os
+from collections.abc import Callable
 from typing import Any
 
 from machine.alpha.constants import PAGE_SHIFT
@@ -380,15 +381,29 @@ class Runtime:
         self.slots = 0  # modules in the table: slot k is the k-th compiled
         self.by_slot: list[Any] = []  # the tiers' records of them (a CPU's next translator shares this store)
         text = driver(self.pages)
-        drive = self.wasmtime.Instance(self.store, modcache.module(wasmtime, self.engine, ENGINE, text, lambda: text),
-                                       [self.memory, self.table])  # fmt: skip
+        got = modcache.module(wasmtime, self.engine, ENGINE, text, lambda: (text, None))
+        assert got is not None
+        drive = self.wasmtime.Instance(self.store, got[0], [self.memory, self.table])
         self.drive = Compiled(self, drive.exports(self.store)["drive"])
 
-    def compile(self, region: Region, key: str) -> int:
-        """Compile ``region`` into the store; its table slot, which ``drive`` runs from the state's ``next``.
-        ``key`` names what the region was built from (modcache.module); the memory's size is added here."""
-        module = modcache.module(self.wasmtime, self.engine, ENGINE, f"region {self.pages} {key}",
-                                 lambda: emit(region, self.pages))  # fmt: skip # deserialized when it can be
+    def compile(
+        self, key: str, build: Callable[[], Region]
+    ) -> tuple[int, tuple[tuple[int, ...], tuple[int, ...]]] | None:
+        """The region ``build()`` makes, compiled into the store: its table slot (which
+        ``drive`` runs from the state's ``next``), its block starts and the PCs it covers;
+        None if it holds no code. ``key`` names what ``build`` reads (lower.key); on a
+        module-cache hit neither ``build`` nor the text is needed."""
+
+        def make() -> tuple[str, tuple[tuple[int, ...], tuple[int, ...]]] | None:
+            region = build()
+            if not region.blocks or region.blocks[0].n == 0:
+                return None
+            return emit(region, self.pages), (tuple(region.pcs), tuple(sorted(region.inside())))
+
+        got = modcache.module(self.wasmtime, self.engine, ENGINE, f"region {self.pages} {key}", make)
+        if got is None:
+            return None
+        module, facts = got
         instance = self.wasmtime.Instance(self.store, module, [self.memory, self.table])
         slot = self.slots
         size = self.table.size(self.store)
@@ -396,7 +411,7 @@ class Runtime:
             self.table.grow(self.store, size, None)
         self.table.set(self.store, slot, instance.exports(self.store)["run"])
         self.slots += 1
-        return slot
+        return slot, facts
 
 
 SLOTS = 64  # the function table's first size (it doubles as modules are compiled)
