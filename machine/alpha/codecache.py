@@ -106,7 +106,7 @@ class CodeCache:
 
     def block(self, tr: Any, pc: int, insns: list[Insn], frame: Any) -> Any:
         """The block at pc: rebuilt from the cache, or compiled by ``tr`` and kept."""
-        page = _page_name(tr.cpu.model, pc >> PAGE_SHIFT, frame)
+        page = tr.page_file(pc >> PAGE_SHIFT, frame)
         if page is None:
             return tr._compile(pc, insns)
         key = (tr.cpu.model, pc, array("I", [i.word for i in insns]).tobytes())
@@ -135,7 +135,7 @@ class CodeCache:
         kept, in its page's file. Its key holds every member's pc and words (the file name
         is only a grouping), marked apart from a block's (whose words are 4-byte multiples)."""
         head = segs[0].pc
-        page = _page_name(tr.cpu.model, head >> PAGE_SHIFT, frame)
+        page = tr.page_file(head >> PAGE_SHIFT, frame)
         if page is None:
             return tr._compile_region(segs, loop)
         path = b"".join(g.pc.to_bytes(8, "little") + len(g.insns).to_bytes(4, "little")
@@ -268,7 +268,7 @@ def region(tr: Any, segs: list[Any], loop: bool, frame: Any) -> Any:
     return c.region(tr, segs, loop, frame)
 
 
-def _page_name(model: str, vpn: int, frame: Any) -> str | None:
+def page_name(model: str, vpn: int, frame: Any) -> str | None:
     """The file for blocks translated from this page with these contents. Only a
     grouping (an entry's key is exact), so Python's own hash of the words will do: it
     is stable across processes for integers, and about three times cheaper than blake2b."""

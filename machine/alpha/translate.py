@@ -640,6 +640,8 @@ class Translator:
         self.traces = os.environ.get("SPINWB_TRACES", "1") != "0"
         self.regions: dict[int, tuple[Any, int, int, Block]] = {}  # published: head pc -> (fn, n, cycles, region)
         self.rcode: dict[tuple[int, int], dict[int, Block]] = {}  # (vpn, id(frame)) -> head pc -> region
+        # (vpn, id(frame)) -> its on-disk cache file's name, while its code stands (hashing a page is 30-60 us)
+        self.names: dict[tuple[int, int], str | None] = {}
         # The native tier (machine/alpha/native): made when a region first gets hot.
         self.native: Any = None
         self.native_on = native_enabled()
@@ -653,6 +655,7 @@ class Translator:
         """Drop every block (IMB)."""
         self.park_all()
         self.code.clear()
+        self.names.clear()
         self.frames.clear()
         for regions in self.rcode.values():
             for g in regions.values():
@@ -710,6 +713,7 @@ class Translator:
     def _drop(self, vpn: int, fid: int) -> None:
         if self.native is not None and self.active.get(vpn) == fid:
             self.native.unpublish(vpn)
+        self.names.pop((vpn, fid), None)
         for pc in self.code.pop((vpn, fid), ()):
             if self.active.get(vpn) == fid:
                 self.blocks.pop(pc, None)
@@ -720,6 +724,15 @@ class Translator:
             g.live[0] = False
             if self.active.get(vpn) == fid:
                 self.regions.pop(pc, None)
+
+    def page_file(self, vpn: int, frame: Any) -> str | None:
+        """The code cache's file for the code at ``vpn`` in ``frame``, computed once while
+        the page's code stands: anything that changes the frame drops that first (_drop)."""
+        key = (vpn, id(frame))
+        if key in self.names:
+            return self.names[key]
+        name = self.names[key] = codecache.page_name(self.cpu.model, vpn, frame)
+        return name
 
     def written(self, frame: Any) -> None:
         """``frame`` changed: drop every block translated from it."""

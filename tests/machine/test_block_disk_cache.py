@@ -207,3 +207,22 @@ def test_regions_come_from_the_cache_too_and_can_still_be_dropped(cache_dir: Pat
     for vpn, fid in list(tr.rcode):
         tr._drop(vpn, fid)
     assert all(g.live == [False] for g in regions), "dropping the page must stop its rebuilt regions"
+
+
+def test_a_rewritten_page_gets_its_new_contents_file(cache_dir: Path) -> None:
+    """The translator keeps each code page's file name while its code stands (hashing the
+    page per block was a tenth of a warm run); rewriting the page drops it with the code,
+    so the new code is filed under the new contents' name, and runs."""
+    base = KSEG_BASE + 0x30000
+    m, _, seen = user_machine()
+    tr = m.cpu._translator
+    names = []
+    for inc in (1, 2):
+        m.memory.write(0x30000, code(f"\tlda $1, 5($31)\n\taddq $1, {inc}, $1\n\tcall_pal 0x80\n", base))
+        m.cpu.pc, m.cpu.r[30] = base, m.pal.ksp
+        m.halt_reason = None
+        assert m.run(max_instructions=100) == "stopped"
+        (name,) = {n for (vpn, _), n in tr.names.items() if vpn == base >> 13}
+        names.append(name)
+    assert [s[1] for s in seen] == [6, 7]
+    assert names[0] != names[1] and names[1] is not None
