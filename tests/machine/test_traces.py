@@ -206,3 +206,41 @@ def test_a_region_storing_into_its_own_code_runs_the_new_code_next(monkeypatch: 
     assert outcomes[0] == outcomes[1]
     regs_after = outcomes[0][1]
     assert isinstance(regs_after, list) and (regs_after[4], regs_after[8], regs_after[5]) == (19, 31, 50)
+
+
+def test_a_handler_going_back_to_a_dispatch_loop_heads_a_region_through_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An interpreter's shape: a dispatch loop that picks one of two handlers,
+    each branching back to it. The loop's region follows one handler; the
+    other must head a region of its own that runs on through the dispatch
+    (else every pass through it costs two trips through the run loop), and
+    the run still agrees with the interpreter."""
+    monkeypatch.setattr(translate, "HOT", 3)
+    words = [
+        _op(0x10, 2, 1, 0x20, 2),  # 0 D: addq r2, 1, r2
+        _op(0x10, 2, 200, 0x4D, 6),  # 1    cmplt r2, 200, r6
+        0x39 << 26 | 6 << 21 | 6,  # 2    beq r6, to word 9 (the halt)
+        _op(0x11, 2, 1, 0x00, 7),  # 3    and r2, 1, r7
+        0x3D << 26 | 7 << 21 | 2,  # 4    bne r7, to word 7 (H2)
+        _op(0x10, 4, 1, 0x20, 4),  # 5 H1: addq r4, 1, r4
+        0x30 << 26 | 31 << 21 | (-7 & 0x1FFFFF),  # 6    br to D
+        _op(0x10, 5, 1, 0x20, 5),  # 7 H2: addq r5, 1, r5
+        0x30 << 26 | 31 << 21 | (-9 & 0x1FFFFF),  # 8    br to D
+        BUGCHK,
+    ]
+    outcomes = []
+    for on in (True, False):
+        cpu, space = _machine(on)
+        _load(cpu, space, words, [0] * 32, [0] * 1024)
+        outcomes.append(_slice(cpu, space, 10_000, 1 << 40))
+        if on:
+            regions = cpu._translator.regions
+    assert outcomes[0] == outcomes[1]
+    assert isinstance(outcomes[0][1], list) and (outcomes[0][1][4], outcomes[0][1][5]) == (99, 100)
+    loop = regions[BASE][3]
+    assert loop.loop and loop.index is not None
+    for handler in (BASE + 4 * 5, BASE + 4 * 7):
+        if handler in loop.index:
+            continue  # the handler the loop's own region follows
+        assert handler in regions, f"handler at {handler:#x} runs alone"
+        own = regions[handler][3]
+        assert own.index is not None and BASE in own.index and BASE + 12 in own.index
