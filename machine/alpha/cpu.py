@@ -13,8 +13,10 @@ for one page). ``rtlb`` and ``wtlb`` are keyed by the page's base address
 and cannot hit, and one dict probe checks page and alignment together (the
 slow path does the masking and raises the unaligned trap). ``xtlb`` is keyed
 by page number. ``rbtlb`` holds byte views of ``rtlb``'s frames for the
-translator's fused byte loads; it is filled only from ``rtlb`` and emptied
-with it, so it never holds a page ``rtlb`` lacks. A page that holds translated code is
+translator's fused byte loads, and ``rltlb`` longword views for its ``ldl``
+(on a little-endian host, where a frame's longword 2k is the low half of its
+quadword k); both are filled only from ``rtlb`` and emptied with it, so they
+never hold a page ``rtlb`` lacks. A page that holds translated code is
 kept out of ``wtlb`` so the first store to it invalidates the translation
 (alpha-machine.md §2: IMB and stores into code must flush decoded code).
 
@@ -59,7 +61,7 @@ from machine.alpha.constants import (
 )
 from machine.alpha.decode import Insn, decode
 from machine.alpha.semantics import function
-from machine.alpha.translate import Translator
+from machine.alpha.translate import LITTLE, Translator
 from machine.alpha.traps import (
     ArithmeticTrap,
     IllegalInstruction,
@@ -134,7 +136,8 @@ class CPU(Part):
         "iters": "scratch of one translated block's run", "skipped": "scratch of one translated block's run",
         "skipc": "scratch of one translated block's run",
         "rtlb": "a host cache of page lookups", "wtlb": "a host cache of page lookups",
-        "xtlb": "a host cache of page lookups", "rbtlb": "a host cache of page lookups", "_translator": "a host cache of translated code",
+        "xtlb": "a host cache of page lookups", "rbtlb": "a host cache of page lookups",
+        "rltlb": "a host cache of page lookups", "_translator": "a host cache of translated code",
         "tb_trap": "set only inside run()", "leave": "set only inside run()",
         "exit_after_pal": "how the machine runs its CPU, set when it is built",
         "stops": "the debugger's breakpoints", "watch_pages": "the debugger's watchpoints",
@@ -166,6 +169,7 @@ class CPU(Part):
         self.wtlb: dict[int, Any] = {}
         self.xtlb: dict[int, Any] = {}
         self.rbtlb: dict[int, Any] = {}  # rtlb's memoryview frames as bytes, for fused byte loads (translate.py)
+        self.rltlb: dict[int, Any] = {}  # ... and as longwords, for ldl (translate.py)
         self._translator: Any = None
         self.tb_trap = False  # inside run(): a TB miss restarts the instruction (TbMiss)
         self.stops: set[int] = set()  # breakpoint PCs: run() returns before executing one
@@ -207,6 +211,7 @@ class CPU(Part):
         through the TB with the new mode's permissions."""
         self.rtlb.clear()
         self.rbtlb.clear()
+        self.rltlb.clear()
         self.wtlb.clear()
         self.xtlb.clear()
         if self._translator is not None:
@@ -225,6 +230,7 @@ class CPU(Part):
         base = vpn << PAGE_SHIFT
         self.rtlb.pop(base, None)
         self.rbtlb.pop(base, None)
+        self.rltlb.pop(base, None)
         self.wtlb.pop(base, None)
         if self._translator is not None and self._translator.native is not None:
             self._translator.native.forget(vpn)
@@ -329,6 +335,21 @@ class CPU(Part):
         if isinstance(page, memoryview) and page.format == "Q":
             self.rbtlb[key] = page.cast("B")
         return (word >> ((va & 7) << 3)) & 0xFF
+
+    def load_long(self, ins: Insn, va: int, pc: int) -> int:
+        """The longword at ``va`` for a translated ``ldl`` whose longword TB
+        missed: as ``load_byte``, refilled from ``rtlb`` only, and a misaligned
+        address (which the probe's low bits made miss) takes the slow path."""
+        key = va & ~PAGE_MASK
+        page = self.rtlb.get(key) if not va & 3 else None
+        if page is None:
+            value = self.slow_load(ins, va, pc)
+            page = self.rtlb.get(key) if not va & 3 else None
+        else:
+            value = (page[(va & PAGE_MASK) >> 3] >> ((va & 4) << 3)) & 0xFFFF_FFFF
+        if LITTLE and isinstance(page, memoryview) and page.format == "Q":
+            self.rltlb[key] = page.cast("B").cast("I")
+        return value
 
     def slow_store(self, ins: Insn, va: int, value: int, pc: int) -> None:
         self.store(self.aligned(ins, va, pc), ins.op.width, value, pc)

@@ -16,7 +16,7 @@ hottest helpers inlined and a small peephole pass) and the memory fast path
 inlined (one dict probe on the host page cache that checks page and
 alignment together, see cpu.py, then one list subscript; ev4's
 ``ldq_u``+``extbl`` byte loads read one byte from a byte view instead,
-see ``_byte_loads``);
+see ``_byte_loads``, and ``ldl`` one longword from a longword view);
 everything else calls ``CPU.execute`` for that one instruction, so the
 reference interpreter's semantics are the only ones. Sums (addq, subq,
 lda, ldah) are left unreduced mod 2**64 while every use depends only on
@@ -55,6 +55,7 @@ from __future__ import annotations
 import ast
 import functools
 import os
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -68,6 +69,7 @@ from machine.alpha.semantics import namespace, substitute
 from machine.alpha.traps import ArithmeticTrap, Halt, IllegalInstruction, TbMiss, Trap, Unaligned
 
 MAX_BLOCK = 64
+LITTLE = sys.byteorder == "little"  # the host's: a frame's longword view (cpu.rltlb) then matches the guest's
 _INLINE = {"alu", "cmov", "trapv", "lda", "ld", "ldu", "st", "stu", "br", "bcc", "jmp", "pal", "nop", "rpcc"}
 _TERMINAL = {"br", "bcc", "fbcc", "jmp", "pal"}
 _STRAIGHT = {"alu", "cmov", "trapv", "lda", "ld", "ldu", "st", "stu"}
@@ -463,6 +465,11 @@ def _straight(e: _Emitter, ins: Insn, pc: int, consts: list[Insn], leave: str = 
                 e.emit(f"a = {a}")
                 a = "a"
             consts.append(ins)
+            if op.name == "ldl" and LITTLE:  # one subscript of the frame's longword view (cpu.load_long)
+                e.emit(f"try: v = RL[{a} & {_probe(4)}][({a} & 8191) >> 2]")
+                e.emit(f"except KeyError: {e.sync()}; v = cpu.load_long(I[{len(consts) - 1}], {a} & {M64}, {pc})")
+                e.write(ra, f"v if v < 2147483648 else v | {M64 ^ 0xFFFF_FFFF}")  # sextl of a 32-bit value
+                return
             # the value goes straight into the register when the template is just `v`
             dest = f"x{ra}" if op.sem == "v" else "v"
             # a KeyError is a host-TB miss or a misaligned address (see _probe); ldq_u's index ignores bits 2:0
@@ -662,7 +669,9 @@ class Translator:
         self.native: Any = None
         self.native_on = native_enabled()
         self.ns = namespace(cpu.model)
-        self.ns.update(cpu=cpu, Unaligned=Unaligned, ArithmeticTrap=ArithmeticTrap, RB=cpu.rbtlb, SX=_SEXT8)
+        self.ns.update(
+            cpu=cpu, Unaligned=Unaligned, ArithmeticTrap=ArithmeticTrap, RB=cpu.rbtlb, RL=cpu.rltlb, SX=_SEXT8
+        )
         self.translated = 0
 
     # --- cache maintenance ----------------------------------------------------------
