@@ -340,11 +340,13 @@ class CPU(Part):
         """The longword at ``va`` for a translated ``ldl`` whose longword TB
         missed: as ``load_byte``, refilled from ``rtlb`` only, and a misaligned
         address (which the probe's low bits made miss) takes the slow path."""
+        if va & 3:
+            return self.slow_load(ins, va, pc)  # the unaligned trap (or its fix-up)
         key = va & ~PAGE_MASK
-        page = self.rtlb.get(key) if not va & 3 else None
+        page = self.rtlb.get(key)
         if page is None:
             value = self.slow_load(ins, va, pc)
-            page = self.rtlb.get(key) if not va & 3 else None
+            page = self.rtlb.get(key)  # cached now, unless watched or a device's
         else:
             value = (page[(va & PAGE_MASK) >> 3] >> ((va & 4) << 3)) & 0xFFFF_FFFF
         if LITTLE and isinstance(page, memoryview) and page.format == "Q":

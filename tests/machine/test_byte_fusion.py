@@ -235,20 +235,17 @@ def test_the_store_idiom_then_a_fused_load_sees_the_byte(fusions: list[int]) -> 
     assert max(fusions) == 1
 
 
-def test_the_byte_tb_follows_the_host_tb(fusions: list[int]) -> None:
-    """A page unmapped after a fused load ran from it: the next run of the same
-    block must fault, so the byte TB must have dropped it with rtlb."""
-    rng = random.Random(11)
-    words = [*UNSIGNED, subq_lit(T4, 1, T4), bne(T4, -4)]  # a self-loop: ldq_u, extbl, count down
-    regs = _regs(rng, DATA)
-    regs[T4] = 3
+def tb_follows_the_host_tb(words: list[int], regs: list[int], view: str) -> None:
+    """Run ``words`` (loads from DATA) until the halt, then unmap DATA: the next
+    run of the same block must fault, so the CPU's view TB ``view`` must have
+    dropped the page with rtlb, on a TB invalidation and on a whole flush."""
     fast, fspace = _machine(True)
     _load(fast, fspace, words, regs, list(range(1024)))
     assert _slice(fast, fspace, 1 << 20)[0] == ("halt", BUGCHK)
-    assert fast.rbtlb, "the fused load must have used the byte TB"
+    assert getattr(fast, view), f"the load must have used {view}"
     fspace.unmap(DATA, 0x2000)
     fast.forget_pages(DATA, 0x2000)
-    assert not fast.rbtlb
+    assert not getattr(fast, view)
     fast.r[:] = regs
     fast.pc = BASE
     with pytest.raises(Trap) as trap:
@@ -259,14 +256,21 @@ def test_the_byte_tb_follows_the_host_tb(fusions: list[int]) -> None:
     fast.r[:] = regs
     fast.pc = BASE
     assert _slice(fast, fspace, 1 << 20)[0] == ("halt", BUGCHK) and fast.r[T2] == 0  # a fresh zero page
-    assert fast.rbtlb
+    assert getattr(fast, view)
     fspace.unmap(DATA, 0x2000)  # the same through a whole flush (a context switch, a watchpoint set)
     fast.flush_host_caches()
-    assert not fast.rbtlb
+    assert not getattr(fast, view)
     fast.r[:] = regs
     fast.pc = BASE
     with pytest.raises(Trap):
         fast.run(1 << 20)
+
+
+def test_the_byte_tb_follows_the_host_tb(fusions: list[int]) -> None:
+    """A page unmapped after a fused load ran from it must fault (see tb_follows_the_host_tb)."""
+    regs = _regs(random.Random(11), DATA)
+    regs[T4] = 3
+    tb_follows_the_host_tb([*UNSIGNED, subq_lit(T4, 1, T4), bne(T4, -4)], regs, "rbtlb")  # ldq_u, extbl, count down
 
 
 HARMLESS = [lambda r: lda(r(), r.disp(), r()), lambda r: addq_lit(r(), r.lit(), r()),
