@@ -663,16 +663,30 @@ class Translator:
         self.traces = os.environ.get("SPINWB_TRACES", "1") != "0"
         self.regions: dict[int, tuple[Any, int, int, Block]] = {}  # published: head pc -> (fn, n, cycles, region)
         self.rcode: dict[tuple[int, int], dict[int, Block]] = {}  # (vpn, id(frame)) -> head pc -> region
+        # published regions with nothing left to decide (no loop, no native code now or to come):
+        # head pc -> (fn, n, cycles, region), found by the run loop before anything else
+        self.quick: dict[int, tuple[Any, int, int, Block]] = {}
         # (vpn, id(frame)) -> its on-disk cache file's name, while its code stands (hashing a page is 30-60 us)
         self.names: dict[tuple[int, int], str | None] = {}
         # The native tier (machine/alpha/native): made when a region first gets hot.
         self.native: Any = None
-        self.native_on = native_enabled()
+        self._native_on = native_enabled()
         self.ns = namespace(cpu.model)
         self.ns.update(
             cpu=cpu, Unaligned=Unaligned, ArithmeticTrap=ArithmeticTrap, RB=cpu.rbtlb, RL=cpu.rltlb, SX=_SEXT8
         )
         self.translated = 0
+
+    @property
+    def native_on(self) -> bool:
+        """Whether hot regions go to the native tier (the flag that turns it off)."""
+        return self._native_on
+
+    @native_on.setter
+    def native_on(self, on: bool) -> None:
+        if on and not self._native_on:
+            self.quick.clear()  # they may be compiled natively now: back through the counting path
+        self._native_on = on
 
     # --- cache maintenance ----------------------------------------------------------
 
@@ -691,6 +705,7 @@ class Translator:
         self.blocks.clear()
         self.plain.clear()
         self.regions.clear()
+        self.quick.clear()
         self.active.clear()
         if self.native is not None:  # native code chains only into published pages
             self.native.unpublish_all()
@@ -705,6 +720,7 @@ class Translator:
                 self.plain.pop(pc, None)
             for pc in self.rcode.get((vpn, fid), ()):
                 self.regions.pop(pc, None)
+                self.quick.pop(pc, None)
 
     def _publish(self, b: Block) -> None:
         self.blocks[b.pc] = b
@@ -717,6 +733,7 @@ class Translator:
     def _publish_region(self, g: Block) -> None:
         self.regions[g.pc] = (g.fn, g.n, g.cost, g)
         self.plain.pop(g.pc, None)
+        self.quick.pop(g.pc, None)  # the run loop's counting path decides again
 
     def activate(self, vpn: int, frame: Any) -> None:
         """Publish the blocks translated from ``frame`` at ``vpn``."""
@@ -749,6 +766,7 @@ class Translator:
             g.live[0] = False
             if self.active.get(vpn) == fid:
                 self.regions.pop(pc, None)
+                self.quick.pop(pc, None)
 
     def page_file(self, vpn: int, frame: Any) -> str | None:
         """The code cache's file for the code at ``vpn`` in ``frame``, computed once while
@@ -1156,6 +1174,7 @@ class Translator:
         blocks = self.blocks
         plain = self.plain
         regions = self.regions
+        quick = self.quick
         stops = cpu.stops
         r, rt, wt = cpu.r, cpu.rtlb, cpu.wtlb
         icount, cycles, pc = cpu.icount, cpu.cycles, cpu.pc
@@ -1165,6 +1184,14 @@ class Translator:
         stopped = False
         try:
             while True:
+                e = quick.get(pc)
+                if e is not None:  # the hottest path: a region with nothing left to decide
+                    fn, n, c, b = e
+                    if icount + n <= limit and cycles + c <= climit:
+                        pc, n, c = fn(r, rt, wt, 0)
+                        icount += n
+                        cycles += c
+                        continue
                 e = plain.get(pc)
                 if e is not None:  # the hot path: a plain block, no bookkeeping
                     fn, n, c, b = e
@@ -1203,6 +1230,8 @@ class Translator:
                             if b.runs < NATIVE_HOT - 1:  # a long loop entered rarely is hot too
                                 b.runs = min(b.runs + n // g[1] - 1, NATIVE_HOT - 1)
                         else:
+                            if b.native is None and (b.runs >= NATIVE_HOT or not self._native_on) and not stops:
+                                quick[pc] = g  # from now on found first
                             pc, n, c = fn(r, rt, wt, 0)
                         icount += n
                         cycles += c

@@ -94,13 +94,18 @@ def _slice(cpu: CPU, space: UserPages, budget: int, climit: int) -> tuple[object
     return outcome, list(cpu.r), cpu.pc, cpu.icount, cpu.cycles, pages
 
 
-def test_random_multi_block_programs_agree_with_the_interpreter(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("native", [True, False])
+def test_random_multi_block_programs_agree_with_the_interpreter(native: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the native tier off, regions that settle run from the run loop's
+    ``quick`` table: traps, budgets and cycle limits inside them still agree."""
     monkeypatch.setattr(translate, "HOT", 3)  # regions form within a few entries
+    monkeypatch.setenv("SPINWB_CACHE", "off")  # each run compiles its regions (they are counted)
     rng = random.Random(22)
     fast, fspace = _machine(True)
     slow, sspace = _machine(False)
     assert fast._translator.traces
-    regions = passes = 0
+    fast._translator.native_on = native and fast._translator.native_on
+    regions = passes = quick = 0
     orig = translate.Translator._compile_region
 
     def counted(self: translate.Translator, segs: list[translate.Block], loop: bool) -> translate.Block:
@@ -125,9 +130,12 @@ def test_random_multi_block_programs_agree_with_the_interpreter(monkeypatch: pyt
             a = _slice(fast, fspace, budget, climit)
             b = _slice(slow, sspace, budget, climit)
             assert a == b, f"program {[hex(w) for w in words]}: translator {a[0]} / interpreter {b[0]}"
+            quick += len(fast._translator.quick)
             if a[0] is not None:
                 break
     assert regions > 100 and passes > 20, "the programs must exercise regions and loop regions"
+    if not native:
+        assert quick > 50, "settled regions must run from the quick table"
 
 
 def _run(path: str, args: list[str], stdin: bytes, cpu: str) -> tuple[tuple[object, ...], int]:
@@ -244,3 +252,50 @@ def test_a_handler_going_back_to_a_dispatch_loop_heads_a_region_through_it(monke
         assert handler in regions, f"handler at {handler:#x} runs alone"
         own = regions[handler][3]
         assert own.index is not None and BASE in own.index and BASE + 12 in own.index
+
+
+def test_a_trap_inside_a_region_run_from_the_quick_table_is_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dispatch loop above, both handlers walking a load off the data page:
+    by the time one faults, the handler the loop's region does not follow has
+    its own region (on through the dispatch) settled in the run loop's ``quick``
+    table, and a fault inside it has the interpreter's pc, instruction count,
+    cycles and registers."""
+    monkeypatch.setattr(translate, "HOT", 3)
+    handler = [
+        0x29 << 26 | 8 << 21 | 9 << 16,  # ldq r8, 0(r9)
+        0x08 << 26 | 9 << 21 | 9 << 16 | 0x80,  # lda r9, 0x80(r9)
+    ]
+    words = [
+        _op(0x10, 2, 1, 0x20, 2),  # 0 D: addq r2, 1, r2
+        0x10 << 26 | 2 << 21 | 3 << 16 | 0x4D << 5 | 6,  # 1 cmplt r2, r3 (1000), r6
+        0x39 << 26 | 6 << 21 | 10,  # 2    beq r6, to word 13 (the halt)
+        _op(0x11, 2, 1, 0x00, 7),  # 3    and r2, 1, r7
+        0x3D << 26 | 7 << 21 | 4,  # 4    bne r7, to word 9 (H2)
+        _op(0x10, 4, 1, 0x20, 4),  # 5 H1: addq r4, 1, r4
+        *handler,  # 6, 7
+        0x30 << 26 | 31 << 21 | (-9 & 0x1FFFFF),  # 8    br to D
+        _op(0x10, 5, 1, 0x20, 5),  # 9 H2: addq r5, 1, r5
+        *handler,  # 10, 11
+        0x30 << 26 | 31 << 21 | (-13 & 0x1FFFFF),  # 12   br to D
+        BUGCHK,
+    ]
+    faults = set()
+    for start in (DATA, DATA + 0x80):  # the fault in one handler, then in the other
+        regs = [0] * 32
+        regs[3], regs[9] = 1000, start
+        outcomes, quick = [], {}
+        for on in (True, False):
+            cpu, space = _machine(on)
+            if on:
+                cpu._translator.native_on = False  # regions settle at once (no native code to wait for)
+            _load(cpu, space, words, regs, [7] * 1024)
+            outcomes.append(_slice(cpu, space, 100_000, 1 << 40))
+            if on:
+                quick = {pc: e[3] for pc, e in cpu._translator.quick.items()}
+                cpu._translator.native_on = True
+                assert not cpu._translator.quick, "turned on, the tier must see those regions get hot again"
+        assert outcomes[0] == outcomes[1]
+        outcome = outcomes[0][0]
+        assert isinstance(outcome, tuple) and outcome[1] in (BASE + 24, BASE + 40), "the ldq faults off its page"
+        faults.add(any(g.index is not None and outcome[1] in g.index for g in quick.values()))
+    assert faults == {True}, "each fault must be inside a region run from the quick table"
