@@ -1215,7 +1215,7 @@ class Translator:
                         if moved:
                             continue
                         b = g[3]
-                    elif b.runs < NATIVE_HOT and self.native_on:
+                    elif b.runs < NATIVE_HOT and self._native_on:
                         b.runs += 1
                         if b.runs == NATIVE_HOT:
                             self._native_hot(b, regions, icount)
@@ -1224,7 +1224,7 @@ class Translator:
                     if icount + n <= limit and cycles + c <= climit:
                         if b.loop:  # passes after the first that fit the budget
                             more = min((limit - icount) // n, (climit - cycles) // c) - 1
-                            if b.runs < NATIVE_HOT and self.native_on:  # back here once it is hot (lim is only a cap)
+                            if b.runs < NATIVE_HOT and self._native_on:  # back here once it is hot (lim is only a cap)
                                 more = min(more, NATIVE_HOT - 1 - b.runs)
                             pc, n, c = fn(r, rt, wt, more)
                             if b.runs < NATIVE_HOT - 1:  # a long loop entered rarely is hot too
@@ -1261,7 +1261,7 @@ class Translator:
                     if b.heat >= HOT:
                         self._hot(b)
                     continue
-                if b.loop and self.native_on:
+                if b.loop and self._native_on:
                     if b.native is not None and not stops:
                         cpu.pc, cpu.icount, cpu.cycles = pc, icount, cycles
                         owner, b = b, None
@@ -1288,7 +1288,7 @@ class Translator:
                         cpu.icount, cpu.cycles = icount, cycles
                     if b.loop:
                         iters = min((limit - icount) // b.n, (climit - cycles) // max(b.cost, 1))
-                        if b.runs < NATIVE_HOT and self.native_on:  # back here once it is hot (lim is only a cap)
+                        if b.runs < NATIVE_HOT and self._native_on:  # back here once it is hot (lim is only a cap)
                             iters = min(iters, max(NATIVE_HOT - b.runs, 1))
                         pc = b.fn(r, rt, wt, iters - 1)
                     else:
